@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Create/refresh a dedicated virtualenv holding a real Apache Airflow 3.3.x for dli's tests.
+#
+#   AIRFLOW_VENV   venv path            (default: <repo>/.venv-airflow)
+#   AIRFLOW_VERSION                     (default: 3.3.2)
+#   AIRFLOW_PYTHON python interpreter   (default: python3.11)
+#   DLI_SRC        if set, `pip install -e "$DLI_SRC"` into the venv as well
+#
+# Idempotent: an existing venv that already has the wanted Airflow and providers is left as is
+# (only the DLI_SRC editable install is redone).  Only PyPI is needed (no constraints file download).
+set -euo pipefail
+
+start=$(date +%s)
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+AIRFLOW_VENV="${AIRFLOW_VENV:-$REPO_ROOT/.venv-airflow}"
+AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
+PY="${AIRFLOW_PYTHON:-python3.11}"
+
+log() { echo "[install-airflow +$(( $(date +%s) - start ))s] $*"; }
+
+if ! command -v "$PY" >/dev/null 2>&1; then
+  echo "install-airflow: interpreter '$PY' not found (set AIRFLOW_PYTHON)" >&2
+  exit 1
+fi
+
+if [ ! -x "$AIRFLOW_VENV/bin/python" ]; then
+  log "creating venv $AIRFLOW_VENV with $PY"
+  "$PY" -m venv "$AIRFLOW_VENV"
+  "$AIRFLOW_VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+fi
+VPY="$AIRFLOW_VENV/bin/python"
+
+# Pins we must make ourselves (no access to Airflow's constraints file). Keep this list short.
+PINS=(
+  "apache-airflow==${AIRFLOW_VERSION}"
+  "apache-airflow-providers-common-sql"
+  "apache-airflow-providers-sqlite"
+)
+
+have() {
+  "$VPY" - "$AIRFLOW_VERSION" <<'PYEOF'
+import sys
+from importlib.metadata import version, PackageNotFoundError
+try:
+    ok = version("apache-airflow") == sys.argv[1]
+    version("apache-airflow-providers-common-sql")
+    version("apache-airflow-providers-sqlite")
+except PackageNotFoundError:
+    ok = False
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
+if have; then
+  log "apache-airflow==${AIRFLOW_VERSION} and providers already installed"
+else
+  log "installing ${PINS[*]}"
+  "$VPY" -m pip install -q "${PINS[@]}"
+fi
+
+if [ -n "${DLI_SRC:-}" ]; then
+  log "installing dli from $DLI_SRC (editable)"
+  "$VPY" -m pip install -q -e "$DLI_SRC"
+fi
+
+"$AIRFLOW_VENV/bin/airflow" version >/dev/null 2>&1 || { echo "install-airflow: 'airflow version' failed" >&2; "$AIRFLOW_VENV/bin/airflow" version; exit 1; }
+log "done: $("$VPY" -c 'from importlib.metadata import version as v; print("apache-airflow", v("apache-airflow"), "common-sql", v("apache-airflow-providers-common-sql"), "sqlite", v("apache-airflow-providers-sqlite"))')"
+log "venv: $AIRFLOW_VENV (airflow: $AIRFLOW_VENV/bin/airflow)"

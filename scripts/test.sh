@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command: installs everything the tests need (the package with its extras, a separate
+# Airflow 3 virtualenv with the DAG factory, the S3 servers) and runs the whole suite.
+# Every server the tests use (Airflow standalone, Basecamp, moto, rclone) is started by the fixtures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[all]"
+
+if [ -x scripts/install-airflow.sh ] || [ -f scripts/install-airflow.sh ]; then
+  DLI_SRC="$PWD" bash scripts/install-airflow.sh
+fi
+
+export DLI_AIRFLOW_VENV="${DLI_AIRFLOW_VENV:-$PWD/.venv-airflow}"
+.venv/bin/python -m pytest --cov=dli --cov-report=term-missing:skip-covered "$@"
+.venv/bin/python -m coverage report --include='src/dli/domain/*' --fail-under=90 >/dev/null \
+  && echo "domain coverage >= 90%" \
+  || { .venv/bin/python -m coverage report --include='src/dli/domain/*'; echo "domain coverage below 90%"; exit 1; }
+.venv/bin/lint-imports

@@ -1,0 +1,3 @@
+from dli.entrypoints.cli import main
+
+main()

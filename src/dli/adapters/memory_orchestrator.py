@@ -1,0 +1,231 @@
+"""In-memory orchestrator: simulates Airflow's run life cycle on an injectable clock.
+
+A run is PENDING for ``queue_seconds``, RUNNING for ``run_seconds``, then COMPLETED, or FAILED when
+a failure was injected for its dataset. Backfill dates run one after another; a failed (or killed)
+date ends the backfill and the dates after it end KILLED without running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from dli.domain.enums import RunStatus, RunType
+from dli.domain.errors import InvalidStateError, WorkflowNotFoundError
+from dli.domain.runs import make_run_id, split_run_id
+from dli.ports.clock import Clock
+from dli.ports.orchestrator import BackfillHandle, RunRecord
+
+__all__ = ["InMemoryOrchestrator"]
+
+_UTC = dt.timezone.utc
+
+
+@attrs.define
+class _Run:
+    record: RunRecord
+    start_at: dt.datetime | None  # None: waits for the previous backfill date
+    fails_with: str | None
+    after: str | None = None  # run id this backfill date waits for
+    log: list[str] = attrs.field(factory=list)
+
+
+class InMemoryOrchestrator:
+    """The fake of the Orchestrator port."""
+
+    def __init__(self, *, clock: Clock, queue_seconds: float = 1.0, run_seconds: float = 3.0) -> None:
+        self._clock = clock
+        self._queue = dt.timedelta(seconds=queue_seconds)
+        self._duration = dt.timedelta(seconds=run_seconds)
+        self._paused: dict[str, bool] = {}
+        self._runs: dict[str, _Run] = {}
+        self._failures: dict[str, tuple[str, frozenset[dt.date] | None]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+
+    # -- test and seeding hooks -------------------------------------------------------------
+
+    def inject_failure(self, name: str, message: str, *, dates: Collection[dt.date] | None = None) -> None:
+        """Make future runs of ``name`` fail (only those for ``dates``, when given)."""
+        with self._lock:
+            self._failures[name] = (message, frozenset(dates) if dates is not None else None)
+
+    def clear_failure(self, name: str) -> None:
+        """Let future runs of ``name`` succeed again."""
+        with self._lock:
+            self._failures.pop(name, None)
+
+    def add_run(self, record: RunRecord) -> None:
+        """Record a run that already happened (seed data, scheduled runs)."""
+        with self._lock:
+            self._runs[record.run_id] = _Run(record=record, start_at=record.started_at, fails_with=None)
+
+    # -- the port ------------------------------------------------------------------------------
+
+    def sync(self, name: str) -> None:
+        """Nothing to pick up: the simulation needs no DAG file."""
+
+    def pause_states(self) -> Mapping[str, bool]:
+        with self._lock:
+            return dict(self._paused)
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        with self._lock:
+            self._paused[name] = paused
+
+    def trigger(self, name: str, *, parameters: Mapping[str, Any], triggered_by: str | None) -> RunRecord:
+        with self._lock:
+            now = self._clock.now()
+            native = f"mock_adhoc__{now.strftime('%Y%m%dT%H%M%S')}_{next(self._ids)}"
+            record = RunRecord(
+                run_id=make_run_id(name, native),
+                dataset_name=name,
+                status=RunStatus.PENDING,
+                run_type=RunType.ADHOC,
+                parameters=dict(parameters),
+                logical_date=now,
+                queued_at=now,
+                triggered_by=triggered_by,
+            )
+            self._runs[record.run_id] = _Run(
+                record=record, start_at=now + self._queue, fails_with=self._failure_for(name, now.date())
+            )
+            return record
+
+    def backfill(
+        self,
+        name: str,
+        *,
+        dates: Sequence[dt.date],
+        parameters: Mapping[str, Any],
+        triggered_by: str | None,
+    ) -> BackfillHandle:
+        with self._lock:
+            now = self._clock.now()
+            backfill_id = str(next(self._ids))
+            previous: str | None = None
+            run_ids = []
+            for date in dates:
+                native = f"mock_backfill__{date.isoformat()}_{backfill_id}"
+                logical = dt.datetime.combine(date, dt.time(), tzinfo=_UTC)
+                record = RunRecord(
+                    run_id=make_run_id(name, native),
+                    dataset_name=name,
+                    status=RunStatus.PENDING,
+                    run_type=RunType.BACKFILL,
+                    parameters={**parameters, "execution_date": date.isoformat()},
+                    logical_date=logical,
+                    queued_at=now,
+                    triggered_by=triggered_by,
+                )
+                self._runs[record.run_id] = _Run(
+                    record=record,
+                    start_at=now + self._queue if previous is None else None,
+                    fails_with=self._failure_for(name, date),
+                    after=previous,
+                )
+                previous = record.run_id
+                run_ids.append(record.run_id)
+            return BackfillHandle(backfill_id=backfill_id, run_ids=tuple(run_ids))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            self._advance()
+            run = self._runs.get(run_id)
+            return run.record if run else None
+
+    def list_runs(
+        self,
+        *,
+        names: Collection[str] | None = None,
+        status: RunStatus | None = None,
+        limit: int = 20,
+    ) -> tuple[Sequence[RunRecord], int]:
+        with self._lock:
+            self._advance()
+            matched = [
+                r.record
+                for r in self._runs.values()
+                if (names is None or r.record.dataset_name in names) and (status is None or r.record.status is status)
+            ]
+        epoch = dt.datetime.min.replace(tzinfo=_UTC)
+        matched.sort(key=lambda r: (r.queued_at or r.started_at or epoch, r.logical_date or epoch, r.run_id), reverse=True)
+        return matched[:limit], len(matched)
+
+    def stop_run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            self._advance()
+            run = self._runs.get(run_id)
+            if run is None:
+                raise WorkflowNotFoundError(f"Run '{run_id}' not found", details={"run_id": run_id})
+            if run.record.status.is_terminal:
+                raise InvalidStateError(f"Run '{run_id}' already finished ({run.record.status.value})")
+            now = self._clock.now()
+            run.record = attrs.evolve(run.record, status=RunStatus.KILLED, finished_at=now, error_message="Killed by user")
+            run.log.append(f"{now.isoformat()} run killed by user")
+            self._advance()
+            return run.record
+
+    def running(self) -> set[str]:
+        with self._lock:
+            self._advance()
+            return {r.record.dataset_name for r in self._runs.values() if not r.record.status.is_terminal}
+
+    def logs(self, run_id: str) -> str:
+        with self._lock:
+            self._advance()
+            split_run_id(run_id)
+            run = self._runs.get(run_id)
+            if run is None:
+                raise WorkflowNotFoundError(f"Run '{run_id}' not found", details={"run_id": run_id})
+            return "\n".join(run.log) + ("\n" if run.log else "")
+
+    # -- simulation ----------------------------------------------------------------------------
+
+    def _failure_for(self, name: str, date: dt.date) -> str | None:
+        failure = self._failures.get(name)
+        if failure is None:
+            return None
+        message, dates = failure
+        return message if dates is None or date in dates else None
+
+    def _advance(self) -> None:
+        """Move every run to where the clock says it is; insertion order resolves backfill chains."""
+        now = self._clock.now()
+        for run in self._runs.values():
+            record = run.record
+            if record.status.is_terminal:
+                continue
+            if run.start_at is None and run.after is not None:
+                before = self._runs[run.after].record
+                if before.status is RunStatus.COMPLETED and before.finished_at is not None:
+                    run.start_at = before.finished_at + self._queue
+                elif before.status.is_terminal:
+                    at = before.finished_at or now
+                    run.record = attrs.evolve(
+                        record,
+                        status=RunStatus.KILLED,
+                        finished_at=at,
+                        error_message=f"Not run: the backfill stopped after {before.run_id} ended {before.status.value}",
+                    )
+                    run.log.append(f"{at.isoformat()} not run: an earlier backfill date did not complete")
+                    continue
+            if run.start_at is None or now < run.start_at:
+                continue
+            if record.status is RunStatus.PENDING:
+                record = attrs.evolve(record, status=RunStatus.RUNNING, started_at=run.start_at)
+                run.log.append(f"{run.start_at.isoformat()} run started")
+            end = run.start_at + self._duration
+            if now >= end:
+                if run.fails_with is not None:
+                    record = attrs.evolve(record, status=RunStatus.FAILED, finished_at=end, error_message=run.fails_with)
+                    run.log.append(f"{end.isoformat()} ERROR {run.fails_with}")
+                else:
+                    record = attrs.evolve(record, status=RunStatus.COMPLETED, finished_at=end)
+                    run.log.append(f"{end.isoformat()} query executed; run completed")
+            run.record = record

@@ -1,0 +1,36 @@
+"""Dataset names: the key of a workflow everywhere (store key, dag_id, URL path)."""
+
+from __future__ import annotations
+
+import re
+
+from dli.domain.errors import SpecInvalidError
+
+__all__ = ["MAX_NAME_LENGTH", "validate_dataset_name"]
+
+# Airflow caps dag_id at 250 characters; the store key adds a prefix, S3 allows 1024 bytes.
+MAX_NAME_LENGTH = 250
+
+# Dot-separated lowercase identifiers. No '/', '..', spaces or leading dots: nothing that could
+# escape a key prefix, a file path or a URL segment, and always a valid Airflow dag_id.
+_NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
+
+
+def validate_dataset_name(name: object) -> str:
+    """Return ``name`` if it is a valid dataset name, else raise SpecInvalidError (DLI-203)."""
+    if not isinstance(name, str) or not name:
+        raise SpecInvalidError(
+            "Dataset name must be a non-empty string",
+            hints=("Use dot-separated lowercase identifiers, e.g. 'iceberg.analytics.daily_clicks'.",),
+        )
+    if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise SpecInvalidError(
+            f"Invalid dataset name: {shown!r}",
+            hints=(
+                "Use dot-separated lowercase identifiers (letters, digits, '_'), each starting with a letter,",
+                f"e.g. 'iceberg.analytics.daily_clicks'; at most {MAX_NAME_LENGTH} characters.",
+            ),
+            details={"dataset_name": shown},
+        )
+    return name

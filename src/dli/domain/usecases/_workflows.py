@@ -1,0 +1,93 @@
+"""Reading workflows out of the store: the resolution of one name and its WorkflowInfo."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from dli.domain.enums import SourceType, WorkflowStatus
+from dli.domain.errors import WorkflowNotFoundError
+from dli.domain.names import validate_dataset_name
+from dli.domain.schedule import next_run
+from dli.domain.spec import SpecDocument
+from dli.domain.workflow import WorkflowInfo
+from dli.ports.spec_store import SpecStore, VersionedDocument
+
+
+@attrs.frozen
+class Found:
+    """Both stored documents of one name."""
+
+    name: str
+    code: VersionedDocument | None
+    manual: VersionedDocument | None
+
+    @property
+    def active(self) -> VersionedDocument | None:
+        """Code wins over manual."""
+        return self.code or self.manual
+
+
+def find(store: SpecStore, name: str) -> Found:
+    """Read both sources for ``name`` (validated first: DLI-203 for a malformed name)."""
+    validate_dataset_name(name)
+    return Found(name=name, code=store.read(SourceType.CODE, name), manual=store.read(SourceType.MANUAL, name))
+
+
+def require_active(store: SpecStore, name: str) -> tuple[Found, SpecDocument]:
+    """The active document of ``name``, or DLI-800."""
+    found = find(store, name)
+    if found.active is None:
+        raise not_found(name)
+    return found, found.active.document
+
+
+def not_found(name: str) -> WorkflowNotFoundError:
+    """DLI-800 for a workflow name."""
+    return WorkflowNotFoundError(
+        f"Workflow '{name}' not found",
+        hints=("Check the name with 'dli workflow list', or register it with 'dli workflow register'.",),
+        details={"dataset_name": name},
+    )
+
+
+def workflow_info(
+    doc: SpecDocument,
+    *,
+    overridden: bool,
+    paused: bool | None,
+    running: bool,
+    now: dt.datetime,
+) -> WorkflowInfo:
+    """The user's view of a stored document.
+
+    ``paused`` is the orchestrator's state, ``None`` when it does not know the workflow yet (the
+    spec's ``enabled`` then decides, as it will when the orchestrator creates it).
+    """
+    schedule = doc.schedule
+    if overridden:
+        status = WorkflowStatus.OVERRIDDEN
+    elif (paused if paused is not None else not schedule.enabled):
+        status = WorkflowStatus.PAUSED
+    else:
+        status = WorkflowStatus.ACTIVE
+    spec = doc.spec
+    return WorkflowInfo(
+        dataset_name=spec.name,
+        source_type=doc.source_type,
+        status=status,
+        cron=schedule.cron,
+        timezone=schedule.timezone,
+        next_run=next_run(schedule, now=now) if status is WorkflowStatus.ACTIVE else None,
+        overridden_by=SourceType.CODE if overridden else None,
+        enabled=schedule.enabled,
+        retry_max_attempts=schedule.retry_max_attempts,
+        retry_delay_seconds=schedule.retry_delay_seconds,
+        owner=spec.owner,
+        team=spec.team,
+        description=spec.description,
+        registered_by=doc.registered_by,
+        registered_at=doc.registered_at,
+        running=running,
+    )

@@ -1,0 +1,51 @@
+"""GetHistory: runs newest first, with the dataset's metadata when asked."""
+
+from __future__ import annotations
+
+from dli.domain.enums import ResultStatus, SourceType
+from dli.domain.names import validate_dataset_name
+from dli.domain.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
+from dli.ports.control_plane import HistoryQuery
+from dli.ports.orchestrator import Orchestrator
+from dli.ports.spec_store import SpecStore
+
+__all__ = ["get_history"]
+
+
+def get_history(*, query: HistoryQuery, store: SpecStore, orchestrator: Orchestrator) -> WorkflowHistoryResult:
+    """Runs matching ``query``; filtering and the limit are left to the orchestrator."""
+    code = set(store.list_etags(SourceType.CODE))
+    names: set[str] | None = None
+    if query.dataset_name is not None:
+        names = {validate_dataset_name(query.dataset_name)}
+    if query.source_type is not None:
+        manual = set(store.list_etags(SourceType.MANUAL))
+        of_source = code if query.source_type is SourceType.CODE else manual - code
+        names = of_source if names is None else names & of_source
+    records, total = orchestrator.list_runs(names=names, status=query.run_status, limit=query.limit)
+    runs = tuple(
+        WorkflowRun(
+            run_id=r.run_id,
+            dataset_name=r.dataset_name,
+            source_type=SourceType.CODE if r.dataset_name in code else SourceType.MANUAL,
+            status=r.status,
+            run_type=r.run_type,
+            parameters=dict(r.parameters),
+            logical_date=r.logical_date,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            error_message=r.error_message,
+            triggered_by=r.triggered_by,
+        )
+        for r in records
+    )
+    info = None
+    if query.include_dataset_info and query.dataset_name is not None:
+        source = SourceType.CODE if query.dataset_name in code else SourceType.MANUAL
+        versioned = store.read(source, query.dataset_name)
+        if versioned is not None:
+            spec = versioned.document.spec
+            info = DatasetInfo(
+                name=spec.name, owner=spec.owner, team=spec.team, description=spec.description, source_type=source
+            )
+    return WorkflowHistoryResult(runs=runs, total_count=total, status=ResultStatus.SUCCESS, dataset_info=info)

@@ -1,0 +1,57 @@
+"""PauseWorkflow and UnpauseWorkflow (allowed for CODE workflows too)."""
+
+from __future__ import annotations
+
+from dli.domain.enums import ResultStatus, SourceType
+from dli.domain.errors import InvalidStateError, WorkflowOverriddenError
+from dli.domain.permissions import Action, check_allowed
+from dli.domain.usecases._workflows import find, not_found
+from dli.domain.workflow import WorkflowRunResult
+from dli.ports.orchestrator import Orchestrator
+from dli.ports.spec_store import SpecStore
+
+__all__ = ["pause_workflow", "unpause_workflow"]
+
+
+def _set_paused(
+    *, name: str, paused: bool, store: SpecStore, orchestrator: Orchestrator, source_type: SourceType | None
+) -> WorkflowRunResult:
+    action = Action.PAUSE if paused else Action.UNPAUSE
+    found = find(store, name)
+    if found.active is None or (source_type is not None and (found.code if source_type is SourceType.CODE else found.manual) is None):
+        raise not_found(name)
+    if source_type is SourceType.MANUAL and found.code is not None:
+        raise WorkflowOverriddenError(
+            f"Cannot {action.value}: workflow '{name}' is overridden by CODE",
+            hints=("The CODE workflow of the same name runs instead; pause or unpause that one.",),
+            details={"dataset_name": name},
+        )
+    document = found.active.document
+    check_allowed(action, source=document.source_type, dataset_name=name)
+    current = orchestrator.pause_states().get(name)
+    if current is None:
+        current = not document.schedule.enabled
+    if current == paused:
+        state = "already paused" if paused else "not paused"
+        raise InvalidStateError(f"Workflow '{name}' is {state}", details={"dataset_name": name})
+    orchestrator.set_paused(name, paused)
+    verb = "paused" if paused else "resumed"
+    return WorkflowRunResult(
+        dataset_name=name,
+        status=ResultStatus.SUCCESS,
+        message=f"Workflow '{name}' {verb} ({document.source_type.value})",
+    )
+
+
+def pause_workflow(
+    *, name: str, store: SpecStore, orchestrator: Orchestrator, source_type: SourceType | None = None
+) -> WorkflowRunResult:
+    """Pause the schedule of the active workflow of ``name`` (DLI-807 when already paused)."""
+    return _set_paused(name=name, paused=True, store=store, orchestrator=orchestrator, source_type=source_type)
+
+
+def unpause_workflow(
+    *, name: str, store: SpecStore, orchestrator: Orchestrator, source_type: SourceType | None = None
+) -> WorkflowRunResult:
+    """Resume the schedule (DLI-806 for an overridden manual workflow, DLI-807 when not paused)."""
+    return _set_paused(name=name, paused=False, store=store, orchestrator=orchestrator, source_type=source_type)

@@ -1,0 +1,30 @@
+"""Local project port: the dataset specs of the user's project on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from dli.domain.spec import DatasetSpec
+
+__all__ = ["LocalSpecs"]
+
+
+class LocalSpecs(Protocol):
+    """Finds dataset specs in a project (``dli.yaml`` at the root, ``dataset.<name>.yaml`` below)."""
+
+    def find(self, name: str) -> DatasetSpec | None:
+        """The spec of dataset ``name``, its ``query_file`` already read into ``query_statement``.
+
+        Raises:
+            SpecInvalidError: The spec file exists but is invalid.
+        """
+        ...
+
+    def all(self) -> Sequence[DatasetSpec]:
+        """Every spec of the project, sorted by name.
+
+        Raises:
+            SpecInvalidError: Some spec file is invalid (the message names each one).
+        """
+        ...

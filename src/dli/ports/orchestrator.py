@@ -1,0 +1,115 @@
+"""Orchestrator port: what the use-cases need from Airflow (or its in-memory stand-in)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from dli.domain.enums import RunStatus, RunType
+
+__all__ = ["BackfillHandle", "Orchestrator", "RunRecord"]
+
+
+@attrs.frozen(kw_only=True)
+class RunRecord:
+    """A run as the orchestrator knows it."""
+
+    run_id: str
+    """Public run id (``<dataset>@<native id>``)."""
+    dataset_name: str
+    """The dataset (DAG) it belongs to."""
+    status: RunStatus
+    """Current status."""
+    run_type: RunType
+    """What started it."""
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """Parameters (``conf``) it was given."""
+    logical_date: dt.datetime | None = None
+    """Logical date."""
+    queued_at: dt.datetime | None = None
+    """When it was created (sort key of history)."""
+    started_at: dt.datetime | None = None
+    """When it started."""
+    finished_at: dt.datetime | None = None
+    """When it finished."""
+    error_message: str | None = None
+    """Why it failed."""
+    triggered_by: str | None = None
+    """Who triggered it."""
+
+
+@attrs.frozen(kw_only=True)
+class BackfillHandle:
+    """A backfill that was started."""
+
+    backfill_id: str
+    """Orchestrator's id of the backfill."""
+    run_ids: tuple[str, ...]
+    """One run per date, in date order."""
+
+
+class Orchestrator(Protocol):
+    """Runs workflows. Airflow in production; simulated in memory for MOCK mode and tests.
+
+    Errors: every method raises ``ServerError`` when the orchestrator cannot be reached (naming it),
+    ``WorkflowNotFoundError`` for an unknown run, ``InvalidStateError`` to stop a finished run.
+    """
+
+    def sync(self, name: str) -> None:
+        """The stored spec of ``name`` was written or deleted: make the orchestrator pick it up."""
+        ...
+
+    def pause_states(self) -> Mapping[str, bool]:
+        """``name -> is_paused`` for every workflow the orchestrator knows."""
+        ...
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        """Pause or unpause the schedule of ``name``."""
+        ...
+
+    def trigger(self, name: str, *, parameters: Mapping[str, Any], triggered_by: str | None) -> RunRecord:
+        """Start an adhoc run now."""
+        ...
+
+    def backfill(
+        self,
+        name: str,
+        *,
+        dates: Sequence[dt.date],
+        parameters: Mapping[str, Any],
+        triggered_by: str | None,
+    ) -> BackfillHandle:
+        """Start one run per date, sequential in date order, stopping after the first failed date."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run, or ``None`` when the orchestrator has no such run."""
+        ...
+
+    def list_runs(
+        self,
+        *,
+        names: Collection[str] | None = None,
+        status: RunStatus | None = None,
+        limit: int = 20,
+    ) -> tuple[Sequence[RunRecord], int]:
+        """Runs newest first (at most ``limit``) and how many matched in all.
+
+        ``names`` restricts to those workflows (``None``: all workflows; empty: none).
+        """
+        ...
+
+    def stop_run(self, run_id: str) -> RunRecord:
+        """Kill a pending or running run; it ends KILLED."""
+        ...
+
+    def running(self) -> set[str]:
+        """Names of workflows with a pending or running run."""
+        ...
+
+    def logs(self, run_id: str) -> str:
+        """Task logs of the run."""
+        ...

@@ -1,0 +1,78 @@
+"""Spec store port: ``<prefix>/code/<name>.yaml`` and ``<prefix>/manual/<name>.yaml``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import attrs
+
+from dli.domain.enums import SourceType
+from dli.domain.spec import SpecDocument
+
+__all__ = ["SpecStore", "VersionedDocument"]
+
+
+@attrs.frozen
+class VersionedDocument:
+    """A stored document with the version tag it was read at."""
+
+    document: SpecDocument
+    """The document."""
+    etag: str
+    """Opaque version tag; changes whenever the stored bytes change."""
+
+
+class SpecStore(Protocol):
+    """Keeps spec documents under two sources, with conditional writes.
+
+    Implementations must make every write atomic (a reader never sees half a document) and must
+    never overwrite a document that changed since it was read.
+    """
+
+    @property
+    def url(self) -> str:
+        """The store's URL without credentials, for messages (e.g. ``s3://bucket/prefix``)."""
+        ...
+
+    def list_etags(self, source: SourceType) -> Mapping[str, str]:
+        """Names stored under ``source`` and their etags.
+
+        Raises:
+            StoreUnavailableError: The store cannot be reached or read.
+        """
+        ...
+
+    def read(self, source: SourceType, name: str) -> VersionedDocument | None:
+        """The document for ``name`` under ``source``, or ``None``.
+
+        Raises:
+            StoreUnavailableError: The store cannot be reached or read.
+        """
+        ...
+
+    def create(self, source: SourceType, document: SpecDocument) -> str:
+        """Store a new document; return its etag.
+
+        Raises:
+            WorkflowAlreadyExistsError: A document of that name already exists under ``source``.
+            StoreUnavailableError: The store cannot be written.
+        """
+        ...
+
+    def replace(self, source: SourceType, document: SpecDocument, *, etag: str) -> str:
+        """Replace the document read at ``etag``; return the new etag.
+
+        Raises:
+            WorkflowRegistrationError: The stored document changed (or vanished) since it was read.
+            StoreUnavailableError: The store cannot be written.
+        """
+        ...
+
+    def delete(self, source: SourceType, name: str) -> bool:
+        """Delete the document; return whether it existed.
+
+        Raises:
+            StoreUnavailableError: The store cannot be written.
+        """
+        ...

@@ -1,0 +1,10 @@
+import pytest
+
+from dli.adapters.memory_store import InMemorySpecStore
+from tests.contract.spec_store_contract import SpecStoreContract
+
+
+class TestInMemorySpecStore(SpecStoreContract):
+    @pytest.fixture
+    def store(self):
+        return InMemorySpecStore()
