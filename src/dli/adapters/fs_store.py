@@ -1,0 +1,259 @@
+"""Filesystem spec store (``file:///path``): ``<root>/code/<name>.yaml`` and ``<root>/manual/<name>.yaml``.
+
+The embedded default of the local stack, with the same layout and bytes as the S3 store. Every write
+goes to a temporary file in the target directory, is fsynced, and then appears under its final name
+in one step (``os.link`` for a create, ``os.replace`` for a replace), so a reader never sees half a
+document. Mutations of one source directory are serialized across threads and processes by an
+``flock`` on ``<root>/<source>/.lock``; the create additionally relies on ``os.link`` refusing an
+existing target, which keeps "exactly one creator wins" even where advisory locks are ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from dli.adapters.memory_store import already_exists, changed_since_read, etag_of
+from dli.adapters.spec_codec import document_from_bytes, document_to_bytes
+from dli.domain.enums import SourceType
+from dli.domain.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
+from dli.domain.names import validate_dataset_name
+from dli.domain.spec import SpecDocument
+from dli.ports.spec_store import VersionedDocument
+
+try:  # POSIX; elsewhere the in-process lock and os.link still hold within one process
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["FilesystemSpecStore"]
+
+_SUFFIX = ".yaml"
+_LOCK_NAME = ".lock"
+_TMP_PREFIX = ".tmp-"
+
+
+class FilesystemSpecStore:
+    """The SpecStore port over a local directory."""
+
+    def __init__(self, root: Path | str) -> None:
+        root = Path(root)
+        if not root.is_absolute():
+            raise ConfigurationError(
+                f"Filesystem store path must be absolute, got {str(root)!r}",
+                hints=("Use file:///absolute/path.",),
+            )
+        self._root = root
+        self._url = root.as_uri()
+        # flock excludes separate open file descriptions, threads included; this lock only avoids
+        # piling up blocked threads on the same file.
+        self._thread_lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> FilesystemSpecStore:
+        """The store for ``file:///absolute/path`` (DLI-001 for anything else)."""
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ConfigurationError(
+                f"Invalid filesystem store URL {url!r}",
+                hints=("Use file:///absolute/path (three slashes).",),
+            )
+        if parts.query or parts.fragment:
+            raise ConfigurationError(f"Filesystem store URL {url!r} must not have a query or fragment")
+        root = Path(unquote(parts.path))
+        if root.exists() and not root.is_dir():
+            raise ConfigurationError(f"Filesystem store {url!r} is not a directory")
+        return cls(root)
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def root(self) -> Path:
+        """The store's root directory."""
+        return self._root
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def list_etags(self, source: SourceType) -> Mapping[str, str]:
+        folder = self._folder(source)
+        etags: dict[str, str] = {}
+        try:
+            entries = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise self._unavailable("list", exc) from None
+        for entry in entries:
+            if entry.startswith(".") or not entry.endswith(_SUFFIX):
+                continue
+            raw = self._read_bytes(folder / entry)
+            if raw is not None:  # deleted between listing and reading
+                etags[entry[: -len(_SUFFIX)]] = etag_of(raw)
+        return etags
+
+    def read(self, source: SourceType, name: str) -> VersionedDocument | None:
+        path = self._path(source, name)
+        if path is None:
+            return None
+        raw = self._read_bytes(path)
+        if raw is None:
+            return None
+        document = document_from_bytes(raw, where=f"{self._url}/{source.value}/{name}{_SUFFIX}", source=source)
+        return VersionedDocument(document=document, etag=etag_of(raw))
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def create(self, source: SourceType, document: SpecDocument) -> str:
+        raw = document_to_bytes(document)
+        target = self._target(source, document.name)
+        with self._locked(source):
+            tmp = self._write_temp(target.parent, raw)
+            try:
+                self._link_new(tmp, target, source, document.name)
+            finally:
+                _unlink_quietly(tmp)
+            self._fsync_dir(target.parent)
+        return etag_of(raw)
+
+    def replace(self, source: SourceType, document: SpecDocument, *, etag: str) -> str:
+        raw = document_to_bytes(document)
+        target = self._target(source, document.name)
+        with self._locked(source):
+            current = self._read_bytes(target)
+            if current is None or etag_of(current) != etag:
+                raise changed_since_read(source, document.name)
+            tmp = self._write_temp(target.parent, raw)
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                _unlink_quietly(tmp)
+                raise self._unavailable("write", exc) from None
+            self._fsync_dir(target.parent)
+        return etag_of(raw)
+
+    def delete(self, source: SourceType, name: str) -> bool:
+        path = self._path(source, name)
+        if path is None:
+            return False
+        with self._locked(source):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                raise self._unavailable("delete", exc) from None
+            self._fsync_dir(path.parent)
+        return True
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _folder(self, source: SourceType) -> Path:
+        return self._root / source.value
+
+    def _path(self, source: SourceType, name: str) -> Path | None:
+        """The file of ``name``, or None for a name that cannot be stored (so it is never there)."""
+        try:
+            validate_dataset_name(name)
+        except SpecInvalidError:
+            return None
+        return self._folder(source) / f"{name}{_SUFFIX}"
+
+    def _target(self, source: SourceType, name: str) -> Path:
+        # A document's name was validated when its spec was built; re-check since it becomes a path.
+        return self._folder(source) / f"{validate_dataset_name(name)}{_SUFFIX}"
+
+    def _read_bytes(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._unavailable("read", exc) from None
+
+    @contextlib.contextmanager
+    def _locked(self, source: SourceType) -> Iterator[None]:
+        folder = self._folder(source)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise self._unavailable("open", exc) from None
+        try:
+            with self._thread_lock:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    if fcntl is not None:
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _write_temp(self, folder: Path, raw: bytes) -> Path:
+        try:
+            fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".part", dir=folder)
+        except OSError as exc:
+            raise self._unavailable("write", exc) from None
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(path, 0o644)
+        except OSError as exc:
+            _unlink_quietly(path)
+            raise self._unavailable("write", exc) from None
+        return path
+
+    def _link_new(self, tmp: Path, target: Path, source: SourceType, name: str) -> None:
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise already_exists(source, name) from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise self._unavailable("write", exc) from None
+            # No hard links here (some network or FUSE filesystems): the flock held by the
+            # caller is then what keeps the check and the rename together.
+            if target.exists():
+                raise already_exists(source, name) from None
+            try:
+                os.replace(tmp, target)
+            except OSError as exc2:
+                raise self._unavailable("write", exc2) from None
+
+    def _fsync_dir(self, folder: Path) -> None:
+        # Makes the new directory entry durable; best effort where directories cannot be opened.
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _unavailable(self, action: str, exc: OSError) -> StoreUnavailableError:
+        reason = exc.strerror or type(exc).__name__
+        return StoreUnavailableError(
+            f"Spec store {self._url} cannot {action}: {reason}",
+            hints=("Check that the directory exists and is readable and writable by this process.",),
+            details={"store": self._url},
+        )
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
