@@ -1,0 +1,107 @@
+import datetime as dt
+import zoneinfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dli.domain.errors import InvalidCronError, SpecInvalidError
+from dli.domain.schedule import ScheduleConfig, fire_times, next_run
+
+UTC = dt.timezone.utc
+
+
+def test_schedule_defaults_match_the_spec():
+    s = ScheduleConfig(cron="0 9 * * *")
+    assert (s.timezone, s.enabled, s.retry_max_attempts, s.retry_delay_seconds) == ("UTC", True, 1, 300)
+
+
+@pytest.mark.parametrize("cron", ["invalid", "0 9 * *", "0 9 * * * *", "60 * * * *", "* 24 * * *", "", None, 5])
+def test_cron_must_have_five_valid_fields(cron):
+    with pytest.raises(InvalidCronError) as exc:
+        ScheduleConfig(cron=cron)
+    assert exc.value.code.value == "DLI-805"
+    assert "5-field" in exc.value.hints[0]
+
+
+def test_cron_whitespace_is_normalised():
+    assert ScheduleConfig(cron="  0   9 * *  1-5 ").cron == "0 9 * * 1-5"
+
+
+@pytest.mark.parametrize("tz", ["Mars/Olympus", "", "../../etc/passwd", "/etc/localtime", None])
+def test_timezone_must_be_a_real_iana_zone(tz):
+    with pytest.raises(InvalidCronError):
+        ScheduleConfig(cron="0 9 * * *", timezone=tz)
+
+
+@pytest.mark.parametrize(("attempts", "delay"), [(0, 300), (-1, 0), (1, -5), (True, 0), (1.5, 0)])
+def test_retry_bounds_are_enforced(attempts, delay):
+    with pytest.raises(SpecInvalidError):
+        ScheduleConfig(cron="0 9 * * *", retry_max_attempts=attempts, retry_delay_seconds=delay)
+
+
+def test_next_run_is_in_the_workflow_timezone():
+    now = dt.datetime(2025, 1, 1, 0, 30, tzinfo=UTC)  # 09:30 in Seoul
+    nxt = next_run(ScheduleConfig(cron="0 9 * * *", timezone="Asia/Seoul"), now=now)
+    assert nxt.isoformat() == "2025-01-02T09:00:00+09:00"
+
+
+def test_next_run_is_strictly_after_now():
+    now = dt.datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
+    assert next_run(ScheduleConfig(cron="0 9 * * *"), now=now) == dt.datetime(2025, 1, 2, 9, tzinfo=UTC)
+
+
+def test_wall_time_is_kept_across_dst_change():
+    # New York leaves DST on 2025-11-02: 09:00 local is 13:00 UTC before, 14:00 UTC after.
+    times = list(_take(fire_times("0 9 * * *", "America/New_York", after=dt.datetime(2025, 11, 1, 0, tzinfo=UTC)), 2))
+    assert [t.utc.hour for t in times] == [13, 14]
+    assert all(t.local.hour == 9 for t in times)
+
+
+def test_dst_gap_fires_once_at_the_end_of_the_gap():
+    # Berlin springs forward on 2025-03-30 at 02:00 -> 03:00: 02:30 does not exist that day.
+    times = list(_take(fire_times("30 2 * * *", "Europe/Berlin", after=dt.datetime(2025, 3, 29, 12, tzinfo=UTC)), 2))
+    gap = times[0]
+    assert gap.note == "DST gap"
+    assert gap.local.isoformat() == "2025-03-30T03:00:00+02:00"
+    assert times[1].note is None and times[1].local.isoformat() == "2025-03-31T02:30:00+02:00"
+
+
+def test_dst_overlap_fires_once_at_the_first_occurrence():
+    # Berlin falls back on 2025-10-26 at 03:00 -> 02:00: 02:30 happens twice.
+    times = list(_take(fire_times("30 2 * * *", "Europe/Berlin", after=dt.datetime(2025, 10, 25, 12, tzinfo=UTC)), 2))
+    assert times[0].note == "DST overlap"
+    assert times[0].utc.isoformat() == "2025-10-26T00:30:00+00:00"
+    assert times[1].local.date() == dt.date(2025, 10, 27)
+
+
+def test_fire_times_requires_an_aware_start():
+    with pytest.raises(ValueError):
+        next(fire_times("0 9 * * *", "UTC", after=dt.datetime(2025, 1, 1)))
+
+
+def _take(it, n):
+    for _ in range(n):
+        yield next(it)
+
+
+ZONES = ["UTC", "Asia/Seoul", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    minute=st.integers(0, 59),
+    hour=st.integers(0, 23),
+    zone=st.sampled_from(ZONES),
+    start=st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2027, 1, 1)),
+)
+def test_fire_times_increase_and_keep_the_wall_clock_unless_in_a_gap(minute, hour, zone, start):
+    after = start.replace(tzinfo=UTC)
+    times = list(_take(fire_times(f"{minute} {hour} * * *", zone, after=after), 4))
+    utcs = [t.utc for t in times]
+    assert utcs[0] > after
+    assert utcs == sorted(utcs) and len(set(utcs)) == 4
+    for t in times:
+        assert t.local.tzinfo == zoneinfo.ZoneInfo(zone)
+        if t.note != "DST gap":
+            assert (t.local.hour, t.local.minute) == (hour, minute)

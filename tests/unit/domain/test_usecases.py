@@ -1,0 +1,142 @@
+"""Use-cases over the in-memory adapters, with failures injected and a fake clock."""
+
+import datetime as dt
+
+import pytest
+
+from dli import ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus, bootstrap
+from dli.adapters.clock import FakeClock
+from dli.adapters.memory_orchestrator import InMemoryOrchestrator
+from dli.adapters.memory_store import InMemorySpecStore
+from dli.domain.errors import SpecInvalidError, WorkflowPermissionError
+from dli.domain.spec import SpecDocument
+from dli.domain.usecases import register_workflow
+from tests.support.backends import write_spec
+from tests.support.specs import make_spec
+
+
+@pytest.fixture
+def env(tmp_path):
+    clock = FakeClock()
+    store = InMemorySpecStore()
+    orch = InMemoryOrchestrator(clock=clock, queue_seconds=1, run_seconds=3)
+    api = bootstrap(
+        ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
+        store=store, orchestrator=orch, clock=clock,
+    )
+    write_spec(tmp_path, make_spec("shop.sales.daily", cron=None, description="Sales", team="@shop"))
+    api.register("shop.sales.daily", cron="0 9 * * *")
+    return api, orch, clock, store
+
+
+def test_run_moves_pending_running_completed_on_the_clock(env):
+    api, _, clock, _ = env
+    run_id = api.run("shop.sales.daily").run_id
+    assert api.get_status(run_id).run_status is RunStatus.PENDING
+    clock.advance(1)
+    status = api.get_status(run_id)
+    assert status.run_status is RunStatus.RUNNING and status.is_running and not status.is_terminal
+    assert api.list_workflows(running_only=True).total_count == 1
+    clock.advance(3)
+    status = api.get_status(run_id)
+    assert status.run_status is RunStatus.COMPLETED and status.is_terminal
+    assert status.duration_seconds == 3.0
+    assert status.triggered_by == "alice"
+    assert api.list_workflows(running_only=True).total_count == 0
+
+
+def test_injected_failure_shows_its_error_in_status_history_and_logs(env):
+    api, orch, clock, _ = env
+    orch.inject_failure("shop.sales.daily", "no such table: events")
+    run_id = api.run("shop.sales.daily").run_id
+    clock.advance(10)
+    status = api.get_status(run_id)
+    assert status.run_status is RunStatus.FAILED
+    assert status.error_message == "no such table: events"
+    assert api.history(dataset_name="shop.sales.daily").runs[0].error_message == "no such table: events"
+    assert "no such table: events" in api.logs(run_id).text
+
+
+def test_backfill_stops_after_the_first_failed_date(env):
+    api, orch, clock, _ = env
+    orch.inject_failure("shop.sales.daily", "boom", dates=[dt.date(2025, 1, 2)])
+    result = api.backfill("shop.sales.daily", start_date="2025-01-01", end_date="2025-01-04")
+    clock.advance(60)
+    statuses = [api.get_status(r) for r in result.run_ids]
+    assert [s.run_status for s in statuses] == [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.KILLED]
+    assert statuses[2].started_at is None and "backfill stopped" in statuses[2].error_message
+    assert [s.parameters["execution_date"] for s in statuses] == ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]
+
+
+def test_backfill_dates_wait_for_each_other(env):
+    api, _, clock, _ = env
+    result = api.backfill("shop.sales.daily", start_date="2025-01-01", end_date="2025-01-02")
+    clock.advance(2)
+    assert [api.get_status(r).run_status for r in result.run_ids] == [RunStatus.RUNNING, RunStatus.PENDING]
+
+
+def test_stopping_a_backfill_date_ends_the_backfill(env):
+    api, _, clock, _ = env
+    result = api.backfill("shop.sales.daily", start_date="2025-01-01", end_date="2025-01-03")
+    clock.advance(2)
+    api.stop(result.run_ids[0])
+    clock.advance(60)
+    assert [api.get_status(r).run_status for r in result.run_ids] == [RunStatus.KILLED] * 3
+
+
+def test_backfill_refuses_an_explicit_execution_date(env):
+    api, *_ = env
+    with pytest.raises(Exception) as exc:
+        api.backfill("shop.sales.daily", start_date="2025-01-01", end_date="2025-01-01", parameters={"execution_date": "2025-01-01"})
+    assert exc.value.code.value == "DLI-204"
+
+
+def test_register_records_who_and_when(env):
+    api, _, clock, store = env
+    doc = store.read(SourceType.MANUAL, "shop.sales.daily").document
+    assert doc.registered_by == "alice" and doc.registered_at == clock.now()
+    assert doc.spec.description == "Sales"
+
+
+def test_register_keeps_the_local_spec_fields(env):
+    api, _, _, store = env
+    info = api.get("shop.sales.daily")
+    assert (info.team, info.description, info.registered_by) == ("@shop", "Sales", "alice")
+
+
+def test_register_use_case_requires_a_schedule():
+    clock = FakeClock()
+    with pytest.raises(SpecInvalidError):
+        register_workflow(spec=make_spec(cron=None), force=False, actor=None, store=InMemorySpecStore(),
+                          orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+
+
+def test_code_workflow_pause_survives_listing_and_unpause_resumes(env):
+    api, _, _, store = env
+    store.create(SourceType.CODE, SpecDocument(spec=make_spec("shop.code.x", enabled=False), source_type=SourceType.CODE))
+    assert api.get("shop.code.x").status is WorkflowStatus.PAUSED  # spec's enabled: false, orchestrator unaware
+    api.unpause("shop.code.x")
+    assert api.get("shop.code.x").status is WorkflowStatus.ACTIVE
+    with pytest.raises(WorkflowPermissionError):
+        api.unregister("shop.code.x")
+
+
+def test_wait_for_run_returns_the_last_status_on_timeout(env):
+    api, _, clock, _ = env
+    run_id = api.run("shop.sales.daily").run_id
+    seen = []
+    ticks = iter(range(100))
+    status = api.wait_for_run(run_id, timeout_seconds=2, poll_seconds=1, on_update=seen.append,
+                              sleep=lambda s: None, monotonic=lambda: next(ticks))
+    assert status.run_status is RunStatus.PENDING and len(seen) >= 2
+
+
+def test_history_of_code_source_excludes_manual_runs(env):
+    api, _, clock, store = env
+    store.create(SourceType.CODE, SpecDocument(spec=make_spec("shop.code.x"), source_type=SourceType.CODE))
+    api.run("shop.sales.daily")
+    code_run = api.run("shop.code.x").run_id
+    result = api.history(source_type="code")
+    assert [r.run_id for r in result.runs] == [code_run]
+    assert result.runs[0].source_type is SourceType.CODE
+    assert api.history(source_type="manual").runs[0].source_type is SourceType.MANUAL
