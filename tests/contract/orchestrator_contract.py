@@ -1,0 +1,113 @@
+"""The Orchestrator contract, written once: in-memory simulation and real Airflow must agree.
+
+Subclasses provide an ``orch_env`` fixture with:
+
+- ``orchestrator``: the adapter under test;
+- ``ok``, ``failing``, ``slow``: names of workflows known to it (unpaused) whose runs complete,
+  fail, and run long enough to be stopped;
+- ``wait(predicate, timeout)``: let (real or simulated) time pass until ``predicate()`` is true.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dli.domain.enums import RunStatus, RunType
+from dli.domain.errors import InvalidStateError, WorkflowNotFoundError
+
+
+def _terminal(orch, run_id):
+    return lambda: (r := orch.get_run(run_id)) is not None and r.status.is_terminal
+
+
+class OrchestratorContract:
+    def test_trigger_runs_to_completion_with_its_parameters(self, orch_env):
+        orch = orch_env.orchestrator
+        record = orch.trigger(orch_env.ok, parameters={"execution_date": "2025-01-01"}, triggered_by="alice")
+        assert record.run_id.startswith(orch_env.ok + "@")
+        assert record.run_type is RunType.ADHOC
+        assert record.status in (RunStatus.PENDING, RunStatus.RUNNING)
+        orch_env.wait(_terminal(orch, record.run_id), 180)
+        final = orch.get_run(record.run_id)
+        assert final.status is RunStatus.COMPLETED
+        assert final.parameters.get("execution_date") == "2025-01-01"
+        assert final.started_at is not None and final.finished_at >= final.started_at
+        assert final.triggered_by == "alice"
+        assert orch_env.ok not in orch.running() or orch.get_run(record.run_id).status.is_terminal
+
+    def test_failed_run_reports_an_error(self, orch_env):
+        orch = orch_env.orchestrator
+        record = orch.trigger(orch_env.failing, parameters={}, triggered_by=None)
+        orch_env.wait(_terminal(orch, record.run_id), 180)
+        final = orch.get_run(record.run_id)
+        assert final.status is RunStatus.FAILED
+        assert final.error_message
+        assert orch.logs(record.run_id).strip()
+
+    def test_stop_kills_a_running_run_and_it_stays_killed(self, orch_env):
+        orch = orch_env.orchestrator
+        record = orch.trigger(orch_env.slow, parameters={}, triggered_by=None)
+        orch_env.wait(lambda: orch.get_run(record.run_id).status is RunStatus.RUNNING, 120)
+        assert orch_env.slow in orch.running()
+        assert orch.stop_run(record.run_id).status is RunStatus.KILLED
+        orch_env.wait(lambda: True, 1)
+        assert orch.get_run(record.run_id).status is RunStatus.KILLED
+        with pytest.raises(InvalidStateError):
+            orch.stop_run(record.run_id)
+
+    def test_unknown_runs_are_none_or_not_found(self, orch_env):
+        orch = orch_env.orchestrator
+        assert orch.get_run(f"{orch_env.ok}@no_such_run") is None
+        with pytest.raises(WorkflowNotFoundError):
+            orch.stop_run(f"{orch_env.ok}@no_such_run")
+
+    def test_backfill_runs_dates_in_order(self, orch_env):
+        orch = orch_env.orchestrator
+        dates = [dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)]
+        handle = orch.backfill(orch_env.ok, dates=dates, parameters={}, triggered_by="bob")
+        assert len(handle.run_ids) == 3
+        for run_id in handle.run_ids:
+            orch_env.wait(_terminal(orch, run_id), 300)
+        finals = [orch.get_run(r) for r in handle.run_ids]
+        assert [f.status for f in finals] == [RunStatus.COMPLETED] * 3
+        assert [f.run_type for f in finals] == [RunType.BACKFILL] * 3
+        assert [f.logical_date.date() for f in finals] == dates
+        assert [f.parameters.get("execution_date") for f in finals] == [d.isoformat() for d in dates]
+        assert all(a.finished_at <= b.started_at for a, b in zip(finals, finals[1:]))
+
+    def test_backfill_stops_after_the_first_failed_date(self, orch_env):
+        orch = orch_env.orchestrator
+        dates = [dt.date(2025, 2, 1), dt.date(2025, 2, 2), dt.date(2025, 2, 3)]
+        handle = orch.backfill(orch_env.failing, dates=dates, parameters={}, triggered_by=None)
+        for run_id in handle.run_ids:
+            orch_env.wait(_terminal(orch, run_id), 300)
+        finals = [orch.get_run(r) for r in handle.run_ids]
+        assert finals[0].status is RunStatus.FAILED
+        assert all(f.status is not RunStatus.COMPLETED and f.started_at is None for f in finals[1:])
+
+    def test_list_runs_newest_first_with_filters_and_total(self, orch_env):
+        orch = orch_env.orchestrator
+        first = orch.trigger(orch_env.ok, parameters={}, triggered_by=None)
+        orch_env.wait(_terminal(orch, first.run_id), 180)
+        second = orch.trigger(orch_env.ok, parameters={}, triggered_by=None)
+        orch_env.wait(_terminal(orch, second.run_id), 180)
+        runs, total = orch.list_runs(names={orch_env.ok}, limit=1)
+        assert [r.run_id for r in runs] == [second.run_id] and total >= 2
+        runs, _ = orch.list_runs(names={orch_env.ok}, limit=50)
+        ids = [r.run_id for r in runs]
+        assert ids.index(second.run_id) < ids.index(first.run_id)
+        assert all(r.dataset_name == orch_env.ok for r in runs)
+        failed, _ = orch.list_runs(names={orch_env.ok}, status=RunStatus.FAILED, limit=50)
+        assert second.run_id not in [r.run_id for r in failed]
+        assert all(r.status is RunStatus.FAILED for r in failed)
+        none, none_total = orch.list_runs(names=set(), limit=5)
+        assert list(none) == [] and none_total == 0
+
+    def test_pause_state_round_trips(self, orch_env):
+        orch = orch_env.orchestrator
+        orch.set_paused(orch_env.ok, True)
+        orch_env.wait(lambda: orch.pause_states().get(orch_env.ok) is True, 30)
+        orch.set_paused(orch_env.ok, False)
+        orch_env.wait(lambda: orch.pause_states().get(orch_env.ok) is False, 30)

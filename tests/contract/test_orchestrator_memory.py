@@ -1,0 +1,34 @@
+import attrs
+import pytest
+
+from dli.adapters.clock import FakeClock
+from dli.adapters.memory_orchestrator import InMemoryOrchestrator
+from tests.contract.orchestrator_contract import OrchestratorContract
+
+
+@attrs.define
+class MemoryEnv:
+    orchestrator: InMemoryOrchestrator
+    clock: FakeClock
+    ok: str = "shop.ok"
+    failing: str = "shop.failing"
+    slow: str = "shop.slow"
+
+    def wait(self, predicate, timeout):
+        waited = 0.0
+        while not predicate():
+            if waited >= timeout:
+                raise AssertionError("condition not reached")
+            self.clock.advance(0.5)
+            waited += 0.5
+
+
+class TestInMemoryOrchestrator(OrchestratorContract):
+    @pytest.fixture
+    def orch_env(self):
+        clock = FakeClock()
+        orch = InMemoryOrchestrator(clock=clock)
+        orch.inject_failure("shop.failing", "division by zero")
+        for name in ("shop.ok", "shop.failing", "shop.slow"):
+            orch.set_paused(name, False)
+        return MemoryEnv(orchestrator=orch, clock=clock)
