@@ -1,0 +1,189 @@
+"""``basecamp``: run the server (``serve``) and manage its API tokens (``token add``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from cyclopts import App, Parameter
+
+from dli.domain.errors import ConfigurationError, DLIError
+
+__all__ = ["app", "main"]
+
+app = App(name="basecamp", help="Basecamp: the dli workflow control plane server.")
+token_app = App(name="token", help="Manage API tokens (only their hashes are stored).")
+app.command(token_app)
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _orchestrator(url: str, clock: object) -> object:
+    """``memory://`` (optionally ``?queue_seconds=&run_seconds=`` for fast simulated runs) or Airflow."""
+    from dli.entrypoints.bootstrap import build_orchestrator
+
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        from dli.adapters.memory_orchestrator import InMemoryOrchestrator
+
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        try:
+            timings = {k: float(options.pop(k)) for k in ("queue_seconds", "run_seconds") if k in options}
+        except ValueError:
+            raise ConfigurationError(f"Invalid orchestrator URL {url!r}: timings must be numbers") from None
+        if options:
+            raise ConfigurationError(f"Unknown option(s) in {url!r}: {', '.join(sorted(options))}")
+        return InMemoryOrchestrator(clock=clock, **timings)  # type: ignore[arg-type]
+    return build_orchestrator(
+        url,
+        clock=clock,  # type: ignore[arg-type]
+        username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
+        password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
+    )
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if not netloc:
+        return f"{parts.scheme}://{parts.path}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@app.command
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8081,
+    store: Annotated[str, Parameter(env_var="DLI_STORE_URL")] = "memory://",
+    orchestrator: str | None = None,
+    airflow_url: Annotated[str | None, Parameter(env_var="DLI_AIRFLOW_URL")] = None,
+    tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json"),
+    log_format: Literal["json", "console"] = "json",
+    check_interval: float = 30.0,
+) -> None:
+    """Serve the REST API.
+
+    Parameters
+    ----------
+    host
+        Interface to listen on.
+    port
+        TCP port.
+    store
+        Spec store URL: memory://, file:///path or s3://bucket/prefix.
+    orchestrator
+        memory:// (simulated runs) or the Airflow API server URL.
+    airflow_url
+        Same as --orchestrator with an Airflow URL; credentials come from DLI_AIRFLOW_USERNAME /
+        DLI_AIRFLOW_PASSWORD (or AIRFLOW_USERNAME / AIRFLOW_PASSWORD).
+    tokens_file
+        The tokens file written by 'basecamp token add'.
+    log_format
+        json (one object per line) or console.
+    check_interval
+        Seconds between two override checks of the spec store.
+    """
+    import uvicorn
+
+    from dli.adapters.clock import SystemClock
+    from dli.adapters.spec_index import IndexedSpecStore
+    from dli.adapters.token_file import TokenFile
+    from dli.domain.usecases.control_plane import InProcessControlPlane
+    from dli.entrypoints.bootstrap import build_store
+    from dli.entrypoints.server.app import ServerSettings, create_app
+    from dli.entrypoints.server.logs import configure_logging
+
+    configure_logging(log_format)
+    if orchestrator and airflow_url and orchestrator != airflow_url:
+        raise ConfigurationError("Give --orchestrator or --airflow-url, not both")
+    orchestrator_url = orchestrator or airflow_url or "memory://"
+    if check_interval <= 0:
+        raise ConfigurationError("--check-interval must be positive")
+    clock = SystemClock()
+    indexed = IndexedSpecStore(build_store(store))
+    backend = _orchestrator(orchestrator_url, clock)
+    settings = ServerSettings(
+        store=indexed,
+        orchestrator=backend,  # type: ignore[arg-type]
+        plane=InProcessControlPlane(store=indexed, orchestrator=backend, clock=clock),  # type: ignore[arg-type]
+        tokens=TokenFile(tokens_file),
+        check_interval_seconds=check_interval,
+        orchestrator_url=_public_url(orchestrator_url),
+    )
+    import structlog
+
+    structlog.get_logger("dli.server").info(
+        "server_starting",
+        host=host,
+        port=port,
+        store=indexed.url,
+        orchestrator=settings.orchestrator_url,
+        tokens_file=str(tokens_file),
+        check_interval_seconds=check_interval,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+@token_app.command
+def add(user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json")) -> None:
+    """Create a token for USER and print it (it is shown only this once).
+
+    Parameters
+    ----------
+    user
+        The user name the token authenticates (recorded as registered_by / triggered_by).
+    tokens_file
+        Where the token hashes are kept.
+    """
+    from dli.adapters.token_file import TokenFile
+
+    token = TokenFile(tokens_file).add(user)
+    print(token)
+    print(f"Token for {user} added to {tokens_file}; it is not shown again.", file=sys.stderr)
+
+
+@token_app.command
+def revoke(user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json")) -> None:
+    """Delete every token of USER.
+
+    Parameters
+    ----------
+    user
+        Whose tokens to delete.
+    tokens_file
+        Where the token hashes are kept.
+    """
+    from dli.adapters.token_file import TokenFile
+
+    count = TokenFile(tokens_file).revoke(user)
+    print(f"Revoked {count} token(s) of {user}.", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``basecamp`` console script: DLI errors end with their code, not a traceback."""
+    try:
+        app(argv)
+    except DLIError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        for hint in exc.hints:
+            print(f"  {hint}", file=sys.stderr)
+        sys.exit(2)
