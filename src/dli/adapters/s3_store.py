@@ -1,0 +1,363 @@
+"""S3 spec store (``s3://bucket/prefix``): ``<prefix>/code/<name>.yaml`` and ``<prefix>/manual/<name>.yaml``.
+
+boto3 is imported here only. Credentials come from boto3's standard chain (environment, profile,
+instance role...) and ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` select an S3-compatible service.
+
+Conditional writes: a create sends ``If-None-Match: *`` and a replace ``If-Match: <etag>``. Not every
+S3-compatible service enforces them (``rclone serve s3`` ignores both), so the store probes the service
+once, on its first write, under ``<prefix>/.dli/``; where they are not enforced it falls back to a best
+effort (check before writing, read back after creating) that narrows the race but cannot close it.
+docs/stores.md describes exactly what can happen then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+from dli.adapters.memory_store import already_exists, changed_since_read, etag_of
+from dli.adapters.spec_codec import document_from_bytes, document_to_bytes
+from dli.domain.enums import SourceType
+from dli.domain.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
+from dli.domain.names import validate_dataset_name
+from dli.domain.spec import SpecDocument
+from dli.ports.spec_store import VersionedDocument
+
+__all__ = ["ConditionalWrites", "S3SpecStore"]
+
+_SUFFIX = ".yaml"
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
+_PRECONDITION = {"PreconditionFailed", "412"}
+# 409: S3 saw a concurrent conditional write on the same key; the caller should look again.
+_CONFLICT = {"ConditionalRequestConflict", "409"}
+_T = TypeVar("_T")
+
+
+class ConditionalWrites:
+    """What the service was found to enforce (``None`` until the first write probes it)."""
+
+    def __init__(self, *, if_none_match: bool, if_match: bool) -> None:
+        self.if_none_match = if_none_match
+        """Whether a put with ``If-None-Match: *`` is refused when the key exists."""
+        self.if_match = if_match
+        """Whether a put with ``If-Match: <etag>`` is refused when the etag differs."""
+
+    def __repr__(self) -> str:
+        return f"ConditionalWrites(if_none_match={self.if_none_match}, if_match={self.if_match})"
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def _etag(response: Mapping[str, Any]) -> str:
+    return str(response.get("ETag", "")).strip('"')
+
+
+class S3SpecStore:
+    """The SpecStore port over an S3 bucket (or any S3-compatible service)."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        client: Any,
+        conditional_writes: ConditionalWrites | None = None,
+    ) -> None:
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self._client = client
+        self._conditional = conditional_writes
+        self._probe_lock = threading.Lock()
+        endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+        self._endpoint = _without_userinfo(endpoint) if endpoint else None
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        endpoint_url: str | None = None,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 20.0,
+        max_attempts: int = 2,
+    ) -> S3SpecStore:
+        """The store for ``s3://bucket[/prefix]``, with boto3's standard configuration.
+
+        ``endpoint_url`` overrides ``AWS_ENDPOINT_URL``; the timeouts and the limited retries keep
+        an unreachable endpoint from hanging a command.
+        """
+        parts = urlsplit(url)
+        bucket = parts.netloc
+        if parts.scheme != "s3" or not bucket:
+            raise ConfigurationError(f"Invalid S3 store URL {url!r}", hints=("Use s3://bucket/prefix.",))
+        if "@" in bucket or not _BUCKET.fullmatch(bucket):
+            raise ConfigurationError(
+                f"Invalid S3 bucket name in store URL {_without_userinfo(url)!r}",
+                hints=("Bucket names are 3-63 lowercase letters, digits, '.' and '-'; put credentials in "
+                       "the environment or an AWS profile, never in the URL.",),
+            )
+        if parts.query or parts.fragment:
+            raise ConfigurationError(f"S3 store URL {url!r} must not have a query or fragment")
+        config = Config(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
+            # S3-compatible services often reject the newer default CRC checksums.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        try:
+            client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+        except (BotoCoreError, ValueError) as exc:
+            raise ConfigurationError(f"Cannot configure the S3 client for {url!r}: {type(exc).__name__}") from None
+        return cls(bucket=bucket, prefix=parts.path, client=client)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}" if self._prefix else f"s3://{self._bucket}"
+
+    @property
+    def conditional_writes(self) -> ConditionalWrites | None:
+        """What the service enforces, once probed (or as given)."""
+        return self._conditional
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def list_etags(self, source: SourceType) -> Mapping[str, str]:
+        folder = self._folder(source)
+
+        def run() -> dict[str, str]:
+            etags: dict[str, str] = {}
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=folder, Delimiter="/"):
+                for item in page.get("Contents", ()):
+                    name = item["Key"][len(folder) :]
+                    if name.endswith(_SUFFIX) and _valid_name(name[: -len(_SUFFIX)]):
+                        etags[name[: -len(_SUFFIX)]] = str(item.get("ETag", "")).strip('"')
+            return dict(sorted(etags.items()))
+
+        return self._call("list", run)
+
+    def read(self, source: SourceType, name: str) -> VersionedDocument | None:
+        if not _valid_name(name):
+            return None
+        fetched = self._get(self._key(source, name))
+        if fetched is None:
+            return None
+        raw, etag = fetched
+        document = document_from_bytes(raw, where=f"{self.url}/{source.value}/{name}{_SUFFIX}", source=source)
+        return VersionedDocument(document=document, etag=etag)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def create(self, source: SourceType, document: SpecDocument) -> str:
+        raw = document_to_bytes(document)
+        key = self._key(source, validate_dataset_name(document.name))
+        enforced = self._enforced().if_none_match
+        if not enforced and self._head(key) is not None:
+            raise already_exists(source, document.name)
+        for _attempt in range(3):
+            try:
+                extra = {"IfNoneMatch": "*"} if enforced else {}
+                response = self._call("write", lambda: self._put(key, raw, **extra), passthrough=True)
+            except ClientError as exc:
+                code = _error_code(exc)
+                if code in _PRECONDITION or _status(exc) == 412:
+                    raise already_exists(source, document.name) from None
+                if code in _CONFLICT or _status(exc) == 409:
+                    if self._head(key) is not None:
+                        raise already_exists(source, document.name) from None
+                    continue
+                raise self._unavailable("write", exc) from None
+            etag = _etag(response) or etag_of(raw)
+            if not enforced:
+                # Read back: if a concurrent creator's bytes are there now, it won and we did not.
+                fetched = self._get(key)
+                if fetched is None or fetched[0] != raw:
+                    raise already_exists(source, document.name)
+                etag = fetched[1]
+            return etag
+        raise already_exists(source, document.name)
+
+    def replace(self, source: SourceType, document: SpecDocument, *, etag: str) -> str:
+        raw = document_to_bytes(document)
+        key = self._key(source, validate_dataset_name(document.name))
+        enforced = self._enforced().if_match
+        if not enforced and self._head(key) != etag:
+            raise changed_since_read(source, document.name)
+        try:
+            extra = {"IfMatch": etag} if enforced else {}
+            response = self._call("write", lambda: self._put(key, raw, **extra), passthrough=True)
+        except ClientError as exc:
+            code = _error_code(exc)
+            lost_race = code in _PRECONDITION | _CONFLICT | _MISSING_KEY or _status(exc) in (404, 409, 412)
+            if lost_race and code != "NoSuchBucket":
+                raise changed_since_read(source, document.name) from None
+            raise self._unavailable("write", exc) from None
+        return _etag(response) or etag_of(raw)
+
+    def delete(self, source: SourceType, name: str) -> bool:
+        if not _valid_name(name):
+            return False
+        key = self._key(source, name)
+        if self._head(key) is None:  # S3 deletes are idempotent and do not say whether the key existed
+            return False
+        self._call("delete", lambda: self._client.delete_object(Bucket=self._bucket, Key=key))
+        return True
+
+    # -- conditional-write probe ---------------------------------------------------------------
+
+    def _enforced(self) -> ConditionalWrites:
+        if self._conditional is None:
+            with self._probe_lock:
+                if self._conditional is None:
+                    self._conditional = self._probe()
+        return self._conditional
+
+    def _probe(self) -> ConditionalWrites:
+        """Find out, with a throwaway key, whether the service honours If-None-Match and If-Match."""
+        key = f"{self._base()}.dli/probe-{uuid.uuid4().hex}"
+        self._call("write", lambda: self._put(key, b"1"))
+        try:
+            if_none_match = self._refused(lambda: self._put(key, b"2", IfNoneMatch="*"))
+            if_match = self._refused(lambda: self._put(key, b"3", IfMatch=etag_of(b"no such version")))
+        finally:
+            self._call("delete", lambda: self._client.delete_object(Bucket=self._bucket, Key=key))
+        return ConditionalWrites(if_none_match=if_none_match, if_match=if_match)
+
+    def _refused(self, put: Callable[[], Any]) -> bool:
+        try:
+            self._call("write", put, passthrough=True)
+        except ClientError as exc:
+            if _error_code(exc) in _PRECONDITION or _status(exc) == 412:
+                return True
+            if _status(exc) in (400, 501):  # header not understood: not enforced, do not send it
+                return False
+            raise self._unavailable("write", exc) from None
+        return False
+
+    # -- S3 calls ------------------------------------------------------------------------------
+
+    def _put(self, key: str, raw: bytes, **conditions: str) -> Mapping[str, Any]:
+        return self._client.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=raw,
+            ContentType="application/yaml",
+            ContentMD5=_content_md5(raw),
+            **conditions,
+        )
+
+    def _get(self, key: str) -> tuple[bytes, str] | None:
+        def run() -> tuple[bytes, str] | None:
+            try:
+                response = self._client.get_object(Bucket=self._bucket, Key=key)
+            except ClientError as exc:
+                if _error_code(exc) in _MISSING_KEY:
+                    return None
+                raise
+            return response["Body"].read(), _etag(response)
+
+        return self._call("read", run)
+
+    def _head(self, key: str) -> str | None:
+        """The key's etag, or None when it does not exist."""
+
+        def run() -> str | None:
+            try:
+                response = self._client.head_object(Bucket=self._bucket, Key=key)
+            except ClientError as exc:
+                if _status(exc) == 404 or _error_code(exc) in _MISSING_KEY:
+                    return None
+                raise
+            return _etag(response)
+
+        return self._call("read", run)
+
+    def _call(self, action: str, run: Callable[[], _T], *, passthrough: bool = False) -> _T:
+        """Run an S3 call, turning transport and service failures into DLI-503 naming the store."""
+        try:
+            return run()
+        except ClientError as exc:
+            if passthrough:
+                raise
+            raise self._unavailable(action, exc) from None
+        except (NoCredentialsError, PartialCredentialsError):
+            raise StoreUnavailableError(
+                f"Spec store {self.url} cannot {action}: no AWS credentials found",
+                hints=("Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use an instance role.",),
+                details={"store": self.url},
+            ) from None
+        except BotoCoreError as exc:
+            where = f" at {self._endpoint}" if self._endpoint else ""
+            raise StoreUnavailableError(
+                f"Spec store {self.url} cannot {action}: the S3 endpoint{where} is unreachable ({type(exc).__name__})",
+                hints=("Check AWS_ENDPOINT_URL, the network, and that the S3 service is running.",),
+                details={"store": self.url},
+            ) from None
+
+    def _unavailable(self, action: str, exc: ClientError) -> StoreUnavailableError:
+        code = _error_code(exc) or str(_status(exc))
+        if code == "NoSuchBucket":
+            reason, hint = f"bucket '{self._bucket}' does not exist", "Create the bucket or fix the store URL."
+        elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+                      "AuthorizationHeaderMalformed", "InvalidClientTokenId"):
+            reason, hint = f"the S3 credentials were rejected ({code})", "Check the AWS credentials in use."
+        elif code in ("AccessDenied", "403", "AllAccessDisabled"):
+            reason, hint = "access denied", "Grant s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject."
+        else:
+            reason, hint = f"S3 error {code}", "Retry; if it persists, check the S3 service."
+        return StoreUnavailableError(
+            f"Spec store {self.url} cannot {action}: {reason}",
+            hints=(hint,),
+            details={"store": self.url, "s3_error": code},
+        )
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def _base(self) -> str:
+        return f"{self._prefix}/" if self._prefix else ""
+
+    def _folder(self, source: SourceType) -> str:
+        return f"{self._base()}{source.value}/"
+
+    def _key(self, source: SourceType, name: str) -> str:
+        return f"{self._folder(source)}{name}{_SUFFIX}"
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        validate_dataset_name(name)
+    except SpecInvalidError:
+        return False
+    return True
+
+
+def _content_md5(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(hashlib.md5(raw, usedforsecurity=False).digest()).decode()
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
