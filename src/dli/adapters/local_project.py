@@ -55,6 +55,10 @@ class FilesystemProject:
     def find(self, name: str) -> DatasetSpec | None:
         path = self._scan().get(name)
         if path is None:
+            # The project may have gained files since the last scan (a long-lived API object).
+            self._index = None
+            path = self._scan().get(name)
+        if path is None:
             # The YAML's own 'name' is authoritative: look inside files whose name differs.
             for spec in self._load_all(strict=False):
                 if spec.name == name:

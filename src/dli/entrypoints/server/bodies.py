@@ -88,6 +88,16 @@ def _strict(kind: type) -> Any:
 
 for _kind in (str, bool, int):
     _converter.register_structure_hook(_kind, _strict(_kind))
+
+
+def _enum(value: Any, cls: type) -> Any:
+    # Registered on the enum itself, so that the str hook (SourceType is a str) does not catch it.
+    if not isinstance(value, str):
+        raise TypeError(f"expected one of {', '.join(m.value for m in cls)}, got {type(value).__name__}")  # type: ignore[attr-defined]
+    return cls(value)
+
+
+_converter.register_structure_hook(SourceType, _enum)
 _converter.register_structure_hook_func(lambda t: t == dict[str, Any], _strict(dict))
 
 
