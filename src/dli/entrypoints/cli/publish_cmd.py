@@ -1,0 +1,82 @@
+"""``dli workflow publish``: the CI/CD step that puts the project's scheduled specs under ``code/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from dli.entrypoints.cli.options import FormatOption
+from dli.entrypoints.cli.session import Session, current
+
+__all__ = ["publish", "render_publish"]
+
+_VERBS = {"create": "create", "update": "update", "unchanged": "unchanged", "delete": "delete",
+          "keep": "keep (left the project; --prune deletes it)"}
+
+
+def publish(
+    *,
+    store: Annotated[
+        str,
+        Parameter(help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
+                       "AWS environment, never in the URL)."),
+    ],
+    path: Annotated[Path | None, Parameter(help="Project root [default: the global --path, or the current directory].")] = None,
+    prune: Annotated[bool, Parameter(negative="", help="Delete code specs of datasets no longer scheduled in the project.")] = False,
+    dry_run: Annotated[bool, Parameter(negative="", help="Show the plan; write nothing.")] = False,
+    format: FormatOption = "table",  # noqa: A002 - the option is --format
+) -> int:
+    """Publish the project's scheduled dataset specs as CODE workflows (CI/CD).
+
+    Every spec is validated first: if any is invalid nothing is published. Unchanged specs are not
+    rewritten, so running it again is a no-op.
+    """
+    from dli.entrypoints.bootstrap import build_store
+    from dli.entrypoints.publish import publish_project
+
+    session = current()
+    result = publish_project(
+        project_path=path or session.context.project_path,
+        store=build_store(store),
+        prune=prune,
+        dry_run=dry_run,
+    )
+    if format == "json":
+        from dli.entrypoints.cli.render import print_json
+
+        print_json(session, result)
+    else:
+        render_publish(session, result)
+    return 0
+
+
+def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishResult, imported lazily
+    """The plan as a table, then one summary line."""
+    from rich.table import Table
+
+    if result.items:
+        table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 3, 0, 0))
+        for column in ("DATASET", "ACTION", "CRON"):
+            table.add_column(column, no_wrap=True)
+        for item in result.items:
+            table.add_row(item.dataset_name, _VERBS[item.action.value], item.cron or "-")
+        with session.console.capture() as capture:
+            session.console.print(table)
+        session.write("\n".join(line.rstrip() for line in capture.get().rstrip("\n").split("\n")))
+    else:
+        session.write("No scheduled datasets in the project and no code specs in the store.")
+    counts = result.summary
+    parts = [f"{counts.get('create', 0)} to create", f"{counts.get('update', 0)} to update",
+             f"{counts.get('unchanged', 0)} unchanged", f"{counts.get('delete', 0)} to delete"]
+    if counts.get("keep"):
+        parts.append(f"{counts['keep']} kept (use --prune to delete)")
+    if result.dry_run:
+        session.write(f"Dry run for {result.store}: " + ", ".join(parts) + ". Nothing was written.")
+    else:
+        done = [p.replace(" to create", " created").replace(" to update", " updated").replace(" to delete", " deleted")
+                for p in parts]
+        session.write(f"Published to {result.store}: " + ", ".join(done) + ".")
+    if result.skipped:
+        session.write(f"Not scheduled (no schedule: section), not published: {', '.join(result.skipped)}")
