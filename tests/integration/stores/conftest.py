@@ -1,0 +1,3 @@
+"""Fixtures of the store integration tests: real S3-protocol servers on loopback."""
+
+from tests.support.s3_servers import moto_server, rclone_server  # noqa: F401 - fixtures

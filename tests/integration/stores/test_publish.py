@@ -1,0 +1,179 @@
+"""``dli workflow publish`` (the Code path) end to end over a filesystem store and S3 (moto)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dli.adapters.spec_codec import spec_to_dict
+from dli.domain.enums import SourceType
+from dli.domain.errors import ConfigurationError, SpecInvalidError
+from dli.entrypoints.bootstrap import build_store
+from dli.entrypoints.cli.app import invoke
+from dli.entrypoints.publish import publish_project
+from tests.support.backends import write_spec
+from tests.support.specs import make_document, make_spec
+
+CODE, MANUAL = SourceType.CODE, SourceType.MANUAL
+
+
+@pytest.fixture(params=["file", "s3"])
+def store_url(request, tmp_path, monkeypatch) -> str:
+    if request.param == "file":
+        return (tmp_path / "store").as_uri()
+    server = request.getfixturevalue("moto_server")
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    return f"s3://{server.new_bucket()}/specs"
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    write_spec(root, make_spec("shop.sales.daily", cron="0 9 * * *"))
+    write_spec(root, make_spec("shop.sales.hourly", cron="0 * * * *"), subdir="models/hourly")
+    write_spec(root, make_spec("shop.dim.plain", cron=None))  # not scheduled: not a workflow
+    # A spec whose SQL lives in a file: the stored spec must carry the SQL itself.
+    (root / "models" / "weekly.sql").write_text("SELECT week FROM t")
+    data = spec_to_dict(make_spec("shop.sales.weekly", cron="0 6 * * 1"))
+    data.pop("query_statement")
+    data["query_file"] = "weekly.sql"
+    (root / "models" / "dataset.shop.sales.weekly.yaml").write_text(yaml.safe_dump(data))
+    return root
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = invoke(["workflow", "publish", *args], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def snapshot(store) -> dict[str, str]:
+    return dict(store.list_etags(CODE))
+
+
+def test_publish_creates_every_scheduled_spec_under_code(project, store_url, monkeypatch):
+    monkeypatch.setenv("DLI_PUBLISHER", "github-actions")
+    result = publish_project(project_path=project, store=build_store(store_url))
+    assert result.summary["create"] == 3
+    assert result.skipped == ("shop.dim.plain",)
+    store = build_store(store_url)
+    assert sorted(store.list_etags(CODE)) == ["shop.sales.daily", "shop.sales.hourly", "shop.sales.weekly"]
+    weekly = store.read(CODE, "shop.sales.weekly").document
+    assert weekly.spec.query_statement == "SELECT week FROM t"
+    assert weekly.source_type is CODE and weekly.registered_by == "github-actions"
+    assert store.list_etags(MANUAL) == {}
+
+
+def test_publishing_again_rewrites_nothing(project, store_url):
+    publish_project(project_path=project, store=build_store(store_url))
+    before = snapshot(build_store(store_url))
+    again = publish_project(project_path=project, store=build_store(store_url), publisher="someone-else")
+    assert again.summary["unchanged"] == 3 and not again.changed
+    assert snapshot(build_store(store_url)) == before  # same etags: not even re-uploaded
+
+
+def test_a_changed_spec_is_updated_and_the_others_untouched(project, store_url):
+    publish_project(project_path=project, store=build_store(store_url))
+    before = snapshot(build_store(store_url))
+    write_spec(project, make_spec("shop.sales.daily", cron="30 7 * * *"))
+    result = publish_project(project_path=project, store=build_store(store_url))
+    assert {i.dataset_name: i.action.value for i in result.items if i.action.value != "unchanged"} == {
+        "shop.sales.daily": "update"
+    }
+    after = snapshot(build_store(store_url))
+    assert after["shop.sales.daily"] != before["shop.sales.daily"]
+    assert after["shop.sales.hourly"] == before["shop.sales.hourly"]
+    assert build_store(store_url).read(CODE, "shop.sales.daily").document.schedule.cron == "30 7 * * *"
+
+
+def test_a_spec_removed_from_the_project_is_deleted_only_with_prune(project, store_url):
+    publish_project(project_path=project, store=build_store(store_url))
+    (project / "models" / "hourly" / "dataset.shop.sales.hourly.yaml").unlink()
+    kept = publish_project(project_path=project, store=build_store(store_url))
+    assert kept.summary["keep"] == 1
+    assert "shop.sales.hourly" in build_store(store_url).list_etags(CODE)
+    pruned = publish_project(project_path=project, store=build_store(store_url), prune=True)
+    assert pruned.summary["delete"] == 1
+    assert "shop.sales.hourly" not in build_store(store_url).list_etags(CODE)
+
+
+def test_manual_specs_are_never_touched_even_with_prune(project, store_url):
+    store = build_store(store_url)
+    store.create(MANUAL, make_document("shop.sales.daily", cron="0 1 * * *"))
+    store.create(MANUAL, make_document("shop.manual.only"))
+    manual_before = dict(store.list_etags(MANUAL))
+    publish_project(project_path=project, store=store, prune=True)
+    assert dict(build_store(store_url).list_etags(MANUAL)) == manual_before
+
+
+def test_one_invalid_spec_aborts_the_whole_publish(project, store_url):
+    publish_project(project_path=project, store=build_store(store_url))
+    before = snapshot(build_store(store_url))
+    write_spec(project, make_spec("shop.sales.daily", cron="0 3 * * *"))  # a valid change...
+    (project / "models" / "dataset.shop.broken.yaml").write_text(
+        "name: shop.broken\nquery_statement: SELECT 1\nschedule:\n  cron: 'not a cron'\n"
+    )
+    with pytest.raises(SpecInvalidError) as info:
+        publish_project(project_path=project, store=build_store(store_url), prune=True)
+    assert info.value.code.value == "DLI-203"
+    assert "dataset.shop.broken.yaml" in " ".join([info.value.message, *info.value.hints])
+    assert snapshot(build_store(store_url)) == before  # ...is not published either
+
+
+def test_dry_run_writes_nothing(project, store_url):
+    result = publish_project(project_path=project, store=build_store(store_url), dry_run=True)
+    assert result.dry_run and result.summary["create"] == 3
+    assert build_store(store_url).list_etags(CODE) == {}
+
+
+def test_a_directory_that_is_not_a_project_is_refused_before_pruning_anything(tmp_path, project, store_url):
+    publish_project(project_path=project, store=build_store(store_url))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigurationError):
+        publish_project(project_path=empty, store=build_store(store_url), prune=True)
+    assert len(build_store(store_url).list_etags(CODE)) == 3
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def test_cli_shows_the_plan_as_a_table(project, store_url):
+    code, out, err = run_cli("--path", str(project), "--store", store_url, "--dry-run")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["DATASET", "ACTION", "CRON"]
+    assert any(line.split()[:2] == ["shop.sales.daily", "create"] for line in lines)
+    assert "Nothing was written" in out and "shop.dim.plain" in out
+    assert build_store(store_url).list_etags(CODE) == {}
+
+
+def test_cli_json_output_lists_every_action(project, store_url):
+    code, out, err = run_cli("--path", str(project), "--store", store_url, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["store"] == build_store(store_url).url
+    assert {i["dataset_name"]: i["action"] for i in data["items"]} == {
+        "shop.sales.daily": "create", "shop.sales.hourly": "create", "shop.sales.weekly": "create"
+    }
+    code, out, _ = run_cli("--path", str(project), "--store", store_url, "--format", "json")
+    assert {i["action"] for i in json.loads(out)["items"]} == {"unchanged"}
+
+
+def test_cli_invalid_spec_exits_non_zero_with_dli_203(project, store_url):
+    (project / "models" / "dataset.shop.broken.yaml").write_text("name: [not, a, name]\n")
+    code, out, err = run_cli("--path", str(project), "--store", store_url)
+    assert code != 0
+    assert "DLI-203" in err and "Traceback" not in err
+    assert build_store(store_url).list_etags(CODE) == {}
+
+
+def test_cli_unknown_store_scheme_is_dli_001(project):
+    code, _, err = run_cli("--path", str(project), "--store", "ftp://example.com/x")
+    assert code != 0 and "DLI-001" in err
