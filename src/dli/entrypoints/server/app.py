@@ -22,6 +22,7 @@ import structlog
 from litestar import Litestar, Request, Response, delete, get, post
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.openapi.spec import Components, SecurityScheme
 
 import dli
@@ -172,12 +173,12 @@ _COMMON: dict[str, Any] = {"responses": _ERRORS, "security": [{"bearer": []}]}
 @get("/api/v1/workflows", tags=["workflows"], **_COMMON)
 async def list_workflows(
     request: Request[Any, Any, Any],
-    source_type: SourceType | None = None,
-    status: WorkflowStatus | None = None,
-    dataset_filter: str | None = None,
-    running_only: bool = False,
-    enabled_only: bool = False,
-    limit: int = 100,
+    source_type: FromQuery[SourceType | None] = None,
+    status: FromQuery[WorkflowStatus | None] = None,
+    dataset_filter: FromQuery[str | None] = None,
+    running_only: FromQuery[bool] = False,
+    enabled_only: FromQuery[bool] = False,
+    limit: FromQuery[int] = 100,
 ) -> Response[WorkflowListResult]:
     """Workflows matching the filters, sorted by name (an overridden MANUAL one is listed too)."""
     _only(request, {"source_type", "status", "dataset_filter", "running_only", "enabled_only", "limit"})
@@ -194,7 +195,7 @@ async def list_workflows(
 
 @post("/api/v1/workflows", tags=["workflows"], status_code=201, **_COMMON)
 async def register_workflow(
-    request: Request[Any, Any, Any], data: RegisterRequest | None = None
+    request: Request[Any, Any, Any], data: JSONBody[RegisterRequest | None] = None
 ) -> Response[WorkflowRegisterResult]:
     """Register a dataset spec (with its ``schedule``) as a MANUAL workflow, as the token's user."""
     _only(request, set())
@@ -211,7 +212,7 @@ async def register_workflow(
 
 
 @get("/api/v1/workflows/{dataset_name:str}", tags=["workflows"], **_COMMON)
-async def get_workflow(request: Request[Any, Any, Any], dataset_name: str) -> Response[WorkflowInfo]:
+async def get_workflow(request: Request[Any, Any, Any], dataset_name: FromPath[str]) -> Response[WorkflowInfo]:
     """The active workflow of a dataset (CODE over MANUAL); 404 / DLI-800 when there is none."""
     _only(request, set())
     info = await _call(request, "get", validate_dataset_name(dataset_name))
@@ -221,7 +222,7 @@ async def get_workflow(request: Request[Any, Any, Any], dataset_name: str) -> Re
 
 
 @delete("/api/v1/workflows/{dataset_name:str}", tags=["workflows"], status_code=200, **_COMMON)
-async def unregister_workflow(request: Request[Any, Any, Any], dataset_name: str) -> Response[WorkflowRunResult]:
+async def unregister_workflow(request: Request[Any, Any, Any], dataset_name: FromPath[str]) -> Response[WorkflowRunResult]:
     """Delete the MANUAL workflow (a CODE one: 403 / DLI-803)."""
     _only(request, set())
     return _json(await _call(request, "unregister", validate_dataset_name(dataset_name)))
@@ -229,7 +230,7 @@ async def unregister_workflow(request: Request[Any, Any, Any], dataset_name: str
 
 @post("/api/v1/workflows/{dataset_name:str}/run", tags=["runs"], status_code=200, **_COMMON)
 async def run_workflow(
-    request: Request[Any, Any, Any], dataset_name: str, data: RunRequest | None = None
+    request: Request[Any, Any, Any], dataset_name: FromPath[str], data: JSONBody[RunRequest | None] = None
 ) -> Response[WorkflowRunResult]:
     """Trigger an adhoc run as the token's user (``dry_run`` only validates the parameters)."""
     _only(request, set())
@@ -240,7 +241,7 @@ async def run_workflow(
 
 @post("/api/v1/workflows/{dataset_name:str}/backfill", tags=["runs"], status_code=200, **_COMMON)
 async def backfill_workflow(
-    request: Request[Any, Any, Any], dataset_name: str, data: BackfillRequest | None = None
+    request: Request[Any, Any, Any], dataset_name: FromPath[str], data: JSONBody[BackfillRequest | None] = None
 ) -> Response[WorkflowRunResult]:
     """Run every date of the range in order, stopping after the first failure."""
     _only(request, set())
@@ -260,7 +261,7 @@ async def backfill_workflow(
 
 @post("/api/v1/workflows/{dataset_name:str}/pause", tags=["workflows"], status_code=200, **_COMMON)
 async def pause_workflow(
-    request: Request[Any, Any, Any], dataset_name: str, data: PauseRequest | None = None
+    request: Request[Any, Any, Any], dataset_name: FromPath[str], data: JSONBody[PauseRequest | None] = None
 ) -> Response[WorkflowRunResult]:
     """Pause the schedule (allowed for CODE workflows too)."""
     _only(request, set())
@@ -271,7 +272,7 @@ async def pause_workflow(
 
 @post("/api/v1/workflows/{dataset_name:str}/unpause", tags=["workflows"], status_code=200, **_COMMON)
 async def unpause_workflow(
-    request: Request[Any, Any, Any], dataset_name: str, data: PauseRequest | None = None
+    request: Request[Any, Any, Any], dataset_name: FromPath[str], data: JSONBody[PauseRequest | None] = None
 ) -> Response[WorkflowRunResult]:
     """Resume the schedule (an overridden MANUAL one: 409 / DLI-806)."""
     _only(request, set())
@@ -286,21 +287,21 @@ async def unpause_workflow(
 
 
 @get("/api/v1/runs/{run_id:str}", tags=["runs"], **_COMMON)
-async def run_status(request: Request[Any, Any, Any], run_id: str) -> Response[WorkflowStatusResult]:
+async def run_status(request: Request[Any, Any, Any], run_id: FromPath[str]) -> Response[WorkflowStatusResult]:
     """Status of one run."""
     _only(request, set())
     return _json(await _call(request, "get_status", run_id))
 
 
 @post("/api/v1/runs/{run_id:str}/stop", tags=["runs"], status_code=200, **_COMMON)
-async def stop_run(request: Request[Any, Any, Any], run_id: str) -> Response[WorkflowRunResult]:
+async def stop_run(request: Request[Any, Any, Any], run_id: FromPath[str]) -> Response[WorkflowRunResult]:
     """Kill a pending or running run (a finished one: 409 / DLI-807)."""
     _only(request, set())
     return _json(await _call(request, "stop", run_id))
 
 
 @get("/api/v1/runs/{run_id:str}/logs", tags=["runs"], **_COMMON)
-async def run_logs(request: Request[Any, Any, Any], run_id: str) -> Response[RunLogs]:
+async def run_logs(request: Request[Any, Any, Any], run_id: FromPath[str]) -> Response[RunLogs]:
     """Task logs of a run."""
     _only(request, set())
     return _json(await _call(request, "logs", run_id))
@@ -309,11 +310,11 @@ async def run_logs(request: Request[Any, Any, Any], run_id: str) -> Response[Run
 @get("/api/v1/history", tags=["runs"], **_COMMON)
 async def history(
     request: Request[Any, Any, Any],
-    dataset_name: str | None = None,
-    source_type: SourceType | None = None,
-    run_status: RunStatus | None = None,
-    limit: int = 20,
-    include_dataset_info: bool = True,
+    dataset_name: FromQuery[str | None] = None,
+    source_type: FromQuery[SourceType | None] = None,
+    run_status: FromQuery[RunStatus | None] = None,
+    limit: FromQuery[int] = 20,
+    include_dataset_info: FromQuery[bool] = True,
 ) -> Response[WorkflowHistoryResult]:
     """Runs, newest first."""
     _only(request, {"dataset_name", "source_type", "run_status", "limit", "include_dataset_info"})
