@@ -1,0 +1,126 @@
+"""The Basecamp HTTP client: unreachable servers, bad tokens, retries only where safe, no token leaks."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from dli import ExecutionContext, ExecutionMode, bootstrap
+from dli.adapters.basecamp_http import BasecampClient
+from dli.domain.errors import (
+    AuthenticationError,
+    ErrorCode,
+    ServerError,
+    ServerUnreachableError,
+    WorkflowOverriddenError,
+)
+from dli.ports.control_plane import ListQuery
+from tests.integration.server.conftest import LiveServer
+from tests.support.basecamp import free_port
+
+SECRET = "bc_0123456789abcdef_" + "S" * 43
+
+
+def test_an_unreachable_server_is_dli_501_naming_the_url_after_retries():
+    port = free_port()
+    slept: list[float] = []
+    client = BasecampClient(base_url=f"http://127.0.0.1:{port}/", token=SECRET, sleep=slept.append)
+    with pytest.raises(ServerUnreachableError) as exc:
+        client.list_workflows(ListQuery())
+    assert exc.value.code is ErrorCode.SERVER_UNREACHABLE
+    assert f"http://127.0.0.1:{port}" in exc.value.message
+    assert slept == [0.25, 0.5]
+    assert SECRET not in str(exc.value) and SECRET not in repr(exc.value) and SECRET not in repr(client)
+
+
+def test_a_wrong_token_is_dli_502_without_the_token_in_the_error(live: LiveServer):
+    api = bootstrap(ExecutionContext(execution_mode=ExecutionMode.SERVER, server_url=live.url, api_token=SECRET))
+    with pytest.raises(AuthenticationError) as exc:
+        api.list_workflows()
+    assert exc.value.code is ErrorCode.AUTH_FAILED
+    assert SECRET not in str(exc.value) and SECRET not in repr(exc.value) and SECRET not in repr(api)
+    assert all(SECRET not in hint for hint in exc.value.hints)
+
+
+def test_no_token_is_dli_502_with_a_hint_to_set_one(live: LiveServer):
+    client = BasecampClient(base_url=live.url)
+    with pytest.raises(AuthenticationError) as exc:
+        client.get("shop.sales.daily")
+    assert any("DLI_API_TOKEN" in hint for hint in exc.value.hints)
+
+
+def _mock(handler):
+    calls: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return handler(request, len(calls))
+
+    return httpx.MockTransport(record), calls
+
+
+def test_get_requests_are_retried_on_503_and_read_errors():
+    def handler(request, n):
+        if n == 1:
+            raise httpx.ReadError("reset", request=request)
+        if n == 2:
+            return httpx.Response(503, json={"error": {"code": "DLI-503", "message": "store down"}})
+        return httpx.Response(200, json={"workflows": [], "total_count": 0, "status": "success"})
+
+    transport, calls = _mock(handler)
+    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
+    assert client.list_workflows(ListQuery()).total_count == 0
+    assert len(calls) == 3
+
+
+def test_posts_are_not_retried_once_sent():
+    def handler(request, n):
+        raise httpx.ReadError("reset", request=request)
+
+    transport, calls = _mock(handler)
+    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
+    with pytest.raises(ServerUnreachableError):
+        client.run("shop.sales.daily", parameters={})
+    assert len(calls) == 1
+
+
+def test_posts_are_retried_when_the_connection_was_never_made():
+    def handler(request, n):
+        if n < 3:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"dataset_name": "shop.sales.daily", "status": "success"})
+
+    transport, calls = _mock(handler)
+    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
+    assert client.run("shop.sales.daily", parameters={}).dataset_name == "shop.sales.daily"
+    assert len(calls) == 3
+
+
+def test_error_bodies_become_the_same_exceptions_and_odd_bodies_a_server_error():
+    def handler(request, n):
+        if n == 1:
+            return httpx.Response(
+                409, json={"error": {"code": "DLI-806", "message": "overridden", "details": {"dataset_name": "a"}, "hints": ["h"]}}
+            )
+        return httpx.Response(502, text="<html>bad gateway</html>")
+
+    transport, _ = _mock(handler)
+    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None, retries=0)
+    with pytest.raises(WorkflowOverriddenError) as exc:
+        client.unpause("a")
+    assert (exc.value.message, exc.value.details, exc.value.hints) == ("overridden", {"dataset_name": "a"}, ("h",))
+    with pytest.raises(ServerError) as exc:
+        client.unpause("a")
+    assert "502" in exc.value.message
+
+
+def test_the_token_is_sent_as_a_bearer_header():
+    seen: list[str] = []
+
+    def handler(request, n):
+        seen.append(request.headers.get("authorization", ""))
+        return httpx.Response(200, json={"workflows": [], "total_count": 0, "status": "success"})
+
+    transport, _ = _mock(handler)
+    BasecampClient(base_url="http://basecamp", token="tok", transport=transport).list_workflows(ListQuery())
+    assert seen == ["Bearer tok"]

@@ -1,0 +1,164 @@
+"""The periodic override check (spec §2.4): store changes made behind the server's back are seen
+within a check interval and every transition is logged; a check reads only what changed."""
+
+from __future__ import annotations
+
+import threading
+
+from structlog.testing import capture_logs
+
+from dli.adapters.clock import FakeClock
+from dli.adapters.memory_orchestrator import InMemoryOrchestrator
+from dli.adapters.memory_store import InMemorySpecStore
+from dli.adapters.spec_index import IndexedSpecStore
+from dli.domain.enums import SourceType
+from dli.domain.override import TransitionKind
+from dli.domain.usecases.control_plane import InProcessControlPlane
+from dli.ports.control_plane import ListQuery
+from tests.integration.server.conftest import LiveServer
+from tests.support.specs import make_document
+
+SPEC = {"query_statement": "SELECT 1", "schedule": {"cron": "0 8 * * *"}}
+
+
+def test_code_spec_appearing_and_disappearing_is_listed_and_logged(live: LiveServer):
+    name = "shop.override.live"
+    assert live.call("POST", "/api/v1/workflows", json={"spec": {"name": name, **SPEC}}).status_code == 201
+
+    live.publish_code(name, cron="0 9 * * *")  # behind the server's back, as CI does
+    live.wait_until(lambda: (name, "manual", "overridden") in live.listed(dataset_filter=name))
+    assert live.listed(dataset_filter=name) == [(name, "code", "active"), (name, "manual", "overridden")]
+    overridden = live.process.wait_for_log(
+        lambda l: l.get("event") == "override_transition" and l.get("dataset_name") == name
+        and l.get("transition") == TransitionKind.OVERRIDDEN.value
+    )
+    assert (overridden["active_before"], overridden["active_after"], overridden["level"]) == ("manual", "code", "info")
+
+    live.store.delete(SourceType.CODE, name)
+    live.wait_until(lambda: live.listed(dataset_filter=name) == [(name, "manual", "active")])
+    back = live.process.wait_for_log(
+        lambda l: l.get("event") == "override_transition" and l.get("dataset_name") == name
+        and l.get("transition") == TransitionKind.FALLBACK.value
+    )
+    assert (back["active_before"], back["active_after"]) == ("code", "manual")
+    assert live.call("GET", f"/api/v1/workflows/{name}").json()["cron"] == "0 8 * * *"
+    live.call("DELETE", f"/api/v1/workflows/{name}")
+
+
+def test_a_republished_code_spec_is_seen_with_its_new_content(live: LiveServer):
+    name = "shop.override.changed"
+    live.publish_code(name, cron="0 1 * * *")
+    live.wait_until(lambda: (name, "code", "active") in live.listed(dataset_filter=name))
+    versioned = live.store.read(SourceType.CODE, name)
+    updated = make_document(name, source=SourceType.CODE, registered_by="ci", cron="0 2 * * *")
+    live.store.replace(SourceType.CODE, updated, etag=versioned.etag)
+    live.wait_until(lambda: live.call("GET", f"/api/v1/workflows/{name}").json()["cron"] == "0 2 * * *")
+    live.store.delete(SourceType.CODE, name)
+    live.wait_until(lambda: live.listed(dataset_filter=name) == [])
+
+
+# -- the index, in process -----------------------------------------------------------------------
+
+
+class CountingStore(InMemorySpecStore):
+    """Counts reads, to show what a check and a listing cost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.listings = 0
+
+    def read(self, source, name):
+        self.reads += 1
+        return super().read(source, name)
+
+    def list_etags(self, source):
+        self.listings += 1
+        return super().list_etags(source)
+
+
+def _fill(store: InMemorySpecStore, count: int) -> None:
+    for i in range(count):
+        store.create(SourceType.MANUAL, make_document(f"shop.bulk.t{i:03d}"))
+
+
+def test_a_check_rereads_only_the_specs_that_changed():
+    inner = CountingStore()
+    _fill(inner, 200)
+    index = IndexedSpecStore(inner)
+    assert index.check().reread == 200
+    inner.reads = 0
+    assert index.check().reread == 0 and inner.reads == 0
+    versioned = inner.read(SourceType.MANUAL, "shop.bulk.t007")
+    inner.replace(SourceType.MANUAL, make_document("shop.bulk.t007", cron="0 3 * * *"), etag=versioned.etag)
+    inner.delete(SourceType.MANUAL, "shop.bulk.t008")
+    inner.create(SourceType.CODE, make_document("shop.bulk.t009", source=SourceType.CODE))
+    inner.reads = 0
+    report = index.check()
+    assert (report.reread, report.removed, inner.reads) == (2, 1, 2)
+    assert [(t.name, t.kind) for t in report.transitions] == [
+        ("shop.bulk.t008", TransitionKind.REMOVED),
+        ("shop.bulk.t009", TransitionKind.OVERRIDDEN),
+    ]
+    assert index.read(SourceType.MANUAL, "shop.bulk.t007").document.schedule.cron == "0 3 * * *"
+
+
+def test_listing_reads_no_spec_once_indexed():
+    inner = CountingStore()
+    _fill(inner, 50)
+    index = IndexedSpecStore(inner)
+    index.check()
+    clock = FakeClock()
+    plane = InProcessControlPlane(store=index, orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+    inner.reads = inner.listings = 0
+    listed = plane.list_workflows(ListQuery(limit=1000))
+    assert listed.total_count == 50
+    assert (inner.reads, inner.listings) == (0, 0)
+
+
+def test_writes_through_the_index_are_visible_at_once_and_survive_a_concurrent_check():
+    inner = CountingStore()
+    index = IndexedSpecStore(inner)
+    index.check()
+    listing_started, release = threading.Event(), threading.Event()
+    original = inner.list_etags
+
+    def slow_list(source):
+        result = original(source)
+        if source is SourceType.MANUAL:
+            listing_started.set()
+            release.wait(5)
+        return result
+
+    inner.list_etags = slow_list  # type: ignore[method-assign]
+    checker = threading.Thread(target=index.check)
+    checker.start()
+    assert listing_started.wait(5)
+    index.create(SourceType.MANUAL, make_document("shop.race.new"))  # after the check listed
+    release.set()
+    checker.join(5)
+    assert "shop.race.new" in index.list_etags(SourceType.MANUAL)
+    index.delete(SourceType.MANUAL, "shop.race.new")
+    assert "shop.race.new" not in index.list_etags(SourceType.MANUAL)
+
+
+def test_the_first_check_logs_a_summary_not_a_transition_per_spec():
+    inner = InMemorySpecStore()
+    _fill(inner, 3)
+    with capture_logs() as logs:
+        IndexedSpecStore(inner).check()
+    assert [line["event"] for line in logs] == ["spec_index_loaded"]
+    assert logs[0]["workflows"] == 3
+
+
+def test_an_unreadable_spec_is_left_out_and_logged_once():
+    inner = InMemorySpecStore()
+    _fill(inner, 2)
+    inner._data[(SourceType.CODE, "shop.bulk.broken")] = b"name: [unclosed"  # what a bad CI upload leaves
+    index = IndexedSpecStore(inner)
+    with capture_logs() as logs:
+        index.check()
+        index.check()
+    assert [line["event"] for line in logs].count("spec_unreadable") == 1
+    assert set(index.list_etags(SourceType.MANUAL)) == {"shop.bulk.t000", "shop.bulk.t001"}
+    assert index.list_etags(SourceType.CODE) == {}
