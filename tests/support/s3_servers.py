@@ -18,10 +18,11 @@ import sys
 import sysconfig
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
+import pytest
 
 __all__ = ["S3Server", "client_for", "rclone_binary", "run_moto", "run_rclone", "s3_env"]
 
@@ -91,7 +92,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_listening(port: int, *, timeout: float, alive: callable = lambda: True) -> None:
+def _wait_listening(port: int, *, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
@@ -200,9 +201,6 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 # -- pytest fixtures (import them into a test module or conftest to use them) -------------------
-
-import pytest  # noqa: E402
-
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[S3Server]:
