@@ -1,0 +1,77 @@
+"""Start-up time of the ``dli`` console script.
+
+Prints the median wall time (and min / max) over repeated runs of:
+
+- ``python -c pass`` (the interpreter alone: the floor),
+- ``dli --help``,
+- ``dli workflow list --mode mock``,
+
+and each command's ratio to the floor. Target (issue 3): ``dli workflow list --mode mock`` under
+150 ms median on the development machine.
+
+Usage::
+
+    .venv/bin/python benchmarks/cli_startup.py [--runs 30] [--warmup 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET_MS = 150.0
+
+
+def _dli() -> str:
+    script = Path(sys.executable).with_name("dli")
+    if not script.exists():
+        sys.exit(f"{script} not found: install the project (pip install -e .) in this environment first")
+    return str(script)
+
+
+def _time(cmd: list[str], runs: int, warmup: int, env: dict[str, str]) -> list[float]:
+    for _ in range(warmup):  # fill the OS page cache and write .pyc files
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
+        times.append((time.perf_counter() - start) * 1000)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args()
+
+    # No user config file, no terminal: measure the command, not the environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
+    env["DLI_CONFIG"] = os.devnull
+    dli = _dli()
+    cases = [
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+        ("dli --help", [dli, "--help"]),
+        ("dli workflow list --mode mock", [dli, "workflow", "list", "--mode", "mock"]),
+    ]
+    results = {name: _time(cmd, args.runs, args.warmup, env) for name, cmd in cases}
+    floor = statistics.median(results["python -c pass"])
+    print(f"{'command':34} {'median':>9} {'min':>9} {'max':>9} {'x python':>9}   ({args.runs} runs, {os.cpu_count()} CPUs)")
+    for name, times in results.items():
+        median = statistics.median(times)
+        print(f"{name:34} {median:7.1f}ms {min(times):7.1f}ms {max(times):7.1f}ms {median / floor:8.1f}x")
+    listing = statistics.median(results["dli workflow list --mode mock"])
+    verdict = "meets" if listing < TARGET_MS else "MISSES"
+    print(f"\n'dli workflow list --mode mock' {verdict} the {TARGET_MS:.0f} ms target ({listing:.1f} ms median).")
+
+
+if __name__ == "__main__":
+    main()

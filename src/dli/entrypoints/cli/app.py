@@ -1,0 +1,162 @@
+"""The ``dli`` cyclopts application.
+
+- The meta launcher parses the global options (``--mode``, ``--server``, ``--path``, ``--verbose``),
+  resolves the settings and opens the invocation's session; the WorkflowAPI is built once, on first
+  use, so ``--help`` builds nothing.
+- Commands are registered by import path (cyclopts lazy loading): only the module of the command
+  being run is imported, which keeps ``dli --help`` and MOCK mode free of httpx, boto3 and Airflow.
+- Optional command modules owned elsewhere plug in by existing (see ``_OPTIONAL``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO
+
+from cyclopts import App, Group, Parameter
+
+from dli import __version__
+from dli.entrypoints.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from dli.entrypoints.cli.session import ApiFactory
+
+__all__ = ["app", "invoke", "run", "workflow_app"]
+
+_PKG = "dli.entrypoints.cli"
+
+app = App(
+    name="dli",
+    help="dli: put datasets on a schedule in Apache Airflow without writing DAGs.",
+    version=__version__,
+    result_action="return_value",
+)
+workflow_app = App(name="workflow", help="Register, run, inspect and schedule workflows.")
+app.command(workflow_app)
+
+# (import path, name, help): the help is given here so that listing commands imports nothing.
+_WORKFLOW_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("register_cmd:register", "register", "Register the local dataset spec as a MANUAL workflow."),
+    ("register_cmd:unregister", "unregister", "Remove a MANUAL workflow."),
+    ("run_cmds:run", "run", "Trigger an adhoc run."),
+    ("run_cmds:backfill", "backfill", "Run a date range, in order, stopping at the first failure."),
+    ("run_cmds:stop", "stop", "Stop (kill) a running run."),
+    ("query_cmds:status", "status", "Show the status of one run."),
+    ("query_cmds:list_workflows", "list", "List registered workflows."),
+    ("query_cmds:history", "history", "Show execution history, newest first."),
+    ("schedule_cmds:pause", "pause", "Pause a workflow's schedule."),
+    ("schedule_cmds:unpause", "unpause", "Resume a workflow's schedule."),
+    ("run_cmds:logs", "logs", "Print the task logs of a run."),
+)
+for _path, _name, _help in _WORKFLOW_COMMANDS:
+    workflow_app.command(f"{_PKG}.{_path}", name=_name, help=_help)
+
+app.command(f"{_PKG}.completion_cmd:completion", name="completion", help="Print or install shell completion.")
+
+# Commands whose modules other parts of the project provide; registered only when present.
+#   workflow publish: dli/entrypoints/cli/publish_cmd.py defines a function ``publish``.
+#   dev up|down|status: dli/entrypoints/cli/dev_cmd.py defines ``dev_app = App(name="dev", ...)``.
+_OPTIONAL: tuple[tuple[App, str, str, str], ...] = (
+    (workflow_app, "publish_cmd:publish", "publish", "Publish the project's specs as CODE workflows (CI/CD)."),
+    (app, "dev_cmd:dev_app", "dev", "Run a local development stack (Airflow, store, server)."),
+)
+for _parent, _path, _name, _help in _OPTIONAL:
+    if importlib.util.find_spec(f"{_PKG}.{_path.partition(':')[0]}") is not None:
+        _parent.command(f"{_PKG}.{_path}", name=_name, help=_help)
+
+_GLOBAL = Group("Global options", sort_key=100)
+
+# Set by ``invoke`` for the launcher (tests inject fakes through it).
+_injected: dict[str, Any] = {}
+
+
+@app.meta.default
+def _launcher(
+    *tokens: Annotated[str, Parameter(show=False, allow_leading_hyphen=True)],
+    mode: Annotated[
+        Literal["mock", "server", "local"] | None,
+        Parameter(group=_GLOBAL, help="Execution mode [env: DLI_MODE; default: server]."),
+    ] = None,
+    server: Annotated[
+        str | None, Parameter(group=_GLOBAL, help="Basecamp server URL [env: DLI_SERVER_URL; default: http://localhost:8081].")
+    ] = None,
+    path: Annotated[Path | None, Parameter(group=_GLOBAL, help="Project path [default: current directory].")] = None,
+    verbose: Annotated[
+        bool, Parameter(name=["--verbose", "-v"], negative="", group=_GLOBAL, help="Show tracebacks on errors.")
+    ] = False,
+) -> Any:
+    from dli.entrypoints.cli.session import Session, default_api_factory, open_session
+    from dli.entrypoints.cli.settings import Flags, resolve_context
+
+    _injected["verbose"] = verbose
+    resolved = resolve_context(Flags(mode=mode, server_url=server, project_path=path))
+    session = open_session(
+        Session(
+            context=resolved.context,
+            verbose=verbose,
+            api_factory=_injected.get("api_factory") or default_api_factory,
+            stdout=_injected.get("stdout"),
+            stderr=_injected.get("stderr"),
+            **{k: v for k in ("sleep", "monotonic") if (v := _injected.get(k)) is not None},
+        )
+    )
+    for warning in resolved.warnings:
+        session.warn(warning)
+    return app(tokens)
+
+
+def invoke(
+    argv: Sequence[str] | None = None,
+    *,
+    api_factory: ApiFactory | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    sleep: Callable[[float], None] | None = None,
+    monotonic: Callable[[], float] | None = None,
+) -> int:
+    """Run ``dli`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status; never raises."""
+    from cyclopts import CycloptsError
+
+    from dli.domain.errors import DLIError
+    from dli.entrypoints.cli.exit_codes import exit_code_for, print_error, print_unexpected
+    from dli.entrypoints.cli.session import close_session
+
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    _injected.clear()
+    _injected.update(api_factory=api_factory, stdout=stdout, stderr=stderr, sleep=sleep, monotonic=monotonic)
+    consoles: dict[str, Any] = {}
+    if stdout is not None or stderr is not None:
+        from rich.console import Console
+
+        if stdout is not None:
+            consoles["console"] = Console(file=stdout, width=200)
+        if stderr is not None:
+            consoles["error_console"] = Console(file=stderr, width=200)
+    err = stderr or sys.stderr
+    try:
+        result = app.meta(tokens, exit_on_error=False, print_error=True, **consoles)
+    except CycloptsError:
+        return ExitCode.USAGE  # cyclopts has printed what is wrong
+    except DLIError as error:
+        print_error(error, stream=err, verbose=bool(_injected.get("verbose")))
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        err.write("Interrupted.\n")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `dli ... | head`
+        return ExitCode.OK
+    except Exception as error:  # a bug, or a failure no adapter translated: no traceback unless asked
+        print_unexpected(error, stream=err, verbose=bool(_injected.get("verbose")))
+        return ExitCode.FAILED
+    finally:
+        close_session()
+        _injected.clear()
+    return int(result) if isinstance(result, int) and not isinstance(result, bool) else ExitCode.OK
+
+
+def run() -> None:
+    """Entry point of the console script: ``sys.exit(invoke())``."""
+    sys.exit(invoke())

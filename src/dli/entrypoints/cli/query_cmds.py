@@ -1,0 +1,92 @@
+"""``dli workflow status``, ``list`` and ``history``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from cyclopts import Parameter
+
+from dli.entrypoints.cli.options import Format, RunIdArg, SourceFilter
+from dli.entrypoints.cli.session import current
+
+__all__ = ["history", "list_workflows", "status"]
+
+Source = Annotated[SourceFilter, Parameter(name=["--source", "-s"], help="Filter by source type.")]
+
+
+def status(run_id: RunIdArg, /, *, format: Format = "table") -> int:  # noqa: A002 - the option is --format
+    """Show the status of one run."""
+    session = current()
+    result = session.api.get_status(run_id)
+    from dli.entrypoints.cli import render
+
+    if format == "json":
+        render.print_json(session, result)
+    else:
+        render.render_status(session, result)
+    return 0
+
+
+def list_workflows(
+    *,
+    source: Source = "all",
+    status: Annotated[
+        Literal["all", "active", "paused", "overridden"], Parameter(help="Filter by workflow status.")
+    ] = "all",
+    running: Annotated[bool, Parameter(negative="", help="Only workflows with a run in progress.")] = False,
+    enabled_only: Annotated[bool, Parameter(negative="", help="Only workflows whose schedule is enabled.")] = False,
+    dataset: Annotated[
+        str | None, Parameter(name=["--dataset", "-d"], help="Filter by dataset name (substring or glob pattern).")
+    ] = None,
+    limit: Annotated[int, Parameter(name=["--limit", "-n"], help="At most this many workflows.")] = 100,
+    format: Format = "table",  # noqa: A002
+) -> int:
+    """List registered workflows."""
+    session = current()
+    result = session.api.list_workflows(
+        source_type=None if source == "all" else source,
+        status=None if status == "all" else status,
+        dataset_filter=dataset,
+        running_only=running,
+        enabled_only=enabled_only,
+        limit=limit,
+    )
+    from dli.entrypoints.cli import render
+
+    if format == "json":
+        render.print_json(session, result)
+    else:
+        render.render_list(session, result)
+    return 0
+
+
+def history(
+    *,
+    dataset: Annotated[str | None, Parameter(name=["--dataset", "-d"], help="Only runs of this dataset.")] = None,
+    source: Source = "all",
+    status: Annotated[
+        Literal["pending", "running", "completed", "failed", "killed"] | None,
+        Parameter(help="Filter by run status."),
+    ] = None,
+    limit: Annotated[int, Parameter(name=["--limit", "-n"], help="Number of runs.")] = 20,
+    show_dataset_info: Annotated[
+        bool, Parameter(negative="", help="Show the dataset's metadata (with --dataset).")
+    ] = False,
+    format: Format = "table",  # noqa: A002
+) -> int:
+    """Show execution history, newest first."""
+    session = current()
+    result = session.api.history(
+        dataset_name=dataset,
+        source_type=None if source == "all" else source,
+        run_status=status,
+        limit=limit,
+        include_dataset_info=show_dataset_info,
+    )
+    from dli.entrypoints.cli import render
+
+    if format == "json":
+        render.print_json(session, result)
+    else:
+        render.render_history(session, result)
+    return 0

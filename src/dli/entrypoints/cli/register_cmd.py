@@ -1,0 +1,149 @@
+"""``dli workflow register`` and ``dli workflow unregister``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from dli.entrypoints.cli.options import DatasetArg, FormatOption
+from dli.entrypoints.cli.session import current
+
+__all__ = ["register", "unregister"]
+
+DRY_RUN_FIRE_TIMES = 5
+
+
+def register(
+    dataset_name: DatasetArg,
+    /,
+    *,
+    cron: Annotated[str, Parameter(name=["--cron", "-c"], help="Cron expression (5 fields), e.g. '0 9 * * *'.")],
+    timezone: Annotated[
+        str, Parameter(name=["--timezone", "--tz", "-tz"], help="IANA timezone the cron is read in.")
+    ] = "UTC",
+    enabled: Annotated[bool, Parameter(negative="--disabled", help="Enable the schedule on registration.")] = True,
+    retry_attempts: Annotated[int, Parameter(help="Attempts per run (>= 1).")] = 1,
+    retry_delay: Annotated[int, Parameter(help="Seconds between attempts.")] = 300,
+    force: Annotated[bool, Parameter(name=["--force", "-f"], negative="", help="Overwrite an existing MANUAL registration.")] = False,
+    dry_run: Annotated[bool, Parameter(negative="", help="Validate and show the next fire times; register nothing.")] = False,
+    format: FormatOption = "table",  # noqa: A002 - the option is --format
+) -> int:
+    """Register the local dataset spec as a MANUAL workflow."""
+    session = current()
+    if dry_run:
+        return _dry_run(dataset_name, cron, timezone, enabled, retry_attempts, retry_delay, force, format)
+    result = session.api.register(
+        dataset_name,
+        cron=cron,
+        timezone=timezone,
+        enabled=enabled,
+        retry_max_attempts=retry_attempts,
+        retry_delay_seconds=retry_delay,
+        force=force,
+    )
+    if format == "json":
+        from dli.entrypoints.cli.render import print_json
+
+        print_json(session, result)
+    else:
+        from dli.entrypoints.cli.render import render_register
+
+        render_register(session, result)
+    return 0
+
+
+def _dry_run(
+    dataset_name: str,
+    cron: str,
+    timezone: str,
+    enabled: bool,
+    retry_attempts: int,
+    retry_delay: int,
+    force: bool,
+    output: str,
+) -> int:
+    """Everything ``register`` would check, then the next fire times; nothing is written."""
+    from dli.domain.enums import SourceType
+    from dli.domain.errors import WorkflowAlreadyExistsError
+    from dli.domain.permissions import Action, check_allowed
+    from dli.domain.schedule import ScheduleConfig, fire_times
+    from dli.entrypoints.cli import render
+
+    session = current()
+    schedule = ScheduleConfig(
+        cron=cron,
+        timezone=timezone,
+        enabled=enabled,
+        retry_max_attempts=retry_attempts,
+        retry_delay_seconds=retry_delay,
+    )
+    api = session.api
+    spec = api.load_spec(dataset_name)
+    existing = api.get(dataset_name)
+    previous_cron = None
+    if existing is not None:
+        if existing.source_type is SourceType.CODE:
+            check_allowed(Action.MODIFY, source=SourceType.CODE, dataset_name=spec.name)
+        if not force:
+            raise WorkflowAlreadyExistsError(
+                f"Workflow '{spec.name}' is already registered",
+                hints=("Use --force to overwrite the existing MANUAL registration.",),
+                details={"dataset_name": spec.name},
+            )
+        previous_cron = existing.cron
+    now = dt.datetime.now(dt.timezone.utc)
+    times = list(itertools.islice(fire_times(schedule.cron, schedule.timezone, after=now), DRY_RUN_FIRE_TIMES))
+    action = "update" if existing is not None else "register"
+    if output == "json":
+        render.print_json(
+            session,
+            {
+                "dataset_name": spec.name,
+                "dry_run": True,
+                "action": action,
+                "previous_cron": previous_cron,
+                "schedule": schedule,
+                "fire_times": times,
+            },
+        )
+        return 0
+    fields = [("Source", "manual")]
+    if previous_cron is not None:
+        fields.append(("Previous cron", previous_cron))
+    fields += [
+        ("Cron", schedule.cron),
+        ("Timezone", schedule.timezone),
+        ("Status", "active" if schedule.enabled else "paused (--disabled)"),
+        ("Retry", f"{schedule.retry_max_attempts} attempt(s), {schedule.retry_delay_seconds}s apart"),
+    ]
+    session.write(f"Dry run: {spec.name} is valid and would be {"updated" if existing is not None else "registered"} (nothing was changed)")
+    for label, value in fields:
+        session.write(f"  {label}: {value}")
+    session.write()
+    heading = f"Next {len(times)} fire times"
+    if not schedule.enabled:
+        heading += " (once unpaused)"
+    session.write(heading + ":")
+    render.render_fire_times(session, times, schedule.timezone)
+    return 0
+
+
+def unregister(
+    dataset_name: DatasetArg,
+    /,
+    *,
+    format: FormatOption = "table",  # noqa: A002
+) -> int:
+    """Remove a MANUAL workflow (a CODE workflow is removed through Git)."""
+    session = current()
+    result = session.api.unregister(dataset_name)
+    from dli.entrypoints.cli import render
+
+    if format == "json":
+        render.print_json(session, result)
+    else:
+        render.render_run_result(session, result)
+    return 0

@@ -1,0 +1,303 @@
+"""Human output of the CLI: summaries and rich tables (spec §5.2-5.4), and ``--format json``.
+
+Every renderer takes the session and a result model; nothing here calls the WorkflowAPI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from dli.domain.enums import RunStatus, WorkflowStatus
+from dli.domain.schedule import FireTime
+from dli.domain.workflow import (
+    WorkflowHistoryResult,
+    WorkflowInfo,
+    WorkflowListResult,
+    WorkflowRegisterResult,
+    WorkflowRunResult,
+    WorkflowStatusResult,
+)
+from dli.entrypoints.cli.session import Session
+
+__all__ = [
+    "duration",
+    "print_json",
+    "render_fire_times",
+    "render_history",
+    "render_list",
+    "render_register",
+    "render_run_result",
+    "render_status",
+    "render_status_table",
+]
+
+_UTC = dt.timezone.utc
+
+_STATUS_STYLE = {
+    "active": "green",
+    "paused": "yellow",
+    "overridden": "magenta",
+    "completed": "green",
+    "failed": "red",
+    "killed": "red",
+    "running": "cyan",
+    "pending": "blue",
+}
+
+
+# -- formatting helpers -----------------------------------------------------------------------
+
+
+def in_zone(value: dt.datetime, timezone: str) -> dt.datetime:
+    """``value`` in ``timezone`` (so that the zone's abbreviation shows, even after a JSON round trip)."""
+    try:
+        return value.astimezone(zoneinfo.ZoneInfo(timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return value
+
+
+def local_time(value: dt.datetime | None, timezone: str, *, seconds: bool = True) -> str:
+    """``2025-01-02 09:00:00 KST``: a time in a workflow's timezone, with the zone's abbreviation."""
+    if value is None:
+        return "-"
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return in_zone(value, timezone).strftime(pattern)
+
+
+def utc_time(value: dt.datetime | None) -> str:
+    """``2025-01-02 09:00:45``, in UTC."""
+    if value is None:
+        return "-"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    return value.astimezone(_UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    """``125s``, or ``1h02m05s`` from an hour on."""
+    if seconds is None:
+        return "-"
+    total = max(0, round(seconds))
+    if total < 3600:
+        return f"{total}s"
+    hours, rest = divmod(total, 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s"
+
+
+def status_text(value: RunStatus | WorkflowStatus | str) -> Text:
+    """A status in lower case, coloured on a terminal."""
+    word = (value.value if hasattr(value, "value") else str(value)).lower()
+    return Text(word, style=_STATUS_STYLE.get(word, ""))
+
+
+def format_params(parameters: Mapping[str, Any]) -> str:
+    """``a=1, b=x``; ``-`` when empty."""
+    return ", ".join(f"{k}={v}" for k, v in parameters.items()) or "-"
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", padding=(0, 3, 0, 0))
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    return table
+
+
+def _print_table(session: Session, table: Table, extra: Sequence[Sequence[str]] = ()) -> None:
+    """Print ``table`` without trailing blanks; ``extra[i]`` lines go under row ``i``.
+
+    A rich table cannot span a cell across columns, so lines such as ``Error: …`` under a run are
+    slotted in after rendering (``no_wrap`` columns keep one line per row, header first).
+    """
+    console = session.console
+    with console.capture() as capture:
+        console.print(table)
+    lines = [line.rstrip() for line in capture.get().rstrip("\n").split("\n")]
+    out = lines[:1]
+    for index, line in enumerate(lines[1:]):
+        out.append(line)
+        if index < len(extra):
+            out.extend(extra[index])
+    session.write("\n".join(out))
+
+
+def _summary(session: Session, title: str, fields: Iterable[tuple[str, str]]) -> None:
+    session.write(title)
+    for label, value in fields:
+        session.write(f"  {label}: {value}")
+
+
+# -- JSON -------------------------------------------------------------------------------------
+
+
+def print_json(session: Session, value: Any) -> None:
+    """Write a result model (or a dict of them) as JSON, the shape of ``dli.adapters.json_codec``."""
+    from dli.adapters.json_codec import to_jsonable
+
+    session.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+def _info_fields(info: WorkflowInfo) -> list[tuple[str, str]]:
+    fields = [
+        ("Source", info.source_type.value),
+        ("Status", info.status.value),
+        ("Cron", info.cron),
+        ("Timezone", info.timezone),
+    ]
+    if info.next_run is not None:
+        fields.append(("Next Run", local_time(info.next_run, info.timezone)))
+    return fields
+
+
+def render_register(session: Session, result: WorkflowRegisterResult) -> None:
+    """``Workflow registered: …`` with the schedule, or ``Workflow updated: …`` with both crons."""
+    info = result.workflow_info
+    if result.updated:
+        fields = [("Previous cron", result.previous_cron or "-"), ("New cron", info.cron if info else "-")]
+        if info is not None:
+            fields += [f for f in _info_fields(info) if f[0] not in ("Cron", "Source")]
+        _summary(session, f"Workflow updated: {result.dataset_name}", fields)
+    else:
+        _summary(session, f"Workflow registered: {result.dataset_name}", _info_fields(info) if info else [])
+    if result.warning:
+        session.warn(result.warning)
+
+
+def render_run_result(session: Session, result: WorkflowRunResult, *, title: str | None = None) -> None:
+    """Summary of run, backfill, stop, pause, unpause and unregister."""
+    if title is None:
+        session.write(result.message or f"{result.dataset_name}: {result.status.value}")
+        return
+    fields: list[tuple[str, str]] = []
+    if result.run_id and not result.run_ids:
+        fields.append(("Run ID", result.run_id))
+    if result.run_status is not None and not result.run_ids:
+        fields.append(("Status", result.run_status.value.lower()))
+    if result.dates:
+        span = result.dates[0] if len(result.dates) == 1 else f"{result.dates[0]} .. {result.dates[-1]}"
+        fields.append(("Dates", f"{span} ({len(result.dates)} date{'s' if len(result.dates) != 1 else ''})"))
+    fields.append(("Parameters", format_params(result.parameters)))
+    _summary(session, title, fields)
+    if result.run_ids:
+        session.write("  Runs:")
+        for date, run_id in zip(result.dates or [""] * len(result.run_ids), result.run_ids, strict=False):
+            session.write(f"    {date}  {run_id}".rstrip())
+
+
+def render_status(session: Session, status: WorkflowStatusResult) -> None:
+    """Every field of one run."""
+    fields = [
+        ("Dataset", status.dataset_name),
+        ("Source", status.source_type.value),
+        ("Type", status.run_type.value),
+        ("Status", status.run_status.value.lower()),
+        ("Logical date", utc_time(status.logical_date) + (" UTC" if status.logical_date else "")),
+        ("Started", utc_time(status.started_at) + (" UTC" if status.started_at else "")),
+        ("Finished", utc_time(status.finished_at) + (" UTC" if status.finished_at else "")),
+        ("Duration", duration(status.duration_seconds)),
+        ("Parameters", format_params(status.parameters)),
+        ("Triggered by", status.triggered_by or "-"),
+    ]
+    if status.error_message:
+        fields.append(("Error", status.error_message))
+    _summary(session, f"Run: {status.run_id}", fields)
+
+
+def render_status_table(session: Session, statuses: Sequence[tuple[str, WorkflowStatusResult]]) -> None:
+    """One row per (date, status): the end of ``backfill --wait``."""
+    table = _table("DATE", "RUN_ID", "STATUS", "DURATION")
+    for date, status in statuses:
+        table.add_row(date, status.run_id, status_text(status.run_status), duration(status.duration_seconds))
+    _print_table(session, table, [[f"  Error: {s.error_message}"] if s.error_message else [] for _, s in statuses])
+
+
+def render_list(session: Session, result: WorkflowListResult) -> None:
+    """The workflows table and ``Total: N workflows (x active, y overridden)``."""
+    workflows = result.workflows
+    if not workflows:
+        session.write("No workflows found.")
+    else:
+        table = _table("DATASET", "SOURCE", "STATUS", "CRON", "TIMEZONE", "NEXT RUN")
+        for info in workflows:
+            if info.status is WorkflowStatus.OVERRIDDEN:
+                next_run = f"- (by {(info.overridden_by.value if info.overridden_by else 'code')})"
+            else:
+                next_run = local_time(info.next_run, info.timezone, seconds=False)
+            status = status_text(info.status)
+            if info.running:
+                status.append(" (running)", style="cyan")
+            table.add_row(info.dataset_name, info.source_type.value, status, info.cron, info.timezone, next_run)
+        _print_table(session, table)
+        session.write()
+    counts = [
+        f"{n} {s.value}"
+        for s in (WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED, WorkflowStatus.OVERRIDDEN)
+        if (n := sum(1 for w in workflows if w.status is s))
+    ]
+    noun = "workflow" if len(workflows) == 1 else "workflows"
+    line = f"Total: {len(workflows)} {noun}"
+    if counts:
+        line += f" ({', '.join(counts)})"
+    if result.total_count > len(workflows):
+        line += f"; {result.total_count} matched, raise --limit to see more"
+    session.write(line)
+
+
+def render_history(session: Session, result: WorkflowHistoryResult) -> None:
+    """Optional ``Dataset Info:``, the runs table with an ``Error:`` line under failed runs, the total."""
+    info = result.dataset_info
+    if info is not None:
+        _summary(
+            session,
+            "Dataset Info:",
+            [
+                ("Name", info.name),
+                ("Owner", info.owner or "-"),
+                ("Team", info.team or "-"),
+                ("Description", info.description or "-"),
+            ]
+            + ([("Source", info.source_type.value)] if info.source_type else []),
+        )
+        session.write()
+        session.write("Run History:")
+    if not result.runs:
+        session.write("No runs found.")
+    else:
+        table = _table("RUN_ID", "STATUS", "TYPE", "STARTED (UTC)", "DURATION")
+        for run in result.runs:
+            table.add_row(
+                run.run_id, status_text(run.status), run.run_type.value, utc_time(run.started_at),
+                duration(run.duration_seconds),
+            )
+        _print_table(session, table, [[f"  Error: {r.error_message}"] if r.error_message else [] for r in result.runs])
+    session.write()
+    session.write(f"Total: {len(result.runs)} run{'s' if len(result.runs) != 1 else ''} shown ({result.total_count} available)")
+
+
+def render_fire_times(session: Session, times: Sequence[FireTime], timezone: str) -> None:
+    """The fire times table of ``register --dry-run``, with DST notes."""
+    table = _table(f"LOCAL ({timezone})", "UTC", "NOTE")
+    for fire in times:
+        table.add_row(
+            fire.local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            fire.utc.strftime("%Y-%m-%d %H:%M:%S"),
+            _dst_note(fire),
+        )
+    _print_table(session, table)
+
+
+def _dst_note(fire: FireTime) -> str:
+    if fire.note == "DST gap":
+        return "DST gap: the scheduled wall time does not exist that day; runs at the end of the gap"
+    if fire.note == "DST overlap":
+        return "DST overlap: the wall time occurs twice; runs once, at the first occurrence"
+    return fire.note or ""
