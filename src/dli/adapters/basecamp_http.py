@@ -267,9 +267,9 @@ class BasecampClient:
         if response.status_code == 401:
             message = error.get("message") if isinstance(error, dict) else None
             hint = (
-                "Check DLI_API_TOKEN (or --token); ask an administrator for a new token."
+                "Check DLI_API_TOKEN (or the token in your config file); ask an administrator for a new one."
                 if self._has_token
-                else "No API token was given: set DLI_API_TOKEN (or --token)."
+                else "No API token was given: set DLI_API_TOKEN (or put the token in your config file)."
             )
             return AuthenticationError(
                 f"Authentication failed at {self._url}: {message or 'token not accepted'}",

@@ -24,6 +24,10 @@ SPEC = {"query_statement": "SELECT 1", "schedule": {"cron": "0 8 * * *"}}
 def test_code_spec_appearing_and_disappearing_is_listed_and_logged(live: LiveServer):
     name = "shop.override.live"
     assert live.call("POST", "/api/v1/workflows", json={"spec": {"name": name, **SPEC}}).status_code == 201
+    live.process.wait_for_log(  # a check has seen the manual workflow alone
+        lambda l: l.get("event") == "override_transition" and l.get("dataset_name") == name
+        and l.get("transition") == TransitionKind.APPEARED.value
+    )
 
     live.publish_code(name, cron="0 9 * * *")  # behind the server's back, as CI does
     live.wait_until(lambda: (name, "manual", "overridden") in live.listed(dataset_filter=name))
