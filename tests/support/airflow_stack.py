@@ -103,7 +103,7 @@ class AirflowStack:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "1",
             "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "1",
-            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__PARALLELISM": "4",  # = number of LocalExecutor worker processes
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__WORKERS": "1",
@@ -124,6 +124,8 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__CATCHUP_BY_DEFAULT": "False",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            # Task supervisors heartbeat every second, so a run PATCHed to "failed" kills its task sooner.
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         }
         env.update(a)
         env.update(self.extra_env)
@@ -166,22 +168,20 @@ class AirflowStack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def stop(self, timeout: float = 8.0) -> None:
-        """Stop standalone and all its children (SIGINT, then SIGTERM, then SIGKILL to the group)."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop standalone and every process it started, then close the log.
+
+        SIGTERM, then SIGKILL after ``timeout``, to every process of the stack's *session*: task processes
+        run in a process group of their own (same session), so killing only the process group would
+        leave a busy task running after the stack is gone.
+        """
         proc, self.proc = self.proc, None
         if proc is not None:
-            try:
-                pgid = os.getpgid(proc.pid)
-            except ProcessLookupError:
-                pgid = None
-            for sig, wait in ((signal.SIGINT, timeout / 2), (signal.SIGTERM, timeout / 2), (signal.SIGKILL, 5)):
-                if pgid is None:
+            sid = proc.pid  # start_new_session=True: session id == process group id == leader's pid
+            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+                if not _signal_session(sid, sig, proc):
                     break
-                try:
-                    os.killpg(pgid, sig)
-                except ProcessLookupError:
-                    break
-                if _wait_group_gone(pgid, wait):
+                if _wait_session_gone(sid, wait, proc):
                     break
             try:
                 proc.wait(timeout=5)
@@ -254,17 +254,48 @@ class AirflowStack:
         return {"Authorization": f"Bearer {self.get_token()}"}
 
 
-def _wait_group_gone(pgid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _session_pids(sid: int) -> list[int]:
+    """Pids of live (non-zombie) processes whose session id is ``sid`` (Linux /proc)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        # fields after "(comm)": state ppid pgrp session ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 3 and fields[0] != "Z" and int(fields[3]) == sid:
+            pids.append(int(entry))
+    return pids
+
+
+def _signal_session(sid: int, sig: int, leader: subprocess.Popen | None = None) -> bool:
+    """Send ``sig`` to every process of session ``sid``; False when none is left."""
+    if leader is not None:
+        leader.poll()
+    pids = _session_pids(sid)
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return bool(pids)
+
+
+def _wait_session_gone(sid: int, timeout: float, leader: subprocess.Popen | None = None) -> bool:
+    """True once no live process of session ``sid`` is left (reaping our own child meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if leader is not None:
+            leader.poll()
+        if not _session_pids(sid):
             return True
-        except PermissionError:
+        if time.monotonic() >= deadline:
             return False
-        time.sleep(0.2)
-    return False
+        time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
