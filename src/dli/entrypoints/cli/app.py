@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
@@ -33,7 +34,9 @@ app = App(
     help="dli: put datasets on a schedule in Apache Airflow without writing DAGs.",
     version=__version__,
     result_action="return_value",
+    suppress_keyboard_interrupt=False,  # invoke() reports it (exit 130)
 )
+app.meta.suppress_keyboard_interrupt = False
 workflow_app = App(name="workflow", help="Register, run, inspect and schedule workflows.")
 app.command(workflow_app)
 
@@ -63,9 +66,28 @@ _OPTIONAL: tuple[tuple[App, str, str, str], ...] = (
     (workflow_app, "publish_cmd:publish", "publish", "Publish the project's specs as CODE workflows (CI/CD)."),
     (app, "dev_cmd:dev_app", "dev", "Run a local development stack (Airflow, store, server)."),
 )
-for _parent, _path, _name, _help in _OPTIONAL:
-    if importlib.util.find_spec(f"{_PKG}.{_path.partition(':')[0]}") is not None:
-        _parent.command(f"{_PKG}.{_path}", name=_name, help=_help)
+
+
+def register_optional(
+    commands: Sequence[tuple[App, str, str, str]],
+    *,
+    package: str = _PKG,
+    exists: Callable[[str], bool] = lambda module: importlib.util.find_spec(module) is not None,
+) -> list[str]:
+    """Register each ``(parent, "module:attr", name, help)`` lazily if its module exists; the names added.
+
+    Only the module's presence is checked (no import), so a missing or broken optional module never
+    slows down or breaks the rest of the CLI.
+    """
+    added = []
+    for parent, path, name, help_text in commands:
+        if exists(f"{package}.{path.partition(':')[0]}"):
+            parent.command(f"{package}.{path}", name=name, help=help_text)
+            added.append(name)
+    return added
+
+
+register_optional(_OPTIONAL)
 
 _GLOBAL = Group("Global options", sort_key=100)
 
@@ -100,7 +122,7 @@ def _launcher(
             api_factory=_injected.get("api_factory") or default_api_factory,
             stdout=_injected.get("stdout"),
             stderr=_injected.get("stderr"),
-            **{k: v for k in ("sleep", "monotonic") if (v := _injected.get(k)) is not None},
+            **{k: v for k in ("sleep", "monotonic", "now") if (v := _injected.get(k)) is not None},
         )
     )
     for warning in resolved.warnings:
@@ -116,6 +138,7 @@ def invoke(
     stderr: TextIO | None = None,
     sleep: Callable[[float], None] | None = None,
     monotonic: Callable[[], float] | None = None,
+    now: Callable[[], dt.datetime] | None = None,
 ) -> int:
     """Run ``dli`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status; never raises."""
     from cyclopts import CycloptsError
@@ -126,7 +149,7 @@ def invoke(
 
     tokens = list(sys.argv[1:] if argv is None else argv)
     _injected.clear()
-    _injected.update(api_factory=api_factory, stdout=stdout, stderr=stderr, sleep=sleep, monotonic=monotonic)
+    _injected.update(api_factory=api_factory, stdout=stdout, stderr=stderr, sleep=sleep, monotonic=monotonic, now=now)
     consoles: dict[str, Any] = {}
     if stdout is not None or stderr is not None:
         from rich.console import Console
@@ -148,6 +171,8 @@ def invoke(
         return ExitCode.INTERRUPTED
     except BrokenPipeError:  # `dli ... | head`
         return ExitCode.OK
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else ExitCode.FAILED
     except Exception as error:  # a bug, or a failure no adapter translated: no traceback unless asked
         print_unexpected(error, stream=err, verbose=bool(_injected.get("verbose")))
         return ExitCode.FAILED

@@ -29,12 +29,15 @@ def register(
     retry_delay: Annotated[int, Parameter(help="Seconds between attempts.")] = 300,
     force: Annotated[bool, Parameter(name=["--force", "-f"], negative="", help="Overwrite an existing MANUAL registration.")] = False,
     dry_run: Annotated[bool, Parameter(negative="", help="Validate and show the next fire times; register nothing.")] = False,
+    from_: Annotated[
+        str | None, Parameter(name="--from", help="With --dry-run: list fire times from this date (YYYY-MM-DD, in the timezone).")
+    ] = None,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
 ) -> int:
     """Register the local dataset spec as a MANUAL workflow."""
     session = current()
     if dry_run:
-        return _dry_run(dataset_name, cron, timezone, enabled, retry_attempts, retry_delay, force, format)
+        return _dry_run(dataset_name, cron, timezone, enabled, retry_attempts, retry_delay, force, format, from_)
     result = session.api.register(
         dataset_name,
         cron=cron,
@@ -64,6 +67,7 @@ def _dry_run(
     retry_delay: int,
     force: bool,
     output: str,
+    start: str | None,
 ) -> int:
     """Everything ``register`` would check, then the next fire times; nothing is written."""
     from dli.domain.enums import SourceType
@@ -94,8 +98,19 @@ def _dry_run(
                 details={"dataset_name": spec.name},
             )
         previous_cron = existing.cron
-    now = dt.datetime.now(dt.timezone.utc)
-    times = list(itertools.islice(fire_times(schedule.cron, schedule.timezone, after=now), DRY_RUN_FIRE_TIMES))
+    if start is None:
+        after = session.now()
+    else:
+        # Just before midnight of that day in the workflow's zone: a fire at 00:00 is included.
+        import zoneinfo
+
+        from dli.domain.parameters import parse_date
+
+        day = parse_date(start, what="--from date")
+        after = dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(schedule.timezone)) - dt.timedelta(
+            microseconds=1
+        )
+    times = list(itertools.islice(fire_times(schedule.cron, schedule.timezone, after=after), DRY_RUN_FIRE_TIMES))
     action = "update" if existing is not None else "register"
     if output == "json":
         render.print_json(
@@ -119,7 +134,8 @@ def _dry_run(
         ("Status", "active" if schedule.enabled else "paused (--disabled)"),
         ("Retry", f"{schedule.retry_max_attempts} attempt(s), {schedule.retry_delay_seconds}s apart"),
     ]
-    session.write(f"Dry run: {spec.name} is valid and would be {"updated" if existing is not None else "registered"} (nothing was changed)")
+    outcome = "updated" if existing is not None else "registered"
+    session.write(f"Dry run: {spec.name} is valid and would be {outcome} (nothing was changed)")
     for label, value in fields:
         session.write(f"  {label}: {value}")
     session.write()

@@ -6,6 +6,7 @@ The meta launcher in ``app.py`` opens the session; commands fetch it with ``curr
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Callable
@@ -50,6 +51,8 @@ class Session:
     """Used between polls of ``--wait``."""
     monotonic: Callable[[], float] = time.monotonic
     """Used for ``--timeout``."""
+    now: Callable[[], dt.datetime] = attrs.field(factory=lambda: _utc_now)
+    """The current time (``register --dry-run`` counts fire times from it)."""
     _api: WorkflowAPI | None = None
     _console: Console | None = None
     _err_console: Console | None = None
@@ -96,6 +99,10 @@ class Session:
     def err_is_terminal(self) -> bool:
         """Whether progress may be drawn (an interactive terminal on stderr)."""
         return self.err_console.is_terminal
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def _make_console(stream: TextIO) -> Console:

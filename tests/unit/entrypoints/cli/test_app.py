@@ -1,0 +1,148 @@
+"""The root app: help, version, global options, error reporting and exit statuses."""
+
+from __future__ import annotations
+
+import io
+
+from cyclopts import App
+
+from dli import __version__
+from dli.domain.errors import ServerUnreachableError
+from dli.entrypoints.cli import app as app_module
+from dli.entrypoints.cli.app import invoke, register_optional
+from dli.entrypoints.context import ExecutionMode
+
+
+def test_help_lists_the_workflow_group_and_builds_no_api(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    assert "workflow" in result.stdout
+    assert "--mode" in result.stdout
+    assert cli.contexts == []
+
+
+def test_workflow_help_lists_every_subcommand(cli):
+    result = cli("workflow", "--help")
+    assert result.exit_code == 0
+    for name in ("register", "unregister", "run", "backfill", "stop", "status", "list", "history", "pause", "unpause", "logs"):
+        assert f" {name} " in result.stdout
+
+
+def test_subcommand_help_shows_its_options_and_the_short_flags(cli):
+    result = cli("workflow", "register", "--help")
+    assert result.exit_code == 0
+    for flag in ("--cron", "-c", "--timezone", "--tz", "--disabled", "--retry-attempts", "--retry-delay", "--force", "--dry-run"):
+        assert flag in result.stdout
+
+
+def test_version_prints_the_package_version(cli):
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_unknown_command_is_a_usage_error(cli):
+    result = cli("workflow", "explode")
+    assert result.exit_code == 2
+    assert cli.contexts == []
+
+
+def test_missing_required_option_is_a_usage_error(cli):
+    result = cli("workflow", "backfill", "iceberg.analytics.daily_clicks", "--start", "2025-01-01")
+    assert result.exit_code == 2
+    assert "--end" in result.stderr
+
+
+def test_invalid_mode_flag_is_a_usage_error(cli):
+    result = cli("--mode", "cloud", "workflow", "list")
+    assert result.exit_code == 2
+
+
+def test_invalid_mode_in_the_environment_is_dli_001_exit_2(cli, monkeypatch):
+    monkeypatch.setenv("DLI_MODE", "cloud")
+    result = cli("workflow", "list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error [DLI-001]: Invalid execution mode 'cloud' (DLI_MODE)")
+
+
+def test_global_options_work_after_the_subcommand(cli, tmp_path):
+    result = cli("workflow", "list", "--mode", "mock", "--path", str(tmp_path))
+    assert result.exit_code == 0
+    assert cli.contexts[-1].execution_mode is ExecutionMode.MOCK
+    assert cli.contexts[-1].project_path == tmp_path
+
+
+def test_the_api_is_built_once_per_invocation(cli):
+    cli("workflow", "run", "iceberg.analytics.daily_clicks", "--wait")
+    assert len(cli.contexts) == 1
+
+
+def test_dli_error_prints_code_message_and_indented_hints_without_traceback(cli):
+    def unreachable(_context):
+        raise ServerUnreachableError("Cannot reach http://localhost:8081", hints=("Is the server running?",))
+
+    result = cli("workflow", "list", factory=unreachable)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == "Error [DLI-501]: Cannot reach http://localhost:8081\n       Is the server running?\n"
+
+
+def test_verbose_adds_the_traceback(cli):
+    def unreachable(_context):
+        raise ServerUnreachableError("Cannot reach it")
+
+    result = cli("--verbose", "workflow", "list", factory=unreachable)
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().endswith("Error [DLI-501]: Cannot reach it")
+
+
+def test_unexpected_exception_is_one_line_and_exit_1(cli):
+    def broken(_context):
+        raise RuntimeError("boom")
+
+    result = cli("workflow", "list", factory=broken)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    assert "Error: unexpected RuntimeError: boom" in result.stderr
+    assert "--verbose" in result.stderr
+
+
+def test_keyboard_interrupt_exits_130(cli):
+    def interrupted(_context):
+        raise KeyboardInterrupt
+
+    result = cli("workflow", "list", factory=interrupted)
+    assert result.exit_code == 130
+
+
+def test_invoke_without_injection_uses_the_real_mock_wiring(isolated_env, capsys):
+    code = invoke(["workflow", "list", "--mode", "mock"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "iceberg.analytics.daily_clicks" in captured.out
+
+
+def test_optional_command_modules_register_only_when_present():
+    parent = App(name="workflow")
+    present = {"pkg.here_cmd"}
+    added = register_optional(
+        [(parent, "here_cmd:publish", "publish", "Publish."), (parent, "gone_cmd:dev_app", "dev", "Dev.")],
+        package="pkg",
+        exists=present.__contains__,
+    )
+    assert added == ["publish"]
+    assert "publish" in parent and "dev" not in parent
+
+
+def test_optional_modules_are_looked_up_under_the_cli_package():
+    paths = [path for _parent, path, _name, _help in app_module._OPTIONAL]
+    assert paths == ["publish_cmd:publish", "dev_cmd:dev_app"]
+
+
+def test_output_can_be_redirected_for_embedding(isolated_env):
+    out, err = io.StringIO(), io.StringIO()
+    code = invoke(["workflow", "status", "nope"], stdout=out, stderr=err)
+    assert code == 1
+    assert out.getvalue() == ""
+    assert err.getvalue().startswith("Error [DLI-800]")
