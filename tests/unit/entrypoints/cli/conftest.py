@@ -56,14 +56,14 @@ class CLI:
         self.contexts.append(context)
         return bootstrap(context, store=self.store, orchestrator=self.orchestrator, clock=self.clock)
 
-    def __call__(self, *args: str, factory: Any = "shared") -> Result:
+    def __call__(self, *args: str, factory: Any = "shared", sleep: Any = None) -> Result:
         out, err = io.StringIO(), io.StringIO()
         code = invoke(
             list(args),
             api_factory=self._factory if factory == "shared" else factory,
             stdout=out,
             stderr=err,
-            sleep=self.clock.advance,
+            sleep=sleep or self.clock.advance,
             monotonic=lambda: self.clock.now().timestamp(),
             now=self.clock.now,
         )

@@ -1,0 +1,166 @@
+"""``dli workflow list``, ``history`` (spec §5.3, §5.4, §10.2) and ``status``."""
+
+from __future__ import annotations
+
+import pytest
+
+CLICKS = "iceberg.analytics.daily_clicks"
+
+
+class TestList:
+    def test_list_all(self, cli):
+        result = cli("workflow", "list")
+        assert result.exit_code == 0
+        lines = result.stdout.splitlines()
+        assert lines[0].split() == ["DATASET", "SOURCE", "STATUS", "CRON", "TIMEZONE", "NEXT", "RUN"]
+        assert lines[-1] == "Total: 4 workflows (2 active, 1 paused, 1 overridden)"
+
+    def test_list_filter_source(self, cli):
+        result = cli("workflow", "list", "--source", "manual")
+        assert result.exit_code == 0
+        rows = [line.split() for line in result.stdout.splitlines()[1:] if line.startswith("iceberg.")]
+        assert {row[1] for row in rows} == {"manual"}
+        assert result.stdout.splitlines()[-1] == "Total: 2 workflows (1 active, 1 overridden)"
+
+    def test_overridden_manual_shows_by_code_instead_of_next_run(self, cli):
+        result = cli("workflow", "list", "-s", "manual")
+        row = next(line for line in result.stdout.splitlines() if "overridden" in line)
+        assert row.split()[0] == CLICKS
+        assert row.endswith("- (by code)")
+
+    def test_next_run_is_in_the_workflows_timezone(self, cli):
+        cli("workflow", "unpause", "iceberg.analytics.user_metrics")
+        result = cli("workflow", "list", "-d", "user_metrics")
+        row = next(line for line in result.stdout.splitlines() if line.startswith("iceberg."))
+        # 2025-01-01 08:00 UTC is 17:00 KST: the next 10:00 KST is the next day.
+        assert row.endswith("2025-01-02 10:00 KST")
+
+    def test_status_and_enabled_filters(self, cli):
+        paused = cli("workflow", "list", "--status", "paused", "-f", "json").json()
+        assert [w["dataset_name"] for w in paused["workflows"]] == ["iceberg.analytics.user_metrics"]
+        result = cli("workflow", "list", "--source", "code", "--enabled-only")
+        assert result.exit_code == 0
+
+    def test_running_filter(self, cli):
+        assert "No workflows found." in cli("workflow", "list", "--running").stdout
+        cli("workflow", "run", "iceberg.analytics.ad_hoc_report")
+        data = cli("workflow", "list", "--running", "-f", "json").json()
+        assert [w["dataset_name"] for w in data["workflows"]] == ["iceberg.analytics.ad_hoc_report"]
+        assert "(running)" in cli("workflow", "list", "--running").stdout
+
+    def test_empty_list_says_so_and_totals_zero(self, cli):
+        result = cli("workflow", "list", "-d", "nothing_matches_this")
+        assert result.exit_code == 0
+        assert result.stdout.splitlines() == ["No workflows found.", "Total: 0 workflows"]
+
+    def test_limit_reports_how_many_matched(self, cli):
+        result = cli("workflow", "list", "-n", "1")
+        assert "Total: 1 workflow (1 active); 4 matched, raise --limit to see more" in result.stdout
+
+    def test_invalid_source_is_a_usage_error(self, cli):
+        assert cli("workflow", "list", "--source", "git").exit_code == 2
+
+    def test_json_schema(self, cli):
+        data = cli("workflow", "list", "--format", "json").json()
+        assert set(data) == {"workflows", "total_count", "status"}
+        assert data["total_count"] == 4 and data["status"] == "success"
+        info = data["workflows"][0]
+        assert {"dataset_name", "source_type", "status", "cron", "timezone", "next_run", "overridden_by",
+                "enabled", "running", "owner", "team", "description", "registered_by", "registered_at"} <= set(info)
+        assert info["next_run"] == "2025-01-06T12:00:00+00:00"
+
+    def test_fresh_mock_invocations_start_from_the_seed(self, cli):
+        cli.fresh("workflow", "register", "test.dataset", "-c", "0 9 * * *")
+        data = cli.fresh("workflow", "list", "-f", "json").json()
+        assert "test.dataset" not in [w["dataset_name"] for w in data["workflows"]]
+
+
+class TestHistory:
+    def test_history_basic(self, cli):
+        result = cli("workflow", "history")
+        assert result.exit_code == 0
+        assert result.stdout.splitlines()[0].split() == ["RUN_ID", "STATUS", "TYPE", "STARTED", "(UTC)", "DURATION"]
+        assert result.stdout.splitlines()[-1] == "Total: 4 runs shown (4 available)"
+
+    def test_history_with_dataset_info(self, cli):
+        result = cli("workflow", "history", "-d", CLICKS, "--show-dataset-info")
+        assert result.exit_code == 0
+        lines = result.stdout.splitlines()
+        assert lines[:5] == [
+            "Dataset Info:",
+            f"  Name: {CLICKS}",
+            "  Owner: engineer@example.com",
+            "  Team: @data-engineering",
+            "  Description: Daily click aggregation for analytics",
+        ]
+        assert "Run History:" in lines
+
+    def test_dataset_info_only_when_asked(self, cli):
+        result = cli("workflow", "history", "-d", CLICKS)
+        assert "Dataset Info:" not in result.stdout
+        assert cli("workflow", "history", "-d", CLICKS, "-f", "json").json()["dataset_info"] is None
+
+    def test_error_line_follows_the_failed_run(self, cli):
+        lines = cli("workflow", "history", "-d", CLICKS).stdout.splitlines()
+        failed = next(i for i, line in enumerate(lines) if " failed " in line)
+        assert lines[failed].split()[1:4] == ["failed", "scheduled", "2024-12-29"]
+        assert lines[failed].split()[-1] == "45s"
+        assert lines[failed + 1] == "  Error: BigQuery quota exceeded"
+        assert sum(1 for line in lines if "Error:" in line) == 1
+
+    def test_limit_and_total_available(self, cli):
+        result = cli("workflow", "history", "-d", CLICKS, "-n", "1")
+        assert result.stdout.splitlines()[-1] == "Total: 1 run shown (3 available)"
+
+    def test_status_filter(self, cli):
+        data = cli("workflow", "history", "--status", "failed", "-f", "json").json()
+        assert [r["status"] for r in data["runs"]] == ["FAILED"]
+
+    def test_source_filter(self, cli):
+        data = cli("workflow", "history", "--source", "manual", "-f", "json").json()
+        assert {r["dataset_name"] for r in data["runs"]} == {"iceberg.analytics.ad_hoc_report"}
+
+    def test_no_runs(self, cli):
+        result = cli("workflow", "history", "-d", "test.dataset")
+        assert result.stdout.splitlines() == ["No runs found.", "", "Total: 0 runs shown (0 available)"]
+
+    def test_malformed_dataset_is_dli_203_exit_2(self, cli):
+        result = cli("workflow", "history", "-d", "Not A Name")
+        assert result.exit_code == 2
+        assert result.stderr.startswith("Error [DLI-203]")
+
+    def test_invalid_status_is_a_usage_error(self, cli):
+        assert cli("workflow", "history", "--status", "exploded").exit_code == 2
+
+    def test_json_schema(self, cli):
+        data = cli("workflow", "history", "-d", CLICKS, "--show-dataset-info", "--format", "json").json()
+        assert set(data) == {"runs", "total_count", "status", "dataset_info"}
+        assert data["dataset_info"]["owner"] == "engineer@example.com"
+        run = data["runs"][0]
+        assert {"run_id", "dataset_name", "source_type", "status", "run_type", "parameters", "logical_date",
+                "started_at", "finished_at", "error_message", "triggered_by"} <= set(run)
+        assert run["started_at"] == "2024-12-31T09:00:40+00:00"
+
+
+class TestStatus:
+    def test_status_of_a_run(self, cli):
+        run_id = cli("workflow", "history", "-d", CLICKS, "--status", "failed", "-f", "json").json()["runs"][0]["run_id"]
+        result = cli("workflow", "status", run_id)
+        assert result.exit_code == 0
+        lines = result.stdout.splitlines()
+        assert lines[0] == f"Run: {run_id}"
+        assert "  Status: failed" in lines
+        assert "  Duration: 45s" in lines
+        assert "  Error: BigQuery quota exceeded" in lines
+
+    def test_status_json(self, cli):
+        run_id = cli("workflow", "run", CLICKS, "-f", "json").json()["run_id"]
+        data = cli("workflow", "status", run_id, "--format", "json").json()
+        assert data["run_id"] == run_id and data["run_status"] == "PENDING" and data["run_type"] == "adhoc"
+
+    @pytest.mark.parametrize("run_id", ["unknown", "no.such@run", f"{CLICKS}@nope"])
+    def test_unknown_run_id_is_dli_800_exit_1(self, cli, run_id):
+        result = cli("workflow", "status", run_id)
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error [DLI-800]")
+        assert "Traceback" not in result.stderr
