@@ -1,0 +1,1 @@
+"""The local development stack behind ``dli dev up | down | status``."""
