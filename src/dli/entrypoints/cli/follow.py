@@ -74,6 +74,9 @@ def follow_runs(
 
     Runs not reached before the deadline are reported with their current status.
     """
+    import gc
+
+    gc.enable()  # main() turned it off for start-up; following runs may take hours
     api = session.api
     deadline = None if timeout_seconds is None else session.monotonic() + timeout_seconds
     results: list[WorkflowStatusResult] = []

@@ -21,7 +21,7 @@ FormatOption = Annotated[OutputFormat, Parameter(name="--format", help="Output f
 """``--format table|json`` where ``-f`` means something else (``register --force``)."""
 
 DatasetArg = Annotated[str, Parameter(help="Dataset name, e.g. iceberg.analytics.daily_clicks.")]
-RunIdArg = Annotated[str, Parameter(help="Run id, as printed by run/backfill/history (<dataset>@<run>).")]
+RunIdArg = Annotated[str, Parameter(help="Run id (DATASET@RUN), as printed by run, backfill and history.")]
 
 Params = Annotated[
     tuple[str, ...],
@@ -29,6 +29,7 @@ Params = Annotated[
         name=["--param", "-p"],
         negative="",
         consume_multiple=False,
+        show_default=False,
         help="Run parameter as key=value; repeat for several.",
     ),
 ]
