@@ -6,6 +6,7 @@ Every renderer takes the session and a result model; nothing here calls the Work
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 _UTC = dt.timezone.utc
+_UNLIMITED = 10_000
 
 _STATUS_STYLE = {
     "active": "green",
@@ -115,10 +117,21 @@ def _print_table(session: Session, table: Table, extra: Sequence[Sequence[str]] 
     A rich table cannot span a cell across columns, so lines such as ``Error: …`` under a run are
     slotted in after rendering (``no_wrap`` columns keep one line per row, header first).
     """
+    from rich.console import Console
+
     console = session.console
-    with console.capture() as capture:
-        console.print(table)
-    lines = [line.rstrip() for line in capture.get().rstrip("\n").split("\n")]
+    buffer = io.StringIO()
+    # Never truncate a cell to fit a narrow terminal: a long line wraps, a cut date misleads.
+    wide = Console(
+        file=buffer,
+        width=_UNLIMITED,
+        force_terminal=console.is_terminal,
+        color_system=console.color_system,  # type: ignore[arg-type]
+        no_color=console.no_color,
+        highlight=False,
+    )
+    wide.print(table)
+    lines = [line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n")]
     out = lines[:1]
     for index, line in enumerate(lines[1:]):
         out.append(line)

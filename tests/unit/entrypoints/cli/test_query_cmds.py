@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+
+from dli.entrypoints.cli.app import invoke
 
 CLICKS = "iceberg.analytics.daily_clicks"
 
@@ -164,3 +168,20 @@ class TestStatus:
         assert result.exit_code == 1
         assert result.stderr.startswith("Error [DLI-800]")
         assert "Traceback" not in result.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_tables_are_never_truncated_on_a_narrow_terminal(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = _Terminal()
+    code = invoke(["workflow", "list"], api_factory=cli._factory, stdout=out, stderr=io.StringIO(), now=cli.clock.now)
+    assert code == 0
+    text = out.getvalue()
+    assert "…" not in text
+    assert "iceberg.analytics.ad_hoc_report" in text and "2025-01-06 12:00 UTC" in text
+    assert "\x1b[" in text  # coloured on a terminal
