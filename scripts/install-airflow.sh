@@ -4,7 +4,9 @@
 #   AIRFLOW_VENV   venv path            (default: <repo>/.venv-airflow)
 #   AIRFLOW_VERSION                     (default: 3.3.2)
 #   AIRFLOW_PYTHON python interpreter   (default: python3.11)
-#   DLI_SRC        if set, `pip install -e "$DLI_SRC"` into the venv as well
+#   DLI_SRC        if set, `pip install -e "$DLI_SRC[s3]"` into the venv as well (the DAG factory;
+#                  boto3 lets it read an s3:// store)
+#   WITH_DAG_FACTORY=1  also install dag-factory==1.1.0 (only for benchmarks/dag_factory.py)
 #
 # Idempotent: an existing venv that already has the wanted Airflow and providers is left as is
 # (only the DLI_SRC editable install is redone).  Only PyPI is needed (no constraints file download).
@@ -59,8 +61,13 @@ else
 fi
 
 if [ -n "${DLI_SRC:-}" ]; then
-  log "installing dli from $DLI_SRC (editable)"
-  "$VPY" -m pip install -q -e "$DLI_SRC"
+  log "installing dli from $DLI_SRC (editable, with the s3 extra)"
+  "$VPY" -m pip install -q -e "$DLI_SRC[s3]"
+fi
+
+if [ "${WITH_DAG_FACTORY:-0}" = "1" ]; then
+  log "installing dag-factory==1.1.0 (benchmark only)"
+  "$VPY" -m pip install -q "dag-factory==1.1.0"
 fi
 
 "$AIRFLOW_VENV/bin/airflow" version >/dev/null 2>&1 || { echo "install-airflow: 'airflow version' failed" >&2; "$AIRFLOW_VENV/bin/airflow" version; exit 1; }

@@ -19,7 +19,7 @@ from dli.domain.enums import RunStatus, RunType
 from dli.domain.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, RunRecord
+from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
 
 __all__ = ["InMemoryOrchestrator"]
 
@@ -69,6 +69,10 @@ class InMemoryOrchestrator:
 
     def sync(self, name: str) -> None:
         """Nothing to pick up: the simulation needs no DAG file."""
+
+    def dag_state(self, name: str) -> DagState:
+        """Always live: the simulation needs no parsing."""
+        return DagState(visible=True)
 
     def pause_states(self) -> Mapping[str, bool]:
         with self._lock:

@@ -10,7 +10,7 @@ import attrs
 
 from dli.domain.enums import RunStatus, RunType
 
-__all__ = ["BackfillHandle", "Orchestrator", "RunRecord"]
+__all__ = ["BackfillHandle", "DagState", "Orchestrator", "RunRecord"]
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +51,16 @@ class BackfillHandle:
     """One run per date, in date order."""
 
 
+@attrs.frozen(kw_only=True)
+class DagState:
+    """Whether the orchestrator has picked up a workflow's stored spec."""
+
+    visible: bool
+    """The workflow exists in the orchestrator (for Airflow: its DAG was parsed)."""
+    error: str | None = None
+    """Why it cannot run: the spec's or the DAG file's import error."""
+
+
 class Orchestrator(Protocol):
     """Runs workflows. Airflow in production; simulated in memory for MOCK mode and tests.
 
@@ -60,6 +70,10 @@ class Orchestrator(Protocol):
 
     def sync(self, name: str) -> None:
         """The stored spec of ``name`` was written or deleted: make the orchestrator pick it up."""
+        ...
+
+    def dag_state(self, name: str) -> DagState:
+        """Whether ``name`` is live in the orchestrator yet, or why it is not."""
         ...
 
     def pause_states(self) -> Mapping[str, bool]:

@@ -1,0 +1,673 @@
+"""The Orchestrator port over Apache Airflow 3's REST API (v2), with httpx.
+
+Mapping (DESIGN.md §7, docs/airflow.md): one DAG per dataset (``dag_id`` = dataset name); public run
+ids are ``<dataset>@<airflow run id>`` so a run is found without scanning DAGs; states queued ->
+PENDING, running -> RUNNING, success -> COMPLETED, failed -> FAILED, and a run stopped through dli
+(note ``dli:killed``) or a backfill date the DAG's ``dli_guard`` task refused to run -> KILLED.
+Every request has a timeout; an unreachable or failing Airflow is a ``ServerError`` (DLI-503) naming
+Airflow's URL (never the credentials).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import threading
+import time
+import uuid
+import zoneinfo
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import attrs
+import httpx
+
+from dli.domain.enums import RunStatus, RunType
+from dli.domain.errors import (
+    ConfigurationError,
+    DLIError,
+    InvalidStateError,
+    ParameterInvalidError,
+    ServerError,
+    WorkflowExecutionError,
+    WorkflowNotFoundError,
+)
+from dli.domain.runs import make_run_id, split_run_id
+from dli.ports.clock import Clock
+from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
+
+__all__ = ["AirflowOrchestrator"]
+
+# Shared with the DAG factory (dli.entrypoints.airflow.sql_template); repeated here because an
+# adapter must not import an entrypoint.
+BACKFILL_MARKER = "dli_backfill"
+GUARD_TASK = "dli_guard"
+BROKEN_TAG = "dli:broken"
+BROKEN_PREFIX = "dli: broken spec: "
+KILLED_NOTE = "dli:killed"
+TRIGGERED_BY_NOTE = "dli: triggered by "
+
+_STATES = {"queued": RunStatus.PENDING, "running": RunStatus.RUNNING, "success": RunStatus.COMPLETED, "failed": RunStatus.FAILED}
+_AIRFLOW_STATES = {
+    RunStatus.PENDING: ["queued"],
+    RunStatus.RUNNING: ["running"],
+    RunStatus.COMPLETED: ["success"],
+    RunStatus.FAILED: ["failed"],
+    RunStatus.KILLED: ["failed"],
+}
+_RUN_TYPES = {"manual": RunType.ADHOC, "scheduled": RunType.SCHEDULED, "backfill": RunType.BACKFILL}
+_TOKEN_MARGIN_SECONDS = 300
+_PAGE = 100
+_MAX_FAILED_SCAN = 2_000  # failed runs examined to tell FAILED from KILLED in a filtered history
+_MAX_ERROR_LOOKUPS = 20  # failed runs of one history page whose error message is fetched
+_LOCKED_RETRIES = 5  # Airflow on SQLite answers 503 "Database is locked" to concurrent backfills
+
+
+def _display_url(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT, read without verification (only to refresh it in time)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    detail = body.get("detail") if isinstance(body, Mapping) else body
+    if isinstance(detail, list):  # FastAPI validation errors
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, Mapping) else str(d) for d in detail)
+    elif isinstance(detail, Mapping):
+        detail = detail.get("reason") or json.dumps(detail)[:300]
+    return str(detail)[:500]
+
+
+@attrs.frozen
+class _Failure:
+    """What the task instances say about a failed run."""
+
+    guard_stopped: bool
+    message: str | None
+    started_at: dt.datetime | None
+
+
+class AirflowOrchestrator:
+    """Implements the Orchestrator port against an Airflow 3 API server."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        username: str | None,
+        password: str | None,
+        timeout_seconds: float = 30.0,
+        clock: Clock,
+        dag_wait_seconds: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = base_url.rstrip("/")
+        self._display = _display_url(self._url)
+        self._username = username
+        self._password = password
+        self._timeout = timeout_seconds
+        self._clock = clock
+        self._dag_wait = dag_wait_seconds
+        self._sleep = sleep
+        self._client = httpx.Client(base_url=self._url, timeout=httpx.Timeout(timeout_seconds), transport=transport)
+        self._token: str | None = None
+        self._token_expiry = 0.0
+        self._token_lock = threading.Lock()
+        self._file_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AirflowOrchestrator(base_url={self._display!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def _fetch_token(self) -> str:
+        if not self._username or not self._password:
+            raise ConfigurationError(
+                f"No credentials for Airflow at {self._display}",
+                hints=("Set DLI_AIRFLOW_USERNAME and DLI_AIRFLOW_PASSWORD.",),
+            )
+        response = self._send("POST", "/auth/token", json={"username": self._username, "password": self._password})
+        if response.status_code in (401, 403):
+            raise ServerError(
+                f"Airflow at {self._display} refused dli's credentials ({_detail(response)})",
+                hints=("Check DLI_AIRFLOW_USERNAME / DLI_AIRFLOW_PASSWORD.",),
+            )
+        if response.status_code not in (200, 201):
+            raise self._error(response, "log in")
+        token = str(response.json()["access_token"])
+        self._token = token
+        self._token_expiry = _jwt_expiry(token) or (time.time() + 3600)
+        return token
+
+    def _current_token(self, *, refresh: bool = False) -> str:
+        with self._token_lock:
+            if refresh or self._token is None or time.time() > self._token_expiry - _TOKEN_MARGIN_SECONDS:
+                return self._fetch_token()
+            return self._token
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise ServerError(
+                f"Airflow at {self._display} did not answer within {self._timeout:g}s",
+                details={"orchestrator": self._display},
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ServerError(
+                f"Airflow at {self._display} is unreachable ({type(exc).__name__})",
+                hints=("Check that the Airflow API server is running and DLI_AIRFLOW_URL is right.",),
+                details={"orchestrator": self._display},
+            ) from None
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One authenticated request; a rejected token is renewed once."""
+        token = self._current_token()
+        response = self._send(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        if response.status_code == 401 or (response.status_code == 403 and "Invalid JWT" in response.text):
+            token = self._current_token(refresh=True)
+            response = self._send(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        return response
+
+    def _error(self, response: httpx.Response, action: str) -> DLIError:
+        return ServerError(
+            f"Airflow at {self._display} failed to {action}: HTTP {response.status_code}: {_detail(response)}",
+            details={"orchestrator": self._display, "status": response.status_code},
+        )
+
+    def _json(self, method: str, path: str, action: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        if response.status_code not in (200, 201):
+            raise self._error(response, action)
+        return response.json()
+
+    # -- DAGs --------------------------------------------------------------------------------------
+
+    def _get_dag(self, name: str) -> Mapping[str, Any] | None:
+        response = self._call("GET", f"/api/v2/dags/{_segment(name)}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._error(response, f"read DAG '{name}'")
+        dag = response.json()
+        if dag.get("file_token"):
+            self._file_token = dag["file_token"]
+        return dag
+
+    def _wait_for_dag(self, name: str) -> Mapping[str, Any]:
+        """The DAG of ``name``; a just-written spec may need a moment (bounded) to become one."""
+        dag = self._get_dag(name)
+        if dag is not None:
+            return dag
+        deadline = time.monotonic() + self._dag_wait
+        self._reparse()
+        while time.monotonic() < deadline:
+            self._sleep(1.0)
+            dag = self._get_dag(name)
+            if dag is not None:
+                return dag
+        raise WorkflowExecutionError(
+            f"Airflow at {self._display} has no DAG '{name}' yet (not parsed within {self._dag_wait:g}s)",
+            hints=(
+                "Check that the dli DAG file is in Airflow's DAG folder and DLI_STORE_URL points at this store;",
+                f"'dli workflow register --wait' reports the DAG's import error, if any.",
+            ),
+            details={"dataset_name": name},
+        )
+
+    def _reparse(self) -> None:
+        """Ask Airflow to parse the factory file now; without a known file, the refresh interval does it."""
+        token = self._file_token
+        if token is None:
+            body = self._json("GET", "/api/v2/dags", "list DAGs", params={"tags": "dli", "limit": 1})
+            dags = body.get("dags") or []
+            token = dags[0].get("file_token") if dags else None
+            if not token:
+                return
+            self._file_token = token
+        response = self._call("PUT", f"/api/v2/parseDagFile/{token}")
+        if response.status_code == 404:
+            self._file_token = None
+        elif response.status_code not in (200, 201):
+            raise self._error(response, "request a reparse")
+
+    def sync(self, name: str) -> None:
+        self._reparse()
+
+    def dag_state(self, name: str) -> DagState:
+        dag = self._get_dag(name)
+        if dag is not None:
+            tags = {t.get("name") for t in dag.get("tags") or ()}
+            if BROKEN_TAG in tags:
+                description = str(dag.get("description") or "")
+                return DagState(visible=True, error=description.removeprefix(BROKEN_PREFIX) or "broken spec")
+            return DagState(visible=True, error=None)
+        body = self._json("GET", "/api/v2/importErrors", "list import errors", params={"limit": 100})
+        for item in body.get("import_errors") or ():
+            trace = str(item.get("stack_trace") or "")
+            if "dli" in trace:
+                last = [line for line in trace.strip().splitlines() if line.strip()][-1:]
+                return DagState(visible=False, error=f"{item.get('filename')}: {last[0] if last else 'import error'}")
+        return DagState(visible=False, error=None)
+
+    def pause_states(self) -> Mapping[str, bool]:
+        states: dict[str, bool] = {}
+        offset = 0
+        while True:
+            body = self._json(
+                "GET",
+                "/api/v2/dags",
+                "list DAGs",
+                params={"tags": "dli", "limit": _PAGE, "offset": offset, "order_by": "dag_id"},
+            )
+            dags = body.get("dags") or []
+            for dag in dags:
+                states[dag["dag_id"]] = bool(dag.get("is_paused"))
+                if dag.get("file_token"):
+                    self._file_token = dag["file_token"]
+            offset += len(dags)
+            if not dags or offset >= int(body.get("total_entries") or 0):
+                return states
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        self._wait_for_dag(name)
+        response = self._call(
+            "PATCH", f"/api/v2/dags/{_segment(name)}", params={"update_mask": "is_paused"}, json={"is_paused": paused}
+        )
+        if response.status_code != 200:
+            raise self._error(response, f"{'pause' if paused else 'unpause'} '{name}'")
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def trigger(self, name: str, *, parameters: Mapping[str, Any], triggered_by: str | None) -> RunRecord:
+        self._wait_for_dag(name)
+        note = f"{TRIGGERED_BY_NOTE}{triggered_by}" if triggered_by else "dli: triggered"
+        for _ in range(3):
+            native = f"dli__{self._clock.now().astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
+            response = self._call(
+                "POST",
+                f"/api/v2/dags/{_segment(name)}/dagRuns",
+                json={"dag_run_id": native, "logical_date": None, "conf": dict(parameters), "note": note},
+            )
+            if response.status_code != 409:
+                break
+        if response.status_code == 400:
+            raise ParameterInvalidError(f"Airflow rejected the parameters of '{name}': {_detail(response)}")
+        if response.status_code not in (200, 201):
+            raise self._error(response, f"trigger '{name}'")
+        return self._record(response.json())
+
+    def backfill(
+        self,
+        name: str,
+        *,
+        dates: Sequence[dt.date],
+        parameters: Mapping[str, Any],
+        triggered_by: str | None,
+    ) -> BackfillHandle:
+        if not dates:
+            raise ParameterInvalidError("A backfill needs at least one date")
+        self._wait_for_dag(name)
+        details = self._json("GET", f"/api/v2/dags/{_segment(name)}/details", f"read DAG '{name}'")
+        zone_name = str(details.get("timezone") or "UTC")
+        try:
+            zone: dt.tzinfo = zoneinfo.ZoneInfo(zone_name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone, zone_name = dt.timezone.utc, "UTC"
+        ordered = sorted(dates)
+        start = dt.datetime.combine(ordered[0], dt.time(), tzinfo=zone)
+        end = dt.datetime.combine(ordered[-1], dt.time(23, 59, 59), tzinfo=zone)
+        marker = {
+            "id": uuid.uuid4().hex,
+            "from": start.isoformat(),
+            "timezone": zone_name,
+            "dates": [d.isoformat() for d in ordered],
+            "triggered_by": triggered_by,
+        }
+        body = {
+            "dag_id": name,
+            "from_date": start.isoformat(),
+            "to_date": end.isoformat(),
+            "max_active_runs": 1,
+            # Re-running dates that already ran (a fix after a failure) is the point of a backfill.
+            "reprocess_behavior": "completed",
+            "dag_run_conf": {**parameters, BACKFILL_MARKER: marker},
+        }
+        for attempt in range(_LOCKED_RETRIES):
+            response = self._call("POST", "/api/v2/backfills", json=body)
+            if response.status_code != 503 or "locked" not in response.text:
+                break
+            self._sleep(0.5 * (attempt + 1))
+        if response.status_code == 409:
+            raise InvalidStateError(f"Cannot backfill '{name}': {_detail(response)}", details={"dataset_name": name})
+        if response.status_code in (400, 422):
+            raise ParameterInvalidError(f"Airflow refused the backfill of '{name}': {_detail(response)}")
+        if response.status_code not in (200, 201):
+            raise self._error(response, f"backfill '{name}'")
+        backfill_id = str(response.json().get("id"))
+        listed = self._json(
+            "GET",
+            f"/api/v2/dags/{_segment(name)}/dagRuns",
+            f"list the backfill runs of '{name}'",
+            params={
+                "run_type": "backfill",
+                "logical_date_gte": start.isoformat(),
+                "logical_date_lte": end.isoformat(),
+                "order_by": "logical_date",
+                "limit": 1000,
+            },
+        )
+        run_ids = tuple(
+            make_run_id(name, run["dag_run_id"])
+            for run in listed.get("dag_runs") or ()
+            if ((run.get("conf") or {}).get(BACKFILL_MARKER) or {}).get("id") == marker["id"]
+        )
+        if not run_ids:
+            raise ParameterInvalidError(
+                f"The schedule of '{name}' has no fire time from {ordered[0]} to {ordered[-1]}: nothing to backfill",
+                details={"dataset_name": name},
+            )
+        return BackfillHandle(backfill_id=backfill_id, run_ids=run_ids)
+
+    def _get_raw_run(self, run_id: str) -> tuple[str, Mapping[str, Any] | None]:
+        name, native = split_run_id(run_id)
+        response = self._call("GET", f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(native)}")
+        if response.status_code == 404:
+            return name, None
+        if response.status_code != 200:
+            raise self._error(response, f"read run '{run_id}'")
+        return name, response.json()
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        try:
+            _, raw = self._get_raw_run(run_id)
+        except WorkflowNotFoundError:
+            return None
+        if raw is None:
+            return None
+        record = self._record(raw)
+        if record.status is RunStatus.FAILED:
+            record = self._with_failure(record, self._failure(raw, with_message=True))
+        return record
+
+    def stop_run(self, run_id: str) -> RunRecord:
+        name, raw = self._get_raw_run(run_id)
+        if raw is None:
+            raise WorkflowNotFoundError(f"Run '{run_id}' not found", details={"run_id": run_id})
+        record = self._record(raw)
+        if record.status.is_terminal:
+            raise InvalidStateError(f"Run '{run_id}' already finished ({record.status.value})", details={"run_id": run_id})
+        note = "\n".join(filter(None, [KILLED_NOTE, raw.get("note")]))
+        response = self._call(
+            "PATCH",
+            f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(raw['dag_run_id'])}",
+            json={"state": "failed", "note": note},
+        )
+        if response.status_code != 200:
+            raise self._error(response, f"stop run '{run_id}'")
+        return self._record(response.json())
+
+    def list_runs(
+        self,
+        *,
+        names: Collection[str] | None = None,
+        status: RunStatus | None = None,
+        limit: int = 20,
+    ) -> tuple[Sequence[RunRecord], int]:
+        if names is not None and not names:
+            return [], 0
+        if status in (RunStatus.FAILED, RunStatus.KILLED):
+            return self._list_failed_or_killed(names, status, limit)
+        body = self._list_page(names, _AIRFLOW_STATES[status] if status else None, limit, 0)
+        records = self._records(body.get("dag_runs") or [])
+        return records[:limit], int(body.get("total_entries") or 0)
+
+    def _list_page(self, names: Collection[str] | None, states: list[str] | None, limit: int, offset: int) -> Any:
+        # Newest created first: run_after would put a backfill of old dates behind today's runs.
+        query: dict[str, Any] = {"order_by": "-id", "page_limit": limit, "page_offset": offset}
+        if names is not None:
+            query["dag_ids"] = sorted(names)
+        if states:
+            query["states"] = states
+        return self._json("POST", "/api/v2/dags/~/dagRuns/list", "list runs", json=query)
+
+    def _list_failed_or_killed(
+        self, names: Collection[str] | None, status: RunStatus, limit: int
+    ) -> tuple[Sequence[RunRecord], int]:
+        """Airflow has one ``failed`` state for both: page through failed runs and tell them apart."""
+        matched: list[RunRecord] = []
+        total = 0
+        offset = 0
+        while offset < _MAX_FAILED_SCAN:
+            body = self._list_page(names, ["failed"], _PAGE, offset)
+            raws = body.get("dag_runs") or []
+            if not raws:
+                break
+            records = self._records(raws, with_messages=len(matched) < limit)
+            for record in records:
+                if record.status is status:
+                    total += 1
+                    if len(matched) < limit:
+                        matched.append(record)
+            offset += len(raws)
+            if offset >= int(body.get("total_entries") or 0):
+                break
+        return matched, total
+
+    def running(self) -> set[str]:
+        names: set[str] = set()
+        offset = 0
+        while True:
+            body = self._list_page(None, ["queued", "running"], 1000, offset)
+            raws = body.get("dag_runs") or []
+            names.update(r["dag_id"] for r in raws)
+            offset += len(raws)
+            if not raws or offset >= int(body.get("total_entries") or 0):
+                return names
+
+    def logs(self, run_id: str) -> str:
+        name, raw = self._get_raw_run(run_id)
+        if raw is None:
+            raise WorkflowNotFoundError(f"Run '{run_id}' not found", details={"run_id": run_id})
+        chunks = []
+        for ti in self._task_instances(name, raw["dag_run_id"]):
+            for attempt in range(1, int(ti.get("try_number") or 0) + 1):
+                events = self._log_events(name, raw["dag_run_id"], ti["task_id"], attempt)
+                chunks.append(f"=== {ti['task_id']} (attempt {attempt}, {ti.get('state')}) ===")
+                chunks.extend(_format_event(e) for e in events if _format_event(e))
+        return "\n".join(chunks) + ("\n" if chunks else "")
+
+    # -- mapping -----------------------------------------------------------------------------------
+
+    def _record(self, raw: Mapping[str, Any]) -> RunRecord:
+        name = raw["dag_id"]
+        conf = dict(raw.get("conf") or {})
+        marker = conf.pop(BACKFILL_MARKER, None)
+        note_lines = str(raw.get("note") or "").splitlines()
+        status = _STATES.get(str(raw.get("state")), RunStatus.PENDING)
+        killed = status is RunStatus.FAILED and KILLED_NOTE in note_lines
+        if killed:
+            status = RunStatus.KILLED
+        run_type = _RUN_TYPES.get(str(raw.get("run_type")), RunType.SCHEDULED)
+        logical = _parse_time(raw.get("logical_date"))
+        triggered_by = next((line.removeprefix(TRIGGERED_BY_NOTE) for line in note_lines if line.startswith(TRIGGERED_BY_NOTE)), None)
+        if isinstance(marker, Mapping):
+            zone = _zone(marker.get("timezone"))
+            if logical is not None:
+                logical = logical.astimezone(zone)
+                conf.setdefault("execution_date", logical.date().isoformat())
+            triggered_by = triggered_by or marker.get("triggered_by")
+        if triggered_by is None and run_type is RunType.ADHOC and not any(line.startswith("dli:") for line in note_lines):
+            # Triggered outside dli (Airflow's UI or API): Airflow knows who.
+            triggered_by = raw.get("triggering_user_name")
+        return RunRecord(
+            run_id=make_run_id(name, raw["dag_run_id"]),
+            dataset_name=name,
+            status=status,
+            run_type=run_type,
+            parameters=conf,
+            logical_date=logical or _parse_time(raw.get("run_after")),
+            queued_at=_parse_time(raw.get("queued_at")),
+            started_at=_parse_time(raw.get("start_date")),
+            finished_at=_parse_time(raw.get("end_date")) if status.is_terminal else None,
+            error_message="Killed by user" if killed else None,
+            triggered_by=triggered_by,
+        )
+
+    def _records(self, raws: Sequence[Mapping[str, Any]], *, with_messages: bool = True) -> list[RunRecord]:
+        """Records of one page; failed runs are checked for the guard (one call) and, bounded, their error."""
+        records = [self._record(raw) for raw in raws]
+        failed = [(i, raw) for i, raw in enumerate(raws) if records[i].status is RunStatus.FAILED]
+        if not failed:
+            return records
+        guard_stopped = self._guard_failures([raw for _, raw in failed if raw.get("run_type") == "backfill"])
+        lookups = 0
+        for index, raw in failed:
+            key = (raw["dag_id"], raw["dag_run_id"])
+            if key in guard_stopped:
+                records[index] = self._with_failure(records[index], _Failure(True, guard_stopped[key], None))
+            elif with_messages and lookups < _MAX_ERROR_LOOKUPS:
+                lookups += 1
+                records[index] = self._with_failure(records[index], self._failure(raw, with_message=True))
+        return records
+
+    def _guard_failures(self, raws: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+        """``(dag_id, run_id) -> message`` of backfill runs that the guard task stopped (one request)."""
+        if not raws:
+            return {}
+        body = self._json(
+            "POST",
+            "/api/v2/dags/~/dagRuns/~/taskInstances/list",
+            "list task instances",
+            json={
+                "dag_ids": sorted({r["dag_id"] for r in raws}),
+                "dag_run_ids": sorted({r["dag_run_id"] for r in raws}),
+                "task_ids": [GUARD_TASK],
+                "state": ["failed"],
+                "page_limit": 1000,
+            },
+        )
+        wanted = {(r["dag_id"], r["dag_run_id"]) for r in raws}
+        out = {}
+        for ti in body.get("task_instances") or ():
+            key = (ti["dag_id"], ti["dag_run_id"])
+            if key in wanted:
+                out[key] = self._error_text(ti) or "Not run: an earlier backfill date failed"
+        return out
+
+    def _with_failure(self, record: RunRecord, failure: _Failure) -> RunRecord:
+        if failure.guard_stopped:
+            # The dataset's SQL never ran: as for the in-memory orchestrator, KILLED and never started.
+            return attrs.evolve(record, status=RunStatus.KILLED, started_at=None, error_message=failure.message)
+        return attrs.evolve(record, error_message=failure.message or record.error_message)
+
+    def _task_instances(self, name: str, native: str) -> list[Mapping[str, Any]]:
+        body = self._json(
+            "GET",
+            f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(native)}/taskInstances",
+            "list task instances",
+            params={"limit": 1000, "order_by": "start_date"},
+        )
+        return list(body.get("task_instances") or ())
+
+    def _failure(self, raw: Mapping[str, Any], *, with_message: bool) -> _Failure:
+        tis = self._task_instances(raw["dag_id"], raw["dag_run_id"])
+        failed = [ti for ti in tis if ti.get("state") == "failed"]
+        guard = next((ti for ti in failed if ti["task_id"] == GUARD_TASK), None)
+        if guard is not None and raw.get("run_type") == "backfill":
+            return _Failure(True, self._error_text(guard) or "Not run: an earlier backfill date failed", None)
+        if not failed or not with_message:
+            return _Failure(False, None, None)
+        first = failed[0]
+        message = self._error_text(first) or f"Task '{first['task_id']}' failed"
+        return _Failure(False, message, None)
+
+    def _log_events(self, name: str, native: str, task_id: str, attempt: int) -> list[Any]:
+        response = self._call(
+            "GET",
+            f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(native)}/taskInstances/{_segment(task_id)}/logs/{attempt}",
+            params={"full_content": "true"},
+        )
+        if response.status_code == 404:
+            return []
+        if response.status_code != 200:
+            raise self._error(response, f"read the log of task '{task_id}'")
+        content = response.json().get("content")
+        return list(content) if isinstance(content, list) else [str(content or "")]
+
+    def _error_text(self, ti: Mapping[str, Any]) -> str | None:
+        """``exc_type: exc_value`` of the error event in the task's last attempt (Airflow has no error field)."""
+        attempt = int(ti.get("try_number") or 0)
+        if attempt < 1:
+            return None
+        events = self._log_events(ti["dag_id"], ti["dag_run_id"], ti["task_id"], attempt)
+        for event in reversed(events):
+            if isinstance(event, Mapping) and event.get("error_detail"):
+                details = [d for d in event["error_detail"] if isinstance(d, Mapping)]
+                main = next((d for d in details if not d.get("is_cause")), details[0] if details else None)
+                if main is None:
+                    continue
+                if main.get("exc_type") == "AirflowFailException":
+                    return str(main.get("exc_value"))
+                return f"{main.get('exc_type')}: {main.get('exc_value')}"
+        return None
+
+
+
+def _zone(name: Any) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(str(name or "UTC"))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.timezone.utc
+
+
+def _format_event(event: Any) -> str:
+    if not isinstance(event, Mapping):
+        return str(event)
+    text = str(event.get("event", ""))
+    if text.startswith("::group::") or text.startswith("::endgroup::"):
+        return ""
+    parts = [p for p in (event.get("timestamp"), str(event.get("level") or "").upper() or None, text) if p]
+    line = " ".join(str(p) for p in parts)
+    for detail in event.get("error_detail") or ():
+        if isinstance(detail, Mapping):
+            line += f"\n    {detail.get('exc_type')}: {detail.get('exc_value')}"
+    return line
+
