@@ -32,6 +32,9 @@ _SPEC_FIELDS = {a.name for a in attrs.fields(DatasetSpec)} - {"extra"}
 _REGISTRATION_KEY = "registration"
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+# libyaml's C loader and dumper when PyYAML was built with them (the usual wheels are).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _structure_statement(value: Any, _type: type) -> Statement:
@@ -55,7 +58,7 @@ def _yaml_error(exc: yaml.YAMLError, where: str) -> SpecInvalidError:
 def load_yaml(text: str | bytes, *, where: str) -> Any:
     """Parse YAML safely; DLI-203 naming ``where`` on error."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, where) from None
 
@@ -165,7 +168,7 @@ def document_to_bytes(document: SpecDocument) -> bytes:
         "registered_by": document.registered_by,
         "registered_at": document.registered_at.isoformat() if document.registered_at else None,
     }
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode()
 
 
 def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = None) -> SpecDocument:

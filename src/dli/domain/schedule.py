@@ -7,7 +7,6 @@ import zoneinfo
 from collections.abc import Iterator
 
 import attrs
-from croniter import croniter
 
 from dli.domain.errors import InvalidCronError, SpecInvalidError
 
@@ -21,6 +20,8 @@ def validate_cron(cron: object) -> str:
     hints = ("Expected 5-field format: minute hour day month weekday, e.g. '0 9 * * *'.",)
     if not isinstance(cron, str) or len(cron.split()) != 5:
         raise InvalidCronError(f"Invalid cron expression: {cron!r}", hints=hints)
+    from croniter import croniter  # imported on first use: it costs CLI start-up time
+
     try:
         ok = croniter.is_valid(cron)
     except Exception:  # croniter raises assorted errors on odd input
@@ -90,6 +91,8 @@ def fire_times(cron: str, timezone: str, *, after: dt.datetime) -> Iterator[Fire
     """
     if after.tzinfo is None:
         raise ValueError("'after' must be timezone-aware")
+    from croniter import croniter
+
     zone = zoneinfo.ZoneInfo(timezone)
     start_local = after.astimezone(zone).replace(tzinfo=None)
     # Iterate naive wall times, then place each one in the zone ourselves: croniter's own
