@@ -33,6 +33,8 @@ app = App(
     name="dli",
     help="dli: put datasets on a schedule in Apache Airflow without writing DAGs.",
     version=__version__,
+    # Plain rich text: rendering docstrings as Markdown would import markdown-it on every start.
+    help_format="rich",
     result_action="return_value",
     suppress_keyboard_interrupt=False,  # invoke() reports it (exit 130)
 )
