@@ -38,6 +38,7 @@ from dli.domain.workflow import (
     WorkflowStatusResult,
 )
 from dli.ports.control_plane import HistoryQuery, ListQuery
+from dli.ports.orchestrator import DagState
 
 __all__ = ["BasecampClient"]
 
@@ -125,6 +126,9 @@ class BasecampClient:
             if exc.code is ErrorCode.WORKFLOW_NOT_FOUND:
                 return None
             raise
+
+    def dag_state(self, dataset_name: str) -> DagState:
+        return self._request("GET", f"/api/v1/workflows/{_segment(dataset_name)}/live", DagState)
 
     def register(self, *, spec: DatasetSpec, force: bool = False) -> WorkflowRegisterResult:
         body = {"spec": spec_to_dict(spec), "force": force}

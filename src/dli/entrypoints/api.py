@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from dli.domain.enums import RunStatus, SourceType, WorkflowStatus
-from dli.domain.errors import DatasetNotFoundError, ParameterInvalidError
+from dli.domain.errors import DatasetNotFoundError, ParameterInvalidError, WorkflowRegistrationError
 from dli.domain.names import validate_dataset_name
 from dli.domain.schedule import ScheduleConfig
 from dli.domain.spec import DatasetSpec, minimal_spec
@@ -25,6 +25,7 @@ from dli.domain.workflow import (
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 from dli.ports.control_plane import ControlPlane, HistoryQuery, ListQuery
 from dli.ports.local_specs import LocalSpecs
+from dli.ports.orchestrator import DagState
 
 __all__ = ["WorkflowAPI"]
 
@@ -244,3 +245,38 @@ class WorkflowAPI:
             if deadline is not None and monotonic() >= deadline:
                 return status
             sleep(poll_seconds if deadline is None else max(0.0, min(poll_seconds, deadline - monotonic())))
+
+    def wait_until_live(
+        self,
+        dataset_name: str,
+        *,
+        timeout_seconds: float = 120.0,
+        poll_seconds: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> DagState:
+        """Poll until the orchestrator runs the workflow (Airflow parsed its DAG).
+
+        Raises:
+            WorkflowRegistrationError: The DAG has an import error (a broken spec), or it did not
+                appear within ``timeout_seconds`` (DLI-801).
+        """
+        name = validate_dataset_name(dataset_name)
+        deadline = monotonic() + timeout_seconds
+        while True:
+            state = self._control.dag_state(name)
+            if state.error:
+                raise WorkflowRegistrationError(
+                    f"Workflow '{name}' is stored but its DAG cannot run: {state.error}",
+                    hints=("Fix the spec and register again (--force).",),
+                    details={"dataset_name": name},
+                )
+            if state.visible:
+                return state
+            if monotonic() >= deadline:
+                raise WorkflowRegistrationError(
+                    f"Workflow '{name}' is stored but Airflow did not pick it up within {timeout_seconds:g}s",
+                    hints=("Check that the dli DAG file is in Airflow's DAG folder and reads this store.",),
+                    details={"dataset_name": name},
+                )
+            sleep(max(0.0, min(poll_seconds, deadline - monotonic())))

@@ -23,6 +23,7 @@ from dli.domain.workflow import (
     WorkflowRunResult,
     WorkflowStatusResult,
 )
+from dli.ports.orchestrator import DagState
 
 __all__ = ["ControlPlane", "HistoryQuery", "ListQuery"]
 
@@ -131,4 +132,8 @@ class ControlPlane(Protocol):
 
     def logs(self, run_id: str) -> RunLogs:
         """Task logs of a run."""
+        ...
+
+    def dag_state(self, dataset_name: str) -> DagState:
+        """Whether the orchestrator runs ``dataset_name`` yet (its DAG is parsed), or its import error."""
         ...

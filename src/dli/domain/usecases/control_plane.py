@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from dli.domain.enums import SourceType
+from dli.domain.names import validate_dataset_name
 from dli.domain.spec import DatasetSpec
 from dli.domain.usecases.backfill import trigger_backfill
 from dli.domain.usecases.history import get_history
@@ -26,7 +27,7 @@ from dli.domain.workflow import (
 )
 from dli.ports.clock import Clock
 from dli.ports.control_plane import HistoryQuery, ListQuery
-from dli.ports.orchestrator import Orchestrator
+from dli.ports.orchestrator import DagState, Orchestrator
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["InProcessControlPlane"]
@@ -114,3 +115,6 @@ class InProcessControlPlane:
 
     def logs(self, run_id: str) -> RunLogs:
         return get_run_logs(run_id=run_id, orchestrator=self.orchestrator)
+
+    def dag_state(self, dataset_name: str) -> DagState:
+        return self.orchestrator.dag_state(validate_dataset_name(dataset_name))

@@ -32,6 +32,10 @@ def register(
     from_: Annotated[
         str | None, Parameter(name="--from", help="With --dry-run: list fire times from this date (YYYY-MM-DD, in the timezone).")
     ] = None,
+    wait: Annotated[
+        bool, Parameter(negative="", help="Return once Airflow runs the workflow (its DAG is parsed); report its import error.")
+    ] = False,
+    wait_timeout: Annotated[float, Parameter(help="With --wait: give up after this many seconds.")] = 120.0,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
 ) -> int:
     """Register the local dataset spec as a MANUAL workflow."""
@@ -47,6 +51,10 @@ def register(
         retry_delay_seconds=retry_delay,
         force=force,
     )
+    if wait:
+        session.api.wait_until_live(
+            result.dataset_name, timeout_seconds=wait_timeout, sleep=session.sleep, monotonic=session.monotonic
+        )
     if format == "json":
         from dli.entrypoints.cli.render import print_json
 

@@ -35,6 +35,7 @@ from dli.domain.errors import DLIError, ErrorCode, SpecInvalidError, WorkflowNot
 from dli.domain.names import validate_dataset_name
 from dli.domain.schedule import validate_cron, validate_timezone
 from dli.domain.usecases.control_plane import InProcessControlPlane
+from dli.ports.orchestrator import DagState
 from dli.domain.workflow import (
     RunLogs,
     WorkflowHistoryResult,
@@ -219,6 +220,13 @@ async def get_workflow(request: Request[Any, Any, Any], dataset_name: FromPath[s
     if info is None:
         raise WorkflowNotFoundError(f"Workflow '{dataset_name}' not found", details={"dataset_name": dataset_name})
     return _json(info)
+
+
+@get("/api/v1/workflows/{dataset_name:str}/live", tags=["workflows"], **_COMMON)
+async def workflow_live(request: Request[Any, Any, Any], dataset_name: FromPath[str]) -> Response[DagState]:
+    """Whether Airflow has picked up the workflow (its DAG is parsed), or the DAG's import error."""
+    _only(request, set())
+    return _json(await _call(request, "dag_state", validate_dataset_name(dataset_name)))
 
 
 @delete("/api/v1/workflows/{dataset_name:str}", tags=["workflows"], status_code=200, **_COMMON)
@@ -456,6 +464,7 @@ def create_app(settings: ServerSettings) -> Any:
             list_workflows,
             register_workflow,
             get_workflow,
+            workflow_live,
             unregister_workflow,
             run_workflow,
             backfill_workflow,
