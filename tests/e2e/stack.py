@@ -1,0 +1,231 @@
+"""One real stack per test process: moto (S3), ``airflow standalone`` with the dli DAG factory, and
+``basecamp serve`` on a filesystem store (and, on demand, a second one on the S3 store).
+
+``shared_stack()`` starts it once and stops it at exit, so the e2e suite and the Airflow-backed
+orchestrator contract share one Airflow. Airflow's venv: ``$DLI_AIRFLOW_VENV`` (default
+``<repo>/.venv-airflow``, built by ``scripts/install-airflow.sh`` with ``DLI_SRC=<repo>``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.airflow_stack import AirflowStack
+from tests.support.basecamp import BasecampProcess, start_basecamp
+from tests.support.s3_servers import S3Server, client_for, run_moto, s3_env
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILE = REPO / "src" / "dli" / "entrypoints" / "airflow" / "dli_dags.py"
+CONN_ID = "dli_local"
+S3_PREFIX = "specs"
+
+
+def airflow_venv() -> Path:
+    return Path(os.environ.get("DLI_AIRFLOW_VENV") or REPO / ".venv-airflow")
+
+
+class E2EStack:
+    """The running components and helpers to drive them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store_dir = root / "store"
+        self.store_url = self.store_dir.as_uri()
+        self.db_path = root / "data.db"
+        self.dags = root / "dags"
+        self._exit = contextlib.ExitStack()
+        self.s3: S3Server | None = None
+        self.s3_bucket = ""
+        self.airflow: AirflowStack | None = None
+        self.basecamp: BasecampProcess | None = None
+        self._basecamp_s3: BasecampProcess | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> E2EStack:
+        venv = airflow_venv()
+        if not (venv / "bin" / "airflow").exists():
+            raise RuntimeError(f"No Airflow at {venv}: run DLI_SRC={REPO} scripts/install-airflow.sh")
+        self.store_dir.mkdir(parents=True)
+        self.dags.mkdir(parents=True)
+        self.s3 = self._exit.enter_context(run_moto())
+        self.s3_bucket = self.s3.new_bucket("e2e")
+        shutil.copy(DAG_FILE, self.dags / "dli_dags.py")
+        # A second factory file for the S3 store (its datasets use the e2e_s3 prefix).
+        (self.dags / "dli_dags_s3.py").write_text(
+            "from dli.entrypoints.airflow.dag_factory import load_dags\n"
+            f"load_dags(globals(), store_url={self.s3_store_url!r})\n"
+        )
+        env = {
+            "DLI_STORE_URL": self.store_url,
+            "DLI_CACHE_DIR": str(self.root / "s3cache"),
+            f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps({"conn_type": "sqlite", "host": str(self.db_path)}),
+            **s3_env(self.s3),
+        }
+        self.airflow = AirflowStack(
+            venv=venv, dags_folder=self.dags, airflow_home=self.root / "airflow", extra_env=env, startup_timeout=240
+        )
+        self.airflow.start()
+        self._exit.callback(self.airflow.stop)
+        self.basecamp = start_basecamp(
+            self.root / "basecamp",
+            store_url=self.store_url,
+            orchestrator_url=self.airflow.base_url,
+            check_interval=1.0,
+            user="e2e",
+            env=self.airflow_env(),
+            startup_timeout=60,
+        )
+        self._exit.callback(self.basecamp.stop)
+        return self
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    @property
+    def s3_store_url(self) -> str:
+        return f"s3://{self.s3_bucket}/{S3_PREFIX}"
+
+    def basecamp_s3(self) -> BasecampProcess:
+        """A second server, on the S3 store (started on first use)."""
+        with self._lock:
+            if self._basecamp_s3 is None:
+                assert self.s3 is not None
+                self._basecamp_s3 = start_basecamp(
+                    self.root / "basecamp-s3",
+                    store_url=self.s3_store_url,
+                    orchestrator_url=self.airflow.base_url,
+                    check_interval=1.0,
+                    user="e2e-s3",
+                    env={**self.airflow_env(), **s3_env(self.s3)},
+                    startup_timeout=60,
+                )
+                self._exit.callback(self._basecamp_s3.stop)
+            return self._basecamp_s3
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def airflow_env(self) -> dict[str, str]:
+        assert self.airflow is not None and self.airflow.password
+        return {"DLI_AIRFLOW_USERNAME": self.airflow.username, "DLI_AIRFLOW_PASSWORD": self.airflow.password}
+
+    def rest(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A request to Airflow's REST API as admin (to look behind dli's back)."""
+        assert self.airflow is not None
+        return httpx.request(
+            method, self.airflow.base_url + path, headers=self.airflow.auth_headers(), timeout=60, **kwargs
+        )
+
+    def dag(self, name: str) -> dict[str, Any] | None:
+        response = self.rest("GET", f"/api/v2/dags/{name}")
+        return response.json() if response.status_code == 200 else None
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(self.db_path, timeout=30)) as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def dli(
+        self,
+        *args: str,
+        project: Path | None = None,
+        server: BasecampProcess | None = None,
+        mode: str = "server",
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the installed ``dli`` CLI (``python -m dli``) as a user would."""
+        server = server or self.basecamp
+        assert server is not None
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "AIRFLOW"))}
+        full_env.update({"DLI_API_TOKEN": server.token, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
+        argv = [sys.executable, "-m", "dli", "--mode", mode]
+        if mode == "server":
+            argv += ["--server", server.url]
+        if project is not None:
+            argv += ["--path", str(project)]
+        result = subprocess.run(
+            [*argv, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=project or self.root
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"dli {' '.join(args)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    def dli_json(self, *args: str, **kwargs: Any) -> Any:
+        return json.loads(self.dli(*args, "--format", "json", **kwargs).stdout)
+
+    def wait_run(self, run_id: str, *, timeout: float = 240, **kwargs: Any) -> dict[str, Any]:
+        """Poll ``dli workflow status`` until the run is terminal."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.dli_json("workflow", "status", run_id, **kwargs)
+            if status["run_status"] in ("COMPLETED", "FAILED", "KILLED"):
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} not finished after {timeout}s: {status}\n{self.airflow.log_tail()}")
+            time.sleep(1.0)
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float, interval: float = 1.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(interval)
+
+
+def write_project(root: Path, specs: Sequence[str]) -> Path:
+    """A dli project folder with ``dli.yaml`` and one ``dataset.<name>.yaml`` per YAML text."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dli.yaml").write_text("project: e2e\n")
+    for text in specs:
+        name = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("name:"))
+        (root / f"dataset.{name}.yaml").write_text(text)
+    return root
+
+
+_STACK: E2EStack | None = None
+_STACK_LOCK = threading.Lock()
+
+
+def shared_stack() -> E2EStack:
+    """The process-wide stack, started on first use and stopped when the process exits."""
+    global _STACK
+    with _STACK_LOCK:
+        if _STACK is None:
+            root = Path(tempfile.mkdtemp(prefix="dli-e2e-"))
+            stack = E2EStack(root)
+            try:
+                stack.start()
+            except BaseException:
+                stack.stop()
+                raise
+            atexit.register(stack.stop)
+            _STACK = stack
+        return _STACK
+
+
+def s3_client(stack: E2EStack) -> Any:
+    assert stack.s3 is not None
+    return client_for(stack.s3)
