@@ -1,0 +1,89 @@
+"""The Orchestrator contract against a real Airflow 3 (the e2e stack's), through AirflowOrchestrator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import attrs
+import pytest
+
+from dli.adapters.airflow_rest import AirflowOrchestrator
+from dli.adapters.clock import SystemClock
+from dli.adapters.fs_store import FilesystemSpecStore
+from dli.domain.enums import SourceType
+from dli.domain.errors import ServerError
+from dli.domain.schedule import ScheduleConfig
+from dli.domain.spec import DatasetSpec, SpecDocument
+from tests.contract.orchestrator_contract import OrchestratorContract
+from tests.e2e.stack import E2EStack, wait_for
+
+_SQL = {
+    "contract.ok": "SELECT '{{ execution_date }}'",
+    "contract.failing": "INSERT INTO contract_no_such_table VALUES ('{{ execution_date }}')",
+    "contract.slow": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c",
+}
+
+
+@attrs.define
+class AirflowEnv:
+    orchestrator: AirflowOrchestrator
+    ok: str = "contract.ok"
+    failing: str = "contract.failing"
+    slow: str = "contract.slow"
+
+    def wait(self, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not reached")
+            time.sleep(1.0)
+
+
+@pytest.fixture(scope="module")
+def airflow_orchestrator(stack: E2EStack) -> AirflowOrchestrator:
+    store = FilesystemSpecStore(stack.store_dir)
+    now = dt.datetime.now(dt.timezone.utc)
+    for name, sql in _SQL.items():
+        if store.read(SourceType.MANUAL, name) is None:
+            spec = DatasetSpec(
+                name=name,
+                query_statement=sql,
+                execution={"conn_id": "dli_local"},
+                schedule=ScheduleConfig(cron="0 9 * * *", timezone="UTC"),
+            )
+            store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_at=now))
+    orchestrator = AirflowOrchestrator(
+        base_url=stack.airflow.base_url,
+        username=stack.airflow.username,
+        password=stack.airflow.password,
+        timeout_seconds=60,
+        clock=SystemClock(),
+    )
+    for name in _SQL:
+        orchestrator.sync(name)
+        wait_for(lambda n=name: orchestrator.dag_state(n).visible, timeout=120, what=f"DAG {name}")
+    return orchestrator
+
+
+class TestAirflowOrchestrator(OrchestratorContract):
+    @pytest.fixture
+    def orch_env(self, airflow_orchestrator: AirflowOrchestrator) -> AirflowEnv:
+        return AirflowEnv(orchestrator=airflow_orchestrator)
+
+
+def test_unreachable_airflow_is_a_server_error_naming_it_without_credentials() -> None:
+    orchestrator = AirflowOrchestrator(
+        base_url="http://127.0.0.1:9", username="admin", password="s3cret-pw", timeout_seconds=2, clock=SystemClock()
+    )
+    with pytest.raises(ServerError) as caught:
+        orchestrator.pause_states()
+    assert "127.0.0.1:9" in caught.value.message and "s3cret-pw" not in str(caught.value)
+    assert "s3cret-pw" not in repr(orchestrator)
+
+
+def test_a_rejected_token_is_renewed_once(airflow_orchestrator: AirflowOrchestrator) -> None:
+    airflow_orchestrator._token = "garbage.token.value"  # what an expired or revoked token looks like to Airflow
+    airflow_orchestrator._token_expiry = time.time() + 3600
+    assert "contract.ok" in airflow_orchestrator.pause_states()
+    assert airflow_orchestrator._token != "garbage.token.value"
