@@ -1,0 +1,131 @@
+"""The DAG factory inside Airflow's own environment (run in that venv through a subprocess).
+
+Airflow is not installed next to dli's tests; ``$DLI_AIRFLOW_VENV`` (default ``.venv-airflow``,
+built by scripts/install-airflow.sh) is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dli.adapters.fs_store import FilesystemSpecStore
+from dli.domain.enums import SourceType
+from dli.domain.schedule import ScheduleConfig
+from dli.domain.spec import DatasetSpec, Parameter, SpecDocument, Statement
+
+REPO = Path(__file__).resolve().parents[4]
+VENV = Path(os.environ.get("DLI_AIRFLOW_VENV") or REPO / ".venv-airflow")
+PYTHON = VENV / "bin" / "python"
+
+pytestmark = pytest.mark.skipif(not PYTHON.exists(), reason=f"no Airflow venv at {VENV} (scripts/install-airflow.sh)")
+
+REGISTERED = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from dli.entrypoints.airflow.dag_factory import load_dags
+    namespace = {}
+    dags = load_dags(namespace)
+    out = {}
+    for dag_id, dag in dags.items():
+        out[dag_id] = {
+            "in_namespace": namespace.get(dag_id) is dag,
+            "tags": sorted(dag.tags),
+            "description": dag.description,
+            "timetable": type(dag.timetable).__name__,
+            "cron": getattr(dag.timetable, "expression", None),
+            "timetable_tz": str(getattr(dag.timetable, "timezone", "")),
+            "timezone": str(dag.timezone.name if hasattr(dag.timezone, "name") else dag.timezone),
+            "start_date": dag.start_date.isoformat(),
+            "catchup": dag.catchup,
+            "paused_on_creation": dag.is_paused_upon_creation,
+            "max_active_runs": dag.max_active_runs,
+            "params": {k: dag.params.get_param(k).value for k in dag.params},
+            "tasks": [t.task_id for t in dag.topological_sort()] if hasattr(dag, "topological_sort") else sorted(dag.task_ids),
+            "retries": {t.task_id: t.retries for t in dag.tasks},
+            "retry_delay": {t.task_id: t.retry_delay.total_seconds() for t in dag.tasks},
+            "conn_ids": {t.task_id: getattr(t, "conn_id", None) for t in dag.tasks},
+            "continue": {t.task_id: getattr(t, "continue_on_error", None) for t in dag.tasks},
+        }
+    print(json.dumps(out))
+    """
+)
+
+
+def _probe(store: Path, **env: str) -> dict:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH"))}
+    full_env.update({"DLI_STORE_URL": store.as_uri(), "AIRFLOW_HOME": str(store.parent / "airflow-home"), **env})
+    done = subprocess.run([str(PYTHON), "-c", _PROBE], capture_output=True, text=True, env=full_env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("factory")
+    store = FilesystemSpecStore(root / "store")
+    full = DatasetSpec(
+        name="shop.daily",
+        description="Daily numbers",
+        owner="me@example.com",
+        query_statement="INSERT INTO t VALUES ('{{ execution_date }}', {{ min_amount }})",
+        parameters=(Parameter(name="min_amount", type="integer", default=3),),
+        pre_statements=(Statement(sql="CREATE TABLE IF NOT EXISTS t (d TEXT, n INT)"),),
+        post_statements=(Statement(sql="ANALYZE t", name="analyze", continue_on_error=True),),
+        execution={"conn_id": "dli_local"},
+        schedule=ScheduleConfig(cron="30 7 * * *", timezone="Asia/Seoul", enabled=False, retry_max_attempts=3, retry_delay_seconds=60),
+    )
+    store.create(SourceType.MANUAL, SpecDocument(spec=full, source_type=SourceType.MANUAL, registered_at=REGISTERED))
+    minimal = DatasetSpec(name="shop.minimal", query_statement="SELECT 1", schedule=ScheduleConfig(cron="0 9 * * *"))
+    store.create(SourceType.CODE, SpecDocument(spec=minimal, source_type=SourceType.CODE))
+    (root / "store" / "manual" / "shop.broken.yaml").write_text("name: shop.broken\nquery_statement: SELECT 1\nschedule: {cron: 'not a cron'}\n")
+    return {"all": _probe(root / "store"), "one": _probe(root / "store", _AIRFLOW_PARSING_CONTEXT_DAG_ID="shop.minimal")}
+
+
+def test_one_dag_per_dataset_named_after_it(built) -> None:
+    assert set(built["all"]) == {"shop.daily", "shop.minimal", "shop.broken"}
+    assert all(d["in_namespace"] for d in built["all"].values())
+
+
+def test_schedule_retries_tags_and_pause_come_from_the_spec(built) -> None:
+    dag = built["all"]["shop.daily"]
+    assert dag["timetable"] == "CronTriggerTimetable" and dag["cron"] == "30 7 * * *"
+    assert dag["timezone"] == "Asia/Seoul" and "Seoul" in dag["timetable_tz"]
+    assert dag["tags"] == ["dli", "source:manual"]
+    assert dag["paused_on_creation"] is True and dag["catchup"] is False and dag["max_active_runs"] == 1
+    assert dag["description"] == "Daily numbers"
+    assert dag["params"] == {"min_amount": 3}
+    assert dag["retries"]["query"] == 2 and dag["retry_delay"]["query"] == 60.0
+    assert dag["retries"]["dli_guard"] == 0
+
+
+def test_start_date_is_the_registration_time_so_unpausing_does_not_run_a_past_tick(built) -> None:
+    assert dt.datetime.fromisoformat(built["all"]["shop.daily"]["start_date"]) == REGISTERED
+
+
+def test_tasks_run_guard_pre_query_post_on_the_specs_connection(built) -> None:
+    dag = built["all"]["shop.daily"]
+    assert dag["tasks"] == ["dli_guard", "pre_1", "query", "post_1_analyze"]
+    assert dag["conn_ids"]["query"] == "dli_local"
+    assert dag["continue"]["post_1_analyze"] is True and dag["continue"]["pre_1"] is False
+    minimal = built["all"]["shop.minimal"]
+    assert minimal["conn_ids"]["query"] == "dli_default" and minimal["tags"] == ["dli", "source:code"]
+
+
+def test_a_broken_spec_becomes_a_paused_placeholder_and_the_others_still_load(built) -> None:
+    broken = built["all"]["shop.broken"]
+    assert "dli:broken" in broken["tags"] and broken["paused_on_creation"] is True
+    assert broken["description"].startswith("dli: broken spec: ") and "cron" in broken["description"].lower()
+    assert broken["tasks"] == ["dli_broken_spec"]
+
+
+def test_a_worker_builds_only_the_dag_it_runs(built) -> None:
+    assert set(built["one"]) == {"shop.minimal"}

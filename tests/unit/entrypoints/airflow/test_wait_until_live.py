@@ -1,0 +1,48 @@
+"""``WorkflowAPI.wait_until_live`` (behind ``dli workflow register --wait``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dli import ExecutionContext, ExecutionMode, WorkflowAPI
+from dli.domain.errors import WorkflowRegistrationError
+from dli.ports.orchestrator import DagState
+
+
+class _Plane:
+    def __init__(self, states):
+        self.states = list(states)
+        self.asked = 0
+
+    def dag_state(self, name):
+        self.asked += 1
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+
+def _api(states):
+    plane = _Plane(states)
+    return WorkflowAPI(ExecutionContext(execution_mode=ExecutionMode.MOCK), control_plane=plane, local_specs=object()), plane
+
+
+def test_returns_once_the_dag_is_visible() -> None:
+    api, plane = _api([DagState(visible=False), DagState(visible=False), DagState(visible=True)])
+    assert api.wait_until_live("a.b", sleep=lambda _s: None).visible
+    assert plane.asked == 3
+
+
+def test_a_broken_spec_is_reported_as_a_registration_error() -> None:
+    api, _ = _api([DagState(visible=True, error="invalid YAML (line 2)")])
+    with pytest.raises(WorkflowRegistrationError, match="invalid YAML"):
+        api.wait_until_live("a.b", sleep=lambda _s: None)
+
+
+def test_gives_up_after_the_timeout() -> None:
+    clock = iter(range(0, 1000, 10))
+    api, _ = _api([DagState(visible=False)])
+    with pytest.raises(WorkflowRegistrationError, match="within 30s"):
+        api.wait_until_live("a.b", timeout_seconds=30, sleep=lambda _s: None, monotonic=lambda: next(clock))
+
+
+def test_mock_mode_is_live_at_once() -> None:
+    api = WorkflowAPI(ExecutionContext(execution_mode=ExecutionMode.MOCK))
+    assert api.wait_until_live("iceberg.analytics.daily_clicks").visible
