@@ -24,7 +24,7 @@ export DLI_AIRFLOW_VENV="$ROOT/.venv-airflow"
 export DLI_CONFIG="$DLI_DEV_HOME/client.yaml"
 
 step "Starting the local stack"
-show dli dev up
+show dli dev up --airflow-port "${DLI_DEV_AIRFLOW_PORT:-8080}" --server-port "${DLI_DEV_SERVER_PORT:-8081}"
 
 cd examples/shop
 step "Register two datasets of the example project as MANUAL workflows"

@@ -24,8 +24,8 @@ def up(
     *,
     home: Home = Path(".dli-dev"),
     airflow_venv: Annotated[str | None, Parameter(help="Virtualenv with Airflow 3 and dli.", env_var="DLI_AIRFLOW_VENV")] = None,
-    airflow_port: int = 8080,
-    server_port: int = 8081,
+    airflow_port: Annotated[int, Parameter(help="Port of Airflow's API server and UI.", env_var="DLI_DEV_AIRFLOW_PORT")] = 8080,
+    server_port: Annotated[int, Parameter(help="Port of the Basecamp server.", env_var="DLI_DEV_SERVER_PORT")] = 8081,
     user: str = os.environ.get("USER", "dev"),
     timeout: float = 300.0,
 ) -> int:
