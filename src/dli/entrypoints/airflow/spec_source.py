@@ -138,7 +138,15 @@ def _load_s3_store(url: str, only: str | None, cache_dir: Path) -> list[LoadedSp
     from dli.adapters.s3_store import S3SpecStore
 
     store = S3SpecStore.from_url(url, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
-    etags: dict[SourceType, Mapping[str, str]] = {s: store.list_etags(s) for s in SourceType}
+    try:
+        etags: dict[SourceType, Mapping[str, str]] = {s: store.list_etags(s) for s in SourceType}
+    except DLIError:
+        # S3 is unreachable: keep serving the last copies rather than failing the whole DAG file
+        # (which would take every DAG of the store out of Airflow). No copy yet: fail loudly.
+        cached = {s: {name: etag for name, etag, _ in _cached(cache_dir / s.value)} for s in SourceType}
+        if not any(cached.values()):
+            raise
+        etags = cached
     code, manual = set(etags[SourceType.CODE]), set(etags[SourceType.MANUAL])
     if only is not None:
         code &= {only}

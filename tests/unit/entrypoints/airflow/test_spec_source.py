@@ -82,3 +82,22 @@ def test_unknown_store_scheme_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError):
         load_specs("ftp://nowhere")
+
+
+def test_an_unreachable_s3_serves_the_cached_copies_instead_of_dropping_every_dag(tmp_path, monkeypatch) -> None:
+    cache = tmp_path / "cache"
+    with run_moto() as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        bucket = server.new_bucket("src")
+        url = f"s3://{bucket}/p"
+        S3SpecStore.from_url(url, endpoint_url=server.endpoint_url).create(
+            SourceType.MANUAL, _doc("a.one", SourceType.MANUAL)
+        )
+        assert [s.name for s in load_specs(url, cache_dir=cache)] == ["a.one"]
+    # moto is gone now: the listing fails, the cache answers.
+    assert [s.name for s in load_specs(url, cache_dir=cache)] == ["a.one"]
+    from dli.domain.errors import StoreUnavailableError
+
+    with pytest.raises(StoreUnavailableError):
+        load_specs(url, cache_dir=tmp_path / "empty-cache")
