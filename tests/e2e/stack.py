@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.airflow_stack import AirflowStack
+from tests.support.airflow_stack import AirflowStack, _session_pids, _signal_session, _wait_session_gone
 from tests.support.basecamp import BasecampProcess, start_basecamp
 from tests.support.s3_servers import S3Server, client_for, run_moto, s3_env
 
@@ -55,6 +55,8 @@ class E2EStack:
         self.basecamp: BasecampProcess | None = None
         self._basecamp_s3: BasecampProcess | None = None
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.scheduler_restarts = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -83,6 +85,8 @@ class E2EStack:
         )
         self.airflow.start()
         self._exit.callback(self.airflow.stop)
+        self._exit.callback(self._stopping.set)
+        threading.Thread(target=self._keep_scheduler_alive, name="scheduler-watchdog", daemon=True).start()
         self.basecamp = start_basecamp(
             self.root / "basecamp",
             store_url=self.store_url,
@@ -96,7 +100,61 @@ class E2EStack:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._exit.close()
+
+    def _scheduler_running(self) -> bool:
+        assert self.airflow is not None and self.airflow.proc is not None
+        sessions = [self.airflow.proc.pid, *self._extra_sessions]
+        for sid in sessions:
+            for pid in _session_pids(sid):
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if b"scheduler" in cmdline and any(part.endswith(b"airflow") for part in cmdline):
+                    return True
+        return False
+
+    _extra_sessions: list[int] = []
+
+    def _keep_scheduler_alive(self) -> None:
+        """Restart Airflow's scheduler when it dies (standalone does not).
+
+        Airflow 3.3 on a SQLite metadata database: when backfill creation hits "database is locked"
+        (HTTP 503), Airflow deletes the runs it had already committed; a scheduler loop that loaded
+        them dies with ObjectDeletedError. Production Airflow (Postgres/MySQL) does not get there;
+        see docs/airflow.md. The restart keeps one such event from failing the rest of the suite.
+        """
+        self._extra_sessions = []
+        while not self._stopping.wait(2.0):
+            airflow = self.airflow
+            if airflow is None or airflow.proc is None or airflow.proc.poll() is not None:
+                return
+            if self._scheduler_running():
+                continue
+            if self._stopping.is_set():
+                return
+            self.scheduler_restarts += 1
+            with open(airflow.log_path, "ab") as log:
+                log.write(b"e2e-watchdog | scheduler gone: starting a new one\n")
+                proc = subprocess.Popen(
+                    [str(airflow.airflow_bin), "scheduler"],
+                    cwd=str(airflow.airflow_home),
+                    env=airflow.build_env(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self._extra_sessions.append(proc.pid)
+
+            def _stop_extra(sid: int = proc.pid, leader: subprocess.Popen = proc) -> None:
+                for sig in (15, 9):
+                    if not _signal_session(sid, sig, leader) or _wait_session_gone(sid, 5.0, leader):
+                        break
+
+            self._exit.callback(_stop_extra)
 
     @property
     def s3_store_url(self) -> str:
