@@ -116,7 +116,6 @@ class _Failure:
 
     guard_stopped: bool
     message: str | None
-    started_at: dt.datetime | None
 
 
 class AirflowOrchestrator:
@@ -562,7 +561,7 @@ class AirflowOrchestrator:
         for index, raw in failed:
             key = (raw["dag_id"], raw["dag_run_id"])
             if key in guard_stopped:
-                records[index] = self._with_failure(records[index], _Failure(True, guard_stopped[key], None))
+                records[index] = self._with_failure(records[index], _Failure(True, guard_stopped[key]))
             elif with_messages and lookups < _MAX_ERROR_LOOKUPS:
                 lookups += 1
                 records[index] = self._with_failure(records[index], self._failure(raw, with_message=True))
@@ -612,12 +611,12 @@ class AirflowOrchestrator:
         failed = [ti for ti in tis if ti.get("state") == "failed"]
         guard = next((ti for ti in failed if ti["task_id"] == GUARD_TASK), None)
         if guard is not None and raw.get("run_type") == "backfill":
-            return _Failure(True, self._error_text(guard) or "Not run: an earlier backfill date failed", None)
+            return _Failure(True, self._error_text(guard) or "Not run: an earlier backfill date failed")
         if not failed or not with_message:
-            return _Failure(False, None, None)
+            return _Failure(False, None)
         first = failed[0]
         message = self._error_text(first) or f"Task '{first['task_id']}' failed"
-        return _Failure(False, message, None)
+        return _Failure(False, message)
 
     def _log_events(self, name: str, native: str, task_id: str, attempt: int) -> list[Any]:
         response = self._call(
