@@ -54,6 +54,17 @@ execution:
 query_statement: WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c
 """
 
+# Scheduled in Seoul at 07:30, which is 22:30 UTC the day before.
+SEOUL = """\
+name: e2e.seoul
+owner: e2e@example.com
+execution:
+  conn_id: dli_local
+pre_statements:
+  - CREATE TABLE IF NOT EXISTS e2e_seoul (dt TEXT)
+query_statement: INSERT INTO e2e_seoul (dt) VALUES ('{{ execution_date }}')
+"""
+
 MINUTELY = """\
 name: e2e.minutely
 owner: e2e@example.com
@@ -80,7 +91,7 @@ query_statement: INSERT INTO e2e_layered (label, run_id) VALUES ('{sql_label}', 
 
 @pytest.fixture(scope="module")
 def project(stack: E2EStack) -> Path:
-    return write_project(stack.root / "project", [ORDERS, FRAGILE, BURN, MINUTELY, _layered("manual", with_schedule=False)])
+    return write_project(stack.root / "project", [ORDERS, FRAGILE, BURN, SEOUL, MINUTELY, _layered("manual", with_schedule=False)])
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +101,8 @@ def minutely(stack: E2EStack, project: Path) -> str:
     return "e2e.minutely"
 
 
-def _register(stack: E2EStack, project: Path, name: str, cron: str = "0 9 * * *") -> dict:
-    result = stack.dli_json("workflow", "register", name, "--cron", cron, "--wait", project=project)
+def _register(stack: E2EStack, project: Path, name: str, cron: str = "0 9 * * *", timezone: str = "UTC") -> dict:
+    result = stack.dli_json("workflow", "register", name, "--cron", cron, "--tz", timezone, "--wait", project=project)
     assert result["status"] == "success"
     return result
 
@@ -127,6 +138,15 @@ def test_backfill_runs_three_dates_in_order_with_a_row_for_each(stack: E2EStack,
     assert all(a["finished_at"] <= b["started_at"] for a, b in zip(finals, finals[1:]))
     rows = stack.rows("SELECT dt, label FROM e2e_orders WHERE dt LIKE '2025-01-0%' ORDER BY dt")
     assert rows == [("2025-01-01", "bf"), ("2025-01-02", "bf"), ("2025-01-03", "bf")]
+
+
+def test_backfill_dates_are_days_in_the_workflows_timezone(stack: E2EStack, project: Path) -> None:
+    _register(stack, project, "e2e.seoul", cron="30 7 * * *", timezone="Asia/Seoul")
+    result = stack.dli_json("workflow", "backfill", "e2e.seoul", "--start", "2025-01-01", "--end", "2025-01-02", project=project)
+    finals = [stack.wait_run(r) for r in result["run_ids"]]
+    assert [f["run_status"] for f in finals] == ["COMPLETED"] * 2
+    assert [f["parameters"]["execution_date"] for f in finals] == ["2025-01-01", "2025-01-02"]
+    assert stack.rows("SELECT dt FROM e2e_seoul ORDER BY dt") == [("2025-01-01",), ("2025-01-02",)]
 
 
 def test_failed_sql_is_failed_with_airflows_error_in_status_and_history(stack: E2EStack, project: Path) -> None:

@@ -340,12 +340,13 @@ class AirflowOrchestrator:
         dates: Sequence[dt.date],
         parameters: Mapping[str, Any],
         triggered_by: str | None,
+        timezone: str = "UTC",
     ) -> BackfillHandle:
         if not dates:
             raise ParameterInvalidError("A backfill needs at least one date")
         self._wait_for_dag(name)
-        details = self._json("GET", f"/api/v2/dags/{_segment(name)}/details", f"read DAG '{name}'")
-        zone_name = str(details.get("timezone") or "UTC")
+        # The schedule's timezone comes from the spec: Airflow reports every DAG's timezone as UTC.
+        zone_name = timezone
         try:
             zone: dt.tzinfo = zoneinfo.ZoneInfo(zone_name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

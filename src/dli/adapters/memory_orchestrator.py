@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -108,6 +109,7 @@ class InMemoryOrchestrator:
         dates: Sequence[dt.date],
         parameters: Mapping[str, Any],
         triggered_by: str | None,
+        timezone: str = "UTC",
     ) -> BackfillHandle:
         with self._lock:
             now = self._clock.now()
@@ -116,7 +118,7 @@ class InMemoryOrchestrator:
             run_ids = []
             for date in dates:
                 native = f"mock_backfill__{date.isoformat()}_{backfill_id}"
-                logical = dt.datetime.combine(date, dt.time(), tzinfo=_UTC)
+                logical = dt.datetime.combine(date, dt.time(), tzinfo=zoneinfo.ZoneInfo(timezone))
                 record = RunRecord(
                     run_id=make_run_id(name, native),
                     dataset_name=name,

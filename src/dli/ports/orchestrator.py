@@ -95,8 +95,12 @@ class Orchestrator(Protocol):
         dates: Sequence[dt.date],
         parameters: Mapping[str, Any],
         triggered_by: str | None,
+        timezone: str = "UTC",
     ) -> BackfillHandle:
-        """Start one run per date, sequential in date order, stopping after the first failed date."""
+        """Start one run per date, sequential in date order, stopping after the first failed date.
+
+        ``dates`` are calendar days in ``timezone``, the workflow's schedule timezone.
+        """
         ...
 
     def get_run(self, run_id: str) -> RunRecord | None:

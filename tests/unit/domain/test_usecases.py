@@ -140,3 +140,16 @@ def test_history_of_code_source_excludes_manual_runs(env):
     assert [r.run_id for r in result.runs] == [code_run]
     assert result.runs[0].source_type is SourceType.CODE
     assert api.history(source_type="manual").runs[0].source_type is SourceType.MANUAL
+
+
+def test_backfill_dates_are_days_in_the_workflows_timezone(tmp_path):
+    clock = FakeClock()
+    api = bootstrap(
+        ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
+        store=InMemorySpecStore(), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock,
+    )
+    write_spec(tmp_path, make_spec("shop.seoul", cron=None))
+    api.register("shop.seoul", cron="30 7 * * *", timezone="Asia/Seoul")
+    result = api.backfill("shop.seoul", start_date="2025-01-01", end_date="2025-01-02")
+    logical = [api.get_status(r).logical_date for r in result.run_ids]
+    assert [d.isoformat() for d in logical] == ["2025-01-01T00:00:00+09:00", "2025-01-02T00:00:00+09:00"]

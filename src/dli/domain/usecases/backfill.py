@@ -49,7 +49,9 @@ def trigger_backfill(
             message=f"Dry run: backfill of '{name}' would run {len(iso)} date(s), {iso[0]} to {iso[-1]}",
         )
     check_runnable(name, orchestrator, document.schedule.enabled)
-    handle = orchestrator.backfill(name, dates=dates, parameters=coerced, triggered_by=actor)
+    handle = orchestrator.backfill(
+        name, dates=dates, parameters=coerced, triggered_by=actor, timezone=document.schedule.timezone
+    )
     first = orchestrator.get_run(handle.run_ids[0]) if handle.run_ids else None
     return WorkflowRunResult(
         dataset_name=name,

@@ -132,7 +132,7 @@ def build_dag(document: SpecDocument) -> DAG:
         dag_id=spec.name,
         description=spec.description,
         schedule=CronTriggerTimetable(schedule.cron, timezone=schedule.timezone),
-        # In the schedule's zone: Airflow takes the DAG's timezone from it (dli's backfill reads it).
+        # In the schedule's zone, for Airflow's UI (the REST API reports UTC, so backfills get the zone from dli).
         start_date=pendulum.instance(document.registered_at or _FALLBACK_START).in_timezone(schedule.timezone),
         catchup=False,
         max_active_runs=1,
