@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.airflow_stack import AirflowStack, _session_pids, _signal_session, _wait_session_gone
+from dli.entrypoints.devstack.processes import session_pids, stop_session
+from tests.support.airflow_stack import AirflowStack
 from tests.support.basecamp import BasecampProcess, start_basecamp
 from tests.support.s3_servers import S3Server, client_for, run_moto, s3_env
 
@@ -107,7 +108,7 @@ class E2EStack:
         assert self.airflow is not None and self.airflow.proc is not None
         sessions = [self.airflow.proc.pid, *self._extra_sessions]
         for sid in sessions:
-            for pid in _session_pids(sid):
+            for pid in session_pids(sid):
                 try:
                     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 except OSError:
@@ -150,9 +151,8 @@ class E2EStack:
             self._extra_sessions.append(proc.pid)
 
             def _stop_extra(sid: int = proc.pid, leader: subprocess.Popen = proc) -> None:
-                for sig in (15, 9):
-                    if not _signal_session(sid, sig, leader) or _wait_session_gone(sid, 5.0, leader):
-                        break
+                stop_session(sid, grace_seconds=5.0)
+                leader.poll()
 
             self._exit.callback(_stop_extra)
 

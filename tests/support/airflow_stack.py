@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,14 +29,9 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
+from dli.entrypoints.devstack.processes import free_port, stop_session
+
 DEFAULT_USERNAME = "admin"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class AirflowStackError(RuntimeError):
@@ -177,12 +171,7 @@ class AirflowStack:
         """
         proc, self.proc = self.proc, None
         if proc is not None:
-            sid = proc.pid  # start_new_session=True: session id == process group id == leader's pid
-            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-                if not _signal_session(sid, sig, proc):
-                    break
-                if _wait_session_gone(sid, wait, proc):
-                    break
+            stop_session(proc.pid, grace_seconds=timeout)  # start_new_session: session id == leader's pid
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -252,50 +241,6 @@ class AirflowStack:
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.get_token()}"}
-
-
-def _session_pids(sid: int) -> list[int]:
-    """Pids of live (non-zombie) processes whose session id is ``sid`` (Linux /proc)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        # fields after "(comm)": state ppid pgrp session ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 3 and fields[0] != "Z" and int(fields[3]) == sid:
-            pids.append(int(entry))
-    return pids
-
-
-def _signal_session(sid: int, sig: int, leader: subprocess.Popen | None = None) -> bool:
-    """Send ``sig`` to every process of session ``sid``; False when none is left."""
-    if leader is not None:
-        leader.poll()
-    pids = _session_pids(sid)
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-    return bool(pids)
-
-
-def _wait_session_gone(sid: int, timeout: float, leader: subprocess.Popen | None = None) -> bool:
-    """True once no live process of session ``sid`` is left (reaping our own child meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if leader is not None:
-            leader.poll()
-        if not _session_pids(sid):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:

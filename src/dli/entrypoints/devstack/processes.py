@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["free_port", "port_in_use", "session_alive", "spawn_detached", "stop_session"]
+__all__ = ["free_port", "port_in_use", "session_alive", "session_pids", "spawn_detached", "stop_session"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -48,7 +48,8 @@ def spawn_detached(argv: Sequence[str], *, env: Mapping[str, str], log: Path, cw
     return proc.pid
 
 
-def _session_pids(sid: int) -> list[int]:
+def session_pids(sid: int) -> list[int]:
+    """Pids of the live (non-zombie) processes of session ``sid``."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -66,14 +67,14 @@ def _session_pids(sid: int) -> list[int]:
 
 def session_alive(sid: int) -> bool:
     """Whether any live process of session ``sid`` remains."""
-    _reap()
-    return bool(_session_pids(sid))
+    _reap(sid)
+    return bool(session_pids(sid))
 
 
 def stop_session(sid: int, *, grace_seconds: float = 10.0) -> None:
     """SIGTERM every process of the session, then SIGKILL what is left after ``grace_seconds``."""
     for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
-        pids = _session_pids(sid)
+        pids = session_pids(sid)
         if not pids:
             return
         for pid in pids:
@@ -83,16 +84,18 @@ def stop_session(sid: int, *, grace_seconds: float = 10.0) -> None:
                 pass
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            _reap()
-            if not _session_pids(sid):
+            _reap(sid)
+            if not session_pids(sid):
                 return
             time.sleep(0.2)
 
 
-def _reap() -> None:
-    """Collect our own exited children so they do not linger as zombies."""
+def _reap(leader: int) -> None:
+    """Collect the session leader if it is our exited child, so it does not linger as a zombie.
+
+    Only that pid: reaping any child would steal exit statuses from the caller's other subprocesses.
+    """
     try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+        os.waitpid(leader, os.WNOHANG)
     except ChildProcessError:
         pass
