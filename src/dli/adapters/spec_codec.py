@@ -10,8 +10,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+import functools
+
 import attrs
-import cattrs
 import yaml
 
 from dli.domain.enums import SourceType
@@ -31,21 +32,27 @@ __all__ = [
 _SPEC_FIELDS = {a.name for a in attrs.fields(DatasetSpec)} - {"extra"}
 _REGISTRATION_KEY = "registration"
 
-_converter = cattrs.Converter(forbid_extra_keys=True)
 # libyaml's C loader and dumper when PyYAML was built with them (the usual wheels are).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _structure_statement(value: Any, _type: type) -> Statement:
-    if isinstance(value, str):
-        return Statement(sql=value)
-    if isinstance(value, Mapping):
-        return _converter.structure_attrs_fromdict(dict(value), Statement)
-    raise ValueError(f"expected SQL text or a mapping with 'sql', got {type(value).__name__}")
+@functools.cache
+def _converter() -> Any:
+    """The cattrs converter, built on first use: MOCK-mode CLI commands often never need it."""
+    import cattrs
 
+    converter = cattrs.Converter(forbid_extra_keys=True)
 
-_converter.register_structure_hook(Statement, _structure_statement)
+    def structure_statement(value: Any, _type: type) -> Statement:
+        if isinstance(value, str):
+            return Statement(sql=value)
+        if isinstance(value, Mapping):
+            return converter.structure_attrs_fromdict(dict(value), Statement)
+        raise ValueError(f"expected SQL text or a mapping with 'sql', got {type(value).__name__}")
+
+    converter.register_structure_hook(Statement, structure_statement)
+    return converter
 
 
 def _yaml_error(exc: yaml.YAMLError, where: str) -> SpecInvalidError:
@@ -63,12 +70,20 @@ def load_yaml(text: str | bytes, *, where: str) -> Any:
         raise _yaml_error(exc, where) from None
 
 
+def _validation_error() -> type[Exception]:
+    import cattrs
+
+    return cattrs.BaseValidationError
+
+
 def _structure(data: Any, cls: type, where: str) -> Any:
     try:
-        return _converter.structure(data, cls)
+        return _converter().structure(data, cls)
     except DLIError as exc:
         raise SpecInvalidError(f"{where}: {exc.message}", hints=exc.hints) from None
-    except cattrs.BaseValidationError as exc:
+    except _validation_error() as exc:
+        import cattrs
+
         messages = cattrs.transform_error(exc, path=where)
         raise SpecInvalidError(f"{where}: " + "; ".join(m.removeprefix(where + " ") for m in messages)) from None
     except (TypeError, ValueError) as exc:
