@@ -14,6 +14,7 @@ from dli.entrypoints.api import WorkflowAPI
 
 def write_spec(project: Path, spec: DatasetSpec, *, subdir: str = "models") -> Path:
     """Write ``spec`` as ``<project>/<subdir>/dataset.<name>.yaml`` (creating ``dli.yaml``)."""
+    project.mkdir(parents=True, exist_ok=True)
     (project / "dli.yaml").touch()
     folder = project / subdir
     folder.mkdir(parents=True, exist_ok=True)
