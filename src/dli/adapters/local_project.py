@@ -9,7 +9,6 @@ from typing import Any
 
 import attrs
 
-from dli.adapters.spec_codec import load_yaml, spec_from_dict
 from dli.domain.errors import DLIError, SpecInvalidError
 from dli.domain.spec import DatasetSpec
 
@@ -21,6 +20,8 @@ _SUFFIXES = (".yaml", ".yml")
 
 def read_project_config(root: Path) -> dict[str, Any]:
     """The project's ``dli.yaml`` as a mapping (empty when there is none)."""
+    from dli.adapters.spec_codec import load_yaml
+
     path = root / "dli.yaml"
     if not path.is_file():
         return {}
@@ -88,6 +89,9 @@ class FilesystemProject:
         return [specs[name] for name in sorted(specs)]
 
     def _load(self, path: Path) -> DatasetSpec:
+        # YAML and cattrs load only when a spec is read: most commands never read one.
+        from dli.adapters.spec_codec import load_yaml, spec_from_dict
+
         try:
             raw = path.read_bytes()
         except OSError as exc:

@@ -1,12 +1,13 @@
-"""In-memory spec store: the fake of the SpecStore port (same bytes and etags as the real ones)."""
+"""In-memory spec store: the fake of the SpecStore port; helpers shared by the stores."""
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import threading
 from collections.abc import Mapping
 
-from dli.adapters.spec_codec import document_from_bytes, document_to_bytes
+import attrs
+
 from dli.domain.enums import SourceType
 from dli.domain.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
 from dli.domain.spec import SpecDocument
@@ -17,6 +18,8 @@ __all__ = ["InMemorySpecStore", "already_exists", "changed_since_read", "etag_of
 
 def etag_of(raw: bytes) -> str:
     """Content hash, as S3 computes it for single-part uploads."""
+    import hashlib  # not needed by the in-memory store itself (start-up time)
+
     return hashlib.md5(raw, usedforsecurity=False).hexdigest()
 
 
@@ -39,57 +42,52 @@ def changed_since_read(source: SourceType, name: str) -> WorkflowRegistrationErr
 
 
 class InMemorySpecStore:
-    """Documents in a dict, serialized exactly as the other stores serialize them."""
+    """Documents in a dict, with an etag per write.
+
+    It keeps the documents themselves rather than YAML bytes: MOCK-mode commands then never load a
+    YAML library. Serialization is the business of the filesystem and S3 stores, which run the same
+    contract suite.
+    """
 
     def __init__(self, *, url: str = "memory://") -> None:
         self._url = url
-        self._data: dict[tuple[SourceType, str], bytes] = {}
-        # The document each stored byte string decodes to, kept from the write: reads skip the
-        # decoding (the filesystem and S3 stores run the same contract suite and do decode).
-        self._decoded: dict[bytes, SpecDocument] = {}
+        self._data: dict[tuple[SourceType, str], tuple[SpecDocument, str]] = {}
+        self._writes = itertools.count(1)
         self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return self._url
 
+    def _stored(self, source: SourceType, document: SpecDocument) -> tuple[SpecDocument, str]:
+        # The key prefix is authoritative for the source, as in the other stores.
+        if document.source_type is not source:
+            document = attrs.evolve(document, source_type=source)
+        return document, f"m{next(self._writes)}"
+
     def list_etags(self, source: SourceType) -> Mapping[str, str]:
         with self._lock:
-            return {name: etag_of(raw) for (src, name), raw in sorted(self._data.items()) if src is source}
+            return {name: etag for (src, name), (_, etag) in sorted(self._data.items()) if src is source}
 
     def read(self, source: SourceType, name: str) -> VersionedDocument | None:
         with self._lock:
-            raw = self._data.get((source, name))
-        if raw is None:
-            return None
-        document = self._decoded.get(raw)
-        if document is None or document.source_type is not source:
-            document = document_from_bytes(raw, where=f"{self._url}{source.value}/{name}.yaml", source=source)
-        return VersionedDocument(document=document, etag=etag_of(raw))
+            entry = self._data.get((source, name))
+        return None if entry is None else VersionedDocument(document=entry[0], etag=entry[1])
 
     def create(self, source: SourceType, document: SpecDocument) -> str:
-        raw = document_to_bytes(document)
         with self._lock:
             if (source, document.name) in self._data:
                 raise already_exists(source, document.name)
-            self._data[(source, document.name)] = raw
-            self._remember(raw, document)
-        return etag_of(raw)
-
-    def _remember(self, raw: bytes, document: SpecDocument) -> None:
-        if len(self._decoded) > 10_000:
-            self._decoded.clear()
-        self._decoded[raw] = document
+            self._data[(source, document.name)] = entry = self._stored(source, document)
+        return entry[1]
 
     def replace(self, source: SourceType, document: SpecDocument, *, etag: str) -> str:
-        raw = document_to_bytes(document)
         with self._lock:
             current = self._data.get((source, document.name))
-            if current is None or etag_of(current) != etag:
+            if current is None or current[1] != etag:
                 raise changed_since_read(source, document.name)
-            self._data[(source, document.name)] = raw
-            self._remember(raw, document)
-        return etag_of(raw)
+            self._data[(source, document.name)] = entry = self._stored(source, document)
+        return entry[1]
 
     def delete(self, source: SourceType, name: str) -> bool:
         with self._lock:

@@ -8,6 +8,7 @@ import threading
 from structlog.testing import capture_logs
 
 from dli.adapters.clock import FakeClock
+from dli.adapters.fs_store import FilesystemSpecStore
 from dli.adapters.memory_orchestrator import InMemoryOrchestrator
 from dli.adapters.memory_store import InMemorySpecStore
 from dli.adapters.spec_index import IndexedSpecStore
@@ -15,6 +16,7 @@ from dli.domain.enums import SourceType
 from dli.domain.override import TransitionKind
 from dli.domain.usecases.control_plane import InProcessControlPlane
 from dli.ports.control_plane import ListQuery
+from dli.ports.spec_store import SpecStore
 from tests.integration.server.conftest import LiveServer
 from tests.support.specs import make_document
 
@@ -81,7 +83,7 @@ class CountingStore(InMemorySpecStore):
         return super().list_etags(source)
 
 
-def _fill(store: InMemorySpecStore, count: int) -> None:
+def _fill(store: SpecStore, count: int) -> None:
     for i in range(count):
         store.create(SourceType.MANUAL, make_document(f"shop.bulk.t{i:03d}"))
 
@@ -155,10 +157,11 @@ def test_the_first_check_logs_a_summary_not_a_transition_per_spec():
     assert logs[0]["workflows"] == 3
 
 
-def test_an_unreadable_spec_is_left_out_and_logged_once():
-    inner = InMemorySpecStore()
+def test_an_unreadable_spec_is_left_out_and_logged_once(tmp_path):
+    inner = FilesystemSpecStore.from_url((tmp_path / "store").as_uri())
     _fill(inner, 2)
-    inner._data[(SourceType.CODE, "shop.bulk.broken")] = b"name: [unclosed"  # what a bad CI upload leaves
+    (tmp_path / "store" / "code").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "store" / "code" / "shop.bulk.broken.yaml").write_bytes(b"name: [unclosed")  # a bad CI upload
     index = IndexedSpecStore(inner)
     with capture_logs() as logs:
         index.check()
