@@ -83,7 +83,7 @@ def test_unreachable_airflow_is_a_server_error_naming_it_without_credentials() -
 
 
 def test_a_rejected_token_is_renewed_once(airflow_orchestrator: AirflowOrchestrator) -> None:
-    airflow_orchestrator._token = "garbage.token.value"  # what an expired or revoked token looks like to Airflow
-    airflow_orchestrator._token_expiry = time.time() + 3600
+    airflow_orchestrator._http._token = "garbage.token.value"  # what an expired or revoked token looks like to Airflow
+    airflow_orchestrator._http._token_expiry = time.time() + 3600
     assert "contract.ok" in airflow_orchestrator.pause_states()
-    assert airflow_orchestrator._token != "garbage.token.value"
+    assert airflow_orchestrator._http._token != "garbage.token.value"

@@ -10,27 +10,21 @@ Airflow's URL (never the credentials).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
-import threading
 import time
 import uuid
 import zoneinfo
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import attrs
 import httpx
 
+from dli.adapters.airflow_session import AirflowSession, error_detail, segment
 from dli.domain.enums import RunStatus, RunType
 from dli.domain.errors import (
-    ConfigurationError,
-    DLIError,
     InvalidStateError,
     ParameterInvalidError,
-    ServerError,
     WorkflowExecutionError,
     WorkflowNotFoundError,
 )
@@ -58,23 +52,10 @@ _AIRFLOW_STATES = {
     RunStatus.KILLED: ["failed"],
 }
 _RUN_TYPES = {"manual": RunType.ADHOC, "scheduled": RunType.SCHEDULED, "backfill": RunType.BACKFILL}
-_TOKEN_MARGIN_SECONDS = 300
 _PAGE = 100
 _MAX_FAILED_SCAN = 2_000  # failed runs examined to tell FAILED from KILLED in a filtered history
 _MAX_ERROR_LOOKUPS = 20  # failed runs of one history page whose error message is fetched
 _LOCKED_RETRIES = 5  # Airflow on SQLite answers 503 "Database is locked" to concurrent backfills
-
-
-def _display_url(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 def _parse_time(value: Any) -> dt.datetime | None:
@@ -85,29 +66,6 @@ def _parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
-def _jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT, read without verification (only to refresh it in time)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, KeyError, TypeError, ValueError):
-        return None
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300]
-    detail = body.get("detail") if isinstance(body, Mapping) else body
-    if isinstance(detail, list):  # FastAPI validation errors
-        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, Mapping) else str(d) for d in detail)
-    elif isinstance(detail, Mapping):
-        detail = detail.get("reason") or json.dumps(detail)[:300]
-    return str(detail)[:500]
 
 
 @attrs.frozen
@@ -133,98 +91,33 @@ class AirflowOrchestrator:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._url = base_url.rstrip("/")
-        self._display = _display_url(self._url)
-        self._username = username
-        self._password = password
-        self._timeout = timeout_seconds
+        self._http = AirflowSession(
+            base_url=base_url,
+            username=username,
+            password=password,
+            timeout_seconds=timeout_seconds,
+            transport=transport,
+        )
         self._clock = clock
         self._dag_wait = dag_wait_seconds
         self._sleep = sleep
-        self._client = httpx.Client(base_url=self._url, timeout=httpx.Timeout(timeout_seconds), transport=transport)
-        self._token: str | None = None
-        self._token_expiry = 0.0
-        self._token_lock = threading.Lock()
         self._file_token: str | None = None
 
     def __repr__(self) -> str:
-        return f"AirflowOrchestrator(base_url={self._display!r})"
+        return f"AirflowOrchestrator(base_url={self._http.display!r})"
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._client.close()
-
-    # -- HTTP ------------------------------------------------------------------------------------
-
-    def _fetch_token(self) -> str:
-        if not self._username or not self._password:
-            raise ConfigurationError(
-                f"No credentials for Airflow at {self._display}",
-                hints=("Set DLI_AIRFLOW_USERNAME and DLI_AIRFLOW_PASSWORD.",),
-            )
-        response = self._send("POST", "/auth/token", json={"username": self._username, "password": self._password})
-        if response.status_code in (401, 403):
-            raise ServerError(
-                f"Airflow at {self._display} refused dli's credentials ({_detail(response)})",
-                hints=("Check DLI_AIRFLOW_USERNAME / DLI_AIRFLOW_PASSWORD.",),
-            )
-        if response.status_code not in (200, 201):
-            raise self._error(response, "log in")
-        token = str(response.json()["access_token"])
-        self._token = token
-        self._token_expiry = _jwt_expiry(token) or (time.time() + 3600)
-        return token
-
-    def _current_token(self, *, refresh: bool = False) -> str:
-        with self._token_lock:
-            if refresh or self._token is None or time.time() > self._token_expiry - _TOKEN_MARGIN_SECONDS:
-                return self._fetch_token()
-            return self._token
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return self._client.request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            raise ServerError(
-                f"Airflow at {self._display} did not answer within {self._timeout:g}s",
-                details={"orchestrator": self._display},
-            ) from None
-        except httpx.HTTPError as exc:
-            raise ServerError(
-                f"Airflow at {self._display} is unreachable ({type(exc).__name__})",
-                hints=("Check that the Airflow API server is running and DLI_AIRFLOW_URL is right.",),
-                details={"orchestrator": self._display},
-            ) from None
-
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One authenticated request; a rejected token is renewed once."""
-        token = self._current_token()
-        response = self._send(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
-        if response.status_code == 401 or (response.status_code == 403 and "Invalid JWT" in response.text):
-            token = self._current_token(refresh=True)
-            response = self._send(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
-        return response
-
-    def _error(self, response: httpx.Response, action: str) -> DLIError:
-        return ServerError(
-            f"Airflow at {self._display} failed to {action}: HTTP {response.status_code}: {_detail(response)}",
-            details={"orchestrator": self._display, "status": response.status_code},
-        )
-
-    def _json(self, method: str, path: str, action: str, **kwargs: Any) -> Any:
-        response = self._call(method, path, **kwargs)
-        if response.status_code not in (200, 201):
-            raise self._error(response, action)
-        return response.json()
+        self._http.close()
 
     # -- DAGs --------------------------------------------------------------------------------------
 
     def _get_dag(self, name: str) -> Mapping[str, Any] | None:
-        response = self._call("GET", f"/api/v2/dags/{_segment(name)}")
+        response = self._http.call("GET", f"/api/v2/dags/{segment(name)}")
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise self._error(response, f"read DAG '{name}'")
+            raise self._http.error(response, f"read DAG '{name}'")
         dag = response.json()
         if dag.get("file_token"):
             self._file_token = dag["file_token"]
@@ -243,10 +136,10 @@ class AirflowOrchestrator:
             if dag is not None:
                 return dag
         raise WorkflowExecutionError(
-            f"Airflow at {self._display} has no DAG '{name}' yet (not parsed within {self._dag_wait:g}s)",
+            f"Airflow at {self._http.display} has no DAG '{name}' yet (not parsed within {self._dag_wait:g}s)",
             hints=(
                 "Check that the dli DAG file is in Airflow's DAG folder and DLI_STORE_URL points at this store;",
-                f"'dli workflow register --wait' reports the DAG's import error, if any.",
+                "'dli workflow register --wait' reports the DAG's import error, if any.",
             ),
             details={"dataset_name": name},
         )
@@ -255,13 +148,13 @@ class AirflowOrchestrator:
         """Ask Airflow to parse the factory file now; without a known file, the refresh interval does it."""
         token = self._file_token
         if token is None:
-            body = self._json("GET", "/api/v2/dags", "list DAGs", params={"tags": "dli", "limit": 1})
+            body = self._http.json("GET", "/api/v2/dags", "list DAGs", params={"tags": "dli", "limit": 1})
             dags = body.get("dags") or []
             token = dags[0].get("file_token") if dags else None
             if not token:
                 return
             self._file_token = token
-        response = self._call("PUT", f"/api/v2/parseDagFile/{token}")
+        response = self._http.call("PUT", f"/api/v2/parseDagFile/{token}")
         if response.status_code == 404:
             self._file_token = None
         # 409: a reparse of the file is already pending. Any other refusal is not worth failing for:
@@ -278,7 +171,7 @@ class AirflowOrchestrator:
                 description = str(dag.get("description") or "")
                 return DagState(visible=True, error=description.removeprefix(BROKEN_PREFIX) or "broken spec")
             return DagState(visible=True, error=None)
-        body = self._json("GET", "/api/v2/importErrors", "list import errors", params={"limit": 100})
+        body = self._http.json("GET", "/api/v2/importErrors", "list import errors", params={"limit": 100})
         for item in body.get("import_errors") or ():
             trace = str(item.get("stack_trace") or "")
             if "dli" in trace:
@@ -290,7 +183,7 @@ class AirflowOrchestrator:
         states: dict[str, bool] = {}
         offset = 0
         while True:
-            body = self._json(
+            body = self._http.json(
                 "GET",
                 "/api/v2/dags",
                 "list DAGs",
@@ -307,11 +200,11 @@ class AirflowOrchestrator:
 
     def set_paused(self, name: str, paused: bool) -> None:
         self._wait_for_dag(name)
-        response = self._call(
-            "PATCH", f"/api/v2/dags/{_segment(name)}", params={"update_mask": "is_paused"}, json={"is_paused": paused}
+        response = self._http.call(
+            "PATCH", f"/api/v2/dags/{segment(name)}", params={"update_mask": "is_paused"}, json={"is_paused": paused}
         )
         if response.status_code != 200:
-            raise self._error(response, f"{'pause' if paused else 'unpause'} '{name}'")
+            raise self._http.error(response, f"{'pause' if paused else 'unpause'} '{name}'")
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -320,17 +213,17 @@ class AirflowOrchestrator:
         note = f"{TRIGGERED_BY_NOTE}{triggered_by}" if triggered_by else "dli: triggered"
         for _ in range(3):
             native = f"dli__{self._clock.now().astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
-            response = self._call(
+            response = self._http.call(
                 "POST",
-                f"/api/v2/dags/{_segment(name)}/dagRuns",
+                f"/api/v2/dags/{segment(name)}/dagRuns",
                 json={"dag_run_id": native, "logical_date": None, "conf": dict(parameters), "note": note},
             )
             if response.status_code != 409:
                 break
         if response.status_code == 400:
-            raise ParameterInvalidError(f"Airflow rejected the parameters of '{name}': {_detail(response)}")
+            raise ParameterInvalidError(f"Airflow rejected the parameters of '{name}': {error_detail(response)}")
         if response.status_code not in (200, 201):
-            raise self._error(response, f"trigger '{name}'")
+            raise self._http.error(response, f"trigger '{name}'")
         return self._record(response.json())
 
     def backfill(
@@ -371,20 +264,20 @@ class AirflowOrchestrator:
             "dag_run_conf": {**parameters, BACKFILL_MARKER: marker},
         }
         for attempt in range(_LOCKED_RETRIES):
-            response = self._call("POST", "/api/v2/backfills", json=body)
+            response = self._http.call("POST", "/api/v2/backfills", json=body)
             if response.status_code != 503 or "locked" not in response.text:
                 break
             self._sleep(0.5 * (attempt + 1))
         if response.status_code == 409:
-            raise InvalidStateError(f"Cannot backfill '{name}': {_detail(response)}", details={"dataset_name": name})
+            raise InvalidStateError(f"Cannot backfill '{name}': {error_detail(response)}", details={"dataset_name": name})
         if response.status_code in (400, 422):
-            raise ParameterInvalidError(f"Airflow refused the backfill of '{name}': {_detail(response)}")
+            raise ParameterInvalidError(f"Airflow refused the backfill of '{name}': {error_detail(response)}")
         if response.status_code not in (200, 201):
-            raise self._error(response, f"backfill '{name}'")
+            raise self._http.error(response, f"backfill '{name}'")
         backfill_id = str(response.json().get("id"))
-        listed = self._json(
+        listed = self._http.json(
             "GET",
-            f"/api/v2/dags/{_segment(name)}/dagRuns",
+            f"/api/v2/dags/{segment(name)}/dagRuns",
             f"list the backfill runs of '{name}'",
             params={
                 "run_type": "backfill",
@@ -408,11 +301,11 @@ class AirflowOrchestrator:
 
     def _get_raw_run(self, run_id: str) -> tuple[str, Mapping[str, Any] | None]:
         name, native = split_run_id(run_id)
-        response = self._call("GET", f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(native)}")
+        response = self._http.call("GET", f"/api/v2/dags/{segment(name)}/dagRuns/{segment(native)}")
         if response.status_code == 404:
             return name, None
         if response.status_code != 200:
-            raise self._error(response, f"read run '{run_id}'")
+            raise self._http.error(response, f"read run '{run_id}'")
         return name, response.json()
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -435,13 +328,13 @@ class AirflowOrchestrator:
         if record.status.is_terminal:
             raise InvalidStateError(f"Run '{run_id}' already finished ({record.status.value})", details={"run_id": run_id})
         note = "\n".join(filter(None, [KILLED_NOTE, raw.get("note")]))
-        response = self._call(
+        response = self._http.call(
             "PATCH",
-            f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(raw['dag_run_id'])}",
+            f"/api/v2/dags/{segment(name)}/dagRuns/{segment(raw['dag_run_id'])}",
             json={"state": "failed", "note": note},
         )
         if response.status_code != 200:
-            raise self._error(response, f"stop run '{run_id}'")
+            raise self._http.error(response, f"stop run '{run_id}'")
         return self._record(response.json())
 
     def list_runs(
@@ -466,7 +359,7 @@ class AirflowOrchestrator:
             query["dag_ids"] = sorted(names)
         if states:
             query["states"] = states
-        return self._json("POST", "/api/v2/dags/~/dagRuns/list", "list runs", json=query)
+        return self._http.json("POST", "/api/v2/dags/~/dagRuns/list", "list runs", json=query)
 
     def _list_failed_or_killed(
         self, names: Collection[str] | None, status: RunStatus, limit: int
@@ -572,7 +465,7 @@ class AirflowOrchestrator:
         """``(dag_id, run_id) -> message`` of backfill runs that the guard task stopped (one request)."""
         if not raws:
             return {}
-        body = self._json(
+        body = self._http.json(
             "POST",
             "/api/v2/dags/~/dagRuns/~/taskInstances/list",
             "list task instances",
@@ -599,9 +492,9 @@ class AirflowOrchestrator:
         return attrs.evolve(record, error_message=failure.message or record.error_message)
 
     def _task_instances(self, name: str, native: str) -> list[Mapping[str, Any]]:
-        body = self._json(
+        body = self._http.json(
             "GET",
-            f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(native)}/taskInstances",
+            f"/api/v2/dags/{segment(name)}/dagRuns/{segment(native)}/taskInstances",
             "list task instances",
             params={"limit": 1000, "order_by": "start_date"},
         )
@@ -620,15 +513,15 @@ class AirflowOrchestrator:
         return _Failure(False, message)
 
     def _log_events(self, name: str, native: str, task_id: str, attempt: int) -> list[Any]:
-        response = self._call(
+        response = self._http.call(
             "GET",
-            f"/api/v2/dags/{_segment(name)}/dagRuns/{_segment(native)}/taskInstances/{_segment(task_id)}/logs/{attempt}",
+            f"/api/v2/dags/{segment(name)}/dagRuns/{segment(native)}/taskInstances/{segment(task_id)}/logs/{attempt}",
             params={"full_content": "true"},
         )
         if response.status_code == 404:
             return []
         if response.status_code != 200:
-            raise self._error(response, f"read the log of task '{task_id}'")
+            raise self._http.error(response, f"read the log of task '{task_id}'")
         content = response.json().get("content")
         return list(content) if isinstance(content, list) else [str(content or "")]
 
