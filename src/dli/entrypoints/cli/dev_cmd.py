@@ -47,7 +47,7 @@ def up(
     if state.get("user_config"):
         print(f"Client config:     {state['user_config']} (dli workflow ... now talks to this stack)")
     else:
-        print(f"Client config:     export DLI_CONFIG={stack.client_config}  (you have a config of your own)")
+        print(f"Client config:     {stack.client_config}  (use it with: export DLI_CONFIG={stack.client_config})")
     return 0
 
 

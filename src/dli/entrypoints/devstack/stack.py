@@ -313,6 +313,8 @@ class DevStack:
 
     def _install_user_config(self) -> str | None:
         """Make plain ``dli workflow ...`` use the stack, unless the user has a config of their own."""
+        if os.environ.get("DLI_CONFIG"):  # the user chose which file the CLI reads
+            return None
         target = self.user_config_path()
         if target.exists() and not target.read_text(errors="replace").startswith(CONFIG_MARKER):
             return None
