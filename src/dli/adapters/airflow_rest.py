@@ -20,8 +20,19 @@ from typing import Any
 import attrs
 import httpx
 
+from dli.adapters.airflow_runs import (
+    AIRFLOW_STATES,
+    BACKFILL_MARKER,
+    BROKEN_PREFIX,
+    BROKEN_TAG,
+    GUARD_TASK,
+    KILLED_NOTE,
+    TRIGGERED_BY_NOTE,
+    format_event,
+    run_record,
+)
 from dli.adapters.airflow_session import AirflowSession, error_detail, segment
-from dli.domain.enums import RunStatus, RunType
+from dli.domain.enums import RunStatus
 from dli.domain.errors import (
     InvalidStateError,
     ParameterInvalidError,
@@ -34,38 +45,10 @@ from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
 
 __all__ = ["AirflowOrchestrator"]
 
-# Shared with the DAG factory (dli.entrypoints.airflow.sql_template); repeated here because an
-# adapter must not import an entrypoint.
-BACKFILL_MARKER = "dli_backfill"
-GUARD_TASK = "dli_guard"
-BROKEN_TAG = "dli:broken"
-BROKEN_PREFIX = "dli: broken spec: "
-KILLED_NOTE = "dli:killed"
-TRIGGERED_BY_NOTE = "dli: triggered by "
-
-_STATES = {"queued": RunStatus.PENDING, "running": RunStatus.RUNNING, "success": RunStatus.COMPLETED, "failed": RunStatus.FAILED}
-_AIRFLOW_STATES = {
-    RunStatus.PENDING: ["queued"],
-    RunStatus.RUNNING: ["running"],
-    RunStatus.COMPLETED: ["success"],
-    RunStatus.FAILED: ["failed"],
-    RunStatus.KILLED: ["failed"],
-}
-_RUN_TYPES = {"manual": RunType.ADHOC, "scheduled": RunType.SCHEDULED, "backfill": RunType.BACKFILL}
 _PAGE = 100
 _MAX_FAILED_SCAN = 2_000  # failed runs examined to tell FAILED from KILLED in a filtered history
 _MAX_ERROR_LOOKUPS = 20  # failed runs of one history page whose error message is fetched
 _LOCKED_RETRIES = 5  # Airflow on SQLite answers 503 "Database is locked" to concurrent backfills
-
-
-def _parse_time(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 @attrs.frozen
@@ -224,7 +207,7 @@ class AirflowOrchestrator:
             raise ParameterInvalidError(f"Airflow rejected the parameters of '{name}': {error_detail(response)}")
         if response.status_code not in (200, 201):
             raise self._http.error(response, f"trigger '{name}'")
-        return self._record(response.json())
+        return run_record(response.json())
 
     def backfill(
         self,
@@ -315,7 +298,7 @@ class AirflowOrchestrator:
             return None
         if raw is None:
             return None
-        record = self._record(raw)
+        record = run_record(raw)
         if record.status is RunStatus.FAILED:
             record = self._with_failure(record, self._failure(raw, with_message=True))
         return record
@@ -324,7 +307,7 @@ class AirflowOrchestrator:
         name, raw = self._get_raw_run(run_id)
         if raw is None:
             raise WorkflowNotFoundError(f"Run '{run_id}' not found", details={"run_id": run_id})
-        record = self._record(raw)
+        record = run_record(raw)
         if record.status.is_terminal:
             raise InvalidStateError(f"Run '{run_id}' already finished ({record.status.value})", details={"run_id": run_id})
         note = "\n".join(filter(None, [KILLED_NOTE, raw.get("note")]))
@@ -335,7 +318,7 @@ class AirflowOrchestrator:
         )
         if response.status_code != 200:
             raise self._http.error(response, f"stop run '{run_id}'")
-        return self._record(response.json())
+        return run_record(response.json())
 
     def list_runs(
         self,
@@ -348,7 +331,7 @@ class AirflowOrchestrator:
             return [], 0
         if status in (RunStatus.FAILED, RunStatus.KILLED):
             return self._list_failed_or_killed(names, status, limit)
-        body = self._list_page(names, _AIRFLOW_STATES[status] if status else None, limit, 0)
+        body = self._list_page(names, AIRFLOW_STATES[status] if status else None, limit, 0)
         records = self._records(body.get("dag_runs") or [])
         return records[:limit], int(body.get("total_entries") or 0)
 
@@ -404,49 +387,14 @@ class AirflowOrchestrator:
             for attempt in range(1, int(ti.get("try_number") or 0) + 1):
                 events = self._log_events(name, raw["dag_run_id"], ti["task_id"], attempt)
                 chunks.append(f"=== {ti['task_id']} (attempt {attempt}, {ti.get('state')}) ===")
-                chunks.extend(_format_event(e) for e in events if _format_event(e))
+                chunks.extend(format_event(e) for e in events if format_event(e))
         return "\n".join(chunks) + ("\n" if chunks else "")
 
     # -- mapping -----------------------------------------------------------------------------------
 
-    def _record(self, raw: Mapping[str, Any]) -> RunRecord:
-        name = raw["dag_id"]
-        conf = dict(raw.get("conf") or {})
-        marker = conf.pop(BACKFILL_MARKER, None)
-        note_lines = str(raw.get("note") or "").splitlines()
-        status = _STATES.get(str(raw.get("state")), RunStatus.PENDING)
-        killed = status is RunStatus.FAILED and KILLED_NOTE in note_lines
-        if killed:
-            status = RunStatus.KILLED
-        run_type = _RUN_TYPES.get(str(raw.get("run_type")), RunType.SCHEDULED)
-        logical = _parse_time(raw.get("logical_date"))
-        triggered_by = next((line.removeprefix(TRIGGERED_BY_NOTE) for line in note_lines if line.startswith(TRIGGERED_BY_NOTE)), None)
-        if isinstance(marker, Mapping):
-            zone = _zone(marker.get("timezone"))
-            if logical is not None:
-                logical = logical.astimezone(zone)
-                conf.setdefault("execution_date", logical.date().isoformat())
-            triggered_by = triggered_by or marker.get("triggered_by")
-        if triggered_by is None and run_type is RunType.ADHOC and not any(line.startswith("dli:") for line in note_lines):
-            # Triggered outside dli (Airflow's UI or API): Airflow knows who.
-            triggered_by = raw.get("triggering_user_name")
-        return RunRecord(
-            run_id=make_run_id(name, raw["dag_run_id"]),
-            dataset_name=name,
-            status=status,
-            run_type=run_type,
-            parameters=conf,
-            logical_date=logical or _parse_time(raw.get("run_after")),
-            queued_at=_parse_time(raw.get("queued_at")),
-            started_at=_parse_time(raw.get("start_date")),
-            finished_at=_parse_time(raw.get("end_date")) if status.is_terminal else None,
-            error_message="Killed by user" if killed else None,
-            triggered_by=triggered_by,
-        )
-
     def _records(self, raws: Sequence[Mapping[str, Any]], *, with_messages: bool = True) -> list[RunRecord]:
         """Records of one page; failed runs are checked for the guard (one call) and, bounded, their error."""
-        records = [self._record(raw) for raw in raws]
+        records = [run_record(raw) for raw in raws]
         failed = [(i, raw) for i, raw in enumerate(raws) if records[i].status is RunStatus.FAILED]
         if not failed:
             return records
@@ -541,26 +489,3 @@ class AirflowOrchestrator:
                     return str(main.get("exc_value"))
                 return f"{main.get('exc_type')}: {main.get('exc_value')}"
         return None
-
-
-
-def _zone(name: Any) -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(str(name or "UTC"))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.timezone.utc
-
-
-def _format_event(event: Any) -> str:
-    if not isinstance(event, Mapping):
-        return str(event)
-    text = str(event.get("event", ""))
-    if text.startswith("::group::") or text.startswith("::endgroup::"):
-        return ""
-    parts = [p for p in (event.get("timestamp"), str(event.get("level") or "").upper() or None, text) if p]
-    line = " ".join(str(p) for p in parts)
-    for detail in event.get("error_detail") or ():
-        if isinstance(detail, Mapping):
-            line += f"\n    {detail.get('exc_type')}: {detail.get('exc_value')}"
-    return line
-

@@ -26,6 +26,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, get_parsing_context
 from airflow.sdk.exceptions import AirflowFailException
 
+from dli.adapters import airflow_runs
 from dli.domain.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs
 from dli.entrypoints.airflow.sql_template import (
@@ -44,8 +45,8 @@ __all__ = ["BROKEN_TAG", "DEFAULT_CONN_ID", "build_broken_dag", "build_dag", "lo
 log = logging.getLogger(__name__)
 
 DEFAULT_CONN_ID = "dli_default"
-BROKEN_TAG = "dli:broken"
-BROKEN_PREFIX = "dli: broken spec: "
+BROKEN_TAG = airflow_runs.BROKEN_TAG
+BROKEN_PREFIX = airflow_runs.BROKEN_PREFIX
 # start_date when a document has no registration time: any past date works, but unpausing such a
 # DAG makes Airflow run its latest past tick at once (see docs/airflow.md).
 _FALLBACK_START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)

@@ -15,6 +15,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dli.adapters import airflow_runs
 from dli.domain.spec import DatasetSpec, Parameter
 
 __all__ = [
@@ -30,10 +31,11 @@ __all__ = [
 
 DATE_MACRO = "dli_execution_date"
 """Name of the user-defined macro that computes ``execution_date`` for a run."""
-BACKFILL_MARKER = "dli_backfill"
-"""Key of the ``conf`` entry the orchestrator adds to backfill runs (dates, timezone, who)."""
-TASK_ID_GUARD = "dli_guard"
-"""The first task of every DAG: stops a backfill date whose previous date failed."""
+# Shared with the REST adapter, which reads what the DAGs write: the backfill marker in ``conf``
+# (dates, timezone, who) and the first task of every DAG, which stops a backfill date whose
+# previous date failed.
+BACKFILL_MARKER = airflow_runs.BACKFILL_MARKER
+TASK_ID_GUARD = airflow_runs.GUARD_TASK
 TASK_ID_QUERY = "query"
 """The task running the dataset's main query."""
 

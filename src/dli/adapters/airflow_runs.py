@@ -1,0 +1,117 @@
+"""How Airflow 3's run JSON maps to dli's runs, and the names dli and its DAG factory share.
+
+No HTTP here: the DAG factory (inside Airflow) imports the shared names from this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+from dli.domain.enums import RunStatus, RunType
+from dli.domain.runs import make_run_id
+from dli.ports.orchestrator import RunRecord
+
+__all__ = [
+    "AIRFLOW_STATES",
+    "BACKFILL_MARKER",
+    "BROKEN_PREFIX",
+    "BROKEN_TAG",
+    "GUARD_TASK",
+    "KILLED_NOTE",
+    "TRIGGERED_BY_NOTE",
+    "format_event",
+    "parse_time",
+    "run_record",
+    "zone",
+]
+
+# Names the DAG factory writes and the REST adapter reads.
+BACKFILL_MARKER = "dli_backfill"
+GUARD_TASK = "dli_guard"
+BROKEN_TAG = "dli:broken"
+BROKEN_PREFIX = "dli: broken spec: "
+KILLED_NOTE = "dli:killed"
+TRIGGERED_BY_NOTE = "dli: triggered by "
+
+_STATES = {"queued": RunStatus.PENDING, "running": RunStatus.RUNNING, "success": RunStatus.COMPLETED, "failed": RunStatus.FAILED}
+# Airflow states to ask for, per dli status (KILLED is a failed run with dli's note).
+AIRFLOW_STATES = {
+    RunStatus.PENDING: ["queued"],
+    RunStatus.RUNNING: ["running"],
+    RunStatus.COMPLETED: ["success"],
+    RunStatus.FAILED: ["failed"],
+    RunStatus.KILLED: ["failed"],
+}
+_RUN_TYPES = {"manual": RunType.ADHOC, "scheduled": RunType.SCHEDULED, "backfill": RunType.BACKFILL}
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+
+def zone(name: Any) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(str(name or "UTC"))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.timezone.utc
+
+
+def format_event(event: Any) -> str:
+    if not isinstance(event, Mapping):
+        return str(event)
+    text = str(event.get("event", ""))
+    if text.startswith("::group::") or text.startswith("::endgroup::"):
+        return ""
+    parts = [p for p in (event.get("timestamp"), str(event.get("level") or "").upper() or None, text) if p]
+    line = " ".join(str(p) for p in parts)
+    for detail in event.get("error_detail") or ():
+        if isinstance(detail, Mapping):
+            line += f"\n    {detail.get('exc_type')}: {detail.get('exc_value')}"
+    return line
+
+
+def run_record(raw: Mapping[str, Any]) -> RunRecord:
+    """The RunRecord of one dagRun of Airflow's REST API (without the failure details)."""
+    name = raw["dag_id"]
+    conf = dict(raw.get("conf") or {})
+    marker = conf.pop(BACKFILL_MARKER, None)
+    note_lines = str(raw.get("note") or "").splitlines()
+    status = _STATES.get(str(raw.get("state")), RunStatus.PENDING)
+    killed = status is RunStatus.FAILED and KILLED_NOTE in note_lines
+    if killed:
+        status = RunStatus.KILLED
+    run_type = _RUN_TYPES.get(str(raw.get("run_type")), RunType.SCHEDULED)
+    logical = parse_time(raw.get("logical_date"))
+    triggered_by = next((line.removeprefix(TRIGGERED_BY_NOTE) for line in note_lines if line.startswith(TRIGGERED_BY_NOTE)), None)
+    if isinstance(marker, Mapping):
+        tz = zone(marker.get("timezone"))
+        if logical is not None:
+            logical = logical.astimezone(tz)
+            conf.setdefault("execution_date", logical.date().isoformat())
+        triggered_by = triggered_by or marker.get("triggered_by")
+    if triggered_by is None and run_type is RunType.ADHOC and not any(line.startswith("dli:") for line in note_lines):
+        # Triggered outside dli (Airflow's UI or API): Airflow knows who.
+        triggered_by = raw.get("triggering_user_name")
+    return RunRecord(
+        run_id=make_run_id(name, raw["dag_run_id"]),
+        dataset_name=name,
+        status=status,
+        run_type=run_type,
+        parameters=conf,
+        logical_date=logical or parse_time(raw.get("run_after")),
+        queued_at=parse_time(raw.get("queued_at")),
+        started_at=parse_time(raw.get("start_date")),
+        finished_at=parse_time(raw.get("end_date")) if status.is_terminal else None,
+        error_message="Killed by user" if killed else None,
+        triggered_by=triggered_by,
+    )
