@@ -49,10 +49,10 @@ def _spec_fields(i: int) -> dict:
 
 
 def write_dli_store(root: Path, count: int) -> None:
-    from dli.adapters.fs_store import FilesystemSpecStore
-    from dli.domain.enums import SourceType
-    from dli.domain.schedule import ScheduleConfig
-    from dli.domain.spec import DatasetSpec, Parameter, SpecDocument, Statement
+    from dli.adapters.stores.filesystem import FilesystemSpecStore
+    from dli.domain.model.enums import SourceType
+    from dli.domain.model.schedule import ScheduleConfig
+    from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument, Statement
 
     store = FilesystemSpecStore(root)
     for i in range(count):
@@ -75,7 +75,7 @@ def write_dag_factory_yaml(path: Path, count: int) -> None:
     import yaml
 
     from dli.entrypoints.airflow.sql_template import sql_template
-    from dli.domain.spec import Parameter
+    from dli.domain.model.spec import Parameter
 
     params = [Parameter(name="min_amount", type="integer", default=0)]
     config: dict = {}
@@ -133,7 +133,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from dli.entrypoints.airflow.dag_factory import backfill_guard, _date_macro
 from dli.entrypoints.airflow.sql_template import sql_template
-from dli.domain.spec import Parameter
+from dli.domain.model.spec import Parameter
 
 SPECS = {specs!r}
 PARAMS = [Parameter(name="min_amount", type="integer", default=0)]

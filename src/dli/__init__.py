@@ -13,46 +13,46 @@ __version__ = "0.1.0"
 # Exports load on first use (PEP 562): the CLI imports this package on every start and must not pay
 # for the whole library to print its help.
 _EXPORTS = {
-    "AuthenticationError": "dli.domain.errors",
-    "ConfigurationError": "dli.domain.errors",
-    "DLIError": "dli.domain.errors",
-    "DatasetInfo": "dli.domain.workflow",
-    "DatasetNotFoundError": "dli.domain.errors",
-    "DatasetSpec": "dli.domain.spec",
-    "ErrorCode": "dli.domain.errors",
+    "AuthenticationError": "dli.domain.model.errors",
+    "ConfigurationError": "dli.domain.model.errors",
+    "DLIError": "dli.domain.model.errors",
+    "DatasetInfo": "dli.domain.model.workflow",
+    "DatasetNotFoundError": "dli.domain.model.errors",
+    "DatasetSpec": "dli.domain.model.spec",
+    "ErrorCode": "dli.domain.model.errors",
     "ExecutionContext": "dli.entrypoints.context",
     "ExecutionMode": "dli.entrypoints.context",
-    "InvalidCronError": "dli.domain.errors",
-    "InvalidStateError": "dli.domain.errors",
-    "Parameter": "dli.domain.spec",
-    "ParameterInvalidError": "dli.domain.errors",
-    "ResultStatus": "dli.domain.enums",
-    "RunLogs": "dli.domain.workflow",
-    "RunStatus": "dli.domain.enums",
-    "RunType": "dli.domain.enums",
-    "ScheduleConfig": "dli.domain.schedule",
-    "ServerError": "dli.domain.errors",
-    "ServerUnreachableError": "dli.domain.errors",
-    "SourceType": "dli.domain.enums",
-    "SpecInvalidError": "dli.domain.errors",
-    "Statement": "dli.domain.spec",
-    "StoreUnavailableError": "dli.domain.errors",
+    "InvalidCronError": "dli.domain.model.errors",
+    "InvalidStateError": "dli.domain.model.errors",
+    "Parameter": "dli.domain.model.spec",
+    "ParameterInvalidError": "dli.domain.model.errors",
+    "ResultStatus": "dli.domain.model.enums",
+    "RunLogs": "dli.domain.model.workflow",
+    "RunStatus": "dli.domain.model.enums",
+    "RunType": "dli.domain.model.enums",
+    "ScheduleConfig": "dli.domain.model.schedule",
+    "ServerError": "dli.domain.model.errors",
+    "ServerUnreachableError": "dli.domain.model.errors",
+    "SourceType": "dli.domain.model.enums",
+    "SpecInvalidError": "dli.domain.model.errors",
+    "Statement": "dli.domain.model.spec",
+    "StoreUnavailableError": "dli.domain.model.errors",
     "WorkflowAPI": "dli.entrypoints.api",
-    "WorkflowAlreadyExistsError": "dli.domain.errors",
-    "WorkflowExecutionError": "dli.domain.errors",
-    "WorkflowHistoryResult": "dli.domain.workflow",
-    "WorkflowInfo": "dli.domain.workflow",
-    "WorkflowListResult": "dli.domain.workflow",
-    "WorkflowNotFoundError": "dli.domain.errors",
-    "WorkflowOverriddenError": "dli.domain.errors",
-    "WorkflowPermissionError": "dli.domain.errors",
-    "WorkflowRegisterResult": "dli.domain.workflow",
-    "WorkflowRegistrationError": "dli.domain.errors",
-    "WorkflowRun": "dli.domain.workflow",
-    "WorkflowRunResult": "dli.domain.workflow",
-    "WorkflowStatus": "dli.domain.enums",
-    "WorkflowStatusResult": "dli.domain.workflow",
-    "WorkflowUnregisterError": "dli.domain.errors",
+    "WorkflowAlreadyExistsError": "dli.domain.model.errors",
+    "WorkflowExecutionError": "dli.domain.model.errors",
+    "WorkflowHistoryResult": "dli.domain.model.workflow",
+    "WorkflowInfo": "dli.domain.model.workflow",
+    "WorkflowListResult": "dli.domain.model.workflow",
+    "WorkflowNotFoundError": "dli.domain.model.errors",
+    "WorkflowOverriddenError": "dli.domain.model.errors",
+    "WorkflowPermissionError": "dli.domain.model.errors",
+    "WorkflowRegisterResult": "dli.domain.model.workflow",
+    "WorkflowRegistrationError": "dli.domain.model.errors",
+    "WorkflowRun": "dli.domain.model.workflow",
+    "WorkflowRunResult": "dli.domain.model.workflow",
+    "WorkflowStatus": "dli.domain.model.enums",
+    "WorkflowStatusResult": "dli.domain.model.workflow",
+    "WorkflowUnregisterError": "dli.domain.model.errors",
     "bootstrap": "dli.entrypoints.bootstrap",
 }
 
@@ -73,8 +73,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from dli.domain.enums import ResultStatus, RunStatus, RunType, SourceType, WorkflowStatus
-    from dli.domain.errors import (
+    from dli.domain.model.enums import ResultStatus, RunStatus, RunType, SourceType, WorkflowStatus
+    from dli.domain.model.errors import (
         AuthenticationError,
         ConfigurationError,
         DatasetNotFoundError,
@@ -95,9 +95,9 @@ if TYPE_CHECKING:
         WorkflowRegistrationError,
         WorkflowUnregisterError,
     )
-    from dli.domain.schedule import ScheduleConfig
-    from dli.domain.spec import DatasetSpec, Parameter, Statement
-    from dli.domain.workflow import (
+    from dli.domain.model.schedule import ScheduleConfig
+    from dli.domain.model.spec import DatasetSpec, Parameter, Statement
+    from dli.domain.model.workflow import (
         DatasetInfo,
         RunLogs,
         WorkflowHistoryResult,

@@ -16,8 +16,8 @@ from dli import (
     SourceType,
     WorkflowStatus,
 )
-from dli.domain.errors import ErrorCode, DLIError
-from dli.domain.spec import Parameter
+from dli.domain.model.errors import ErrorCode, DLIError
+from dli.domain.model.spec import Parameter
 from tests.support.backends import write_spec
 from tests.support.specs import make_spec
 

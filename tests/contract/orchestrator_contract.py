@@ -14,8 +14,8 @@ import datetime as dt
 
 import pytest
 
-from dli.domain.enums import RunStatus, RunType
-from dli.domain.errors import InvalidStateError, WorkflowNotFoundError
+from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 
 
 def _terminal(orch, run_id):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
-from dli.domain.spec import Statement
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
+from dli.domain.model.spec import Statement
 from tests.support.specs import make_document
 
 MANUAL, CODE = SourceType.MANUAL, SourceType.CODE

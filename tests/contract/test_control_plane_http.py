@@ -15,9 +15,9 @@ import attrs
 import pytest
 
 from dli import ExecutionContext, ExecutionMode, bootstrap
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.domain.enums import SourceType
-from dli.domain.spec import DatasetSpec, SpecDocument
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.domain.model.enums import SourceType
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.api import WorkflowAPI
 from tests.contract.control_plane_contract import ControlPlaneContract
 from tests.support.basecamp import BasecampProcess, running_basecamp

@@ -7,10 +7,10 @@ import pytest
 
 from dli import ExecutionContext, ExecutionMode, bootstrap
 from dli.adapters.clock import FakeClock
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.adapters.memory_store import InMemorySpecStore
-from dli.domain.enums import SourceType
-from dli.domain.spec import SpecDocument
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.domain.model.enums import SourceType
+from dli.domain.model.spec import SpecDocument
 from tests.contract.control_plane_contract import ControlPlaneContract
 
 

@@ -2,7 +2,7 @@ import attrs
 import pytest
 
 from dli.adapters.clock import FakeClock
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from tests.contract.orchestrator_contract import OrchestratorContract
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.adapters.memory_store import etag_of
-from dli.adapters.spec_codec import document_to_bytes
-from dli.domain.enums import SourceType
-from dli.domain.errors import (
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.adapters.stores.memory import etag_of
+from dli.adapters.codecs.specs import document_to_bytes
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import (
     ConfigurationError,
     StoreUnavailableError,
     WorkflowAlreadyExistsError,

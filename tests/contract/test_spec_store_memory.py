@@ -1,6 +1,6 @@
 import pytest
 
-from dli.adapters.memory_store import InMemorySpecStore
+from dli.adapters.stores.memory import InMemorySpecStore
 from tests.contract.spec_store_contract import SpecStoreContract
 
 

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dli.adapters.s3_store import S3SpecStore
-from dli.adapters.spec_codec import document_to_bytes
-from dli.domain.enums import SourceType
-from dli.domain.errors import (
+from dli.adapters.stores.s3 import S3SpecStore
+from dli.adapters.codecs.specs import document_to_bytes
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import (
     ConfigurationError,
     DLIError,
     StoreUnavailableError,

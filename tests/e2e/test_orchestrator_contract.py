@@ -8,13 +8,13 @@ import time
 import attrs
 import pytest
 
-from dli.adapters.airflow_rest import AirflowOrchestrator
+from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 from dli.adapters.clock import SystemClock
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.domain.enums import SourceType
-from dli.domain.errors import ServerError
-from dli.domain.schedule import ScheduleConfig
-from dli.domain.spec import DatasetSpec, SpecDocument
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import ServerError
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from tests.contract.orchestrator_contract import OrchestratorContract
 from tests.e2e.stack import E2EStack, wait_for
 

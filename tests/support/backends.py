@@ -7,8 +7,8 @@ from typing import Protocol
 
 import yaml
 
-from dli.adapters.spec_codec import spec_to_dict
-from dli.domain.spec import DatasetSpec
+from dli.adapters.codecs.specs import spec_to_dict
+from dli.domain.model.spec import DatasetSpec
 from dli.entrypoints.api import WorkflowAPI
 
 

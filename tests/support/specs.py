@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dli.domain.enums import SourceType
-from dli.domain.schedule import ScheduleConfig
-from dli.domain.spec import DatasetSpec, Parameter, SpecDocument
+from dli.domain.model.enums import SourceType
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument
 
 UTC = dt.timezone.utc
 

@@ -16,9 +16,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 
 from dli import ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus, bootstrap
 from dli.adapters.clock import FakeClock
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.domain.errors import DLIError
-from dli.domain.spec import SpecDocument
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.domain.model.errors import DLIError
+from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import SpecStore
 from tests.support.specs import make_spec
 

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import yaml
 
-from dli.domain.errors import ConfigurationError
+from dli.domain.model.errors import ConfigurationError
 
 __all__ = ["ConfigValues", "read_project_server", "read_user_config"]
 

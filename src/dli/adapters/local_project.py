@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 
-from dli.domain.errors import DLIError, SpecInvalidError
-from dli.domain.spec import DatasetSpec
+from dli.domain.model.errors import DLIError, SpecInvalidError
+from dli.domain.model.spec import DatasetSpec
 
 __all__ = ["FilesystemProject", "read_project_config"]
 
@@ -20,7 +20,7 @@ _SUFFIXES = (".yaml", ".yml")
 
 def read_project_config(root: Path) -> dict[str, Any]:
     """The project's ``dli.yaml`` as a mapping (empty when there is none)."""
-    from dli.adapters.spec_codec import load_yaml
+    from dli.adapters.codecs.specs import load_yaml
 
     path = root / "dli.yaml"
     if not path.is_file():
@@ -90,7 +90,7 @@ class FilesystemProject:
 
     def _load(self, path: Path) -> DatasetSpec:
         # YAML and cattrs load only when a spec is read: most commands never read one.
-        from dli.adapters.spec_codec import load_yaml, spec_from_dict
+        from dli.adapters.codecs.specs import load_yaml, spec_from_dict
 
         try:
             raw = path.read_bytes()

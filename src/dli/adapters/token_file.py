@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from dli.domain.errors import ConfigurationError
+from dli.domain.model.errors import ConfigurationError
 
 __all__ = ["TokenEntry", "TokenFile", "validate_user"]
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import attrs
 
-from dli.domain.enums import RunStatus, SourceType, WorkflowStatus
-from dli.domain.errors import DatasetNotFoundError, ParameterInvalidError, WorkflowRegistrationError
-from dli.domain.names import validate_dataset_name
-from dli.domain.schedule import ScheduleConfig
-from dli.domain.spec import DatasetSpec, minimal_spec
-from dli.domain.workflow import (
+from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.errors import DatasetNotFoundError, ParameterInvalidError, WorkflowRegistrationError
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, minimal_spec
+from dli.domain.model.workflow import (
     RunLogs,
     WorkflowHistoryResult,
     WorkflowInfo,
@@ -23,7 +23,8 @@ from dli.domain.workflow import (
     WorkflowStatusResult,
 )
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
-from dli.ports.control_plane import ControlPlane, HistoryQuery, ListQuery
+from dli.domain.model.queries import HistoryQuery, ListQuery
+from dli.ports.control_plane import ControlPlane
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.orchestrator import DagState
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from dli.domain.errors import ConfigurationError
+from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:
@@ -23,15 +23,15 @@ def build_store(url: str) -> SpecStore:
     """The spec store for ``memory://``, ``file:///path`` or ``s3://bucket/prefix`` (DLI-001 otherwise)."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
-        from dli.adapters.memory_store import InMemorySpecStore
+        from dli.adapters.stores.memory import InMemorySpecStore
 
         return InMemorySpecStore(url=url)
     if scheme == "file":
-        from dli.adapters.fs_store import FilesystemSpecStore
+        from dli.adapters.stores.filesystem import FilesystemSpecStore
 
         return FilesystemSpecStore.from_url(url)
     if scheme == "s3":
-        from dli.adapters.s3_store import S3SpecStore
+        from dli.adapters.stores.s3 import S3SpecStore
 
         return S3SpecStore.from_url(url)
     raise ConfigurationError(
@@ -51,11 +51,11 @@ def build_orchestrator(
     """The orchestrator for ``memory://`` (simulated) or an Airflow API server URL."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
-        from dli.adapters.memory_orchestrator import InMemoryOrchestrator
+        from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 
         return InMemoryOrchestrator(clock=clock)
     if scheme in ("http", "https"):
-        from dli.adapters.airflow_rest import AirflowOrchestrator
+        from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 
         return AirflowOrchestrator(
             base_url=url, username=username, password=password, timeout_seconds=timeout_seconds, clock=clock
@@ -84,15 +84,15 @@ def build_control_plane(
                 "server_url required for SERVER mode",
                 hints=("Pass --server URL, set DLI_SERVER_URL, or use --mode mock.",),
             )
-        from dli.adapters.basecamp_http import BasecampClient
+        from dli.adapters.basecamp.client import BasecampClient
 
         return BasecampClient(
             base_url=context.server_url, token=context.api_token, timeout_seconds=context.timeout_seconds
         )
     if mode is ExecutionMode.MOCK:
-        from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-        from dli.adapters.memory_store import InMemorySpecStore
-        from dli.adapters.mock_seed import seed_mock
+        from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+        from dli.adapters.stores.memory import InMemorySpecStore
+        from dli.adapters.simulation.seed import seed_mock
 
         if store is None and orchestrator is None:
             mock_store, mock_orchestrator = InMemorySpecStore(), InMemoryOrchestrator(clock=clock)

@@ -1,7 +1,7 @@
 """The Code path (spec §2.1): publish a project's scheduled dataset specs to a store's ``code/``.
 
 ``publish_project`` loads and validates the whole project first (one invalid spec: DLI-203 and
-nothing is written), reads what ``code/`` holds, plans (``dli.domain.usecases.publish``) and, unless
+nothing is written), reads what ``code/`` holds, plans (``dli.domain.model.publish``) and, unless
 it is a dry run, applies the plan with the store's conditional writes.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import attrs
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import ConfigurationError, SpecInvalidError
-from dli.domain.usecases.publish import PublishAction, PublishedSpec, PublishPlan, plan_publish
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import ConfigurationError, SpecInvalidError
+from dli.domain.model.publish import PublishAction, PublishedSpec, PublishPlan, plan_publish
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["PublishResult", "PublishResultItem", "apply_plan", "default_publisher", "publish_project", "read_published"]

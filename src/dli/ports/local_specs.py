@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from dli.domain.spec import DatasetSpec
+from dli.domain.model.spec import DatasetSpec
 
 __all__ = ["LocalSpecs"]
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from dli.domain.enums import RunStatus, RunType
+from dli.domain.model.enums import RunStatus, RunType
 
 __all__ = ["BackfillHandle", "DagState", "Orchestrator", "RunRecord"]
 

@@ -7,8 +7,8 @@ from typing import Protocol
 
 import attrs
 
-from dli.domain.enums import SourceType
-from dli.domain.spec import SpecDocument
+from dli.domain.model.enums import SourceType
+from dli.domain.model.spec import SpecDocument
 
 __all__ = ["SpecStore", "VersionedDocument"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dli.domain.errors import ConfigurationError
+from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.devstack.stack import find_airflow_venv
 from dli.entrypoints.devstack.processes import session_alive, spawn_detached, stop_session
 

@@ -13,13 +13,13 @@ import pytest
 from litestar.testing import TestClient
 
 from dli.adapters.clock import SystemClock
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.adapters.memory_store import InMemorySpecStore
-from dli.adapters.spec_index import IndexedSpecStore
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.adapters.stores.indexed import IndexedSpecStore
 from dli.adapters.token_file import TokenFile
-from dli.domain.enums import SourceType
-from dli.domain.spec import SpecDocument
+from dli.domain.model.enums import SourceType
+from dli.domain.model.spec import SpecDocument
 from dli.domain.usecases.control_plane import InProcessControlPlane
 from dli.entrypoints.server.app import ServerSettings, create_app
 from tests.support.basecamp import BasecampProcess, running_basecamp

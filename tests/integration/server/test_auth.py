@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from dli.adapters.token_file import TokenFile
-from dli.domain.errors import ConfigurationError
+from dli.domain.model.errors import ConfigurationError
 from tests.integration.server.conftest import LiveServer
 
 NAME = "shop.auth.target"

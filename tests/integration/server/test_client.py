@@ -6,15 +6,15 @@ import httpx
 import pytest
 
 from dli import ExecutionContext, ExecutionMode, bootstrap
-from dli.adapters.basecamp_http import BasecampClient
-from dli.domain.errors import (
+from dli.adapters.basecamp.client import BasecampClient
+from dli.domain.model.errors import (
     AuthenticationError,
     ErrorCode,
     ServerError,
     ServerUnreachableError,
     WorkflowOverriddenError,
 )
-from dli.ports.control_plane import ListQuery
+from dli.domain.model.queries import ListQuery
 from tests.integration.server.conftest import LiveServer
 from tests.support.basecamp import free_port
 

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from structlog.testing import capture_logs
 
-from dli.adapters.basecamp_http import BasecampClient
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.adapters.memory_store import InMemorySpecStore
+from dli.adapters.basecamp.client import BasecampClient
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.clock import SystemClock
-from dli.domain.enums import RunStatus, RunType, SourceType
-from dli.domain.errors import ErrorCode, ServerError, StoreUnavailableError
+from dli.domain.model.enums import RunStatus, RunType, SourceType
+from dli.domain.model.errors import ErrorCode, ServerError, StoreUnavailableError
 from dli.entrypoints.server.errors import STATUS_BY_CODE
 from dli.ports.orchestrator import RunRecord
 from tests.integration.server.conftest import LiveServer

@@ -62,7 +62,7 @@ def test_secret_looking_fields_are_masked_by_the_log_configuration(capsys):
 
 
 def test_the_check_logs_transitions_through_structlog(in_process):
-    from dli.domain.enums import SourceType
+    from dli.domain.model.enums import SourceType
     from tests.support.specs import make_document
 
     app = in_process()

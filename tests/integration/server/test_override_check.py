@@ -8,14 +8,14 @@ import threading
 from structlog.testing import capture_logs
 
 from dli.adapters.clock import FakeClock
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.adapters.memory_store import InMemorySpecStore
-from dli.adapters.spec_index import IndexedSpecStore
-from dli.domain.enums import SourceType
-from dli.domain.override import TransitionKind
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.adapters.stores.indexed import IndexedSpecStore
+from dli.domain.model.enums import SourceType
+from dli.domain.model.override import TransitionKind
 from dli.domain.usecases.control_plane import InProcessControlPlane
-from dli.ports.control_plane import ListQuery
+from dli.domain.model.queries import ListQuery
 from dli.ports.spec_store import SpecStore
 from tests.integration.server.conftest import LiveServer
 from tests.support.specs import make_document

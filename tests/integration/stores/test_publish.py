@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dli.adapters.spec_codec import spec_to_dict
-from dli.domain.enums import SourceType
-from dli.domain.errors import ConfigurationError, SpecInvalidError
+from dli.adapters.codecs.specs import spec_to_dict
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import ConfigurationError, SpecInvalidError
 from dli.entrypoints.bootstrap import build_store
 from dli.entrypoints.cli.app import invoke
 from dli.entrypoints.publish import publish_project

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.adapters.s3_store import S3SpecStore
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.adapters.stores.s3 import S3SpecStore
 from tests.support.s3_servers import S3Server, run_moto
 from tests.support.state_machine import workflow_machine
 

@@ -12,10 +12,10 @@ import time
 import httpx
 import pytest
 
-from dli.adapters.airflow_rest import AirflowOrchestrator
+from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 from dli.adapters.clock import FakeClock
-from dli.domain.enums import RunStatus, RunType
-from dli.domain.errors import ServerError, WorkflowExecutionError
+from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.errors import ServerError, WorkflowExecutionError
 
 URL = "http://airflow.test:8080"
 

@@ -1,7 +1,7 @@
 import pytest
 
 from dli.adapters.local_project import FilesystemProject, read_project_config
-from dli.domain.errors import SpecInvalidError
+from dli.domain.model.errors import SpecInvalidError
 
 
 def write(path, text):

@@ -3,9 +3,9 @@ import datetime as dt
 import pytest
 import yaml
 
-from dli.adapters.spec_codec import document_from_bytes, document_to_bytes, spec_from_dict, spec_to_dict
-from dli.domain.enums import SourceType
-from dli.domain.errors import SpecInvalidError
+from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes, spec_from_dict, spec_to_dict
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import SpecInvalidError
 from tests.support.specs import make_document, params_spec
 
 USER_YAML = """

@@ -1,7 +1,7 @@
 import pytest
 
-from dli.domain import errors
-from dli.domain.errors import DLIError, ErrorCode, ServerError, error_for_code
+from dli.domain.model import errors
+from dli.domain.model.errors import DLIError, ErrorCode, ServerError, error_for_code
 
 
 @pytest.mark.parametrize("code", list(ErrorCode))

@@ -1,8 +1,8 @@
 import pytest
 
-from dli.domain.errors import SpecInvalidError, WorkflowNotFoundError
-from dli.domain.names import MAX_NAME_LENGTH, validate_dataset_name
-from dli.domain.runs import make_run_id, split_run_id
+from dli.domain.model.errors import SpecInvalidError, WorkflowNotFoundError
+from dli.domain.model.names import MAX_NAME_LENGTH, validate_dataset_name
+from dli.domain.model.runs import make_run_id, split_run_id
 
 
 @pytest.mark.parametrize("name", ["a", "iceberg.analytics.daily_clicks", "a1_b.c2", "x" * MAX_NAME_LENGTH])

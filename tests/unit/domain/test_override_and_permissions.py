@@ -2,10 +2,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import WorkflowPermissionError
-from dli.domain.override import TransitionKind, diff_resolutions, resolve_override
-from dli.domain.permissions import Action, check_allowed
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import WorkflowPermissionError
+from dli.domain.model.override import TransitionKind, diff_resolutions, resolve_override
+from dli.domain.model.permissions import Action, check_allowed
 
 names = st.sets(st.sampled_from(["a", "b", "c", "d", "e"]))
 

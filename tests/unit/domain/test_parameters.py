@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from dli.domain.errors import ParameterInvalidError
-from dli.domain.parameters import MAX_BACKFILL_DAYS, backfill_dates, coerce_parameters, parse_date
+from dli.domain.model.errors import ParameterInvalidError
+from dli.domain.model.parameters import MAX_BACKFILL_DAYS, backfill_dates, coerce_parameters, parse_date
 from tests.support.specs import make_spec, params_spec
 
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dli.domain.errors import InvalidCronError, SpecInvalidError
-from dli.domain.schedule import ScheduleConfig, fire_times, next_run
+from dli.domain.model.errors import InvalidCronError, SpecInvalidError
+from dli.domain.model.schedule import ScheduleConfig, fire_times, next_run
 
 UTC = dt.timezone.utc
 

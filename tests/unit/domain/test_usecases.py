@@ -6,10 +6,10 @@ import pytest
 
 from dli import ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus, bootstrap
 from dli.adapters.clock import FakeClock
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.adapters.memory_store import InMemorySpecStore
-from dli.domain.errors import SpecInvalidError, WorkflowPermissionError
-from dli.domain.spec import SpecDocument
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.domain.model.errors import SpecInvalidError, WorkflowPermissionError
+from dli.domain.model.spec import SpecDocument
 from dli.domain.usecases import register_workflow
 from tests.support.backends import write_spec
 from tests.support.specs import make_spec

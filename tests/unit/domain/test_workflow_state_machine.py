@@ -2,7 +2,7 @@
 
 from hypothesis import settings
 
-from dli.adapters.memory_store import InMemorySpecStore
+from dli.adapters.stores.memory import InMemorySpecStore
 from tests.support.state_machine import workflow_machine
 
 InMemoryMachine = workflow_machine(InMemorySpecStore)

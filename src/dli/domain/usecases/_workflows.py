@@ -6,12 +6,12 @@ import datetime as dt
 
 import attrs
 
-from dli.domain.enums import SourceType, WorkflowStatus
-from dli.domain.errors import WorkflowNotFoundError
-from dli.domain.names import validate_dataset_name
-from dli.domain.schedule import next_run
-from dli.domain.spec import SpecDocument
-from dli.domain.workflow import WorkflowInfo
+from dli.domain.model.enums import SourceType, WorkflowStatus
+from dli.domain.model.errors import WorkflowNotFoundError
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.schedule import next_run
+from dli.domain.model.spec import SpecDocument
+from dli.domain.model.workflow import WorkflowInfo
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
 

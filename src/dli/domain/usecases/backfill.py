@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dli.domain.enums import ResultStatus
-from dli.domain.errors import ParameterInvalidError
-from dli.domain.parameters import backfill_dates, coerce_parameters
+from dli.domain.model.enums import ResultStatus
+from dli.domain.model.errors import ParameterInvalidError
+from dli.domain.model.parameters import backfill_dates, coerce_parameters
 from dli.domain.usecases._workflows import require_active
 from dli.domain.usecases.runs import check_runnable
-from dli.domain.workflow import WorkflowRunResult
+from dli.domain.model.workflow import WorkflowRunResult
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 

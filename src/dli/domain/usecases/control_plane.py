@@ -7,16 +7,16 @@ from typing import Any
 
 import attrs
 
-from dli.domain.enums import SourceType
-from dli.domain.names import validate_dataset_name
-from dli.domain.spec import DatasetSpec
+from dli.domain.model.enums import SourceType
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.spec import DatasetSpec
 from dli.domain.usecases.backfill import trigger_backfill
 from dli.domain.usecases.history import get_history
 from dli.domain.usecases.listing import get_workflow, list_workflows
 from dli.domain.usecases.pause import pause_workflow, unpause_workflow
 from dli.domain.usecases.register import register_workflow, unregister_workflow
 from dli.domain.usecases.runs import get_run_logs, get_run_status, stop_run, trigger_run
-from dli.domain.workflow import (
+from dli.domain.model.workflow import (
     RunLogs,
     WorkflowHistoryResult,
     WorkflowInfo,
@@ -26,7 +26,7 @@ from dli.domain.workflow import (
     WorkflowStatusResult,
 )
 from dli.ports.clock import Clock
-from dli.ports.control_plane import HistoryQuery, ListQuery
+from dli.domain.model.queries import HistoryQuery, ListQuery
 from dli.ports.orchestrator import DagState, Orchestrator
 from dli.ports.spec_store import SpecStore
 

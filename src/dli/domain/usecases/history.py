@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dli.domain.enums import ResultStatus, SourceType
-from dli.domain.names import validate_dataset_name
-from dli.domain.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
-from dli.ports.control_plane import HistoryQuery
+from dli.domain.model.enums import ResultStatus, SourceType
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
+from dli.domain.model.queries import HistoryQuery
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 

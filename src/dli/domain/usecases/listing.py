@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 
-from dli.domain.enums import ResultStatus, SourceType, WorkflowStatus
-from dli.domain.names import validate_dataset_name
-from dli.domain.override import resolve_override
+from dli.domain.model.enums import ResultStatus, SourceType, WorkflowStatus
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.override import resolve_override
 from dli.domain.usecases._workflows import find, workflow_info
-from dli.domain.workflow import WorkflowInfo, WorkflowListResult
+from dli.domain.model.workflow import WorkflowInfo, WorkflowListResult
 from dli.ports.clock import Clock
-from dli.ports.control_plane import ListQuery
+from dli.domain.model.queries import ListQuery
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dli.domain.enums import ResultStatus, SourceType
-from dli.domain.errors import InvalidStateError, WorkflowOverriddenError
-from dli.domain.permissions import Action, check_allowed
+from dli.domain.model.enums import ResultStatus, SourceType
+from dli.domain.model.errors import InvalidStateError, WorkflowOverriddenError
+from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.usecases._workflows import find, not_found
-from dli.domain.workflow import WorkflowRunResult
+from dli.domain.model.workflow import WorkflowRunResult
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 

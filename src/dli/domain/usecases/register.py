@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 
-from dli.domain.enums import ResultStatus, SourceType
-from dli.domain.errors import SpecInvalidError, WorkflowAlreadyExistsError
-from dli.domain.permissions import Action, check_allowed
-from dli.domain.spec import DatasetSpec, SpecDocument
+from dli.domain.model.enums import ResultStatus, SourceType
+from dli.domain.model.errors import SpecInvalidError, WorkflowAlreadyExistsError
+from dli.domain.model.permissions import Action, check_allowed
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.usecases._workflows import find, not_found, workflow_info
-from dli.domain.workflow import WorkflowRegisterResult, WorkflowRunResult
+from dli.domain.model.workflow import WorkflowRegisterResult, WorkflowRunResult
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dli.domain.enums import ResultStatus, SourceType
-from dli.domain.errors import InvalidStateError, WorkflowNotFoundError
-from dli.domain.parameters import coerce_parameters
-from dli.domain.runs import split_run_id
+from dli.domain.model.enums import ResultStatus, SourceType
+from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
+from dli.domain.model.parameters import coerce_parameters
+from dli.domain.model.runs import split_run_id
 from dli.domain.usecases._workflows import require_active
-from dli.domain.workflow import RunLogs, WorkflowRunResult, WorkflowStatusResult
+from dli.domain.model.workflow import RunLogs, WorkflowRunResult, WorkflowStatusResult
 from dli.ports.orchestrator import Orchestrator, RunRecord
 from dli.ports.spec_store import SpecStore
 

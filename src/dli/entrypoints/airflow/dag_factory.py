@@ -26,8 +26,8 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, get_parsing_context
 from airflow.sdk.exceptions import AirflowFailException
 
-from dli.adapters import airflow_runs
-from dli.domain.spec import DatasetSpec, SpecDocument
+from dli.adapters.airflow import runs as airflow_runs
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs
 from dli.entrypoints.airflow.sql_template import (
     BACKFILL_MARKER,

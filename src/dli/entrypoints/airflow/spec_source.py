@@ -17,12 +17,12 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from dli.adapters.spec_codec import document_from_bytes, document_to_bytes
-from dli.domain.enums import SourceType
-from dli.domain.errors import DLIError
-from dli.domain.names import validate_dataset_name
-from dli.domain.override import resolve_override
-from dli.domain.spec import SpecDocument
+from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import DLIError
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.override import resolve_override
+from dli.domain.model.spec import SpecDocument
 
 __all__ = ["LoadedSpec", "load_specs"]
 
@@ -135,7 +135,7 @@ def _cached(folder: Path) -> Iterator[tuple[str, str, Path]]:
 
 
 def _load_s3_store(url: str, only: str | None, cache_dir: Path) -> list[LoadedSpec]:
-    from dli.adapters.s3_store import S3SpecStore
+    from dli.adapters.stores.s3 import S3SpecStore
 
     store = S3SpecStore.from_url(url, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
     try:
@@ -189,7 +189,7 @@ def load_specs(store_url: str, *, only: str | None = None, cache_dir: Path | Non
     """
     parts = urlsplit(store_url)
     if parts.scheme == "file":
-        from dli.adapters.fs_store import FilesystemSpecStore
+        from dli.adapters.stores.filesystem import FilesystemSpecStore
 
         FilesystemSpecStore.from_url(store_url)  # validates the URL the same way the server does
         return _load_file_store(Path(unquote(parts.path)), only)

@@ -15,8 +15,8 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dli.adapters import airflow_runs
-from dli.domain.spec import DatasetSpec, Parameter
+from dli.adapters.airflow import runs as airflow_runs
+from dli.domain.model.spec import DatasetSpec, Parameter
 
 __all__ = [
     "BACKFILL_MARKER",

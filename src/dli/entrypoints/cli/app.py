@@ -145,7 +145,7 @@ def invoke(
     """Run ``dli`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status; never raises."""
     from cyclopts import CycloptsError
 
-    from dli.domain.errors import DLIError
+    from dli.domain.model.errors import DLIError
     from dli.entrypoints.cli.exit_codes import exit_code_for, print_error, print_unexpected
     from dli.entrypoints.cli.session import close_session
 

@@ -7,7 +7,7 @@ import sys
 import traceback
 from typing import TextIO
 
-from dli.domain.errors import DLIError, ErrorCode
+from dli.domain.model.errors import DLIError, ErrorCode
 
 __all__ = ["ExitCode", "exit_code_for", "print_error", "print_unexpected"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
-from dli.domain.enums import RunStatus
-from dli.domain.workflow import WorkflowStatusResult
+from dli.domain.model.enums import RunStatus
+from dli.domain.model.workflow import WorkflowStatusResult
 from dli.entrypoints.cli.exit_codes import ExitCode
 from dli.entrypoints.cli.session import Session
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from cyclopts import Parameter
 
-from dli.domain.errors import ParameterInvalidError
+from dli.domain.model.errors import ParameterInvalidError
 
 __all__ = ["DatasetArg", "Format", "FormatOption", "Params", "RunIdArg", "SourceFilter", "parse_params"]
 

@@ -78,10 +78,10 @@ def _dry_run(
     start: str | None,
 ) -> int:
     """Everything ``register`` would check, then the next fire times; nothing is written."""
-    from dli.domain.enums import SourceType
-    from dli.domain.errors import WorkflowAlreadyExistsError
-    from dli.domain.permissions import Action, check_allowed
-    from dli.domain.schedule import ScheduleConfig, fire_times
+    from dli.domain.model.enums import SourceType
+    from dli.domain.model.errors import WorkflowAlreadyExistsError
+    from dli.domain.model.permissions import Action, check_allowed
+    from dli.domain.model.schedule import ScheduleConfig, fire_times
     from dli.entrypoints.cli import render
 
     session = current()
@@ -112,7 +112,7 @@ def _dry_run(
         # Just before midnight of that day in the workflow's zone: a fire at 00:00 is included.
         import zoneinfo
 
-        from dli.domain.parameters import parse_date
+        from dli.domain.model.parameters import parse_date
 
         day = parse_date(start, what="--from date")
         after = dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(schedule.timezone)) - dt.timedelta(

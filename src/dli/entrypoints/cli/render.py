@@ -15,9 +15,9 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from dli.domain.enums import RunStatus, WorkflowStatus
-from dli.domain.schedule import FireTime
-from dli.domain.workflow import (
+from dli.domain.model.enums import RunStatus, WorkflowStatus
+from dli.domain.model.schedule import FireTime
+from dli.domain.model.workflow import (
     WorkflowHistoryResult,
     WorkflowInfo,
     WorkflowListResult,
@@ -150,8 +150,8 @@ def _summary(session: Session, title: str, fields: Iterable[tuple[str, str]]) ->
 
 
 def print_json(session: Session, value: Any) -> None:
-    """Write a result model (or a dict of them) as JSON, the shape of ``dli.adapters.json_codec``."""
-    from dli.adapters.json_codec import to_jsonable
+    """Write a result model (or a dict of them) as JSON, the shape of ``dli.adapters.codecs.results``."""
+    from dli.adapters.codecs.results import to_jsonable
 
     session.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
 

@@ -20,7 +20,7 @@ DryRun = Annotated[bool, Parameter(negative="", help="Validate only; run nothing
 
 
 def _check_wait_options(timeout: float | None, poll: float) -> None:
-    from dli.domain.errors import ParameterInvalidError
+    from dli.domain.model.errors import ParameterInvalidError
 
     if timeout is not None and timeout < 0:
         raise ParameterInvalidError(f"--timeout must be >= 0, got {timeout}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from dli.domain.errors import ConfigurationError
+from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.context import DEFAULT_SERVER_URL, ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:

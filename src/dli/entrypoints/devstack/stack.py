@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from dli.domain.errors import ConfigurationError, ServerError
+from dli.domain.model.errors import ConfigurationError, ServerError
 from dli.entrypoints.devstack.processes import port_in_use, session_alive, spawn_detached, stop_session
 
 __all__ = ["ComponentStatus", "DevStack", "find_airflow_venv"]

@@ -26,17 +26,17 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.openapi.spec import Components, SecurityScheme
 
 import dli
-from dli.adapters.json_codec import to_jsonable
-from dli.adapters.spec_codec import spec_from_dict
-from dli.adapters.spec_index import IndexedSpecStore
+from dli.adapters.codecs.results import to_jsonable
+from dli.adapters.codecs.specs import spec_from_dict
+from dli.adapters.stores.indexed import IndexedSpecStore
 from dli.adapters.token_file import TokenFile
-from dli.domain.enums import RunStatus, SourceType, WorkflowStatus
-from dli.domain.errors import DLIError, ErrorCode, SpecInvalidError, WorkflowNotFoundError
-from dli.domain.names import validate_dataset_name
-from dli.domain.schedule import validate_cron, validate_timezone
+from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.errors import DLIError, ErrorCode, SpecInvalidError, WorkflowNotFoundError
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.schedule import validate_cron, validate_timezone
 from dli.domain.usecases.control_plane import InProcessControlPlane
 from dli.ports.orchestrator import DagState
-from dli.domain.workflow import (
+from dli.domain.model.workflow import (
     RunLogs,
     WorkflowHistoryResult,
     WorkflowInfo,
@@ -55,7 +55,7 @@ from dli.entrypoints.server.bodies import (
 )
 from dli.entrypoints.server.errors import ErrorBody, dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, USER_SCOPE_KEY, RequestMiddleware
-from dli.ports.control_plane import HistoryQuery, ListQuery
+from dli.domain.model.queries import HistoryQuery, ListQuery
 from dli.ports.orchestrator import Orchestrator
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
@@ -141,7 +141,7 @@ def _only(request: Request[Any, Any, Any], allowed: set[str]) -> None:
 
 
 def _unknown_params(unknown: list[str], allowed: set[str]) -> DLIError:
-    from dli.domain.errors import ParameterInvalidError
+    from dli.domain.model.errors import ParameterInvalidError
 
     return ParameterInvalidError(
         f"Unknown query parameter(s): {', '.join(unknown)}",

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import ParameterInvalidError
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import ParameterInvalidError
 
 __all__ = [
     "BackfillRequest",

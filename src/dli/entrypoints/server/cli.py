@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from cyclopts import App, Parameter
 
-from dli.domain.errors import ConfigurationError, DLIError
+from dli.domain.model.errors import ConfigurationError, DLIError
 
 __all__ = ["app", "main"]
 
@@ -33,7 +33,7 @@ def _orchestrator(url: str, clock: object) -> object:
 
     parts = urlsplit(url)
     if parts.scheme == "memory":
-        from dli.adapters.memory_orchestrator import InMemoryOrchestrator
+        from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
@@ -97,7 +97,7 @@ def serve(
     import uvicorn
 
     from dli.adapters.clock import SystemClock
-    from dli.adapters.spec_index import IndexedSpecStore
+    from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.control_plane import InProcessControlPlane
     from dli.entrypoints.bootstrap import build_store

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from dli.domain.errors import DLIError, ErrorCode, StoreUnavailableError
+from dli.domain.model.errors import DLIError, ErrorCode, StoreUnavailableError
 
 __all__ = ["ErrorBody", "ErrorDetail", "error_bytes", "error_payload", "status_for"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from dli.adapters.token_file import TokenFile
-from dli.domain.errors import DLIError, ErrorCode
+from dli.domain.model.errors import DLIError, ErrorCode
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes
 
 __all__ = ["USER_SCOPE_KEY", "REQUEST_ID_SCOPE_KEY", "RequestMiddleware"]

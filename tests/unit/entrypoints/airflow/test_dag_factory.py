@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.domain.enums import SourceType
-from dli.domain.schedule import ScheduleConfig
-from dli.domain.spec import DatasetSpec, Parameter, SpecDocument, Statement
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.domain.model.enums import SourceType
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument, Statement
 
 REPO = Path(__file__).resolve().parents[4]
 VENV = Path(os.environ.get("DLI_AIRFLOW_VENV") or REPO / ".venv-airflow")

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
-from dli.adapters.fs_store import FilesystemSpecStore
-from dli.adapters.s3_store import S3SpecStore
-from dli.domain.enums import SourceType
-from dli.domain.schedule import ScheduleConfig
-from dli.domain.spec import DatasetSpec, SpecDocument
+from dli.adapters.stores.filesystem import FilesystemSpecStore
+from dli.adapters.stores.s3 import S3SpecStore
+from dli.domain.model.enums import SourceType
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.spec_source import load_specs
 from tests.support.s3_servers import run_moto
 
@@ -78,7 +78,7 @@ def test_s3_documents_are_downloaded_once_per_etag(tmp_path, monkeypatch) -> Non
 
 
 def test_unknown_store_scheme_is_a_configuration_error() -> None:
-    from dli.domain.errors import ConfigurationError
+    from dli.domain.model.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError):
         load_specs("ftp://nowhere")
@@ -97,7 +97,7 @@ def test_an_unreachable_s3_serves_the_cached_copies_instead_of_dropping_every_da
         assert [s.name for s in load_specs(url, cache_dir=cache)] == ["a.one"]
     # moto is gone now: the listing fails, the cache answers.
     assert [s.name for s in load_specs(url, cache_dir=cache)] == ["a.one"]
-    from dli.domain.errors import StoreUnavailableError
+    from dli.domain.model.errors import StoreUnavailableError
 
     with pytest.raises(StoreUnavailableError):
         load_specs(url, cache_dir=tmp_path / "empty-cache")

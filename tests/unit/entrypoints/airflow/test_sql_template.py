@@ -9,7 +9,7 @@ import types
 import jinja2
 import pytest
 
-from dli.domain.spec import DatasetSpec, Parameter, Statement
+from dli.domain.model.spec import DatasetSpec, Parameter, Statement
 from dli.entrypoints.airflow.sql_template import (
     DATE_MACRO,
     execution_date_for,

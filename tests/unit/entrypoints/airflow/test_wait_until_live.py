@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dli import ExecutionContext, ExecutionMode, WorkflowAPI
-from dli.domain.errors import WorkflowRegistrationError
+from dli.domain.model.errors import WorkflowRegistrationError
 from dli.ports.orchestrator import DagState
 
 

@@ -17,9 +17,9 @@ import attrs
 import pytest
 
 from dli.adapters.clock import FakeClock
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.adapters.memory_store import InMemorySpecStore
-from dli.adapters.mock_seed import seed_mock
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.adapters.simulation.seed import seed_mock
 from dli.entrypoints.bootstrap import bootstrap
 from dli.entrypoints.cli.app import invoke
 from dli.entrypoints.context import ExecutionContext

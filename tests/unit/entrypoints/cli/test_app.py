@@ -7,7 +7,7 @@ import io
 from cyclopts import App
 
 from dli import __version__
-from dli.domain.errors import ServerUnreachableError
+from dli.domain.model.errors import ServerUnreachableError
 from dli.entrypoints.cli import app as app_module
 from dli.entrypoints.cli.app import invoke, register_optional
 from dli.entrypoints.context import ExecutionMode

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from dli.domain.errors import (
+from dli.domain.model.errors import (
     ConfigurationError,
     DatasetNotFoundError,
     InvalidCronError,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dli.domain.enums import RunStatus, RunType, SourceType
-from dli.domain.workflow import WorkflowStatusResult
+from dli.domain.model.enums import RunStatus, RunType, SourceType
+from dli.domain.model.workflow import WorkflowStatusResult
 from dli.entrypoints.cli.follow import outcome, outcome_code
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dli.domain.errors import ParameterInvalidError
+from dli.domain.model.errors import ParameterInvalidError
 from dli.entrypoints.cli.options import parse_params
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from dli.adapters.spec_codec import spec_to_dict
+from dli.adapters.codecs.specs import spec_to_dict
 from tests.support.specs import make_spec
 
 

@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-from dli.adapters.json_codec import from_jsonable, to_jsonable
-from dli.domain.enums import SourceType, WorkflowStatus
-from dli.domain.workflow import WorkflowInfo
+from dli.adapters.codecs.results import from_jsonable, to_jsonable
+from dli.domain.model.enums import SourceType, WorkflowStatus
+from dli.domain.model.workflow import WorkflowInfo
 from dli.entrypoints.cli.render import duration, local_time, utc_time
 
 

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from dli.adapters.config_file import read_project_server, read_user_config
-from dli.domain.errors import ConfigurationError
+from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.bootstrap import bootstrap
 from dli.entrypoints.cli.settings import Flags, resolve_context, user_config_path
 from dli.entrypoints.context import DEFAULT_SERVER_URL, ExecutionMode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dli.domain.errors import SpecInvalidError
+from dli.domain.model.errors import SpecInvalidError
 
 __all__ = ["MAX_NAME_LENGTH", "validate_dataset_name"]
 

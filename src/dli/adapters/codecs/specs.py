@@ -15,10 +15,10 @@ import functools
 import attrs
 import yaml
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import DLIError, SpecInvalidError
-from dli.domain.schedule import ScheduleConfig
-from dli.domain.spec import DatasetSpec, Parameter, SpecDocument, Statement
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import DLIError, SpecInvalidError
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument, Statement
 
 __all__ = [
     "document_from_bytes",

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import httpx
 
-from dli.adapters.airflow_runs import (
+from dli.adapters.airflow.runs import (
     AIRFLOW_STATES,
     BACKFILL_MARKER,
     BROKEN_PREFIX,
@@ -31,15 +31,15 @@ from dli.adapters.airflow_runs import (
     format_event,
     run_record,
 )
-from dli.adapters.airflow_session import AirflowSession, error_detail, segment
-from dli.domain.enums import RunStatus
-from dli.domain.errors import (
+from dli.adapters.airflow.session import AirflowSession, error_detail, segment
+from dli.domain.model.enums import RunStatus
+from dli.domain.model.errors import (
     InvalidStateError,
     ParameterInvalidError,
     WorkflowExecutionError,
     WorkflowNotFoundError,
 )
-from dli.domain.runs import make_run_id, split_run_id
+from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from dli.domain.enums import SourceType
+from dli.domain.model.enums import SourceType
 
 __all__ = ["Resolution", "Transition", "TransitionKind", "diff_resolutions", "resolve_override"]
 

@@ -24,12 +24,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
-from dli.adapters.memory_store import already_exists, changed_since_read, etag_of
-from dli.adapters.spec_codec import document_from_bytes, document_to_bytes
-from dli.domain.enums import SourceType
-from dli.domain.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
-from dli.domain.names import validate_dataset_name
-from dli.domain.spec import SpecDocument
+from dli.adapters.stores.memory import already_exists, changed_since_read, etag_of
+from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import VersionedDocument
 
 __all__ = ["ConditionalWrites", "S3SpecStore"]

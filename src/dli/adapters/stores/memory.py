@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 import attrs
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
-from dli.domain.spec import SpecDocument
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
+from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import VersionedDocument
 
 __all__ = ["InMemorySpecStore", "already_exists", "changed_since_read", "etag_of"]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from dli.domain.errors import InvalidCronError, SpecInvalidError
+from dli.domain.model.errors import InvalidCronError, SpecInvalidError
 
 __all__ = ["FireTime", "ScheduleConfig", "fire_times", "next_run", "validate_cron", "validate_timezone"]
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import SpecInvalidError
-from dli.domain.spec import DatasetSpec, SpecDocument
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import SpecInvalidError
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 
 __all__ = ["PublishAction", "PublishItem", "PublishPlan", "PublishedSpec", "plan_publish"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dli.domain.errors import WorkflowNotFoundError
-from dli.domain.names import validate_dataset_name
+from dli.domain.model.errors import WorkflowNotFoundError
+from dli.domain.model.names import validate_dataset_name
 
 __all__ = ["RUN_ID_SEPARATOR", "make_run_id", "split_run_id"]
 

@@ -10,8 +10,8 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
-from dli.domain.enums import RunStatus, RunType
-from dli.domain.runs import make_run_id
+from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.runs import make_run_id
 from dli.ports.orchestrator import RunRecord
 
 __all__ = [

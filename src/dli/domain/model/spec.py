@@ -8,10 +8,10 @@ from typing import Any
 
 import attrs
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import SpecInvalidError
-from dli.domain.names import validate_dataset_name
-from dli.domain.schedule import ScheduleConfig
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import SpecInvalidError
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.schedule import ScheduleConfig
 
 __all__ = ["PARAMETER_TYPES", "DatasetSpec", "Parameter", "SpecDocument", "Statement", "minimal_spec"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dli.adapters.memory_orchestrator import InMemoryOrchestrator
-from dli.adapters.memory_store import InMemorySpecStore
-from dli.domain.enums import RunStatus, RunType, SourceType
-from dli.domain.runs import make_run_id
-from dli.domain.schedule import ScheduleConfig
-from dli.domain.spec import DatasetSpec, Parameter, SpecDocument
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.domain.model.enums import RunStatus, RunType, SourceType
+from dli.domain.model.runs import make_run_id
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument
 from dli.ports.orchestrator import RunRecord
 
 __all__ = ["seed_mock"]

@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from dli.domain.errors import ParameterInvalidError
-from dli.domain.spec import DatasetSpec, Parameter
+from dli.domain.model.errors import ParameterInvalidError
+from dli.domain.model.spec import DatasetSpec, Parameter
 
 __all__ = ["BUILTIN_PARAMETERS", "MAX_BACKFILL_DAYS", "backfill_dates", "coerce_parameters", "parse_date"]
 

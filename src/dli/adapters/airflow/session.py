@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from dli.domain.errors import ConfigurationError, DLIError, ServerError
+from dli.domain.model.errors import ConfigurationError, DLIError, ServerError
 
 __all__ = ["AirflowSession", "error_detail", "segment"]
 

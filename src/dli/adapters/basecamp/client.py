@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
-from dli.adapters.json_codec import from_jsonable, to_jsonable
-from dli.adapters.spec_codec import spec_to_dict
-from dli.domain.enums import SourceType
-from dli.domain.errors import (
+from dli.adapters.codecs.results import from_jsonable, to_jsonable
+from dli.adapters.codecs.specs import spec_to_dict
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import (
     AuthenticationError,
     DLIError,
     ErrorCode,
@@ -27,8 +27,8 @@ from dli.domain.errors import (
     ServerUnreachableError,
     error_for_code,
 )
-from dli.domain.spec import DatasetSpec
-from dli.domain.workflow import (
+from dli.domain.model.spec import DatasetSpec
+from dli.domain.model.workflow import (
     RunLogs,
     WorkflowHistoryResult,
     WorkflowInfo,
@@ -37,7 +37,7 @@ from dli.domain.workflow import (
     WorkflowRunResult,
     WorkflowStatusResult,
 )
-from dli.ports.control_plane import HistoryQuery, ListQuery
+from dli.domain.model.queries import HistoryQuery, ListQuery
 from dli.ports.orchestrator import DagState
 
 __all__ = ["BasecampClient"]

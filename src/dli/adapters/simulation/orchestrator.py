@@ -16,9 +16,9 @@ from typing import Any
 
 import attrs
 
-from dli.domain.enums import RunStatus, RunType
-from dli.domain.errors import InvalidStateError, WorkflowNotFoundError
-from dli.domain.runs import make_run_id, split_run_id
+from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
+from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from dli.domain.enums import ResultStatus, RunStatus, RunType, SourceType, WorkflowStatus
+from dli.domain.model.enums import ResultStatus, RunStatus, RunType, SourceType, WorkflowStatus
 
 __all__ = [
     "DatasetInfo",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import WorkflowPermissionError
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import WorkflowPermissionError
 
 __all__ = ["Action", "check_allowed"]
 

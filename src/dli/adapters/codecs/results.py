@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.preconf.json import make_converter
 
-from dli.domain.errors import ServerError
+from dli.domain.model.errors import ServerError
 
 __all__ = ["converter", "dumps", "from_jsonable", "to_jsonable"]
 

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 import attrs
 import structlog
 
-from dli.domain.enums import SourceType
-from dli.domain.errors import DLIError, ServerError, WorkflowRegistrationError
-from dli.domain.override import Resolution, Transition, diff_resolutions, resolve_override
-from dli.domain.spec import SpecDocument
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import DLIError, ServerError, WorkflowRegistrationError
+from dli.domain.model.override import Resolution, Transition, diff_resolutions, resolve_override
+from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]

@@ -1,0 +1,1 @@
+"""dli.adapters.airflow."""

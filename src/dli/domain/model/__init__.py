@@ -1,0 +1,1 @@
+"""dli.domain.model."""
