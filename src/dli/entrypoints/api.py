@@ -26,7 +26,7 @@ from dli.entrypoints.context import ExecutionContext, ExecutionMode
 from dli.domain.model.queries import HistoryQuery, ListQuery
 from dli.ports.control_plane import ControlPlane
 from dli.ports.local_specs import LocalSpecs
-from dli.ports.orchestrator import DagState
+from dli.domain.model.workflow import DagState
 
 __all__ = ["WorkflowAPI"]
 

@@ -23,7 +23,7 @@ from dli.domain.model.workflow import (
     WorkflowRunResult,
     WorkflowStatusResult,
 )
-from dli.ports.orchestrator import DagState
+from dli.domain.model.workflow import DagState
 
 __all__ = ["ControlPlane"]
 

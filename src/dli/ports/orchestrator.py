@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import attrs
 
 from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.workflow import DagState
 
 __all__ = ["BackfillHandle", "DagState", "Orchestrator", "RunRecord"]
 
@@ -51,16 +52,6 @@ class BackfillHandle:
     """One run per date, in date order."""
 
 
-@attrs.frozen(kw_only=True)
-class DagState:
-    """Whether the orchestrator has picked up a workflow's stored spec."""
-
-    visible: bool
-    """The workflow exists in the orchestrator (for Airflow: its DAG was parsed)."""
-    error: str | None = None
-    """Why it cannot run: the spec's or the DAG file's import error."""
-
-
 class Orchestrator(Protocol):
     """Runs workflows. Airflow in production; simulated in memory for MOCK mode and tests.
 
@@ -74,6 +65,17 @@ class Orchestrator(Protocol):
 
     def dag_state(self, name: str) -> DagState:
         """Whether ``name`` is live in the orchestrator yet, or why it is not."""
+        ...
+
+    def is_paused(self, name: str) -> bool | None:
+        """Whether the schedule of ``name`` is paused; ``None`` when the orchestrator does not know it yet.
+
+        Asks about this one workflow only (never a scan of every workflow).
+        """
+        ...
+
+    def is_running(self, name: str) -> bool:
+        """Whether ``name`` has a pending or running run (this one workflow only)."""
         ...
 
     def pause_states(self) -> Mapping[str, bool]:

@@ -38,7 +38,7 @@ from dli.domain.model.workflow import (
     WorkflowStatusResult,
 )
 from dli.domain.model.queries import HistoryQuery, ListQuery
-from dli.ports.orchestrator import DagState
+from dli.domain.model.workflow import DagState
 
 __all__ = ["BasecampClient"]
 

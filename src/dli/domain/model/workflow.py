@@ -11,6 +11,7 @@ import attrs
 from dli.domain.model.enums import ResultStatus, RunStatus, RunType, SourceType, WorkflowStatus
 
 __all__ = [
+    "DagState",
     "DatasetInfo",
     "RunLogs",
     "WorkflowHistoryResult",
@@ -243,3 +244,13 @@ class RunLogs:
     """The run."""
     text: str
     """The logs, task by task."""
+
+
+@attrs.frozen(kw_only=True)
+class DagState:
+    """Whether the orchestrator has picked up a workflow's stored spec."""
+
+    visible: bool
+    """The workflow exists in the orchestrator (for Airflow: its DAG was parsed)."""
+    error: str | None = None
+    """Why it cannot run: the spec's or the DAG file's import error."""

@@ -35,7 +35,7 @@ from dli.domain.model.errors import DLIError, ErrorCode, SpecInvalidError, Workf
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.schedule import validate_cron, validate_timezone
 from dli.domain.usecases.control_plane import InProcessControlPlane
-from dli.ports.orchestrator import DagState
+from dli.domain.model.workflow import DagState
 from dli.domain.model.workflow import (
     RunLogs,
     WorkflowHistoryResult,

@@ -6,7 +6,7 @@ import pytest
 
 from dli import ExecutionContext, ExecutionMode, WorkflowAPI
 from dli.domain.model.errors import WorkflowRegistrationError
-from dli.ports.orchestrator import DagState
+from dli.domain.model.workflow import DagState
 
 
 class _Plane:
