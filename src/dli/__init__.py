@@ -53,7 +53,6 @@ _EXPORTS = {
     "WorkflowStatus": "dli.domain.model.enums",
     "WorkflowStatusResult": "dli.domain.model.workflow",
     "WorkflowUnregisterError": "dli.domain.model.errors",
-    "bootstrap": "dli.entrypoints.bootstrap",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -109,5 +108,4 @@ if TYPE_CHECKING:
         WorkflowStatusResult,
     )
     from dli.entrypoints.api import WorkflowAPI
-    from dli.entrypoints.bootstrap import bootstrap
     from dli.entrypoints.context import ExecutionContext, ExecutionMode

@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from dli import ExecutionContext, ExecutionMode, bootstrap
+from dli import WorkflowAPI, ExecutionContext, ExecutionMode
 from dli.adapters.stores.filesystem import FilesystemSpecStore
 from dli.domain.model.enums import SourceType
 from dli.domain.model.spec import DatasetSpec, SpecDocument
@@ -67,7 +67,7 @@ class TestControlPlaneOverHttp(ControlPlaneContract):
         for server in running_basecamp(
             tmp_path / "server", store_url=store_dir.as_uri(), check_interval=CHECK_INTERVAL
         ):
-            api = bootstrap(
+            api = WorkflowAPI(
                 ExecutionContext(
                     execution_mode=ExecutionMode.SERVER,
                     server_url=server.url,
@@ -77,4 +77,4 @@ class TestControlPlaneOverHttp(ControlPlaneContract):
                 )
             )
             yield ServerBackend(api=api, project=project, store=FilesystemSpecStore(store_dir), server=server)
-            api._control.close()  # type: ignore[attr-defined]
+            api.close()

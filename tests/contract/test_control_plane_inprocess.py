@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from dli import ExecutionContext, ExecutionMode, bootstrap
+from dli import WorkflowAPI, ExecutionContext, ExecutionMode
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
@@ -40,7 +40,7 @@ class TestInProcessControlPlane(ControlPlaneContract):
     def backend(self, tmp_path):
         clock = FakeClock()
         store = InMemorySpecStore()
-        api = bootstrap(
+        api = WorkflowAPI(
             ExecutionContext(execution_mode=ExecutionMode.MOCK, project_path=tmp_path, user="tester"),
             store=store,
             orchestrator=InMemoryOrchestrator(clock=clock),

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
-from dli import ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus, bootstrap
+from dli import WorkflowAPI, ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.domain.model.errors import DLIError
@@ -35,7 +35,7 @@ def workflow_machine(store_factory: Callable[[], SpecStore]) -> type[RuleBasedSt
             self.clock = FakeClock()
             self.store = store_factory()
             self.project = Path(tempfile.mkdtemp(prefix="dli-sm-"))
-            self.api = bootstrap(
+            self.api = WorkflowAPI(
                 ExecutionContext(execution_mode=ExecutionMode.MOCK, project_path=self.project, user="sm"),
                 store=self.store,
                 orchestrator=InMemoryOrchestrator(clock=self.clock),
@@ -83,6 +83,10 @@ def workflow_machine(store_factory: Callable[[], SpecStore]) -> type[RuleBasedSt
             if name in self.manual:
                 call()
                 del self.manual[name]
+                if name not in self.code:
+                    # Unregister unschedules at once: the orchestrator keeps the name paused (Airflow
+                    # keeps a DAG's pause state), so a later CODE spec of that name starts paused.
+                    self.paused[name] = True
             elif name in self.code:
                 self.expect_error("DLI-803", call)
             else:

@@ -1,19 +1,21 @@
-"""``WorkflowAPI``: the library facade (spec §4.1). Thin: validate arguments, call the control plane."""
+"""``WorkflowAPI``: the library facade. Thin: each method builds one message and hands it to the bus."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
-from dli.domain.model.errors import DatasetNotFoundError, ParameterInvalidError, WorkflowRegistrationError
+from dli.domain.model.errors import DatasetNotFoundError, WorkflowNotFoundError, WorkflowRegistrationError
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, minimal_spec
 from dli.domain.model.workflow import (
+    DagState,
     RunLogs,
     WorkflowHistoryResult,
     WorkflowInfo,
@@ -22,23 +24,16 @@ from dli.domain.model.workflow import (
     WorkflowRunResult,
     WorkflowStatusResult,
 )
+from dli.domain.usecases import messages as m
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
-from dli.domain.model.queries import HistoryQuery, ListQuery
-from dli.ports.control_plane import ControlPlane
-from dli.ports.local_specs import LocalSpecs
-from dli.domain.model.workflow import DagState
+
+if TYPE_CHECKING:
+    from dli.domain.model.publish import PublishResult
+    from dli.domain.usecases.bus import Handles
+    from dli.entrypoints.bootstrap import Wiring
+    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
 
 __all__ = ["WorkflowAPI"]
-
-
-def _enum(cls: type, value: Any, what: str) -> Any:
-    if value is None or isinstance(value, cls):
-        return value
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in cls)  # type: ignore[attr-defined]
-        raise ParameterInvalidError(f"Invalid {what}: {value!r}", hints=(f"Use one of: {allowed}.",)) from None
 
 
 class WorkflowAPI:
@@ -55,21 +50,34 @@ class WorkflowAPI:
         self,
         context: ExecutionContext | None = None,
         *,
-        control_plane: ControlPlane | None = None,
+        bus: Handles | None = None,
         local_specs: LocalSpecs | None = None,
+        store: SpecStore | None = None,
+        orchestrator: Orchestrator | None = None,
+        clock: Clock | None = None,
+        wiring: Wiring | None = None,
     ) -> None:
-        """Build the facade; without ports, the composition root picks them from ``context``."""
+        """Build the facade; the composition root wires what is not given from ``context``."""
         self.context = context or ExecutionContext()
-        if control_plane is None:
-            from dli.entrypoints.bootstrap import build_control_plane
+        if wiring is None:
+            from dli.entrypoints.bootstrap import bootstrap
 
-            control_plane = build_control_plane(self.context)
-        if local_specs is None:
-            from dli.adapters.local_project import FilesystemProject
+            wiring = bootstrap(
+                self.context, bus=bus, local_specs=local_specs, store=store, orchestrator=orchestrator, clock=clock
+            )
+        self._bus = wiring.bus
+        self._local = wiring.local_specs
+        self._publisher = wiring.publisher
 
-            local_specs = FilesystemProject(self.context.project_path)
-        self._control = control_plane
-        self._local = local_specs
+    def close(self) -> None:
+        """Close the connections of the backends (HTTP pools); the facade is unusable afterwards."""
+        self._bus.close()
+
+    def __enter__(self) -> WorkflowAPI:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"WorkflowAPI(context={self.context!r})"
@@ -78,7 +86,10 @@ class WorkflowAPI:
 
     def get(self, dataset_name: str) -> WorkflowInfo | None:
         """The workflow of a dataset (the CODE one when both exist), or ``None``."""
-        return self._control.get(validate_dataset_name(dataset_name))
+        try:
+            return self._bus.handle(m.GetWorkflow(dataset_name=dataset_name))  # type: ignore[no-any-return]
+        except WorkflowNotFoundError:
+            return None
 
     def load_spec(self, dataset_name: str) -> DatasetSpec:
         """The local spec of ``dataset_name`` (MOCK mode generates one when the project has none)."""
@@ -121,19 +132,24 @@ class WorkflowAPI:
             retry_delay_seconds=retry_delay_seconds,
         )
         spec = attrs.evolve(self.load_spec(dataset_name), schedule=schedule)
-        return self._control.register(spec=spec, force=force)
+        return self._bus.handle(m.RegisterWorkflow(spec=spec, force=force))  # type: ignore[no-any-return]
 
     def unregister(self, dataset_name: str) -> WorkflowRunResult:
         """Remove a MANUAL workflow (a CODE one is removed through Git: DLI-803)."""
-        return self._control.unregister(validate_dataset_name(dataset_name))
+        return self._bus.handle(m.UnregisterWorkflow(dataset_name=dataset_name))  # type: ignore[no-any-return]
 
     # -- execution -----------------------------------------------------------------------------
 
     def run(
         self, dataset_name: str, *, parameters: Mapping[str, Any] | None = None, dry_run: bool = False
     ) -> WorkflowRunResult:
-        """Trigger an adhoc run; ``dry_run`` only validates the parameters."""
-        return self._control.run(validate_dataset_name(dataset_name), parameters=dict(parameters or {}), dry_run=dry_run)
+        """Trigger an adhoc run; ``dry_run`` only validates the parameters.
+
+        Parameters the spec does not declare are passed to the run as given, and named in the
+        result's ``warnings``.
+        """
+        message = m.TriggerRun(dataset_name=dataset_name, parameters=parameters, dry_run=dry_run)
+        return self._bus.handle(message)  # type: ignore[no-any-return]
 
     def backfill(
         self,
@@ -145,23 +161,20 @@ class WorkflowAPI:
         dry_run: bool = False,
     ) -> WorkflowRunResult:
         """Run each date from ``start_date`` to ``end_date`` (YYYY-MM-DD), in order, stopping at the first failure."""
-        return self._control.backfill(
-            validate_dataset_name(dataset_name),
-            start_date=start_date,
-            end_date=end_date,
-            parameters=dict(parameters or {}),
-            dry_run=dry_run,
+        message = m.TriggerBackfill(
+            dataset_name=dataset_name, start_date=start_date, end_date=end_date, parameters=parameters, dry_run=dry_run
         )
+        return self._bus.handle(message)  # type: ignore[no-any-return]
 
     def stop(self, run_id: str) -> WorkflowRunResult:
         """Kill a running run (DLI-807 when it already finished)."""
-        return self._control.stop(run_id)
+        return self._bus.handle(m.StopRun(run_id=run_id))  # type: ignore[no-any-return]
 
     # -- queries ---------------------------------------------------------------------------------
 
     def get_status(self, run_id: str) -> WorkflowStatusResult:
         """Status of one run (DLI-800 when unknown)."""
-        return self._control.get_status(run_id)
+        return self._bus.handle(m.GetRunStatus(run_id=run_id))  # type: ignore[no-any-return]
 
     def list_workflows(
         self,
@@ -174,15 +187,15 @@ class WorkflowAPI:
         limit: int = 100,
     ) -> WorkflowListResult:
         """Registered workflows, filtered (spec §4.1)."""
-        query = ListQuery(
-            source_type=_enum(SourceType, source_type, "source type"),
-            status=_enum(WorkflowStatus, status, "workflow status"),
-            dataset_filter=dataset_filter or None,
+        message = m.ListWorkflows(
+            source_type=source_type,
+            status=status,
+            dataset_filter=dataset_filter,
             running_only=running_only,
             enabled_only=enabled_only,
             limit=limit,
         )
-        return self._control.list_workflows(query)
+        return self._bus.handle(message)  # type: ignore[no-any-return]
 
     def history(
         self,
@@ -194,34 +207,51 @@ class WorkflowAPI:
         include_dataset_info: bool = True,
     ) -> WorkflowHistoryResult:
         """Runs, newest first, with the dataset's metadata when one dataset is named."""
-        if isinstance(run_status, str):
-            run_status = run_status.upper()
-        query = HistoryQuery(
-            dataset_name=validate_dataset_name(dataset_name) if dataset_name is not None else None,
-            source_type=_enum(SourceType, source_type, "source type"),
-            run_status=_enum(RunStatus, run_status, "run status"),
+        message = m.GetHistory(
+            dataset_name=dataset_name,
+            source_type=source_type,
+            run_status=run_status,
             limit=limit,
             include_dataset_info=include_dataset_info,
         )
-        return self._control.history(query)
+        return self._bus.handle(message)  # type: ignore[no-any-return]
 
     def logs(self, run_id: str) -> RunLogs:
         """Task logs of a run."""
-        return self._control.logs(run_id)
+        return self._bus.handle(m.GetRunLogs(run_id=run_id))  # type: ignore[no-any-return]
 
     # -- schedule control ------------------------------------------------------------------------
 
     def pause(self, dataset_name: str, *, source_type: SourceType | str | None = None) -> WorkflowRunResult:
         """Pause the schedule (CODE workflows too)."""
-        return self._control.pause(
-            validate_dataset_name(dataset_name), source_type=_enum(SourceType, source_type, "source type")
-        )
+        return self._bus.handle(m.PauseWorkflow(dataset_name=dataset_name, source_type=source_type))  # type: ignore[no-any-return]
 
     def unpause(self, dataset_name: str, *, source_type: SourceType | str | None = None) -> WorkflowRunResult:
         """Resume the schedule (DLI-806 when the manual workflow meant is overridden)."""
-        return self._control.unpause(
-            validate_dataset_name(dataset_name), source_type=_enum(SourceType, source_type, "source type")
-        )
+        return self._bus.handle(m.UnpauseWorkflow(dataset_name=dataset_name, source_type=source_type))  # type: ignore[no-any-return]
+
+    # -- the code path ---------------------------------------------------------------------------
+
+    def publish(
+        self,
+        *,
+        store_url: str,
+        project_path: Path | str | None = None,
+        prune: bool = False,
+        dry_run: bool = False,
+        publisher: str | None = None,
+    ) -> PublishResult:
+        """Publish the project's scheduled specs to ``code/`` of the store at ``store_url`` (what CI/CD runs).
+
+        Every spec of the project (``project_path``, default: the context's) is validated first: one
+        invalid spec (DLI-203) and nothing is written. ``publisher`` is recorded as ``registered_by``
+        (default: ``ci``).
+        """
+        bus = self._publisher(store_url, Path(project_path or self.context.project_path))
+        try:
+            return bus.handle(m.PublishSpecs(prune=prune, dry_run=dry_run, actor=publisher))  # type: ignore[no-any-return]
+        finally:
+            bus.close()
 
     # -- following runs --------------------------------------------------------------------------
 
@@ -262,10 +292,11 @@ class WorkflowAPI:
             WorkflowRegistrationError: The DAG has an import error (a broken spec), or it did not
                 appear within ``timeout_seconds`` (DLI-801).
         """
-        name = validate_dataset_name(dataset_name)
+        query = m.GetDagState(dataset_name=dataset_name)
+        name = query.dataset_name
         deadline = monotonic() + timeout_seconds
         while True:
-            state = self._control.dag_state(name)
+            state: DagState = self._bus.handle(query)
             if state.error:
                 raise WorkflowRegistrationError(
                     f"Workflow '{name}' is stored but its DAG cannot run: {state.error}",

@@ -1,43 +1,90 @@
-"""The composition root: the one place where adapters are chosen and wired.
+"""The composition root: the one module that chooses and wires adapters.
 
-Nothing is built at import time, and heavy adapters (httpx, boto3) are imported only when a mode
-needs them, so that ``dli --help`` and MOCK mode stay fast.
+Every entrypoint gets its adapters from here (an import-linter contract keeps it so): the
+``WorkflowAPI`` facade (``bootstrap``), the Basecamp server (``build_server``), the ``basecamp token``
+commands (``build_tokens``), ``dli workflow publish`` (``build_publisher``), the DAG factory and the
+dev stack (``build_store``). Store URLs go through one registry of schemes (``STORE_SCHEMES``).
+
+Nothing is built at import time, and heavy adapters (httpx, boto3, YAML) are imported only when a
+mode needs them, so that ``dli --help`` and MOCK mode stay fast.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import attrs
 
 from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:
-    from dli.entrypoints.api import WorkflowAPI
-    from dli.ports import Clock, ControlPlane, LocalSpecs, Orchestrator, SpecStore
+    from dli.adapters.config_file import ConfigValues
+    from dli.adapters.token_file import TokenFile
+    from dli.domain.usecases.bus import Handles, MessageBus
+    from dli.entrypoints.server.app import ServerSettings
+    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
 
-__all__ = ["bootstrap", "build_control_plane", "build_orchestrator", "build_store"]
+__all__ = [
+    "STORE_SCHEMES",
+    "Wiring",
+    "bootstrap",
+    "build_orchestrator",
+    "build_publisher",
+    "build_server",
+    "build_store",
+    "build_tokens",
+    "json_ready",
+    "public_url",
+    "read_project_server",
+    "read_user_config",
+]
+
+
+# -- spec stores -------------------------------------------------------------------------------------
+
+
+def _memory_store(url: str) -> SpecStore:
+    from dli.adapters.stores.memory import InMemorySpecStore
+
+    return InMemorySpecStore(url=url)
+
+
+def _file_store(url: str) -> SpecStore:
+    from dli.adapters.stores.filesystem import FilesystemSpecStore
+
+    return FilesystemSpecStore.from_url(url)
+
+
+def _s3_store(url: str) -> SpecStore:
+    from dli.adapters.stores.s3 import S3SpecStore
+
+    return S3SpecStore.from_url(url)
+
+
+STORE_SCHEMES: Mapping[str, Callable[[str], SpecStore]] = {
+    "memory": _memory_store,
+    "file": _file_store,
+    "s3": _s3_store,
+}
+"""URL scheme -> the spec store it names; the server, LOCAL mode, publish and the DAG factory use it."""
 
 
 def build_store(url: str) -> SpecStore:
     """The spec store for ``memory://``, ``file:///path`` or ``s3://bucket/prefix`` (DLI-001 otherwise)."""
-    scheme = urlsplit(url).scheme
-    if scheme == "memory":
-        from dli.adapters.stores.memory import InMemorySpecStore
+    factory = STORE_SCHEMES.get(urlsplit(url).scheme)
+    if factory is None:
+        raise ConfigurationError(
+            f"Unknown spec store URL {public_url(url)!r}",
+            hints=("Use memory://, file:///absolute/path or s3://bucket/prefix.",),
+        )
+    return factory(url)
 
-        return InMemorySpecStore(url=url)
-    if scheme == "file":
-        from dli.adapters.stores.filesystem import FilesystemSpecStore
 
-        return FilesystemSpecStore.from_url(url)
-    if scheme == "s3":
-        from dli.adapters.stores.s3 import S3SpecStore
-
-        return S3SpecStore.from_url(url)
-    raise ConfigurationError(
-        f"Unknown spec store URL {url!r}",
-        hints=("Use memory://, file:///absolute/path or s3://bucket/prefix.",),
-    )
+# -- orchestrators -----------------------------------------------------------------------------------
 
 
 def build_orchestrator(
@@ -48,35 +95,72 @@ def build_orchestrator(
     password: str | None = None,
     timeout_seconds: float = 30.0,
 ) -> Orchestrator:
-    """The orchestrator for ``memory://`` (simulated) or an Airflow API server URL."""
-    scheme = urlsplit(url).scheme
-    if scheme == "memory":
+    """The orchestrator for an Airflow API server URL, or ``memory://`` (simulated runs).
+
+    ``memory://?queue_seconds=0.1&run_seconds=0.2`` makes simulated runs fast (tests, demos).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
         from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 
-        return InMemoryOrchestrator(clock=clock)
-    if scheme in ("http", "https"):
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        try:
+            timings = {k: float(options.pop(k)) for k in ("queue_seconds", "run_seconds") if k in options}
+        except ValueError:
+            raise ConfigurationError(f"Invalid orchestrator URL {url!r}: timings must be numbers") from None
+        if options:
+            raise ConfigurationError(f"Unknown option(s) in {url!r}: {', '.join(sorted(options))}")
+        return InMemoryOrchestrator(clock=clock, **timings)
+    if parts.scheme in ("http", "https"):
         from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 
         return AirflowOrchestrator(
             base_url=url, username=username, password=password, timeout_seconds=timeout_seconds, clock=clock
         )
     raise ConfigurationError(
-        f"Unknown orchestrator URL {url!r}", hints=("Use memory:// or the Airflow API server's http(s) URL.",)
+        f"Unknown orchestrator URL {public_url(url)!r}",
+        hints=("Use memory:// or the Airflow API server's http(s) URL.",),
     )
 
 
-def build_control_plane(
-    context: ExecutionContext,
-    *,
-    store: SpecStore | None = None,
-    orchestrator: Orchestrator | None = None,
-    clock: Clock | None = None,
-) -> ControlPlane:
-    """The control plane for the context's mode; any port given replaces the default adapter."""
-    from dli.adapters.clock import SystemClock
-    from dli.domain.usecases.control_plane import InProcessControlPlane
+def public_url(url: str) -> str:
+    """``url`` without credentials, query or fragment, for logs and messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if not netloc:
+        return f"{parts.scheme}://{parts.path}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
-    clock = clock or SystemClock()
+
+def _clock(clock: Clock | None) -> Clock:
+    if clock is not None:
+        return clock
+    from dli.adapters.clock import SystemClock
+
+    return SystemClock()
+
+
+# -- the facade's wiring -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Wiring:
+    """What a ``WorkflowAPI`` runs on."""
+
+    bus: Handles
+    """Carries out the workflow messages: in process (MOCK, LOCAL) or through Basecamp (SERVER)."""
+    local_specs: LocalSpecs
+    """The user's project."""
+    publisher: Callable[[str, Path], Handles]
+    """A bus from a project to the store at a URL, for ``publish`` (CI writes the store directly)."""
+
+
+def _bus(
+    context: ExecutionContext, *, store: SpecStore | None, orchestrator: Orchestrator | None, clock: Clock | None
+) -> Handles:
+    from dli.domain.usecases.bus import MessageBus
+
     mode = context.execution_mode
     if mode is ExecutionMode.SERVER:
         if not context.server_url:
@@ -89,10 +173,11 @@ def build_control_plane(
         return BasecampClient(
             base_url=context.server_url, token=context.api_token, timeout_seconds=context.timeout_seconds
         )
+    clock = _clock(clock)
     if mode is ExecutionMode.MOCK:
         from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
-        from dli.adapters.stores.memory import InMemorySpecStore
         from dli.adapters.simulation.seed import seed_mock
+        from dli.adapters.stores.memory import InMemorySpecStore
 
         if store is None and orchestrator is None:
             mock_store, mock_orchestrator = InMemorySpecStore(), InMemoryOrchestrator(clock=clock)
@@ -115,26 +200,124 @@ def build_control_plane(
                 password=context.airflow_password,
                 timeout_seconds=context.timeout_seconds,
             )
-    return InProcessControlPlane(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
+    return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
+
+
+def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None = None) -> MessageBus:
+    """The bus ``dli workflow publish`` runs on: the project on disk and the store at ``store_url``.
+
+    Raises:
+        ConfigurationError: ``project_path`` is not a dli project (no ``dli.yaml``) (DLI-001).
+    """
+    from dli.adapters.local_project import FilesystemProject
+    from dli.domain.usecases.bus import MessageBus
+
+    root = Path(project_path)
+    if not (root / "dli.yaml").is_file():
+        # Guard: with --prune, publishing an empty directory would delete every code spec.
+        raise ConfigurationError(
+            f"{root} is not a dli project (no dli.yaml)",
+            hints=("Run publish from the project root or pass --path to it.",),
+        )
+    return MessageBus(store=build_store(store_url), local_specs=FilesystemProject(root), clock=_clock(clock))
 
 
 def bootstrap(
     context: ExecutionContext | None = None,
     *,
-    control_plane: ControlPlane | None = None,
+    bus: Handles | None = None,
     local_specs: LocalSpecs | None = None,
     store: SpecStore | None = None,
     orchestrator: Orchestrator | None = None,
     clock: Clock | None = None,
-) -> WorkflowAPI:
-    """Build a ``WorkflowAPI``; every port may be swapped (tests pass fakes here)."""
-    from dli.entrypoints.api import WorkflowAPI
-
+) -> Wiring:
+    """Wire a ``WorkflowAPI`` for ``context``; every port may be swapped (tests pass fakes here)."""
     context = context or ExecutionContext()
-    if control_plane is None:
-        control_plane = build_control_plane(context, store=store, orchestrator=orchestrator, clock=clock)
+    if bus is None:
+        bus = _bus(context, store=store, orchestrator=orchestrator, clock=clock)
     if local_specs is None:
         from dli.adapters.local_project import FilesystemProject
 
         local_specs = FilesystemProject(context.project_path)
-    return WorkflowAPI(context, control_plane=control_plane, local_specs=local_specs)
+
+    def publisher(store_url: str, project_path: Path) -> Handles:
+        return build_publisher(store_url=store_url, project_path=project_path, clock=clock)
+
+    return Wiring(bus=bus, local_specs=local_specs, publisher=publisher)
+
+
+# -- the server --------------------------------------------------------------------------------------
+
+
+def build_tokens(path: Path) -> TokenFile:
+    """The API tokens file (only hashes are stored)."""
+    from dli.adapters.token_file import TokenFile
+
+    return TokenFile(path)
+
+
+def build_server(
+    *,
+    store_url: str = "memory://",
+    orchestrator_url: str = "memory://",
+    tokens_file: Path,
+    check_interval_seconds: float = 30.0,
+    airflow_username: str | None = None,
+    airflow_password: str | None = None,
+    store: SpecStore | None = None,
+    orchestrator: Orchestrator | None = None,
+    clock: Clock | None = None,
+) -> ServerSettings:
+    """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table."""
+    from dli.adapters.basecamp.operations import OPERATIONS
+    from dli.adapters.codecs.results import to_jsonable
+    from dli.adapters.stores.indexed import IndexedSpecStore
+    from dli.domain.usecases.bus import MessageBus
+    from dli.entrypoints.server.app import ServerSettings
+
+    if check_interval_seconds <= 0:
+        raise ConfigurationError("--check-interval must be positive")
+    clock = _clock(clock)
+    indexed = IndexedSpecStore(store if store is not None else build_store(store_url))
+    if orchestrator is None:
+        orchestrator = build_orchestrator(
+            orchestrator_url, clock=clock, username=airflow_username, password=airflow_password
+        )
+    return ServerSettings(
+        store=indexed,
+        orchestrator=orchestrator,
+        bus=MessageBus(store=indexed, orchestrator=orchestrator, clock=clock),
+        tokens=build_tokens(tokens_file),
+        operations=OPERATIONS,
+        encode=to_jsonable,
+        check_interval_seconds=check_interval_seconds,
+        orchestrator_url=public_url(orchestrator_url),
+    )
+
+
+# -- what the CLI reads and prints -------------------------------------------------------------------
+
+
+def json_ready(result: Any) -> Any:
+    """A result model as JSON-ready data: the shape the server sends and ``--format json`` prints."""
+    from dli.adapters.codecs.results import to_jsonable
+
+    return to_jsonable(result)
+
+
+def read_user_config(path: Path) -> ConfigValues:
+    """The user's config file; a missing file is an empty configuration."""
+    from dli.adapters import config_file
+
+    # The YAML library is imported only when there is a file (the common case has none).
+    return config_file.read_user_config(path) if path.is_file() else config_file.ConfigValues(source=str(path))
+
+
+def read_project_server(project_path: Path) -> ConfigValues:
+    """The ``server:`` section of the project's ``dli.yaml`` (empty without one)."""
+    from dli.adapters import config_file
+
+    path = project_path / "dli.yaml"
+    if not path.is_file():
+        return config_file.ConfigValues(source=str(path))
+    return config_file.read_project_server(project_path)

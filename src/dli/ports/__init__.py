@@ -1,8 +1,6 @@
 """Ports: the interfaces the use-cases need from the outside world."""
 
 from dli.ports.clock import Clock
-from dli.domain.model.queries import HistoryQuery, ListQuery
-from dli.ports.control_plane import ControlPlane
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.orchestrator import BackfillHandle, Orchestrator, RunRecord
 from dli.ports.spec_store import SpecStore, VersionedDocument
@@ -10,9 +8,6 @@ from dli.ports.spec_store import SpecStore, VersionedDocument
 __all__ = [
     "BackfillHandle",
     "Clock",
-    "ControlPlane",
-    "HistoryQuery",
-    "ListQuery",
     "LocalSpecs",
     "Orchestrator",
     "RunRecord",

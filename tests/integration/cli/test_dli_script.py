@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not DLI.exists(), reason="the dli script is not 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
-    clean["DLI_CONFIG"] = str(tmp_path / "none.yaml")
+    clean["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")  # no user config file there
     clean["DLI_MODE"] = "mock"
     return clean
 

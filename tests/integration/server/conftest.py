@@ -12,16 +12,12 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from dli.adapters.clock import SystemClock
 from dli.adapters.stores.filesystem import FilesystemSpecStore
-from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
-from dli.adapters.stores.indexed import IndexedSpecStore
-from dli.adapters.token_file import TokenFile
 from dli.domain.model.enums import SourceType
 from dli.domain.model.spec import SpecDocument
-from dli.domain.usecases.control_plane import InProcessControlPlane
-from dli.entrypoints.server.app import ServerSettings, create_app
+from dli.entrypoints.bootstrap import build_server
+from dli.entrypoints.server.app import create_app
 from tests.support.basecamp import BasecampProcess, running_basecamp
 from tests.support.specs import make_spec
 
@@ -94,22 +90,17 @@ def in_process(tmp_path: Path) -> Callable[..., Any]:
     clients: list[TestClient[Any]] = []
 
     def build(store: Any = None, orchestrator: Any = None) -> InProcess:
-        clock = SystemClock()
-        indexed = IndexedSpecStore(store if store is not None else InMemorySpecStore())
-        orchestrator = orchestrator if orchestrator is not None else InMemoryOrchestrator(clock=clock)
-        tokens = TokenFile(tmp_path / f"tokens{len(clients)}.json")
-        token = tokens.add("alice")
-        settings = ServerSettings(
-            store=indexed,
+        settings = build_server(
+            store=store if store is not None else InMemorySpecStore(),
             orchestrator=orchestrator,
-            plane=InProcessControlPlane(store=indexed, orchestrator=orchestrator, clock=clock),
-            tokens=tokens,
+            tokens_file=tmp_path / f"tokens{len(clients)}.json",
             check_interval_seconds=3600,
         )
+        token = settings.tokens.add("alice")
         client = TestClient(create_app(settings), raise_server_exceptions=False)  # type: ignore[arg-type]
         client.__enter__()
         clients.append(client)
-        return InProcess(client=client, token=token, store=indexed, orchestrator=orchestrator)
+        return InProcess(client=client, token=token, store=settings.store, orchestrator=settings.orchestrator)
 
     yield build  # type: ignore[misc]
     for client in clients:

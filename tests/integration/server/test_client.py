@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from dli import ExecutionContext, ExecutionMode, bootstrap
+from dli import WorkflowAPI, ExecutionContext, ExecutionMode
 from dli.adapters.basecamp.client import BasecampClient
 from dli.domain.model.errors import (
     AuthenticationError,
@@ -14,7 +14,7 @@ from dli.domain.model.errors import (
     ServerUnreachableError,
     WorkflowOverriddenError,
 )
-from dli.domain.model.queries import ListQuery
+from dli.domain.usecases.messages import GetWorkflow, ListWorkflows, TriggerRun
 from tests.integration.server.conftest import LiveServer
 from tests.support.basecamp import free_port
 
@@ -26,7 +26,7 @@ def test_an_unreachable_server_is_dli_501_naming_the_url_after_retries():
     slept: list[float] = []
     client = BasecampClient(base_url=f"http://127.0.0.1:{port}/", token=SECRET, sleep=slept.append)
     with pytest.raises(ServerUnreachableError) as exc:
-        client.list_workflows(ListQuery())
+        client.handle(ListWorkflows())
     assert exc.value.code is ErrorCode.SERVER_UNREACHABLE
     assert f"http://127.0.0.1:{port}" in exc.value.message
     assert slept == [0.25, 0.5]
@@ -34,7 +34,7 @@ def test_an_unreachable_server_is_dli_501_naming_the_url_after_retries():
 
 
 def test_a_wrong_token_is_dli_502_without_the_token_in_the_error(live: LiveServer):
-    api = bootstrap(ExecutionContext(execution_mode=ExecutionMode.SERVER, server_url=live.url, api_token=SECRET))
+    api = WorkflowAPI(ExecutionContext(execution_mode=ExecutionMode.SERVER, server_url=live.url, api_token=SECRET))
     with pytest.raises(AuthenticationError) as exc:
         api.list_workflows()
     assert exc.value.code is ErrorCode.AUTH_FAILED
@@ -45,7 +45,7 @@ def test_a_wrong_token_is_dli_502_without_the_token_in_the_error(live: LiveServe
 def test_no_token_is_dli_502_with_a_hint_to_set_one(live: LiveServer):
     client = BasecampClient(base_url=live.url)
     with pytest.raises(AuthenticationError) as exc:
-        client.get("shop.sales.daily")
+        client.handle(GetWorkflow(dataset_name="shop.sales.daily"))
     assert any("DLI_API_TOKEN" in hint for hint in exc.value.hints)
 
 
@@ -69,7 +69,7 @@ def test_get_requests_are_retried_on_503_and_read_errors():
 
     transport, calls = _mock(handler)
     client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
-    assert client.list_workflows(ListQuery()).total_count == 0
+    assert client.handle(ListWorkflows()).total_count == 0
     assert len(calls) == 3
 
 
@@ -80,7 +80,7 @@ def test_posts_are_not_retried_once_sent():
     transport, calls = _mock(handler)
     client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
     with pytest.raises(ServerUnreachableError):
-        client.run("shop.sales.daily", parameters={})
+        client.handle(TriggerRun(dataset_name="shop.sales.daily"))
     assert len(calls) == 1
 
 
@@ -92,7 +92,7 @@ def test_posts_are_retried_when_the_connection_was_never_made():
 
     transport, calls = _mock(handler)
     client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
-    assert client.run("shop.sales.daily", parameters={}).dataset_name == "shop.sales.daily"
+    assert client.handle(TriggerRun(dataset_name="shop.sales.daily")).dataset_name == "shop.sales.daily"
     assert len(calls) == 3
 
 

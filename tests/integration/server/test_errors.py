@@ -8,6 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from dli.adapters.basecamp.client import BasecampClient
+from dli.domain.usecases.messages import GetRunStatus
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.clock import SystemClock
@@ -216,7 +217,7 @@ def test_a_scheduled_run_round_trips_through_the_client(in_process):
     )
     app = in_process(store=store, orchestrator=orchestrator)
     client = BasecampClient(base_url="http://testserver.local", token=app.token, transport=app.client._transport)
-    status = client.get_status(SCHEDULED)
+    status = client.handle(GetRunStatus(run_id=SCHEDULED))
     assert (status.run_id, status.run_type, status.run_status) == (SCHEDULED, RunType.SCHEDULED, RunStatus.RUNNING)
     assert client.stop(SCHEDULED).run_status is RunStatus.KILLED
     assert client.logs(SCHEDULED).run_id == SCHEDULED

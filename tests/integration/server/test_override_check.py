@@ -14,8 +14,8 @@ from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.stores.indexed import IndexedSpecStore
 from dli.domain.model.enums import SourceType
 from dli.domain.model.override import TransitionKind
-from dli.domain.usecases.control_plane import InProcessControlPlane
-from dli.domain.model.queries import ListQuery
+from dli.domain.usecases.bus import MessageBus
+from dli.domain.usecases.messages import ListWorkflows
 from dli.ports.spec_store import SpecStore
 from tests.integration.server.conftest import LiveServer
 from tests.support.specs import make_document
@@ -115,9 +115,9 @@ def test_listing_reads_no_spec_once_indexed():
     index = IndexedSpecStore(inner)
     index.check()
     clock = FakeClock()
-    plane = InProcessControlPlane(store=index, orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+    bus = MessageBus(store=index, orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
     inner.reads = inner.listings = 0
-    listed = plane.list_workflows(ListQuery(limit=1000))
+    listed = bus.handle(ListWorkflows(limit=1000))
     assert listed.total_count == 50
     assert (inner.reads, inner.listings) == (0, 0)
 

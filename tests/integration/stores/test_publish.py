@@ -14,7 +14,8 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError
 from dli.entrypoints.bootstrap import build_store
 from dli.entrypoints.cli.app import invoke
-from dli.entrypoints.publish import publish_project
+from dli.domain.usecases.messages import PublishSpecs
+from dli.entrypoints.bootstrap import build_publisher
 from tests.support.backends import write_spec
 from tests.support.specs import make_document, make_spec
 
@@ -47,6 +48,12 @@ def project(tmp_path) -> Path:
     return root
 
 
+def publish(project: Path, store_url: str, *, publisher: str | None = None, **options):
+    """What ``dli workflow publish`` runs: the PublishSpecs message on the publisher's bus."""
+    bus = build_publisher(store_url=store_url, project_path=project)
+    return bus.handle(PublishSpecs(actor=publisher, **options))
+
+
 def run_cli(*args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = invoke(["workflow", "publish", *args], stdout=out, stderr=err)
@@ -59,7 +66,7 @@ def snapshot(store) -> dict[str, str]:
 
 def test_publish_creates_every_scheduled_spec_under_code(project, store_url, monkeypatch):
     monkeypatch.setenv("DLI_PUBLISHER", "github-actions")
-    result = publish_project(project_path=project, store=build_store(store_url))
+    result = publish(project, store_url)
     assert result.summary["create"] == 3
     assert result.skipped == ("shop.dim.plain",)
     store = build_store(store_url)
@@ -71,18 +78,18 @@ def test_publish_creates_every_scheduled_spec_under_code(project, store_url, mon
 
 
 def test_publishing_again_rewrites_nothing(project, store_url):
-    publish_project(project_path=project, store=build_store(store_url))
+    publish(project, store_url)
     before = snapshot(build_store(store_url))
-    again = publish_project(project_path=project, store=build_store(store_url), publisher="someone-else")
+    again = publish(project, store_url, publisher="someone-else")
     assert again.summary["unchanged"] == 3 and not again.changed
     assert snapshot(build_store(store_url)) == before  # same etags: not even re-uploaded
 
 
 def test_a_changed_spec_is_updated_and_the_others_untouched(project, store_url):
-    publish_project(project_path=project, store=build_store(store_url))
+    publish(project, store_url)
     before = snapshot(build_store(store_url))
     write_spec(project, make_spec("shop.sales.daily", cron="30 7 * * *"))
-    result = publish_project(project_path=project, store=build_store(store_url))
+    result = publish(project, store_url)
     assert {i.dataset_name: i.action.value for i in result.items if i.action.value != "unchanged"} == {
         "shop.sales.daily": "update"
     }
@@ -93,12 +100,12 @@ def test_a_changed_spec_is_updated_and_the_others_untouched(project, store_url):
 
 
 def test_a_spec_removed_from_the_project_is_deleted_only_with_prune(project, store_url):
-    publish_project(project_path=project, store=build_store(store_url))
+    publish(project, store_url)
     (project / "models" / "hourly" / "dataset.shop.sales.hourly.yaml").unlink()
-    kept = publish_project(project_path=project, store=build_store(store_url))
+    kept = publish(project, store_url)
     assert kept.summary["keep"] == 1
     assert "shop.sales.hourly" in build_store(store_url).list_etags(CODE)
-    pruned = publish_project(project_path=project, store=build_store(store_url), prune=True)
+    pruned = publish(project, store_url, prune=True)
     assert pruned.summary["delete"] == 1
     assert "shop.sales.hourly" not in build_store(store_url).list_etags(CODE)
 
@@ -108,36 +115,36 @@ def test_manual_specs_are_never_touched_even_with_prune(project, store_url):
     store.create(MANUAL, make_document("shop.sales.daily", cron="0 1 * * *"))
     store.create(MANUAL, make_document("shop.manual.only"))
     manual_before = dict(store.list_etags(MANUAL))
-    publish_project(project_path=project, store=store, prune=True)
+    publish(project, store_url, prune=True)
     assert dict(build_store(store_url).list_etags(MANUAL)) == manual_before
 
 
 def test_one_invalid_spec_aborts_the_whole_publish(project, store_url):
-    publish_project(project_path=project, store=build_store(store_url))
+    publish(project, store_url)
     before = snapshot(build_store(store_url))
     write_spec(project, make_spec("shop.sales.daily", cron="0 3 * * *"))  # a valid change...
     (project / "models" / "dataset.shop.broken.yaml").write_text(
         "name: shop.broken\nquery_statement: SELECT 1\nschedule:\n  cron: 'not a cron'\n"
     )
     with pytest.raises(SpecInvalidError) as info:
-        publish_project(project_path=project, store=build_store(store_url), prune=True)
+        publish(project, store_url, prune=True)
     assert info.value.code.value == "DLI-203"
     assert "dataset.shop.broken.yaml" in " ".join([info.value.message, *info.value.hints])
     assert snapshot(build_store(store_url)) == before  # ...is not published either
 
 
 def test_dry_run_writes_nothing(project, store_url):
-    result = publish_project(project_path=project, store=build_store(store_url), dry_run=True)
+    result = publish(project, store_url, dry_run=True)
     assert result.dry_run and result.summary["create"] == 3
     assert build_store(store_url).list_etags(CODE) == {}
 
 
 def test_a_directory_that_is_not_a_project_is_refused_before_pruning_anything(tmp_path, project, store_url):
-    publish_project(project_path=project, store=build_store(store_url))
+    publish(project, store_url)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ConfigurationError):
-        publish_project(project_path=empty, store=build_store(store_url), prune=True)
+        publish(empty, store_url, prune=True)
     assert len(build_store(store_url).list_etags(CODE)) == 3
 
 

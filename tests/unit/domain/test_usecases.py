@@ -4,13 +4,13 @@ import datetime as dt
 
 import pytest
 
-from dli import ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus, bootstrap
+from dli import WorkflowAPI, ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
-from dli.domain.model.errors import SpecInvalidError, WorkflowPermissionError
-from dli.domain.model.spec import SpecDocument
-from dli.domain.usecases import register_workflow
+from dli.domain.model.errors import ParameterInvalidError, SpecInvalidError, WorkflowPermissionError
+from dli.domain.model.spec import Parameter, SpecDocument
+from dli.domain.usecases.messages import RegisterWorkflow
 from tests.support.backends import write_spec
 from tests.support.specs import make_spec
 
@@ -20,7 +20,7 @@ def env(tmp_path):
     clock = FakeClock()
     store = InMemorySpecStore()
     orch = InMemoryOrchestrator(clock=clock, queue_seconds=1, run_seconds=3)
-    api = bootstrap(
+    api = WorkflowAPI(
         ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
         store=store, orchestrator=orch, clock=clock,
     )
@@ -84,11 +84,52 @@ def test_stopping_a_backfill_date_ends_the_backfill(env):
     assert [api.get_status(r).run_status for r in result.run_ids] == [RunStatus.KILLED] * 3
 
 
-def test_backfill_refuses_an_explicit_execution_date(env):
+def test_backfill_sets_execution_date_itself_and_warns_about_a_given_one(env):
     api, *_ = env
-    with pytest.raises(Exception) as exc:
-        api.backfill("shop.sales.daily", start_date="2025-01-01", end_date="2025-01-01", parameters={"execution_date": "2025-01-01"})
-    assert exc.value.code.value == "DLI-204"
+    result = api.backfill(
+        "shop.sales.daily", start_date="2025-01-01", end_date="2025-01-02", parameters={"execution_date": "2024-12-31"}
+    )
+    assert "execution_date" not in result.parameters
+    assert any("execution_date is set by the backfill" in w for w in result.warnings)
+    logical = [api.get_status(r).logical_date.date().isoformat() for r in result.run_ids]
+    assert logical == ["2025-01-01", "2025-01-02"]
+
+
+def test_backfill_of_a_spec_requiring_execution_date_supplies_it(tmp_path):
+    clock = FakeClock()
+    api = WorkflowAPI(
+        ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
+        store=InMemorySpecStore(), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock,
+    )
+    required = (Parameter(name="execution_date", type="date", required=True),)
+    write_spec(tmp_path, make_spec("shop.daily", cron=None, parameters=required))
+    api.register("shop.daily", cron="0 6 * * *")
+    result = api.backfill("shop.daily", start_date="2025-01-02", end_date="2025-01-04")
+    assert result.dates == ("2025-01-02", "2025-01-03", "2025-01-04") and result.warnings == ()
+    with pytest.raises(ParameterInvalidError, match="Missing required parameter 'execution_date'"):
+        api.run("shop.daily")  # an adhoc run still needs it
+
+
+def test_run_passes_undeclared_parameters_with_a_warning_naming_them_and_the_declared(env):
+    api, *_ = env
+    result = api.run("shop.sales.daily", parameters={"date": "2025-01-01", "region": "eu"})
+    assert result.parameters == {"date": "2025-01-01", "region": "eu"}
+    (warning,) = result.warnings
+    assert "date, region" in warning and "declared: none" in warning
+    status = api.get_status(result.run_id)
+    assert status.parameters == {"date": "2025-01-01", "region": "eu"}
+
+
+def test_declared_parameter_of_the_wrong_type_is_still_an_error(tmp_path):
+    clock = FakeClock()
+    api = WorkflowAPI(
+        ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
+        store=InMemorySpecStore(), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock,
+    )
+    write_spec(tmp_path, make_spec("shop.typed", cron=None, parameters=(Parameter(name="n", type="integer"),)))
+    api.register("shop.typed", cron="0 6 * * *")
+    with pytest.raises(ParameterInvalidError, match="must be integer"):
+        api.run("shop.typed", parameters={"n": "abc", "extra": 1})
 
 
 def test_register_records_who_and_when(env):
@@ -104,11 +145,9 @@ def test_register_keeps_the_local_spec_fields(env):
     assert (info.team, info.description, info.registered_by) == ("@shop", "Sales", "alice")
 
 
-def test_register_use_case_requires_a_schedule():
-    clock = FakeClock()
+def test_register_message_requires_a_schedule():
     with pytest.raises(SpecInvalidError):
-        register_workflow(spec=make_spec(cron=None), force=False, actor=None, store=InMemorySpecStore(),
-                          orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+        RegisterWorkflow(spec=make_spec(cron=None))
 
 
 def test_code_workflow_pause_survives_listing_and_unpause_resumes(env):
@@ -144,7 +183,7 @@ def test_history_of_code_source_excludes_manual_runs(env):
 
 def test_backfill_dates_are_days_in_the_workflows_timezone(tmp_path):
     clock = FakeClock()
-    api = bootstrap(
+    api = WorkflowAPI(
         ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
         store=InMemorySpecStore(), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock,
     )

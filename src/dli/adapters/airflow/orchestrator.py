@@ -162,6 +162,12 @@ class AirflowOrchestrator:
                 return DagState(visible=False, error=f"{item.get('filename')}: {last[0] if last else 'import error'}")
         return DagState(visible=False, error=None)
 
+    def is_paused(self, name: str) -> bool | None:  # interim: the adapters branch asks Airflow for one DAG
+        return self.pause_states().get(name)
+
+    def is_running(self, name: str) -> bool:  # interim
+        return name in self.running()
+
     def pause_states(self) -> Mapping[str, bool]:
         states: dict[str, bool] = {}
         offset = 0

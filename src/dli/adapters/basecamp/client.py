@@ -1,4 +1,7 @@
-"""The Basecamp HTTP client: the ControlPlane port over the server's REST API (SERVER mode).
+"""The Basecamp HTTP client: the message bus over the server's REST API (SERVER mode).
+
+``handle(message)`` sends the request its row of ``OPERATIONS`` describes, so a new operation needs
+no code here.
 
 One pooled ``httpx.Client`` per instance. Retries, with exponential backoff, only where repeating
 cannot do anything twice: any request whose connection could not be opened (nothing was sent), and
@@ -13,12 +16,11 @@ import importlib.metadata
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from dli.adapters.codecs.results import from_jsonable, to_jsonable
-from dli.adapters.codecs.specs import spec_to_dict
-from dli.domain.model.enums import SourceType
+from dli.adapters.basecamp.operations import operation_for
+from dli.adapters.codecs.results import from_jsonable
 from dli.domain.model.errors import (
     AuthenticationError,
     DLIError,
@@ -27,18 +29,7 @@ from dli.domain.model.errors import (
     ServerUnreachableError,
     error_for_code,
 )
-from dli.domain.model.spec import DatasetSpec
-from dli.domain.model.workflow import (
-    RunLogs,
-    WorkflowHistoryResult,
-    WorkflowInfo,
-    WorkflowListResult,
-    WorkflowRegisterResult,
-    WorkflowRunResult,
-    WorkflowStatusResult,
-)
-from dli.domain.model.queries import HistoryQuery, ListQuery
-from dli.domain.model.workflow import DagState
+from dli.domain.usecases.messages import Message
 
 __all__ = ["BasecampClient"]
 
@@ -54,10 +45,6 @@ def _user_agent() -> str:
         return "dli"
 
 
-def _segment(value: str) -> str:
-    """One path segment: '/', '@', ':', '+' and the rest percent-encoded."""
-    return quote(value, safe="")
-
 
 def _display_url(url: str) -> str:
     """The URL without credentials or query, for messages."""
@@ -69,7 +56,7 @@ def _display_url(url: str) -> str:
 
 
 class BasecampClient:
-    """Implements the ControlPlane port by calling a Basecamp server."""
+    """Carries out messages by calling a Basecamp server (``Handles``, like the in-process bus)."""
 
     def __init__(
         self,
@@ -117,94 +104,18 @@ class BasecampClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    # -- ControlPlane --------------------------------------------------------------------------
+    # -- the bus, over HTTP ---------------------------------------------------------------------
 
-    def get(self, dataset_name: str) -> WorkflowInfo | None:
-        try:
-            return self._request("GET", f"/api/v1/workflows/{_segment(dataset_name)}", WorkflowInfo)
-        except DLIError as exc:
-            if exc.code is ErrorCode.WORKFLOW_NOT_FOUND:
-                return None
-            raise
-
-    def dag_state(self, dataset_name: str) -> DagState:
-        return self._request("GET", f"/api/v1/workflows/{_segment(dataset_name)}/live", DagState)
-
-    def register(self, *, spec: DatasetSpec, force: bool = False) -> WorkflowRegisterResult:
-        body = {"spec": spec_to_dict(spec), "force": force}
-        return self._request("POST", "/api/v1/workflows", WorkflowRegisterResult, json=body)
-
-    def unregister(self, dataset_name: str) -> WorkflowRunResult:
-        return self._request("DELETE", f"/api/v1/workflows/{_segment(dataset_name)}", WorkflowRunResult)
-
-    def run(self, dataset_name: str, *, parameters: Mapping[str, Any], dry_run: bool = False) -> WorkflowRunResult:
-        body = {"parameters": to_jsonable(dict(parameters)), "dry_run": dry_run}
-        return self._request("POST", f"/api/v1/workflows/{_segment(dataset_name)}/run", WorkflowRunResult, json=body)
-
-    def backfill(
-        self,
-        dataset_name: str,
-        *,
-        start_date: str,
-        end_date: str,
-        parameters: Mapping[str, Any],
-        dry_run: bool = False,
-    ) -> WorkflowRunResult:
-        body = {
-            "start_date": start_date,
-            "end_date": end_date,
-            "parameters": to_jsonable(dict(parameters)),
-            "dry_run": dry_run,
-        }
-        path = f"/api/v1/workflows/{_segment(dataset_name)}/backfill"
-        return self._request("POST", path, WorkflowRunResult, json=body)
-
-    def stop(self, run_id: str) -> WorkflowRunResult:
-        return self._request("POST", f"/api/v1/runs/{_segment(run_id)}/stop", WorkflowRunResult)
-
-    def get_status(self, run_id: str) -> WorkflowStatusResult:
-        return self._request("GET", f"/api/v1/runs/{_segment(run_id)}", WorkflowStatusResult)
-
-    def list_workflows(self, query: ListQuery) -> WorkflowListResult:
-        params: dict[str, str] = {
-            "running_only": _bool(query.running_only),
-            "enabled_only": _bool(query.enabled_only),
-            "limit": str(query.limit),
-        }
-        if query.source_type is not None:
-            params["source_type"] = query.source_type.value
-        if query.status is not None:
-            params["status"] = query.status.value
-        if query.dataset_filter:
-            params["dataset_filter"] = query.dataset_filter
-        return self._request("GET", "/api/v1/workflows", WorkflowListResult, params=params)
-
-    def history(self, query: HistoryQuery) -> WorkflowHistoryResult:
-        params: dict[str, str] = {
-            "limit": str(query.limit),
-            "include_dataset_info": _bool(query.include_dataset_info),
-        }
-        if query.dataset_name is not None:
-            params["dataset_name"] = query.dataset_name
-        if query.source_type is not None:
-            params["source_type"] = query.source_type.value
-        if query.run_status is not None:
-            params["run_status"] = query.run_status.value
-        return self._request("GET", "/api/v1/history", WorkflowHistoryResult, params=params)
-
-    def pause(self, dataset_name: str, *, source_type: SourceType | None = None) -> WorkflowRunResult:
-        return self._pause("pause", dataset_name, source_type)
-
-    def unpause(self, dataset_name: str, *, source_type: SourceType | None = None) -> WorkflowRunResult:
-        return self._pause("unpause", dataset_name, source_type)
-
-    def logs(self, run_id: str) -> RunLogs:
-        return self._request("GET", f"/api/v1/runs/{_segment(run_id)}/logs", RunLogs)
-
-    def _pause(self, action: str, dataset_name: str, source_type: SourceType | None) -> WorkflowRunResult:
-        body = {"source_type": source_type.value if source_type is not None else None}
-        path = f"/api/v1/workflows/{_segment(dataset_name)}/{action}"
-        return self._request("POST", path, WorkflowRunResult, json=body)
+    def handle(self, message: Message) -> Any:
+        """Send ``message`` to the server as its operation's request; the result, or its DLI error."""
+        operation = operation_for(message)
+        path, params, body = operation.encode(message)
+        kwargs: dict[str, Any] = {}
+        if params is not None:
+            kwargs["params"] = params
+        if body is not None:
+            kwargs["json"] = body
+        return self._request(operation.method, path, operation.result, **kwargs)
 
     # -- transport -----------------------------------------------------------------------------
 
@@ -294,6 +205,3 @@ class BasecampClient:
             details={"server_url": self._url, "status": response.status_code},
         )
 
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"

@@ -75,6 +75,12 @@ class InMemoryOrchestrator:
         """Always live: the simulation needs no parsing."""
         return DagState(visible=True)
 
+    def is_paused(self, name: str) -> bool | None:  # interim: the adapters branch asks Airflow for one DAG
+        return self.pause_states().get(name)
+
+    def is_running(self, name: str) -> bool:  # interim
+        return name in self.running()
+
     def pause_states(self) -> Mapping[str, bool]:
         with self._lock:
             return dict(self._paused)

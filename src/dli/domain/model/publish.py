@@ -1,7 +1,7 @@
-"""PlanPublish: what ``dli workflow publish`` (the Code path, spec §2.1) would change in ``code/``.
+"""PlanPublish: what ``dli workflow publish`` (the Code path) would change in ``code/``.
 
 A pure function of the project's specs and what ``code/`` holds; applying the plan is the
-entrypoint's job. Specs are compared by content, never by registration metadata, so publishing the
+PublishSpecs handler's job. Specs are compared by content, never by registration metadata, so publishing the
 same project twice writes nothing the second time.
 """
 
@@ -17,7 +17,15 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 
-__all__ = ["PublishAction", "PublishItem", "PublishPlan", "PublishedSpec", "plan_publish"]
+__all__ = [
+    "PublishAction",
+    "PublishItem",
+    "PublishPlan",
+    "PublishResult",
+    "PublishResultItem",
+    "PublishedSpec",
+    "plan_publish",
+]
 
 
 class PublishAction(str, enum.Enum):
@@ -138,3 +146,39 @@ def plan_publish(
             )
         )
     return PublishPlan(items=tuple(items), prune=prune, skipped=skipped)
+
+
+@attrs.frozen(kw_only=True)
+class PublishResultItem:
+    """One dataset of a publish."""
+
+    dataset_name: str
+    """The dataset."""
+    action: PublishAction
+    """What publishing did (or, in a dry run, would do) to its code spec."""
+    cron: str | None = None
+    """Its cron in the project; ``None`` for a delete or keep."""
+
+
+@attrs.frozen(kw_only=True)
+class PublishResult:
+    """What ``dli workflow publish`` did (``--format json`` prints this)."""
+
+    store: str
+    """The store's URL (no secrets)."""
+    dry_run: bool
+    """Whether nothing was written."""
+    prune: bool
+    """Whether code specs that left the project were deleted."""
+    items: tuple[PublishResultItem, ...]
+    """One per dataset scheduled in the project or present in ``code/``, sorted by name."""
+    skipped: tuple[str, ...] = ()
+    """Project datasets without a ``schedule:`` section (not published)."""
+    summary: dict[str, int] = attrs.field(factory=dict)
+    """Count per action (``create``, ``update``, ``unchanged``, ``delete``, ``keep``)."""
+
+    @property
+    def changed(self) -> bool:
+        """Whether the publish wrote (or, in a dry run, would write) anything."""
+        return any(self.summary.get(a.value, 0) for a in (PublishAction.CREATE, PublishAction.UPDATE,
+                                                             PublishAction.DELETE))

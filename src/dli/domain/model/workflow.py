@@ -164,6 +164,8 @@ class WorkflowRunResult:
     """Backfill: the dates (YYYY-MM-DD), in order."""
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
     """The validated, type-coerced parameters."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know although it succeeded (e.g. parameters the spec does not declare)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from dli.domain.model.enums import ResultStatus, SourceType
-from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
-from dli.domain.model.queries import HistoryQuery
+from dli.domain.usecases._workflows import not_found
+from dli.domain.usecases.messages import GetHistory
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["get_history"]
 
 
-def get_history(*, query: HistoryQuery, store: SpecStore, orchestrator: Orchestrator) -> WorkflowHistoryResult:
-    """Runs matching ``query``; filtering and the limit are left to the orchestrator."""
+def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowHistoryResult:
+    """Runs matching the filters; filtering and the limit are left to the orchestrator.
+
+    A named dataset that no store knows and that never ran is DLI-800, as for every other command.
+    """
     code = set(store.list_etags(SourceType.CODE))
     names: set[str] | None = None
-    if query.dataset_name is not None:
-        names = {validate_dataset_name(query.dataset_name)}
-    if query.source_type is not None:
+    if message.dataset_name is not None:
+        names = {message.dataset_name}
+    if message.source_type is not None:
         manual = set(store.list_etags(SourceType.MANUAL))
-        of_source = code if query.source_type is SourceType.CODE else manual - code
+        of_source = code if message.source_type is SourceType.CODE else manual - code
         names = of_source if names is None else names & of_source
-    records, total = orchestrator.list_runs(names=names, status=query.run_status, limit=query.limit)
+    records, total = orchestrator.list_runs(names=names, status=message.run_status, limit=message.limit)
     runs = tuple(
         WorkflowRun(
             run_id=r.run_id,
@@ -40,10 +43,13 @@ def get_history(*, query: HistoryQuery, store: SpecStore, orchestrator: Orchestr
         for r in records
     )
     info = None
-    if query.include_dataset_info and query.dataset_name is not None:
-        source = SourceType.CODE if query.dataset_name in code else SourceType.MANUAL
-        versioned = store.read(source, query.dataset_name)
-        if versioned is not None:
+    if message.dataset_name is not None:
+        name = message.dataset_name
+        source = SourceType.CODE if name in code else SourceType.MANUAL
+        versioned = store.read(source, name)
+        if versioned is None and not runs:
+            raise not_found(name)
+        if versioned is not None and message.include_dataset_info:
             spec = versioned.document.spec
             info = DatasetInfo(
                 name=spec.name, owner=spec.owner, team=spec.team, description=spec.description, source_type=source

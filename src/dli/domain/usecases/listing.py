@@ -1,35 +1,39 @@
-"""GetWorkflow and ListWorkflows."""
+"""GetWorkflow, GetDagState and ListWorkflows."""
 
 from __future__ import annotations
 
 import fnmatch
 
 from dli.domain.model.enums import ResultStatus, SourceType, WorkflowStatus
-from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.override import resolve_override
-from dli.domain.usecases._workflows import find, workflow_info
-from dli.domain.model.workflow import WorkflowInfo, WorkflowListResult
+from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult
+from dli.domain.usecases._workflows import find, not_found, workflow_info
+from dli.domain.usecases.messages import GetDagState, GetWorkflow, ListWorkflows
 from dli.ports.clock import Clock
-from dli.domain.model.queries import ListQuery
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["get_workflow", "list_workflows"]
+__all__ = ["get_dag_state", "get_workflow", "list_workflows"]
 
 
-def get_workflow(*, name: str, store: SpecStore, orchestrator: Orchestrator, clock: Clock) -> WorkflowInfo | None:
-    """The active workflow of ``name`` (code over manual), or ``None``."""
-    validate_dataset_name(name)
+def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock) -> WorkflowInfo:
+    """The active workflow (code over manual); DLI-800 when there is none."""
+    name = message.dataset_name
     found = find(store, name)
     if found.active is None:
-        return None
+        raise not_found(name)
     return workflow_info(
         found.active.document,
         overridden=False,
-        paused=orchestrator.pause_states().get(name),
-        running=name in orchestrator.running(),
+        paused=orchestrator.is_paused(name),
+        running=orchestrator.is_running(name),
         now=clock.now(),
     )
+
+
+def get_dag_state(message: GetDagState, *, orchestrator: Orchestrator) -> DagState:
+    """Whether the orchestrator runs the workflow yet, or why it cannot."""
+    return orchestrator.dag_state(message.dataset_name)
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -38,9 +42,11 @@ def _matches(name: str, pattern: str) -> bool:
     return pattern in name
 
 
-def list_workflows(*, query: ListQuery, store: SpecStore, orchestrator: Orchestrator, clock: Clock) -> WorkflowListResult:
-    """Every stored workflow matching ``query``; a manual spec overridden by code is listed too."""
-    sources = [query.source_type] if query.source_type else [SourceType.CODE, SourceType.MANUAL]
+def list_workflows(
+    message: ListWorkflows, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock
+) -> WorkflowListResult:
+    """Every stored workflow matching the filters; a manual spec overridden by code is listed too."""
+    sources = [message.source_type] if message.source_type else [SourceType.CODE, SourceType.MANUAL]
     code_names = store.list_etags(SourceType.CODE).keys()
     manual_names = store.list_etags(SourceType.MANUAL).keys()
     resolutions = resolve_override(code=code_names, manual=manual_names)
@@ -49,9 +55,9 @@ def list_workflows(*, query: ListQuery, store: SpecStore, orchestrator: Orchestr
     now = clock.now()
     out: list[WorkflowInfo] = []
     for name, resolution in resolutions.items():
-        if query.dataset_filter and not _matches(name, query.dataset_filter):
+        if message.dataset_filter and not _matches(name, message.dataset_filter):
             continue
-        if query.running_only and name not in running:
+        if message.running_only and name not in running:
             continue
         for source in sources:
             if source is SourceType.CODE and resolution.active is not SourceType.CODE:
@@ -68,10 +74,10 @@ def list_workflows(*, query: ListQuery, store: SpecStore, orchestrator: Orchestr
                 running=name in running,
                 now=now,
             )
-            if query.status and info.status is not query.status:
+            if message.status and info.status is not message.status:
                 continue
-            if query.enabled_only and info.status is not WorkflowStatus.ACTIVE:
+            if message.enabled_only and info.status is not WorkflowStatus.ACTIVE:
                 continue
             out.append(info)
     out.sort(key=lambda w: (w.dataset_name, w.source_type is SourceType.MANUAL))
-    return WorkflowListResult(workflows=tuple(out[: query.limit]), total_count=len(out), status=ResultStatus.SUCCESS)
+    return WorkflowListResult(workflows=tuple(out[: message.limit]), total_count=len(out), status=ResultStatus.SUCCESS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowOverriddenError
 from dli.domain.model.permissions import Action, check_allowed
-from dli.domain.usecases._workflows import find, not_found
 from dli.domain.model.workflow import WorkflowRunResult
+from dli.domain.usecases._workflows import find, not_found
+from dli.domain.usecases.messages import PauseWorkflow, UnpauseWorkflow
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 
@@ -14,11 +15,12 @@ __all__ = ["pause_workflow", "unpause_workflow"]
 
 
 def _set_paused(
-    *, name: str, paused: bool, store: SpecStore, orchestrator: Orchestrator, source_type: SourceType | None
+    *, name: str, paused: bool, source_type: SourceType | None, store: SpecStore, orchestrator: Orchestrator
 ) -> WorkflowRunResult:
     action = Action.PAUSE if paused else Action.UNPAUSE
     found = find(store, name)
-    if found.active is None or (source_type is not None and (found.code if source_type is SourceType.CODE else found.manual) is None):
+    meant = found.active if source_type is None else (found.code if source_type is SourceType.CODE else found.manual)
+    if meant is None:
         raise not_found(name)
     if source_type is SourceType.MANUAL and found.code is not None:
         raise WorkflowOverriddenError(
@@ -26,14 +28,19 @@ def _set_paused(
             hints=("The CODE workflow of the same name runs instead; pause or unpause that one.",),
             details={"dataset_name": name},
         )
+    assert found.active is not None
     document = found.active.document
     check_allowed(action, source=document.source_type, dataset_name=name)
-    current = orchestrator.pause_states().get(name)
+    current = orchestrator.is_paused(name)
     if current is None:
         current = not document.schedule.enabled
     if current == paused:
         state = "already paused" if paused else "not paused"
-        raise InvalidStateError(f"Workflow '{name}' is {state}", details={"dataset_name": name})
+        raise InvalidStateError(
+            f"Workflow '{name}' is {state}",
+            hints=(f"See its status with 'dli workflow list -d {name}'.",),
+            details={"dataset_name": name},
+        )
     orchestrator.set_paused(name, paused)
     verb = "paused" if paused else "resumed"
     return WorkflowRunResult(
@@ -43,15 +50,15 @@ def _set_paused(
     )
 
 
-def pause_workflow(
-    *, name: str, store: SpecStore, orchestrator: Orchestrator, source_type: SourceType | None = None
-) -> WorkflowRunResult:
-    """Pause the schedule of the active workflow of ``name`` (DLI-807 when already paused)."""
-    return _set_paused(name=name, paused=True, store=store, orchestrator=orchestrator, source_type=source_type)
+def pause_workflow(message: PauseWorkflow, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
+    """Pause the schedule of the active workflow (DLI-807 when already paused)."""
+    return _set_paused(
+        name=message.dataset_name, paused=True, source_type=message.source_type, store=store, orchestrator=orchestrator
+    )
 
 
-def unpause_workflow(
-    *, name: str, store: SpecStore, orchestrator: Orchestrator, source_type: SourceType | None = None
-) -> WorkflowRunResult:
+def unpause_workflow(message: UnpauseWorkflow, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
     """Resume the schedule (DLI-806 for an overridden manual workflow, DLI-807 when not paused)."""
-    return _set_paused(name=name, paused=False, store=store, orchestrator=orchestrator, source_type=source_type)
+    return _set_paused(
+        name=message.dataset_name, paused=False, source_type=message.source_type, store=store, orchestrator=orchestrator
+    )

@@ -1,4 +1,4 @@
-"""TriggerRun, StopRun, GetRunStatus and run logs."""
+"""TriggerRun, StopRun, GetRunStatus and GetRunLogs."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ from typing import Any
 
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
-from dli.domain.model.parameters import coerce_parameters
-from dli.domain.model.runs import split_run_id
-from dli.domain.usecases._workflows import require_active
+from dli.domain.model.parameters import BUILTIN_PARAMETERS, coerce_parameters
+from dli.domain.model.spec import DatasetSpec
 from dli.domain.model.workflow import RunLogs, WorkflowRunResult, WorkflowStatusResult
+from dli.domain.usecases._workflows import require_active
+from dli.domain.usecases.messages import GetRunLogs, GetRunStatus, StopRun, TriggerRun
 from dli.ports.orchestrator import Orchestrator, RunRecord
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["check_runnable", "get_run_logs", "get_run_status", "stop_run", "trigger_run"]
+__all__ = ["check_runnable", "get_run_logs", "get_run_status", "split_parameters", "stop_run", "trigger_run"]
 
 
 def check_runnable(name: str, orchestrator: Orchestrator, enabled: bool) -> None:
     """A paused workflow's runs would wait in the queue until unpaused: refuse clearly instead."""
-    paused = orchestrator.pause_states().get(name)
+    paused = orchestrator.is_paused(name)
     if paused if paused is not None else not enabled:
         raise InvalidStateError(
             f"Workflow '{name}' is paused: its runs would not start",
@@ -28,56 +29,71 @@ def check_runnable(name: str, orchestrator: Orchestrator, enabled: bool) -> None
         )
 
 
-def trigger_run(
-    *,
-    name: str,
-    parameters: Mapping[str, Any] | None,
-    dry_run: bool,
-    actor: str | None,
-    store: SpecStore,
-    orchestrator: Orchestrator,
-) -> WorkflowRunResult:
-    """Validate ``parameters`` against the spec (DLI-204) and start an adhoc run unless ``dry_run``."""
+def split_parameters(spec: DatasetSpec, given: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Declared parameters checked and coerced (DLI-204), undeclared ones passed as given, with a warning.
+
+    Undeclared names are accepted because projects pass values their SQL uses without declaring
+    them (``date`` is the usual one); the warning names them and the declared list.
+    """
+    declared = {p.name for p in spec.parameters} | BUILTIN_PARAMETERS
+    undeclared = {k: v for k, v in given.items() if k not in declared}
+    coerced = coerce_parameters(spec, {k: v for k, v in given.items() if k in declared})
+    warnings: tuple[str, ...] = ()
+    if undeclared:
+        known = ", ".join(sorted(p.name for p in spec.parameters)) or "none"
+        warnings = (
+            f"Parameter(s) not declared by '{spec.name}': {', '.join(sorted(undeclared))} "
+            f"(passed to the run as given; declared: {known})",
+        )
+    return {**coerced, **undeclared}, warnings
+
+
+def trigger_run(message: TriggerRun, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
+    """Validate the parameters against the spec (DLI-204) and start an adhoc run unless ``dry_run``."""
+    name = message.dataset_name
     _, document = require_active(store, name)
-    coerced = coerce_parameters(document.spec, parameters)
-    if dry_run:
+    parameters, warnings = split_parameters(document.spec, message.parameters)
+    if message.dry_run:
         return WorkflowRunResult(
             dataset_name=name,
             status=ResultStatus.SUCCESS,
             dry_run=True,
-            parameters=coerced,
-            message=f"Dry run: '{name}' ({document.source_type.value}) would run with {coerced or 'no parameters'}",
+            parameters=parameters,
+            warnings=warnings,
+            message=f"Dry run: '{name}' ({document.source_type.value}) would run with {parameters or 'no parameters'}",
         )
     check_runnable(name, orchestrator, document.schedule.enabled)
-    record = orchestrator.trigger(name, parameters=coerced, triggered_by=actor)
+    record = orchestrator.trigger(name, parameters=parameters, triggered_by=message.actor)
     return WorkflowRunResult(
         dataset_name=name,
         status=ResultStatus.SUCCESS,
         run_id=record.run_id,
         run_status=record.status,
-        parameters=coerced,
+        parameters=parameters,
+        warnings=warnings,
         message=f"Run triggered: {record.run_id}",
     )
 
 
 def _require_run(run_id: str, orchestrator: Orchestrator) -> RunRecord:
-    split_run_id(run_id)
     record = orchestrator.get_run(run_id)
     if record is None:
-        raise WorkflowNotFoundError(f"Run '{run_id}' not found", details={"run_id": run_id})
+        raise WorkflowNotFoundError(
+            f"Run '{run_id}' not found",
+            hints=("See the run ids of a workflow with 'dli workflow history -d <dataset>'.",),
+            details={"run_id": run_id},
+        )
     return record
 
 
-def _source_of(name: str, store: SpecStore) -> SourceType:
-    return SourceType.CODE if store.read(SourceType.CODE, name) is not None else SourceType.MANUAL
-
-
-def stop_run(*, run_id: str, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
+def stop_run(message: StopRun, *, orchestrator: Orchestrator) -> WorkflowRunResult:
     """Kill a pending or running run (DLI-807 when it already finished)."""
+    run_id = message.run_id
     record = _require_run(run_id, orchestrator)
     if record.status.is_terminal:
         raise InvalidStateError(
             f"Run '{run_id}' already finished ({record.status.value})",
+            hints=("Only pending or running runs can be stopped.",),
             details={"run_id": run_id, "run_status": record.status.value},
         )
     stopped = orchestrator.stop_run(run_id)
@@ -90,13 +106,14 @@ def stop_run(*, run_id: str, store: SpecStore, orchestrator: Orchestrator) -> Wo
     )
 
 
-def get_run_status(*, run_id: str, store: SpecStore, orchestrator: Orchestrator) -> WorkflowStatusResult:
+def get_run_status(message: GetRunStatus, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowStatusResult:
     """The current status of a run (DLI-800 when unknown)."""
-    record = _require_run(run_id, orchestrator)
+    record = _require_run(message.run_id, orchestrator)
+    code = store.read(SourceType.CODE, record.dataset_name) is not None
     return WorkflowStatusResult(
         run_id=record.run_id,
         dataset_name=record.dataset_name,
-        source_type=_source_of(record.dataset_name, store),
+        source_type=SourceType.CODE if code else SourceType.MANUAL,
         run_status=record.status,
         run_type=record.run_type,
         parameters=dict(record.parameters),
@@ -108,7 +125,7 @@ def get_run_status(*, run_id: str, store: SpecStore, orchestrator: Orchestrator)
     )
 
 
-def get_run_logs(*, run_id: str, orchestrator: Orchestrator) -> RunLogs:
+def get_run_logs(message: GetRunLogs, *, orchestrator: Orchestrator) -> RunLogs:
     """The task logs of a run."""
-    _require_run(run_id, orchestrator)
-    return RunLogs(run_id=run_id, text=orchestrator.logs(run_id))
+    _require_run(message.run_id, orchestrator)
+    return RunLogs(run_id=message.run_id, text=orchestrator.logs(message.run_id))

@@ -33,15 +33,15 @@ def publish(
     Every spec is validated first: if any is invalid nothing is published. Unchanged specs are not
     rewritten, so running it again is a no-op.
     """
-    from dli.entrypoints.bootstrap import build_store
-    from dli.entrypoints.publish import publish_project
+    import os
 
     session = current()
-    result = publish_project(
-        project_path=path or session.context.project_path,
-        store=build_store(store),
+    result = session.api.publish(
+        store_url=store,
+        project_path=path,
         prune=prune,
         dry_run=dry_run,
+        publisher=os.environ.get("DLI_PUBLISHER") or None,
     )
     if format == "json":
         from dli.entrypoints.cli.render import print_json

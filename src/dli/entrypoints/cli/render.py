@@ -151,7 +151,7 @@ def _summary(session: Session, title: str, fields: Iterable[tuple[str, str]]) ->
 
 def print_json(session: Session, value: Any) -> None:
     """Write a result model (or a dict of them) as JSON, the shape of ``dli.adapters.codecs.results``."""
-    from dli.adapters.codecs.results import to_jsonable
+    from dli.entrypoints.bootstrap import json_ready as to_jsonable
 
     session.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
 
@@ -186,7 +186,9 @@ def render_register(session: Session, result: WorkflowRegisterResult) -> None:
 
 
 def render_run_result(session: Session, result: WorkflowRunResult, *, title: str | None = None) -> None:
-    """Summary of run, backfill, stop, pause, unpause and unregister."""
+    """Summary of run, backfill, stop, pause, unpause and unregister; its warnings go to stderr."""
+    for warning in result.warnings:
+        session.warn(warning)
     if title is None:
         session.write(result.message or f"{result.dataset_name}: {result.status.value}")
         return

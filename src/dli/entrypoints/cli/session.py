@@ -27,10 +27,10 @@ ApiFactory = Callable[[ExecutionContext], "WorkflowAPI"]
 
 
 def default_api_factory(context: ExecutionContext) -> WorkflowAPI:
-    """The composition root's wiring for ``context``."""
-    from dli.entrypoints.bootstrap import bootstrap
+    """The facade, wired by the composition root for ``context``."""
+    from dli.entrypoints.api import WorkflowAPI
 
-    return bootstrap(context)
+    return WorkflowAPI(context)
 
 
 @attrs.define(kw_only=True)
@@ -126,8 +126,10 @@ def open_session(session: Session) -> Session:
 
 
 def close_session() -> None:
-    """Forget the current session."""
+    """Close the current session's backends and forget it."""
     global _current
+    if _current is not None and _current._api is not None:
+        _current._api.close()
     _current = None
 
 

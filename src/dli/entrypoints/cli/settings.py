@@ -82,19 +82,22 @@ class _Files:
 
     def user(self) -> ConfigValues:
         if self._user is None:
-            from dli.adapters.config_file import ConfigValues, read_user_config
+            from dli.entrypoints.bootstrap import read_user_config
 
             path = user_config_path(self._env)
-            # Avoid importing the YAML adapter at all when there is no file (the common case).
-            self._user = read_user_config(path) if path.is_file() else ConfigValues(source=str(path))
+            if self._env.get("DLI_CONFIG") and not path.is_file():
+                raise ConfigurationError(
+                    f"DLI_CONFIG points at {path}, which does not exist",
+                    hints=("Fix or unset DLI_CONFIG; 'dli dev up' writes .dli-dev/client.yaml.",),
+                )
+            self._user = read_user_config(path)
         return self._user
 
     def project(self) -> ConfigValues:
         if self._server is None:
-            from dli.adapters.config_file import ConfigValues, read_project_server
+            from dli.entrypoints.bootstrap import read_project_server
 
-            path = self._project / "dli.yaml"
-            self._server = read_project_server(self._project) if path.is_file() else ConfigValues(source=str(path))
+            self._server = read_project_server(self._project)
         return self._server
 
 

@@ -6,7 +6,6 @@ import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from cyclopts import App, Parameter
 
@@ -25,39 +24,6 @@ def _env(*names: str) -> str | None:
         if value:
             return value
     return None
-
-
-def _orchestrator(url: str, clock: object) -> object:
-    """``memory://`` (optionally ``?queue_seconds=&run_seconds=`` for fast simulated runs) or Airflow."""
-    from dli.entrypoints.bootstrap import build_orchestrator
-
-    parts = urlsplit(url)
-    if parts.scheme == "memory":
-        from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
-
-        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        try:
-            timings = {k: float(options.pop(k)) for k in ("queue_seconds", "run_seconds") if k in options}
-        except ValueError:
-            raise ConfigurationError(f"Invalid orchestrator URL {url!r}: timings must be numbers") from None
-        if options:
-            raise ConfigurationError(f"Unknown option(s) in {url!r}: {', '.join(sorted(options))}")
-        return InMemoryOrchestrator(clock=clock, **timings)  # type: ignore[arg-type]
-    return build_orchestrator(
-        url,
-        clock=clock,  # type: ignore[arg-type]
-        username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
-        password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
-    )
-
-
-def _public_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    if not netloc:
-        return f"{parts.scheme}://{parts.path}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @app.command
@@ -94,40 +60,29 @@ def serve(
     check_interval
         Seconds between two override checks of the spec store.
     """
+    import structlog
     import uvicorn
 
-    from dli.adapters.clock import SystemClock
-    from dli.adapters.stores.indexed import IndexedSpecStore
-    from dli.adapters.token_file import TokenFile
-    from dli.domain.usecases.control_plane import InProcessControlPlane
-    from dli.entrypoints.bootstrap import build_store
-    from dli.entrypoints.server.app import ServerSettings, create_app
+    from dli.entrypoints.bootstrap import build_server
+    from dli.entrypoints.server.app import create_app
     from dli.entrypoints.server.logs import configure_logging
 
     configure_logging(log_format)
     if orchestrator and airflow_url and orchestrator != airflow_url:
         raise ConfigurationError("Give --orchestrator or --airflow-url, not both")
-    orchestrator_url = orchestrator or airflow_url or "memory://"
-    if check_interval <= 0:
-        raise ConfigurationError("--check-interval must be positive")
-    clock = SystemClock()
-    indexed = IndexedSpecStore(build_store(store))
-    backend = _orchestrator(orchestrator_url, clock)
-    settings = ServerSettings(
-        store=indexed,
-        orchestrator=backend,  # type: ignore[arg-type]
-        plane=InProcessControlPlane(store=indexed, orchestrator=backend, clock=clock),  # type: ignore[arg-type]
-        tokens=TokenFile(tokens_file),
+    settings = build_server(
+        store_url=store,
+        orchestrator_url=orchestrator or airflow_url or "memory://",
+        tokens_file=tokens_file,
         check_interval_seconds=check_interval,
-        orchestrator_url=_public_url(orchestrator_url),
+        airflow_username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
+        airflow_password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
     )
-    import structlog
-
     structlog.get_logger("dli.server").info(
         "server_starting",
         host=host,
         port=port,
-        store=indexed.url,
+        store=settings.store.url,
         orchestrator=settings.orchestrator_url,
         tokens_file=str(tokens_file),
         check_interval_seconds=check_interval,
@@ -154,9 +109,9 @@ def add(user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_T
     tokens_file
         Where the token hashes are kept.
     """
-    from dli.adapters.token_file import TokenFile
+    from dli.entrypoints.bootstrap import build_tokens
 
-    token = TokenFile(tokens_file).add(user)
+    token = build_tokens(tokens_file).add(user)
     print(token)
     print(f"Token for {user} added to {tokens_file}; it is not shown again.", file=sys.stderr)
 
@@ -172,9 +127,9 @@ def revoke(user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAM
     tokens_file
         Where the token hashes are kept.
     """
-    from dli.adapters.token_file import TokenFile
+    from dli.entrypoints.bootstrap import build_tokens
 
-    count = TokenFile(tokens_file).revoke(user)
+    count = build_tokens(tokens_file).revoke(user)
     print(f"Revoked {count} token(s) of {user}.", file=sys.stderr)
 
 

@@ -10,13 +10,15 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from dli.adapters.token_file import TokenFile
 from dli.domain.model.errors import DLIError, ErrorCode
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes
+
+if TYPE_CHECKING:
+    from dli.adapters.token_file import TokenFile
 
 __all__ = ["USER_SCOPE_KEY", "REQUEST_ID_SCOPE_KEY", "RequestMiddleware"]
 

@@ -7,21 +7,28 @@ import pytest
 from dli import ExecutionContext, ExecutionMode, WorkflowAPI
 from dli.domain.model.errors import WorkflowRegistrationError
 from dli.domain.model.workflow import DagState
+from dli.domain.usecases.messages import GetDagState
 
 
-class _Plane:
+class _Bus:
+    """Answers GetDagState from a script of states."""
+
     def __init__(self, states):
         self.states = list(states)
         self.asked = 0
 
-    def dag_state(self, name):
+    def handle(self, message):
+        assert isinstance(message, GetDagState)
         self.asked += 1
         return self.states.pop(0) if len(self.states) > 1 else self.states[0]
 
+    def close(self):
+        pass
+
 
 def _api(states):
-    plane = _Plane(states)
-    return WorkflowAPI(ExecutionContext(execution_mode=ExecutionMode.MOCK), control_plane=plane, local_specs=object()), plane
+    bus = _Bus(states)
+    return WorkflowAPI(ExecutionContext(execution_mode=ExecutionMode.MOCK), bus=bus, local_specs=object()), bus
 
 
 def test_returns_once_the_dag_is_visible() -> None:

@@ -20,7 +20,7 @@ from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.simulation.seed import seed_mock
-from dli.entrypoints.bootstrap import bootstrap
+from dli.entrypoints.api import WorkflowAPI
 from dli.entrypoints.cli.app import invoke
 from dli.entrypoints.context import ExecutionContext
 
@@ -54,7 +54,7 @@ class CLI:
 
     def _factory(self, context: ExecutionContext):  # type: ignore[no-untyped-def]
         self.contexts.append(context)
-        return bootstrap(context, store=self.store, orchestrator=self.orchestrator, clock=self.clock)
+        return WorkflowAPI(context, store=self.store, orchestrator=self.orchestrator, clock=self.clock)
 
     def __call__(self, *args: str, factory: Any = "shared", sleep: Any = None) -> Result:
         out, err = io.StringIO(), io.StringIO()
@@ -74,7 +74,7 @@ class CLI:
 
         def record(context: ExecutionContext):  # type: ignore[no-untyped-def]
             self.contexts.append(context)
-            return bootstrap(context)
+            return WorkflowAPI(context)
 
         return self(*args, factory=record)
 
@@ -85,7 +85,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(__import__("os").environ):
         if name.startswith("DLI_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("DLI_CONFIG", str(tmp_path / "no-such-config.yaml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no user config file there
     monkeypatch.setenv("DLI_MODE", "mock")
     project = tmp_path / "project"
     project.mkdir()

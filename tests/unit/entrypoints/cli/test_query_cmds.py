@@ -125,8 +125,14 @@ class TestHistory:
         assert {r["dataset_name"] for r in data["runs"]} == {"iceberg.analytics.ad_hoc_report"}
 
     def test_no_runs(self, cli):
+        assert cli("workflow", "register", "test.dataset", "-c", "0 9 * * *").exit_code == 0
         result = cli("workflow", "history", "-d", "test.dataset")
         assert result.stdout.splitlines() == ["No runs found.", "", "Total: 0 runs shown (0 available)"]
+
+    def test_unknown_dataset_is_dli_800_like_every_other_command(self, cli):
+        result = cli("workflow", "history", "-d", "nothing.here")
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error [DLI-800]: Workflow 'nothing.here' not found")
 
     def test_malformed_dataset_is_dli_203_exit_2(self, cli):
         result = cli("workflow", "history", "-d", "Not A Name")

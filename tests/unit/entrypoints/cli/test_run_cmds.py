@@ -42,10 +42,11 @@ class TestRun:
         assert result.exit_code == 2
         assert result.stderr.startswith("Error [DLI-204]: Parameter 'min_clicks' must be integer")
 
-    def test_unknown_param_is_dli_204(self, cli):
+    def test_undeclared_param_is_passed_with_a_warning_on_stderr(self, cli):
         result = cli("workflow", "run", REPORT, "-p", "nope=1")
-        assert result.exit_code == 2
-        assert result.stderr.startswith("Error [DLI-204]")
+        assert result.exit_code == 0
+        assert "Parameters: nope=1" in result.stdout
+        assert result.stderr.startswith(f"Warning: Parameter(s) not declared by '{REPORT}': nope")
 
     def test_value_may_contain_equals_signs(self, cli):
         cli("workflow", "register", "test.dataset", "-c", "0 9 * * *")

@@ -9,14 +9,16 @@ import pytest
 
 from dli.adapters.config_file import read_project_server, read_user_config
 from dli.domain.model.errors import ConfigurationError
-from dli.entrypoints.bootstrap import bootstrap
+from dli.entrypoints.api import WorkflowAPI
 from dli.entrypoints.cli.settings import Flags, resolve_context, user_config_path
 from dli.entrypoints.context import DEFAULT_SERVER_URL, ExecutionMode
 
 
 @pytest.fixture
 def user_config(tmp_path: Path) -> Path:
-    return tmp_path / "config.yaml"
+    path = tmp_path / "config.yaml"
+    path.write_text("")
+    return path
 
 
 def _env(user_config: Path, **values: str) -> dict[str, str]:
@@ -70,7 +72,7 @@ def test_token_in_project_file_is_ignored_with_a_warning(user_config, isolated_e
 def test_project_warning_is_printed_on_stderr_by_the_cli(cli, isolated_env, monkeypatch):
     (isolated_env / "dli.yaml").write_text("server:\n  token: committed-secret\n")
     monkeypatch.setenv("DLI_MODE", "server")
-    result = cli("workflow", "list", factory=lambda ctx: bootstrap(attrs.evolve(ctx, execution_mode="mock")))
+    result = cli("workflow", "list", factory=lambda ctx: WorkflowAPI(attrs.evolve(ctx, execution_mode="mock")))
     assert result.exit_code == 0
     assert "Warning:" in result.stderr and "server.token" in result.stderr
     assert "committed-secret" not in result.output
@@ -172,3 +174,11 @@ def test_config_values_repr_hides_secrets(user_config):
     values = read_user_config(user_config)
     assert values.api_token == "s3cret"
     assert "s3cret" not in repr(values) and "pw123" not in repr(values)
+
+
+def test_dli_config_naming_a_missing_file_is_dli_001(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("DLI_CONFIG", str(tmp_path / "gone.yaml"))
+    monkeypatch.delenv("DLI_MODE")  # the mode is then looked up in the user config
+    result = cli("workflow", "list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error [DLI-001]: DLI_CONFIG points at {tmp_path / 'gone.yaml'}, which does not exist")

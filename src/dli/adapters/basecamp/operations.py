@@ -1,0 +1,356 @@
+"""The Basecamp REST API as one table: each operation's message, HTTP method and path, and result.
+
+The HTTP client (``client.py``) and the server's routes (``dli.entrypoints.server.routes``) are both
+derived from ``OPERATIONS``, and both use the wire codec below, so the two cannot drift from each
+other or from the in-process bus (``test_operations.py`` checks that every message but the CI-only
+``PublishSpecs`` has a row).
+
+The wire form of a message: fields named in the path go in the path (one percent-encoded segment
+each), the other fields (but ``actor``, which the server takes from the token) go in the query of a
+GET or the JSON body of anything else. ``RegisterWorkflow.spec`` travels as the YAML mapping a user
+writes (``spec_to_dict``), so the API accepts what a spec file holds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import attrs
+import cattrs
+
+from dli.adapters.codecs.specs import spec_from_dict, spec_to_dict
+from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.errors import DLIError, ParameterInvalidError
+from dli.domain.model.schedule import validate_cron, validate_timezone
+from dli.domain.model.spec import DatasetSpec
+from dli.domain.usecases.bus import RESULTS
+from dli.domain.usecases.messages import (
+    GetDagState,
+    GetHistory,
+    GetRunLogs,
+    GetRunStatus,
+    GetWorkflow,
+    ListWorkflows,
+    Message,
+    PauseWorkflow,
+    RegisterWorkflow,
+    StopRun,
+    TriggerBackfill,
+    TriggerRun,
+    UnpauseWorkflow,
+    UnregisterWorkflow,
+)
+
+__all__ = [
+    "MAX_BODY_DEPTH",
+    "OPERATIONS",
+    "MalformedBodyError",
+    "Operation",
+    "UnsupportedMediaTypeError",
+    "operation_for",
+]
+
+MAX_BODY_DEPTH = 64
+"""Deepest JSON nesting a body may have (a spec is a few levels deep; a hostile body thousands)."""
+
+_PATH_FIELD = re.compile(r"\{(\w+)\}")
+
+
+class MalformedBodyError(ParameterInvalidError):
+    """The body is not a JSON object at all (HTTP 400 rather than 422)."""
+
+    http_status = 400
+
+
+class UnsupportedMediaTypeError(ParameterInvalidError):
+    """The body is not sent as JSON (HTTP 415)."""
+
+    http_status = 415
+
+
+def _check_media_type(content_type: str | None, raw: bytes) -> None:
+    if not raw.strip():
+        return
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"Request body must be sent as application/json, not {kind or 'without a content type'}",
+            hints=("Set the header Content-Type: application/json.",),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Operation:
+    """One row of the API table."""
+
+    message: type[Message]
+    """What the request asks for."""
+    method: str
+    """HTTP method."""
+    path: str
+    """Path template; ``{field}`` names a field of the message."""
+    tag: str
+    """OpenAPI tag."""
+    created: bool = False
+    """Answer 201 (200 when the result says it ``updated`` something that existed)."""
+    wire_types: Mapping[str, Any] = attrs.field(factory=dict)
+    """Fields whose wire form differs from their Python type (for the OpenAPI document)."""
+
+    @property
+    def result(self) -> type:
+        """What the operation returns."""
+        return RESULTS[self.message]
+
+    @property
+    def path_fields(self) -> tuple[str, ...]:
+        """Message fields carried in the path."""
+        return tuple(_PATH_FIELD.findall(self.path))
+
+    @property
+    def payload_fields(self) -> tuple[attrs.Attribute, ...]:  # type: ignore[type-arg]
+        """Message fields carried in the query (GET) or the body."""
+        return tuple(
+            a for a in attrs.fields(self.message) if a.name != "actor" and a.name not in self.path_fields
+        )
+
+    @property
+    def has_body(self) -> bool:
+        """Whether the request carries a JSON body."""
+        return self.method != "GET" and bool(self.payload_fields)
+
+    @property
+    def body_required(self) -> bool:
+        """Whether some body field has no default."""
+        return self.has_body and any(a.default is attrs.NOTHING for a in self.payload_fields)
+
+    def success_status(self, result: object) -> int:
+        """The HTTP status of a successful answer."""
+        return 201 if self.created and not getattr(result, "updated", False) else 200
+
+    # -- client side -----------------------------------------------------------------------------
+
+    def encode(self, message: Message) -> tuple[str, dict[str, str] | None, dict[str, Any] | None]:
+        """The path, query parameters and JSON body that carry ``message``."""
+        path = _PATH_FIELD.sub(lambda m: quote(str(getattr(message, m.group(1))), safe=""), self.path)
+        payload = {a.name: _wire.unstructure(getattr(message, a.name)) for a in self.payload_fields}
+        if self.method == "GET":
+            return path, {k: _query_text(v) for k, v in payload.items() if v is not None}, None
+        return path, None, payload if self.has_body else None
+
+    # -- server side -----------------------------------------------------------------------------
+
+    def decode(
+        self,
+        *,
+        path: Mapping[str, str],
+        query: Mapping[str, Any],
+        body: bytes,
+        content_type: str | None,
+        actor: str | None,
+    ) -> Message:
+        """The message a request carries, validated; DLI errors name what is wrong.
+
+        ``query`` holds the values the framework already parsed to the fields' types (GET only).
+        """
+        values: dict[str, Any] = dict(path)
+        if self.method == "GET":
+            values.update(query)
+            return _build(self.message, values, actor=actor)
+        _check_media_type(content_type, body)
+        if self.has_body:
+            values.update(_body_fields(body, required=self.body_required))
+
+        return _structure(self, values, actor=actor)
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _build(cls: type[Message], values: Mapping[str, Any], *, actor: str | None) -> Message:
+    try:
+        return cls(**values, actor=actor)
+    except TypeError as exc:
+        raise ParameterInvalidError(f"Invalid request: {exc}") from None
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a decoded JSON value, without recursion (a hostile body could be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return depth
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _body_fields(raw: bytes, *, required: bool) -> dict[str, Any]:
+    if not raw.strip():
+        if not required:
+            return {}
+        raise MalformedBodyError("Request body is empty", hints=("Send a JSON object.",))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBodyError(
+            f"Request body is not valid UTF-8 (byte {exc.start})", hints=("Send a JSON object encoded as UTF-8.",)
+        ) from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        data = None
+        depth_exceeded = True
+    except ValueError as exc:
+        raise MalformedBodyError(f"Request body is not valid JSON: {exc}", hints=("Send a JSON object.",)) from None
+    else:
+        depth_exceeded = _depth(data, MAX_BODY_DEPTH) > MAX_BODY_DEPTH
+    if depth_exceeded:
+        raise ParameterInvalidError(
+            f"Request body is nested deeper than {MAX_BODY_DEPTH} levels",
+            hints=("A dataset spec needs only a few levels.",),
+            details={"max_depth": MAX_BODY_DEPTH},
+        )
+    if not isinstance(data, dict):
+        raise ParameterInvalidError(
+            f"Request body must be a JSON object, got {type(data).__name__}", hints=("Send a JSON object.",)
+        )
+    if "actor" in data:
+        raise ParameterInvalidError(
+            "Unknown body field: actor", hints=("The server records the token's user as the actor.",)
+        )
+    return data
+
+
+# -- the wire converter ------------------------------------------------------------------------------
+
+_wire = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _strict(kind: type) -> Any:
+    def hook(value: Any, _type: type) -> Any:
+        # JSON booleans are ints in Python: refuse them where a number or a string is meant.
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return hook
+
+
+for _kind in (str, bool, int):
+    _wire.register_structure_hook(_kind, _strict(_kind))
+
+
+def _enum_hook(value: Any, cls: type) -> Any:
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected one of {', '.join(m.value for m in cls)}, got {type(value).__name__}")  # type: ignore[attr-defined]
+    return value  # the message's converter turns it into the enum, or says which values exist
+
+
+for _enum in (SourceType, WorkflowStatus, RunStatus):
+    _wire.register_structure_hook(_enum, _enum_hook)
+    _wire.register_unstructure_hook(_enum, lambda member: member.value)
+_wire.register_structure_hook_func(lambda t: t == dict[str, Any], _strict(dict))
+
+
+def _structure_spec(value: Any, _type: type) -> DatasetSpec:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object (the dataset spec), got {type(value).__name__}")
+    schedule = value.get("schedule")
+    if not isinstance(schedule, dict):
+        from dli.domain.model.errors import SpecInvalidError
+
+        raise SpecInvalidError(
+            "spec.schedule is required (cron, timezone, enabled, retry)",
+            hints=("Register with --cron, or send the spec with its schedule: section.",),
+        )
+    # Cron and timezone problems keep their own code (DLI-805) rather than a generic invalid spec.
+    validate_cron(schedule.get("cron"))
+    validate_timezone(schedule.get("timezone", "UTC"))
+    return spec_from_dict(value, where="spec")
+
+
+_wire.register_structure_hook(DatasetSpec, _structure_spec)
+_wire.register_unstructure_hook(DatasetSpec, spec_to_dict)
+
+
+def _dli_error_in(exc: BaseException) -> DLIError | None:
+    """The first DLI error among the causes cattrs collected (it keeps its own code)."""
+    if isinstance(exc, DLIError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _dli_error_in(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def _structure(op: Operation, values: Mapping[str, Any], *, actor: str | None) -> Message:
+    try:
+        message = _wire.structure({**values, "actor": None}, op.message)
+    except cattrs.BaseValidationError as exc:
+        dli_error = _dli_error_in(exc)
+        if dli_error is not None:
+            raise dli_error from None
+        problems = cattrs.transform_error(exc, path="body")
+        fields = ", ".join(a.name for a in op.payload_fields)
+        raise ParameterInvalidError(
+            "Invalid request body: " + "; ".join(problems),
+            hints=(f"Fields of this request: {fields}.",),
+            details={"errors": problems},
+        ) from None
+    return attrs.evolve(message, actor=actor)
+
+
+# -- the table ---------------------------------------------------------------------------------------
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(message=ListWorkflows, method="GET", path="/api/v1/workflows", tag="workflows"),
+    Operation(
+        message=RegisterWorkflow,
+        method="POST",
+        path="/api/v1/workflows",
+        tag="workflows",
+        created=True,
+        wire_types={"spec": dict[str, Any]},
+    ),
+    Operation(message=GetWorkflow, method="GET", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
+    Operation(message=GetDagState, method="GET", path="/api/v1/workflows/{dataset_name}/live", tag="workflows"),
+    Operation(message=UnregisterWorkflow, method="DELETE", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
+    Operation(message=TriggerRun, method="POST", path="/api/v1/workflows/{dataset_name}/run", tag="runs"),
+    Operation(message=TriggerBackfill, method="POST", path="/api/v1/workflows/{dataset_name}/backfill", tag="runs"),
+    Operation(message=PauseWorkflow, method="POST", path="/api/v1/workflows/{dataset_name}/pause", tag="workflows"),
+    Operation(message=UnpauseWorkflow, method="POST", path="/api/v1/workflows/{dataset_name}/unpause", tag="workflows"),
+    # Run ids contain '@', ':' and '+' (e.g. 'shop.sales@scheduled__2025-01-01T09:00:00+00:00'):
+    # clients percent-encode them as one path segment.
+    Operation(message=GetRunStatus, method="GET", path="/api/v1/runs/{run_id}", tag="runs"),
+    Operation(message=StopRun, method="POST", path="/api/v1/runs/{run_id}/stop", tag="runs"),
+    Operation(message=GetRunLogs, method="GET", path="/api/v1/runs/{run_id}/logs", tag="runs"),
+    Operation(message=GetHistory, method="GET", path="/api/v1/history", tag="runs"),
+)
+
+for _op in OPERATIONS:
+    attrs.resolve_types(_op.message)
+
+_BY_MESSAGE = {op.message: op for op in OPERATIONS}
+
+
+def operation_for(message: Message | type[Message]) -> Operation:
+    """The row of a message (or message type)."""
+    kind = message if isinstance(message, type) else type(message)
+    try:
+        return _BY_MESSAGE[kind]
+    except KeyError:
+        raise TypeError(f"{kind.__name__} is not served over HTTP") from None

@@ -1,0 +1,83 @@
+"""PublishSpecs: the Code path. The project's scheduled specs go to the store's ``code/``.
+
+The whole project is loaded and validated first (one invalid spec: DLI-203 and nothing is written),
+``code/`` is read, ``plan_publish`` decides, and the plan is applied with the store's conditional
+writes, so a concurrent publisher fails rather than being overwritten.
+"""
+
+from __future__ import annotations
+
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import SpecInvalidError
+from dli.domain.model.publish import (
+    PublishAction,
+    PublishedSpec,
+    PublishPlan,
+    PublishResult,
+    PublishResultItem,
+    plan_publish,
+)
+from dli.domain.usecases.messages import PublishSpecs
+from dli.ports.clock import Clock
+from dli.ports.local_specs import LocalSpecs
+from dli.ports.spec_store import SpecStore
+
+__all__ = ["DEFAULT_PUBLISHER", "publish_specs"]
+
+DEFAULT_PUBLISHER = "ci"
+
+
+def _read_published(store: SpecStore) -> dict[str, PublishedSpec]:
+    """What ``code/`` holds; an unreadable document is listed without a spec (so it is rewritten)."""
+    published: dict[str, PublishedSpec] = {}
+    for name, etag in store.list_etags(SourceType.CODE).items():
+        try:
+            versioned = store.read(SourceType.CODE, name)
+        except SpecInvalidError:
+            published[name] = PublishedSpec(etag=etag, spec=None)
+            continue
+        if versioned is not None:  # deleted since it was listed
+            published[name] = PublishedSpec(etag=versioned.etag, spec=versioned.document.spec)
+    return published
+
+
+def _apply(plan: PublishPlan, store: SpecStore) -> None:
+    for item in plan.changes:
+        if item.action is PublishAction.CREATE:
+            assert item.document is not None
+            store.create(SourceType.CODE, item.document)
+        elif item.action is PublishAction.UPDATE:
+            assert item.document is not None and item.etag is not None
+            store.replace(SourceType.CODE, item.document, etag=item.etag)
+        elif item.action is PublishAction.DELETE:
+            store.delete(SourceType.CODE, item.dataset_name)
+
+
+def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: LocalSpecs, clock: Clock) -> PublishResult:
+    """Validate every spec of the project, plan, and (unless ``dry_run``) apply.
+
+    Raises:
+        SpecInvalidError: Some spec is invalid; the message lists each one and nothing is written (DLI-203).
+        WorkflowAlreadyExistsError: A create found a code spec someone else just wrote (DLI-804).
+        WorkflowRegistrationError: An update found the code spec changed since it was read (DLI-801).
+        StoreUnavailableError: The store cannot be read or written (DLI-503).
+    """
+    plan = plan_publish(
+        specs=local_specs.all(),
+        published=_read_published(store),
+        prune=message.prune,
+        publisher=message.actor or DEFAULT_PUBLISHER,
+        now=clock.now(),
+    )
+    if not message.dry_run:
+        _apply(plan, store)
+    return PublishResult(
+        store=store.url,
+        dry_run=message.dry_run,
+        prune=message.prune,
+        items=tuple(
+            PublishResultItem(dataset_name=i.dataset_name, action=i.action, cron=i.cron) for i in plan.items
+        ),
+        skipped=plan.skipped,
+        summary={action.value: plan.count(action) for action in PublishAction},
+    )

@@ -1,0 +1,146 @@
+"""Litestar routes derived from the operations table: one route per row, none written by hand.
+
+Each route turns the request into its operation's message (validated once, by the message and the
+wire codec, before anything runs), hands it to the bus as the token's user in a worker thread (the
+handlers are synchronous), and answers with the result's JSON. The signature Litestar sees is
+built from the message's fields, so the OpenAPI document has a typed schema per operation: path
+and query parameters, the request body, the result.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+import attrs
+from litestar import Request, Response, route
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from dli.domain.model.errors import ParameterInvalidError
+from dli.entrypoints.server.middleware import USER_SCOPE_KEY
+
+if TYPE_CHECKING:
+    from dli.adapters.basecamp.operations import Operation
+
+__all__ = ["ERROR_RESPONSES", "build_routes"]
+
+def _body_class(op: Operation) -> type:
+    """An attrs class of the body's fields, for the OpenAPI document only (parsing is the codec's)."""
+    fields = {}
+    for attribute in op.payload_fields:
+        kind = op.wire_types.get(attribute.name, attribute.type)
+        default = attribute.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            fields[attribute.name] = attrs.field(type=kind, factory=default.factory)  # type: ignore[union-attr]
+        elif default is attrs.NOTHING:
+            fields[attribute.name] = attrs.field(type=kind)
+        else:
+            fields[attribute.name] = attrs.field(type=kind, default=default)
+    name = op.message.__name__ + "Body"
+    cls = attrs.make_class(name, fields, frozen=True, kw_only=True)
+    cls.__doc__ = f"Body of {op.method} {op.path}."
+    return cls
+
+
+def _signature(op: Operation) -> tuple[inspect.Signature, dict[str, Any]]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("request", kw, annotation=Request)]
+    for name in op.path_fields:
+        params.append(inspect.Parameter(name, kw, annotation=FromPath[str]))
+    if op.method == "GET":
+        for attribute in op.payload_fields:
+            default = attribute.default
+            params.append(inspect.Parameter(attribute.name, kw, annotation=FromQuery[attribute.type], default=default))
+    elif op.has_body:
+        body = _body_class(op)
+        params.append(inspect.Parameter("data", kw, annotation=JSONBody[body | None], default=None))  # type: ignore[valid-type]
+    returns = Response[op.result]  # type: ignore[name-defined]
+    annotations = {p.name: p.annotation for p in params}
+    annotations["return"] = returns
+    return inspect.Signature(params, return_annotation=returns), annotations
+
+
+def _check_query(request: Request[Any, Any, Any], op: Operation) -> None:
+    allowed = {a.name for a in op.payload_fields} if op.method == "GET" else set()
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ParameterInvalidError(
+            f"Unknown query parameter(s): {', '.join(unknown)}",
+            hints=(f"Allowed: {', '.join(sorted(allowed)) or 'none'}.",),
+        )
+
+
+def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], Any]) -> Any:
+    async def before(request: Request[Any, Any, Any]) -> None:
+        # Runs before the framework reads the body: the message is decoded here, once, strictly.
+        _check_query(request, op)
+        if op.method != "GET":
+            request.scope["dli.message"] = op.decode(  # type: ignore[typeddict-unknown-key]
+                path={name: request.path_params[name] for name in op.path_fields},
+                query={},
+                body=await request.body(),
+                content_type=request.headers.get("content-type"),
+                actor=request.scope.get(USER_SCOPE_KEY),  # type: ignore[attr-defined]
+            )
+
+    async def endpoint(request: Request[Any, Any, Any], **kwargs: Any) -> Response[Any]:
+        settings = settings_of(request)
+        message = request.scope.get("dli.message")  # type: ignore[attr-defined]
+        if message is None:  # GET: the framework parsed the query to the fields' types
+            path = {name: kwargs[name] for name in op.path_fields}
+            query = {a.name: kwargs[a.name] for a in op.payload_fields if a.name in request.query_params}
+            message = op.decode(
+                path=path, query=query, body=b"", content_type=None, actor=request.scope.get(USER_SCOPE_KEY)  # type: ignore[attr-defined]
+            )
+        result = await anyio.to_thread.run_sync(settings.bus.handle, message)
+        return settings.respond(result, op.success_status(result))
+
+    signature, annotations = _signature(op)
+    endpoint.__signature__ = signature  # type: ignore[attr-defined]
+    endpoint.__annotations__ = annotations
+    endpoint.__name__ = endpoint.__qualname__ = op.message.__name__
+    endpoint.__doc__ = inspect.getdoc(op.message)
+    litestar_path = op.path.replace("}", ":str}")
+    return route(
+        litestar_path,
+        http_method=[op.method],
+        name=op.message.__name__,
+        operation_id=op.message.__name__,
+        summary=(endpoint.__doc__ or "").split("\n")[0],
+        tags=[op.tag],
+        status_code=201 if op.created else 200,
+        before_request=before,
+        responses=ERROR_RESPONSES,
+        security=[{"bearer": []}],
+    )(endpoint)
+
+
+def _error_responses() -> dict[int, Any]:
+    from litestar.openapi import ResponseSpec
+
+    from dli.entrypoints.server.errors import ErrorBody
+
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=description)
+        for status, description in (
+            (400, "Malformed request: not JSON, not UTF-8 (DLI-204)"),
+            (401, "Missing or invalid bearer token (DLI-502)"),
+            (403, "Not allowed on a CODE workflow (DLI-803)"),
+            (404, "No such workflow or run (DLI-800)"),
+            (409, "Already exists, overridden or invalid state (DLI-801, DLI-804, DLI-806, DLI-807)"),
+            (413, "Request body too large (DLI-204)"),
+            (415, "Request body not sent as application/json (DLI-204)"),
+            (422, "Invalid input (DLI-203, DLI-204, DLI-805)"),
+            (503, "Spec store or orchestrator unavailable (DLI-503, DLI-808)"),
+        )
+    }
+
+
+ERROR_RESPONSES = _error_responses()
+
+
+def build_routes(operations: tuple[Operation, ...], settings_of: Callable[[Request[Any, Any, Any]], Any]) -> list[Any]:
+    """One Litestar route per operation."""
+    return [_make_route(op, settings_of) for op in operations]
