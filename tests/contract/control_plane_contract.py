@@ -235,11 +235,19 @@ class ControlPlaneContract:
 
     def test_run_validates_parameters(self, backend):
         self._register_with_params(backend)
-        for params in ({}, {"region": "eu", "limit": "many"}, {"region": "eu", "typo": "1"}):
+        for params in ({}, {"region": "eu", "limit": "many"}, {"limit": "5", "typo": "1"}):
             with pytest.raises(DLIError) as exc:
                 backend.api.run(NAME, parameters=params)
             assert code_of(exc) == ErrorCode.PARAMETER_INVALID.value
         assert backend.api.history(dataset_name=NAME).total_count == 0
+
+    def test_run_passes_undeclared_parameters_and_warns(self, backend):
+        self._register_with_params(backend)
+        result = backend.api.run(NAME, parameters={"region": "eu", "date": "2025-01-01"})
+        assert dict(result.parameters) == {"region": "eu", "date": "2025-01-01"}
+        (warning,) = result.warnings
+        assert "date" in warning and "declared: limit, region" in warning
+        assert dict(backend.api.get_status(result.run_id).parameters) == {"region": "eu", "date": "2025-01-01"}
 
     def test_dry_run_validates_and_triggers_nothing(self, backend):
         self._register_with_params(backend)
@@ -348,4 +356,6 @@ class ControlPlaneContract:
         assert backend.api.history(run_status="FAILED").total_count == 0
         assert backend.api.history(run_status=RunStatus.COMPLETED, limit=100).total_count == 4
         assert backend.api.history(source_type="code").total_count == 0
-        assert backend.api.history(dataset_name="no.such.dataset").runs == ()
+        with pytest.raises(DLIError) as exc:  # like every other command on an unknown workflow
+            backend.api.history(dataset_name="no.such.dataset")
+        assert code_of(exc) == ErrorCode.WORKFLOW_NOT_FOUND.value

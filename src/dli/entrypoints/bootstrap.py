@@ -35,6 +35,7 @@ __all__ = [
     "build_orchestrator",
     "build_publisher",
     "build_server",
+    "build_factory_store",
     "build_store",
     "build_tokens",
     "json_ready",
@@ -82,6 +83,16 @@ def build_store(url: str) -> SpecStore:
             hints=("Use memory://, file:///absolute/path or s3://bucket/prefix.",),
         )
     return factory(url)
+
+
+def build_factory_store(url: str, *, cache_dir: Path | None = None) -> SpecStore:
+    """The store as the DAG factory reads it: ``s3://`` through a disk cache refreshed by ETag."""
+    store = build_store(url)
+    if urlsplit(url).scheme != "s3":
+        return store
+    from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
+
+    return DiskCachedSpecStore(store, cache_dir=cache_dir or default_cache_dir(url))
 
 
 # -- orchestrators -----------------------------------------------------------------------------------

@@ -40,7 +40,8 @@ class LiveServer:
         return {"Authorization": f"Bearer {token or self.process.token}"}
 
     def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.url + path, headers=self.headers(token), timeout=10.0, **kwargs)
+        headers = {**self.headers(token), **kwargs.pop("headers", {})}
+        return httpx.request(method, self.url + path, headers=headers, timeout=10.0, **kwargs)
 
     def stored_files(self) -> list[str]:
         """Every spec file in the store (relative paths)."""

@@ -73,7 +73,7 @@ def test_health_and_openapi_need_no_token(live: LiveServer):
     for method, path, _ in ENDPOINTS:
         template = path.replace(RUN, "{run_id}").replace(NAME, "{dataset_name}")
         assert method.lower() in paths[template], template
-    assert {"WorkflowInfo", "WorkflowRunResult", "RunRequest", "ErrorBody"} <= set(document["components"]["schemas"])
+    assert {"WorkflowInfo", "WorkflowRunResult", "TriggerRunBody", "ErrorBody"} <= set(document["components"]["schemas"])
 
 
 def test_the_tokens_user_is_recorded_as_registered_by_and_triggered_by(live: LiveServer):

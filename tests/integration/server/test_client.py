@@ -14,7 +14,7 @@ from dli.domain.model.errors import (
     ServerUnreachableError,
     WorkflowOverriddenError,
 )
-from dli.domain.usecases.messages import GetWorkflow, ListWorkflows, TriggerRun
+from dli.domain.usecases.messages import GetWorkflow, ListWorkflows, TriggerRun, UnpauseWorkflow
 from tests.integration.server.conftest import LiveServer
 from tests.support.basecamp import free_port
 
@@ -107,10 +107,10 @@ def test_error_bodies_become_the_same_exceptions_and_odd_bodies_a_server_error()
     transport, _ = _mock(handler)
     client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None, retries=0)
     with pytest.raises(WorkflowOverriddenError) as exc:
-        client.unpause("a")
+        client.handle(UnpauseWorkflow(dataset_name="a.b"))
     assert (exc.value.message, exc.value.details, exc.value.hints) == ("overridden", {"dataset_name": "a"}, ("h",))
     with pytest.raises(ServerError) as exc:
-        client.unpause("a")
+        client.handle(UnpauseWorkflow(dataset_name="a.b"))
     assert "502" in exc.value.message
 
 
@@ -122,5 +122,5 @@ def test_the_token_is_sent_as_a_bearer_header():
         return httpx.Response(200, json={"workflows": [], "total_count": 0, "status": "success"})
 
     transport, _ = _mock(handler)
-    BasecampClient(base_url="http://basecamp", token="tok", transport=transport).list_workflows(ListQuery())
+    BasecampClient(base_url="http://basecamp", token="tok", transport=transport).handle(ListWorkflows())
     assert seen == ["Bearer tok"]

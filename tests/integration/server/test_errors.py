@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from dli.adapters.basecamp.client import BasecampClient
-from dli.domain.usecases.messages import GetRunStatus
+from dli.domain.usecases.messages import GetRunLogs, GetRunStatus, StopRun
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.clock import SystemClock
@@ -58,9 +58,16 @@ def test_every_dli_code_has_an_http_status_below_500_or_503():
     ],
 )
 def test_malformed_register_bodies_are_refused_and_write_nothing(live: LiveServer, content, status):
-    response = live.call("POST", "/api/v1/workflows", content=content)
+    response = live.call("POST", "/api/v1/workflows", content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == status
     assert error_of(response) == "DLI-204"
+    assert live.stored_files() == []
+
+
+def test_a_body_not_sent_as_json_is_415_and_writes_nothing(live: LiveServer):
+    body = b'{"spec": {"name": "shop.errors.target", "query_statement": "SELECT 1", "schedule": {"cron": "0 9 * * *"}}}'
+    response = live.call("POST", "/api/v1/workflows", content=body, headers={"Content-Type": "text/plain"})
+    assert (response.status_code, error_of(response)) == (415, "DLI-204")
     assert live.stored_files() == []
 
 
@@ -166,7 +173,7 @@ def test_domain_errors_map_to_their_statuses(live: LiveServer):
     assert (unpause.status_code, error_of(unpause)) == (409, "DLI-807")
     missing = live.call("GET", "/api/v1/workflows/shop.errors.nothing")
     assert (missing.status_code, error_of(missing)) == (404, "DLI-800")
-    bad_params = live.call("POST", f"/api/v1/workflows/{name}/run", json={"parameters": {"nope": 1}})
+    bad_params = live.call("POST", f"/api/v1/workflows/{name}/run", json={"parameters": 7})
     assert (bad_params.status_code, error_of(bad_params)) == (422, "DLI-204")
     assert live.call("DELETE", f"/api/v1/workflows/{name}").status_code == 200
 
@@ -219,8 +226,8 @@ def test_a_scheduled_run_round_trips_through_the_client(in_process):
     client = BasecampClient(base_url="http://testserver.local", token=app.token, transport=app.client._transport)
     status = client.handle(GetRunStatus(run_id=SCHEDULED))
     assert (status.run_id, status.run_type, status.run_status) == (SCHEDULED, RunType.SCHEDULED, RunStatus.RUNNING)
-    assert client.stop(SCHEDULED).run_status is RunStatus.KILLED
-    assert client.logs(SCHEDULED).run_id == SCHEDULED
+    assert client.handle(StopRun(run_id=SCHEDULED)).run_status is RunStatus.KILLED
+    assert client.handle(GetRunLogs(run_id=SCHEDULED)).run_id == SCHEDULED
 
 
 # -- failing backends ------------------------------------------------------------------------------

@@ -286,14 +286,18 @@ _wire.register_structure_hook(DatasetSpec, _structure_spec)
 _wire.register_unstructure_hook(DatasetSpec, spec_to_dict)
 
 
+def _leaves(exc: BaseException) -> list[BaseException]:
+    inner = getattr(exc, "exceptions", None)
+    if not inner:
+        return [exc]
+    return [leaf for e in inner for leaf in _leaves(e)]
+
+
 def _dli_error_in(exc: BaseException) -> DLIError | None:
-    """The first DLI error among the causes cattrs collected (it keeps its own code)."""
-    if isinstance(exc, DLIError):
-        return exc
-    for inner in getattr(exc, "exceptions", ()):
-        found = _dli_error_in(inner)
-        if found is not None:
-            return found
+    """The DLI error cattrs collected, when it is the only kind of problem (it keeps its own code)."""
+    leaves = _leaves(exc)
+    if leaves and all(isinstance(leaf, DLIError) for leaf in leaves):
+        return leaves[0]  # type: ignore[return-value]
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
-from dli.adapters.stores.memory import InMemorySpecStore
+from dli.ports.spec_store import SpecStore
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.runs import make_run_id
 from dli.domain.model.schedule import ScheduleConfig
@@ -27,7 +27,7 @@ def _spec(name: str, description: str, cron: str, timezone: str = "UTC", **kwarg
     )
 
 
-def seed_mock(store: InMemorySpecStore, orchestrator: InMemoryOrchestrator, *, now: dt.datetime) -> None:
+def seed_mock(store: SpecStore, orchestrator: InMemoryOrchestrator, *, now: dt.datetime) -> None:
     """Fill an empty in-memory store and orchestrator with sample workflows and history."""
     registered = now - dt.timedelta(days=30)
     clicks_params = (Parameter(name="min_clicks", type="integer", default=0, description="Drop rows below this"),)

@@ -1,0 +1,127 @@
+"""The API table: every operation over HTTP is a row, and the client's request decodes to the same message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dli.adapters.basecamp.operations import OPERATIONS, MalformedBodyError, UnsupportedMediaTypeError, operation_for
+from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.errors import InvalidCronError, ParameterInvalidError, SpecInvalidError
+from dli.domain.usecases import messages as m
+from dli.domain.usecases.bus import HANDLERS, RESULTS
+from tests.support.specs import make_spec
+
+EXAMPLES: list[m.Message] = [
+    m.ListWorkflows(source_type=SourceType.MANUAL, status=WorkflowStatus.PAUSED, dataset_filter="shop.*",
+                    running_only=True, enabled_only=False, limit=7),
+    m.RegisterWorkflow(spec=make_spec("shop.sales.daily", timezone="Asia/Seoul"), force=True),
+    m.GetWorkflow(dataset_name="shop.sales.daily"),
+    m.GetDagState(dataset_name="shop.sales.daily"),
+    m.UnregisterWorkflow(dataset_name="shop.sales.daily"),
+    m.TriggerRun(dataset_name="shop.sales.daily", parameters={"n": 3, "day": "2025-01-01"}, dry_run=True),
+    m.TriggerBackfill(dataset_name="shop.sales.daily", start_date="2025-01-01", end_date="2025-01-03",
+                      parameters={"n": 1}),
+    m.PauseWorkflow(dataset_name="shop.sales.daily", source_type=SourceType.CODE),
+    m.UnpauseWorkflow(dataset_name="shop.sales.daily"),
+    m.GetRunStatus(run_id="shop.sales.daily@scheduled__2025-01-01T09:00:00+00:00"),
+    m.StopRun(run_id="shop.sales.daily@manual__1"),
+    m.GetRunLogs(run_id="shop.sales.daily@manual__1"),
+    m.GetHistory(dataset_name="shop.sales.daily", source_type=SourceType.MANUAL, run_status=RunStatus.FAILED,
+                 limit=5, include_dataset_info=False),
+]
+
+
+def test_every_message_but_publish_has_exactly_one_row_and_a_handler():
+    served = [op.message for op in OPERATIONS]
+    assert len(served) == len(set(served))
+    assert set(served) == set(HANDLERS) - {m.PublishSpecs}
+    assert set(HANDLERS) == set(RESULTS)
+    assert {type(e) for e in EXAMPLES} == set(served)
+
+
+def _server_side(op, path, params, body):
+    """What the server does with the client's request: the path segments back, then decode."""
+    from urllib.parse import unquote
+
+    segments = dict(zip(op.path.split("/"), path.split("/"), strict=True))
+    path_values = {name: unquote(segments["{" + name + "}"]) for name in op.path_fields}
+    if op.method == "GET":
+        # The framework parses query strings to the fields' types before the route sees them.
+        types = {a.name: a.type for a in op.payload_fields}
+        query = {}
+        for key, text in (params or {}).items():
+            kind = types[key]
+            query[key] = text == "true" if kind is bool else int(text) if kind is int else text
+        return op.decode(path=path_values, query=query, body=b"", content_type=None, actor="bob")
+    raw = json.dumps(body).encode() if body is not None else b""
+    return op.decode(path=path_values, query={}, body=raw, content_type="application/json", actor="bob")
+
+
+@pytest.mark.parametrize("message", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_the_client_encoding_decodes_on_the_server_to_the_same_message_acting_for_the_token(message):
+    op = operation_for(message)
+    path, params, body = op.encode(message)
+    decoded = _server_side(op, path, params, body)
+    assert decoded == type(message)(**_fields(message), actor="bob")
+
+
+def _fields(message):
+    return {a.name: getattr(message, a.name) for a in type(message).__attrs_attrs__ if a.name != "actor"}
+
+
+def test_a_client_cannot_act_for_someone_else():
+    op = operation_for(m.TriggerRun)
+    with pytest.raises(ParameterInvalidError, match="actor"):
+        op.decode(path={"dataset_name": "a.b"}, query={}, body=b'{"actor": "mallory"}',
+                  content_type="application/json", actor="bob")
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "text"),
+    [
+        (b"\xff\xfe", MalformedBodyError, "not valid UTF-8"),
+        (b"{not json", MalformedBodyError, "not valid JSON"),
+        (b"[1, 2]", ParameterInvalidError, "must be a JSON object"),
+        (b'{"parameters": {}, "dry_run": "yes"}', ParameterInvalidError, "body.dry_run"),
+        (b'{"parameters": [], "dry_run": false}', ParameterInvalidError, "body.parameters"),
+        (b'{"surprise": 1}', ParameterInvalidError, "surprise"),
+        (b'{"parameters": ' + b'{"a": ' * 100 + b"1" + b"}" * 100 + b"}", ParameterInvalidError, "deeper than"),
+        (b"[" * 5000 + b"]" * 5000, ParameterInvalidError, "deeper than"),
+    ],
+)
+def test_bad_bodies_are_refused_with_a_dli_code_naming_the_problem(body, error, text):
+    op = operation_for(m.TriggerRun)
+    with pytest.raises(error, match=text):
+        op.decode(path={"dataset_name": "a.b"}, query={}, body=body, content_type="application/json", actor=None)
+
+
+def test_a_body_not_sent_as_json_is_415():
+    op = operation_for(m.TriggerRun)
+    with pytest.raises(UnsupportedMediaTypeError) as exc:
+        op.decode(path={"dataset_name": "a.b"}, query={}, body=b"dry_run=1", content_type="text/plain", actor=None)
+    assert exc.value.http_status == 415
+
+
+def test_register_body_keeps_cron_errors_as_dli_805_and_spec_errors_as_dli_203():
+    op = operation_for(m.RegisterWorkflow)
+
+    def decode(spec):
+        raw = json.dumps({"spec": spec}).encode()
+        return op.decode(path={}, query={}, body=raw, content_type="application/json", actor=None)
+
+    with pytest.raises(InvalidCronError):
+        decode({"name": "a.b", "query_statement": "SELECT 1", "schedule": {"cron": "61 * * * *"}})
+    with pytest.raises(SpecInvalidError, match="schedule"):
+        decode({"name": "a.b", "query_statement": "SELECT 1"})
+    with pytest.raises(SpecInvalidError):
+        decode({"name": "Not A Name", "query_statement": "SELECT 1", "schedule": {"cron": "0 9 * * *"}})
+
+
+def test_enum_values_the_message_does_not_know_list_the_allowed_ones():
+    op = operation_for(m.PauseWorkflow)
+    with pytest.raises(ParameterInvalidError, match="Invalid source type: 'git'") as exc:
+        op.decode(path={"dataset_name": "a.b"}, query={}, body=b'{"source_type": "git"}',
+                  content_type="application/json", actor=None)
+    assert exc.value.hints == ("Use one of: manual, code.",)
