@@ -79,6 +79,8 @@ class E2EStack:
             "DLI_STORE_URL": self.store_url,
             "DLI_CACHE_DIR": str(self.root / "s3cache"),
             f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps({"conn_type": "sqlite", "host": str(self.db_path)}),
+            # Specs with `dialect: sqlite` run on the SQLite connection; other dialects have none here.
+            "DLI_DIALECT_CONNECTIONS": json.dumps({"sqlite": CONN_ID}),
             **s3_env(self.s3),
         }
         self.airflow = AirflowStack(

@@ -32,6 +32,9 @@ from typing import Mapping
 from dli.entrypoints.devstack.processes import free_port, stop_session
 
 DEFAULT_USERNAME = "admin"
+# The dli sources of this checkout: a worktree's tests must run its own dli inside Airflow, not the
+# one the Airflow venv has installed (an editable install points at one checkout).
+DLI_SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 class AirflowStackError(RuntimeError):
@@ -81,8 +84,8 @@ class AirflowStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
         # Never leak a caller's virtualenv / python path into Airflow's interpreter.
         env.pop("VIRTUAL_ENV", None)
-        env.pop("PYTHONPATH", None)
         env.pop("PYTHONHOME", None)
+        env["PYTHONPATH"] = str(DLI_SRC)
         # `airflow standalone` launches `airflow scheduler|api-server|...` by name: it must be on PATH.
         env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         env["VIRTUAL_ENV"] = str(self.venv)

@@ -8,7 +8,9 @@ Drop a two-line file into Airflow's DAG folder (see ``dli_dags.py`` next to this
 Environment: ``DLI_STORE_URL`` (``file:///path`` or ``s3://bucket/prefix``), optionally
 ``DLI_CACHE_DIR`` (S3 cache) and the usual AWS variables. Each DAG runs ``dli_guard`` (stops a
 backfill after a failed date), the pre statements, the query and the post statements through
-``SQLExecuteQueryOperator`` on the spec's ``execution.conn_id`` (default ``dli_default``).
+``SQLExecuteQueryOperator``, with the retries, retry delay and timeout of the spec's ``execution``
+block (``dli.domain.model.execution``) on the connection of its ``conn_id`` or ``dialect``
+(``connections.py``; ``DLI_DIALECT_CONNECTIONS`` maps dialects to connection ids).
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import datetime as dt
 import functools
 import logging
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, get_parsing_context
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from dli.adapters.airflow import runs as airflow_runs
+from dli.domain.model.execution import execution_settings
 from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.entrypoints.airflow.connections import DEFAULT_CONN_ID, connection_for, dialect_connections
 from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs
 from dli.entrypoints.airflow.sql_template import (
     BACKFILL_MARKER,
@@ -44,7 +48,6 @@ __all__ = ["BROKEN_TAG", "DEFAULT_CONN_ID", "build_broken_dag", "build_dag", "lo
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONN_ID = "dli_default"
 BROKEN_TAG = airflow_runs.BROKEN_TAG
 BROKEN_PREFIX = airflow_runs.BROKEN_PREFIX
 # start_date when a document has no registration time: any past date works, but unpausing such a
@@ -56,14 +59,22 @@ _TEMPLATE_EXT = (".sql", ".json")
 class DliSqlOperator(SQLExecuteQueryOperator):
     """``SQLExecuteQueryOperator`` that can let the workflow go on when its statement fails."""
 
-    def __init__(self, *, continue_on_error: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, continue_on_error: bool = False, conn_origin: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.continue_on_error = continue_on_error
+        self.conn_origin = conn_origin
 
     def execute(self, context: Any) -> Any:
         try:
             return super().execute(context)
         except Exception as exc:
+            if isinstance(exc, AirflowNotFoundException) and f"`{self.conn_id}`" in str(exc):
+                # Airflow's message names the connection; the log says why the spec led to it.
+                self.log.error(
+                    "dli: connection %r comes from %s. Define it in Airflow (e.g. AIRFLOW_CONN_%s) or change "
+                    "the spec's execution.conn_id / dialect.",
+                    self.conn_id, self.conn_origin or "the spec", self.conn_id.upper(),
+                )
             if not self.continue_on_error:
                 raise
             # The statement is marked continue_on_error: the task succeeds, the failure stays in the log.
@@ -119,12 +130,14 @@ def _sql(sql: str, spec: DatasetSpec) -> str:
     return text + "\n" if text.rstrip().endswith(_TEMPLATE_EXT) else text
 
 
-def build_dag(document: SpecDocument) -> DAG:
-    """The DAG of one resolved spec document."""
+def build_dag(document: SpecDocument, *, dialects: Mapping[str, str] | None = None) -> DAG:
+    """The DAG of one resolved spec document; ``dialects`` maps SQL dialects to connection ids."""
     spec = document.spec
     schedule = document.schedule
     if spec.query_statement is None:
         raise ValueError(f"{spec.name}: query_file {spec.query_file!r} was not inlined (publish or register inlines it)")
+    settings = execution_settings(spec)
+    connection = connection_for(settings, dialects or {})
     params = {}
     for parameter in spec.parameters:
         default, schema = param_schema(parameter)
@@ -141,13 +154,9 @@ def build_dag(document: SpecDocument) -> DAG:
         tags=["dli", f"source:{document.source_type.value}"],
         params=params,
         user_defined_macros={DATE_MACRO: functools.partial(_date_macro, timezone=schedule.timezone)},
-        default_args={
-            "owner": spec.owner or "dli",
-            "retries": schedule.retry_max_attempts - 1,
-            "retry_delay": dt.timedelta(seconds=schedule.retry_delay_seconds),
-        },
+        default_args={"owner": spec.owner or "dli"},
     )
-    conn_id = str(spec.execution.get("conn_id") or DEFAULT_CONN_ID)
+    timeout = dt.timedelta(seconds=settings.timeout_seconds) if settings.timeout_seconds else None
     previous = PythonOperator(task_id=TASK_ID_GUARD, python_callable=backfill_guard, retries=0, dag=dag)
     pre_ids, post_ids = statement_task_ids(spec)
     steps = [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(pre_ids, spec.pre_statements)]
@@ -157,7 +166,11 @@ def build_dag(document: SpecDocument) -> DAG:
         task = DliSqlOperator(
             task_id=task_id,
             sql=_sql(sql, spec),
-            conn_id=conn_id,
+            conn_id=connection.conn_id,
+            conn_origin=connection.origin,
+            retries=settings.retries,
+            retry_delay=dt.timedelta(seconds=settings.retry_delay_seconds),
+            execution_timeout=timeout,
             split_statements=True,
             do_xcom_push=False,
             continue_on_error=continue_on_error,
@@ -198,6 +211,8 @@ def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: s
     url = store_url or os.environ.get("DLI_STORE_URL")
     if not url:
         raise RuntimeError("dli DAG factory: set DLI_STORE_URL (file:///path or s3://bucket/prefix) for Airflow")
+    # A bad mapping fails the file (an import error naming it) rather than send SQL to a guessed connection.
+    dialects = dialect_connections(os.environ)
     only = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
     for loaded in load_specs(url, only=only):
@@ -205,10 +220,11 @@ def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: s
             dag = build_broken_dag(loaded, loaded.error or "unreadable spec")
         else:
             try:
-                dag = build_dag(loaded.document)
+                dag = build_dag(loaded.document, dialects=dialects)
             except Exception as exc:  # noqa: BLE001 - isolate the broken spec
                 log.warning("dli: spec %s is broken: %s", loaded.name, exc)
-                dag = build_broken_dag(loaded, f"{type(exc).__name__}: {exc}")
+                hints = " ".join(getattr(exc, "hints", ()))
+                dag = build_broken_dag(loaded, f"{type(exc).__name__}: {exc}" + (f" ({hints})" if hints else ""))
         dags[loaded.name] = dag
     if namespace is not None:
         namespace.update(dags)

@@ -52,6 +52,7 @@ _PROBE = textwrap.dedent(
             "tasks": [t.task_id for t in dag.topological_sort()] if hasattr(dag, "topological_sort") else sorted(dag.task_ids),
             "retries": {t.task_id: t.retries for t in dag.tasks},
             "retry_delay": {t.task_id: t.retry_delay.total_seconds() for t in dag.tasks},
+            "timeout": {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds() for t in dag.tasks},
             "conn_ids": {t.task_id: getattr(t, "conn_id", None) for t in dag.tasks},
             "continue": {t.task_id: getattr(t, "continue_on_error", None) for t in dag.tasks},
         }
@@ -60,12 +61,25 @@ _PROBE = textwrap.dedent(
 )
 
 
+def _run_probe(store: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))}
+    full_env.update({
+        "DLI_STORE_URL": store.as_uri(),
+        "AIRFLOW_HOME": str(store.parent / "airflow-home"),
+        # The dli under test, not the one the Airflow venv has installed.
+        "PYTHONPATH": str(REPO / "src"),
+        **env,
+    })
+    return subprocess.run([str(PYTHON), "-c", _PROBE], capture_output=True, text=True, env=full_env, timeout=300)
+
+
 def _probe(store: Path, **env: str) -> dict:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH"))}
-    full_env.update({"DLI_STORE_URL": store.as_uri(), "AIRFLOW_HOME": str(store.parent / "airflow-home"), **env})
-    done = subprocess.run([str(PYTHON), "-c", _PROBE], capture_output=True, text=True, env=full_env, timeout=300)
+    done = _run_probe(store, **env)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+COMPAT_EXECUTION = {"timeout_seconds": 1800, "retry_count": 3, "retry_delay_seconds": 60, "dialect": "trino"}
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +101,35 @@ def built(tmp_path_factory) -> dict:
     minimal = DatasetSpec(name="shop.minimal", query_statement="SELECT 1", schedule=ScheduleConfig(cron="0 9 * * *"))
     store.create(SourceType.CODE, SpecDocument(spec=minimal, source_type=SourceType.CODE))
     (root / "store" / "manual" / "shop.broken.yaml").write_text("name: shop.broken\nquery_statement: SELECT 1\nschedule: {cron: 'not a cron'}\n")
-    return {"all": _probe(root / "store"), "one": _probe(root / "store", _AIRFLOW_PARSING_CONTEXT_DAG_ID="shop.minimal")}
+    specs = {
+        "shop.compat": (COMPAT_EXECUTION, ScheduleConfig(cron="0 9 * * *")),
+        "shop.flags": (COMPAT_EXECUTION, ScheduleConfig(cron="0 9 * * *", retry_max_attempts=5, retry_delay_seconds=10)),
+        "shop.unmapped": ({"dialect": "postgres"}, ScheduleConfig(cron="0 9 * * *")),
+        "shop.pinned": ({**COMPAT_EXECUTION, "conn_id": "dli_local"}, ScheduleConfig(cron="0 9 * * *")),
+        "shop.badexec": ({"retry_count": "three"}, ScheduleConfig(cron="0 9 * * *")),
+    }
+    for name, (execution, schedule) in specs.items():
+        spec = DatasetSpec(
+            name=name,
+            query_statement="SELECT 1",
+            pre_statements=(Statement(sql="SELECT 0", name="prepare"),),
+            post_statements=(Statement(sql="SELECT 2"),),
+            execution=execution,
+            schedule=schedule,
+        )
+        store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_at=REGISTERED))
+    mapping = json.dumps({"trino": "trino_prod"})
+    return {
+        "all": _probe(root / "store", DLI_DIALECT_CONNECTIONS=mapping),
+        "one": _probe(root / "store", _AIRFLOW_PARSING_CONTEXT_DAG_ID="shop.minimal"),
+        "bad_mapping": _run_probe(root / "store", DLI_DIALECT_CONNECTIONS="trino=trino_prod"),
+    }
 
 
 def test_one_dag_per_dataset_named_after_it(built) -> None:
-    assert set(built["all"]) == {"shop.daily", "shop.minimal", "shop.broken"}
+    assert set(built["all"]) == {
+        "shop.daily", "shop.minimal", "shop.broken", "shop.compat", "shop.flags", "shop.unmapped", "shop.pinned", "shop.badexec"
+    }
     assert all(d["in_namespace"] for d in built["all"].values())
 
 
@@ -129,3 +167,47 @@ def test_a_broken_spec_becomes_a_paused_placeholder_and_the_others_still_load(bu
 
 def test_a_worker_builds_only_the_dag_it_runs(built) -> None:
     assert set(built["one"]) == {"shop.minimal"}
+
+
+SQL_TASKS = ("pre_1_prepare", "query", "post_1")
+
+
+def test_every_sql_task_gets_the_execution_blocks_retries_delay_and_timeout(built) -> None:
+    dag = built["all"]["shop.compat"]
+    assert {dag["retries"][t] for t in SQL_TASKS} == {3}
+    assert {dag["retry_delay"][t] for t in SQL_TASKS} == {60.0}
+    assert {dag["timeout"][t] for t in SQL_TASKS} == {1800.0}
+    assert dag["retries"]["dli_guard"] == 0 and dag["timeout"]["dli_guard"] is None
+
+
+def test_a_spec_without_execution_block_has_no_timeout_and_the_default_retries(built) -> None:
+    dag = built["all"]["shop.minimal"]
+    assert (dag["retries"]["query"], dag["retry_delay"]["query"], dag["timeout"]["query"]) == (0, 300.0, None)
+
+
+def test_register_retry_flags_win_over_the_execution_block(built) -> None:
+    dag = built["all"]["shop.flags"]
+    assert {dag["retries"][t] for t in SQL_TASKS} == {4}
+    assert {dag["retry_delay"][t] for t in SQL_TASKS} == {10.0}
+    assert dag["timeout"]["query"] == 1800.0
+
+
+def test_the_dialect_picks_the_mapped_connection_else_airflows_dialect_default(built) -> None:
+    assert {built["all"]["shop.compat"]["conn_ids"][t] for t in SQL_TASKS} == {"trino_prod"}
+    assert {built["all"]["shop.unmapped"]["conn_ids"][t] for t in SQL_TASKS} == {"postgres_default"}
+
+
+def test_the_specs_conn_id_wins_over_the_dialect_mapping(built) -> None:
+    assert {built["all"]["shop.pinned"]["conn_ids"][t] for t in SQL_TASKS} == {"dli_local"}
+
+
+def test_a_bad_execution_value_makes_a_broken_dag_naming_the_key(built) -> None:
+    broken = built["all"]["shop.badexec"]
+    assert "dli:broken" in broken["tags"]
+    assert "DLI-203" in broken["description"] and "execution.retry_count" in broken["description"]
+
+
+def test_a_bad_dialect_mapping_fails_the_dag_file_with_the_variable_named(built) -> None:
+    done = built["bad_mapping"]
+    assert done.returncode != 0
+    assert "DLI-001" in done.stderr and "DLI_DIALECT_CONNECTIONS is not valid JSON" in done.stderr
