@@ -45,7 +45,7 @@ _DISCOVERY_KEYS = ("datasets_dir", "dataset_patterns")
 
 def read_project_config(root: Path) -> dict[str, Any]:
     """The project's ``dli.yaml`` as a mapping (empty when there is none)."""
-    from dli.adapters.codecs.specs import load_yaml
+    from dli.adapters.codecs.yaml_documents import load_yaml
 
     path = root / "dli.yaml"
     if not path.is_file():
@@ -225,7 +225,8 @@ class FilesystemProject:
 
     def _load(self, path: Path) -> DatasetSpec:
         # YAML and cattrs load only when a spec is read: most commands never read one.
-        from dli.adapters.codecs.specs import load_yaml, spec_from_dict
+        from dli.adapters.codecs.specs import spec_from_dict
+        from dli.adapters.codecs.yaml_documents import load_yaml
 
         try:
             raw = path.read_bytes()
@@ -293,7 +294,7 @@ class FilesystemProject:
 def _declared_name(path: Path) -> str | None:
     """The ``name`` a spec file declares, or None (no name, or a file that cannot be read: loading
     it reports why)."""
-    from dli.adapters.codecs.specs import load_yaml
+    from dli.adapters.codecs.yaml_documents import load_yaml
 
     try:
         data = load_yaml(path.read_bytes(), where=str(path))
