@@ -77,6 +77,9 @@ def test_ci_written_code_spec_without_registration_section_reads():
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 0}}", "max_attempts"),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {tries: 2}}", "tries"),
         (b"name: a.b\nquery_statement: x\nregistration: [1]\nschedule: {cron: '0 9 * * *'}", "registration"),
+        (b"name: a.b\nquery_statement: x\nregistration: {registered_by: [x]}\nschedule: {cron: '0 9 * * *'}",
+         "registration.registered_by: expected str"),
+        (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: 0}", "schedule.retry: expected a mapping"),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', timezone: Nowhere/Land}", "timezone"),
     ],
 )

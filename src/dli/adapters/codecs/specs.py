@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import yaml
@@ -165,7 +165,7 @@ def _structure(data: Any, cls: type, path: tuple[str, ...]) -> tuple[Any, list[_
 _ROOT = re.compile(r"[A-Za-z_]\w*")
 
 
-def _raise(where: str, problems: list[_Problem], *, cron_code: bool = True) -> None:
+def _raise(where: str, problems: list[_Problem], *, cron_code: bool = True) -> NoReturn:
     """Raise one error listing every problem: ``spec.schedule.enabled: expected bool, ...`` when
     ``where`` is a root name, ``<file>: schedule.enabled: expected bool, ...`` when it is a location."""
     rooted = bool(_ROOT.fullmatch(where))
@@ -186,7 +186,8 @@ def _schedule(data: Any, path: tuple[str, ...]) -> tuple[ScheduleConfig | None, 
     if not isinstance(data, Mapping):
         return None, [_Problem(path, f"expected a mapping, got {describe(data)}")]
     flat = {k: v for k, v in data.items() if k != "retry"}
-    retry = data.get("retry") or {}
+    retry = data.get("retry")
+    retry = {} if retry is None else retry
     if not isinstance(retry, Mapping):
         return None, [_Problem((*path, "retry"), f"expected a mapping, got {describe(retry)}")]
     unknown = set(retry) - {"max_attempts", "delay_seconds"}
@@ -212,9 +213,8 @@ def schedule_from_dict(data: Any, *, where: str = "schedule") -> ScheduleConfig:
         SpecInvalidError: Any other problem, naming the field (DLI-203).
     """
     schedule, problems = _schedule(data, ())
-    if problems:
+    if schedule is None:
         _raise(where, problems)
-    assert schedule is not None  # noqa: S101 - no problems means a schedule
     return schedule
 
 
@@ -265,9 +265,8 @@ def spec_from_dict(data: Any, *, where: str = "spec") -> DatasetSpec:
         SpecInvalidError: Every problem found, each with its field path (DLI-203).
     """
     spec, problems = _spec(data)
-    if problems:
+    if spec is None:
         _raise(where, problems)
-    assert spec is not None  # noqa: S101 - no problems means a spec
     return spec
 
 
@@ -328,10 +327,9 @@ def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = N
     if not isinstance(registration, Mapping):
         raise SpecInvalidError(f"{where}: {_REGISTRATION_KEY}: expected a mapping, got {describe(registration)}")
     spec, problems = _spec(data)
-    if problems or spec is None:
+    if spec is None:
         # A stored document that cannot be read is an invalid document, whatever the field.
         _raise(where, problems, cron_code=False)
-    assert spec is not None  # noqa: S101 - _raise raised otherwise
     if spec.schedule is None:
         raise SpecInvalidError(f"{where}: stored spec has no 'schedule' section")
     try:
@@ -340,6 +338,9 @@ def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = N
         raise SpecInvalidError(f"{where}: unknown source_type {registration.get('source_type')!r}") from None
     if source is not None:
         source_type = source  # the key prefix is authoritative
+    registered_by = registration.get("registered_by")
+    if registered_by is not None and not isinstance(registered_by, str):
+        raise SpecInvalidError(f"{where}: {_REGISTRATION_KEY}.registered_by: expected str, got {describe(registered_by)}")
     registered_at = registration.get("registered_at")
     if isinstance(registered_at, str):
         try:
@@ -349,6 +350,6 @@ def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = N
     return SpecDocument(
         spec=spec,
         source_type=source_type,
-        registered_by=registration.get("registered_by"),
+        registered_by=registered_by,
         registered_at=registered_at if isinstance(registered_at, dt.datetime) else None,
     )
