@@ -83,9 +83,10 @@ def _datasets_dir(root: Path, config_path: Path, value: object) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise _config_error(config_path, "discovery.datasets_dir", f"expected a folder name, got {value!r}", hint)
     relative = PurePosixPath(value)
-    if relative.is_absolute() or ".." in relative.parts:
-        raise _config_error(config_path, "discovery.datasets_dir", f"{value!r} is not inside the project", hint)
     folder = root / relative
+    resolved = folder.resolve()
+    if relative.is_absolute() or ".." in relative.parts or root.resolve() not in (resolved, *resolved.parents):
+        raise _config_error(config_path, "discovery.datasets_dir", f"{value!r} is not inside the project", hint)
     if not folder.is_dir():
         raise _config_error(config_path, "discovery.datasets_dir", f"{value!r} is not a folder of the project", hint)
     return folder

@@ -184,3 +184,12 @@ def test_missing_project_has_no_specs(tmp_path):
     project = FilesystemProject(tmp_path / "nowhere")
     assert project.find("a.b") is None and project.all() == []
     assert read_project_config(tmp_path / "nowhere") == {}
+
+
+def test_a_datasets_dir_linking_outside_the_project_is_refused(tmp_path):
+    (tmp_path / "outside").mkdir()
+    write(tmp_path / "p" / "dli.yaml", "discovery: {datasets_dir: specs}\n")
+    (tmp_path / "p" / "specs").symlink_to(tmp_path / "outside")
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path / "p").all()
+    assert "discovery.datasets_dir: 'specs' is not inside the project" in exc.value.message

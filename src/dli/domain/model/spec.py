@@ -72,7 +72,7 @@ def _check_param_name(_instance: object, _attribute: object, value: object) -> N
     if not _PARAMETER_NAME.fullmatch(value) or keyword.iskeyword(value) or value.lower() in _RESERVED_PARAMETER_NAMES:
         raise field_error(
             "name",
-            f"invalid parameter name {value!r}",
+            f"invalid parameter name {value if len(value) <= 70 else value[:67] + '...'!r}",
             hints=(
                 "A parameter name is used as a SQL template variable: letters, digits and '_', starting with a "
                 "letter or '_', at most 64 characters, not a keyword or one of: "
