@@ -80,6 +80,10 @@ def test_ci_written_code_spec_without_registration_section_reads():
         (b"name: a.b\nquery_statement: x\nregistration: {registered_by: [x]}\nschedule: {cron: '0 9 * * *'}",
          "registration.registered_by: expected str"),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: 0}", "schedule.retry: expected a mapping"),
+        (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 1.0e+400}}",
+         "schedule.retry.max_attempts: must be an integer from 1 to 100, got float inf"),
+        (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 1e400}}",
+         "schedule.retry.max_attempts: must be an integer from 1 to 100, got str '1e400'"),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', timezone: Nowhere/Land}", "timezone"),
     ],
 )
