@@ -17,7 +17,8 @@ class LocalSpecs(Protocol):
         """The spec of dataset ``name``, its ``query_file`` already read into ``query_statement``.
 
         Raises:
-            SpecInvalidError: The spec file exists but is invalid.
+            SpecInvalidError: The spec file exists but is invalid, or two files define the dataset.
+            InvalidCronError: The spec's only problem is its cron expression or timezone (DLI-805).
         """
         ...
 

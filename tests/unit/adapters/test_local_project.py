@@ -1,6 +1,6 @@
 import pytest
 
-from dli.adapters.local_project import FilesystemProject, read_project_config
+from dli.adapters.local_project import MAX_QUERY_FILE_BYTES, FilesystemProject, read_project_config
 from dli.domain.model.errors import SpecInvalidError
 
 
@@ -26,9 +26,134 @@ def test_specs_are_found_recursively_and_query_file_is_read(tmp_path):
     assert read_project_config(tmp_path) == {"server": {"url": "http://basecamp:8081"}}
 
 
-def test_spec_name_inside_the_file_wins(tmp_path):
-    write(tmp_path / "dataset.legacy.yaml", "name: shop.renamed\nquery_statement: SELECT 1\n")
-    assert FilesystemProject(tmp_path).find("shop.renamed").name == "shop.renamed"
+def test_a_file_named_for_another_dataset_is_refused_naming_the_file_and_both_names(tmp_path):
+    write(tmp_path / "dataset.a.yaml", "name: b\nquery_statement: SELECT 1\n")
+    project = FilesystemProject(tmp_path)
+    for call in (lambda: project.find("a"), lambda: project.find("b"), project.all):
+        with pytest.raises(SpecInvalidError) as exc:
+            call()
+        text = " ".join([exc.value.message, *exc.value.hints])
+        assert "dataset.a.yaml" in text and "'a'" in text and "'b'" in text
+
+
+def test_the_same_dataset_in_two_files_is_refused_naming_both(tmp_path):
+    write(tmp_path / "one" / "dataset.shop.x.yaml", "query_statement: SELECT 1\n")
+    write(tmp_path / "two" / "dataset.shop.x.yml", "name: shop.x\nquery_statement: SELECT 2\n")
+    project = FilesystemProject(tmp_path)
+    with pytest.raises(SpecInvalidError) as exc:
+        project.find("shop.x")
+    assert str(tmp_path / "one" / "dataset.shop.x.yaml") in exc.value.message
+    assert str(tmp_path / "two" / "dataset.shop.x.yml") in exc.value.message
+    with pytest.raises(SpecInvalidError) as exc:
+        project.all()
+    assert "defined in 2 files" in " ".join(exc.value.hints)
+
+
+def test_a_name_carried_inside_a_dataset_yaml_counts_for_duplicates(tmp_path):
+    write(tmp_path / "dli.yaml", "discovery: {dataset_patterns: ['dataset.*.yaml', 'dataset.yaml']}\n")
+    write(tmp_path / "a" / "dataset.yaml", "name: shop.x\nquery_statement: SELECT 1\n")
+    write(tmp_path / "b" / "dataset.shop.x.yaml", "query_statement: SELECT 2\n")
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path).find("shop.x")
+    assert "a/dataset.yaml" in exc.value.message and "b/dataset.shop.x.yaml" in exc.value.message
+
+
+def test_discovery_settings_of_dli_yaml_are_honoured(tmp_path):
+    write(tmp_path / "dli.yaml",
+          "discovery:\n  datasets_dir: datasets\n  dataset_patterns: ['dataset.*.yaml', 'dataset.yaml']\n")
+    write(tmp_path / "datasets" / "orders" / "dataset.yaml", "name: shop.orders\nquery_statement: SELECT 1\n")
+    write(tmp_path / "datasets" / "dataset.shop.sales.yaml", "query_statement: SELECT 2\n")
+    write(tmp_path / "datasets" / "dataset.shop.old.yml", "query_statement: SELECT 3\n")  # not a pattern
+    write(tmp_path / "elsewhere" / "dataset.shop.outside.yaml", "query_statement: SELECT 4\n")
+    project = FilesystemProject(tmp_path)
+    assert [s.name for s in project.all()] == ["shop.orders", "shop.sales"]
+    assert project.find("shop.orders").query_statement == "SELECT 1"
+    assert project.find("shop.outside") is None and project.find("shop.old") is None
+
+
+def test_by_default_specs_are_dataset_dot_name_files_anywhere(tmp_path):
+    write(tmp_path / "dli.yaml", "project: x\n")
+    write(tmp_path / "deep" / "er" / "dataset.a.b.yml", "query_statement: SELECT 1\n")
+    write(tmp_path / "dataset.yaml", "name: c.d\nquery_statement: SELECT 2\n")
+    assert [s.name for s in FilesystemProject(tmp_path).all()] == ["a.b"]
+
+
+def test_a_dataset_yaml_must_name_its_dataset(tmp_path):
+    write(tmp_path / "dli.yaml", "discovery: {dataset_patterns: [dataset.yaml]}\n")
+    write(tmp_path / "x" / "dataset.yaml", "query_statement: SELECT 1\n")
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path).all()
+    assert "x/dataset.yaml: name: missing required field" in exc.value.hints[0]
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ("discovery: {datasets_dir: ../elsewhere}", "discovery.datasets_dir: '../elsewhere' is not inside the project"),
+        ("discovery: {datasets_dir: /etc}", "discovery.datasets_dir: '/etc' is not inside the project"),
+        ("discovery: {datasets_dir: missing}", "discovery.datasets_dir: 'missing' is not a folder of the project"),
+        ("discovery: {dataset_patterns: 'dataset.*.yaml'}", "discovery.dataset_patterns: expected a non-empty list"),
+        ("discovery: {dataset_patterns: ['*.sql']}", "discovery.dataset_patterns[0]: invalid pattern '*.sql'"),
+        ("discovery: {dataset_patterns: ['a/dataset.yaml']}", "discovery.dataset_patterns[0]: invalid pattern"),
+        ("discovery: {datasets: x}", "discovery: unknown field(s) datasets"),
+        ("discovery: [x]", "discovery: expected a mapping"),
+        ("defaults: {timeout_seconds: -5}", "defaults.timeout_seconds: must be an integer from 1 to 604800"),
+        ("defaults: {retry_count: '2'}", "defaults.retry_count: must be an integer"),
+        ("defaults: [trino]", "defaults: expected a mapping"),
+    ],
+)
+def test_invalid_dli_yaml_settings_are_dli_203_naming_the_field(tmp_path, config, needle):
+    write(tmp_path / "dli.yaml", config + "\n")
+    write(tmp_path / "dataset.a.b.yaml", "query_statement: SELECT 1\n")
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path).find("a.b")
+    assert exc.value.message.startswith(f"{tmp_path / 'dli.yaml'}: {needle}")
+    assert exc.value.hints
+
+
+def test_project_defaults_fill_the_execution_block_and_the_spec_wins(tmp_path):
+    write(tmp_path / "dli.yaml",
+          "defaults: {dialect: trino, timeout_seconds: 3600, retry_count: 2, retry_delay_seconds: 30}\n")
+    write(tmp_path / "dataset.a.one.yaml", "query_statement: SELECT 1\nexecution: {timeout_seconds: 60, conn_id: wh}\n")
+    write(tmp_path / "dataset.a.two.yaml", "query_statement: SELECT 2\n")
+    project = FilesystemProject(tmp_path)
+    assert project.find("a.one").execution == {
+        "dialect": "trino", "timeout_seconds": 60, "retry_count": 2, "retry_delay_seconds": 30, "conn_id": "wh"
+    }
+    assert [s.execution["timeout_seconds"] for s in project.all()] == [60, 3600]
+
+
+def test_a_query_file_that_is_not_utf8_is_dli_203_naming_it(tmp_path):
+    write(tmp_path / "dataset.a.b.yaml", "query_file: sql/q.sql\n")
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "q.sql").write_bytes("SELECT 'café'".encode("latin-1"))
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path).find("a.b")
+    assert exc.value.code.value == "DLI-203"
+    assert "dataset.a.b.yaml" in exc.value.message and "sql/q.sql" in exc.value.message
+    assert "not UTF-8" in exc.value.message
+
+
+def test_an_oversized_query_file_is_refused(tmp_path):
+    write(tmp_path / "dataset.a.b.yaml", "query_file: q.sql\n")
+    (tmp_path / "q.sql").write_bytes(b"-" * (MAX_QUERY_FILE_BYTES + 1))
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path).find("a.b")
+    assert "q.sql" in exc.value.message and "larger than" in exc.value.message
+
+
+def test_a_spec_file_with_a_duplicate_key_is_refused(tmp_path):
+    write(tmp_path / "dataset.a.b.yaml", "query_statement: SELECT 1\nowner: x\nowner: y\n")
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path).find("a.b")
+    assert "duplicate key 'owner'" in exc.value.message and "dataset.a.b.yaml" in exc.value.message
+
+
+def test_a_spec_file_with_a_wrongly_typed_field_names_the_file_and_field(tmp_path):
+    write(tmp_path / "dataset.a.b.yaml", "query_statement: SELECT 1\nschedule: {cron: '0 9 * * *', enabled: 'false'}\n")
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path).find("a.b")
+    assert exc.value.message == f"{tmp_path / 'dataset.a.b.yaml'}: schedule.enabled: expected bool, got str 'false'"
 
 
 def test_query_file_outside_the_project_is_refused(tmp_path):
@@ -59,3 +184,12 @@ def test_missing_project_has_no_specs(tmp_path):
     project = FilesystemProject(tmp_path / "nowhere")
     assert project.find("a.b") is None and project.all() == []
     assert read_project_config(tmp_path / "nowhere") == {}
+
+
+def test_a_datasets_dir_linking_outside_the_project_is_refused(tmp_path):
+    (tmp_path / "outside").mkdir()
+    write(tmp_path / "p" / "dli.yaml", "discovery: {datasets_dir: specs}\n")
+    (tmp_path / "p" / "specs").symlink_to(tmp_path / "outside")
+    with pytest.raises(SpecInvalidError) as exc:
+        FilesystemProject(tmp_path / "p").all()
+    assert "discovery.datasets_dir: 'specs' is not inside the project" in exc.value.message

@@ -38,6 +38,13 @@ def test_bad_parameters_are_dli_204(given):
     assert exc.value.code.value == "DLI-204"
 
 
+@pytest.mark.parametrize("ratio", ["nan", "NaN", "inf", "-inf", "1e400", float("nan"), float("inf")])
+def test_float_parameters_refuse_nan_and_infinity(ratio):
+    with pytest.raises(ParameterInvalidError) as exc:
+        coerce_parameters(params_spec(), {"region": "eu", "ratio": ratio})
+    assert exc.value.code.value == "DLI-204" and "ratio" in exc.value.message
+
+
 def test_execution_date_is_always_allowed_and_checked():
     spec = make_spec()
     assert coerce_parameters(spec, {"execution_date": "2025-01-01"}) == {"execution_date": "2025-01-01"}

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dli.domain.model.errors import InvalidCronError, SpecInvalidError
-from dli.domain.model.schedule import ScheduleConfig, fire_times, next_run
+from dli.domain.model.schedule import ScheduleConfig, fire_times, next_run, validate_cron
 
 UTC = dt.timezone.utc
 
@@ -34,10 +34,68 @@ def test_timezone_must_be_a_real_iana_zone(tz):
         ScheduleConfig(cron="0 9 * * *", timezone=tz)
 
 
-@pytest.mark.parametrize(("attempts", "delay"), [(0, 300), (-1, 0), (1, -5), (True, 0), (1.5, 0)])
+@pytest.mark.parametrize(
+    ("attempts", "delay"),
+    [(0, 300), (-1, 0), (1, -5), (True, 0), (1.5, 0), (101, 0), (float("inf"), 0), (1, 86_401), (1, 10**20), (1, "60")],
+)
 def test_retry_bounds_are_enforced(attempts, delay):
-    with pytest.raises(SpecInvalidError):
+    with pytest.raises(SpecInvalidError) as exc:
         ScheduleConfig(cron="0 9 * * *", retry_max_attempts=attempts, retry_delay_seconds=delay)
+    assert exc.value.details["field"] in ("retry.max_attempts", "retry.delay_seconds")
+
+
+def test_retry_limits_themselves_are_allowed():
+    s = ScheduleConfig(cron="0 9 * * *", retry_max_attempts=100, retry_delay_seconds=86_400)
+    assert (s.retry_max_attempts, s.retry_delay_seconds) == (100, 86_400)
+
+
+@pytest.mark.parametrize("enabled", ["false", "true", 0, 1, None])
+def test_enabled_must_be_a_bool_not_text_that_reads_as_one(enabled):
+    with pytest.raises(SpecInvalidError) as exc:
+        ScheduleConfig(cron="0 9 * * *", enabled=enabled)
+    assert exc.value.message.startswith("enabled: expected bool")
+
+
+@pytest.mark.parametrize(
+    ("cron", "field"),
+    [
+        ("61 6 * * *", "minute field '61' is out of range"),
+        ("0 24 * * *", "hour field '24' is out of range"),
+        ("0 6 32 * *", "day-of-month field '32' is out of range"),
+        ("0 6 * 13 *", "month field '13' is out of range"),
+        ("0 6 * * 8", "day-of-week field '8' is out of range"),
+        ("0 6 * foo *", "month field 'foo' is not valid"),
+    ],
+)
+def test_a_bad_cron_field_is_named(cron, field):
+    with pytest.raises(InvalidCronError) as exc:
+        validate_cron(cron)
+    assert field in exc.value.message
+    assert exc.value.details["field"] == "cron"
+
+
+@pytest.mark.parametrize("cron", ["0 6 31 2 *", "0 6 30 2 *", "0 0 31 4,6,9,11 *"])
+def test_a_cron_that_never_fires_is_refused(cron):
+    with pytest.raises(InvalidCronError) as exc:
+        ScheduleConfig(cron=cron)
+    assert exc.value.code.value == "DLI-805"
+    assert "never fires" in exc.value.message
+    assert "February" in exc.value.hints[0]
+
+
+@pytest.mark.parametrize("cron", ["0 6 29 2 *", "0 6 31 2 1", "0 6 L 2 *"])
+def test_a_cron_that_fires_rarely_is_accepted(cron):
+    assert ScheduleConfig(cron=cron).cron == cron
+
+
+@pytest.mark.parametrize(("cron", "timezone"), [("0 6 31 2 *", "UTC"), ("61 6 * * *", "UTC"), ("0 9 * * *", "Mars/Base")])
+def test_fire_times_of_a_schedule_that_slipped_through_are_none(cron, timezone):
+    after = dt.datetime(2025, 1, 1, tzinfo=UTC)
+    assert list(fire_times(cron, timezone, after=after)) == []
+    slipped = object.__new__(ScheduleConfig)  # as if read by an older, laxer version
+    object.__setattr__(slipped, "cron", cron)
+    object.__setattr__(slipped, "timezone", timezone)
+    assert next_run(slipped, now=after) is None
 
 
 def test_next_run_is_in_the_workflow_timezone():

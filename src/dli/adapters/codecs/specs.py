@@ -7,22 +7,24 @@ are kept (``DatasetSpec.extra``) and written back at the top level.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
-
 import functools
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NoReturn
 
 import attrs
 import yaml
 
+from dli.adapters.codecs.yaml_documents import load_yaml
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import DLIError, SpecInvalidError
+from dli.domain.model.errors import DLIError, InvalidCronError, SpecInvalidError, describe
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument, Statement
 
 __all__ = [
     "document_from_bytes",
     "document_to_bytes",
+    "load_yaml",
     "schedule_from_dict",
     "schedule_to_dict",
     "spec_from_dict",
@@ -31,80 +33,189 @@ __all__ = [
 
 _SPEC_FIELDS = {a.name for a in attrs.fields(DatasetSpec)} - {"extra"}
 _REGISTRATION_KEY = "registration"
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's, when PyYAML was built with it
+_FIELDS_HINT = "The fields of a dataset spec and their types are listed under 'A dataset spec' in the README."
+# The fields users write, per model class, for an "unknown field" hint.
+_USER_FIELDS: dict[type, tuple[str, ...]] = {
+    DatasetSpec: tuple(sorted(_SPEC_FIELDS)),
+    Parameter: tuple(a.name for a in attrs.fields(Parameter)),
+    Statement: tuple(a.name for a in attrs.fields(Statement)),
+    ScheduleConfig: ("cron", "timezone", "enabled", "retry"),
+}
 
-# libyaml's C loader and dumper when PyYAML was built with them (the usual wheels are).
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+class _ShapeError(TypeError):
+    """A value that is not the list or mapping a field needs."""
+
+
+def _as_is(value: Any, _type: type) -> Any:
+    return value
+
+
+def _list_only(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, type_: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise _ShapeError(f"expected a list, got {describe(value)}")
+        return hook(value, type_)
+
+    return structure
+
+
+def _mapping_only(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, type_: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise _ShapeError(f"expected a mapping, got {describe(value)}")
+        return hook(value, type_)
+
+    return structure
 
 
 @functools.cache
 def _converter() -> Any:
     """The cattrs converter, built on first use: MOCK-mode CLI commands often never need it."""
     import cattrs
+    from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
+    from cattrs.gen import make_dict_structure_fn
 
     converter = cattrs.Converter(forbid_extra_keys=True)
+    # The model checks the type and range of every value when it is built; cattrs would otherwise
+    # convert first (123 -> '123', 'false' -> True) and hide the mistake.
+    for primitive in (str, int, float, bool):
+        converter.register_structure_hook(primitive, _as_is)
+    converter.register_structure_hook_func(
+        lambda type_: type_ == Mapping[str, Any], _mapping_only(lambda value, _t: dict(value))
+    )
+    converter.register_structure_hook_factory(
+        is_sequence, lambda type_, conv: _list_only(homogenous_tuple_structure_factory(type_, conv))
+    )
+    statement_hook = make_dict_structure_fn(Statement, converter)
 
-    def structure_statement(value: Any, _type: type) -> Statement:
+    def structure_statement(value: Any, type_: type) -> Statement:
         if isinstance(value, str):
             return Statement(sql=value)
         if isinstance(value, Mapping):
-            return converter.structure_attrs_fromdict(dict(value), Statement)
-        raise ValueError(f"expected SQL text or a mapping with 'sql', got {type(value).__name__}")
+            return statement_hook(value, type_)
+        raise _ShapeError(f"expected SQL text or a mapping with 'sql', got {describe(value)}")
 
     converter.register_structure_hook(Statement, structure_statement)
+    # make_dict_structure_fn looks up the hooks of the attributes now: the outer class comes last.
+    for cls in (Parameter, ScheduleConfig, DatasetSpec):
+        converter.register_structure_hook(cls, _mapping_only(make_dict_structure_fn(cls, converter)))
     return converter
 
 
-def _yaml_error(exc: yaml.YAMLError, where: str) -> SpecInvalidError:
-    mark = getattr(exc, "problem_mark", None)
-    at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return SpecInvalidError(f"{where}: invalid YAML{at}: {problem}")
+@attrs.frozen
+class _Problem:
+    path: tuple[str, ...]
+    message: str
+    hints: tuple[str, ...] = ()
+    cron: bool = False
 
 
-def load_yaml(text: str | bytes, *, where: str) -> Any:
-    """Parse YAML safely; DLI-203 naming ``where`` on error."""
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, where) from None
+def _leaf(path: tuple[str, ...], exc: BaseException) -> _Problem:
+    from cattrs.errors import ForbiddenExtraKeysError
+
+    if isinstance(exc, DLIError):
+        field = exc.details.get("field")
+        problem = exc.details.get("problem") if field else None
+        if field and problem:
+            return _Problem((*path, str(field)), str(problem), exc.hints, isinstance(exc, InvalidCronError))
+        return _Problem(path, exc.message, exc.hints, isinstance(exc, InvalidCronError))
+    if isinstance(exc, ForbiddenExtraKeysError):
+        unknown = ", ".join(sorted(map(str, exc.extra_fields)))
+        known = _USER_FIELDS.get(exc.cl, ())
+        return _Problem(path, f"unknown field(s) {unknown}", (f"Known fields here: {', '.join(known)}.",) if known else ())
+    if isinstance(exc, KeyError):
+        return _Problem(path, "missing required field")
+    return _Problem(path, str(exc))
 
 
-def _validation_error() -> type[Exception]:
+def _problems(exc: BaseException, path: tuple[str, ...]) -> Iterator[_Problem]:
+    """Every leaf error of a cattrs error tree, with the field path that leads to it."""
+    from cattrs.errors import ClassValidationError, IterableValidationError
+
+    if isinstance(exc, ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            yield from _problems(sub, (*path, note.name))
+        for sub in without:
+            yield from _problems(sub, path)
+    elif isinstance(exc, IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            yield from _problems(sub, (*path, f"[{note.index}]"))
+        for sub in without:
+            yield from _problems(sub, path)
+    else:
+        yield _leaf(path, exc)
+
+
+def _structure(data: Any, cls: type, path: tuple[str, ...]) -> tuple[Any, list[_Problem]]:
+    """``(instance, [])``, or ``(None, problems)``."""
     import cattrs
 
-    return cattrs.BaseValidationError
-
-
-def _structure(data: Any, cls: type, where: str) -> Any:
     try:
-        return _converter().structure(data, cls)
-    except DLIError as exc:
-        raise SpecInvalidError(f"{where}: {exc.message}", hints=exc.hints) from None
-    except _validation_error() as exc:
-        import cattrs
-
-        messages = cattrs.transform_error(exc, path=where)
-        raise SpecInvalidError(f"{where}: " + "; ".join(m.removeprefix(where + " ") for m in messages)) from None
-    except (TypeError, ValueError) as exc:
-        raise SpecInvalidError(f"{where}: {exc}") from None
+        return _converter().structure(data, cls), []
+    except cattrs.BaseValidationError as exc:
+        return None, list(_problems(exc, path))
+    except DLIError as exc:  # the model's own checks, run by __init__ after cattrs
+        return None, [_leaf(path, exc)]
 
 
-def schedule_from_dict(data: Any, *, where: str = "schedule") -> ScheduleConfig:
-    """Read a ``schedule:`` section (``retry: {max_attempts, delay_seconds}`` or flat keys)."""
+_ROOT = re.compile(r"[A-Za-z_]\w*")
+
+
+def _raise(where: str, problems: list[_Problem], *, cron_code: bool = True) -> NoReturn:
+    """Raise one error listing every problem: ``spec.schedule.enabled: expected bool, ...`` when
+    ``where`` is a root name, ``<file>: schedule.enabled: expected bool, ...`` when it is a location."""
+    rooted = bool(_ROOT.fullmatch(where))
+    lines = []
+    for problem in problems:
+        dotted = "".join(part if part.startswith("[") else f".{part}" for part in problem.path).lstrip(".")
+        if rooted:
+            dotted = f"{where}.{dotted}" if dotted else where
+        lines.append(f"{dotted}: {problem.message}" if dotted else problem.message)
+    message = "; ".join(lines) if rooted else f"{where}: " + "; ".join(lines)
+    hints = tuple(dict.fromkeys(h for p in problems for h in p.hints)) or (_FIELDS_HINT,)
+    # A cron or timezone problem keeps its own code (DLI-805) when it is the only kind of problem.
+    error = InvalidCronError if cron_code and all(p.cron for p in problems) else SpecInvalidError
+    raise error(message, hints=hints, details={"problems": lines})
+
+
+def _schedule(data: Any, path: tuple[str, ...]) -> tuple[ScheduleConfig | None, list[_Problem]]:
     if not isinstance(data, Mapping):
-        raise SpecInvalidError(f"{where}: expected a mapping")
+        return None, [_Problem(path, f"expected a mapping, got {describe(data)}")]
     flat = {k: v for k, v in data.items() if k != "retry"}
-    retry = data.get("retry") or {}
+    retry = data.get("retry")
+    retry = {} if retry is None else retry
     if not isinstance(retry, Mapping):
-        raise SpecInvalidError(f"{where}.retry: expected a mapping")
+        return None, [_Problem((*path, "retry"), f"expected a mapping, got {describe(retry)}")]
+    unknown = set(retry) - {"max_attempts", "delay_seconds"}
+    if unknown:
+        return None, [
+            _Problem(
+                (*path, "retry"),
+                f"unknown field(s) {', '.join(sorted(map(str, unknown)))}",
+                ("Known fields here: max_attempts, delay_seconds.",),
+            )
+        ]
     for key, target in (("max_attempts", "retry_max_attempts"), ("delay_seconds", "retry_delay_seconds")):
         if key in retry:
             flat[target] = retry[key]
-    unknown = set(retry) - {"max_attempts", "delay_seconds"}
-    if unknown:
-        raise SpecInvalidError(f"{where}.retry: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-    return _structure(flat, ScheduleConfig, where)
+    return _structure(flat, ScheduleConfig, path)
+
+
+def schedule_from_dict(data: Any, *, where: str = "schedule") -> ScheduleConfig:
+    """Read a ``schedule:`` section (``retry: {max_attempts, delay_seconds}`` or flat keys).
+
+    Raises:
+        InvalidCronError: The cron expression or the timezone is invalid (DLI-805).
+        SpecInvalidError: Any other problem, naming the field (DLI-203).
+    """
+    schedule, problems = _schedule(data, ())
+    if schedule is None:
+        _raise(where, problems)
+    return schedule
 
 
 def schedule_to_dict(schedule: ScheduleConfig) -> dict[str, Any]:
@@ -117,26 +228,46 @@ def schedule_to_dict(schedule: ScheduleConfig) -> dict[str, Any]:
     }
 
 
-def spec_from_dict(data: Any, *, where: str = "spec") -> DatasetSpec:
-    """Build a DatasetSpec from the YAML mapping; unknown fields go to ``extra``."""
+def _spec(data: Any) -> tuple[DatasetSpec | None, list[_Problem]]:
     if not isinstance(data, Mapping):
-        raise SpecInvalidError(f"{where}: expected a mapping at the top level")
+        return None, [_Problem((), f"expected a mapping at the top level, got {describe(data)}")]
+    odd_keys = [k for k in data if not isinstance(k, str)]
+    if odd_keys:
+        return None, [_Problem((), f"field names must be text, got {describe(odd_keys[0])}")]
+    if "name" not in data:
+        return None, [_Problem(("name",), "missing required field", ("Add 'name: <catalog.schema.table>'.",))]
     known = {k: v for k, v in data.items() if k in _SPEC_FIELDS}
     extra = {k: v for k, v in data.items() if k not in _SPEC_FIELDS}
-    if "name" not in known:
-        raise SpecInvalidError(f"{where}: missing required field 'name'")
-    schedule = known.pop("schedule", None)
-    for key in ("parameters", "pre_statements", "post_statements", "depends_on", "tags", "domains"):
+    schedule_data = known.pop("schedule", None)
+    # An empty YAML key ('tags:') means "none", as leaving the key out does.
+    for key in ("parameters", "pre_statements", "post_statements", "depends_on", "tags", "domains", "execution"):
         if known.get(key) is None:
             known.pop(key, None)
-    if known.get("execution") is None:
-        known.pop("execution", None)
-    spec: DatasetSpec = _structure(known, DatasetSpec, where)
-    return attrs.evolve(
-        spec,
-        schedule=schedule_from_dict(schedule, where=f"{where}.schedule") if schedule is not None else None,
-        extra=extra,
-    )
+    spec, problems = _structure(known, DatasetSpec, ())
+    schedule = None
+    if schedule_data is not None:
+        schedule, schedule_problems = _schedule(schedule_data, ("schedule",))
+        problems += schedule_problems
+    if problems or spec is None:
+        return None, problems
+    return attrs.evolve(spec, schedule=schedule, extra=extra), []
+
+
+def spec_from_dict(data: Any, *, where: str = "spec") -> DatasetSpec:
+    """Build a DatasetSpec from a spec mapping (a spec file, an API body); unknown fields go to ``extra``.
+
+    Every field is checked for type and range. ``where`` is how messages name the document: a root
+    name (``spec`` -> ``spec.schedule.enabled: expected bool, got str 'false'``) or a location
+    (a file -> ``<file>: schedule.enabled: ...``).
+
+    Raises:
+        InvalidCronError: The only problems are the cron expression or the timezone (DLI-805).
+        SpecInvalidError: Every problem found, each with its field path (DLI-203).
+    """
+    spec, problems = _spec(data)
+    if spec is None:
+        _raise(where, problems)
+    return spec
 
 
 def _statement_to_dict(statement: Statement) -> Any:
@@ -190,12 +321,15 @@ def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = N
     """Parse a stored document; a CI-written code spec may lack ``registration:``."""
     data = load_yaml(raw, where=where)
     if not isinstance(data, Mapping):
-        raise SpecInvalidError(f"{where}: expected a mapping at the top level")
+        raise SpecInvalidError(f"{where}: expected a mapping at the top level, got {describe(data)}")
     data = dict(data)
     registration = data.pop(_REGISTRATION_KEY, None) or {}
     if not isinstance(registration, Mapping):
-        raise SpecInvalidError(f"{where}.{_REGISTRATION_KEY}: expected a mapping")
-    spec = spec_from_dict(data, where=where)
+        raise SpecInvalidError(f"{where}: {_REGISTRATION_KEY}: expected a mapping, got {describe(registration)}")
+    spec, problems = _spec(data)
+    if spec is None:
+        # A stored document that cannot be read is an invalid document, whatever the field.
+        _raise(where, problems, cron_code=False)
     if spec.schedule is None:
         raise SpecInvalidError(f"{where}: stored spec has no 'schedule' section")
     try:
@@ -204,6 +338,9 @@ def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = N
         raise SpecInvalidError(f"{where}: unknown source_type {registration.get('source_type')!r}") from None
     if source is not None:
         source_type = source  # the key prefix is authoritative
+    registered_by = registration.get("registered_by")
+    if registered_by is not None and not isinstance(registered_by, str):
+        raise SpecInvalidError(f"{where}: {_REGISTRATION_KEY}.registered_by: expected str, got {describe(registered_by)}")
     registered_at = registration.get("registered_at")
     if isinstance(registered_at, str):
         try:
@@ -213,6 +350,6 @@ def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = N
     return SpecDocument(
         spec=spec,
         source_type=source_type,
-        registered_by=registration.get("registered_by"),
+        registered_by=registered_by,
         registered_at=registered_at if isinstance(registered_at, dt.datetime) else None,
     )

@@ -30,7 +30,9 @@ __all__ = [
     "WorkflowPermissionError",
     "WorkflowRegistrationError",
     "WorkflowUnregisterError",
+    "describe",
     "error_for_code",
+    "field_error",
 ]
 
 
@@ -184,6 +186,33 @@ class WorkflowUnregisterError(DLIError):
     """Unregistering failed."""
 
     code = ErrorCode.WORKFLOW_UNREGISTER_FAILED
+
+
+_KINDS = {bool: "bool", int: "int", float: "float", str: "str", list: "list", tuple: "list", dict: "mapping"}
+
+
+def describe(value: object) -> str:
+    """A value as an error message shows it: its YAML/JSON kind and a short repr, e.g. ``str 'false'``."""
+    if value is None:
+        return "null"
+    kind = _KINDS.get(type(value), type(value).__name__)
+    shown = repr(value)
+    return f"{kind} {shown if len(shown) <= 60 else shown[:57] + '...'}"
+
+
+def field_error(
+    field: str,
+    problem: str,
+    *,
+    hints: tuple[str, ...] | list[str] = (),
+    error: type[DLIError] = SpecInvalidError,
+) -> DLIError:
+    """The error for one field of a spec, ``field: problem``.
+
+    ``details`` carry the field and the problem apart, so that a reader of a whole document can put
+    the field's full path (e.g. ``spec.schedule.enabled``) in front of the problem.
+    """
+    return error(f"{field}: {problem}", hints=hints, details={"field": field, "problem": problem})
 
 
 _BY_CODE: dict[ErrorCode, type[DLIError]] = {

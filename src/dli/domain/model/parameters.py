@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,16 +56,16 @@ def _coerce(param: Parameter, value: Any) -> Any:
                 raise bad() from None
         raise bad()
     if kind == "float":
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise bad()
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                raise bad() from None
-        raise bad()
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):
+            raise bad() from None
+        # nan and inf (also "1e400", which overflows to inf) are no value a SQL statement can use.
+        if not math.isfinite(number):
+            raise bad()
+        return number
     if kind == "boolean":
         if isinstance(value, bool):
             return value

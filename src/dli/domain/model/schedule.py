@@ -3,55 +3,137 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 
-from dli.domain.model.errors import InvalidCronError, SpecInvalidError
+from dli.domain.model.errors import InvalidCronError, describe, field_error
 
-__all__ = ["FireTime", "ScheduleConfig", "fire_times", "next_run", "validate_cron", "validate_timezone"]
+__all__ = [
+    "MAX_RETRY_ATTEMPTS",
+    "MAX_RETRY_DELAY_SECONDS",
+    "FireTime",
+    "ScheduleConfig",
+    "fire_times",
+    "next_run",
+    "validate_cron",
+    "validate_timezone",
+]
 
 _UTC = dt.timezone.utc
 
 
-def validate_cron(cron: object) -> str:
-    """Return the cron expression if it has exactly five valid fields, else raise DLI-805."""
-    hints = ("Expected 5-field format: minute hour day month weekday, e.g. '0 9 * * *'.",)
-    if not isinstance(cron, str) or len(cron.split()) != 5:
-        raise InvalidCronError(f"Invalid cron expression: {cron!r}", hints=hints)
+_CRON_FORMAT_HINT = "Expected 5-field format: minute hour day month weekday, e.g. '0 9 * * *'."
+_TIMEZONE_HINT = "Use an IANA name such as 'Asia/Seoul' or 'UTC'."
+# (name, allowed values) of the five cron fields, in order.
+_CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-6 or sun-sat"),
+)
+# A field made only of numbers and cron operators is well-formed; croniter refusing it means a
+# number is out of range.
+_NUMERIC_FIELD = re.compile(r"[0-9*,/-]+")
+
+MAX_RETRY_ATTEMPTS = 100
+MAX_RETRY_DELAY_SECONDS = 86_400
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _cron_error(cron: object, reason: str, *hints: str) -> InvalidCronError:
+    return InvalidCronError(
+        f"Invalid cron expression: {_shown(cron)} - {reason}",
+        hints=hints or (_CRON_FORMAT_HINT,),
+        details={"field": "cron", "problem": f"invalid cron expression {_shown(cron)} - {reason}"},
+    )
+
+
+def _croniter_accepts(expression: str) -> bool:
     from croniter import croniter  # imported on first use: it costs CLI start-up time
 
     try:
-        ok = croniter.is_valid(cron)
+        return bool(croniter.is_valid(expression))
     except Exception:  # croniter raises assorted errors on odd input
-        ok = False
-    if not ok:
-        raise InvalidCronError(f"Invalid cron expression: {cron!r}", hints=hints)
-    return " ".join(cron.split())
+        return False
+
+
+def _never_fires(expression: str) -> bool:
+    from croniter import CroniterError, croniter
+
+    try:
+        croniter(expression, dt.datetime(2000, 1, 1)).get_next(dt.datetime)
+    except CroniterError:  # CroniterBadDateError: no date matches within croniter's search horizon
+        return True
+    return False
+
+
+def validate_cron(cron: object) -> str:
+    """Return the cron expression, whitespace normalised, if it is valid and fires; else raise DLI-805.
+
+    The message names the field that is wrong, or says that no date ever matches (``0 6 31 2 *``).
+    """
+    if not isinstance(cron, str):
+        raise _cron_error(cron, f"expected a string, got {type(cron).__name__}")
+    fields = cron.split()
+    if len(fields) != 5:
+        raise _cron_error(cron, f"expected 5 fields, got {len(fields)}")
+    normalised = " ".join(fields)
+    if not _croniter_accepts(normalised):
+        for index, (label, allowed) in enumerate(_CRON_FIELDS):
+            probe = ["*"] * 5
+            probe[index] = fields[index]
+            if not _croniter_accepts(" ".join(probe)):
+                kind = "out of range" if _NUMERIC_FIELD.fullmatch(fields[index]) else "not valid"
+                raise _cron_error(cron, f"the {label} field {fields[index]!r} is {kind} (allowed: {allowed})")
+        raise _cron_error(cron, "croniter does not accept it")
+    if _never_fires(normalised):
+        raise _cron_error(
+            cron,
+            "it never fires (no date matches its day-of-month, month and day-of-week fields)",
+            "Check the day against the month: February has at most 29 days; April, June, September and "
+            "November have 30.",
+        )
+    return normalised
 
 
 def validate_timezone(timezone: object) -> str:
     """Return the timezone if it is a real IANA zone name, else raise DLI-805."""
+
+    def unknown() -> InvalidCronError:
+        return InvalidCronError(
+            f"Unknown timezone: {_shown(timezone)}",
+            hints=(_TIMEZONE_HINT,),
+            details={"field": "timezone", "problem": f"unknown timezone {_shown(timezone)}"},
+        )
+
     if not isinstance(timezone, str) or not timezone or timezone.startswith(("/", ".")) or ".." in timezone:
-        raise InvalidCronError(f"Unknown timezone: {timezone!r}", hints=("Use an IANA name such as 'Asia/Seoul' or 'UTC'.",))
+        raise unknown()
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidCronError(
-            f"Unknown timezone: {timezone!r}", hints=("Use an IANA name such as 'Asia/Seoul' or 'UTC'.",)
-        ) from None
+        raise unknown() from None
     return timezone
 
 
-def _check_attempts(_instance: object, _attribute: object, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecInvalidError(f"retry max_attempts must be an integer >= 1, got {value!r}")
+def _bounded_int(field: str, low: int, high: int) -> Callable[[object, object, object], None]:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise field_error(field, f"must be an integer from {low} to {high}, got {describe(value)}")
+
+    return check
 
 
-def _check_delay(_instance: object, _attribute: object, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SpecInvalidError(f"retry delay_seconds must be an integer >= 0, got {value!r}")
+def _check_enabled(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, bool):
+        raise field_error("enabled", f"expected bool, got {describe(value)}", hints=("Write true or false, unquoted.",))
 
 
 @attrs.frozen(kw_only=True)
@@ -62,12 +144,14 @@ class ScheduleConfig:
     """Five-field cron expression, evaluated in ``timezone``."""
     timezone: str = attrs.field(default="UTC", converter=validate_timezone)
     """IANA timezone the cron expression is read in."""
-    enabled: bool = True
+    enabled: bool = attrs.field(default=True, validator=_check_enabled)
     """Whether the schedule is active when the workflow is created."""
-    retry_max_attempts: int = attrs.field(default=1, validator=_check_attempts)
-    """How many times a failed run is attempted in all (>= 1)."""
-    retry_delay_seconds: int = attrs.field(default=300, validator=_check_delay)
-    """Seconds between attempts (>= 0)."""
+    retry_max_attempts: int = attrs.field(default=1, validator=_bounded_int("retry.max_attempts", 1, MAX_RETRY_ATTEMPTS))
+    """How many times a failed run is attempted in all (1 to 100)."""
+    retry_delay_seconds: int = attrs.field(
+        default=300, validator=_bounded_int("retry.delay_seconds", 0, MAX_RETRY_DELAY_SECONDS)
+    )
+    """Seconds between attempts (0 to 86400, one day)."""
 
 
 @attrs.frozen
@@ -91,16 +175,24 @@ def fire_times(cron: str, timezone: str, *, after: dt.datetime) -> Iterator[Fire
     """
     if after.tzinfo is None:
         raise ValueError("'after' must be timezone-aware")
-    from croniter import croniter
+    from croniter import CroniterError, croniter
 
-    zone = zoneinfo.ZoneInfo(timezone)
-    start_local = after.astimezone(zone).replace(tzinfo=None)
-    # Iterate naive wall times, then place each one in the zone ourselves: croniter's own
-    # DST handling differs between versions.
-    itr = croniter(cron, start_local)
+    # A stored spec written before a rule existed (or by hand) may hold a cron or timezone that
+    # is now refused: it has no fire times rather than breaking every listing that shows it.
+    try:
+        zone = zoneinfo.ZoneInfo(timezone)
+        start_local = after.astimezone(zone).replace(tzinfo=None)
+        # Iterate naive wall times, then place each one in the zone ourselves: croniter's own
+        # DST handling differs between versions.
+        itr = croniter(cron, start_local)
+    except (CroniterError, zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        return
     last_utc = after.astimezone(_UTC)
     while True:
-        wall: dt.datetime = itr.get_next(dt.datetime)
+        try:
+            wall: dt.datetime = itr.get_next(dt.datetime)
+        except (CroniterError, ValueError, OverflowError):  # e.g. no date ever matches: 0 6 31 2 *
+            return
         first = wall.replace(tzinfo=zone, fold=0)
         second = wall.replace(tzinfo=zone, fold=1)
         note = None
@@ -133,6 +225,7 @@ def _first_valid_after_gap(wall: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.dat
     return wall.replace(tzinfo=zone)  # pragma: no cover - no zone has a gap longer than a day
 
 
-def next_run(schedule: ScheduleConfig, *, now: dt.datetime) -> dt.datetime:
-    """The next fire time after ``now``, in the schedule's timezone."""
-    return next(fire_times(schedule.cron, schedule.timezone, after=now)).local
+def next_run(schedule: ScheduleConfig, *, now: dt.datetime) -> dt.datetime | None:
+    """The next fire time after ``now``, in the schedule's timezone; ``None`` when it never fires."""
+    fire = next(fire_times(schedule.cron, schedule.timezone, after=now), None)
+    return fire.local if fire is not None else None

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import types
 
+import attrs
 import jinja2
 import pytest
 
@@ -19,6 +20,12 @@ from dli.entrypoints.airflow.sql_template import (
 )
 
 UTC = dt.timezone.utc
+
+
+def _slipped_through(**fields) -> Parameter:
+    """A parameter the model now refuses, as a document stored by an older, laxer version holds it."""
+    with attrs.validators.disabled():
+        return Parameter(**fields)
 
 
 def _render(template: str, *, conf=None, logical=None, run_after=None, params=None, timezone="UTC") -> str:
@@ -67,14 +74,14 @@ def test_the_preamble_leaves_the_users_sql_unchanged() -> None:
 
 
 def test_parameter_names_jinja_cannot_assign_are_not_set() -> None:
-    template = sql_template("x", [Parameter(name="params"), Parameter(name="not-an-identifier")])
+    template = sql_template("x", [_slipped_through(name="params"), _slipped_through(name="not-an-identifier")])
     assert "set params" not in template and "not-an-identifier" not in template
 
 
 @pytest.mark.parametrize(
     ("parameter", "default", "schema_type"),
     [
-        (Parameter(name="a", type="integer", default="5"), 5, ["integer", "null"]),
+        (_slipped_through(name="a", type="integer", default="5"), 5, ["integer", "null"]),
         (Parameter(name="b", type="float", default=1), 1.0, ["number", "null"]),
         (Parameter(name="c", type="boolean", default=True), True, ["boolean", "null"]),
         (Parameter(name="d", type="date", default="2025-01-01"), "2025-01-01", ["string", "null"]),
@@ -87,7 +94,7 @@ def test_params_are_typed_and_nullable(parameter, default, schema_type) -> None:
 
 
 def test_a_default_that_does_not_fit_its_type_drops_the_type_rather_than_breaking_every_run() -> None:
-    value, schema = param_schema(Parameter(name="n", type="integer", default="many"))
+    value, schema = param_schema(_slipped_through(name="n", type="integer", default="many"))
     assert value == "many" and "type" not in schema
 
 
