@@ -19,6 +19,7 @@ from pathlib import Path
 
 __all__ = [
     "free_port",
+    "leader_alive",
     "port_in_use",
     "session_alive",
     "session_pids",
@@ -151,6 +152,16 @@ def session_alive(sid: int) -> bool:
     """Whether any live process of session ``sid`` remains."""
     _reap(sid)
     return bool(session_pids(sid))
+
+
+def leader_alive(sid: int) -> bool:
+    """Whether the session's leader, the process that was started, still runs (its children may not
+    have noticed that it is gone)."""
+    _reap(sid)
+    try:
+        return os.getsid(sid) == sid and not _zombie(sid)
+    except OSError:
+        return False
 
 
 def stop_session(sid: int, *, grace_seconds: float = 10.0) -> bool:

@@ -24,6 +24,7 @@ import yaml
 
 from dli.domain.model.errors import ConfigurationError, ServerError
 from dli.entrypoints.devstack.processes import (
+    leader_alive,
     port_in_use,
     session_alive,
     signals_deferred,
@@ -353,7 +354,7 @@ class DevStack:
         last_note = start
         while not healthy():
             failure = None
-            if not session_alive(pid):
+            if not leader_alive(pid):
                 failure = f"{what} exited while starting"
             elif time.monotonic() - start > timeout:
                 failure = f"{what} not healthy after {timeout:.0f}s"
