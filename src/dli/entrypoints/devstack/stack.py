@@ -227,6 +227,11 @@ class DevStack:
                     self._stop_for_restart(state, "basecamp")
                 self._start_basecamp(state, started, basecamp_port, airflow_url, password, progress,
                                      timeout_seconds)
+
+            self._write_client_config(state["basecamp"]["url"], token)
+            state["client_config"] = str(self.client_config)
+            state["user_config"] = self._install_user_config()
+            self._save(state)
         except KeyboardInterrupt:
             if started:
                 progress(f"Interrupted: stopping what this 'dli dev up' started ({', '.join(started)})")
@@ -234,11 +239,6 @@ class DevStack:
                     if not self._stop(state, name):
                         progress(f"Could not stop {name}; 'dli dev down' will try again")
             raise
-
-        self._write_client_config(state["basecamp"]["url"], token)
-        state["client_config"] = str(self.client_config)
-        state["user_config"] = self._install_user_config()
-        self._save(state)
         return state
 
     def _launch(self, state: dict[str, Any], started: list[str], name: str, argv: Sequence[str], *,
