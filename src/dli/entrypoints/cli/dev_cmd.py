@@ -16,7 +16,8 @@ Home = Annotated[Path, Parameter(help="Folder of the stack's data, logs and stat
 def _console():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    # No wrapping: a path cut in two cannot be copied; no markup: a path may hold [brackets].
+    return Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 @dev_app.command
@@ -29,25 +30,34 @@ def up(
     user: str = os.environ.get("USER", "dev"),
     timeout: float = 300.0,
 ) -> int:
-    """Start Airflow standalone with the DAG factory, the Basecamp server and a token; idempotent."""
+    """Start Airflow standalone with the DAG factory, the Basecamp server and a token; idempotent.
+
+    Interrupted (Ctrl-C, kill, the terminal closing), it stops what it had started.
+    """
+    from dli.entrypoints.devstack.processes import signals_interrupt
     from dli.entrypoints.devstack.stack import DevStack, find_airflow_venv
 
     console = _console()
     stack = DevStack(home, user=user)
-    state = stack.up(airflow_venv=find_airflow_venv(airflow_venv), airflow_port=airflow_port,
-                     basecamp_port=server_port, progress=console.print, timeout_seconds=timeout)
+    with signals_interrupt():
+        state = stack.up(airflow_venv=find_airflow_venv(airflow_venv), airflow_port=airflow_port,
+                         basecamp_port=server_port, progress=console.print, timeout_seconds=timeout)
     airflow, basecamp = state["airflow"], state["basecamp"]
-    print(f"Airflow UI:        {airflow['url']}  (user admin, password in {stack.home}/airflow/"
-          "simple_auth_manager_passwords.json.generated)")
+    # Every path ends its line, so that a terminal folding a long line leaves it whole to copy.
+    print(f"Airflow UI:        {airflow['url']}  (user admin, password in the file below)")
+    print(f"Password file:     {stack.home / 'airflow' / 'simple_auth_manager_passwords.json.generated'}")
     print(f"Basecamp server:   {basecamp['url']}")
     print(f"OpenAPI:           {basecamp['url']}/openapi.json")
     print(f"Spec store:        {stack.store_url}")
-    print(f"SQL database:      {stack.database}  (Airflow connection 'dli_local')")
+    print(f"SQL database:      {stack.database}")
+    print("                   (Airflow connection 'dli_local')")
     print(f"Logs:              {stack.home / 'logs'}")
     if state.get("user_config"):
-        print(f"Client config:     {state['user_config']} (dli workflow ... now talks to this stack)")
+        print(f"Client config:     {state['user_config']}")
+        print("                   (dli workflow ... now talks to this stack)")
     else:
-        print(f"Client config:     {stack.client_config}  (use it with: export DLI_CONFIG={stack.client_config})")
+        print(f"Client config:     {stack.client_config}")
+        print(f"Use it with:       export DLI_CONFIG={stack.client_config}")
     return 0
 
 

@@ -1,29 +1,38 @@
 """The local stack: Airflow standalone with the DAG factory, a filesystem spec store, a SQLite
 database for the datasets' SQL, and ``basecamp serve`` in front of them.
 
-Everything lives in one folder (``.dli-dev`` by default); ``state.json`` records what ``up``
-started, so that ``down`` stops exactly that and ``up`` can tell a half-started stack.
+Everything lives in one folder (``.dli-dev`` by default, private to the user); ``state.json``
+records each process ``up`` starts as soon as it is spawned, so that ``down`` stops exactly those
+and ``up`` can tell a half-started stack. ``down`` removes it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
+import yaml
 
 from dli.domain.model.errors import ConfigurationError, ServerError
-from dli.entrypoints.devstack.processes import port_in_use, session_alive, spawn_detached, stop_session
+from dli.entrypoints.devstack.processes import (
+    leader_alive,
+    port_in_use,
+    session_alive,
+    signals_deferred,
+    spawn_detached,
+    stop_session,
+)
 
-__all__ = ["ComponentStatus", "DevStack", "find_airflow_venv"]
+__all__ = ["ComponentStatus", "DevStack", "dev_token", "find_airflow_venv"]
 
 FACTORY_FILE = "from dli.entrypoints.airflow.dag_factory import load_dags\n\nload_dags(globals())\n"
 CONFIG_MARKER = "# written by 'dli dev up'"
@@ -64,6 +73,35 @@ def find_airflow_venv(explicit: str | None = None, *, search: list[str | None] |
     )
 
 
+def dev_token(tokens_file: Path, user: str, *, known: Sequence[str | None] = ()) -> str:
+    """The first of ``known`` that ``tokens_file`` accepts for ``user``, else a new token for ``user``.
+
+    Reusing a token keeps the one in the client configuration (and any copy the user made) working
+    across ``down`` and ``up``, and keeps the file from collecting forgotten tokens.
+    """
+    from dli.adapters.token_file import TokenFile  # to be handed in by the composition root
+
+    tokens = TokenFile(tokens_file)
+    for token in known:
+        if token and tokens.authenticate(token) == user:
+            return token
+    return tokens.add(user)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, readable by the owner only (it may hold a token)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _get_json(url: str, timeout: float = 3.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback URLs we built
         return json.loads(resp.read())
@@ -102,10 +140,12 @@ class DevStack:
             return {}
 
     def _save(self, state: dict[str, Any]) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, self.state_file)
+        self._make_home()
+        _write_private(self.state_file, json.dumps(state, indent=2))
+
+    def _make_home(self) -> None:
+        # Private: it holds the token, Airflow's admin password and logs that may print both.
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     # -- status ------------------------------------------------------------------------------
 
@@ -148,40 +188,82 @@ class DevStack:
         progress: Progress = lambda _m: None,
         timeout_seconds: float = 300.0,
     ) -> dict[str, Any]:
-        """Start whatever is not running yet and wait until all of it is healthy; idempotent."""
+        """Start whatever is not running yet and wait until all of it is healthy; idempotent.
+
+        Each process is recorded in ``state.json`` as soon as it is spawned. Interrupted (Ctrl-C,
+        i.e. ``KeyboardInterrupt``), ``up`` stops the processes it started itself before the
+        interrupt goes on; what it could not stop stays recorded for ``down``.
+        """
+        self._make_home()
         state = self._state()
         current = {c.name: c for c in self.status()}
+        # First, so that a user name the tokens file refuses fails before anything starts.
+        token = dev_token(self.home / "tokens.json", self.user,
+                          known=[state.get("token_for", {}).get(self.user), self._client_config_token()])
+        state.setdefault("token_for", {})[self.user] = token
+        self._save(state)
         for folder in ("airflow", "dags", "store", "logs"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
         (self.home / "dags" / "dli_dags.py").write_text(FACTORY_FILE)
 
-        if current["airflow"].healthy:
-            progress(f"Airflow already running at {current['airflow'].url}")
-        else:
-            if current["airflow"].running:
-                progress("Airflow is running but not healthy: restarting it")
-                stop_session(int(state["airflow"]["pid"]))
-            elif state.get("airflow"):
-                progress("Airflow was started before but is gone (half-started stack): starting it again")
-            state["airflow"] = self._start_airflow(airflow_venv, airflow_port, progress, timeout_seconds)
-            self._save(state)
+        started: list[str] = []
+        try:
+            if current["airflow"].healthy:
+                progress(f"Airflow already running at {current['airflow'].url}")
+            else:
+                if current["airflow"].running:
+                    progress("Airflow is running but not healthy: restarting it")
+                    self._stop_for_restart(state, "airflow")
+                elif state.get("airflow"):
+                    progress("Airflow was started before but is gone (half-started stack): starting it again")
+                self._start_airflow(state, started, airflow_venv, airflow_port, progress, timeout_seconds)
 
-        password = self._airflow_password(timeout_seconds)
-        if current["basecamp"].healthy and state.get("basecamp", {}).get("airflow_url") == state["airflow"]["url"]:
-            progress(f"Basecamp already running at {current['basecamp'].url}")
-        else:
-            if current["basecamp"].running:
-                stop_session(int(state["basecamp"]["pid"]))
-            state["basecamp"] = self._start_basecamp(basecamp_port, state["airflow"]["url"], password, progress,
-                                                     timeout_seconds)
-            self._save(state)
+            password = self._airflow_password(timeout_seconds)
+            airflow_url = state["airflow"]["url"]
+            if current["basecamp"].healthy and state.get("basecamp", {}).get("airflow_url") == airflow_url:
+                progress(f"Basecamp already running at {current['basecamp'].url}")
+            else:
+                if current["basecamp"].running:
+                    self._stop_for_restart(state, "basecamp")
+                self._start_basecamp(state, started, basecamp_port, airflow_url, password, progress,
+                                     timeout_seconds)
 
-        token = self._ensure_token(state)
-        self._write_client_config(state["basecamp"]["url"], token)
-        state["client_config"] = str(self.client_config)
-        state["user_config"] = self._install_user_config()
-        self._save(state)
+            self._write_client_config(state["basecamp"]["url"], token)
+            state["client_config"] = str(self.client_config)
+            state["user_config"] = self._install_user_config()
+            self._save(state)
+        except KeyboardInterrupt:
+            if started:
+                progress(f"Interrupted: stopping what this 'dli dev up' started ({', '.join(started)})")
+                for name in reversed(started):
+                    if not self._stop(state, name):
+                        progress(f"Could not stop {name}; 'dli dev down' will try again")
+            raise
         return state
+
+    def _launch(self, state: dict[str, Any], started: list[str], name: str, argv: Sequence[str], *,
+                env: Mapping[str, str], log: Path, cwd: Path, entry: dict[str, Any]) -> int:
+        """Spawn ``argv`` as component ``name`` and record it; an interrupt waits until it is recorded."""
+        with signals_deferred():
+            pid = spawn_detached(argv, env=env, log=log, cwd=cwd)
+            state[name] = {"pid": pid, **entry}
+            self._save(state)
+            started.append(name)
+        return pid
+
+    def _stop_for_restart(self, state: dict[str, Any], name: str) -> None:
+        if not self._stop(state, name):
+            raise ServerError(f"Could not stop the running {name} to restart it",
+                              hints=(f"Its processes are in session {state[name]['pid']}: ps -s {state[name]['pid']}",))
+
+    def _stop(self, state: dict[str, Any], name: str) -> bool:
+        """Stop component ``name`` and forget it; return False (and keep it recorded) if it survived."""
+        pid = (state.get(name) or {}).get("pid")
+        if pid and not stop_session(int(pid)):
+            return False
+        state.pop(name, None)
+        self._save(state)
+        return True
 
     def _airflow_env(self, venv: Path, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
@@ -213,19 +295,21 @@ class DevStack:
         })
         return env
 
-    def _start_airflow(self, venv: Path, port: int, progress: Progress, timeout: float) -> dict[str, Any]:
+    def _start_airflow(self, state: dict[str, Any], started: list[str], venv: Path, port: int,
+                       progress: Progress, timeout: float) -> None:
         if port_in_use(port):
             raise ConfigurationError(
                 f"Port {port} is already in use, so Airflow cannot listen on it",
                 hints=(f"Stop what uses it, or pass --airflow-port <free port> (e.g. {port + 10}).",),
             )
         log = self.home / "logs" / "airflow.log"
-        progress(f"Starting Airflow standalone on port {port} (log: {log})")
-        pid = spawn_detached([str(venv / "bin" / "airflow"), "standalone"], env=self._airflow_env(venv, port),
-                             log=log, cwd=self.home / "airflow")
         url = f"http://127.0.0.1:{port}"
-        self._wait(lambda: self._airflow_healthy(url), pid, "Airflow", log, progress, timeout)
-        return {"pid": pid, "port": port, "url": url, "log": str(log), "venv": str(venv)}
+        progress(f"Starting Airflow standalone on port {port}, log:")
+        progress(f"  {log}")
+        self._launch(state, started, "airflow", [str(venv / "bin" / "airflow"), "standalone"],
+                     env=self._airflow_env(venv, port), log=log, cwd=self.home / "airflow",
+                     entry={"port": port, "url": url, "log": str(log), "venv": str(venv)})
+        self._wait(state, started, "airflow", lambda: self._airflow_healthy(url), "Airflow", log, progress, timeout)
 
     def _airflow_password(self, timeout: float) -> str:
         path = self.home / "airflow" / "simple_auth_manager_passwords.json.generated"
@@ -242,69 +326,63 @@ class DevStack:
         candidate = Path(sys.executable).parent / "basecamp"
         return str(candidate) if candidate.exists() else "basecamp"
 
-    def _start_basecamp(self, port: int, airflow_url: str, password: str, progress: Progress,
-                        timeout: float) -> dict[str, Any]:
+    def _start_basecamp(self, state: dict[str, Any], started: list[str], port: int, airflow_url: str,
+                        password: str, progress: Progress, timeout: float) -> None:
         if port_in_use(port):
             raise ConfigurationError(
                 f"Port {port} is already in use, so the Basecamp server cannot listen on it",
                 hints=(f"Stop what uses it, or pass --server-port <free port> (e.g. {port + 10}).",),
             )
         log = self.home / "logs" / "basecamp.log"
-        progress(f"Starting the Basecamp server on port {port} (log: {log})")
+        url = f"http://127.0.0.1:{port}"
+        progress(f"Starting the Basecamp server on port {port}, log:")
+        progress(f"  {log}")
         env = {**os.environ, "DLI_AIRFLOW_USERNAME": "admin", "DLI_AIRFLOW_PASSWORD": password}
         argv = [self._basecamp_bin(), "serve", "--port", str(port), "--store", self.store_url,
                 "--airflow-url", airflow_url, "--tokens-file", str(self.home / "tokens.json"),
                 "--check-interval", "5"]
-        pid = spawn_detached(argv, env=env, log=log, cwd=self.home)
-        url = f"http://127.0.0.1:{port}"
-        self._wait(lambda: self._basecamp_healthy(url), pid, "Basecamp", log, progress, timeout)
-        return {"pid": pid, "port": port, "url": url, "log": str(log), "airflow_url": airflow_url}
+        self._launch(state, started, "basecamp", argv, env=env, log=log, cwd=self.home,
+                     entry={"port": port, "url": url, "log": str(log), "airflow_url": airflow_url})
+        self._wait(state, started, "basecamp", lambda: self._basecamp_healthy(url), "Basecamp", log, progress,
+                   timeout)
 
-    def _wait(self, healthy: Callable[[], bool], pid: int, what: str, log: Path, progress: Progress,
-              timeout: float) -> None:
+    def _wait(self, state: dict[str, Any], started: list[str], name: str, healthy: Callable[[], bool], what: str,
+              log: Path, progress: Progress, timeout: float) -> None:
+        """Wait until ``healthy``; a component that dies or stays unhealthy is stopped and forgotten."""
+        pid = int(state[name]["pid"])
         start = time.monotonic()
         last_note = start
         while not healthy():
-            if not session_alive(pid):
-                raise ServerError(f"{what} exited while starting", hints=(f"See its log: {log}", _tail(log)))
-            if time.monotonic() - start > timeout:
-                stop_session(pid)
-                raise ServerError(f"{what} not healthy after {timeout:.0f}s", hints=(f"See its log: {log}", _tail(log)))
+            failure = None
+            if not leader_alive(pid):
+                failure = f"{what} exited while starting"
+            elif time.monotonic() - start > timeout:
+                failure = f"{what} not healthy after {timeout:.0f}s"
+            if failure:
+                # The leader may be gone while processes it spawned live on: stop the whole session.
+                if self._stop(state, name):
+                    started.remove(name)
+                raise ServerError(failure, hints=(f"See its log: {log}", _tail(log)))
             if time.monotonic() - last_note > 10:
                 progress(f"  ... waiting for {what} ({time.monotonic() - start:.0f}s)")
                 last_note = time.monotonic()
             time.sleep(0.5)
         progress(f"{what} is healthy ({time.monotonic() - start:.0f}s)")
 
-    def _ensure_token(self, state: dict[str, Any]) -> str:
-        token = state.get("token_for", {}).get(self.user)
-        if token and self._token_accepted(state["basecamp"]["url"], token):
-            return str(token)
-        result = subprocess.run(
-            [self._basecamp_bin(), "token", "add", self.user, "--tokens-file", str(self.home / "tokens.json")],
-            capture_output=True, text=True, check=False,
-        )
-        lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
-        if result.returncode != 0 or not lines:
-            raise ServerError("Could not create a Basecamp token", hints=(result.stderr.strip()[-500:],))
-        token = lines[-1].split()[-1]
-        state.setdefault("token_for", {})[self.user] = token
-        return token
-
-    @staticmethod
-    def _token_accepted(url: str, token: str) -> bool:
-        request = urllib.request.Request(f"{url}/api/v1/workflows?limit=1", headers={"Authorization": f"Bearer {token}"})
+    def _client_config_token(self) -> str | None:
+        """The token in the client configuration this stack wrote, if any."""
         try:
-            with urllib.request.urlopen(request, timeout=5):  # noqa: S310
-                return True
-        except (urllib.error.URLError, OSError):
-            return False
+            text = self.client_config.read_text()
+            if not text.startswith(CONFIG_MARKER):
+                return None
+            token = (yaml.safe_load(text) or {}).get("server", {}).get("token")
+        except (OSError, yaml.YAMLError, AttributeError):
+            return None
+        return token if isinstance(token, str) else None
 
     def _write_client_config(self, url: str, token: str) -> None:
-        text = f"{CONFIG_MARKER} ({self.home})\nmode: server\nserver:\n  url: {url}\n  token: {token}\n"
-        fd = os.open(self.client_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        body = yaml.safe_dump({"mode": "server", "server": {"url": url, "token": token}}, sort_keys=False)
+        _write_private(self.client_config, f"{CONFIG_MARKER} ({self.home})\n{body}")
 
     @staticmethod
     def user_config_path() -> Path:
@@ -319,28 +397,32 @@ class DevStack:
         if target.exists() and not target.read_text(errors="replace").startswith(CONFIG_MARKER):
             return None
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(self.client_config.read_text())
+        _write_private(target, self.client_config.read_text())
         return str(target)
 
     # -- down --------------------------------------------------------------------------------
 
     def down(self, *, progress: Progress = lambda _m: None) -> list[str]:
-        """Stop what ``up`` started (nothing else); keep the data."""
+        """Stop what ``up`` started (nothing else) and remove ``state.json``; keep the data."""
         state = self._state()
-        stopped = []
+        stopped, survivors = [], []
         for name in ("basecamp", "airflow"):
             entry = state.get(name)
             if entry and entry.get("pid") and session_alive(int(entry["pid"])):
                 progress(f"Stopping {name} (pid {entry['pid']})")
-                stop_session(int(entry["pid"]))
+                if not stop_session(int(entry["pid"])):
+                    survivors.append(f"{name} (session {entry['pid']})")
+                    continue
                 stopped.append(name)
             state.pop(name, None)
         target = self.user_config_path()
         if target.exists() and target.read_text(errors="replace").startswith(f"{CONFIG_MARKER} ({self.home})"):
             target.unlink()
-        self._save(state)
+        if survivors:
+            self._save(state)  # still recorded, so that the next 'down' tries again
+            raise ServerError(f"Could not stop {', '.join(survivors)}",
+                              hints=("Run 'dli dev down' again; see what is left with: ps -s <session>",))
+        self.state_file.unlink(missing_ok=True)
         return stopped
 
 
