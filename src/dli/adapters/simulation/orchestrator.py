@@ -75,6 +75,17 @@ class InMemoryOrchestrator:
         """Always live: the simulation needs no parsing."""
         return DagState(visible=True)
 
+    def is_paused(self, name: str) -> bool | None:
+        with self._lock:
+            return self._paused.get(name)
+
+    def is_running(self, name: str) -> bool:
+        with self._lock:
+            self._advance()
+            return any(
+                r.record.dataset_name == name and not r.record.status.is_terminal for r in self._runs.values()
+            )
+
     def pause_states(self) -> Mapping[str, bool]:
         with self._lock:
             return dict(self._paused)
