@@ -191,11 +191,12 @@ def test_a_timeout_is_dli_503_naming_airflow_and_the_timeout_without_credentials
 
 @pytest.mark.slow
 @pytest.mark.timeout(40)
-def test_a_hung_airflow_is_dli_503_naming_it_within_the_default_timeouts() -> None:
-    with hanging_server() as url:
-        orch = AirflowOrchestrator(base_url=url, username="admin", password=PASSWORD, clock=SystemClock())
+def test_a_hung_airflow_is_asked_once_and_is_dli_503_naming_it() -> None:
+    with hanging_server() as server:
+        orch = AirflowOrchestrator(base_url=server.url, username="admin", password=PASSWORD, clock=SystemClock())
         with pytest.raises(ServerError) as caught:
             orch.pause_states()
         orch.close()
-    assert caught.value.message == f"Airflow at {url} did not answer in 10 s"
+    assert caught.value.message == f"Airflow at {server.url} did not answer in 10 s"
+    assert server.connections == 1
     assert PASSWORD not in str(caught.value)
