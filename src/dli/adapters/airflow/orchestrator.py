@@ -280,8 +280,13 @@ class AirflowOrchestrator:
             "reprocess_behavior": "completed",
             "dag_run_conf": {**parameters, BACKFILL_MARKER: marker},
         }
+        # SQLite's lock can last a few seconds under concurrent writers: more patience than usual.
+        locked_policy = attrs.evolve(self._http.retry_policy, attempts=5, max_wait_seconds=2.0)
         response = self._on_dag(
-            name, lambda: self._http.call("POST", "/api/v2/backfills", json=body, also_retry=_database_locked)
+            name,
+            lambda: self._http.call(
+                "POST", "/api/v2/backfills", json=body, also_retry=_database_locked, policy=locked_policy
+            ),
         )
         if response.status_code == 409:
             raise InvalidStateError(f"Cannot backfill '{name}': {error_detail(response)}", details={"dataset_name": name})

@@ -170,15 +170,29 @@ class AirflowSession:
         """Close the connection pool."""
         self._client.close()
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How often and how long requests are repeated."""
+        return self._policy
+
     def call(
-        self, method: str, path: str, *, also_retry: Callable[[httpx.Response], bool] | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        also_retry: Callable[[httpx.Response], bool] | None = None,
+        policy: RetryPolicy | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """One authenticated request, repeated where that is safe (``also_retry``: a further safe case)."""
+        """One authenticated request, repeated where that is safe.
+
+        ``also_retry``: a further answer known to be safe to repeat; ``policy``: this request's own.
+        """
         try:
             return send_with_retries(
                 lambda: self._client.request(method, path, **kwargs),
                 method=method,
-                policy=self._policy,
+                policy=policy or self._policy,
                 also=also_retry,
                 sleep=self._sleep,
             )
