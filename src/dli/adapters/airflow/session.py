@@ -78,8 +78,24 @@ class AirflowTokenAuth(httpx.Auth):
         return f"AirflowTokenAuth(username={self._username!r}, display={self._display!r})"
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        # The lock is held across the token request: the other threads then wait for the new token
-        # instead of each fetching one. httpx runs this generator on the calling thread throughout.
+        # As httpx.Auth's, but closing the flow whatever happens: a request that fails while the
+        # token is being fetched must release the lock at once, not when the flow is collected.
+        flow = self.auth_flow(request)
+        try:
+            sent = next(flow)
+            while True:
+                response = yield sent
+                response.read()
+                try:
+                    sent = flow.send(response)
+                except StopIteration:
+                    return
+        finally:
+            flow.close()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        # Driven on the calling thread throughout. The lock is held across the token request: the
+        # other threads then wait for the new token instead of each fetching one.
         with self._lock:
             if self._token is None:
                 self._token = yield from self._fetch(request)

@@ -21,8 +21,9 @@ Handler = Callable[[httpx.Request], httpx.Response]
 class ScriptedAirflow:
     """Issues tokens ``tok1``, ``tok2``... at ``/auth/token`` and answers the rest with ``handler``."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, token_errors: list[type[httpx.TransportError]] | None = None) -> None:
         self._handler = handler
+        self._token_errors = list(token_errors or ())
         self._lock = threading.Lock()
         self.tokens_issued = 0
         self.requests: list[httpx.Request] = []
@@ -32,14 +33,16 @@ class ScriptedAirflow:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/auth/token":
+            if self._token_errors:
+                raise self._token_errors.pop(0)("token endpoint down", request=request)
             with self._lock:
                 self.tokens_issued += 1
                 token = f"tok{self.tokens_issued}"
-            return httpx.Response(201, json={"access_token": token})
+            return _streamed(httpx.Response(201, json={"access_token": token}), request)
         with self._lock:
             self.requests.append(request)
             self.bearers.append(request.headers.get("Authorization", ""))
-        return self._handler(request)
+        return _streamed(self._handler(request), request)
 
     def calls(self) -> list[tuple[str, str]]:
         """``(method, path)`` of every request but the token requests."""
@@ -51,6 +54,13 @@ class ScriptedAirflow:
         return AirflowOrchestrator(
             base_url=URL, clock=FakeClock(), transport=httpx.MockTransport(self), **options
         )
+
+
+def _streamed(response: httpx.Response, request: httpx.Request) -> httpx.Response:
+    """``response`` as a real transport gives it: its body not read yet."""
+    return httpx.Response(
+        response.status_code, headers=response.headers, stream=httpx.ByteStream(response.read()), request=request
+    )
 
 
 def body(request: httpx.Request) -> Any:

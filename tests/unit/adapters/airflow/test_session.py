@@ -87,6 +87,13 @@ def test_threads_sharing_a_session_fetch_one_token_and_renew_a_rejected_one_once
     assert airflow.tokens_issued == 2
 
 
+@pytest.mark.timeout(20)
+def test_a_token_request_that_fails_releases_the_session_for_the_retry() -> None:
+    airflow = ScriptedAirflow(_ok, token_errors=[httpx.ConnectError])
+    assert airflow.orchestrator().pause_states() == {"a.b": True}
+    assert airflow.tokens_issued == 1
+
+
 def test_missing_credentials_are_a_configuration_error_before_any_request() -> None:
     airflow = ScriptedAirflow(_ok)
     with pytest.raises(ConfigurationError) as caught:
