@@ -17,6 +17,8 @@ import pytest
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 
+UNKNOWN = "contract.never_registered"
+
 
 def _terminal(orch, run_id):
     return lambda: (r := orch.get_run(run_id)) is not None and r.status.is_terminal
@@ -111,3 +113,25 @@ class OrchestratorContract:
         orch_env.wait(lambda: orch.pause_states().get(orch_env.ok) is True, 30)
         orch.set_paused(orch_env.ok, False)
         orch_env.wait(lambda: orch.pause_states().get(orch_env.ok) is False, 30)
+
+    def test_is_paused_follows_set_paused_for_that_one_workflow(self, orch_env):
+        orch = orch_env.orchestrator
+        orch.set_paused(orch_env.ok, True)
+        orch_env.wait(lambda: orch.is_paused(orch_env.ok) is True, 30)
+        orch.set_paused(orch_env.ok, False)
+        orch_env.wait(lambda: orch.is_paused(orch_env.ok) is False, 30)
+
+    def test_is_paused_is_none_for_a_workflow_the_orchestrator_does_not_know(self, orch_env):
+        assert orch_env.orchestrator.is_paused(UNKNOWN) is None
+
+    def test_is_running_while_a_run_is_pending_or_running_and_not_after(self, orch_env):
+        orch = orch_env.orchestrator
+        record = orch.trigger(orch_env.slow, parameters={}, triggered_by=None)
+        assert orch.is_running(orch_env.slow)
+        orch_env.wait(lambda: orch.get_run(record.run_id).status is RunStatus.RUNNING, 120)
+        assert orch.is_running(orch_env.slow)
+        assert not orch.is_running(UNKNOWN)  # another workflow's run does not count
+        orch.stop_run(record.run_id)
+        ok = orch.trigger(orch_env.ok, parameters={}, triggered_by=None)
+        orch_env.wait(_terminal(orch, ok.run_id), 180)
+        orch_env.wait(lambda: not orch.is_running(orch_env.ok), 60)

@@ -40,6 +40,31 @@ def test_a_missing_or_odd_request_id_is_replaced_by_a_generated_one(live: LiveSe
     assert live.process.wait_for_log(lambda l: l.get("request_id") == generated)["path"] == "/health"
 
 
+def test_tokens_in_the_path_and_query_are_redacted_from_the_request_log(live: LiveServer):
+    leaked = "bc_0123456789abcdef_" + "L" * 43
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    response = httpx.get(
+        f"{live.url}/api/v1/workflows/{leaked}",
+        params={"token": jwt, "limit": "5"},
+        headers={**live.headers(), "X-Request-ID": "redact-1"},
+        timeout=10,
+    )
+    assert response.status_code in (404, 422)
+    line = live.process.wait_for_log(lambda l: l.get("request_id") == "redact-1")
+    assert line["path"] == "/api/v1/workflows/bc_***"
+    assert line["query"] == "token=***&limit=5"
+    assert leaked not in live.process.log_text() and jwt not in live.process.log_text()
+
+
+def test_a_token_shaped_request_id_is_replaced_and_never_logged(live: LiveServer):
+    token_like = "bc_0123456789abcdef_" + "R" * 40  # fits the charset and the length: its shape gives it away
+    response = httpx.get(live.url + "/health", headers={"X-Request-ID": token_like}, timeout=10)
+    generated = response.headers["x-request-id"]
+    assert generated != token_like and len(generated) == 32
+    assert live.process.wait_for_log(lambda l: l.get("request_id") == generated)["path"] == "/health"
+    assert token_like not in live.process.log_text()
+
+
 def test_server_start_is_logged_without_credentials(live: LiveServer):
     start = live.process.wait_for_log(lambda l: l.get("event") == "server_starting")
     assert start["store"] == live.store_dir.as_uri()

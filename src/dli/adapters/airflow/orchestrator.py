@@ -4,8 +4,10 @@ Mapping (DESIGN.md §7, docs/airflow.md): one DAG per dataset (``dag_id`` = data
 ids are ``<dataset>@<airflow run id>`` so a run is found without scanning DAGs; states queued ->
 PENDING, running -> RUNNING, success -> COMPLETED, failed -> FAILED, and a run stopped through dli
 (note ``dli:killed``) or a backfill date the DAG's ``dli_guard`` task refused to run -> KILLED.
-Every request has a timeout; an unreachable or failing Airflow is a ``ServerError`` (DLI-503) naming
-Airflow's URL (never the credentials).
+Every request has short connect and read timeouts and is repeated only where that cannot do anything
+twice (``dli.adapters.http_retry``); an unreachable, hung or failing Airflow is a ``ServerError``
+(DLI-503) naming Airflow's URL (never the credentials). Lists are read page by page (``_pages``):
+Airflow silently caps every page at its ``maximum_page_limit`` (100 by default).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import datetime as dt
 import time
 import uuid
 import zoneinfo
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -31,7 +33,14 @@ from dli.adapters.airflow.runs import (
     format_event,
     run_record,
 )
-from dli.adapters.airflow.session import AirflowSession, error_detail, segment
+from dli.adapters.airflow.session import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_READ_TIMEOUT,
+    AirflowSession,
+    error_detail,
+    segment,
+)
+from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy
 from dli.domain.model.enums import RunStatus
 from dli.domain.model.errors import (
     InvalidStateError,
@@ -45,10 +54,14 @@ from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
 
 __all__ = ["AirflowOrchestrator"]
 
-_PAGE = 100
+_PAGE = 100  # Airflow's default maximum_page_limit: a larger page is silently cut to it
 _MAX_FAILED_SCAN = 2_000  # failed runs examined to tell FAILED from KILLED in a filtered history
 _MAX_ERROR_LOOKUPS = 20  # failed runs of one history page whose error message is fetched
-_LOCKED_RETRIES = 5  # Airflow on SQLite answers 503 "Database is locked" to concurrent backfills
+
+
+def _database_locked(response: httpx.Response) -> bool:
+    """Airflow on SQLite refused a write with 503 "database is locked": rolled back, safe to repeat."""
+    return response.status_code == 503 and "locked" in response.text.lower()
 
 
 @attrs.frozen
@@ -68,18 +81,28 @@ class AirflowOrchestrator:
         base_url: str,
         username: str | None,
         password: str | None,
-        timeout_seconds: float = 30.0,
         clock: Clock,
+        connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout_seconds: float = DEFAULT_READ_TIMEOUT,
+        timeout_seconds: float | None = None,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
         dag_wait_seconds: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``timeout_seconds``, when given, caps both timeouts (a caller's own patience)."""
+        if timeout_seconds is not None:
+            connect_timeout_seconds = min(connect_timeout_seconds, timeout_seconds)
+            read_timeout_seconds = min(read_timeout_seconds, timeout_seconds)
         self._http = AirflowSession(
             base_url=base_url,
             username=username,
             password=password,
-            timeout_seconds=timeout_seconds,
+            connect_timeout_seconds=connect_timeout_seconds,
+            read_timeout_seconds=read_timeout_seconds,
+            retry_policy=retry_policy,
             transport=transport,
+            sleep=sleep,
         )
         self._clock = clock
         self._dag_wait = dag_wait_seconds
@@ -106,18 +129,23 @@ class AirflowOrchestrator:
             self._file_token = dag["file_token"]
         return dag
 
-    def _wait_for_dag(self, name: str) -> Mapping[str, Any]:
-        """The DAG of ``name``; a just-written spec may need a moment (bounded) to become one."""
-        dag = self._get_dag(name)
-        if dag is not None:
-            return dag
+    def _on_dag(self, name: str, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """``send()``, a request on the DAG of ``name``, sent again while Airflow answers 404.
+
+        A just-written spec may need a moment (bounded) to become a DAG. Sending first and waiting
+        only on a 404 spares reading the DAG before every write; a 404 did nothing, so sending again
+        cannot do anything twice.
+        """
+        response = send()
+        if response.status_code != 404:
+            return response
         deadline = time.monotonic() + self._dag_wait
         self._reparse()
         while time.monotonic() < deadline:
             self._sleep(1.0)
-            dag = self._get_dag(name)
-            if dag is not None:
-                return dag
+            response = send()
+            if response.status_code != 404:
+                return response
         raise WorkflowExecutionError(
             f"Airflow at {self._http.display} has no DAG '{name}' yet (not parsed within {self._dag_wait:g}s)",
             hints=(
@@ -131,9 +159,8 @@ class AirflowOrchestrator:
         """Ask Airflow to parse the factory file now; without a known file, the refresh interval does it."""
         token = self._file_token
         if token is None:
-            body = self._http.json("GET", "/api/v2/dags", "list DAGs", params={"tags": "dli", "limit": 1})
-            dags = body.get("dags") or []
-            token = dags[0].get("file_token") if dags else None
+            dag = next(self._items("GET", "/api/v2/dags", "dags", "list DAGs", query={"tags": "dli"}, max_items=1), None)
+            token = dag.get("file_token") if dag else None
             if not token:
                 return
             self._file_token = token
@@ -154,43 +181,45 @@ class AirflowOrchestrator:
                 description = str(dag.get("description") or "")
                 return DagState(visible=True, error=description.removeprefix(BROKEN_PREFIX) or "broken spec")
             return DagState(visible=True, error=None)
-        body = self._http.json("GET", "/api/v2/importErrors", "list import errors", params={"limit": 100})
-        for item in body.get("import_errors") or ():
+        for item in self._items("GET", "/api/v2/importErrors", "import_errors", "list import errors"):
             trace = str(item.get("stack_trace") or "")
             if "dli" in trace:
                 last = [line for line in trace.strip().splitlines() if line.strip()][-1:]
                 return DagState(visible=False, error=f"{item.get('filename')}: {last[0] if last else 'import error'}")
         return DagState(visible=False, error=None)
 
-    def is_paused(self, name: str) -> bool | None:  # interim: the adapters branch asks Airflow for one DAG
-        return self.pause_states().get(name)
+    def is_paused(self, name: str) -> bool | None:
+        dag = self._get_dag(name)
+        return None if dag is None else bool(dag.get("is_paused"))
 
-    def is_running(self, name: str) -> bool:  # interim
-        return name in self.running()
+    def is_running(self, name: str) -> bool:
+        response = self._http.call(
+            "GET", f"/api/v2/dags/{segment(name)}/dagRuns", params={"state": ["queued", "running"], "limit": 1}
+        )
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            raise self._http.error(response, f"list the runs of '{name}'")
+        body = response.json()
+        return bool(body.get("dag_runs")) or int(body.get("total_entries") or 0) > 0
 
     def pause_states(self) -> Mapping[str, bool]:
         states: dict[str, bool] = {}
-        offset = 0
-        while True:
-            body = self._http.json(
-                "GET",
-                "/api/v2/dags",
-                "list DAGs",
-                params={"tags": "dli", "limit": _PAGE, "offset": offset, "order_by": "dag_id"},
-            )
-            dags = body.get("dags") or []
-            for dag in dags:
-                states[dag["dag_id"]] = bool(dag.get("is_paused"))
-                if dag.get("file_token"):
-                    self._file_token = dag["file_token"]
-            offset += len(dags)
-            if not dags or offset >= int(body.get("total_entries") or 0):
-                return states
+        for dag in self._items("GET", "/api/v2/dags", "dags", "list DAGs", query={"tags": "dli", "order_by": "dag_id"}):
+            states[dag["dag_id"]] = bool(dag.get("is_paused"))
+            if dag.get("file_token"):
+                self._file_token = dag["file_token"]
+        return states
 
     def set_paused(self, name: str, paused: bool) -> None:
-        self._wait_for_dag(name)
-        response = self._http.call(
-            "PATCH", f"/api/v2/dags/{segment(name)}", params={"update_mask": "is_paused"}, json={"is_paused": paused}
+        response = self._on_dag(
+            name,
+            lambda: self._http.call(
+                "PATCH",
+                f"/api/v2/dags/{segment(name)}",
+                params={"update_mask": "is_paused"},
+                json={"is_paused": paused},
+            ),
         )
         if response.status_code != 200:
             raise self._http.error(response, f"{'pause' if paused else 'unpause'} '{name}'")
@@ -198,17 +227,17 @@ class AirflowOrchestrator:
     # -- runs --------------------------------------------------------------------------------------
 
     def trigger(self, name: str, *, parameters: Mapping[str, Any], triggered_by: str | None) -> RunRecord:
-        self._wait_for_dag(name)
         note = f"{TRIGGERED_BY_NOTE}{triggered_by}" if triggered_by else "dli: triggered"
-        for _ in range(3):
-            native = f"dli__{self._clock.now().astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
-            response = self._http.call(
+        # 48 random bits after the second: two triggers of one DAG cannot collide in practice.
+        native = f"dli__{self._clock.now().astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:12]}"
+        response = self._on_dag(
+            name,
+            lambda: self._http.call(
                 "POST",
                 f"/api/v2/dags/{segment(name)}/dagRuns",
                 json={"dag_run_id": native, "logical_date": None, "conf": dict(parameters), "note": note},
-            )
-            if response.status_code != 409:
-                break
+            ),
+        )
         if response.status_code == 400:
             raise ParameterInvalidError(f"Airflow rejected the parameters of '{name}': {error_detail(response)}")
         if response.status_code not in (200, 201):
@@ -226,7 +255,6 @@ class AirflowOrchestrator:
     ) -> BackfillHandle:
         if not dates:
             raise ParameterInvalidError("A backfill needs at least one date")
-        self._wait_for_dag(name)
         # The schedule's timezone comes from the spec: Airflow reports every DAG's timezone as UTC.
         zone_name = timezone
         try:
@@ -252,11 +280,14 @@ class AirflowOrchestrator:
             "reprocess_behavior": "completed",
             "dag_run_conf": {**parameters, BACKFILL_MARKER: marker},
         }
-        for attempt in range(_LOCKED_RETRIES):
-            response = self._http.call("POST", "/api/v2/backfills", json=body)
-            if response.status_code != 503 or "locked" not in response.text:
-                break
-            self._sleep(0.5 * (attempt + 1))
+        # SQLite's lock can last a few seconds under concurrent writers: more patience than usual.
+        locked_policy = attrs.evolve(self._http.retry_policy, attempts=5, max_wait_seconds=2.0)
+        response = self._on_dag(
+            name,
+            lambda: self._http.call(
+                "POST", "/api/v2/backfills", json=body, also_retry=_database_locked, policy=locked_policy
+            ),
+        )
         if response.status_code == 409:
             raise InvalidStateError(f"Cannot backfill '{name}': {error_detail(response)}", details={"dataset_name": name})
         if response.status_code in (400, 422):
@@ -264,21 +295,21 @@ class AirflowOrchestrator:
         if response.status_code not in (200, 201):
             raise self._http.error(response, f"backfill '{name}'")
         backfill_id = str(response.json().get("id"))
-        listed = self._http.json(
+        listed = self._items(
             "GET",
             f"/api/v2/dags/{segment(name)}/dagRuns",
+            "dag_runs",
             f"list the backfill runs of '{name}'",
-            params={
+            query={
                 "run_type": "backfill",
                 "logical_date_gte": start.isoformat(),
                 "logical_date_lte": end.isoformat(),
                 "order_by": "logical_date",
-                "limit": 1000,
             },
         )
         run_ids = tuple(
             make_run_id(name, run["dag_run_id"])
-            for run in listed.get("dag_runs") or ()
+            for run in listed
             if ((run.get("conf") or {}).get(BACKFILL_MARKER) or {}).get("id") == marker["id"]
         )
         if not run_ids:
@@ -337,18 +368,23 @@ class AirflowOrchestrator:
             return [], 0
         if status in (RunStatus.FAILED, RunStatus.KILLED):
             return self._list_failed_or_killed(names, status, limit)
-        body = self._list_page(names, AIRFLOW_STATES[status] if status else None, limit, 0)
-        records = self._records(body.get("dag_runs") or [])
-        return records[:limit], int(body.get("total_entries") or 0)
+        records: list[RunRecord] = []
+        total = 0
+        # At least one page even for limit 0: its total_entries is the count asked for.
+        for raws, total in self._run_pages(names, AIRFLOW_STATES[status] if status else None, max_items=max(limit, 1)):
+            records.extend(self._records(raws))
+        return records[:limit], total
 
-    def _list_page(self, names: Collection[str] | None, states: list[str] | None, limit: int, offset: int) -> Any:
+    def _run_pages(
+        self, names: Collection[str] | None, states: list[str] | None, *, max_items: int | None = None
+    ) -> Iterator[tuple[list[Mapping[str, Any]], int]]:
         # Newest created first: run_after would put a backfill of old dates behind today's runs.
-        query: dict[str, Any] = {"order_by": "-id", "page_limit": limit, "page_offset": offset}
+        query: dict[str, Any] = {"order_by": "-id"}
         if names is not None:
             query["dag_ids"] = sorted(names)
         if states:
             query["states"] = states
-        return self._http.json("POST", "/api/v2/dags/~/dagRuns/list", "list runs", json=query)
+        return self._pages("POST", "/api/v2/dags/~/dagRuns/list", "dag_runs", "list runs", query=query, max_items=max_items)
 
     def _list_failed_or_killed(
         self, names: Collection[str] | None, status: RunStatus, limit: int
@@ -356,33 +392,16 @@ class AirflowOrchestrator:
         """Airflow has one ``failed`` state for both: page through failed runs and tell them apart."""
         matched: list[RunRecord] = []
         total = 0
-        offset = 0
-        while offset < _MAX_FAILED_SCAN:
-            body = self._list_page(names, ["failed"], _PAGE, offset)
-            raws = body.get("dag_runs") or []
-            if not raws:
-                break
-            records = self._records(raws, with_messages=len(matched) < limit)
-            for record in records:
+        for raws, _ in self._run_pages(names, ["failed"], max_items=_MAX_FAILED_SCAN):
+            for record in self._records(raws, with_messages=len(matched) < limit):
                 if record.status is status:
                     total += 1
                     if len(matched) < limit:
                         matched.append(record)
-            offset += len(raws)
-            if offset >= int(body.get("total_entries") or 0):
-                break
         return matched, total
 
     def running(self) -> set[str]:
-        names: set[str] = set()
-        offset = 0
-        while True:
-            body = self._list_page(None, ["queued", "running"], 1000, offset)
-            raws = body.get("dag_runs") or []
-            names.update(r["dag_id"] for r in raws)
-            offset += len(raws)
-            if not raws or offset >= int(body.get("total_entries") or 0):
-                return names
+        return {run["dag_id"] for raws, _ in self._run_pages(None, ["queued", "running"]) for run in raws}
 
     def logs(self, run_id: str) -> str:
         name, raw = self._get_raw_run(run_id)
@@ -395,6 +414,53 @@ class AirflowOrchestrator:
                 chunks.append(f"=== {ti['task_id']} (attempt {attempt}, {ti.get('state')}) ===")
                 chunks.extend(format_event(e) for e in events if format_event(e))
         return "\n".join(chunks) + ("\n" if chunks else "")
+
+    # -- paging ------------------------------------------------------------------------------------
+
+    def _pages(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        action: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        max_items: int | None = None,
+    ) -> Iterator[tuple[list[Mapping[str, Any]], int]]:
+        """``(items, total_entries)`` page after page of an Airflow list, up to ``max_items`` items.
+
+        GET lists take ``limit``/``offset`` query parameters; the POST ``.../list`` endpoints take
+        ``page_limit``/``page_offset`` in the body. Lazy: a caller that stops reading stops the paging.
+        """
+        offset = 0
+        while max_items is None or offset < max_items:
+            size = _PAGE if max_items is None else min(_PAGE, max_items - offset)
+            if method == "GET":
+                body = self._http.json(method, path, action, params={**(query or {}), "limit": size, "offset": offset})
+            else:
+                body = self._http.json(
+                    method, path, action, json={**(query or {}), "page_limit": size, "page_offset": offset}
+                )
+            items = list(body.get(key) or ())
+            total = int(body.get("total_entries") or 0)
+            yield items, total
+            offset += len(items)
+            if not items or offset >= total:
+                return
+
+    def _items(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        action: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        max_items: int | None = None,
+    ) -> Iterator[Mapping[str, Any]]:
+        """The items of every page of an Airflow list (``_pages``), one by one."""
+        for items, _ in self._pages(method, path, key, action, query=query, max_items=max_items):
+            yield from items
 
     # -- mapping -----------------------------------------------------------------------------------
 
@@ -419,21 +485,21 @@ class AirflowOrchestrator:
         """``(dag_id, run_id) -> message`` of backfill runs that the guard task stopped (one request)."""
         if not raws:
             return {}
-        body = self._http.json(
+        tis = self._items(
             "POST",
             "/api/v2/dags/~/dagRuns/~/taskInstances/list",
+            "task_instances",
             "list task instances",
-            json={
+            query={
                 "dag_ids": sorted({r["dag_id"] for r in raws}),
                 "dag_run_ids": sorted({r["dag_run_id"] for r in raws}),
                 "task_ids": [GUARD_TASK],
                 "state": ["failed"],
-                "page_limit": 1000,
             },
         )
         wanted = {(r["dag_id"], r["dag_run_id"]) for r in raws}
         out = {}
-        for ti in body.get("task_instances") or ():
+        for ti in tis:
             key = (ti["dag_id"], ti["dag_run_id"])
             if key in wanted:
                 out[key] = self._error_text(ti) or "Not run: an earlier backfill date failed"
@@ -446,13 +512,15 @@ class AirflowOrchestrator:
         return attrs.evolve(record, error_message=failure.message or record.error_message)
 
     def _task_instances(self, name: str, native: str) -> list[Mapping[str, Any]]:
-        body = self._http.json(
-            "GET",
-            f"/api/v2/dags/{segment(name)}/dagRuns/{segment(native)}/taskInstances",
-            "list task instances",
-            params={"limit": 1000, "order_by": "start_date"},
+        return list(
+            self._items(
+                "GET",
+                f"/api/v2/dags/{segment(name)}/dagRuns/{segment(native)}/taskInstances",
+                "task_instances",
+                "list task instances",
+                query={"order_by": "start_date"},
+            )
         )
-        return list(body.get("task_instances") or ())
 
     def _failure(self, raw: Mapping[str, Any], *, with_message: bool) -> _Failure:
         tis = self._task_instances(raw["dag_id"], raw["dag_run_id"])

@@ -1,27 +1,33 @@
-"""An authenticated HTTP session with Airflow 3's REST API (httpx): JWT from ``/auth/token``,
-renewed before it expires and once when Airflow rejects it; every request with a timeout; failures
-as ``ServerError`` (DLI-503) naming Airflow's URL, never the credentials."""
+"""An authenticated HTTP session with Airflow 3's REST API (httpx).
+
+Authentication is an ``httpx.Auth``: a JWT from ``POST /auth/token``, sent as a bearer token and
+renewed once when Airflow rejects it. Every request has short connect and read timeouts and is
+repeated only where repeating cannot do anything twice (``dli.adapters.http_retry``). Failures are
+``ServerError`` (DLI-503) naming Airflow's URL, never the credentials.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy, send_with_retries
 from dli.domain.model.errors import ConfigurationError, DLIError, ServerError
 
-__all__ = ["AirflowSession", "error_detail", "segment"]
+__all__ = ["AirflowSession", "AirflowTokenAuth", "error_detail", "segment"]
 
-_TOKEN_MARGIN_SECONDS = 300
+DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_READ_TIMEOUT = 10.0
 
 
-def _display_url(url: str) -> str:
+def display_url(url: str) -> str:
+    """``url`` without credentials, query or fragment, for messages."""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
@@ -31,16 +37,6 @@ def _display_url(url: str) -> str:
 
 def segment(value: str) -> str:
     return quote(value, safe="")
-
-
-def _jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT, read without verification (only to refresh it in time)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, KeyError, TypeError, ValueError):
-        return None
 
 
 def error_detail(response: httpx.Response) -> str:
@@ -56,6 +52,100 @@ def error_detail(response: httpx.Response) -> str:
     return str(detail)[:500]
 
 
+def _rejected(response: httpx.Response) -> bool:
+    """Whether Airflow refused the token (expired, revoked, signed with a rotated key)."""
+    return response.status_code == 401 or (response.status_code == 403 and "Invalid JWT" in response.text)
+
+
+class AirflowTokenAuth(httpx.Auth):
+    """Bearer JWT from Airflow's ``/auth/token``, fetched when first needed and renewed once on a rejection.
+
+    Shared by the threads of one client: one lock guards the token, and a thread that finds its
+    token rejected renews it only if no other thread did so in the meantime.
+    """
+
+    requires_response_body = True  # a 403 tells an invalid JWT from a missing permission by its body
+
+    def __init__(self, *, token_url: str, username: str | None, password: str | None, display: str) -> None:
+        self._token_url = token_url
+        self._username = username
+        self._password = password
+        self._display = display
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"AirflowTokenAuth(username={self._username!r}, display={self._display!r})"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        # As httpx.Auth's, but closing the flow whatever happens: a request that fails while the
+        # token is being fetched must release the lock at once, not when the flow is collected.
+        flow = self.auth_flow(request)
+        try:
+            sent = next(flow)
+            while True:
+                response = yield sent
+                response.read()
+                try:
+                    sent = flow.send(response)
+                except StopIteration:
+                    return
+        finally:
+            flow.close()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        # Driven on the calling thread throughout. The lock is held across the token request: the
+        # other threads then wait for the new token instead of each fetching one.
+        with self._lock:
+            if self._token is None:
+                self._token = yield from self._fetch(request)
+            token = self._token
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if not _rejected(response):
+            return
+        with self._lock:
+            if self._token == token:
+                self._token = yield from self._fetch(request)
+            token = self._token
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> Any:  # pragma: no cover - dli's clients are sync
+        raise NotImplementedError("AirflowTokenAuth is for synchronous clients")
+
+    def _fetch(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, str]:
+        if not self._username or not self._password:
+            raise ConfigurationError(
+                f"No credentials for Airflow at {self._display}",
+                hints=("Set DLI_AIRFLOW_USERNAME and DLI_AIRFLOW_PASSWORD.",),
+            )
+        response = yield httpx.Request(
+            "POST",
+            self._token_url,
+            json={"username": self._username, "password": self._password},
+            extensions=request.extensions,  # the same timeouts as the request it is for
+        )
+        if response.status_code in (401, 403):
+            raise ServerError(
+                f"Airflow at {self._display} refused dli's credentials ({error_detail(response)})",
+                hints=("Check DLI_AIRFLOW_USERNAME / DLI_AIRFLOW_PASSWORD.",),
+                details={"orchestrator": self._display},
+            )
+        if response.status_code not in (200, 201):
+            raise ServerError(
+                f"Airflow at {self._display} failed to log in: HTTP {response.status_code}: {error_detail(response)}",
+                details={"orchestrator": self._display, "status": response.status_code},
+            )
+        try:
+            return str(response.json()["access_token"])
+        except (ValueError, KeyError, TypeError):
+            raise ServerError(
+                f"Airflow at {self._display} answered the login without a token",
+                details={"orchestrator": self._display},
+            ) from None
+
+
 class AirflowSession:
     """Requests to one Airflow API server, as one user."""
 
@@ -65,55 +155,68 @@ class AirflowSession:
         base_url: str,
         username: str | None,
         password: str | None,
-        timeout_seconds: float = 30.0,
+        connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout_seconds: float = DEFAULT_READ_TIMEOUT,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
         transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._url = base_url.rstrip("/")
-        self.display = _display_url(self._url)
+        url = base_url.rstrip("/")
+        self.display = display_url(url)
         """Airflow's URL without credentials, for messages."""
-        self._username = username
-        self._password = password
-        self._timeout = timeout_seconds
-        self._client = httpx.Client(base_url=self._url, timeout=httpx.Timeout(timeout_seconds), transport=transport)
-        self._token: str | None = None
-        self._token_expiry = 0.0
-        self._token_lock = threading.Lock()
+        self._connect_timeout = connect_timeout_seconds
+        self._read_timeout = read_timeout_seconds
+        self._policy = retry_policy
+        self._sleep = sleep
+        self.auth = AirflowTokenAuth(
+            token_url=f"{url}/auth/token", username=username, password=password, display=self.display
+        )
+        """The bearer-token authentication of every request."""
+        self._client = httpx.Client(
+            base_url=url,
+            timeout=httpx.Timeout(read_timeout_seconds, connect=connect_timeout_seconds),
+            transport=transport,
+            auth=self.auth,
+        )
+
+    def __repr__(self) -> str:
+        return f"AirflowSession(base_url={self.display!r})"
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
 
-    def _fetch_token(self) -> str:
-        if not self._username or not self._password:
-            raise ConfigurationError(
-                f"No credentials for Airflow at {self.display}",
-                hints=("Set DLI_AIRFLOW_USERNAME and DLI_AIRFLOW_PASSWORD.",),
-            )
-        response = self._send("POST", "/auth/token", json={"username": self._username, "password": self._password})
-        if response.status_code in (401, 403):
-            raise ServerError(
-                f"Airflow at {self.display} refused dli's credentials ({error_detail(response)})",
-                hints=("Check DLI_AIRFLOW_USERNAME / DLI_AIRFLOW_PASSWORD.",),
-            )
-        if response.status_code not in (200, 201):
-            raise self.error(response, "log in")
-        token = str(response.json()["access_token"])
-        self._token = token
-        self._token_expiry = _jwt_expiry(token) or (time.time() + 3600)
-        return token
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How often and how long requests are repeated."""
+        return self._policy
 
-    def _current_token(self, *, refresh: bool = False) -> str:
-        with self._token_lock:
-            if refresh or self._token is None or time.time() > self._token_expiry - _TOKEN_MARGIN_SECONDS:
-                return self._fetch_token()
-            return self._token
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        also_retry: Callable[[httpx.Response], bool] | None = None,
+        policy: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One authenticated request, repeated where that is safe.
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        ``also_retry``: a further answer known to be safe to repeat; ``policy``: this request's own.
+        """
         try:
-            return self._client.request(method, path, **kwargs)
-        except httpx.TimeoutException:
+            return send_with_retries(
+                lambda: self._client.request(method, path, **kwargs),
+                method=method,
+                policy=policy or self._policy,
+                also=also_retry,
+                sleep=self._sleep,
+            )
+        except httpx.TimeoutException as exc:
+            waited = self._connect_timeout if isinstance(exc, httpx.ConnectTimeout) else self._read_timeout
             raise ServerError(
-                f"Airflow at {self.display} did not answer within {self._timeout:g}s",
+                f"Airflow at {self.display} did not answer in {waited:g} s",
+                hints=("Check that the Airflow API server is up and not overloaded.",),
                 details={"orchestrator": self.display},
             ) from None
         except httpx.HTTPError as exc:
@@ -122,15 +225,6 @@ class AirflowSession:
                 hints=("Check that the Airflow API server is running and DLI_AIRFLOW_URL is right.",),
                 details={"orchestrator": self.display},
             ) from None
-
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One authenticated request; a rejected token is renewed once."""
-        token = self._current_token()
-        response = self._send(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
-        if response.status_code == 401 or (response.status_code == 403 and "Invalid JWT" in response.text):
-            token = self._current_token(refresh=True)
-            response = self._send(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
-        return response
 
     def error(self, response: httpx.Response, action: str) -> DLIError:
         return ServerError(
@@ -143,4 +237,3 @@ class AirflowSession:
         if response.status_code not in (200, 201):
             raise self.error(response, action)
         return response.json()
-

@@ -75,11 +75,16 @@ class InMemoryOrchestrator:
         """Always live: the simulation needs no parsing."""
         return DagState(visible=True)
 
-    def is_paused(self, name: str) -> bool | None:  # interim: the adapters branch asks Airflow for one DAG
-        return self.pause_states().get(name)
+    def is_paused(self, name: str) -> bool | None:
+        with self._lock:
+            return self._paused.get(name)
 
-    def is_running(self, name: str) -> bool:  # interim
-        return name in self.running()
+    def is_running(self, name: str) -> bool:
+        with self._lock:
+            self._advance()
+            return any(
+                r.record.dataset_name == name and not r.record.status.is_terminal for r in self._runs.values()
+            )
 
     def pause_states(self) -> Mapping[str, bool]:
         with self._lock:

@@ -8,6 +8,12 @@ S3-compatible service enforces them (``rclone serve s3`` ignores both), so the s
 once, on its first write, under ``<prefix>/.dli/``; where they are not enforced it falls back to a best
 effort (check before writing, read back after creating) that narrows the race but cannot close it.
 docs/stores.md describes exactly what can happen then.
+
+Timeouts are short (connect 3 s, read 10 s by default) and botocore's own retries are off: the shared
+rule of ``dli.adapters.http_retry`` decides instead, so that a conditional put is never sent twice
+(botocore would repeat one after a read timeout, and the second put, refused by the first one's
+success, would report a conflict that did not happen). A hung endpoint is a DLI-503 naming the store
+within about ten seconds.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -22,10 +29,21 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProxyConnectionError,
+    ReadTimeoutError,
+)
 
-from dli.adapters.stores.memory import already_exists, changed_since_read, etag_of
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
+from dli.adapters.http_retry import DEFAULT_POLICY, RETRY_STATUSES, RetryPolicy
+from dli.adapters.stores.memory import already_exists, changed_since_read, etag_of
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
 from dli.domain.model.names import validate_dataset_name
@@ -41,6 +59,20 @@ _PRECONDITION = {"PreconditionFailed", "412"}
 # 409: S3 saw a concurrent conditional write on the same key; the caller should look again.
 _CONFLICT = {"ConditionalRequestConflict", "409"}
 _T = TypeVar("_T")
+_READS = frozenset({"read", "list"})
+DEFAULT_CONNECT_TIMEOUT = 3.0
+DEFAULT_READ_TIMEOUT = 10.0
+
+
+def _retryable(action: str, error: BaseException) -> bool:
+    """``dli.adapters.http_retry``'s rule, for botocore's errors (reads are the idempotent requests)."""
+    if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)):
+        return True  # the connection was never made: nothing was sent
+    if action not in _READS or isinstance(error, ReadTimeoutError):
+        return False
+    if isinstance(error, ClientError):
+        return _status(error) in RETRY_STATUSES
+    return isinstance(error, HTTPClientError)
 
 
 class ConditionalWrites:
@@ -78,11 +110,15 @@ class S3SpecStore:
         prefix: str = "",
         client: Any,
         conditional_writes: ConditionalWrites | None = None,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._bucket = bucket
         self._prefix = prefix.strip("/")
         self._client = client
         self._conditional = conditional_writes
+        self._policy = retry_policy
+        self._sleep = sleep
         self._probe_lock = threading.Lock()
         endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
         self._endpoint = _without_userinfo(endpoint) if endpoint else None
@@ -93,14 +129,14 @@ class S3SpecStore:
         url: str,
         *,
         endpoint_url: str | None = None,
-        connect_timeout: float = 3.0,
-        read_timeout: float = 20.0,
-        max_attempts: int = 2,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
     ) -> S3SpecStore:
         """The store for ``s3://bucket[/prefix]``, with boto3's standard configuration.
 
-        ``endpoint_url`` overrides ``AWS_ENDPOINT_URL``; the timeouts and the limited retries keep
-        an unreachable endpoint from hanging a command.
+        ``endpoint_url`` overrides ``AWS_ENDPOINT_URL``; the timeouts (seconds) and ``retry_policy``
+        keep an unreachable or hung endpoint from hanging a command.
         """
         parts = urlsplit(url)
         bucket = parts.netloc
@@ -117,7 +153,7 @@ class S3SpecStore:
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"total_max_attempts": max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},  # the store retries (module docstring)
             # S3-compatible services often reject the newer default CRC checksums.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
@@ -127,7 +163,7 @@ class S3SpecStore:
             client = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
         except (BotoCoreError, ValueError) as exc:
             raise ConfigurationError(f"Cannot configure the S3 client for {url!r}: {type(exc).__name__}") from None
-        return cls(bucket=bucket, prefix=parts.path, client=client)
+        return cls(bucket=bucket, prefix=parts.path, client=client, retry_policy=retry_policy)
 
     @property
     def url(self) -> str:
@@ -292,9 +328,9 @@ class S3SpecStore:
         return self._call("read", run)
 
     def _call(self, action: str, run: Callable[[], _T], *, passthrough: bool = False) -> _T:
-        """Run an S3 call, turning transport and service failures into DLI-503 naming the store."""
+        """Run an S3 call, repeated where that is safe, turning failures into DLI-503 naming the store."""
         try:
-            return run()
+            return self._policy.call(run, retry_error=lambda error: _retryable(action, error), sleep=self._sleep)
         except ClientError as exc:
             if passthrough:
                 raise
@@ -305,6 +341,8 @@ class S3SpecStore:
                 hints=("Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use an instance role.",),
                 details={"store": self.url},
             ) from None
+        except (ConnectTimeoutError, ReadTimeoutError) as exc:
+            raise self._timed_out(exc) from None
         except BotoCoreError as exc:
             where = f" at {self._endpoint}" if self._endpoint else ""
             raise StoreUnavailableError(
@@ -312,6 +350,18 @@ class S3SpecStore:
                 hints=("Check AWS_ENDPOINT_URL, the network, and that the S3 service is running.",),
                 details={"store": self.url},
             ) from None
+
+    def _timed_out(self, exc: ConnectTimeoutError | ReadTimeoutError) -> StoreUnavailableError:
+        config = getattr(getattr(self._client, "meta", None), "config", None)
+        setting = "connect_timeout" if isinstance(exc, ConnectTimeoutError) else "read_timeout"
+        waited = getattr(config, setting, None)
+        after = f" in {waited:g} s" if isinstance(waited, (int, float)) else " in time"
+        where = f"the S3 endpoint at {self._endpoint}" if self._endpoint else "the S3 endpoint"
+        return StoreUnavailableError(
+            f"Spec store {self.url} did not answer{after}",
+            hints=(f"Check that {where} is up and not overloaded.",),
+            details={"store": self.url},
+        )
 
     def _unavailable(self, action: str, exc: ClientError) -> StoreUnavailableError:
         code = _error_code(exc) or str(_status(exc))

@@ -1,7 +1,9 @@
 """ASGI middleware in front of the app: request id, bearer-token authentication, one log line per request.
 
 It wraps the whole application, so a request refused before routing (no token) is logged like any
-other. Tokens are read from the ``Authorization`` header only and never logged or echoed.
+other. Tokens are read from the ``Authorization`` header only and never logged or echoed; a token a
+client put in the path or the query is redacted from the log line (``logs.redact``), and a client's
+``X-Request-ID`` is echoed and logged only when it is short, plain and not token-shaped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import structlog
 
 from dli.domain.model.errors import DLIError, ErrorCode
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes
+from dli.entrypoints.server.logs import redact
 
 if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
@@ -32,6 +35,13 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Dataset names never contain these; an encoded one in the path is a path trick, refused as a bad name.
 _ENCODED_TRICKS = re.compile(rb"%2[fF]|%5[cC]|%00")
+
+
+def _request_id(given: str | None) -> str:
+    """The client's request id when it is safe to echo and log, a new one otherwise."""
+    if given and _REQUEST_ID.fullmatch(given) and redact(given) == given:
+        return given
+    return uuid.uuid4().hex
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -62,8 +72,7 @@ class RequestMiddleware:
             await self._app(scope, receive, send)
             return
         started = time.perf_counter()
-        given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = _request_id(_header(scope, b"x-request-id"))
         scope[REQUEST_ID_SCOPE_KEY] = request_id
         seen: dict[str, Any] = {"status": 500}
 
@@ -81,10 +90,12 @@ class RequestMiddleware:
             else:
                 await self._app(scope, receive, send_with_id)
         finally:
+            query = scope.get("query_string") or b""
             self._log.info(
                 "request",
                 method=scope.get("method"),
-                path=scope.get("path"),
+                path=redact(str(scope.get("path", ""))),
+                **({"query": redact(query.decode("latin-1"))} if query else {}),
                 status=seen["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 user=scope.get(USER_SCOPE_KEY),

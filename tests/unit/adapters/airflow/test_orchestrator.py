@@ -1,0 +1,166 @@
+"""AirflowOrchestrator against a scripted Airflow (httpx.MockTransport): requests made, paging, mapping.
+
+The behaviour against a real Airflow is covered by tests/e2e (contract and scenarios).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+
+from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.errors import WorkflowExecutionError
+from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
+
+PAGE_CAP = 100  # Airflow's default maximum_page_limit
+
+
+def _run(**fields):
+    base = {
+        "dag_id": "a.b", "dag_run_id": "r1", "state": "success", "run_type": "manual", "conf": {},
+        "note": None, "logical_date": None, "run_after": "2025-01-01T00:00:00Z", "queued_at": "2025-01-01T00:00:00Z",
+        "start_date": "2025-01-01T00:00:01Z", "end_date": "2025-01-01T00:00:02Z",
+    }
+    return {**base, **fields}
+
+
+def _page(request: httpx.Request, key: str, items: list) -> httpx.Response:
+    """One page of ``items`` as Airflow serves it: GET limit/offset or POST page_limit/page_offset, capped."""
+    if request.method == "GET":
+        limit, offset = int(request.url.params.get("limit", 50)), int(request.url.params.get("offset", 0))
+    else:
+        sent = body(request)
+        limit, offset = int(sent.get("page_limit", 50)), int(sent.get("page_offset", 0))
+    limit = min(limit, PAGE_CAP)
+    return httpx.Response(200, json={key: items[offset : offset + limit], "total_entries": len(items)})
+
+
+# -- one workflow ---------------------------------------------------------------------------------
+
+
+def test_is_paused_reads_that_one_dag_and_is_none_when_airflow_does_not_know_it() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags/a.b":
+            return httpx.Response(200, json={"dag_id": "a.b", "is_paused": True})
+        return httpx.Response(404, json={"detail": "not found"})
+
+    airflow = ScriptedAirflow(handler)
+    orch = airflow.orchestrator()
+    assert orch.is_paused("a.b") is True
+    assert orch.is_paused("x.y") is None
+    assert airflow.calls() == [("GET", "/api/v2/dags/a.b"), ("GET", "/api/v2/dags/x.y")]
+
+
+@pytest.mark.parametrize(("status", "total", "expected"), [(200, 1, True), (200, 0, False), (404, 0, False)])
+def test_is_running_asks_for_one_queued_or_running_run_of_that_dag(status, total, expected) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"dag_runs": [_run(state="running")] * total, "total_entries": total})
+
+    airflow = ScriptedAirflow(handler)
+    assert airflow.orchestrator().is_running("a.b") is expected
+    (request,) = airflow.requests
+    assert request.url.path == "/api/v2/dags/a.b/dagRuns"
+    assert request.url.params.get_list("state") == ["queued", "running"] and request.url.params["limit"] == "1"
+
+
+def test_trigger_posts_the_run_without_reading_the_dag_first() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=_run(state="queued", dag_run_id=body(request)["dag_run_id"]))
+
+    airflow = ScriptedAirflow(handler)
+    record = airflow.orchestrator().trigger("a.b", parameters={"x": 1}, triggered_by="alice")
+    assert record.status is RunStatus.PENDING
+    assert airflow.calls() == [("POST", "/api/v2/dags/a.b/dagRuns")]
+    assert body(airflow.requests[0])["conf"] == {"x": 1}
+
+
+def test_trigger_waits_for_a_dag_airflow_has_not_parsed_yet_then_posts_again() -> None:
+    posts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags/a.b/dagRuns":
+            posts.append(body(request)["dag_run_id"])
+            if len(posts) < 3:
+                return httpx.Response(404, json={"detail": "Dag with dag_id: 'a.b' not found"})
+            return httpx.Response(200, json=_run(state="queued", dag_run_id=posts[-1]))
+        if request.url.path == "/api/v2/dags":
+            return httpx.Response(200, json={"dags": [{"dag_id": "x", "file_token": "ft"}], "total_entries": 1})
+        return httpx.Response(201, json={})  # PUT parseDagFile
+
+    airflow = ScriptedAirflow(handler)
+    airflow.orchestrator().trigger("a.b", parameters={}, triggered_by=None)
+    assert ("PUT", "/api/v2/parseDagFile/ft") in airflow.calls()
+    assert len(posts) == 3 and len(set(posts)) == 1  # one run, asked for until Airflow knew the DAG
+
+
+def test_a_dag_that_never_appears_is_a_clear_error_after_a_bounded_wait() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags":
+            return httpx.Response(200, json={"dags": [], "total_entries": 0})
+        return httpx.Response(404, json={"detail": "not found"})
+
+    with pytest.raises(WorkflowExecutionError) as caught:
+        ScriptedAirflow(handler).orchestrator(dag_wait_seconds=0.05).set_paused("a.b", True)
+    assert "a.b" in caught.value.message
+
+
+def test_a_backfill_refused_with_database_locked_is_sent_again() -> None:
+    markers = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/backfills":
+            markers.append(body(request)["dag_run_conf"]["dli_backfill"])
+            if len(markers) == 1:
+                return httpx.Response(503, json={"detail": "(sqlite3.OperationalError) database is locked"})
+            return httpx.Response(200, json={"id": 7})
+        run = _run(dag_run_id="backfill__1", run_type="backfill", conf={"dli_backfill": markers[-1]})
+        return _page(request, "dag_runs", [run])
+
+    handle = ScriptedAirflow(handler).orchestrator().backfill(
+        "a.b", dates=[dt.date(2025, 1, 1)], parameters={}, triggered_by=None
+    )
+    assert len(markers) == 2 and handle.backfill_id == "7" and handle.run_ids == ("a.b@backfill__1",)
+
+
+# -- paging ---------------------------------------------------------------------------------------
+
+
+def test_every_list_is_read_page_by_page_within_airflows_page_cap() -> None:
+    dags = [{"dag_id": f"d.n{i:03}", "is_paused": i % 2 == 0} for i in range(250)]
+    runs = [_run(dag_id=f"d.n{i:03}", dag_run_id=f"r{i}", state="running") for i in range(230)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags":
+            return _page(request, "dags", dags)
+        return _page(request, "dag_runs", runs)
+
+    airflow = ScriptedAirflow(handler)
+    orch = airflow.orchestrator()
+    states = orch.pause_states()
+    assert len(states) == 250 and states["d.n248"] is True and states["d.n249"] is False
+    assert orch.running() == {f"d.n{i:03}" for i in range(230)}
+    recent, total = orch.list_runs(limit=150)
+    assert len(recent) == 150 and total == 230
+
+
+# -- mapping --------------------------------------------------------------------------------------
+
+
+def test_a_run_stopped_through_dli_maps_to_killed_and_backfill_runs_carry_their_date() -> None:
+    killed = _run(state="failed", note="dli:killed\ndli: triggered by alice")
+    backfill = _run(
+        dag_run_id="backfill__2025-01-01T15:00:00+00:00", run_type="backfill", logical_date="2025-01-01T15:00:00Z",
+        conf={"x": 1, "dli_backfill": {"timezone": "Asia/Seoul", "triggered_by": "bob"}},
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"dag_runs": [killed, backfill], "total_entries": 2})
+
+    runs, total = ScriptedAirflow(handler).orchestrator().list_runs(names={"a.b"})
+    assert total == 2
+    assert runs[0].status is RunStatus.KILLED and runs[0].triggered_by == "alice" and runs[0].run_id == "a.b@r1"
+    assert runs[1].run_type is RunType.BACKFILL and runs[1].triggered_by == "bob"
+    # 15:00 UTC on Jan 1 is already Jan 2 in Seoul: the date the run is for.
+    assert runs[1].parameters == {"x": 1, "execution_date": "2025-01-02"}
