@@ -3,7 +3,7 @@ import pytest
 
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
-from tests.contract.orchestrator_contract import OrchestratorContract
+from dli.testing.orchestrator import OrchestratorContract
 
 
 @attrs.define

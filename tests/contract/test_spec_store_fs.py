@@ -19,7 +19,7 @@ from dli.domain.model.errors import (
     WorkflowRegistrationError,
 )
 from dli.entrypoints.bootstrap import build_store
-from tests.contract.spec_store_contract import SpecStoreContract
+from dli.testing.spec_store import SpecStoreContract
 from tests.support.specs import make_document
 
 MANUAL, CODE = SourceType.MANUAL, SourceType.CODE

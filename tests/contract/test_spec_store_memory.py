@@ -1,7 +1,7 @@
 import pytest
 
 from dli.adapters.stores.memory import InMemorySpecStore
-from tests.contract.spec_store_contract import SpecStoreContract
+from dli.testing.spec_store import SpecStoreContract
 
 
 class TestInMemorySpecStore(SpecStoreContract):

@@ -23,7 +23,7 @@ from dli.domain.model.errors import (
     WorkflowRegistrationError,
 )
 from dli.entrypoints.bootstrap import build_store
-from tests.contract.spec_store_contract import SpecStoreContract
+from dli.testing.spec_store import SpecStoreContract
 from tests.support.s3_servers import (  # noqa: F401 - fixtures
     S3Server,
     client_for,

@@ -15,7 +15,7 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ServerError
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, SpecDocument
-from tests.contract.orchestrator_contract import OrchestratorContract
+from dli.testing.orchestrator import OrchestratorContract
 from tests.e2e.stack import E2EStack, wait_for
 
 _SQL = {

@@ -1,46 +1,4 @@
-"""Builders of specs and documents for tests."""
+"""Builders of specs and documents for tests (shipped with the contract suites in ``dli.testing``)."""
 
-from __future__ import annotations
-
-import datetime as dt
-from typing import Any
-
-from dli.domain.model.enums import SourceType
-from dli.domain.model.schedule import ScheduleConfig
-from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument
-
-UTC = dt.timezone.utc
-
-
-def make_spec(name: str = "shop.sales.daily", *, cron: str | None = "0 9 * * *", timezone: str = "UTC",
-              enabled: bool = True, **fields: Any) -> DatasetSpec:
-    """A valid spec; pass ``cron=None`` for one without a schedule."""
-    fields.setdefault("query_statement", "SELECT 1")
-    fields.setdefault("owner", "owner@example.com")
-    schedule = ScheduleConfig(cron=cron, timezone=timezone, enabled=enabled) if cron else None
-    return DatasetSpec(name=name, schedule=schedule, **fields)
-
-
-def make_document(name: str = "shop.sales.daily", *, source: SourceType = SourceType.MANUAL,
-                  registered_by: str | None = "alice", **spec_fields: Any) -> SpecDocument:
-    """A stored document."""
-    return SpecDocument(
-        spec=make_spec(name, **spec_fields),
-        source_type=source,
-        registered_by=registered_by,
-        registered_at=dt.datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
-    )
-
-
-def params_spec(name: str = "shop.sales.params") -> DatasetSpec:
-    """A spec declaring one parameter of each type."""
-    return make_spec(
-        name,
-        parameters=(
-            Parameter(name="region", type="string", required=True),
-            Parameter(name="limit", type="integer", default=10),
-            Parameter(name="ratio", type="float"),
-            Parameter(name="full", type="boolean"),
-            Parameter(name="day", type="date"),
-        ),
-    )
+from dli.testing.specs import *  # noqa: F403
+from dli.testing.specs import __all__  # noqa: F401

@@ -79,9 +79,9 @@ def dev_token(tokens_file: Path, user: str, *, known: Sequence[str | None] = ())
     Reusing a token keeps the one in the client configuration (and any copy the user made) working
     across ``down`` and ``up``, and keeps the file from collecting forgotten tokens.
     """
-    from dli.adapters.token_file import TokenFile  # to be handed in by the composition root
+    from dli.entrypoints.bootstrap import build_tokens
 
-    tokens = TokenFile(tokens_file)
+    tokens = build_tokens(tokens_file)
     for token in known:
         if token and tokens.authenticate(token) == user:
             return token

@@ -10,7 +10,7 @@ import pytest
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
 from dli.domain.model.spec import Statement
-from tests.support.specs import make_document
+from dli.testing.specs import make_document
 
 MANUAL, CODE = SourceType.MANUAL, SourceType.CODE
 
