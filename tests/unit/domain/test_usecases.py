@@ -4,11 +4,11 @@ import datetime as dt
 
 import pytest
 
-from dli import WorkflowAPI, ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus
+from dli import WorkflowAPI, ExecutionContext, ExecutionMode, ResultStatus, RunStatus, SourceType, WorkflowStatus
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
-from dli.domain.model.errors import ParameterInvalidError, SpecInvalidError, WorkflowPermissionError
+from dli.domain.model.errors import ParameterInvalidError, ServerError, SpecInvalidError, WorkflowPermissionError
 from dli.domain.model.spec import Parameter, SpecDocument
 from dli.domain.usecases.messages import RegisterWorkflow
 from tests.support.backends import write_spec
@@ -192,3 +192,91 @@ def test_backfill_dates_are_days_in_the_workflows_timezone(tmp_path):
     result = api.backfill("shop.seoul", start_date="2025-01-01", end_date="2025-01-02")
     logical = [api.get_status(r).logical_date for r in result.run_ids]
     assert [d.isoformat() for d in logical] == ["2025-01-01T00:00:00+09:00", "2025-01-02T00:00:00+09:00"]
+
+
+# -- a write that persisted is never a failure (issue #11) ----------------------------------------
+
+
+class _FlakyOrchestrator(InMemoryOrchestrator):
+    """The in-memory orchestrator, with chosen calls failing as a down Airflow fails, and a call log."""
+
+    def __init__(self, *, clock, failing=()):
+        super().__init__(clock=clock)
+        self.failing = set(failing)
+        self.calls: list[str] = []
+
+    def _call(self, name):
+        self.calls.append(name)
+        if name in self.failing:
+            raise ServerError("Airflow at http://airflow.test:8080 did not answer in 10 s")
+
+    def sync(self, name):
+        self._call("sync")
+
+    def is_paused(self, name):
+        self._call("is_paused")
+        return super().is_paused(name)
+
+    def set_paused(self, name, paused):
+        self._call("set_paused")
+        super().set_paused(name, paused)
+
+
+@pytest.fixture
+def flaky(tmp_path):
+    clock = FakeClock()
+    store = InMemorySpecStore()
+    orch = _FlakyOrchestrator(clock=clock)
+    api = WorkflowAPI(
+        ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
+        store=store, orchestrator=orch, clock=clock,
+    )
+    write_spec(tmp_path, make_spec("shop.flaky", cron=None))
+    return api, orch, store
+
+
+@pytest.mark.parametrize("failing", ["sync", "set_paused"])
+def test_register_succeeds_with_a_warning_when_airflow_cannot_be_told(flaky, failing):
+    api, orch, store = flaky
+    orch.failing = {failing}
+    result = api.register("shop.flaky", cron="0 6 * * *", enabled=False)
+    assert result.status is ResultStatus.SUCCESS and not result.updated
+    assert store.read(SourceType.MANUAL, "shop.flaky").document.schedule.cron == "0 6 * * *"
+    assert "is stored, but Airflow could not be told: [DLI-503] Airflow at http://airflow.test:8080" in result.warning
+    assert "next parse of the spec store" in result.warning and "dli workflow pause shop.flaky" in result.warning
+    assert result.workflow_info.status is WorkflowStatus.PAUSED  # as the DAG factory will create it
+    # After the first failure nothing more is asked of a hung orchestrator.
+    assert orch.calls == (["sync"] if failing == "sync" else ["sync", "set_paused"])
+
+
+def test_register_without_a_problem_has_no_warning(flaky):
+    api, orch, _ = flaky
+    assert api.register("shop.flaky", cron="0 6 * * *").warning is None
+    assert orch.calls == ["sync", "set_paused"]
+
+
+@pytest.mark.parametrize("failing", [{"is_paused"}, {"set_paused"}, {"sync"}, {"is_paused", "sync"}])
+def test_unregister_deletes_and_warns_when_airflow_cannot_be_told(flaky, failing):
+    api, orch, store = flaky
+    api.register("shop.flaky", cron="0 6 * * *")
+    orch.calls.clear()
+    orch.failing = failing
+    result = api.unregister("shop.flaky")
+    assert result.status is ResultStatus.SUCCESS
+    assert store.read(SourceType.MANUAL, "shop.flaky") is None
+    (warning,) = result.warnings
+    assert "is unregistered, but Airflow could not be told: [DLI-503] Airflow at http://airflow.test:8080" in warning
+    assert "sync" not in orch.calls or "sync" in failing  # a failed pause is not followed by a sync
+
+
+def test_unregister_pauses_only_a_dag_the_orchestrator_has_and_runs(flaky):
+    api, orch, store = flaky
+    api.register("shop.flaky", cron="0 6 * * *", enabled=False)
+    orch.calls.clear()
+    assert api.unregister("shop.flaky").warnings == ()
+    assert orch.calls == ["is_paused", "sync"]  # already paused: nothing to pause
+    # A spec the orchestrator never saw (never parsed): nothing to pause, the delete goes on.
+    store.create(SourceType.MANUAL, SpecDocument(spec=make_spec("shop.unseen"), source_type=SourceType.MANUAL))
+    orch.calls.clear()
+    assert api.unregister("shop.unseen").warnings == ()
+    assert orch.calls == ["is_paused", "sync"] and store.read(SourceType.MANUAL, "shop.unseen") is None

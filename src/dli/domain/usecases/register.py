@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
+    DLIError,
     StoreUnavailableError,
     WorkflowAlreadyExistsError,
     WorkflowNotFoundError,
@@ -20,6 +21,31 @@ from dli.ports.spec_store import SpecStore
 
 __all__ = ["register_workflow", "unregister_workflow"]
 
+# How soon Airflow notices a stored spec by itself: the DAG processor re-parses the dli DAG file
+# (which reads the store) every [dag_processor] min_file_process_interval.
+_PICKED_UP = (
+    "once Airflow answers, at its next parse of the spec store (every min_file_process_interval, 30 s by default)"
+)
+
+
+def _registered_but_not_told(name: str, enabled: bool, problem: DLIError) -> str:
+    """The warning of a register whose spec is stored but whose orchestrator could not be told."""
+    verb = "unpause" if enabled else "pause"
+    return (
+        f"Workflow '{name}' is stored, but Airflow could not be told: [{problem.code.value}] {problem.message}. "
+        f"Its DAG appears {_PICKED_UP}; a DAG of that name that Airflow already had "
+        f"keeps its pause state until 'dli workflow {verb} {name}'."
+    )
+
+
+def _unregistered_but_not_told(name: str, problem: DLIError) -> str:
+    """The warning of an unregister whose spec is deleted but whose orchestrator could not be told."""
+    return (
+        f"Workflow '{name}' is unregistered, but Airflow could not be told: [{problem.code.value}] "
+        f"{problem.message}. Its DAG goes away {_PICKED_UP}; until then Airflow may "
+        "still start its scheduled runs."
+    )
+
 
 def register_workflow(
     message: RegisterWorkflow, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock
@@ -28,6 +54,10 @@ def register_workflow(
 
     A CODE workflow of the same name refuses (DLI-803); an existing MANUAL one needs ``force``
     (DLI-804), and is then replaced only if it did not change since it was read.
+
+    The store is the source of truth: once the spec is written, the registration has happened. If
+    the orchestrator cannot be told then (down, hung, refusing), the result says so in its
+    ``warning`` instead of failing: the DAG factory picks the spec up by itself.
     """
     spec = message.spec
     assert spec.schedule is not None  # the message checked it
@@ -50,8 +80,12 @@ def register_workflow(
     else:
         previous_cron = found.manual.document.schedule.cron
         store.replace(SourceType.MANUAL, document, etag=found.manual.etag)
-    orchestrator.sync(spec.name)
-    orchestrator.set_paused(spec.name, not spec.schedule.enabled)
+    warning = None
+    try:
+        orchestrator.sync(spec.name)
+        orchestrator.set_paused(spec.name, not spec.schedule.enabled)
+    except DLIError as exc:  # the first failure ends the talking: a hung orchestrator costs one timeout
+        warning = _registered_but_not_told(spec.name, spec.schedule.enabled, exc)
     info = workflow_info(document, overridden=False, paused=not spec.schedule.enabled, running=False, now=now)
     updated = found.manual is not None
     return WorkflowRegisterResult(
@@ -60,6 +94,7 @@ def register_workflow(
         source_type=SourceType.MANUAL,
         workflow_info=info,
         message=f"Workflow '{spec.name}' {'updated' if updated else 'registered'}",
+        warning=warning,
         updated=updated,
         previous_cron=previous_cron,
     )
@@ -71,7 +106,10 @@ def unregister_workflow(
     """Delete the MANUAL workflow (a CODE one only goes through Git: DLI-803) and unschedule it at once.
 
     Airflow would keep the DAG scheduled until it notices the spec is gone (about 90 s): the DAG is
-    paused first, so nothing fires after ``unregister`` returns.
+    paused first, so nothing fires after ``unregister`` returns. A DAG the orchestrator does not
+    have yet (never parsed) has nothing to pause. When the orchestrator cannot be told (down, hung),
+    the spec is deleted all the same and the result's ``warnings`` say so: the store is the source
+    of truth and the DAG factory drops the DAG by itself.
     """
     name = message.dataset_name
     found = find(store, name)
@@ -79,11 +117,15 @@ def unregister_workflow(
         if found.code is not None:
             check_allowed(Action.DELETE, source=SourceType.CODE, dataset_name=name)
         raise not_found(name)
+    problem: DLIError | None = None
     if found.code is None:
         try:
-            orchestrator.set_paused(name, True)
+            if orchestrator.is_paused(name) is False:
+                orchestrator.set_paused(name, True)
         except WorkflowNotFoundError:  # never parsed: nothing to unschedule
             pass
+        except DLIError as exc:
+            problem = exc
     try:
         deleted = store.delete(SourceType.MANUAL, name)
     except StoreUnavailableError as exc:
@@ -94,8 +136,13 @@ def unregister_workflow(
         ) from None
     if not deleted:
         raise not_found(name)
-    orchestrator.sync(name)
+    if problem is None:  # an orchestrator that just failed is not asked again
+        try:
+            orchestrator.sync(name)
+        except DLIError as exc:
+            problem = exc
     message_text = f"Workflow '{name}' unregistered"
     if found.code is not None:
         message_text += " (the CODE workflow of the same name stays active)"
-    return WorkflowRunResult(dataset_name=name, status=ResultStatus.SUCCESS, message=message_text)
+    warnings = (_unregistered_but_not_told(name, problem),) if problem is not None else ()
+    return WorkflowRunResult(dataset_name=name, status=ResultStatus.SUCCESS, message=message_text, warnings=warnings)

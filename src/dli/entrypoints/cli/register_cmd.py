@@ -51,10 +51,8 @@ def register(
         retry_delay_seconds=retry_delay,
         force=force,
     )
-    if wait:
-        session.api.wait_until_live(
-            result.dataset_name, timeout_seconds=wait_timeout, sleep=session.sleep, monotonic=session.monotonic
-        )
+    # The spec is stored: say so first, whatever the wait below finds (a warning says when Airflow
+    # could not be told; the registration still happened, so that alone is no failure).
     if format == "json":
         from dli.entrypoints.cli.render import print_json
 
@@ -63,6 +61,10 @@ def register(
         from dli.entrypoints.cli.render import render_register
 
         render_register(session, result)
+    if wait:
+        session.api.wait_until_live(
+            result.dataset_name, timeout_seconds=wait_timeout, sleep=session.sleep, monotonic=session.monotonic
+        )
     return 0
 
 
