@@ -88,8 +88,12 @@ def start_basecamp(
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     startup_timeout: float = 30.0,
+    ready_path: str = "/health",
 ) -> BasecampProcess:
-    """Start ``basecamp serve`` (as ``python -m dli.entrypoints.server``) and wait for /health."""
+    """Start ``basecamp serve`` (as ``python -m dli.entrypoints.server``) and wait for ``ready_path``.
+
+    ``/health`` asks the backends; a server whose backends hang is ready when ``/openapi.json`` answers.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     tokens_file = workdir / "tokens.json"
     token = TokenFile(tokens_file).add(user)
@@ -131,7 +135,7 @@ def start_basecamp(
         deadline = time.monotonic() + startup_timeout
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code in (200, 503):
+                if httpx.get(f"{url}{ready_path}", timeout=1.0).status_code in (200, 503):
                     return server
             except httpx.TransportError:
                 pass

@@ -38,6 +38,7 @@ __all__ = [
     "build_factory_store",
     "build_store",
     "build_tokens",
+    "check_timeout",
     "json_ready",
     "public_url",
     "read_project_server",
@@ -48,41 +49,74 @@ __all__ = [
 # -- spec stores -------------------------------------------------------------------------------------
 
 
-def _memory_store(url: str) -> SpecStore:
+def _memory_store(url: str, **_timeouts: float | None) -> SpecStore:
     from dli.adapters.stores.memory import InMemorySpecStore
 
     return InMemorySpecStore(url=url)
 
 
-def _file_store(url: str) -> SpecStore:
+def _file_store(url: str, **_timeouts: float | None) -> SpecStore:
     from dli.adapters.stores.filesystem import FilesystemSpecStore
 
     return FilesystemSpecStore.from_url(url)
 
 
-def _s3_store(url: str) -> SpecStore:
+def _s3_store(
+    url: str, *, connect_timeout_seconds: float | None = None, read_timeout_seconds: float | None = None
+) -> SpecStore:
     from dli.adapters.stores.s3 import S3SpecStore
 
-    return S3SpecStore.from_url(url)
+    timeouts = {
+        key: value
+        for key, value in (("connect_timeout", connect_timeout_seconds), ("read_timeout", read_timeout_seconds))
+        if value is not None
+    }
+    return S3SpecStore.from_url(url, **timeouts)
 
 
-STORE_SCHEMES: Mapping[str, Callable[[str], SpecStore]] = {
+STORE_SCHEMES: Mapping[str, Callable[..., SpecStore]] = {
     "memory": _memory_store,
     "file": _file_store,
     "s3": _s3_store,
 }
-"""URL scheme -> the spec store it names; the server, LOCAL mode, publish and the DAG factory use it."""
+"""URL scheme -> the spec store it names; the server, LOCAL mode, publish and the DAG factory use it.
+
+Each factory takes the URL and the keyword arguments ``connect_timeout_seconds`` and
+``read_timeout_seconds`` (``None``: the adapter's default); stores that do no network I/O ignore them.
+"""
 
 
-def build_store(url: str) -> SpecStore:
-    """The spec store for ``memory://``, ``file:///path`` or ``s3://bucket/prefix`` (DLI-001 otherwise)."""
+def check_timeout(value: float | None, what: str) -> float | None:
+    """``value`` if it is a usable timeout in seconds (or ``None``: the default), else DLI-001 naming ``what``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ConfigurationError(
+            f"{what} must be a positive number of seconds, got {value!r}",
+            hints=("Keep each dependency's timeouts well below the clients' own (30 s by default).",),
+        )
+    return float(value)
+
+
+def build_store(
+    url: str, *, connect_timeout_seconds: float | None = None, read_timeout_seconds: float | None = None
+) -> SpecStore:
+    """The spec store for ``memory://``, ``file:///path`` or ``s3://bucket/prefix`` (DLI-001 otherwise).
+
+    The timeouts (seconds; ``None``: the adapter's, 3 s to connect and 10 s to read) bound what a
+    hung or unreachable S3 endpoint costs a request.
+    """
     factory = STORE_SCHEMES.get(urlsplit(url).scheme)
     if factory is None:
         raise ConfigurationError(
             f"Unknown spec store URL {public_url(url)!r}",
             hints=("Use memory://, file:///absolute/path or s3://bucket/prefix.",),
         )
-    return factory(url)
+    return factory(
+        url,
+        connect_timeout_seconds=check_timeout(connect_timeout_seconds, "The store's connect timeout"),
+        read_timeout_seconds=check_timeout(read_timeout_seconds, "The store's read timeout"),
+    )
 
 
 def build_factory_store(url: str, *, cache_dir: Path | None = None) -> SpecStore:
@@ -104,12 +138,19 @@ def build_orchestrator(
     clock: Clock,
     username: str | None = None,
     password: str | None = None,
-    timeout_seconds: float = 30.0,
+    timeout_seconds: float | None = None,
+    connect_timeout_seconds: float | None = None,
+    read_timeout_seconds: float | None = None,
 ) -> Orchestrator:
     """The orchestrator for an Airflow API server URL, or ``memory://`` (simulated runs).
 
     ``memory://?queue_seconds=0.1&run_seconds=0.2`` makes simulated runs fast (tests, demos).
+    Airflow's ``connect_timeout_seconds`` and ``read_timeout_seconds`` (``None``: the adapter's, 3 s
+    and 10 s) bound what a hung or unreachable Airflow costs a request; ``timeout_seconds``, a
+    caller's own patience (LOCAL mode's request timeout), caps both.
     """
+    connect_timeout_seconds = check_timeout(connect_timeout_seconds, "Airflow's connect timeout")
+    read_timeout_seconds = check_timeout(read_timeout_seconds, "Airflow's read timeout")
     parts = urlsplit(url)
     if parts.scheme == "memory":
         from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
@@ -125,8 +166,16 @@ def build_orchestrator(
     if parts.scheme in ("http", "https"):
         from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 
+        timeouts = {
+            key: value
+            for key, value in (
+                ("connect_timeout_seconds", connect_timeout_seconds),
+                ("read_timeout_seconds", read_timeout_seconds),
+            )
+            if value is not None
+        }
         return AirflowOrchestrator(
-            base_url=url, username=username, password=password, timeout_seconds=timeout_seconds, clock=clock
+            base_url=url, username=username, password=password, timeout_seconds=timeout_seconds, clock=clock, **timeouts
         )
     raise ConfigurationError(
         f"Unknown orchestrator URL {public_url(url)!r}",
@@ -275,11 +324,20 @@ def build_server(
     check_interval_seconds: float = 30.0,
     airflow_username: str | None = None,
     airflow_password: str | None = None,
+    airflow_connect_timeout_seconds: float | None = None,
+    airflow_read_timeout_seconds: float | None = None,
+    store_connect_timeout_seconds: float | None = None,
+    store_read_timeout_seconds: float | None = None,
     store: SpecStore | None = None,
     orchestrator: Orchestrator | None = None,
     clock: Clock | None = None,
 ) -> ServerSettings:
-    """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table."""
+    """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table.
+
+    The timeouts (seconds; ``None``: the adapters' 3 s to connect, 10 s to read) bound how long a
+    request waits for a hung Airflow or S3 endpoint: the slowest answer naming a dependency at fault
+    stays well below the clients' own 30 s, so that they never blame the server instead.
+    """
     from dli.adapters.basecamp.operations import OPERATIONS
     from dli.adapters.codecs.results import to_jsonable
     from dli.adapters.stores.indexed import IndexedSpecStore
@@ -289,10 +347,21 @@ def build_server(
     if check_interval_seconds <= 0:
         raise ConfigurationError("--check-interval must be positive")
     clock = _clock(clock)
-    indexed = IndexedSpecStore(store if store is not None else build_store(store_url))
+    if store is None:
+        store = build_store(
+            store_url,
+            connect_timeout_seconds=store_connect_timeout_seconds,
+            read_timeout_seconds=store_read_timeout_seconds,
+        )
+    indexed = IndexedSpecStore(store)
     if orchestrator is None:
         orchestrator = build_orchestrator(
-            orchestrator_url, clock=clock, username=airflow_username, password=airflow_password
+            orchestrator_url,
+            clock=clock,
+            username=airflow_username,
+            password=airflow_password,
+            connect_timeout_seconds=airflow_connect_timeout_seconds,
+            read_timeout_seconds=airflow_read_timeout_seconds,
         )
     return ServerSettings(
         store=indexed,

@@ -59,18 +59,44 @@ def _mock(handler):
     return httpx.MockTransport(record), calls
 
 
-def test_get_requests_are_retried_on_503_and_read_errors():
+def test_get_requests_are_retried_on_a_proxys_503_and_read_errors():
     def handler(request, n):
         if n == 1:
             raise httpx.ReadError("reset", request=request)
         if n == 2:
-            return httpx.Response(503, json={"error": {"code": "DLI-503", "message": "store down"}})
+            return httpx.Response(503, text="<html>503 Service Temporarily Unavailable</html>")
         return httpx.Response(200, json={"workflows": [], "total_count": 0, "status": "success"})
 
     transport, calls = _mock(handler)
     client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
     assert client.handle(ListWorkflows()).total_count == 0
     assert len(calls) == 3
+
+
+def test_basecamps_own_503_is_final_and_not_asked_again():
+    # Basecamp's 503 names a dependency that is down or hung; its adapters already retried what was
+    # safe. Asking again would triple what a hung dependency costs (each answer takes its timeout).
+    def handler(request, n):
+        return httpx.Response(503, json={"error": {"code": "DLI-503", "message": "Airflow at http://af did not answer in 10 s"}})
+
+    transport, calls = _mock(handler)
+    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
+    with pytest.raises(ServerError, match="Airflow at http://af did not answer in 10 s"):
+        client.handle(ListWorkflows())
+    assert len(calls) == 1
+
+
+def test_a_timed_out_read_is_not_repeated_even_for_a_get():
+    # The server took the request and did not answer in time: asking again would multiply the wait
+    # (3 x 30 s by default) before the user hears anything.
+    def handler(request, n):
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    transport, calls = _mock(handler)
+    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
+    with pytest.raises(ServerUnreachableError, match="did not answer in time"):
+        client.handle(ListWorkflows())
+    assert len(calls) == 1
 
 
 def test_posts_are_not_retried_once_sent():

@@ -61,7 +61,9 @@ class AirflowTokenAuth(httpx.Auth):
     """Bearer JWT from Airflow's ``/auth/token``, fetched when first needed and renewed once on a rejection.
 
     Shared by the threads of one client: one lock guards the token, and a thread that finds its
-    token rejected renews it only if no other thread did so in the meantime.
+    token rejected renews it only if no other thread did so in the meantime. Threads that waited for
+    a login that got no answer (a hung or unreachable Airflow) fail at once rather than each sending
+    one more login in turn: a hung Airflow costs every request one timeout, not one per waiting thread.
     """
 
     requires_response_body = True  # a 403 tells an invalid JWT from a missing permission by its body
@@ -73,6 +75,7 @@ class AirflowTokenAuth(httpx.Auth):
         self._display = display
         self._token: str | None = None
         self._lock = threading.Lock()
+        self._login_lost_at: float | None = None  # when a login last got no answer (monotonic)
 
     def __repr__(self) -> str:
         return f"AirflowTokenAuth(username={self._username!r}, display={self._display!r})"
@@ -96,23 +99,44 @@ class AirflowTokenAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         # Driven on the calling thread throughout. The lock is held across the token request: the
         # other threads then wait for the new token instead of each fetching one.
+        asked = time.monotonic()
         with self._lock:
             if self._token is None:
-                self._token = yield from self._fetch(request)
+                self._check_login_answered(asked)
+                self._token = yield from self._login(request)
             token = self._token
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if not _rejected(response):
             return
+        asked = time.monotonic()
         with self._lock:
             if self._token == token:
-                self._token = yield from self._fetch(request)
+                self._check_login_answered(asked)
+                self._token = yield from self._login(request)
             token = self._token
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> Any:  # pragma: no cover - dli's clients are sync
         raise NotImplementedError("AirflowTokenAuth is for synchronous clients")
+
+    def _check_login_answered(self, asked: float) -> None:
+        """Fail if a login sent while this thread waited for the lock got no answer."""
+        lost = self._login_lost_at
+        if lost is not None and lost >= asked:
+            raise ServerError(
+                f"Airflow at {self._display} did not answer: the login another request just sent got no answer",
+                hints=("Check that the Airflow API server is up and not overloaded.",),
+                details={"orchestrator": self._display},
+            )
+
+    def _login(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, str]:
+        try:
+            return (yield from self._fetch(request))
+        except GeneratorExit:  # the client closes the flow: the login request itself failed (timeout, refused)
+            self._login_lost_at = time.monotonic()
+            raise
 
     def _fetch(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, str]:
         if not self._username or not self._password:

@@ -5,7 +5,9 @@ no code here.
 
 One pooled ``httpx.Client`` per instance. Retries, with exponential backoff, only where repeating
 cannot do anything twice: any request whose connection could not be opened (nothing was sent), and
-GET requests on other transport failures or 502/503/504. Error bodies come back as the same DLI
+GET requests on other transport failures or a proxy's 502/503/504 — never after a timed-out read,
+nor after Basecamp's own error answer (a dependency it names is down: asking again would multiply
+the time a hung dependency costs). Error bodies come back as the same DLI
 exceptions the in-process use-cases raise. The token is sent in a header and never appears in
 ``repr``, messages or logs.
 """
@@ -19,8 +21,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
 from dli.adapters.basecamp.operations import operation_for
 from dli.adapters.codecs.results import from_jsonable
+from dli.adapters.http_retry import httpx_error_is_retryable
 from dli.domain.model.errors import (
     AuthenticationError,
     DLIError,
@@ -53,6 +57,20 @@ def _display_url(url: str) -> str:
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _is_dli_error(response: httpx.Response) -> bool:
+    """Whether the answer is Basecamp's own error (a proxy's 502/503/504 is not).
+
+    Basecamp answers 503 itself when the spec store or Airflow is unavailable, after its adapters
+    retried what was safe to retry: its answer names the dependency and is final, and asking again
+    would only multiply the time a hung dependency costs (each answer took up to its timeout).
+    """
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(error, dict) and isinstance(error.get("code"), str)
 
 
 class BasecampClient:
@@ -145,12 +163,19 @@ class BasecampClient:
                     continue
                 raise self._unreachable(exc) from None
             except httpx.TransportError as exc:
-                if idempotent and attempt < self._retries:
+                # A timed-out read is never repeated (dli.adapters.http_retry): the server took the
+                # request and did not answer in time; asking again would multiply the wait.
+                if httpx_error_is_retryable(method, exc) and attempt < self._retries:
                     self._backoff_sleep(attempt)
                     attempt += 1
                     continue
                 raise self._unreachable(exc) from None
-            if idempotent and response.status_code in _RETRY_STATUSES and attempt < self._retries:
+            if (
+                idempotent
+                and response.status_code in _RETRY_STATUSES
+                and not _is_dli_error(response)
+                and attempt < self._retries
+            ):
                 self._backoff_sleep(attempt)
                 attempt += 1
                 continue

@@ -52,13 +52,16 @@ class IndexedSpecStore:
         self._inner = inner
         self._log = logger or structlog.get_logger("dli.spec_index")
         self._lock = threading.RLock()
-        self._check_lock = threading.Lock()
+        self._check_lock = threading.RLock()  # _ensure_loaded checks while holding it
         self._docs: dict[SourceType, dict[str, VersionedDocument]] | None = None
         self._resolutions: dict[str, Resolution] | None = None
         # Keys written through this instance while a check was listing: the check must not
         # overwrite them with what it saw before the write.
         self._touched: set[tuple[SourceType, str]] = set()
         self._unreadable: dict[tuple[SourceType, str], str] = {}
+        # When a check last found the store failing, and how: callers that waited for that check
+        # share its answer rather than each waiting once more for a hung store.
+        self._failed: tuple[float, ServerError] | None = None
 
     @property
     def inner(self) -> SpecStore:
@@ -85,7 +88,7 @@ class IndexedSpecStore:
             with self._lock:
                 self._touched.clear()
                 before = {s: dict(self._docs[s]) for s in _SOURCES} if self._docs is not None else None
-            listings = {source: dict(self._inner.list_etags(source)) for source in _SOURCES}
+            listings = {source: dict(self._list_for_check(source)) for source in _SOURCES}
             fresh: dict[SourceType, dict[str, VersionedDocument]] = {}
             reread = removed = 0
             for source, etags in listings.items():
@@ -132,10 +135,18 @@ class IndexedSpecStore:
                 )
             return CheckReport(listed=listed, reread=reread, removed=removed, transitions=tuple(transitions))
 
+    def _list_for_check(self, source: SourceType) -> Mapping[str, str]:
+        try:
+            return self._inner.list_etags(source)
+        except ServerError as exc:
+            self._failed = (time.monotonic(), exc)
+            raise
+
     def _read_for_check(self, source: SourceType, name: str, etag: str) -> VersionedDocument | None:
         try:
             versioned = self._inner.read(source, name)
-        except ServerError:
+        except ServerError as exc:
+            self._failed = (time.monotonic(), exc)
             raise  # the store itself failed: abort the check, keep the index as it was
         except DLIError as exc:
             # A broken spec must not break listing for everyone: leave it out and say so once.
@@ -161,7 +172,16 @@ class IndexedSpecStore:
 
     def _ensure_loaded(self) -> dict[SourceType, dict[str, VersionedDocument]]:
         if self._docs is None:
-            self.check()
+            asked = time.monotonic()
+            with self._check_lock:  # a check under way (the periodic one, another request's) is waited for
+                failed = self._failed
+                if self._docs is None and failed is not None and failed[0] >= asked:
+                    # The check this caller waited for found the store failing: that is the answer, not
+                    # a reason to wait once more (a hung store would cost the caller two timeouts).
+                    error = failed[1]
+                    raise type(error)(error.message, hints=error.hints, details=error.details)
+                if self._docs is None:
+                    self.check()
         assert self._docs is not None
         return self._docs
 

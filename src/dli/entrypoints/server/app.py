@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import anyio.to_thread
 import attrs
 import structlog
@@ -128,12 +129,19 @@ def _probe(url: str, check: Callable[[], object]) -> ComponentHealth:
 async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     """Reachability of the spec store and the orchestrator (no token needed). 503 when degraded."""
     settings = _settings(request)
-    store = await anyio.to_thread.run_sync(
-        _probe, settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE)
-    )
-    orchestrator = await anyio.to_thread.run_sync(
-        _probe, settings.orchestrator_url, settings.orchestrator.pause_states
-    )
+    probes = {
+        "store": (settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE)),
+        "orchestrator": (settings.orchestrator_url, settings.orchestrator.pause_states),
+    }
+    found: dict[str, ComponentHealth] = {}
+
+    async def probe(name: str) -> None:
+        found[name] = await anyio.to_thread.run_sync(_probe, *probes[name])
+
+    async with anyio.create_task_group() as group:  # side by side: two hung backends cost one timeout
+        for name in probes:
+            group.start_soon(probe, name)
+    store, orchestrator = found["store"], found["orchestrator"]
     ok = store.reachable and orchestrator.reachable
     report = HealthReport(
         status="ok" if ok else "degraded",

@@ -37,6 +37,10 @@ def serve(
     tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json"),
     log_format: Literal["json", "console"] = "json",
     check_interval: float = 30.0,
+    airflow_connect_timeout: Annotated[float | None, Parameter(env_var="DLI_AIRFLOW_CONNECT_TIMEOUT")] = None,
+    airflow_read_timeout: Annotated[float | None, Parameter(env_var="DLI_AIRFLOW_READ_TIMEOUT")] = None,
+    store_connect_timeout: Annotated[float | None, Parameter(env_var="DLI_STORE_CONNECT_TIMEOUT")] = None,
+    store_read_timeout: Annotated[float | None, Parameter(env_var="DLI_STORE_READ_TIMEOUT")] = None,
 ) -> None:
     """Serve the REST API.
 
@@ -59,6 +63,14 @@ def serve(
         json (one object per line) or console.
     check_interval
         Seconds between two override checks of the spec store.
+    airflow_connect_timeout
+        Seconds to wait for a connection to Airflow (default 3).
+    airflow_read_timeout
+        Seconds to wait for Airflow's answer to one request (default 10).
+    store_connect_timeout
+        Seconds to wait for a connection to the S3 endpoint (default 3).
+    store_read_timeout
+        Seconds to wait for the S3 endpoint's answer to one request (default 10).
     """
     import structlog
     import uvicorn
@@ -77,6 +89,10 @@ def serve(
         check_interval_seconds=check_interval,
         airflow_username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
         airflow_password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
+        airflow_connect_timeout_seconds=airflow_connect_timeout,
+        airflow_read_timeout_seconds=airflow_read_timeout,
+        store_connect_timeout_seconds=store_connect_timeout,
+        store_read_timeout_seconds=store_read_timeout,
     )
     structlog.get_logger("dli.server").info(
         "server_starting",

@@ -207,3 +207,46 @@ def test_a_hung_airflow_is_asked_once_and_is_dli_503_naming_it() -> None:
     assert caught.value.message == f"Airflow at {server.url} did not answer in 10 s"
     assert server.connections == 1
     assert PASSWORD not in str(caught.value)
+
+
+@pytest.mark.timeout(30)
+def test_threads_waiting_behind_a_login_that_got_no_answer_fail_at_once() -> None:
+    # A hung Airflow must cost each of N concurrent requests one timeout, not one per thread in line
+    # for the token lock (the login is sent by one thread while the others wait for its token).
+    in_login, release = threading.Event(), threading.Event()
+    logins: list[str] = []
+
+    def transport(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/auth/token"
+        logins.append(threading.current_thread().name)
+        in_login.set()
+        release.wait(10)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    orch = AirflowOrchestrator(
+        base_url="http://airflow.test:8080", username="admin", password=PASSWORD, clock=SystemClock(),
+        transport=httpx.MockTransport(transport), sleep=lambda _s: None,
+    )
+    errors: list[str] = []
+
+    def work() -> None:
+        try:
+            orch.pause_states()
+        except ServerError as exc:
+            errors.append(exc.message)
+
+    first = threading.Thread(target=work)
+    first.start()
+    assert in_login.wait(10)
+    waiting = [threading.Thread(target=work) for _ in range(3)]
+    for thread in waiting:
+        thread.start()
+    threading.Event().wait(0.5)  # let them queue on the token lock
+    release.set()
+    for thread in (first, *waiting):
+        thread.join(20)
+    assert len(logins) == 1
+    assert sorted(errors) == sorted(
+        ["Airflow at http://airflow.test:8080 did not answer in 10 s"]
+        + ["Airflow at http://airflow.test:8080 did not answer: the login another request just sent got no answer"] * 3
+    )
