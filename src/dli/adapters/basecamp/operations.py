@@ -25,10 +25,12 @@ import cattrs
 from dli.adapters.codecs.specs import spec_from_dict, spec_to_dict
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ParameterInvalidError
-from dli.domain.model.schedule import validate_cron, validate_timezone
+from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH
+from dli.domain.model.schedule import MAX_RETRY_ATTEMPTS, MAX_RETRY_DELAY_SECONDS, validate_cron, validate_timezone
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.usecases.bus import RESULTS
 from dli.domain.usecases.messages import (
+    SCHEMA,
     GetDagState,
     GetHistory,
     GetRunLogs,
@@ -48,6 +50,7 @@ from dli.domain.usecases.messages import (
 __all__ = [
     "MAX_BODY_DEPTH",
     "OPERATIONS",
+    "SPEC_SCHEMA",
     "MalformedBodyError",
     "Operation",
     "UnsupportedMediaTypeError",
@@ -58,6 +61,50 @@ MAX_BODY_DEPTH = 64
 """Deepest JSON nesting a body may have (a spec is a few levels deep; a hostile body thousands)."""
 
 _PATH_FIELD = re.compile(r"\{(\w+)\}")
+
+_TEXT = {"type": ["string", "null"]}
+SPEC_SCHEMA: Mapping[str, Any] = {
+    "description": (
+        "The dataset spec as a spec file holds it (dataset.<name>.yaml), with its schedule. Fields dli "
+        "does not know are kept; every known one is checked for its type and range (README, 'A dataset spec')."
+    ),
+    "required": ["name", "schedule"],
+    "examples": [
+        {
+            "name": "shop.orders",
+            "owner": "engineer@example.com",
+            "team": "@data-engineering",
+            "query_statement": "SELECT 1",
+            "schedule": {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "enabled": True},
+        }
+    ],
+    "properties": {
+        "name": {"type": "string", "pattern": DATASET_NAME_PATTERN, "maxLength": MAX_NAME_LENGTH},
+        "owner": _TEXT,
+        "team": _TEXT,
+        "description": _TEXT,
+        "query_statement": _TEXT,
+        "schedule": {
+            "type": "object",
+            "required": ["cron"],
+            "additionalProperties": False,
+            "properties": {
+                "cron": {"type": "string", "description": "A 5-field cron expression that fires, e.g. '0 6 * * *'."},
+                "timezone": {"type": "string", "description": "IANA timezone of the cron expression.", "default": "UTC"},
+                "enabled": {"type": "boolean", "default": True},
+                "retry": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_RETRY_ATTEMPTS},
+                        "delay_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_RETRY_DELAY_SECONDS},
+                    },
+                },
+            },
+        },
+    },
+}
+"""JSON Schema keywords of ``RegisterWorkflow.spec`` on the wire (the API document shows them)."""
 
 
 class MalformedBodyError(ParameterInvalidError):
@@ -99,6 +146,13 @@ class Operation:
     """Answer 201 (200 when the result says it ``updated`` something that existed)."""
     wire_types: Mapping[str, Any] = attrs.field(factory=dict)
     """Fields whose wire form differs from their Python type (for the OpenAPI document)."""
+    wire_schemas: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    """JSON Schema keywords of such a wire form (for the OpenAPI document)."""
+
+    def field_schema(self, name: str) -> dict[str, Any]:
+        """JSON Schema keywords of a field's wire form: its validator's (message metadata), or its wire form's."""
+        attribute = attrs.fields_dict(self.message)[name]
+        return {**attribute.metadata.get(SCHEMA, {}), **self.wire_schemas.get(name, {})}
 
     @property
     def result(self) -> type:
@@ -329,6 +383,7 @@ OPERATIONS: tuple[Operation, ...] = (
         tag="workflows",
         created=True,
         wire_types={"spec": dict[str, Any]},
+        wire_schemas={"spec": SPEC_SCHEMA},
     ),
     Operation(message=GetWorkflow, method="GET", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
     Operation(message=GetDagState, method="GET", path="/api/v1/workflows/{dataset_name}/live", tag="workflows"),

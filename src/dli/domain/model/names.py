@@ -6,7 +6,7 @@ import re
 
 from dli.domain.model.errors import SpecInvalidError
 
-__all__ = ["MAX_NAME_LENGTH", "validate_dataset_name"]
+__all__ = ["DATASET_NAME_PATTERN", "MAX_NAME_LENGTH", "validate_dataset_name"]
 
 # Airflow caps dag_id at 250 characters; the store key adds a prefix, S3 allows 1024 bytes.
 MAX_NAME_LENGTH = 250
@@ -14,6 +14,8 @@ MAX_NAME_LENGTH = 250
 # Dot-separated lowercase identifiers. No '/', '..', spaces or leading dots: nothing that could
 # escape a key prefix, a file path or a URL segment, and always a valid Airflow dag_id.
 _NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
+DATASET_NAME_PATTERN = f"^{_NAME.pattern}$"
+"""The rule as a JSON Schema ``pattern`` (the API document shows it; ``validate_dataset_name`` enforces it)."""
 
 
 def validate_dataset_name(name: object) -> str:

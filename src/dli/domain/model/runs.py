@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dli.domain.model.errors import WorkflowNotFoundError
-from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.names import DATASET_NAME_PATTERN, validate_dataset_name
 
-__all__ = ["RUN_ID_SEPARATOR", "make_run_id", "split_run_id"]
+__all__ = ["MAX_RUN_ID_LENGTH", "RUN_ID_PATTERN", "RUN_ID_SEPARATOR", "make_run_id", "split_run_id"]
 
 # Dataset names never contain '@'; orchestrator run ids (e.g. Airflow's
 # 'scheduled__2025-01-01T09:00:00+00:00') may contain anything else.
 RUN_ID_SEPARATOR = "@"
+MAX_RUN_ID_LENGTH = 1000
+RUN_ID_PATTERN = DATASET_NAME_PATTERN.removesuffix("$") + RUN_ID_SEPARATOR + r"[A-Za-z0-9_.~:+-]+$"
+"""What a run id looks like, as a JSON Schema ``pattern``: the dataset, '@', and the orchestrator's run
+id in the characters Airflow allows in one (its ``allowed_run_id_pattern``)."""
 
 
 def make_run_id(dataset_name: str, native_id: str) -> str:
@@ -20,7 +24,7 @@ def make_run_id(dataset_name: str, native_id: str) -> str:
 def split_run_id(run_id: str) -> tuple[str, str]:
     """``(dataset_name, native_id)`` of a public run id; DLI-800 when it cannot name a run."""
     name, sep, native = run_id.partition(RUN_ID_SEPARATOR)
-    if not sep or not native or len(run_id) > 1000:
+    if not sep or not native or len(run_id) > MAX_RUN_ID_LENGTH:
         raise WorkflowNotFoundError(
             f"Run '{run_id}' not found",
             hints=("Run ids look like '<dataset>@<run>'; see 'dli workflow history'.",),

@@ -15,8 +15,8 @@ import attrs
 
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import ParameterInvalidError, SpecInvalidError
-from dli.domain.model.names import validate_dataset_name
-from dli.domain.model.runs import split_run_id
+from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH, validate_dataset_name
+from dli.domain.model.runs import MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, split_run_id
 from dli.domain.model.spec import DatasetSpec
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "PauseWorkflow",
     "PublishSpecs",
     "RegisterWorkflow",
+    "SCHEMA",
     "StopRun",
     "TriggerBackfill",
     "TriggerRun",
@@ -38,6 +39,27 @@ __all__ = [
 ]
 
 MAX_LIMIT = 10_000
+
+SCHEMA = "json_schema"
+"""Key of a field's attrs ``metadata``: what its validator accepts, as JSON Schema keywords.
+
+The validators enforce; these facts only describe them, so that the API document generated from
+the messages (``dli.entrypoints.server.routes``) tells clients which requests are valid.
+"""
+
+
+def _schema(**keywords: Any) -> dict[str, Any]:
+    return {SCHEMA: keywords}
+
+
+_NAME_SCHEMA = _schema(
+    pattern=DATASET_NAME_PATTERN, minLength=1, maxLength=MAX_NAME_LENGTH, examples=["shop.orders"]
+)
+_RUN_ID_SCHEMA = _schema(
+    pattern=RUN_ID_PATTERN, maxLength=MAX_RUN_ID_LENGTH, examples=["shop.orders@scheduled__2025-01-01T06:00:00+00:00"]
+)
+_LIMIT_SCHEMA = _schema(minimum=1, maximum=MAX_LIMIT)
+_DATE_SCHEMA = _schema(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2025-01-01"])
 
 
 def _dataset_name(_instance: object, _attribute: object, value: object) -> None:
@@ -115,7 +137,7 @@ class Message:
 class GetWorkflow(Message):
     """The active workflow of a dataset (CODE over MANUAL); DLI-800 when there is none."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
     """The dataset."""
 
 
@@ -123,7 +145,7 @@ class GetWorkflow(Message):
 class GetDagState(Message):
     """Whether the orchestrator runs the workflow yet (its DAG is parsed), or its import error."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
     """The dataset."""
 
 
@@ -151,7 +173,7 @@ class RegisterWorkflow(Message):
 class UnregisterWorkflow(Message):
     """Delete a MANUAL workflow (a CODE one goes through Git: DLI-803)."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
     """The dataset."""
 
 
@@ -159,7 +181,7 @@ class UnregisterWorkflow(Message):
 class PauseWorkflow(Message):
     """Pause the schedule of the active workflow (CODE workflows too)."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
     """The dataset."""
     source_type: SourceType | None = attrs.field(default=None, converter=_enum(SourceType, "source type"))
     """The workflow meant when code overrides manual (``manual`` for an overridden one is DLI-806)."""
@@ -169,7 +191,7 @@ class PauseWorkflow(Message):
 class UnpauseWorkflow(Message):
     """Resume the schedule (DLI-806 when the manual workflow meant is overridden)."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
     """The dataset."""
     source_type: SourceType | None = attrs.field(default=None, converter=_enum(SourceType, "source type"))
     """The workflow meant when code overrides manual."""
@@ -189,7 +211,7 @@ class ListWorkflows(Message):
     """Only workflows with a pending or running run."""
     enabled_only: bool = attrs.field(default=False, validator=_flag)
     """Only active workflows (not paused, not overridden)."""
-    limit: int = attrs.field(default=100, validator=_limit)
+    limit: int = attrs.field(default=100, validator=_limit, metadata=_LIMIT_SCHEMA)
     """At most this many."""
 
 
@@ -200,7 +222,7 @@ class ListWorkflows(Message):
 class TriggerRun(Message):
     """Start an adhoc run; ``dry_run`` only validates the parameters."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
     """The dataset."""
     parameters: dict[str, Any] = attrs.field(factory=dict, converter=_parameters)
     """Run parameters (checked against the spec's declared parameters)."""
@@ -212,11 +234,11 @@ class TriggerRun(Message):
 class TriggerBackfill(Message):
     """Run each date of a range in order, stopping after the first failure."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
     """The dataset."""
-    start_date: str = attrs.field(validator=_date_text)
+    start_date: str = attrs.field(validator=_date_text, metadata=_DATE_SCHEMA)
     """First date, YYYY-MM-DD."""
-    end_date: str = attrs.field(validator=_date_text)
+    end_date: str = attrs.field(validator=_date_text, metadata=_DATE_SCHEMA)
     """Last date, YYYY-MM-DD (inclusive)."""
     parameters: dict[str, Any] = attrs.field(factory=dict, converter=_parameters)
     """Run parameters for every date."""
@@ -228,7 +250,7 @@ class TriggerBackfill(Message):
 class StopRun(Message):
     """Kill a pending or running run (DLI-807 when it already finished)."""
 
-    run_id: str = attrs.field(validator=_run_id)
+    run_id: str = attrs.field(validator=_run_id, metadata=_RUN_ID_SCHEMA)
     """Public run id (``<dataset>@<run>``)."""
 
 
@@ -236,7 +258,7 @@ class StopRun(Message):
 class GetRunStatus(Message):
     """The status of one run (DLI-800 when unknown)."""
 
-    run_id: str = attrs.field(validator=_run_id)
+    run_id: str = attrs.field(validator=_run_id, metadata=_RUN_ID_SCHEMA)
     """Public run id."""
 
 
@@ -244,7 +266,7 @@ class GetRunStatus(Message):
 class GetRunLogs(Message):
     """The task logs of one run."""
 
-    run_id: str = attrs.field(validator=_run_id)
+    run_id: str = attrs.field(validator=_run_id, metadata=_RUN_ID_SCHEMA)
     """Public run id."""
 
 
@@ -252,13 +274,13 @@ class GetRunLogs(Message):
 class GetHistory(Message):
     """Runs, newest first, with the dataset's metadata when one dataset is named."""
 
-    dataset_name: str | None = attrs.field(default=None, validator=_optional_dataset_name)
+    dataset_name: str | None = attrs.field(default=None, validator=_optional_dataset_name, metadata=_NAME_SCHEMA)
     """Only this dataset."""
     source_type: SourceType | None = attrs.field(default=None, converter=_enum(SourceType, "source type"))
     """Only runs of workflows of this source."""
     run_status: RunStatus | None = attrs.field(default=None, converter=_enum(RunStatus, "run status", upper=True))
     """Only runs in this status."""
-    limit: int = attrs.field(default=20, validator=_limit)
+    limit: int = attrs.field(default=20, validator=_limit, metadata=_LIMIT_SCHEMA)
     """At most this many runs."""
     include_dataset_info: bool = attrs.field(default=True, validator=_flag)
     """Add the dataset's owner, team and description (when one dataset is named)."""

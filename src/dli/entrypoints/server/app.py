@@ -22,7 +22,7 @@ import attrs
 import structlog
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
 import dli
@@ -30,7 +30,7 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ErrorCode
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
-from dli.entrypoints.server.routes import build_routes
+from dli.entrypoints.server.routes import BodySchemaPlugin, build_routes
 
 if TYPE_CHECKING:
     from dli.adapters.basecamp.operations import Operation
@@ -125,7 +125,16 @@ def _probe(url: str, check: Callable[[], object]) -> ComponentHealth:
     return ComponentHealth(reachable=True, url=url)
 
 
-@get("/health", tags=["health"], security=[])
+@get(
+    "/health",
+    tags=["health"],
+    security=[],
+    responses={
+        503: ResponseSpec(
+            data_container=HealthReport, generate_examples=False, description="Degraded: a backend did not answer"
+        )
+    },
+)
 async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     """Reachability of the spec store and the orchestrator (no token needed). 503 when degraded."""
     settings = _settings(request)
@@ -162,8 +171,8 @@ async def openapi_document(request: Request[Any, Any, Any]) -> Response[Any]:
 # -- error handlers --------------------------------------------------------------------------------
 
 
-def _error_response(status: int, body: bytes) -> Response[Any]:
-    return Response(content=body, status_code=status, media_type="application/json")
+def _error_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _on_dli_error(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -184,9 +193,19 @@ def _on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
         malformed = "malformed" in (exc.detail or "").lower()
         message = exc.detail if malformed or not problems else "Invalid request: " + "; ".join(problems)
         return _error_response(400 if malformed else 422, error_bytes(ErrorCode.PARAMETER_INVALID, message))
+    allow = next((value for key, value in (exc.headers or {}).items() if key.lower() == "allow"), None)
+    headers = {"Allow": ", ".join(sorted(m.strip() for m in allow.split(",")))} if allow else None
     if status == 404:
         body = error_bytes(ErrorCode.WORKFLOW_NOT_FOUND, f"Not found: {request.url.path}",
                            hints=("See /openapi.json for the endpoints.",))
+    elif status == 405:
+        allowed = headers["Allow"] if headers else ""
+        body = error_bytes(
+            ErrorCode.PARAMETER_INVALID,
+            f"Method {request.method} is not allowed on {request.url.path}",
+            hints=(f"Allowed: {allowed}.",) if allowed else (),
+            details={"allowed": allowed.split(", ") if allowed else []},
+        )
     elif status == 413:
         body = error_bytes(
             ErrorCode.PARAMETER_INVALID,
@@ -199,7 +218,7 @@ def _on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
         body = error_bytes(ErrorCode.PARAMETER_INVALID, exc.detail)
     else:
         body = error_bytes(ErrorCode.SERVER_ERROR, exc.detail)
-    return _error_response(status, body)
+    return _error_response(status, body, headers)
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -247,6 +266,7 @@ def create_app(settings: ServerSettings) -> Any:
         lifespan=[lifespan],
         exception_handlers={DLIError: _on_dli_error, HTTPException: _on_http_error, Exception: _on_unexpected},
         request_max_body_size=MAX_BODY_BYTES,
+        plugins=[BodySchemaPlugin()],
         openapi_config=OpenAPIConfig(
             title="Basecamp",
             version=dli.__version__,

@@ -9,28 +9,50 @@ and query parameters, the request body, the result.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 import attrs
 from litestar import Request, Response, route
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIType, Reference
+from litestar.openapi.spec import Operation as OpenAPIOperation
+from litestar.openapi.spec import Parameter as OpenAPIParameter
+from litestar.openapi.spec import Schema as OpenAPISchema
+from litestar.params import JSONBody, ParameterKwarg, PathParameter, QueryParameter
+from litestar.plugins import OpenAPISchemaPluginProtocol
+from litestar.plugins.attrs import AttrsSchemaPlugin
 
 from dli.domain.model.errors import ParameterInvalidError
 from dli.entrypoints.server.middleware import USER_SCOPE_KEY
 
 if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.typing import FieldDefinition
+
     from dli.adapters.basecamp.operations import Operation
 
-__all__ = ["ERROR_RESPONSES", "build_routes"]
+__all__ = ["ERROR_RESPONSES", "BodySchemaPlugin", "build_routes"]
+
+BODY_MARK = "__dli_body__"
+"""Set on the generated body classes; ``BodySchemaPlugin`` documents them as closed objects."""
+
+
+def _documented(kind: Any, keywords: dict[str, Any], where: type[ParameterKwarg] | None = None) -> Any:
+    """``kind`` carrying JSON Schema ``keywords`` for the document only (validation stays the message's)."""
+    if where is not None:
+        return Annotated[kind, where(schema_extra=keywords or None)]
+    return Annotated[kind, ParameterKwarg(schema_extra=keywords)] if keywords else kind
+
 
 def _body_class(op: Operation) -> type:
     """An attrs class of the body's fields, for the OpenAPI document only (parsing is the codec's)."""
     fields = {}
     for attribute in op.payload_fields:
-        kind = op.wire_types.get(attribute.name, attribute.type)
+        kind = _documented(op.wire_types.get(attribute.name, attribute.type), op.field_schema(attribute.name))
         default = attribute.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
             fields[attribute.name] = attrs.field(type=kind, factory=default.factory)  # type: ignore[union-attr]
@@ -41,21 +63,76 @@ def _body_class(op: Operation) -> type:
     name = op.message.__name__ + "Body"
     cls = attrs.make_class(name, fields, frozen=True, kw_only=True)
     cls.__doc__ = f"Body of {op.method} {op.path}."
+    setattr(cls, BODY_MARK, True)
     return cls
+
+
+class BodySchemaPlugin(OpenAPISchemaPluginProtocol):
+    """Documents the generated body classes as the server parses them: unknown fields are refused."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return isinstance(value, type) and getattr(value, BODY_MARK, False)
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> OpenAPISchema:
+        schema = AttrsSchemaPlugin().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
+
+
+_MOVED = ("pattern", "min_length", "max_length", "minimum", "maximum", "format", "examples", "description")
+
+
+def _present(schema: OpenAPISchema | Reference) -> OpenAPISchema | Reference:
+    """``X`` for the ``oneOf: [X, null]`` of an optional query parameter: absent on the wire, never null.
+
+    Litestar parses the parameter as ``X | None`` (``None`` when absent) and documents it so; the
+    keywords it put on the ``oneOf`` (``_documented``) move to ``X``.
+    """
+    if not isinstance(schema, OpenAPISchema) or not schema.one_of:
+        return schema
+    present = [m for m in schema.one_of if not (isinstance(m, OpenAPISchema) and m.type == OpenAPIType.NULL)]
+    if len(present) != 1 or len(present) == len(schema.one_of):
+        return schema
+    (member,) = present
+    moved = {name: value for name in _MOVED if (value := getattr(schema, name)) is not None}
+    if not moved:
+        return member
+    if isinstance(member, Reference):
+        return OpenAPISchema(all_of=[member], **moved)
+    return dataclasses.replace(member, **moved)
+
+
+def _operation_class(op: Operation) -> type[OpenAPIOperation]:
+    """The OpenAPI operation of ``op``: its body required only when some field of it is, its optional
+    query parameters documented as what they are on the wire (absent or a value, never null)."""
+
+    @dataclasses.dataclass
+    class Documented(OpenAPIOperation):
+        def __post_init__(self) -> None:
+            if self.request_body is not None:
+                self.request_body.required = op.body_required
+            for parameter in self.parameters or ():
+                if isinstance(parameter, OpenAPIParameter) and parameter.param_in == "query" and parameter.schema:
+                    parameter.schema = _present(parameter.schema)
+
+    return Documented
 
 
 def _signature(op: Operation) -> tuple[inspect.Signature, dict[str, Any]]:
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("request", kw, annotation=Request)]
     for name in op.path_fields:
-        params.append(inspect.Parameter(name, kw, annotation=FromPath[str]))
+        params.append(inspect.Parameter(name, kw, annotation=_documented(str, op.field_schema(name), PathParameter)))
     if op.method == "GET":
         for attribute in op.payload_fields:
-            default = attribute.default
-            params.append(inspect.Parameter(attribute.name, kw, annotation=FromQuery[attribute.type], default=default))
+            kind = _documented(attribute.type, op.field_schema(attribute.name), QueryParameter)
+            params.append(inspect.Parameter(attribute.name, kw, annotation=kind, default=attribute.default))
     elif op.has_body:
+        # The route parses nothing itself (``before`` decodes the body strictly); an absent body is
+        # None here, and the document says whether the operation needs one (``_operation_class``).
         body = _body_class(op)
-        params.append(inspect.Parameter("data", kw, annotation=JSONBody[body | None], default=None))  # type: ignore[valid-type]
+        params.append(inspect.Parameter("data", kw, annotation=JSONBody[body], default=None))  # type: ignore[valid-type]
     returns = Response[op.result]  # type: ignore[name-defined]
     annotations = {p.name: p.annotation for p in params}
     annotations["return"] = returns
@@ -102,9 +179,13 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
     endpoint.__annotations__ = annotations
     endpoint.__name__ = endpoint.__qualname__ = op.message.__name__
     endpoint.__doc__ = inspect.getdoc(op.message)
-    litestar_path = op.path.replace("}", ":str}")
+    responses = dict(ERROR_RESPONSES)
+    if op.created:  # 201 for a new one, 200 when an existing one was replaced
+        responses[200] = ResponseSpec(
+            data_container=op.result, generate_examples=False, description="Replaced an existing one"
+        )
     return route(
-        litestar_path,
+        _litestar_path(op.path),
         http_method=[op.method],
         name=op.message.__name__,
         operation_id=op.message.__name__,
@@ -112,28 +193,48 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
         tags=[op.tag],
         status_code=201 if op.created else 200,
         before_request=before,
-        responses=ERROR_RESPONSES,
+        responses=responses,
         security=[{"bearer": []}],
+        operation_class=_operation_class(op),
     )(endpoint)
 
 
-def _error_responses() -> dict[int, Any]:
-    from litestar.openapi import ResponseSpec
+def _litestar_path(path: str) -> str:
+    return path.replace("}", ":str}")
 
+
+def _options_route(path: str, methods: list[str]) -> Any:
+    """``OPTIONS path``: 204 with ``Allow`` listing every method of the path.
+
+    Litestar makes one for each route, but when several routes share a path it keeps the first
+    one's, which lists only that route's method.
+    """
+    allow = ", ".join(sorted({*methods, "OPTIONS"}))
+
+    async def options() -> Response[None]:
+        return Response(content=None, status_code=204, headers={"Allow": allow})
+
+    return route(path, http_method=["OPTIONS"], name=f"options {path}", include_in_schema=False)(options)
+
+
+def _error_responses() -> dict[int, Any]:
     from dli.entrypoints.server.errors import ErrorBody
 
     return {
-        status: ResponseSpec(data_container=ErrorBody, description=description)
+        status: ResponseSpec(data_container=ErrorBody, generate_examples=False, description=description)
         for status, description in (
             (400, "Malformed request: not JSON, not UTF-8 (DLI-204)"),
             (401, "Missing or invalid bearer token (DLI-502)"),
             (403, "Not allowed on a CODE workflow (DLI-803)"),
             (404, "No such workflow or run (DLI-800)"),
-            (409, "Already exists, overridden or invalid state (DLI-801, DLI-804, DLI-806, DLI-807)"),
+            (405, "Method not allowed on this path; the Allow header lists the allowed ones (DLI-204)"),
+            (409, "Already exists, overridden or invalid state (DLI-801, DLI-804, DLI-806, DLI-807, DLI-808)"),
             (413, "Request body too large (DLI-204)"),
             (415, "Request body not sent as application/json (DLI-204)"),
             (422, "Invalid input (DLI-203, DLI-204, DLI-805)"),
-            (503, "Spec store or orchestrator unavailable (DLI-503, DLI-808)"),
+            (500, "Unexpected server error, logged under details.request_id (DLI-503)"),
+            (502, "The orchestrator failed to execute (DLI-802)"),
+            (503, "Spec store or orchestrator unavailable, named in the message (DLI-503, DLI-001)"),
         )
     }
 
@@ -142,5 +243,9 @@ ERROR_RESPONSES = _error_responses()
 
 
 def build_routes(operations: tuple[Operation, ...], settings_of: Callable[[Request[Any, Any, Any]], Any]) -> list[Any]:
-    """One Litestar route per operation."""
-    return [_make_route(op, settings_of) for op in operations]
+    """One Litestar route per operation, and one ``OPTIONS`` route per path (first: Litestar keeps it)."""
+    methods: dict[str, list[str]] = {}
+    for op in operations:
+        methods.setdefault(_litestar_path(op.path), []).append(op.method)
+    options = [_options_route(path, path_methods) for path, path_methods in methods.items()]
+    return [*options, *(_make_route(op, settings_of) for op in operations)]
