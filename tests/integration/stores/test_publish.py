@@ -17,6 +17,7 @@ from dli.entrypoints.cli.app import invoke
 from dli.domain.usecases.messages import PublishSpecs
 from dli.entrypoints.bootstrap import build_publisher
 from tests.support.backends import write_spec
+from tests.support.bad_input import billion_laughs
 from tests.support.specs import make_document, make_spec
 
 CODE, MANUAL = SourceType.CODE, SourceType.MANUAL
@@ -186,3 +187,14 @@ def test_cli_invalid_spec_exits_non_zero_with_dli_203(project, store_url):
 def test_cli_unknown_store_scheme_is_dli_001(project):
     code, _, err = run_cli("--path", str(project), "--store", "ftp://example.com/x")
     assert code != 0 and "DLI-001" in err
+
+
+@pytest.mark.timeout(60)
+def test_cli_a_billion_laughs_spec_aborts_the_publish_fast_and_writes_nothing(project, store_url):
+    bomb = billion_laughs("shop.bomb") + "schedule: {cron: '0 6 * * *'}\n"
+    (project / "models" / "dataset.shop.bomb.yaml").write_text(bomb)
+    code, out, err = run_cli("--path", str(project), "--store", store_url, "--prune")
+    assert code == 2 and out == ""
+    assert "DLI-203" in err and "dataset.shop.bomb.yaml" in err and "anchors and aliases" in err
+    assert "Traceback" not in err
+    assert build_store(store_url).list_etags(CODE) == {}
