@@ -10,7 +10,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.errors import WorkflowExecutionError
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 
@@ -164,3 +164,54 @@ def test_a_run_stopped_through_dli_maps_to_killed_and_backfill_runs_carry_their_
     assert runs[1].run_type is RunType.BACKFILL and runs[1].triggered_by == "bob"
     # 15:00 UTC on Jan 1 is already Jan 2 in Seoul: the date the run is for.
     assert runs[1].parameters == {"x": 1, "execution_date": "2025-01-02"}
+
+
+# -- the use-cases over Airflow ---------------------------------------------------------------------
+
+
+def _unregister_over(airflow: ScriptedAirflow):  # noqa: ANN202
+    from dli.adapters.clock import FakeClock
+    from dli.adapters.stores.memory import InMemorySpecStore
+    from dli.domain.model.spec import SpecDocument
+    from dli.domain.usecases.bus import MessageBus
+    from dli.domain.usecases.messages import UnregisterWorkflow
+    from tests.support.specs import make_spec
+
+    store = InMemorySpecStore()
+    store.create(SourceType.MANUAL, SpecDocument(spec=make_spec("a.b"), source_type=SourceType.MANUAL))
+    bus = MessageBus(store=store, orchestrator=airflow.orchestrator(dag_wait_seconds=5), clock=FakeClock())
+    return bus.handle(UnregisterWorkflow(dataset_name="a.b")), store
+
+
+def test_unregister_of_a_dag_airflow_never_parsed_pauses_nothing_and_waits_for_nothing() -> None:
+    # Pausing first used to PATCH a DAG that does not exist, wait for it to be parsed (30 s), then
+    # fail the unregister with DLI-802 without deleting the spec.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags/a.b":
+            return httpx.Response(404, json={"detail": "DAG not found"})
+        if request.url.path == "/api/v2/dags":
+            return httpx.Response(200, json={"dags": [], "total_entries": 0})
+        raise AssertionError(f"unexpected {request.method} {request.url.path}")
+
+    airflow = ScriptedAirflow(handler)
+    result, store = _unregister_over(airflow)
+    assert result.warnings == ()
+    assert store.read(SourceType.MANUAL, "a.b") is None
+    assert airflow.calls() == [("GET", "/api/v2/dags/a.b"), ("GET", "/api/v2/dags")]
+
+
+def test_unregister_pauses_a_running_dag_first() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags/a.b":
+            return httpx.Response(200, json={"dag_id": "a.b", "is_paused": False, "file_token": "ft"})
+        if request.url.path == "/api/v2/parseDagFile/ft":
+            return httpx.Response(201, json={})
+        raise AssertionError(f"unexpected {request.method} {request.url.path}")
+
+    airflow = ScriptedAirflow(handler)
+    result, _ = _unregister_over(airflow)
+    assert result.warnings == ()
+    assert airflow.calls() == [
+        ("GET", "/api/v2/dags/a.b"), ("PATCH", "/api/v2/dags/a.b"), ("PUT", "/api/v2/parseDagFile/ft")
+    ]
+    assert body(airflow.requests[1]) == {"is_paused": True}
