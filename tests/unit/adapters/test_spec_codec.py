@@ -137,7 +137,7 @@ def with_fields(fields=None, **more):
         ({"schedule": {"retry": {"delay_seconds": 10**20}}}, "spec.schedule.retry.delay_seconds: must be an integer from 0 to 86400"),
         ({"execution": {"timeout_seconds": -1}}, "spec.execution.timeout_seconds: must be an integer"),
         ({"execution": {"retry_count": "2"}}, "spec.execution.retry_count: must be an integer"),
-        ({"execution": {"conn_id": 5}}, "spec.execution.conn_id: expected a non-empty str"),
+        ({"execution": {"conn_id": 5}}, "spec.execution.conn_id: must be an Airflow connection id"),
         ({"execution": "trino"}, "spec.execution: expected a mapping"),
         ({"tags": "nightly"}, "spec.tags: expected a list"),
         ({"name": "Bad Name"}, "spec.name: invalid dataset name"),

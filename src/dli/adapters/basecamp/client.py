@@ -3,9 +3,9 @@
 ``handle(message)`` sends the request its row of ``OPERATIONS`` describes, so a new operation needs
 no code here.
 
-One pooled ``httpx.Client`` per instance. Retries, with exponential backoff, only where repeating
-cannot do anything twice: any request whose connection could not be opened (nothing was sent), and
-GET requests on other transport failures or 502/503/504. Error bodies come back as the same DLI
+One pooled ``httpx.Client`` per instance. Retries follow ``dli.adapters.http_retry``: only where
+repeating cannot do anything twice (a connection never made, for any request; a GET after another
+transport failure or a 502/503/504; never a timed-out read). Error bodies come back as the same DLI
 exceptions the in-process use-cases raise. The token is sent in a header and never appears in
 ``repr``, messages or logs.
 """
@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from dli.adapters.basecamp.operations import operation_for
+from dli.adapters.http_retry import RetryPolicy, send_with_retries
+from dli.adapters.urls import display_url
 from dli.adapters.codecs.results import from_jsonable
 from dli.domain.model.errors import (
     AuthenticationError,
@@ -35,8 +37,6 @@ __all__ = ["BasecampClient"]
 
 T = TypeVar("T")
 
-_RETRY_STATUSES = frozenset({502, 503, 504})
-
 
 def _user_agent() -> str:
     try:
@@ -46,13 +46,6 @@ def _user_agent() -> str:
 
 
 
-def _display_url(url: str) -> str:
-    """The URL without credentials or query, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 class BasecampClient:
@@ -69,13 +62,12 @@ class BasecampClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._url = _display_url(base_url)
+        self._url = display_url(base_url)
         headers = {"Accept": "application/json", "User-Agent": _user_agent()}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._has_token = bool(token)
-        self._retries = max(0, retries)
-        self._backoff = backoff_seconds
+        self._policy = RetryPolicy(attempts=max(0, retries) + 1, first_wait_seconds=backoff_seconds)
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -132,32 +124,12 @@ class BasecampClient:
         raise self._error(response)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        idempotent = method in ("GET", "HEAD")
-        attempt = 0
-        while True:
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing reached the server: repeating is safe for every method.
-                if attempt < self._retries:
-                    self._backoff_sleep(attempt)
-                    attempt += 1
-                    continue
-                raise self._unreachable(exc) from None
-            except httpx.TransportError as exc:
-                if idempotent and attempt < self._retries:
-                    self._backoff_sleep(attempt)
-                    attempt += 1
-                    continue
-                raise self._unreachable(exc) from None
-            if idempotent and response.status_code in _RETRY_STATUSES and attempt < self._retries:
-                self._backoff_sleep(attempt)
-                attempt += 1
-                continue
-            return response
-
-    def _backoff_sleep(self, attempt: int) -> None:
-        self._sleep(self._backoff * (2**attempt))
+        try:
+            return send_with_retries(
+                lambda: self._http.request(method, path, **kwargs), method=method, policy=self._policy, sleep=self._sleep
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
 
     def _unreachable(self, exc: httpx.TransportError) -> ServerUnreachableError:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):

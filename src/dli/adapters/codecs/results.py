@@ -7,7 +7,6 @@ snake_case keys, enum values, ISO-8601 datetimes with offsets, lists for tuples.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import zoneinfo
 from typing import Any, TypeVar
 
@@ -16,7 +15,7 @@ from cattrs.preconf.json import make_converter
 
 from dli.domain.model.errors import ServerError
 
-__all__ = ["converter", "dumps", "from_jsonable", "to_jsonable"]
+__all__ = ["converter", "from_jsonable", "to_jsonable"]
 
 T = TypeVar("T")
 
@@ -57,7 +56,3 @@ def from_jsonable(data: Any, cls: type[T]) -> T:
         detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
         raise ServerError(f"Malformed {cls.__name__} in response: {detail}") from None
 
-
-def dumps(obj: Any, *, indent: int | None = 2) -> str:
-    """JSON text of a result model."""
-    return json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False)

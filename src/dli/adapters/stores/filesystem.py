@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dli.adapters.stores.memory import already_exists, changed_since_read, etag_of
+from dli.adapters.stores._shared import already_exists, changed_since_read, etag_of
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError

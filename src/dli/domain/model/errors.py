@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "already_registered",
     "AuthenticationError",
     "ConfigurationError",
     "DLIError",
@@ -251,3 +252,13 @@ def error_for_code(
     except ValueError:
         cls = ServerError
     return cls(message, hints=hints, details=details)
+
+
+def already_registered(name: str, source: str | None = None) -> WorkflowAlreadyExistsError:
+    """DLI-804 for a MANUAL registration (or a document under ``source``) that exists already."""
+    where = f" ({source})" if source else ""
+    return WorkflowAlreadyExistsError(
+        f"Workflow '{name}' is already registered{where}",
+        hints=("Use --force to overwrite the existing MANUAL registration.",),
+        details={"dataset_name": name},
+    )

@@ -79,7 +79,7 @@ def _dry_run(
 ) -> int:
     """Everything ``register`` would check, then the next fire times; nothing is written."""
     from dli.domain.model.enums import SourceType
-    from dli.domain.model.errors import WorkflowAlreadyExistsError
+    from dli.domain.model.errors import already_registered
     from dli.domain.model.permissions import Action, check_allowed
     from dli.domain.model.schedule import ScheduleConfig, fire_times
     from dli.entrypoints.cli import render
@@ -100,11 +100,7 @@ def _dry_run(
         if existing.source_type is SourceType.CODE:
             check_allowed(Action.MODIFY, source=SourceType.CODE, dataset_name=spec.name)
         if not force:
-            raise WorkflowAlreadyExistsError(
-                f"Workflow '{spec.name}' is already registered",
-                hints=("Use --force to overwrite the existing MANUAL registration.",),
-                details={"dataset_name": spec.name},
-            )
+            raise already_registered(spec.name)
         previous_cron = existing.cron
     if start is None:
         after = session.now()

@@ -9,7 +9,7 @@ from cyclopts import App
 from dli import __version__
 from dli.domain.model.errors import ServerUnreachableError
 from dli.entrypoints.cli import app as app_module
-from dli.entrypoints.cli.app import invoke, register_optional
+from dli.entrypoints.cli.app import invoke
 from dli.entrypoints.context import ExecutionMode
 
 
@@ -121,23 +121,6 @@ def test_invoke_without_injection_uses_the_real_mock_wiring(isolated_env, capsys
     captured = capsys.readouterr()
     assert code == 0
     assert "iceberg.analytics.daily_clicks" in captured.out
-
-
-def test_optional_command_modules_register_only_when_present():
-    parent = App(name="workflow")
-    present = {"pkg.here_cmd"}
-    added = register_optional(
-        [(parent, "here_cmd:publish", "publish", "Publish."), (parent, "gone_cmd:dev_app", "dev", "Dev.")],
-        package="pkg",
-        exists=present.__contains__,
-    )
-    assert added == ["publish"]
-    assert "publish" in parent and "dev" not in parent
-
-
-def test_optional_modules_are_looked_up_under_the_cli_package():
-    paths = [path for _parent, path, _name, _help in app_module._OPTIONAL]
-    assert paths == ["publish_cmd:publish", "dev_cmd:dev_app"]
 
 
 def test_output_can_be_redirected_for_embedding(isolated_env):
