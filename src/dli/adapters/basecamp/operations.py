@@ -27,7 +27,7 @@ from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ParameterInvalidError
 from dli.domain.model.schedule import validate_cron, validate_timezone
 from dli.domain.model.spec import DatasetSpec
-from dli.domain.usecases.bus import RESULTS
+from dli.domain.usecases.bus import result_type
 from dli.domain.usecases.messages import (
     GetDagState,
     GetHistory,
@@ -103,7 +103,7 @@ class Operation:
     @property
     def result(self) -> type:
         """What the operation returns."""
-        return RESULTS[self.message]
+        return result_type(self.message)
 
     @property
     def path_fields(self) -> tuple[str, ...]:
