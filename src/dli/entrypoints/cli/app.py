@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO
 
 from cyclopts import App, Group, Parameter
 
-from dli import __version__
+from dli._version import __version__
 from dli.entrypoints.cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-import dli
+from dli._version import __version__
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ErrorCode
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
@@ -137,7 +137,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     ok = store.reachable and orchestrator.reachable
     report = HealthReport(
         status="ok" if ok else "degraded",
-        version=dli.__version__,
+        version=__version__,
         store=store,
         orchestrator=orchestrator,
         last_override_check=request.app.state.get("last_check"),
@@ -241,7 +241,7 @@ def create_app(settings: ServerSettings) -> Any:
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Basecamp",
-            version=dli.__version__,
+            version=__version__,
             description="Control plane of dli workflows: every WorkflowAPI operation over HTTP.",
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")},
