@@ -233,6 +233,7 @@ def create_app(settings: ServerSettings) -> Any:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            settings.bus.close()  # the orchestrator's HTTP connections
 
     app = Litestar(
         route_handlers=[*build_routes(settings.operations, _settings), health, openapi_document],
