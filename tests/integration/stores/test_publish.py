@@ -186,3 +186,15 @@ def test_cli_invalid_spec_exits_non_zero_with_dli_203(project, store_url):
 def test_cli_unknown_store_scheme_is_dli_001(project):
     code, _, err = run_cli("--path", str(project), "--store", "ftp://example.com/x")
     assert code != 0 and "DLI-001" in err
+
+
+def test_a_spec_with_broken_jinja_aborts_publish_naming_the_file_statement_and_line(project, tmp_path):
+    store_url = (tmp_path / "jinja-store").as_uri()
+    (project / "models" / "dataset.shop.jinja.yaml").write_text(
+        "name: shop.jinja\nquery_statement: SELECT 1\npost_statements:\n  - {name: tidy, sql: \"DELETE FROM t WHERE dt = '{{ ds }'\"}\n"
+        "schedule: {cron: '0 9 * * *'}\n"
+    )
+    code, _, err = run_cli("--path", str(project), "--store", store_url)
+    assert code == 2
+    assert "DLI-203" in err and "dataset.shop.jinja.yaml: post_statements[0] (tidy), line 1: invalid Jinja template" in err
+    assert build_store(store_url).list_etags(CODE) == {}
