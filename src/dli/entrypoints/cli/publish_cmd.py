@@ -23,7 +23,7 @@ def publish(
         Parameter(help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
                        "AWS environment, never in the URL)."),
     ],
-    path: Annotated[Path | None, Parameter(help="Project root [default: the global --path, or the current directory].")] = None,
+    path: Annotated[Path | None, Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]")] = None,
     prune: Annotated[bool, Parameter(negative="", help="Delete code specs of datasets no longer scheduled in the project.")] = False,
     dry_run: Annotated[bool, Parameter(negative="", help="Show the plan; write nothing.")] = False,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
