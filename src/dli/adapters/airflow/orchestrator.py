@@ -315,6 +315,7 @@ class AirflowOrchestrator:
         if not run_ids:
             raise ParameterInvalidError(
                 f"The schedule of '{name}' has no fire time from {ordered[0]} to {ordered[-1]}: nothing to backfill",
+                hints=("A backfill runs the schedule's fire times in the range: widen it, or check the cron.",),
                 details={"dataset_name": name},
             )
         return BackfillHandle(backfill_id=backfill_id, run_ids=run_ids)

@@ -323,7 +323,10 @@ class DevStack:
                 return str(json.loads(path.read_text())["admin"])
             except (OSError, ValueError, KeyError):
                 if time.monotonic() > deadline:
-                    raise ServerError(f"Airflow wrote no admin password to {path}") from None
+                    raise ServerError(
+                        f"Airflow wrote no admin password to {path}",
+                        hints=(f"Airflow's log says why: {self.home / 'logs' / 'airflow.log'}",),
+                    ) from None
                 time.sleep(0.5)
 
     def _basecamp_bin(self) -> str:

@@ -143,7 +143,8 @@ def test_verbose_adds_the_traceback(cli):
     result = cli("--verbose", "workflow", "list", factory=unreachable)
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
-    assert result.stderr.rstrip().endswith("Error [DLI-501]: Cannot reach it")
+    assert "\nError [DLI-501]: Cannot reach it\n" in result.stderr
+    assert result.stderr.index("Traceback") < result.stderr.index("Error [DLI-501]")
 
 
 def test_unexpected_exception_is_one_line_and_exit_1(cli):
