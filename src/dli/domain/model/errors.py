@@ -37,7 +37,7 @@ __all__ = [
 
 
 class ErrorCode(str, enum.Enum):
-    """Stable error codes (spec §4.3, DESIGN.md §3)."""
+    """Stable error codes: printed by the CLI, returned by the server, listed in docs/cli.md ("Errors")."""
 
     CONFIG_INVALID = "DLI-001"
     DATASET_NOT_FOUND = "DLI-101"
@@ -192,7 +192,7 @@ class WorkflowExecutionError(DLIError):
 
 
 class WorkflowPermissionError(DLIError):
-    """The operation is not allowed on a CODE workflow (spec §2.5)."""
+    """The operation is not allowed on a CODE workflow (those change through Git; pause and unpause only)."""
 
     code = ErrorCode.WORKFLOW_PERMISSION_DENIED
     default_hints = (
