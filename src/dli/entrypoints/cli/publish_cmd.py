@@ -12,6 +12,13 @@ from dli.entrypoints.cli.session import Session, current
 
 __all__ = ["publish", "render_publish"]
 
+CHANGE_SHOWS = (
+    "Basecamp servers reading this store show the change at their next check of it: within their "
+    "--check-interval (30 s by default; 5 s for dli dev up). Until then 'dli workflow list' shows the "
+    "workflows as they were."
+)
+"""Printed after a publish that changed the store: ``list`` lags behind it by up to a check interval."""
+
 _VERBS = {"create": "create", "update": "update", "unchanged": "unchanged", "delete": "delete",
           "keep": "keep (left the project; --prune deletes it)"}
 
@@ -80,3 +87,6 @@ def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishR
         session.write(f"Published to {result.store}: " + ", ".join(done) + ".")
     if result.skipped:
         session.write(f"Not scheduled (no schedule: section), not published: {', '.join(result.skipped)}")
+    if result.changed and not result.dry_run:
+        # publish writes the store, not the server: the server sees the change on its next check.
+        session.write(CHANGE_SHOWS)

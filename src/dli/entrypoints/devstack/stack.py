@@ -32,10 +32,19 @@ from dli.entrypoints.devstack.processes import (
     stop_session,
 )
 
-__all__ = ["LOCAL_CONNECTIONS", "ComponentStatus", "DevStack", "dev_token", "find_airflow_venv"]
+__all__ = [
+    "CHECK_INTERVAL_SECONDS",
+    "LOCAL_CONNECTIONS",
+    "ComponentStatus",
+    "DevStack",
+    "dev_token",
+    "find_airflow_venv",
+]
 
 FACTORY_FILE = "from dli.entrypoints.airflow.dag_factory import load_dags\n\nload_dags(globals())\n"
 CONFIG_MARKER = "# written by 'dli dev up'"
+CHECK_INTERVAL_SECONDS = 5
+"""How often the stack's Basecamp server re-reads the store (what CI's ``publish`` wrote shows then)."""
 LOCAL_CONNECTIONS = ("dli_local", "dli_default", "sqlite_default")
 """Airflow connections the stack defines, all on its SQLite database: ``execution.conn_id: dli_local``,
 a spec without connection settings (``dli_default``) and ``dialect: sqlite`` (``sqlite_default``)."""
@@ -347,7 +356,7 @@ class DevStack:
         env = {**os.environ, "DLI_AIRFLOW_USERNAME": "admin", "DLI_AIRFLOW_PASSWORD": password}
         argv = [self._basecamp_bin(), "serve", "--port", str(port), "--store", self.store_url,
                 "--airflow-url", airflow_url, "--tokens-file", str(self.home / "tokens.json"),
-                "--check-interval", "5"]
+                "--check-interval", str(CHECK_INTERVAL_SECONDS)]
         self._launch(state, started, "basecamp", argv, env=env, log=log, cwd=self.home,
                      entry={"port": port, "url": url, "log": str(log), "airflow_url": airflow_url})
         self._wait(state, started, "basecamp", lambda: self._basecamp_healthy(url), "Basecamp", log, progress,
