@@ -1,6 +1,6 @@
 """dli: put datasets on a schedule in Apache Airflow without writing DAGs.
 
-The public API (DESIGN.md §3)::
+The public API (README.md, "Library")::
 
     from dli import WorkflowAPI, ExecutionContext, ExecutionMode
 """

@@ -192,7 +192,7 @@ class WorkflowAPI:
         enabled_only: bool = False,
         limit: int = 100,
     ) -> WorkflowListResult:
-        """Registered workflows, filtered (spec §4.1)."""
+        """Registered workflows, filtered by source, status, name pattern, running and enabled."""
         message = m.ListWorkflows(
             source_type=source_type,
             status=status,

@@ -1,4 +1,4 @@
-"""The test plan of spec §10.1 (adapted to attrs), plus what MOCK mode promises (DESIGN.md §4)."""
+"""The WorkflowAPI in MOCK mode: every method, and what MOCK mode promises (real use-cases over in-memory state)."""
 
 import pytest
 

@@ -139,8 +139,9 @@ class BasecampClient:
         return ServerUnreachableError(
             f"Basecamp server at {self._url} {reason}",
             hints=(
-                "Check the server URL (--server / DLI_SERVER_URL) and that the server is running.",
-                f"Its health endpoint is {self._url}/health.",
+                "Is the server running? For the local stack: dli dev status shows it, dli dev up starts it.",
+                "Otherwise check the server URL (--server / DLI_SERVER_URL); "
+                f"its health endpoint is {self._url}/health.",
             ),
             details={"server_url": self._url},
         )

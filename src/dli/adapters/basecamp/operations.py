@@ -23,6 +23,7 @@ import attrs
 import cattrs
 
 from dli.adapters.codecs.specs import spec_from_dict, spec_to_dict
+from dli.adapters.codecs.sql_templates import check_templates
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ParameterInvalidError
 from dli.domain.model.schedule import validate_cron, validate_timezone
@@ -279,7 +280,10 @@ def _structure_spec(value: Any, _type: type) -> DatasetSpec:
     # Cron and timezone problems keep their own code (DLI-805) rather than a generic invalid spec.
     validate_cron(schedule.get("cron"))
     validate_timezone(schedule.get("timezone", "UTC"))
-    return spec_from_dict(value, where="spec")
+    spec = spec_from_dict(value, where="spec")
+    # Whatever client sent it, a statement Airflow could not render is refused before it is stored.
+    check_templates(spec, where="spec")
+    return spec
 
 
 _wire.register_structure_hook(DatasetSpec, _structure_spec)

@@ -54,5 +54,8 @@ def from_jsonable(data: Any, cls: type[T]) -> T:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
-        raise ServerError(f"Malformed {cls.__name__} in response: {detail}") from None
+        raise ServerError(
+            f"Malformed {cls.__name__} in response: {detail}",
+            hints=("The client and the Basecamp server may be of different dli versions: compare dli --version.",),
+        ) from None
 

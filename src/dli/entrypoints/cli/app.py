@@ -73,12 +73,17 @@ def _launcher(
     *tokens: Annotated[str, Parameter(show=False, allow_leading_hyphen=True)],
     mode: Annotated[
         Literal["mock", "server", "local"] | None,
-        Parameter(group=_GLOBAL, help="Execution mode [env: DLI_MODE; default: server]."),
+        Parameter(group=_GLOBAL, help=r"Execution mode. \[env: DLI_MODE] \[default: server]"),
     ] = None,
     server: Annotated[
-        str | None, Parameter(group=_GLOBAL, help="Basecamp server URL [env: DLI_SERVER_URL; default: http://localhost:8081].")
+        str | None,
+        Parameter(
+            group=_GLOBAL, metavar="URL", help=r"Basecamp server URL. \[env: DLI_SERVER_URL] \[default: http://localhost:8081]"
+        ),
     ] = None,
-    path: Annotated[Path | None, Parameter(group=_GLOBAL, help="Project path [default: current directory].")] = None,
+    path: Annotated[
+        Path | None, Parameter(group=_GLOBAL, metavar="DIR", help=r"Project folder. \[default: the current directory]")
+    ] = None,
     verbose: Annotated[
         bool, Parameter(name=["--verbose", "-v"], negative="", group=_GLOBAL, help="Show tracebacks on errors.")
     ] = False,
