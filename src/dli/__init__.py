@@ -1,6 +1,6 @@
 """dli: put datasets on a schedule in Apache Airflow without writing DAGs.
 
-The public API (DESIGN.md §3)::
+The public API (README.md, "Library")::
 
     from dli import WorkflowAPI, ExecutionContext, ExecutionMode
 """
@@ -8,7 +8,7 @@ The public API (DESIGN.md §3)::
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from dli._version import __version__
 
 # Exports load on first use (PEP 562): the CLI imports this package on every start and must not pay
 # for the whole library to print its help.

@@ -7,6 +7,7 @@ the connection from ``conn_id`` or ``dialect`` (the stack maps ``sqlite`` to ``d
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,28 @@ def test_a_dialect_without_a_connection_fails_its_run_naming_the_connection(stac
     assert entry["status"] == "FAILED" and "trino_default" in entry["error_message"]
     logs = stack.dli("workflow", "logs", final["run_id"], project=project).stdout
     assert "DLI_DIALECT_CONNECTIONS" in logs and "AIRFLOW_CONN_TRINO_DEFAULT" in logs
+
+
+def test_a_required_execution_date_backfills_three_dates_in_order_with_rows_for_each(
+    stack: E2EStack, project: Path
+) -> None:
+    """``parameters: [{name: execution_date, type: date, required: true}]``: each backfill date is the
+    run's ``execution_date``, so the required parameter is never missing, and each date writes its rows."""
+    dates = ["2025-01-02", "2025-01-03", "2025-01-04"]
+    result = stack.dli(
+        "workflow", "backfill", "compat.orders_raw", "-s", dates[0], "-e", dates[-1], "--wait", "--poll", "1",
+        "--format", "json", project=project, check=False, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    waited = json.loads(result.stdout)
+    assert waited["outcome"] == "completed"
+    runs = waited["runs"]
+    assert [r["run_status"] for r in runs] == ["COMPLETED"] * 3
+    assert [r["run_type"] for r in runs] == ["backfill"] * 3
+    assert [r["parameters"]["execution_date"] for r in runs] == dates
+    assert all(a["finished_at"] <= b["started_at"] for a, b in zip(runs, runs[1:])), runs  # one after another
+    rows = stack.rows(
+        "SELECT dt, COUNT(*), SUM(amount) FROM compat_orders_raw WHERE dt BETWEEN ? AND ? GROUP BY dt ORDER BY dt",
+        dates[0], dates[-1],
+    )
+    assert rows == [(day, 3, 60) for day in dates]

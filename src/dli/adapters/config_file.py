@@ -1,7 +1,7 @@
 """Configuration files of the CLI, read from YAML.
 
-Two files feed the CLI's settings (flags and environment variables come first, DESIGN.md and
-docs/cli.md describe the order):
+Two files feed the CLI's settings (flags and environment variables come first; docs/cli.md,
+"Configuration", gives the order):
 
 - the user's config file (``$DLI_CONFIG`` or ``$XDG_CONFIG_HOME/dli/config.yaml``), private to the
   user, so it may hold the API token and the Airflow password;

@@ -104,15 +104,20 @@ def send_with_retries(
     method: str,
     policy: RetryPolicy = DEFAULT_POLICY,
     also: Callable[[httpx.Response], bool] | None = None,
+    final: Callable[[httpx.Response], bool] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> httpx.Response:
     """``send()`` (one httpx request with ``method``), repeated where the module's rule allows.
 
-    ``also``: a further answer the caller knows to be safe to repeat for this request.
+    ``also``: a further answer the caller knows to be safe to repeat for this request; ``final``: an
+    answer the caller knows to be final although its status is one the rule repeats (e.g. a 503 the
+    server itself sent after its own dependency's timeout: asking again would multiply the wait).
     """
     idempotent = method.upper() in IDEMPOTENT_METHODS
 
     def retry_result(response: httpx.Response) -> bool:
+        if final is not None and final(response):
+            return False
         if idempotent and response.status_code in RETRY_STATUSES:
             return True
         return also is not None and also(response)

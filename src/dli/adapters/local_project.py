@@ -1,5 +1,8 @@
 """Local project discovery: ``dli.yaml`` at the root, ``dataset.<name>.yaml`` anywhere below.
 
+A spec is read whole: its ``query_file`` inlined, the project's defaults filled in, every field
+checked, and every statement parsed as the Jinja template Airflow will render (DLI-203 otherwise).
+
 ``dli.yaml`` may say where the specs are and what each one gets by default::
 
     discovery:
@@ -227,6 +230,7 @@ class FilesystemProject:
     def _load(self, path: Path) -> DatasetSpec:
         # YAML and cattrs load only when a spec is read: most commands never read one.
         from dli.adapters.codecs.specs import spec_from_dict
+        from dli.adapters.codecs.sql_templates import check_templates
         from dli.adapters.codecs.yaml_documents import load_yaml
 
         try:
@@ -248,8 +252,13 @@ class FilesystemProject:
                 )
             data = self._with_defaults(data)
         spec = spec_from_dict(data, where=str(path))
+        query_label = None
         if spec.query_statement is None and spec.query_file is not None:
             spec = attrs.evolve(spec, query_statement=self._read_query(path, spec.query_file))
+            query_label = f"query_file {spec.query_file}"
+        # Register and publish both read specs here: a statement Airflow could not render is
+        # refused now rather than failing every run.
+        check_templates(spec, where=str(path), query_label=query_label)
         return spec
 
     def _with_defaults(self, data: dict[str, Any]) -> dict[str, Any]:

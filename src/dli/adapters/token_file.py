@@ -15,10 +15,8 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from dli.adapters.files import write_atomic
 from dli.domain.model.errors import ConfigurationError
 
 __all__ = ["TokenEntry", "TokenFile", "validate_user"]
@@ -169,17 +168,5 @@ class TokenFile:
 
     def _write_locked(self, entries: Mapping[str, TokenEntry]) -> None:
         data = {"version": _VERSION, "tokens": [attrs.asdict(e) for e in entries.values()]}
-        folder = self._path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tokens-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(data, fh, indent=2)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self._path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self._path, json.dumps(data, indent=2).encode(), mode=0o600)
         self._stamp = None  # re-read on next use

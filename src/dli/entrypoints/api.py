@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
-from dli.domain.model.errors import DatasetNotFoundError, WorkflowNotFoundError, WorkflowRegistrationError
+from dli.domain.model.errors import (
+    DatasetNotFoundError,
+    ServerError,
+    ServerUnreachableError,
+    WorkflowNotFoundError,
+    WorkflowRegistrationError,
+)
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, minimal_spec
@@ -186,7 +192,7 @@ class WorkflowAPI:
         enabled_only: bool = False,
         limit: int = 100,
     ) -> WorkflowListResult:
-        """Registered workflows, filtered (spec §4.1)."""
+        """Registered workflows, filtered by source, status, name pattern, running and enabled."""
         message = m.ListWorkflows(
             source_type=source_type,
             status=status,
@@ -264,11 +270,26 @@ class WorkflowAPI:
         on_update: Callable[[WorkflowStatusResult], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        max_poll_failures: int = 3,
     ) -> WorkflowStatusResult:
-        """Poll until the run is terminal or ``timeout_seconds`` pass; return the last status seen."""
+        """Poll until the run is terminal or ``timeout_seconds`` pass; return the last status seen.
+
+        A poll that fails because a backend is briefly unavailable (DLI-501, DLI-503: e.g. a busy
+        Airflow not answering one request in time) is retried at the next poll; only
+        ``max_poll_failures`` failures in a row end the wait with that error.
+        """
         deadline = None if timeout_seconds is None else monotonic() + timeout_seconds
+        failures = 0
         while True:
-            status = self.get_status(run_id)
+            try:
+                status = self.get_status(run_id)
+            except (ServerError, ServerUnreachableError):
+                failures += 1
+                if failures >= max_poll_failures or (deadline is not None and monotonic() >= deadline):
+                    raise
+                sleep(poll_seconds)
+                continue
+            failures = 0
             if on_update is not None:
                 on_update(status)
             if status.is_terminal:

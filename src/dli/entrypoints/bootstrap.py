@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
@@ -185,12 +185,9 @@ def build_orchestrator(
 
 def public_url(url: str) -> str:
     """``url`` without credentials, query or fragment, for logs and messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    if not netloc:
-        return f"{parts.scheme}://{parts.path}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    from dli.adapters.urls import display_url
+
+    return display_url(url)
 
 
 def _clock(clock: Clock | None) -> Clock:

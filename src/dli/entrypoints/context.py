@@ -14,7 +14,8 @@ DEFAULT_SERVER_URL = "http://localhost:8081"
 
 
 class ExecutionMode(str, enum.Enum):
-    """Where operations run (DESIGN.md §4)."""
+    """Where operations run: in process over sample data (MOCK), through a Basecamp server (SERVER), or in
+    process over a real store and Airflow (LOCAL)."""
 
     MOCK = "mock"
     """In process, over in-memory adapters seeded with sample workflows."""

@@ -1,7 +1,8 @@
 """Smoke tests of the installed ``dli`` console script, in subprocesses.
 
 Also checks the start-up promise: ``dli --help`` and ``dli workflow list --mode mock`` import neither
-httpx, boto3, litestar nor Airflow (speed itself is measured by benchmarks/cli_startup.py).
+httpx, boto3, litestar, Airflow nor jinja2 (loaded only to check the SQL of a spec that is read);
+speed itself is measured by benchmarks/cli_startup.py.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ _HARNESS = """
 import sys
 from dli.entrypoints.cli.app import invoke
 code = invoke(sys.argv[1:])
-heavy = sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'boto3', 'botocore', 'litestar', 'uvicorn', 'airflow'})
+heavy = sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'boto3', 'botocore', 'litestar', 'uvicorn', 'airflow', 'jinja2'})
 sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')
 sys.exit(code)
 """

@@ -1,4 +1,4 @@
-"""The periodic override check (spec §2.4): store changes made behind the server's back are seen
+"""The periodic override check: store changes made behind the server's back are seen
 within a check interval and every transition is logged; a check reads only what changed."""
 
 from __future__ import annotations

@@ -198,3 +198,38 @@ def test_cli_a_billion_laughs_spec_aborts_the_publish_fast_and_writes_nothing(pr
     assert "DLI-203" in err and "dataset.shop.bomb.yaml" in err and "anchors and aliases" in err
     assert "Traceback" not in err
     assert build_store(store_url).list_etags(CODE) == {}
+
+
+def test_a_spec_with_broken_jinja_aborts_publish_naming_the_file_statement_and_line(project, tmp_path):
+    store_url = (tmp_path / "jinja-store").as_uri()
+    (project / "models" / "dataset.shop.jinja.yaml").write_text(
+        "name: shop.jinja\nquery_statement: SELECT 1\npost_statements:\n  - {name: tidy, sql: \"DELETE FROM t WHERE dt = '{{ ds }'\"}\n"
+        "schedule: {cron: '0 9 * * *'}\n"
+    )
+    code, _, err = run_cli("--path", str(project), "--store", store_url)
+    assert code == 2
+    assert "DLI-203" in err and "dataset.shop.jinja.yaml: post_statements[0] (tidy), line 1: invalid Jinja template" in err
+    assert build_store(store_url).list_etags(CODE) == {}
+
+
+def test_cli_says_when_the_servers_list_will_show_a_change_and_only_after_one(project, tmp_path):
+    """``list`` answers from the server's index, refreshed every check interval: publish says so."""
+    from dli.entrypoints.cli.publish_cmd import CHANGE_SHOWS
+
+    store_url = (tmp_path / "note-store").as_uri()
+    _, dry, _ = run_cli("--path", str(project), "--store", store_url, "--dry-run")
+    _, first, _ = run_cli("--path", str(project), "--store", store_url)
+    _, again, _ = run_cli("--path", str(project), "--store", store_url)
+    assert CHANGE_SHOWS not in dry and CHANGE_SHOWS in first and CHANGE_SHOWS not in again
+    assert first.rstrip().endswith(CHANGE_SHOWS)
+
+
+def test_the_check_intervals_publish_names_are_those_the_server_and_the_dev_stack_use():
+    import inspect
+
+    from dli.entrypoints.cli.publish_cmd import CHANGE_SHOWS
+    from dli.entrypoints.devstack.stack import CHECK_INTERVAL_SECONDS
+    from dli.entrypoints.server.cli import serve
+
+    default = inspect.signature(serve).parameters["check_interval"].default
+    assert f"({default:g} s by default; {CHECK_INTERVAL_SECONDS} s for dli dev up)" in CHANGE_SHOWS

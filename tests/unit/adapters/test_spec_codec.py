@@ -137,7 +137,7 @@ def with_fields(fields=None, **more):
         ({"schedule": {"retry": {"delay_seconds": 10**20}}}, "spec.schedule.retry.delay_seconds: must be an integer from 0 to 86400"),
         ({"execution": {"timeout_seconds": -1}}, "spec.execution.timeout_seconds: must be an integer"),
         ({"execution": {"retry_count": "2"}}, "spec.execution.retry_count: must be an integer"),
-        ({"execution": {"conn_id": 5}}, "spec.execution.conn_id: expected a non-empty str"),
+        ({"execution": {"conn_id": 5}}, "spec.execution.conn_id: must be an Airflow connection id"),
         ({"execution": "trino"}, "spec.execution: expected a mapping"),
         ({"tags": "nightly"}, "spec.tags: expected a list"),
         ({"name": "Bad Name"}, "spec.name: invalid dataset name"),
@@ -216,3 +216,39 @@ def test_an_unquoted_yaml_date_default_reads_as_text():
     data = load_yaml("name: a.b\nquery_statement: x\nparameters: [{name: d, type: date, default: 2025-01-31}]\n",
                      where="f")
     assert spec_from_dict(data).parameters[0].default == "2025-01-31"
+
+
+DATED_YAML = """
+name: shop.dated
+query_statement: SELECT 1
+execution: {conn_id: wh, since: 2024-06-01}
+versions:
+  - {version: v1, started_at: 2024-01-01, released: 2024-01-02 10:30:00+02:00}
+labels: !!set {a, b}
+blob: !!binary aGVsbG8=
+schedule: {cron: "0 9 * * *"}
+"""
+
+
+def test_yaml_dates_in_fields_dli_keeps_become_iso_text_so_the_spec_is_json():
+    spec = spec_from_dict(load_yaml(DATED_YAML.encode(), where="x"))
+    data = spec_to_dict(spec)
+    assert json.loads(json.dumps(data)) == data  # the register API sends this mapping as JSON
+    assert data["versions"] == [{"version": "v1", "started_at": "2024-01-01", "released": "2024-01-02T10:30:00+02:00"}]
+    assert data["execution"]["since"] == "2024-06-01"
+    assert data["labels"] == ["a", "b"] and data["blob"] == "aGVsbG8="
+
+
+def test_a_spec_with_dates_reads_back_equal_from_its_json_and_its_stored_document():
+    # Equal, so that publishing the same project twice writes nothing the second time.
+    spec = spec_from_dict(load_yaml(DATED_YAML.encode(), where="x"))
+    assert spec_from_dict(json.loads(json.dumps(spec_to_dict(spec)))) == spec
+    doc = make_document("shop.dated", extra=dict(spec.extra))
+    assert document_from_bytes(document_to_bytes(doc), where="x") == doc
+
+
+def test_a_spec_built_in_python_with_a_date_in_extra_is_json_ready_too():
+    from tests.support.specs import make_spec
+
+    spec = make_spec("shop.dated", extra={"since": dt.date(2024, 1, 1), "at": {dt.date(2024, 1, 2): dt.datetime(2024, 1, 2)}})
+    assert json.dumps(spec_to_dict(spec)) and spec_to_dict(spec)["at"] == {"2024-01-02": "2024-01-02T00:00:00"}

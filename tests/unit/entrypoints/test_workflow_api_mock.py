@@ -1,4 +1,4 @@
-"""The test plan of spec §10.1 (adapted to attrs), plus what MOCK mode promises (DESIGN.md §4)."""
+"""The WorkflowAPI in MOCK mode: every method, and what MOCK mode promises (real use-cases over in-memory state)."""
 
 import pytest
 
@@ -127,3 +127,40 @@ def test_invalid_enum_filters_are_dli_204(mock_api):
     with pytest.raises(Exception) as exc:
         mock_api.history(run_status="exploded")
     assert exc.value.code.value == "DLI-204"
+
+
+def test_wait_for_run_rides_out_a_briefly_unavailable_backend(mock_api):
+    api = mock_api
+    from dli.domain.model.errors import ServerError
+
+    run_id = api.run("iceberg.analytics.daily_clicks").run_id
+    real = api.get_status
+    answers = iter([ServerError("Airflow at http://a did not answer in 10 s"), None, None])
+
+    def flaky(run_id):
+        answer = next(answers, None)
+        if isinstance(answer, Exception):
+            raise answer
+        return real(run_id)
+
+    api.get_status = flaky
+    clock = iter([0.0, 0.0] + [100.0] * 10)  # the deadline (10 s) passes only after the failed poll
+    seen = []
+    status = api.wait_for_run(
+        run_id, timeout_seconds=10, sleep=lambda _s: None, monotonic=lambda: next(clock), on_update=seen.append
+    )
+    assert status.run_id == run_id and seen == [status]
+
+
+def test_wait_for_run_gives_up_after_failures_in_a_row(mock_api):
+    api = mock_api
+    from dli.domain.model.errors import ServerError
+
+    run_id = api.run("iceberg.analytics.daily_clicks").run_id
+
+    def down(run_id):
+        raise ServerError("Airflow at http://a did not answer in 10 s")
+
+    api.get_status = down
+    with pytest.raises(ServerError, match="did not answer"):
+        api.wait_for_run(run_id, max_poll_failures=3, sleep=lambda _s: None)

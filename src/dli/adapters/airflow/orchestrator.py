@@ -1,6 +1,6 @@
 """The Orchestrator port over Apache Airflow 3's REST API (v2), with httpx.
 
-Mapping (DESIGN.md §7, docs/airflow.md): one DAG per dataset (``dag_id`` = dataset name); public run
+Mapping (docs/airflow.md, docs/airflow-notes.md): one DAG per dataset (``dag_id`` = dataset name); public run
 ids are ``<dataset>@<airflow run id>`` so a run is found without scanning DAGs; states queued ->
 PENDING, running -> RUNNING, success -> COMPLETED, failed -> FAILED, and a run stopped through dli
 (note ``dli:killed``) or a backfill date the DAG's ``dli_guard`` task refused to run -> KILLED.
@@ -315,6 +315,7 @@ class AirflowOrchestrator:
         if not run_ids:
             raise ParameterInvalidError(
                 f"The schedule of '{name}' has no fire time from {ordered[0]} to {ordered[-1]}: nothing to backfill",
+                hints=("A backfill runs the schedule's fire times in the range: widen it, or check the cron.",),
                 details={"dataset_name": name},
             )
         return BackfillHandle(backfill_id=backfill_id, run_ids=run_ids)

@@ -13,11 +13,11 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
 from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy, send_with_retries
+from dli.adapters.urls import display_url, path_segment
 from dli.domain.model.errors import ConfigurationError, DLIError, ServerError
 
 __all__ = ["AirflowSession", "AirflowTokenAuth", "error_detail", "segment"]
@@ -26,17 +26,9 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
 
 
-def display_url(url: str) -> str:
-    """``url`` without credentials, query or fragment, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
-def segment(value: str) -> str:
-    return quote(value, safe="")
+segment = path_segment
 
 
 def error_detail(response: httpx.Response) -> str:

@@ -3,11 +3,11 @@
 ``handle(message)`` sends the request its row of ``OPERATIONS`` describes, so a new operation needs
 no code here.
 
-One pooled ``httpx.Client`` per instance. Retries, with exponential backoff, only where repeating
-cannot do anything twice: any request whose connection could not be opened (nothing was sent), and
-GET requests on other transport failures or a proxy's 502/503/504 — never after a timed-out read,
-nor after Basecamp's own error answer (a dependency it names is down: asking again would multiply
-the time a hung dependency costs). Error bodies come back as the same DLI
+One pooled ``httpx.Client`` per instance. Retries follow ``dli.adapters.http_retry``: only where
+repeating cannot do anything twice (a connection never made, for any request; a GET after another
+transport failure or a proxy's 502/503/504; never a timed-out read, nor Basecamp's own error answer:
+a 503 naming a hung dependency came after that dependency's timeout, and asking again would
+multiply the wait). Error bodies come back as the same DLI
 exceptions the in-process use-cases raise. The token is sent in a header and never appears in
 ``repr``, messages or logs.
 """
@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-
 from dli.adapters.basecamp.operations import operation_for
+from dli.adapters.http_retry import RetryPolicy, send_with_retries
+from dli.adapters.urls import display_url
 from dli.adapters.codecs.results import from_jsonable
-from dli.adapters.http_retry import httpx_error_is_retryable
 from dli.domain.model.errors import (
     AuthenticationError,
     DLIError,
@@ -39,8 +39,6 @@ __all__ = ["BasecampClient"]
 
 T = TypeVar("T")
 
-_RETRY_STATUSES = frozenset({502, 503, 504})
-
 
 def _user_agent() -> str:
     try:
@@ -50,22 +48,10 @@ def _user_agent() -> str:
 
 
 
-def _display_url(url: str) -> str:
-    """The URL without credentials or query, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def _is_dli_error(response: httpx.Response) -> bool:
-    """Whether the answer is Basecamp's own error (a proxy's 502/503/504 is not).
-
-    Basecamp answers 503 itself when the spec store or Airflow is unavailable, after its adapters
-    retried what was safe to retry: its answer names the dependency and is final, and asking again
-    would only multiply the time a hung dependency costs (each answer took up to its timeout).
-    """
+    """Whether the answer is Basecamp's own error body (a proxy's 502/503/504 is not): final."""
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):
@@ -87,13 +73,12 @@ class BasecampClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._url = _display_url(base_url)
+        self._url = display_url(base_url)
         headers = {"Accept": "application/json", "User-Agent": _user_agent()}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._has_token = bool(token)
-        self._retries = max(0, retries)
-        self._backoff = backoff_seconds
+        self._policy = RetryPolicy(attempts=max(0, retries) + 1, first_wait_seconds=backoff_seconds)
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -150,39 +135,16 @@ class BasecampClient:
         raise self._error(response)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        idempotent = method in ("GET", "HEAD")
-        attempt = 0
-        while True:
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing reached the server: repeating is safe for every method.
-                if attempt < self._retries:
-                    self._backoff_sleep(attempt)
-                    attempt += 1
-                    continue
-                raise self._unreachable(exc) from None
-            except httpx.TransportError as exc:
-                # A timed-out read is never repeated (dli.adapters.http_retry): the server took the
-                # request and did not answer in time; asking again would multiply the wait.
-                if httpx_error_is_retryable(method, exc) and attempt < self._retries:
-                    self._backoff_sleep(attempt)
-                    attempt += 1
-                    continue
-                raise self._unreachable(exc) from None
-            if (
-                idempotent
-                and response.status_code in _RETRY_STATUSES
-                and not _is_dli_error(response)
-                and attempt < self._retries
-            ):
-                self._backoff_sleep(attempt)
-                attempt += 1
-                continue
-            return response
-
-    def _backoff_sleep(self, attempt: int) -> None:
-        self._sleep(self._backoff * (2**attempt))
+        try:
+            return send_with_retries(
+                lambda: self._http.request(method, path, **kwargs),
+                method=method,
+                policy=self._policy,
+                final=_is_dli_error,
+                sleep=self._sleep,
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
 
     def _unreachable(self, exc: httpx.TransportError) -> ServerUnreachableError:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
@@ -192,8 +154,9 @@ class BasecampClient:
         return ServerUnreachableError(
             f"Basecamp server at {self._url} {reason}",
             hints=(
-                "Check the server URL (--server / DLI_SERVER_URL) and that the server is running.",
-                f"Its health endpoint is {self._url}/health.",
+                "Is the server running? For the local stack: dli dev status shows it, dli dev up starts it.",
+                "Otherwise check the server URL (--server / DLI_SERVER_URL); "
+                f"its health endpoint is {self._url}/health.",
             ),
             details={"server_url": self._url},
         )

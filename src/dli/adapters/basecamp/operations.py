@@ -23,12 +23,13 @@ import attrs
 import cattrs
 
 from dli.adapters.codecs.specs import spec_from_dict, spec_to_dict
+from dli.adapters.codecs.sql_templates import check_templates
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ParameterInvalidError
 from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH
 from dli.domain.model.schedule import MAX_RETRY_ATTEMPTS, MAX_RETRY_DELAY_SECONDS, validate_cron, validate_timezone
 from dli.domain.model.spec import DatasetSpec
-from dli.domain.usecases.bus import RESULTS
+from dli.domain.usecases.bus import result_type
 from dli.domain.usecases.messages import (
     SCHEMA,
     GetDagState,
@@ -157,7 +158,7 @@ class Operation:
     @property
     def result(self) -> type:
         """What the operation returns."""
-        return RESULTS[self.message]
+        return result_type(self.message)
 
     @property
     def path_fields(self) -> tuple[str, ...]:
@@ -333,7 +334,10 @@ def _structure_spec(value: Any, _type: type) -> DatasetSpec:
     # Cron and timezone problems keep their own code (DLI-805) rather than a generic invalid spec.
     validate_cron(schedule.get("cron"))
     validate_timezone(schedule.get("timezone", "UTC"))
-    return spec_from_dict(value, where="spec")
+    spec = spec_from_dict(value, where="spec")
+    # Whatever client sent it, a statement Airflow could not render is refused before it is stored.
+    check_templates(spec, where="spec")
+    return spec
 
 
 _wire.register_structure_hook(DatasetSpec, _structure_spec)

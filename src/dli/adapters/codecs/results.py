@@ -7,7 +7,6 @@ snake_case keys, enum values, ISO-8601 datetimes with offsets, lists for tuples.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import zoneinfo
 from typing import Any, TypeVar
 
@@ -16,7 +15,7 @@ from cattrs.preconf.json import make_converter
 
 from dli.domain.model.errors import ServerError
 
-__all__ = ["converter", "dumps", "from_jsonable", "to_jsonable"]
+__all__ = ["converter", "from_jsonable", "to_jsonable"]
 
 T = TypeVar("T")
 
@@ -55,9 +54,8 @@ def from_jsonable(data: Any, cls: type[T]) -> T:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
-        raise ServerError(f"Malformed {cls.__name__} in response: {detail}") from None
+        raise ServerError(
+            f"Malformed {cls.__name__} in response: {detail}",
+            hints=("The client and the Basecamp server may be of different dli versions: compare dli --version.",),
+        ) from None
 
-
-def dumps(obj: Any, *, indent: int | None = 2) -> str:
-    """JSON text of a result model."""
-    return json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False)

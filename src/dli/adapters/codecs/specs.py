@@ -1,11 +1,15 @@
 """(De)serialization of dataset specs and stored documents: YAML <-> attrs, with cattrs.
 
 The YAML a user writes is the source of truth for the field names; fields the model does not know
-are kept (``DatasetSpec.extra``) and written back at the top level.
+are kept (``DatasetSpec.extra``) and written back at the top level. A spec travels as YAML (files,
+the store) and as JSON (the register API), so what YAML reads beyond JSON's types in the fields
+dli keeps as they are (an unquoted ``2024-01-01`` is a date) is kept as JSON-ready text: dates and
+datetimes as ISO 8601, binary as base64, sets as lists (``plain``).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import re
@@ -25,6 +29,7 @@ __all__ = [
     "document_from_bytes",
     "document_to_bytes",
     "load_yaml",
+    "plain",
     "schedule_from_dict",
     "schedule_to_dict",
     "spec_from_dict",
@@ -42,6 +47,28 @@ _USER_FIELDS: dict[type, tuple[str, ...]] = {
     Statement: tuple(a.name for a in attrs.fields(Statement)),
     ScheduleConfig: ("cron", "timezone", "enabled", "retry"),
 }
+
+
+def plain(value: Any) -> Any:
+    """``value`` with only JSON's types: dates and datetimes (keys too) as ISO text, ``bytes`` as
+    base64 text, tuples and sets as lists; mappings become dicts. Everything else is left as it is.
+
+    YAML reads an unquoted ``2024-01-01`` as a date and ``!!binary``/``!!set`` as bytes and sets,
+    none of which JSON has: the register API would fail to send such a spec.
+    """
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {plain(k) if isinstance(k, (dt.date, dt.time, bytes)) else k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((plain(v) for v in value), key=repr)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
 
 
 class _ShapeError(TypeError):
@@ -237,7 +264,10 @@ def _spec(data: Any) -> tuple[DatasetSpec | None, list[_Problem]]:
     if "name" not in data:
         return None, [_Problem(("name",), "missing required field", ("Add 'name: <catalog.schema.table>'.",))]
     known = {k: v for k, v in data.items() if k in _SPEC_FIELDS}
-    extra = {k: v for k, v in data.items() if k not in _SPEC_FIELDS}
+    # What dli keeps without reading it holds JSON's types only, whatever the source (see ``plain``).
+    extra = {k: plain(v) for k, v in data.items() if k not in _SPEC_FIELDS}
+    if isinstance(known.get("execution"), Mapping):
+        known["execution"] = plain(known["execution"])
     schedule_data = known.pop("schedule", None)
     # An empty YAML key ('tags:') means "none", as leaving the key out does.
     for key in ("parameters", "pre_statements", "post_statements", "depends_on", "tags", "domains", "execution"):
@@ -277,7 +307,8 @@ def _statement_to_dict(statement: Statement) -> Any:
 
 
 def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
-    """The spec as a YAML-ready mapping (unknown fields back at the top level)."""
+    """The spec as a YAML- and JSON-ready mapping (unknown fields back at the top level, as ``plain``
+    values: a date is ISO text)."""
     out: dict[str, Any] = {"name": spec.name}
     for key in ("owner", "team", "description", "query_statement", "query_file"):
         value = getattr(spec, key)
@@ -297,9 +328,9 @@ def spec_to_dict(spec: DatasetSpec) -> dict[str, Any]:
         if values:
             out[key] = list(values)
     if spec.execution:
-        out["execution"] = dict(spec.execution)
+        out["execution"] = plain(spec.execution)
     for key, value in spec.extra.items():
-        out.setdefault(key, value)
+        out.setdefault(key, plain(value))
     if spec.schedule is not None:
         out["schedule"] = schedule_to_dict(spec.schedule)
     return out

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
+from dli.adapters.files import write_atomic
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import StoreUnavailableError
 from dli.domain.model.spec import SpecDocument
@@ -36,19 +37,6 @@ def default_cache_dir(store_url: str) -> Path:
         home = os.environ.get("AIRFLOW_HOME")
         base = str(Path(home) / "dli_cache") if home else str(Path(tempfile.gettempdir()) / f"dli_cache_{os.getuid()}")
     return Path(base) / hashlib.sha256(store_url.encode()).hexdigest()[:16]
-
-
-def _write_atomic(path: Path, raw: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _safe(etag: str) -> str:
@@ -120,7 +108,7 @@ class DiskCachedSpecStore:
         versioned = self._inner.read(source, name)
         if versioned is not None:
             path = self._dir / source.value / f"{name}.{_safe(versioned.etag)}{_SUFFIX}"
-            _write_atomic(path, document_to_bytes(versioned.document))
+            write_atomic(path, document_to_bytes(versioned.document), mode=0o644)
         return versioned
 
     # Writes go through; the version this instance reads next is the one it just wrote.

@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dli.adapters.stores.memory import already_exists, changed_since_read, etag_of
+from dli.adapters.files import fsync_dir, write_temp
+from dli.adapters.stores._shared import already_exists, changed_since_read, etag_of
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
@@ -120,7 +120,7 @@ class FilesystemSpecStore:
                 self._link_new(tmp, target, source, document.name)
             finally:
                 _unlink_quietly(tmp)
-            self._fsync_dir(target.parent)
+            fsync_dir(target.parent)
         return etag_of(raw)
 
     def replace(self, source: SourceType, document: SpecDocument, *, etag: str) -> str:
@@ -136,7 +136,7 @@ class FilesystemSpecStore:
             except OSError as exc:
                 _unlink_quietly(tmp)
                 raise self._unavailable("write", exc) from None
-            self._fsync_dir(target.parent)
+            fsync_dir(target.parent)
         return etag_of(raw)
 
     def delete(self, source: SourceType, name: str) -> bool:
@@ -150,7 +150,7 @@ class FilesystemSpecStore:
                 return False
             except OSError as exc:
                 raise self._unavailable("delete", exc) from None
-            self._fsync_dir(path.parent)
+            fsync_dir(path.parent)
         return True
 
     # -- helpers -------------------------------------------------------------------------------
@@ -200,20 +200,9 @@ class FilesystemSpecStore:
 
     def _write_temp(self, folder: Path, raw: bytes) -> Path:
         try:
-            fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".part", dir=folder)
+            return write_temp(folder, raw, prefix=_TMP_PREFIX, mode=0o644)
         except OSError as exc:
             raise self._unavailable("write", exc) from None
-        path = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(raw)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(path, 0o644)
-        except OSError as exc:
-            _unlink_quietly(path)
-            raise self._unavailable("write", exc) from None
-        return path
 
     def _link_new(self, tmp: Path, target: Path, source: SourceType, name: str) -> None:
         try:
@@ -231,19 +220,6 @@ class FilesystemSpecStore:
                 os.replace(tmp, target)
             except OSError as exc2:
                 raise self._unavailable("write", exc2) from None
-
-    def _fsync_dir(self, folder: Path) -> None:
-        # Makes the new directory entry durable; best effort where directories cannot be opened.
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
 
     def _unavailable(self, action: str, exc: OSError) -> StoreUnavailableError:
         reason = exc.strerror or type(exc).__name__

@@ -1,7 +1,7 @@
 """An indexed spec store: a SpecStore decorator that keeps every document in memory.
 
 The Basecamp server wraps its store in an ``IndexedSpecStore`` and calls ``check()`` periodically
-(spec §2.4). A check lists the etags of code/ and manual/, re-reads only the keys whose etag changed,
+(the override check, docs/server.md). A check lists the etags of code/ and manual/, re-reads only the keys whose etag changed,
 resolves code-over-manual with ``resolve_override`` and logs every transition. ``list_etags`` and
 ``read`` are then answered from the index, so ``dli workflow list`` does not read every spec.
 

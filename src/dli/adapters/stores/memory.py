@@ -1,4 +1,4 @@
-"""In-memory spec store: the fake of the SpecStore port; helpers shared by the stores."""
+"""In-memory spec store: the fake of the SpecStore port (and MOCK mode's store)."""
 
 from __future__ import annotations
 
@@ -9,36 +9,11 @@ from collections.abc import Mapping
 import attrs
 
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
+from dli.adapters.stores._shared import already_exists, changed_since_read
 from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import VersionedDocument
 
-__all__ = ["InMemorySpecStore", "already_exists", "changed_since_read", "etag_of"]
-
-
-def etag_of(raw: bytes) -> str:
-    """Content hash, as S3 computes it for single-part uploads."""
-    import hashlib  # not needed by the in-memory store itself (start-up time)
-
-    return hashlib.md5(raw, usedforsecurity=False).hexdigest()
-
-
-def already_exists(source: SourceType, name: str) -> WorkflowAlreadyExistsError:
-    """DLI-804 for a create that found a document in place."""
-    return WorkflowAlreadyExistsError(
-        f"Workflow '{name}' is already registered ({source.value})",
-        hints=("Use --force to overwrite the existing MANUAL registration.",),
-        details={"dataset_name": name},
-    )
-
-
-def changed_since_read(source: SourceType, name: str) -> WorkflowRegistrationError:
-    """DLI-801 for a conditional replace that lost a race."""
-    return WorkflowRegistrationError(
-        f"Workflow '{name}' ({source.value}) changed while it was being updated; nothing was written",
-        hints=("Someone else updated it at the same time. Check 'dli workflow list' and retry.",),
-        details={"dataset_name": name},
-    )
+__all__ = ["InMemorySpecStore"]
 
 
 class InMemorySpecStore:

@@ -43,7 +43,7 @@ from botocore.exceptions import (
 
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
 from dli.adapters.http_retry import DEFAULT_POLICY, RETRY_STATUSES, RetryPolicy
-from dli.adapters.stores.memory import already_exists, changed_since_read, etag_of
+from dli.adapters.stores._shared import already_exists, changed_since_read, etag_of
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
 from dli.domain.model.names import validate_dataset_name

@@ -1,4 +1,4 @@
-"""The enumerations of the public API (values as in the feature spec)."""
+"""The enumerations of the public API; their values are part of the JSON and CLI output contract."""
 
 from __future__ import annotations
 

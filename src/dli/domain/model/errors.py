@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "already_registered",
     "AuthenticationError",
     "ConfigurationError",
     "DLIError",
@@ -37,7 +38,7 @@ __all__ = [
 
 
 class ErrorCode(str, enum.Enum):
-    """Stable error codes (spec §4.3, DESIGN.md §3)."""
+    """Stable error codes: printed by the CLI, returned by the server, listed in docs/cli.md ("Errors")."""
 
     CONFIG_INVALID = "DLI-001"
     DATASET_NOT_FOUND = "DLI-101"
@@ -63,11 +64,16 @@ class DLIError(Exception):
     Attributes:
         code: The stable DLI code.
         message: One line saying what went wrong.
-        hints: Lines telling the user what to do about it.
+        hints: Lines telling the user what to do about it; the class's ``default_hints`` when the
+            raiser gave none, so that no error is shown without one.
         details: Machine-readable context (never secrets).
     """
 
     code: ErrorCode = ErrorCode.SERVER_ERROR
+    default_hints: tuple[str, ...] = (
+        "Try again; if it keeps failing, the Basecamp server's log (or Airflow's) has the details.",
+    )
+    """What to do about an error of this kind, for a raiser that has nothing more specific to say."""
 
     def __init__(
         self,
@@ -78,7 +84,7 @@ class DLIError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.hints = tuple(hints)
+        self.hints = tuple(hints) or type(self).default_hints
         self.details = dict(details or {})
 
     def __str__(self) -> str:
@@ -92,36 +98,59 @@ class ConfigurationError(DLIError):
     """The configuration is invalid (e.g. SERVER mode without a server URL)."""
 
     code = ErrorCode.CONFIG_INVALID
+    default_hints = (
+        "Settings come from flags, the environment (DLI_*), the project's dli.yaml and the user config "
+        "file ($DLI_CONFIG, else ~/.config/dli/config.yaml): see docs/cli.md, Configuration.",
+    )
 
 
 class DatasetNotFoundError(DLIError):
     """No spec for the dataset in the local project."""
 
     code = ErrorCode.DATASET_NOT_FOUND
+    default_hints = (
+        "Specs are dataset.<name>.yaml files under the folder holding dli.yaml: run from there, or "
+        "pass --path <project folder>.",
+    )
 
 
 class SpecInvalidError(DLIError):
     """A dataset spec (or a name in it) is invalid."""
 
     code = ErrorCode.SPEC_INVALID
+    default_hints = (
+        "The fields of a dataset spec and their types are listed under 'A dataset spec' in the README.",
+    )
 
 
 class ParameterInvalidError(DLIError):
     """A run parameter or a date is missing, unknown or of the wrong type."""
 
     code = ErrorCode.PARAMETER_INVALID
+    default_hints = (
+        "Check the values given: run parameters as -p key=value, of the types the spec declares; "
+        "dates as YYYY-MM-DD (e.g. 2025-01-31).",
+    )
 
 
 class ServerUnreachableError(DLIError):
     """The Basecamp server cannot be reached."""
 
     code = ErrorCode.SERVER_UNREACHABLE
+    default_hints = (
+        "Is the server running? For the local stack: dli dev status (dli dev up starts it); otherwise "
+        "check --server / DLI_SERVER_URL.",
+    )
 
 
 class AuthenticationError(DLIError):
     """The API token is missing or not accepted."""
 
     code = ErrorCode.AUTH_FAILED
+    default_hints = (
+        "Set DLI_API_TOKEN, or server: {token: ...} in the user config file; ask an administrator for "
+        "a token (basecamp token add <user>).",
+    )
 
 
 class ServerError(DLIError):
@@ -138,54 +167,87 @@ class WorkflowNotFoundError(DLIError):
     """No such workflow (or run)."""
 
     code = ErrorCode.WORKFLOW_NOT_FOUND
+    default_hints = (
+        "See the registered workflows with 'dli workflow list' and the run ids with "
+        "'dli workflow history' (run ids look like '<dataset>@<run>').",
+    )
 
 
 class WorkflowRegistrationError(DLIError):
     """Registration failed."""
 
     code = ErrorCode.WORKFLOW_REGISTRATION_FAILED
+    default_hints = (
+        "Nothing was changed: run the command again; 'dli workflow list' shows what is registered.",
+    )
 
 
 class WorkflowExecutionError(DLIError):
     """Triggering or controlling a run failed."""
 
     code = ErrorCode.WORKFLOW_EXECUTION_FAILED
+    default_hints = (
+        "Check that Airflow is running and the workflow's DAG has loaded (dli workflow register --wait "
+        "reports its import error); 'dli workflow logs <run id>' shows a run's task logs.",
+    )
 
 
 class WorkflowPermissionError(DLIError):
-    """The operation is not allowed on a CODE workflow (spec §2.5)."""
+    """The operation is not allowed on a CODE workflow (those change through Git; pause and unpause only)."""
 
     code = ErrorCode.WORKFLOW_PERMISSION_DENIED
+    default_hints = (
+        "CODE workflows change through Git (CI/CD publishes them); from the CLI they can only be "
+        "paused and unpaused.",
+    )
 
 
 class WorkflowAlreadyExistsError(DLIError):
     """A MANUAL workflow exists and ``force`` was not given."""
 
     code = ErrorCode.WORKFLOW_ALREADY_EXISTS
+    default_hints = (
+        "Use --force to overwrite the existing MANUAL registration.",
+    )
 
 
 class InvalidCronError(DLIError):
     """The cron expression or the timezone is invalid."""
 
     code = ErrorCode.WORKFLOW_INVALID_CRON
+    default_hints = (
+        "Expected 5-field format: minute hour day month weekday, e.g. '0 9 * * *'; the timezone is an "
+        "IANA name, e.g. Europe/Berlin.",
+    )
 
 
 class WorkflowOverriddenError(DLIError):
     """The MANUAL workflow is overridden by a CODE one."""
 
     code = ErrorCode.WORKFLOW_OVERRIDDEN
+    default_hints = (
+        "A CODE spec of the same name is active: change it through Git, or remove it there to make "
+        "the MANUAL one active again.",
+    )
 
 
 class InvalidStateError(DLIError):
     """The workflow or run is not in a state that allows the operation."""
 
     code = ErrorCode.WORKFLOW_INVALID_STATE
+    default_hints = (
+        "See the current state with 'dli workflow list' (workflows) or 'dli workflow status <run id>' "
+        "(runs).",
+    )
 
 
 class WorkflowUnregisterError(DLIError):
     """Unregistering failed."""
 
     code = ErrorCode.WORKFLOW_UNREGISTER_FAILED
+    default_hints = (
+        "Run the command again; 'dli workflow list' shows whether the workflow is still registered.",
+    )
 
 
 _KINDS = {bool: "bool", int: "int", float: "float", str: "str", list: "list", tuple: "list", dict: "mapping"}
@@ -251,3 +313,13 @@ def error_for_code(
     except ValueError:
         cls = ServerError
     return cls(message, hints=hints, details=details)
+
+
+def already_registered(name: str, source: str | None = None) -> WorkflowAlreadyExistsError:
+    """DLI-804 for a MANUAL registration (or a document under ``source``) that exists already."""
+    where = f" ({source})" if source else ""
+    return WorkflowAlreadyExistsError(
+        f"Workflow '{name}' is already registered{where}",
+        hints=("Use --force to overwrite the existing MANUAL registration.",),
+        details={"dataset_name": name},
+    )

@@ -1,4 +1,8 @@
-"""ResolveOverride: which spec is active when a name exists in code/, manual/ or both (spec §2.4)."""
+"""ResolveOverride: which spec is active when a name exists in code/, manual/ or both.
+
+Code wins; the manual spec is kept, reported as ``overridden``, and is active again once the code
+spec is gone.
+"""
 
 from __future__ import annotations
 

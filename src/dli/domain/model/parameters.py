@@ -16,6 +16,7 @@ __all__ = ["BUILTIN_PARAMETERS", "MAX_BACKFILL_DAYS", "backfill_dates", "coerce_
 BUILTIN_PARAMETERS = frozenset({"execution_date"})
 MAX_BACKFILL_DAYS = 366
 
+_EXAMPLES = {"string": "eu", "integer": "10", "float": "0.5", "boolean": "true", "date": "2025-01-31"}
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -36,6 +37,7 @@ def _coerce(param: Parameter, value: Any) -> Any:
     def bad() -> ParameterInvalidError:
         return ParameterInvalidError(
             f"Parameter '{param.name}' must be {param.type}, got {value!r}",
+            hints=(f"For example: -p {param.name}={_EXAMPLES[param.type]} (the spec declares it as {param.type}).",),
             details={"parameter": param.name, "type": param.type},
         )
 

@@ -1,4 +1,4 @@
-"""The permission model of spec §2.5: CODE workflows change only through Git."""
+"""The permission model: CODE workflows change only through Git (from the CLI or API: pause, unpause)."""
 
 from __future__ import annotations
 

@@ -33,5 +33,9 @@ def split_run_id(run_id: str) -> tuple[str, str]:
     try:
         validate_dataset_name(name)
     except Exception:
-        raise WorkflowNotFoundError(f"Run '{run_id[:200]}' not found", details={"run_id": run_id[:200]}) from None
+        raise WorkflowNotFoundError(
+            f"Run '{run_id[:200]}' not found",
+            hints=("Run ids look like '<dataset>@<run>'; see 'dli workflow history'.",),
+            details={"run_id": run_id[:200]},
+        ) from None
     return name, native

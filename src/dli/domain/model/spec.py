@@ -35,7 +35,11 @@ EXECUTION_LIMITS: Mapping[str, tuple[int, int]] = {
     "retry_delay_seconds": (0, 86_400),
 }
 """Integer keys of the ``execution`` block and their allowed ranges (inclusive)."""
-_EXECUTION_TEXT = ("dialect", "conn_id")
+_EXECUTION_HINTS = ("e.g. execution: {timeout_seconds: 1800, retry_count: 3, retry_delay_seconds: 60, dialect: trino}",)
+_EXECUTION_NAMES: Mapping[str, tuple[re.Pattern[str], str]] = {
+    "dialect": (re.compile(r"[A-Za-z][A-Za-z0-9_]*"), "a name such as 'trino' or 'sqlite'"),
+    "conn_id": (re.compile(r"[\w#!()\-.:/\\]{1,250}"), "an Airflow connection id"),
+}
 
 # Parameters become Jinja variables ({% set <name> = ... %}): an identifier that is neither a
 # keyword nor a name the DAG's template needs for itself.
@@ -208,16 +212,20 @@ def check_execution(execution: object, *, field: str = "execution") -> None:
         SpecInvalidError: Naming the key, e.g. ``execution.timeout_seconds`` (DLI-203).
     """
     if not isinstance(execution, Mapping):
-        raise field_error(field, f"expected a mapping, got {describe(execution)}")
+        raise field_error(field, f"expected a mapping, got {describe(execution)}", hints=_EXECUTION_HINTS)
     for key, value in execution.items():
         if not isinstance(key, str):
-            raise field_error(field, f"keys must be text, got {describe(key)}")
+            raise field_error(field, f"keys must be text, got {describe(key)}", hints=_EXECUTION_HINTS)
         if key in EXECUTION_LIMITS:
             low, high = EXECUTION_LIMITS[key]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise field_error(f"{field}.{key}", f"must be an integer from {low} to {high}, got {describe(value)}")
-        elif key in _EXECUTION_TEXT and (not isinstance(value, str) or not value.strip()):
-            raise field_error(f"{field}.{key}", f"expected a non-empty str, got {describe(value)}")
+                raise field_error(
+                    f"{field}.{key}", f"must be an integer from {low} to {high}, got {describe(value)}", hints=_EXECUTION_HINTS
+                )
+        elif key in _EXECUTION_NAMES:
+            pattern, what = _EXECUTION_NAMES[key]
+            if not isinstance(value, str) or not pattern.fullmatch(value):
+                raise field_error(f"{field}.{key}", f"must be {what}, got {describe(value)}", hints=_EXECUTION_HINTS)
 
 
 def _check_execution(_instance: object, _attribute: object, value: object) -> None:

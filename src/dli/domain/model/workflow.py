@@ -1,4 +1,4 @@
-"""Workflows and runs as users see them, and the result models of spec §4.2."""
+"""Workflows and runs as users see them, and the result models of the WorkflowAPI methods."""
 
 from __future__ import annotations
 

@@ -11,24 +11,13 @@ does the Basecamp HTTP client, which sends the same messages to a server whose b
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import attrs
 
-from dli.domain.model.publish import PublishResult
-from dli.domain.model.workflow import (
-    DagState,
-    RunLogs,
-    WorkflowHistoryResult,
-    WorkflowInfo,
-    WorkflowListResult,
-    WorkflowRegisterResult,
-    WorkflowRunResult,
-    WorkflowStatusResult,
-)
-from dli.domain.usecases import backfill, history, listing, pause, publish, register, runs
 from dli.domain.usecases.messages import (
     GetDagState,
     GetHistory,
@@ -47,45 +36,60 @@ from dli.domain.usecases.messages import (
     UnregisterWorkflow,
 )
 
-__all__ = ["HANDLERS", "RESULTS", "Handles", "MessageBus"]
+__all__ = ["HANDLERS", "RESULTS", "Handles", "MessageBus", "handler_for", "result_type"]
 
-R = TypeVar("R")
-
-HANDLERS: Mapping[type[Message], Callable[..., Any]] = {
-    GetWorkflow: listing.get_workflow,
-    GetDagState: listing.get_dag_state,
-    ListWorkflows: listing.list_workflows,
-    RegisterWorkflow: register.register_workflow,
-    UnregisterWorkflow: register.unregister_workflow,
-    PauseWorkflow: pause.pause_workflow,
-    UnpauseWorkflow: pause.unpause_workflow,
-    TriggerRun: runs.trigger_run,
-    TriggerBackfill: backfill.trigger_backfill,
-    StopRun: runs.stop_run,
-    GetRunStatus: runs.get_run_status,
-    GetRunLogs: runs.get_run_logs,
-    GetHistory: history.get_history,
-    PublishSpecs: publish.publish_specs,
+HANDLERS: Mapping[type[Message], str] = {
+    GetWorkflow: "listing:get_workflow",
+    GetDagState: "listing:get_dag_state",
+    ListWorkflows: "listing:list_workflows",
+    RegisterWorkflow: "register:register_workflow",
+    UnregisterWorkflow: "register:unregister_workflow",
+    PauseWorkflow: "pause:pause_workflow",
+    UnpauseWorkflow: "pause:unpause_workflow",
+    TriggerRun: "runs:trigger_run",
+    TriggerBackfill: "backfill:trigger_backfill",
+    StopRun: "runs:stop_run",
+    GetRunStatus: "runs:get_run_status",
+    GetRunLogs: "runs:get_run_logs",
+    GetHistory: "history:get_history",
+    PublishSpecs: "publish:publish_specs",
 }
-"""One handler per message."""
+"""One handler per message, as ``module:function`` under ``dli.domain.usecases``, imported on first use
+(a command line that lists workflows does not pay for importing the publish planner)."""
 
-RESULTS: Mapping[type[Message], type] = {
-    GetWorkflow: WorkflowInfo,
-    GetDagState: DagState,
-    ListWorkflows: WorkflowListResult,
-    RegisterWorkflow: WorkflowRegisterResult,
-    UnregisterWorkflow: WorkflowRunResult,
-    PauseWorkflow: WorkflowRunResult,
-    UnpauseWorkflow: WorkflowRunResult,
-    TriggerRun: WorkflowRunResult,
-    TriggerBackfill: WorkflowRunResult,
-    StopRun: WorkflowRunResult,
-    GetRunStatus: WorkflowStatusResult,
-    GetRunLogs: RunLogs,
-    GetHistory: WorkflowHistoryResult,
-    PublishSpecs: PublishResult,
+RESULTS: Mapping[type[Message], str] = {
+    GetWorkflow: "WorkflowInfo",
+    GetDagState: "DagState",
+    ListWorkflows: "WorkflowListResult",
+    RegisterWorkflow: "WorkflowRegisterResult",
+    UnregisterWorkflow: "WorkflowRunResult",
+    PauseWorkflow: "WorkflowRunResult",
+    UnpauseWorkflow: "WorkflowRunResult",
+    TriggerRun: "WorkflowRunResult",
+    TriggerBackfill: "WorkflowRunResult",
+    StopRun: "WorkflowRunResult",
+    GetRunStatus: "WorkflowStatusResult",
+    GetRunLogs: "RunLogs",
+    GetHistory: "WorkflowHistoryResult",
+    PublishSpecs: "PublishResult",
 }
-"""What each message's handler returns."""
+"""What each message's handler returns (a class of ``dli.domain.model.workflow`` or ``.publish``)."""
+
+
+def handler_for(kind: type[Message], handlers: Mapping[type[Message], Any] = HANDLERS) -> Callable[..., Any]:
+    """The handler function of a message type."""
+    target = handlers[kind]
+    if callable(target):
+        return target  # type: ignore[no-any-return]
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(f"dli.domain.usecases.{module}"), name)  # type: ignore[no-any-return]
+
+
+def result_type(kind: type[Message]) -> type:
+    """The class a message type's handler returns."""
+    name = RESULTS[kind]
+    module = "publish" if name.startswith("Publish") else "workflow"
+    return getattr(importlib.import_module(f"dli.domain.model.{module}"), name)  # type: ignore[no-any-return]
 
 
 class Handles(Protocol):
@@ -122,24 +126,28 @@ class MessageBus:
         clock: object | None = None,
         local_specs: object | None = None,
         actor: str | None = None,
-        handlers: Mapping[type[Message], Callable[..., Any]] = HANDLERS,
+        handlers: Mapping[type[Message], Any] = HANDLERS,
     ) -> None:
-        """Wire every handler to the ports it needs; ``actor`` is who messages run for when they do not say."""
+        """Wire handlers to the ports they need (each on first use); ``actor`` is who messages run for
+        when they do not say."""
         self.store = store
         self.orchestrator = orchestrator
         self.clock = clock
         self.actor = actor
-        ports = {"store": store, "orchestrator": orchestrator, "clock": clock, "local_specs": local_specs}
-        self._handlers = {kind: _inject(handler, ports) for kind, handler in handlers.items()}
+        self._ports = {"store": store, "orchestrator": orchestrator, "clock": clock, "local_specs": local_specs}
+        self._known = handlers
+        self._handlers: dict[type[Message], Callable[[Message], Any]] = {}
 
     def handle(self, message: Message) -> Any:
         """Run ``message``'s handler; a message without an actor runs for the bus's actor."""
         if message.actor is None and self.actor is not None:
             message = attrs.evolve(message, actor=self.actor)
-        try:
-            handler = self._handlers[type(message)]
-        except KeyError:
-            raise TypeError(f"No handler for {type(message).__name__}") from None
+        kind = type(message)
+        handler = self._handlers.get(kind)
+        if handler is None:
+            if kind not in self._known:
+                raise TypeError(f"No handler for {kind.__name__}")
+            handler = self._handlers[kind] = _inject(handler_for(kind, self._known), self._ports)
         return handler(message)
 
     def close(self) -> None:

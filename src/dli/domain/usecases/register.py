@@ -6,7 +6,7 @@ from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
     DLIError,
     StoreUnavailableError,
-    WorkflowAlreadyExistsError,
+    already_registered,
     WorkflowNotFoundError,
     WorkflowUnregisterError,
 )
@@ -65,11 +65,7 @@ def register_workflow(
     if found.code is not None:
         check_allowed(Action.MODIFY, source=SourceType.CODE, dataset_name=spec.name)
     if found.manual is not None and not message.force:
-        raise WorkflowAlreadyExistsError(
-            f"Workflow '{spec.name}' is already registered",
-            hints=("Use --force to overwrite the existing MANUAL registration.",),
-            details={"dataset_name": spec.name},
-        )
+        raise already_registered(spec.name)
     now = clock.now()
     document = SpecDocument(
         spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now

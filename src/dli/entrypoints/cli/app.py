@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TextIO
 
 from cyclopts import App, Group, Parameter
 
-from dli import __version__
+from dli._version import __version__
 from dli.entrypoints.cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -55,41 +54,13 @@ _WORKFLOW_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("schedule_cmds:pause", "pause", "Pause a workflow's schedule."),
     ("schedule_cmds:unpause", "unpause", "Resume a workflow's schedule."),
     ("run_cmds:logs", "logs", "Print the task logs of a run."),
+    ("publish_cmd:publish", "publish", "Publish the project's specs as CODE workflows (CI/CD)."),
 )
 for _path, _name, _help in _WORKFLOW_COMMANDS:
     workflow_app.command(f"{_PKG}.{_path}", name=_name, help=_help)
 
 app.command(f"{_PKG}.completion_cmd:completion", name="completion", help="Print or install shell completion.")
-
-# Commands whose modules other parts of the project provide; registered only when present.
-#   workflow publish: dli/entrypoints/cli/publish_cmd.py defines a function ``publish``.
-#   dev up|down|status: dli/entrypoints/cli/dev_cmd.py defines ``dev_app = App(name="dev", ...)``.
-_OPTIONAL: tuple[tuple[App, str, str, str], ...] = (
-    (workflow_app, "publish_cmd:publish", "publish", "Publish the project's specs as CODE workflows (CI/CD)."),
-    (app, "dev_cmd:dev_app", "dev", "Run a local development stack (Airflow, store, server)."),
-)
-
-
-def register_optional(
-    commands: Sequence[tuple[App, str, str, str]],
-    *,
-    package: str = _PKG,
-    exists: Callable[[str], bool] = lambda module: importlib.util.find_spec(module) is not None,
-) -> list[str]:
-    """Register each ``(parent, "module:attr", name, help)`` lazily if its module exists; the names added.
-
-    Only the module's presence is checked (no import), so a missing or broken optional module never
-    slows down or breaks the rest of the CLI.
-    """
-    added = []
-    for parent, path, name, help_text in commands:
-        if exists(f"{package}.{path.partition(':')[0]}"):
-            parent.command(f"{package}.{path}", name=name, help=help_text)
-            added.append(name)
-    return added
-
-
-register_optional(_OPTIONAL)
+app.command(f"{_PKG}.dev_cmd:dev_app", name="dev", help="Run a local development stack (Airflow, store, server).")
 
 _GLOBAL = Group("Global options", sort_key=100)
 
@@ -102,12 +73,17 @@ def _launcher(
     *tokens: Annotated[str, Parameter(show=False, allow_leading_hyphen=True)],
     mode: Annotated[
         Literal["mock", "server", "local"] | None,
-        Parameter(group=_GLOBAL, help="Execution mode [env: DLI_MODE; default: server]."),
+        Parameter(group=_GLOBAL, help=r"Execution mode. \[env: DLI_MODE] \[default: server]"),
     ] = None,
     server: Annotated[
-        str | None, Parameter(group=_GLOBAL, help="Basecamp server URL [env: DLI_SERVER_URL; default: http://localhost:8081].")
+        str | None,
+        Parameter(
+            group=_GLOBAL, metavar="URL", help=r"Basecamp server URL. \[env: DLI_SERVER_URL] \[default: http://localhost:8081]"
+        ),
     ] = None,
-    path: Annotated[Path | None, Parameter(group=_GLOBAL, help="Project path [default: current directory].")] = None,
+    path: Annotated[
+        Path | None, Parameter(group=_GLOBAL, metavar="DIR", help=r"Project folder. \[default: the current directory]")
+    ] = None,
     verbose: Annotated[
         bool, Parameter(name=["--verbose", "-v"], negative="", group=_GLOBAL, help="Show tracebacks on errors.")
     ] = False,

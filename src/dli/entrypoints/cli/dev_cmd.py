@@ -50,7 +50,7 @@ def up(
     print(f"OpenAPI:           {basecamp['url']}/openapi.json")
     print(f"Spec store:        {stack.store_url}")
     print(f"SQL database:      {stack.database}")
-    print("                   (Airflow connection 'dli_local')")
+    print("                   (Airflow connections dli_local, dli_default, sqlite_default)")
     print(f"Logs:              {stack.home / 'logs'}")
     if state.get("user_config"):
         print(f"Client config:     {state['user_config']}")

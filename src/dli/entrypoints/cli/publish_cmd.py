@@ -12,6 +12,13 @@ from dli.entrypoints.cli.session import Session, current
 
 __all__ = ["publish", "render_publish"]
 
+CHANGE_SHOWS = (
+    "Basecamp servers reading this store show the change at their next check of it: within their "
+    "--check-interval (30 s by default; 5 s for dli dev up). Until then 'dli workflow list' shows the "
+    "workflows as they were."
+)
+"""Printed after a publish that changed the store: ``list`` lags behind it by up to a check interval."""
+
 _VERBS = {"create": "create", "update": "update", "unchanged": "unchanged", "delete": "delete",
           "keep": "keep (left the project; --prune deletes it)"}
 
@@ -23,7 +30,7 @@ def publish(
         Parameter(help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
                        "AWS environment, never in the URL)."),
     ],
-    path: Annotated[Path | None, Parameter(help="Project root [default: the global --path, or the current directory].")] = None,
+    path: Annotated[Path | None, Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]")] = None,
     prune: Annotated[bool, Parameter(negative="", help="Delete code specs of datasets no longer scheduled in the project.")] = False,
     dry_run: Annotated[bool, Parameter(negative="", help="Show the plan; write nothing.")] = False,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
@@ -80,3 +87,6 @@ def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishR
         session.write(f"Published to {result.store}: " + ", ".join(done) + ".")
     if result.skipped:
         session.write(f"Not scheduled (no schedule: section), not published: {', '.join(result.skipped)}")
+    if result.changed and not result.dry_run:
+        # publish writes the store, not the server: the server sees the change on its next check.
+        session.write(CHANGE_SHOWS)

@@ -20,26 +20,46 @@ def register(
     dataset_name: DatasetArg,
     /,
     *,
-    cron: Annotated[str, Parameter(name=["--cron", "-c"], help="Cron expression (5 fields), e.g. '0 9 * * *'.")],
+    cron: Annotated[
+        str, Parameter(name=["--cron", "-c"], metavar="CRON", help="Cron expression (5 fields), e.g. '0 9 * * *'.")
+    ],
     timezone: Annotated[
-        str, Parameter(name=["--timezone", "--tz", "-tz"], help="IANA timezone the cron is read in.")
+        str,
+        Parameter(name=["--timezone", "-tz"], metavar="TZ", help="IANA timezone the cron is read in, e.g. Asia/Seoul."),
     ] = "UTC",
+    # '--tz' is accepted too, without a third name in the help.
+    tz: Annotated[str | None, Parameter(name="--tz", show=False)] = None,
     enabled: Annotated[bool, Parameter(negative="--disabled", help="Enable the schedule on registration.")] = True,
     retry_attempts: Annotated[int, Parameter(help="Attempts per run (>= 1).")] = 1,
     retry_delay: Annotated[int, Parameter(help="Seconds between attempts.")] = 300,
     force: Annotated[bool, Parameter(name=["--force", "-f"], negative="", help="Overwrite an existing MANUAL registration.")] = False,
     dry_run: Annotated[bool, Parameter(negative="", help="Validate and show the next fire times; register nothing.")] = False,
     from_: Annotated[
-        str | None, Parameter(name="--from", help="With --dry-run: list fire times from this date (YYYY-MM-DD, in the timezone).")
+        str | None,
+        Parameter(name="--from", metavar="DATE", help="With --dry-run: list fire times from this date (YYYY-MM-DD, in the timezone)."),
     ] = None,
     wait: Annotated[
-        bool, Parameter(negative="", help="Return once Airflow runs the workflow (its DAG is parsed); report its import error.")
+        bool,
+        Parameter(
+            name=["--wait", "-w"],
+            negative="",
+            help="Return once Airflow runs the workflow (its DAG is parsed); report its import error.",
+        ),
     ] = False,
     wait_timeout: Annotated[float, Parameter(help="With --wait: give up after this many seconds.")] = 120.0,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
 ) -> int:
     """Register the local dataset spec as a MANUAL workflow."""
     session = current()
+    if tz is not None:
+        if timezone not in ("UTC", tz):
+            from dli.domain.model.errors import ParameterInvalidError
+
+            raise ParameterInvalidError(
+                f"Two timezones given: --timezone {timezone} and --tz {tz}",
+                hints=("--tz and -tz are short for --timezone: give one of them.",),
+            )
+        timezone = tz
     if dry_run:
         return _dry_run(dataset_name, cron, timezone, enabled, retry_attempts, retry_delay, force, format, from_)
     result = session.api.register(
@@ -81,7 +101,7 @@ def _dry_run(
 ) -> int:
     """Everything ``register`` would check, then the next fire times; nothing is written."""
     from dli.domain.model.enums import SourceType
-    from dli.domain.model.errors import WorkflowAlreadyExistsError
+    from dli.domain.model.errors import already_registered
     from dli.domain.model.permissions import Action, check_allowed
     from dli.domain.model.schedule import ScheduleConfig, fire_times
     from dli.entrypoints.cli import render
@@ -102,11 +122,7 @@ def _dry_run(
         if existing.source_type is SourceType.CODE:
             check_allowed(Action.MODIFY, source=SourceType.CODE, dataset_name=spec.name)
         if not force:
-            raise WorkflowAlreadyExistsError(
-                f"Workflow '{spec.name}' is already registered",
-                hints=("Use --force to overwrite the existing MANUAL registration.",),
-                details={"dataset_name": spec.name},
-            )
+            raise already_registered(spec.name)
         previous_cron = existing.cron
     if start is None:
         after = session.now()

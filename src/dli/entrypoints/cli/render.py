@@ -1,4 +1,4 @@
-"""Human output of the CLI: summaries and rich tables (spec §5.2-5.4), and ``--format json``.
+"""Human output of the CLI: summaries and rich tables (docs/cli.md, "Output"), and ``--format json``.
 
 Every renderer takes the session and a result model; nothing here calls the WorkflowAPI.
 """

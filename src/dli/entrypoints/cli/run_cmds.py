@@ -23,9 +23,11 @@ def _check_wait_options(timeout: float | None, poll: float) -> None:
     from dli.domain.model.errors import ParameterInvalidError
 
     if timeout is not None and timeout < 0:
-        raise ParameterInvalidError(f"--timeout must be >= 0, got {timeout}")
+        raise ParameterInvalidError(f"--timeout must be >= 0, got {timeout}",
+                                    hints=("Give the seconds to wait, e.g. --timeout 600.",))
     if poll <= 0:
-        raise ParameterInvalidError(f"--poll must be > 0, got {poll}")
+        raise ParameterInvalidError(f"--poll must be > 0, got {poll}",
+                                    hints=("Give the seconds between status checks, e.g. --poll 2.",))
 
 
 def run(

@@ -85,7 +85,7 @@ class _Files:
             from dli.entrypoints.bootstrap import read_user_config
 
             path = user_config_path(self._env)
-            if self._env.get("DLI_CONFIG") and not path.is_file():
+            if self._env.get("DLI_CONFIG") and not path.exists():
                 raise ConfigurationError(
                     f"DLI_CONFIG points at {path}, which does not exist",
                     hints=("Fix or unset DLI_CONFIG; 'dli dev up' writes .dli-dev/client.yaml.",),

@@ -32,10 +32,22 @@ from dli.entrypoints.devstack.processes import (
     stop_session,
 )
 
-__all__ = ["ComponentStatus", "DevStack", "dev_token", "find_airflow_venv"]
+__all__ = [
+    "CHECK_INTERVAL_SECONDS",
+    "LOCAL_CONNECTIONS",
+    "ComponentStatus",
+    "DevStack",
+    "dev_token",
+    "find_airflow_venv",
+]
 
 FACTORY_FILE = "from dli.entrypoints.airflow.dag_factory import load_dags\n\nload_dags(globals())\n"
 CONFIG_MARKER = "# written by 'dli dev up'"
+CHECK_INTERVAL_SECONDS = 5
+"""How often the stack's Basecamp server re-reads the store (what CI's ``publish`` wrote shows then)."""
+LOCAL_CONNECTIONS = ("dli_local", "dli_default", "sqlite_default")
+"""Airflow connections the stack defines, all on its SQLite database: ``execution.conn_id: dli_local``,
+a spec without connection settings (``dli_default``) and ``dialect: sqlite`` (``sqlite_default``)."""
 Progress = Callable[[str], None]
 
 
@@ -276,12 +288,13 @@ class DevStack:
             "VIRTUAL_ENV": str(venv),
             "AIRFLOW_HOME": str(self.home / "airflow"),
             "DLI_STORE_URL": self.store_url,
-            "AIRFLOW_CONN_DLI_LOCAL": connection,
-            "AIRFLOW_CONN_DLI_DEFAULT": connection,
+            # The local database under every name a spec may reach it by: its conn_id, no
+            # execution block at all (dli_default), or `dialect: sqlite` (Airflow's sqlite_default).
+            **{f"AIRFLOW_CONN_{conn_id.upper()}": connection for conn_id in LOCAL_CONNECTIONS},
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-            # Without it every task fails when the API server is not on 8080 (DESIGN.md §7).
+            # Without it every task fails when the API server is not on 8080 (port 8080 is Airflow's default).
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
@@ -319,7 +332,10 @@ class DevStack:
                 return str(json.loads(path.read_text())["admin"])
             except (OSError, ValueError, KeyError):
                 if time.monotonic() > deadline:
-                    raise ServerError(f"Airflow wrote no admin password to {path}") from None
+                    raise ServerError(
+                        f"Airflow wrote no admin password to {path}",
+                        hints=(f"Airflow's log says why: {self.home / 'logs' / 'airflow.log'}",),
+                    ) from None
                 time.sleep(0.5)
 
     def _basecamp_bin(self) -> str:
@@ -340,7 +356,7 @@ class DevStack:
         env = {**os.environ, "DLI_AIRFLOW_USERNAME": "admin", "DLI_AIRFLOW_PASSWORD": password}
         argv = [self._basecamp_bin(), "serve", "--port", str(port), "--store", self.store_url,
                 "--airflow-url", airflow_url, "--tokens-file", str(self.home / "tokens.json"),
-                "--check-interval", "5"]
+                "--check-interval", str(CHECK_INTERVAL_SECONDS)]
         self._launch(state, started, "basecamp", argv, env=env, log=log, cwd=self.home,
                      entry={"port": port, "url": url, "log": str(log), "airflow_url": airflow_url})
         self._wait(state, started, "basecamp", lambda: self._basecamp_healthy(url), "Basecamp", log, progress,

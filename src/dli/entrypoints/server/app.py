@@ -25,7 +25,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, SecurityScheme
 
-import dli
+from dli._version import __version__
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ErrorCode
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
@@ -154,7 +154,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     ok = store.reachable and orchestrator.reachable
     report = HealthReport(
         status="ok" if ok else "degraded",
-        version=dli.__version__,
+        version=__version__,
         store=store,
         orchestrator=orchestrator,
         last_override_check=request.app.state.get("last_check"),
@@ -260,6 +260,7 @@ def create_app(settings: ServerSettings) -> Any:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            settings.bus.close()  # the orchestrator's HTTP connections
 
     app = Litestar(
         route_handlers=[*build_routes(settings.operations, _settings), health, openapi_document],
@@ -269,7 +270,7 @@ def create_app(settings: ServerSettings) -> Any:
         plugins=[BodySchemaPlugin()],
         openapi_config=OpenAPIConfig(
             title="Basecamp",
-            version=dli.__version__,
+            version=__version__,
             description="Control plane of dli workflows: every WorkflowAPI operation over HTTP.",
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")},

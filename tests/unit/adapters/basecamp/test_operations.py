@@ -10,7 +10,7 @@ from dli.adapters.basecamp.operations import OPERATIONS, MalformedBodyError, Uns
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import InvalidCronError, ParameterInvalidError, SpecInvalidError
 from dli.domain.usecases import messages as m
-from dli.domain.usecases.bus import HANDLERS, RESULTS
+from dli.domain.usecases.bus import HANDLERS, RESULTS, handler_for, result_type
 from tests.support.specs import make_spec
 
 EXAMPLES: list[m.Message] = [
@@ -39,6 +39,13 @@ def test_every_message_but_publish_has_exactly_one_row_and_a_handler():
     assert set(served) == set(HANDLERS) - {m.PublishSpecs}
     assert set(HANDLERS) == set(RESULTS)
     assert {type(e) for e in EXAMPLES} == set(served)
+
+
+@pytest.mark.parametrize("kind", list(HANDLERS), ids=lambda k: k.__name__)
+def test_every_handler_and_result_named_in_the_bus_exists(kind):
+    handler = handler_for(kind)
+    assert callable(handler) and next(iter(__import__("inspect").signature(handler).parameters)) == "message"
+    assert isinstance(result_type(kind), type)
 
 
 def _server_side(op, path, params, body):

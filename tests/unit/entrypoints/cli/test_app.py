@@ -9,7 +9,7 @@ from cyclopts import App
 from dli import __version__
 from dli.domain.model.errors import ServerUnreachableError
 from dli.entrypoints.cli import app as app_module
-from dli.entrypoints.cli.app import invoke, register_optional
+from dli.entrypoints.cli.app import invoke
 from dli.entrypoints.context import ExecutionMode
 
 
@@ -31,8 +31,57 @@ def test_workflow_help_lists_every_subcommand(cli):
 def test_subcommand_help_shows_its_options_and_the_short_flags(cli):
     result = cli("workflow", "register", "--help")
     assert result.exit_code == 0
-    for flag in ("--cron", "-c", "--timezone", "--tz", "--disabled", "--retry-attempts", "--retry-delay", "--force", "--dry-run"):
+    for flag in ("--cron -c CRON", "--timezone -tz TZ", "--disabled", "--retry-attempts", "--retry-delay",
+                 "--force -f", "--dry-run", "--wait -w"):
         assert flag in result.stdout
+
+
+def test_register_help_names_the_timezone_option_once_with_its_short_flag(cli):
+    """``--tz`` is accepted but not listed: the help shows ``--timezone -tz TZ``, not three names."""
+    result = cli("workflow", "register", "--help")
+    assert "--tz" not in result.stdout
+    assert "--timezone --tz" not in result.stdout
+
+
+_HELP_PAGES = [
+    (), ("workflow",), ("workflow", "register"), ("workflow", "unregister"), ("workflow", "run"),
+    ("workflow", "backfill"), ("workflow", "stop"), ("workflow", "status"), ("workflow", "list"),
+    ("workflow", "history"), ("workflow", "pause"), ("workflow", "unpause"), ("workflow", "logs"),
+    ("workflow", "publish"), ("completion",), ("dev", "up"), ("dev", "down"), ("dev", "status"),
+]
+
+
+def test_no_help_page_has_a_space_before_punctuation_or_swallowed_brackets(cli):
+    """Rich markup swallowed '[env: ...]' in help texts, leaving 'Execution mode .'."""
+    import re
+
+    for page in _HELP_PAGES:
+        result = cli(*page, "--help")
+        assert result.exit_code == 0, page
+        text = " ".join(line.strip(" │╭╮╰╯─") for line in result.stdout.splitlines())
+        assert not re.search(r"\w \.(\s|$)|\w ,", text), (page, result.stdout)
+        assert not re.search(r"\w\.\s\s+\[", text), (page, result.stdout)  # an empty markup tag left two spaces
+
+
+def test_global_options_show_their_environment_variable_and_default(cli):
+    result = cli("--help")
+    assert "Execution mode. [env: DLI_MODE] [default: server]" in result.stdout
+    assert "Basecamp server URL. [env: DLI_SERVER_URL] [default: http://localhost:8081]" in " ".join(
+        line.strip(" │") for line in result.stdout.splitlines()
+    )
+
+
+def test_long_and_short_timezone_flags_are_the_same_option_and_two_different_values_are_refused(cli):
+    assert "Timezone: Asia/Seoul" in cli("workflow", "register", "a.b", "-c", "0 9 * * *", "--tz", "Asia/Seoul").stdout
+    both = cli("workflow", "register", "a.c", "-c", "0 9 * * *", "--timezone", "Asia/Seoul", "--tz", "Europe/Paris")
+    assert both.exit_code == 2
+    assert both.stderr.startswith("Error [DLI-204]: Two timezones given")
+
+
+def test_register_wait_has_the_short_flag_w(cli):
+    result = cli("workflow", "register", "test.dataset", "-c", "0 9 * * *", "-w")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Workflow registered: test.dataset")
 
 
 def test_version_prints_the_package_version(cli):
@@ -94,7 +143,8 @@ def test_verbose_adds_the_traceback(cli):
     result = cli("--verbose", "workflow", "list", factory=unreachable)
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
-    assert result.stderr.rstrip().endswith("Error [DLI-501]: Cannot reach it")
+    assert "\nError [DLI-501]: Cannot reach it\n" in result.stderr
+    assert result.stderr.index("Traceback") < result.stderr.index("Error [DLI-501]")
 
 
 def test_unexpected_exception_is_one_line_and_exit_1(cli):
@@ -121,23 +171,6 @@ def test_invoke_without_injection_uses_the_real_mock_wiring(isolated_env, capsys
     captured = capsys.readouterr()
     assert code == 0
     assert "iceberg.analytics.daily_clicks" in captured.out
-
-
-def test_optional_command_modules_register_only_when_present():
-    parent = App(name="workflow")
-    present = {"pkg.here_cmd"}
-    added = register_optional(
-        [(parent, "here_cmd:publish", "publish", "Publish."), (parent, "gone_cmd:dev_app", "dev", "Dev.")],
-        package="pkg",
-        exists=present.__contains__,
-    )
-    assert added == ["publish"]
-    assert "publish" in parent and "dev" not in parent
-
-
-def test_optional_modules_are_looked_up_under_the_cli_package():
-    paths = [path for _parent, path, _name, _help in app_module._OPTIONAL]
-    assert paths == ["publish_cmd:publish", "dev_cmd:dev_app"]
 
 
 def test_output_can_be_redirected_for_embedding(isolated_env):

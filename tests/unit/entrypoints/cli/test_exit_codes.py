@@ -44,3 +44,21 @@ def test_error_format_is_code_message_and_hints_indented():
         "       Expected 5 fields.\n"
         "       e.g. '0 9 * * *'\n"
     )
+
+
+def _hint_lines(stderr: str) -> list[str]:
+    lines = stderr.splitlines()
+    assert lines[0].startswith("Error [DLI-"), stderr
+    return [line for line in lines[1:] if line.startswith("       ") and line.strip()]
+
+
+def test_errors_users_met_without_a_hint_now_print_one(cli, tmp_path):
+    """DLI-204 wrong type, DLI-800 unknown run id, DLI-203 invalid YAML: each prints a hint line."""
+    wrong_type = cli("workflow", "run", "iceberg.analytics.daily_clicks", "-p", "min_clicks=many")
+    assert _hint_lines(wrong_type.stderr) == ["       For example: -p min_clicks=10 (the spec declares it as integer)."]
+    for run_id in ("NOT A DATASET@x", "nope", "iceberg.analytics.daily_clicks@nope"):
+        unknown_run = cli("workflow", "status", run_id)
+        assert unknown_run.stderr.startswith("Error [DLI-800]") and _hint_lines(unknown_run.stderr), run_id
+    (tmp_path / "project" / "dataset.a.b.yaml").write_text("name: a.b\nquery_statement: [x\n")
+    invalid_yaml = cli("workflow", "register", "a.b", "-c", "0 9 * * *")
+    assert invalid_yaml.stderr.startswith("Error [DLI-203]") and _hint_lines(invalid_yaml.stderr)

@@ -1,4 +1,4 @@
-"""``dli workflow list``, ``history`` (spec §5.3, §5.4, §10.2) and ``status``."""
+"""``dli workflow list``, ``history`` and ``status``."""
 
 from __future__ import annotations
 

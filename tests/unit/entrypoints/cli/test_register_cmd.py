@@ -1,4 +1,4 @@
-"""``dli workflow register`` (spec §5.2, §10.2) and ``unregister``."""
+"""``dli workflow register`` and ``unregister``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.support.specs import make_spec
 
 
 class TestRegister:
-    """The test plan of spec §10.2, with DLI_MODE=mock."""
+    """The register command with DLI_MODE=mock."""
 
     def test_register_success(self, cli):
         result = cli("workflow", "register", "test.dataset", "--cron", "0 9 * * *")

@@ -106,3 +106,25 @@ def test_down_keeps_recording_what_it_could_not_stop(tmp_path, monkeypatch):
         dev.down()
     assert exc.value.code is ErrorCode.SERVER_ERROR and "airflow" in exc.value.message
     assert set(json.loads(dev.state_file.read_text())) == {"airflow"}
+
+
+# -- connections ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [{}, {"conn_id": "dli_local"}, {"dialect": "sqlite"}, {"dialect": "SQLite"}],
+    ids=["nothing", "conn_id dli_local", "dialect sqlite", "dialect SQLite"],
+)
+def test_every_spec_meant_for_the_local_database_finds_a_connection_airflow_has(tmp_path, monkeypatch, execution):
+    from dli.domain.model.execution import execution_settings
+    from dli.entrypoints.airflow.connections import connection_for, dialect_connections
+    from tests.support.specs import make_spec
+
+    monkeypatch.setenv("DLI_DIALECT_CONNECTIONS", '{"trino": "trino_prod"}')  # a user's own map is kept
+    stack = DevStack(tmp_path / "home")
+    env = stack._airflow_env(tmp_path / "venv", 8080)
+    conn_id = connection_for(execution_settings(make_spec(execution=execution)), dialect_connections(env)).conn_id
+    defined = env.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    assert defined is not None, f"{conn_id} is not defined for Airflow"
+    assert json.loads(defined) == {"conn_type": "sqlite", "host": str(stack.database)}

@@ -1,0 +1,69 @@
+"""SERVER mode register of specs as users write them, against a real ``basecamp serve``: YAML that is
+not JSON (dates in fields dli keeps as they are) travels, and broken Jinja is refused by the server
+whatever client sent it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from dli.adapters.codecs.specs import spec_to_dict
+from tests.integration.server.conftest import LiveServer
+from tests.support.specs import make_spec
+
+DATED_SPEC = """\
+name: shop.dated
+owner: engineer@example.com
+query_statement: SELECT '{{ execution_date }}'
+schema:
+  - {name: dt, type: date}
+versions:
+  - version: v1
+    started_at: 2024-01-01
+    released_at: 2024-01-02 09:30:00
+"""
+
+
+def dli(live: LiveServer, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
+    env.update(DLI_API_TOKEN=live.process.token, XDG_CONFIG_HOME=str(project / ".xdg"))
+    return subprocess.run(
+        [sys.executable, "-m", "dli", "--mode", "server", "--server", live.url, "--path", str(project), *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+
+
+def test_server_mode_registers_a_spec_whose_unknown_field_holds_a_yaml_date(live: LiveServer, tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dli.yaml").write_text("project: shop\n")
+    (project / "dataset.shop.dated.yaml").write_text(DATED_SPEC)
+
+    result = dli(live, project, "workflow", "register", "shop.dated", "--cron", "0 6 * * *")
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "not JSON serializable" not in result.stderr
+    stored = yaml.safe_load((live.store_dir / "manual" / "shop.dated.yaml").read_text())
+    assert stored["versions"] == [{"version": "v1", "started_at": "2024-01-01", "released_at": "2024-01-02T09:30:00"}]
+    assert stored["schema"] == [{"name": "dt", "type": "date"}]
+    listed = json.loads(dli(live, project, "workflow", "list", "-d", "shop.dated", "--format", "json").stdout)
+    assert [w["dataset_name"] for w in listed["workflows"]] == ["shop.dated"]
+    again = dli(live, project, "workflow", "register", "shop.dated", "--cron", "0 7 * * *", "--force")
+    assert again.returncode == 0, again.stderr
+
+
+def test_the_server_refuses_a_spec_with_broken_jinja_and_stores_nothing(live: LiveServer):
+    spec = spec_to_dict(make_spec("shop.broken_jinja", cron="0 9 * * *"))
+    spec["pre_statements"] = ["SELECT 1", "DELETE FROM t WHERE dt = '{{ execution_date }'"]
+    response = live.call("POST", "/api/v1/workflows", json={"spec": spec, "force": False})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "DLI-203"
+    assert error["message"].startswith("spec.pre_statements[1], line 1: invalid Jinja template: unexpected '}'")
+    assert error["hints"]
+    assert not any("shop.broken_jinja" in f for f in live.stored_files())
