@@ -277,7 +277,9 @@ def _structure_spec(value: Any, _type: type) -> DatasetSpec:
             hints=("Register with --cron, or send the spec with its schedule: section.",),
         )
     # Cron and timezone problems keep their own code (DLI-805) rather than a generic invalid spec.
-    validate_cron(schedule.get("cron"))
+    # A schedule without a cron ('after: upstream' only) is checked as a whole by the model.
+    if schedule.get("cron") is not None or "after" not in schedule:
+        validate_cron(schedule.get("cron"))
     validate_timezone(schedule.get("timezone", "UTC"))
     return spec_from_dict(value, where="spec")
 
