@@ -105,10 +105,12 @@ def build_orchestrator(
     username: str | None = None,
     password: str | None = None,
     timeout_seconds: float = 30.0,
+    store: SpecStore | None = None,
 ) -> Orchestrator:
     """The orchestrator for an Airflow API server URL, or ``memory://`` (simulated runs).
 
-    ``memory://?queue_seconds=0.1&run_seconds=0.2`` makes simulated runs fast (tests, demos).
+    ``memory://?queue_seconds=0.1&run_seconds=0.2`` makes simulated runs fast (tests, demos). The
+    simulation reads ``store`` as Airflow's DAG factory would, to start upstream-scheduled workflows.
     """
     parts = urlsplit(url)
     if parts.scheme == "memory":
@@ -121,7 +123,7 @@ def build_orchestrator(
             raise ConfigurationError(f"Invalid orchestrator URL {url!r}: timings must be numbers") from None
         if options:
             raise ConfigurationError(f"Unknown option(s) in {url!r}: {', '.join(sorted(options))}")
-        return InMemoryOrchestrator(clock=clock, **timings)
+        return InMemoryOrchestrator(clock=clock, store=store, **timings)
     if parts.scheme in ("http", "https"):
         from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 
@@ -191,11 +193,12 @@ def _bus(
         from dli.adapters.stores.memory import InMemorySpecStore
 
         if store is None and orchestrator is None:
-            mock_store, mock_orchestrator = InMemorySpecStore(), InMemoryOrchestrator(clock=clock)
+            mock_store = InMemorySpecStore()
+            mock_orchestrator = InMemoryOrchestrator(clock=clock, store=mock_store)
             seed_mock(mock_store, mock_orchestrator, now=clock.now())
             store, orchestrator = mock_store, mock_orchestrator
         store = store or InMemorySpecStore()
-        orchestrator = orchestrator or InMemoryOrchestrator(clock=clock)
+        orchestrator = orchestrator or InMemoryOrchestrator(clock=clock, store=store)
     else:  # LOCAL
         if store is None:
             if not context.store_url:
@@ -210,6 +213,7 @@ def _bus(
                 username=context.airflow_username,
                 password=context.airflow_password,
                 timeout_seconds=context.timeout_seconds,
+                store=store,
             )
     return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
 
@@ -292,7 +296,7 @@ def build_server(
     indexed = IndexedSpecStore(store if store is not None else build_store(store_url))
     if orchestrator is None:
         orchestrator = build_orchestrator(
-            orchestrator_url, clock=clock, username=airflow_username, password=airflow_password
+            orchestrator_url, clock=clock, username=airflow_username, password=airflow_password, store=indexed
         )
     return ServerSettings(
         store=indexed,

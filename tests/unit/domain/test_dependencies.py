@@ -180,3 +180,19 @@ def test_warnings_name_external_upstreams_and_an_upstream_schedule_nothing_can_s
 )
 def test_a_run_started_by_upstream_data_processes_the_latest_date_of_its_triggering_events(extras, expected):
     assert latest_execution_date(extras) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs(), st.data())
+def test_checking_from_roots_finds_exactly_the_cycles_upstream_of_them(depends_on, data):
+    graph = DependencyGraph.of(depends_on)
+    root = data.draw(st.sampled_from(sorted(depends_on)))
+    upstream_of_root = set(graph.walk(root, UP))
+    sub = {n: deps for n, deps in depends_on.items() if n in upstream_of_root}
+    try:
+        check_acyclic(graph, roots=[root])
+    except SpecInvalidError as exc:
+        assert _has_cycle(sub)
+        assert set(exc.details["cycle"]) <= upstream_of_root
+    else:
+        assert not _has_cycle(sub)

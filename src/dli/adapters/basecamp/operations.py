@@ -23,13 +23,14 @@ import attrs
 import cattrs
 
 from dli.adapters.codecs.specs import spec_from_dict, spec_to_dict
-from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ParameterInvalidError
 from dli.domain.model.schedule import validate_cron, validate_timezone
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.usecases.bus import RESULTS
 from dli.domain.usecases.messages import (
     GetDagState,
+    GetDependencies,
     GetHistory,
     GetRunLogs,
     GetRunStatus,
@@ -259,7 +260,7 @@ def _enum_hook(value: Any, cls: type) -> Any:
     return value  # the message's converter turns it into the enum, or says which values exist
 
 
-for _enum in (SourceType, WorkflowStatus, RunStatus):
+for _enum in (SourceType, WorkflowStatus, RunStatus, DependencyDirection):
     _wire.register_structure_hook(_enum, _enum_hook)
     _wire.register_unstructure_hook(_enum, lambda member: member.value)
 _wire.register_structure_hook_func(lambda t: t == dict[str, Any], _strict(dict))
@@ -334,6 +335,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(message=GetWorkflow, method="GET", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
     Operation(message=GetDagState, method="GET", path="/api/v1/workflows/{dataset_name}/live", tag="workflows"),
+    Operation(message=GetDependencies, method="GET", path="/api/v1/workflows/{dataset_name}/deps", tag="workflows"),
     Operation(message=UnregisterWorkflow, method="DELETE", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
     Operation(message=TriggerRun, method="POST", path="/api/v1/workflows/{dataset_name}/run", tag="runs"),
     Operation(message=TriggerBackfill, method="POST", path="/api/v1/workflows/{dataset_name}/backfill", tag="runs"),

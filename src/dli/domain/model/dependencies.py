@@ -165,8 +165,18 @@ def cycle_error(cycle: Sequence[str]) -> SpecInvalidError:
     )
 
 
-def check_acyclic(graph: DependencyGraph) -> None:
-    """Raise DLI-203 naming a cycle when the managed datasets depend on each other in a circle."""
+def check_acyclic(graph: DependencyGraph, *, roots: Iterable[str] | None = None) -> None:
+    """Raise DLI-203 naming a cycle when the managed datasets depend on each other in a circle.
+
+    With ``roots``, only the datasets upstream of them (and themselves) are checked: every cycle
+    through a root lies there, and a circle elsewhere in the store, written before this check existed,
+    does not block an unrelated write.
+    """
+    if roots is not None:
+        members: set[str] = set()
+        for root in roots:
+            members |= set(graph.walk(root, DependencyDirection.UPSTREAM))
+        graph = DependencyGraph.of({n: graph.upstreams[n] for n in members if n in graph.upstreams})
     cycle = graph.find_cycle()
     if cycle is not None:
         raise cycle_error(cycle)

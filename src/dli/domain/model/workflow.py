@@ -163,7 +163,7 @@ class WorkflowRunResult:
     run_ids: tuple[str, ...] = ()
     """Backfill: one run per date, in date order."""
     dates: tuple[str, ...] = ()
-    """Backfill: the dates (YYYY-MM-DD), in order."""
+    """Backfill: the dates (YYYY-MM-DD), in order; with downstream datasets, the date of each run."""
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
     """The validated, type-coerced parameters."""
     warnings: tuple[str, ...] = ()

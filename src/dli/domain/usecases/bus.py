@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from dli.domain.model.dependencies import WorkflowDependenciesResult
 from dli.domain.model.publish import PublishResult
 from dli.domain.model.workflow import (
     DagState,
@@ -28,9 +29,10 @@ from dli.domain.model.workflow import (
     WorkflowRunResult,
     WorkflowStatusResult,
 )
-from dli.domain.usecases import backfill, history, listing, pause, publish, register, runs
+from dli.domain.usecases import backfill, dependencies, history, listing, pause, publish, register, runs
 from dli.domain.usecases.messages import (
     GetDagState,
+    GetDependencies,
     GetHistory,
     GetRunLogs,
     GetRunStatus,
@@ -66,6 +68,7 @@ HANDLERS: Mapping[type[Message], Callable[..., Any]] = {
     GetRunLogs: runs.get_run_logs,
     GetHistory: history.get_history,
     PublishSpecs: publish.publish_specs,
+    GetDependencies: dependencies.get_dependencies,
 }
 """One handler per message."""
 
@@ -84,6 +87,7 @@ RESULTS: Mapping[type[Message], type] = {
     GetRunLogs: RunLogs,
     GetHistory: WorkflowHistoryResult,
     PublishSpecs: PublishResult,
+    GetDependencies: WorkflowDependenciesResult,
 }
 """What each message's handler returns."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dli.domain.model.dependencies import check_acyclic, upstream_warnings
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
     StoreUnavailableError,
@@ -13,6 +14,7 @@ from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import WorkflowRegisterResult, WorkflowRunResult
 from dli.domain.usecases._workflows import find, not_found, workflow_info
+from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.messages import RegisterWorkflow, UnregisterWorkflow
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator
@@ -27,7 +29,9 @@ def register_workflow(
     """Store the spec under manual/ and make the orchestrator schedule it.
 
     A CODE workflow of the same name refuses (DLI-803); an existing MANUAL one needs ``force``
-    (DLI-804), and is then replaced only if it did not change since it was read.
+    (DLI-804), and is then replaced only if it did not change since it was read. A ``depends_on``
+    that closes a dependency cycle among managed datasets refuses (DLI-203, naming the cycle);
+    upstreams no store knows are external and only warned about.
     """
     spec = message.spec
     assert spec.schedule is not None  # the message checked it
@@ -40,6 +44,10 @@ def register_workflow(
             hints=("Use --force to overwrite the existing MANUAL registration.",),
             details={"dataset_name": spec.name},
         )
+    # The graph as it will be once this spec is active: a cycle through it is refused before anything is written.
+    active = load_active_specs(store, overlay={spec.name: spec})
+    check_acyclic(active.graph, roots=[spec.name])
+    warnings = upstream_warnings(active.graph, spec)
     now = clock.now()
     document = SpecDocument(
         spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now
@@ -62,6 +70,7 @@ def register_workflow(
         message=f"Workflow '{spec.name}' {'updated' if updated else 'registered'}",
         updated=updated,
         previous_cron=previous_cron,
+        warning="; ".join(warnings) or None,
     )
 
 
