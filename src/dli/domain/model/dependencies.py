@@ -172,14 +172,20 @@ def check_acyclic(graph: DependencyGraph, *, roots: Iterable[str] | None = None)
     through a root lies there, and a circle elsewhere in the store, written before this check existed,
     does not block an unrelated write.
     """
+    starts: list[str] = []
     if roots is not None:
+        starts = list(roots)
         members: set[str] = set()
-        for root in roots:
+        for root in starts:
             members |= set(graph.walk(root, DependencyDirection.UPSTREAM))
         graph = DependencyGraph.of({n: graph.upstreams[n] for n in members if n in graph.upstreams})
     cycle = graph.find_cycle()
     if cycle is not None:
-        raise cycle_error(cycle)
+        # Told from the dataset being written when it is in the circle: 'b -> a -> b' for a register of b.
+        ring = list(cycle[:-1])
+        first = next((ring.index(r) for r in starts if r in ring), 0)
+        ring = ring[first:] + ring[:first]
+        raise cycle_error((*ring, ring[0]))
 
 
 def upstream_warnings(graph: DependencyGraph, spec: DatasetSpec) -> tuple[str, ...]:
