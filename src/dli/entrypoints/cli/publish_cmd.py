@@ -80,3 +80,5 @@ def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishR
         session.write(f"Published to {result.store}: " + ", ".join(done) + ".")
     if result.skipped:
         session.write(f"Not scheduled (no schedule: section), not published: {', '.join(result.skipped)}")
+    for warning in getattr(result, "warnings", ()):
+        session.warn(warning)
