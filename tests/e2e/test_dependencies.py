@@ -21,6 +21,8 @@ import pytest
 from tests.e2e.stack import E2EStack, wait_for, write_project
 
 A, B, C = "e2e.deps_a", "e2e.deps_b", "e2e.deps_c"
+# A cron that does not fire while the tests run: a scheduled run of A would start B and C as well.
+YEARLY = "0 6 1 1 *"
 
 
 def _spec(name: str, label: str, depends_on: tuple[str, ...] = (), extra: str = "") -> str:
@@ -43,7 +45,7 @@ def project(stack: E2EStack) -> Path:
         stack.root / "deps-project",
         [_spec(A, "a"), _spec(B, "b", (A,), "schedule:\n  after: upstream\n"), _spec(C, "c", (B, "e2e_ext.raw_users"))],
     )
-    stack.dli_json("workflow", "register", A, "--cron", "0 6 * * *", "--wait", project=root)
+    stack.dli_json("workflow", "register", A, "--cron", YEARLY, "--wait", project=root)
     stack.dli_json("workflow", "register", B, "--after-upstream", "--wait", project=root)
     registered = stack.dli("workflow", "register", C, "--after-upstream", "--wait", project=root)
     assert "e2e_ext.raw_users, which no store knows" in registered.stderr
@@ -69,7 +71,7 @@ def _rows(stack: E2EStack, date: str) -> list[tuple[str, str]]:
 def test_lists_show_the_trigger_of_each_dataset(stack: E2EStack, project: Path) -> None:
     listed = {w["dataset_name"]: w for w in stack.dli_json("workflow", "list", "-d", "e2e.deps_*")["workflows"]}
     assert {n: (w["trigger"], w["cron"]) for n, w in listed.items()} == {
-        A: ("cron", "0 6 * * *"), B: ("upstream", None), C: ("upstream", None)
+        A: ("cron", YEARLY), B: ("upstream", None), C: ("upstream", None)
     }
     dag = stack.dag(B)
     assert dag is not None and dag["is_paused"] is False
@@ -107,7 +109,7 @@ def test_a_cycle_is_refused_at_register_and_at_publish_and_nothing_is_written(st
     original = path.read_text()
     path.write_text(_spec(A, "a", (B,)))
     try:
-        refused = stack.dli("workflow", "register", A, "--cron", "0 6 * * *", "--force", project=project, check=False)
+        refused = stack.dli("workflow", "register", A, "--cron", YEARLY, "--force", project=project, check=False)
     finally:
         path.write_text(original)
     assert refused.returncode == 2
@@ -150,9 +152,11 @@ def test_backfill_with_downstream_runs_each_date_through_the_pipeline_in_order(s
 
 def test_a_backfill_alone_starts_no_downstream_run(stack: E2EStack, project: Path) -> None:
     before = len(_runs(stack, B, at_least=1))
-    result = stack.dli_json("workflow", "backfill", A, "-s", "2025-01-04", "-e", "2025-01-04", project=project)
+    rows = _rows(stack, "2025-01-01")
+    # A's cron fires on 1 January: an Airflow backfill of that one date.
+    result = stack.dli_json("workflow", "backfill", A, "-s", "2025-01-01", "-e", "2025-01-01", project=project)
     (final,) = [stack.wait_run(r) for r in result["run_ids"]]
-    assert final["run_status"] == "COMPLETED"
-    time.sleep(15)  # longer than an upstream-started run takes to appear
+    assert (final["run_status"], final["run_type"]) == ("COMPLETED", "backfill")
+    time.sleep(20)  # longer than an upstream-started run takes to appear
     assert len(stack.dli_json("workflow", "history", "-d", B, "-n", "50")["runs"]) == before
-    assert _rows(stack, "2025-01-04") == [("a", "2025-01-04")]
+    assert _rows(stack, "2025-01-01") == [*rows, ("a", "2025-01-01")]
