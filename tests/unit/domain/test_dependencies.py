@@ -196,3 +196,33 @@ def test_checking_from_roots_finds_exactly_the_cycles_upstream_of_them(depends_o
         assert set(exc.details["cycle"]) <= upstream_of_root
     else:
         assert not _has_cycle(sub)
+
+
+@st.composite
+def stores(draw: st.DrawFn) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """``(code, manual)``: dataset -> depends_on under each source (a name may be in both)."""
+    code_names = draw(st.lists(st.sampled_from(MANAGED), max_size=5, unique=True))
+    manual_names = draw(st.lists(st.sampled_from(MANAGED), max_size=5, unique=True))
+    deps = st.lists(st.sampled_from(MANAGED + EXTERNAL), max_size=3)
+    return {n: draw(deps) for n in code_names}, {n: draw(deps) for n in manual_names}
+
+
+@settings(max_examples=100, deadline=None)
+@given(stores())
+def test_the_graph_is_the_active_specs_code_over_manual(sources):
+    from dli.adapters.stores.memory import InMemorySpecStore
+    from dli.domain.model.enums import SourceType
+    from dli.domain.usecases.dependencies import load_active_specs
+    from dli.testing.specs import make_document
+
+    code, manual = sources
+    store = InMemorySpecStore()
+    for source, specs in ((SourceType.CODE, code), (SourceType.MANUAL, manual)):
+        for name, deps in specs.items():
+            store.create(source, make_document(name, source=source, depends_on=tuple(deps)))
+    graph = load_active_specs(store).graph
+    assert set(graph.upstreams) == set(code) | set(manual)
+    for name in graph.upstreams:
+        active = code[name] if name in code else manual[name]
+        assert graph.upstreams[name] == tuple(dict.fromkeys(active))
+        assert set(graph.external_upstreams(name)) == {u for u in active if u not in graph.upstreams}
