@@ -200,8 +200,10 @@ def render_run_result(session: Session, result: WorkflowRunResult, *, title: str
     if result.run_status is not None and not result.run_ids:
         fields.append(("Status", result.run_status.value.lower()))
     if result.dates:
-        span = result.dates[0] if len(result.dates) == 1 else f"{result.dates[0]} .. {result.dates[-1]}"
-        fields.append(("Dates", f"{span} ({len(result.dates)} date{'s' if len(result.dates) != 1 else ''})"))
+        days = list(dict.fromkeys(result.dates))  # with downstream datasets, each date appears once per dataset
+        span = days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+        runs = f", {len(result.datasets)} runs" if result.datasets else ""
+        fields.append(("Dates", f"{span} ({len(days)} date{'s' if len(days) != 1 else ''}{runs})"))
     fields.append(("Parameters", format_params(result.parameters)))
     _summary(session, title, fields)
     if result.run_ids:

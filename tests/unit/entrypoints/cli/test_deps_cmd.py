@@ -111,6 +111,7 @@ def test_register_and_its_dry_run_refuse_a_cycle_naming_it(cli, pipeline):
 def test_backfill_with_downstream_dry_run_shows_the_order_and_wait_follows_every_run(cli, pipeline):
     dry = cli("workflow", "backfill", "shop.a", "-s", "2025-01-02", "-e", "2025-01-03", "--with-downstream", "--dry-run")
     assert dry.exit_code == 0
+    assert "  Dates: 2025-01-02 .. 2025-01-03 (2 dates, 6 runs)" in dry.stdout
     order = dry.stdout.splitlines()[dry.stdout.splitlines().index("  Order:") + 1:]
     assert [line.split() for line in order] == [
         ["2025-01-02", "shop.a"], ["2025-01-02", "shop.b"], ["2025-01-02", "shop.c"],
