@@ -359,3 +359,172 @@ class ControlPlaneContract:
         with pytest.raises(DLIError) as exc:  # like every other command on an unknown workflow
             backend.api.history(dataset_name="no.such.dataset")
         assert code_of(exc) == ErrorCode.WORKFLOW_NOT_FOUND.value
+
+    # -- dependencies --------------------------------------------------------------------------
+
+    def _pipeline(self, backend, *, b_paused=False):
+        """shop.a (cron) -> shop.b -> shop.c, both scheduled after their upstream."""
+        self.local(backend, "shop.a")
+        self.local(backend, "shop.b", depends_on=("shop.a",))
+        self.local(backend, "shop.c", depends_on=("shop.b", "ext.raw.users"))
+        backend.api.register("shop.a", cron="0 6 * * *")
+        backend.api.register("shop.b", after_upstream=True, enabled=not b_paused)
+        return backend.api.register("shop.c", after_upstream=True)
+
+    def _runs(self, backend, name, count, timeout=60.0):
+        """The first ``count`` runs of ``name``, oldest first, once they are all finished."""
+        waited = 0.0
+        while True:
+            runs = backend.api.history(dataset_name=name, limit=50).runs
+            if len(runs) >= count and all(r.is_terminal for r in runs):
+                return list(reversed(runs))[:count]
+            if waited > timeout:
+                raise AssertionError(f"{name}: {len(runs)} run(s) after {timeout}s: {runs}")
+            backend.sleep(0.5)
+            waited += 0.5
+
+    def test_a_schedule_after_upstream_has_no_cron_and_no_next_run_and_list_shows_the_trigger(self, backend):
+        self._pipeline(backend)
+        self.local(backend, "shop.d", depends_on=("shop.a",))
+        backend.api.register("shop.d", cron="0 7 * * *", after_upstream=True)
+        listed = {w.dataset_name: w for w in backend.api.list_workflows().workflows}
+        assert {n: w.trigger.value for n, w in listed.items()} == {
+            "shop.a": "cron", "shop.b": "upstream", "shop.c": "upstream", "shop.d": "both"
+        }
+        assert (listed["shop.b"].cron, listed["shop.b"].next_run) == (None, None)
+        assert listed["shop.d"].next_run is not None and listed["shop.a"].next_run is not None
+        assert backend.api.get("shop.b").trigger.value == "upstream"
+
+    def test_register_without_cron_or_after_upstream_is_dli_805(self, backend):
+        self.local(backend)
+        with pytest.raises(DLIError) as exc:
+            backend.api.register(NAME)
+        assert code_of(exc) == ErrorCode.WORKFLOW_INVALID_CRON.value
+        assert backend.api.get(NAME) is None
+
+    def test_an_upstream_run_starts_its_upstream_scheduled_downstreams_for_the_same_date(self, backend):
+        self._pipeline(backend)
+        run_id = backend.api.run("shop.a", parameters={"execution_date": "2025-01-01"}).run_id
+        (a,) = self._runs(backend, "shop.a", 1)
+        assert a.run_id == run_id and a.status is RunStatus.COMPLETED
+        (b,) = self._runs(backend, "shop.b", 1)
+        (c,) = self._runs(backend, "shop.c", 1)
+        for downstream, upstream in ((b, a), (c, b)):
+            assert downstream.status is RunStatus.COMPLETED
+            assert downstream.run_type is RunType.SCHEDULED
+            assert downstream.parameters["execution_date"] == "2025-01-01"
+            assert downstream.started_at >= upstream.finished_at
+
+    def test_a_paused_downstream_is_not_started_and_neither_is_what_follows_it(self, backend):
+        self._pipeline(backend, b_paused=True)
+        backend.api.run("shop.a", parameters={"execution_date": "2025-01-01"})
+        self._runs(backend, "shop.a", 1)
+        for _ in range(10):
+            backend.sleep(0.5)
+        assert backend.api.history(dataset_name="shop.b").total_count == 0
+        assert backend.api.history(dataset_name="shop.c").total_count == 0
+
+    def test_a_backfill_alone_does_not_start_its_downstreams(self, backend):
+        self._pipeline(backend)
+        result = backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-03")
+        assert [f.run_status for f in (self.finish(backend, r) for r in result.run_ids)] == [RunStatus.COMPLETED] * 2
+        for _ in range(10):
+            backend.sleep(0.5)
+        assert backend.api.history(dataset_name="shop.b").total_count == 0
+
+    def test_a_workflow_without_cron_is_backfilled_one_run_per_date_without_starting_its_downstreams(self, backend):
+        self._pipeline(backend)
+        result = backend.api.backfill("shop.b", start_date="2025-01-02", end_date="2025-01-03")
+        finals = [self.finish(backend, r) for r in result.run_ids]
+        assert [f.run_status for f in finals] == [RunStatus.COMPLETED] * 2
+        assert [f.parameters["execution_date"] for f in finals] == ["2025-01-02", "2025-01-03"]
+        assert finals[0].finished_at <= finals[1].started_at
+        for _ in range(10):
+            backend.sleep(0.5)
+        assert backend.api.history(dataset_name="shop.c").total_count == 0
+
+    def test_backfill_with_downstream_runs_date_by_date_in_dependency_order(self, backend):
+        self._pipeline(backend)
+        dry = backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-03", dry_run=True,
+                                   with_downstream=True)
+        plan = list(zip(dry.dates, dry.datasets))
+        assert plan == [("2025-01-02", "shop.a"), ("2025-01-02", "shop.b"), ("2025-01-02", "shop.c"),
+                        ("2025-01-03", "shop.a"), ("2025-01-03", "shop.b"), ("2025-01-03", "shop.c")]
+        assert dry.run_ids == () and backend.api.history(limit=100).total_count == 0
+        result = backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-03", with_downstream=True)
+        assert list(zip(result.dates, result.datasets)) == plan
+        finals = [self.finish(backend, r) for r in result.run_ids]
+        assert [(f.dataset_name, f.parameters["execution_date"]) for f in finals] == [(n, d) for d, n in plan]
+        assert all(f.run_status is RunStatus.COMPLETED and f.run_type is RunType.BACKFILL for f in finals)
+        assert all(a.finished_at <= b.started_at for a, b in zip(finals, finals[1:]))
+        for _ in range(10):
+            backend.sleep(0.5)
+        assert backend.api.history(dataset_name="shop.c", limit=50).total_count == 2  # nothing more started
+
+    def test_backfill_with_downstream_needs_every_dataset_unpaused(self, backend):
+        self._pipeline(backend, b_paused=True)
+        with pytest.raises(DLIError) as exc:
+            backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-02", with_downstream=True)
+        assert code_of(exc) == ErrorCode.WORKFLOW_INVALID_STATE.value and "shop.b" in exc.value.message
+        assert backend.api.history(limit=100).total_count == 0
+
+    def test_a_dependency_cycle_is_refused_at_register_naming_it_and_nothing_is_written(self, backend):
+        self.local(backend, "shop.a", depends_on=("shop.b",))
+        backend.api.register("shop.a", cron="0 6 * * *")
+        self.local(backend, "shop.b", depends_on=("shop.a",))
+        with pytest.raises(DLIError) as exc:
+            backend.api.register("shop.b", after_upstream=True)
+        assert code_of(exc) == ErrorCode.SPEC_INVALID.value
+        assert "shop.b -> shop.a -> shop.b" in exc.value.message
+        assert backend.api.get("shop.b") is None
+        self.local(backend, "shop.self", depends_on=("shop.self",))
+        with pytest.raises(DLIError) as exc:
+            backend.api.register("shop.self", cron="0 6 * * *")
+        assert "shop.self -> shop.self" in exc.value.message
+
+    def test_an_upstream_no_store_knows_is_allowed_with_a_warning_and_shows_as_external(self, backend):
+        self.local(backend, "shop.a", depends_on=("ext.raw.events",))
+        result = backend.api.register("shop.a", cron="0 6 * * *")
+        assert result.status is ResultStatus.SUCCESS and "ext.raw.events" in result.warning
+        graph = backend.api.dependencies("shop.a", direction="upstream")
+        assert [(n.name, n.external) for n in graph.nodes] == [("shop.a", False), ("ext.raw.events", True)]
+
+    def test_dependencies_walk_upstream_downstream_and_within_the_depth(self, backend):
+        self._pipeline(backend)
+        up = backend.api.dependencies("shop.c", direction="upstream")
+        assert [(n.name, n.relation, n.distance) for n in up.nodes] == [
+            ("shop.c", "root", 0), ("ext.raw.users", "upstream", 1), ("shop.b", "upstream", 1), ("shop.a", "upstream", 2)
+        ]
+        assert {(e.upstream, e.downstream) for e in up.edges} == {
+            ("shop.b", "shop.c"), ("ext.raw.users", "shop.c"), ("shop.a", "shop.b")
+        }
+        near = backend.api.dependencies("shop.c", direction="upstream", depth=1)
+        assert {n.name for n in near.nodes} == {"shop.c", "shop.b", "ext.raw.users"}
+        assert ("shop.a", "shop.b") not in {(e.upstream, e.downstream) for e in near.edges}
+        down = backend.api.dependencies("shop.a", direction="downstream")
+        assert [(n.name, n.trigger.value, n.source_type.value) for n in down.nodes] == [
+            ("shop.a", "cron", "manual"), ("shop.b", "upstream", "manual"), ("shop.c", "upstream", "manual")
+        ]
+        both = backend.api.dependencies("shop.b")
+        assert {(n.name, n.relation) for n in both.nodes} == {
+            ("shop.b", "root"), ("shop.a", "upstream"), ("shop.c", "downstream")
+        }
+        with pytest.raises(DLIError) as exc:
+            backend.api.dependencies("no.such.dataset")
+        assert code_of(exc) == ErrorCode.WORKFLOW_NOT_FOUND.value
+        for bad in ({"direction": "sideways"}, {"depth": 0}):
+            with pytest.raises(DLIError) as exc:
+                backend.api.dependencies("shop.a", **bad)
+            assert code_of(exc) == ErrorCode.PARAMETER_INVALID.value
+
+    def test_the_active_specs_depends_on_counts_code_over_manual(self, backend):
+        self.local(backend, "shop.up")
+        backend.api.register("shop.up", cron="0 6 * * *")
+        self.local(backend, NAME, depends_on=("shop.up",))
+        backend.api.register(NAME, cron="0 9 * * *")
+        assert [n.name for n in backend.api.dependencies("shop.up", direction="downstream").nodes] == ["shop.up", NAME]
+        backend.publish_code(make_spec(NAME, cron="0 9 * * *", depends_on=("ext.other",)))
+        assert [n.name for n in backend.api.dependencies("shop.up", direction="downstream").nodes] == ["shop.up"]
+        assert [n.name for n in backend.api.dependencies(NAME, direction="upstream").nodes] == [NAME, "ext.other"]
+        backend.remove_code(NAME)
+        assert [n.name for n in backend.api.dependencies("shop.up", direction="downstream").nodes] == ["shop.up", NAME]

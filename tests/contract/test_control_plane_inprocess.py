@@ -43,7 +43,7 @@ class TestInProcessControlPlane(ControlPlaneContract):
         api = WorkflowAPI(
             ExecutionContext(execution_mode=ExecutionMode.MOCK, project_path=tmp_path, user="tester"),
             store=store,
-            orchestrator=InMemoryOrchestrator(clock=clock),
+            orchestrator=InMemoryOrchestrator(clock=clock, store=store),
             clock=clock,
         )
         return InProcessBackend(api=api, project=tmp_path, store=store, clock=clock)

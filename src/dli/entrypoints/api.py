@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.dependencies import WorkflowDependenciesResult
+from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import (
     DatasetNotFoundError,
     ServerError,
@@ -18,7 +19,7 @@ from dli.domain.model.errors import (
     WorkflowRegistrationError,
 )
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.schedule import AFTER_UPSTREAM, ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, minimal_spec
 from dli.domain.model.workflow import (
     DagState,
@@ -115,18 +116,24 @@ class WorkflowAPI:
         self,
         dataset_name: str,
         *,
-        cron: str,
+        cron: str | None = None,
         timezone: str = "UTC",
         enabled: bool = True,
         retry_max_attempts: int = 1,
         retry_delay_seconds: int = 300,
         force: bool = False,
+        after_upstream: bool = False,
     ) -> WorkflowRegisterResult:
-        """Register the local dataset spec as a MANUAL workflow on ``cron`` in ``timezone``.
+        """Register the local dataset spec as a MANUAL workflow on ``cron`` in ``timezone``, and/or
+        (``after_upstream``) whenever every upstream dataset of its ``depends_on`` that dli manages
+        has published new data.
+
+        The result's ``warning`` names upstreams no store knows (external tables).
 
         Raises:
-            InvalidCronError: Invalid cron or timezone (DLI-805).
+            InvalidCronError: Invalid cron or timezone, or neither a cron nor ``after_upstream`` (DLI-805).
             DatasetNotFoundError: No local spec (DLI-101).
+            SpecInvalidError: Its ``depends_on`` closes a dependency cycle (DLI-203, naming it).
             WorkflowPermissionError: A CODE workflow exists (DLI-803).
             WorkflowAlreadyExistsError: A MANUAL one exists and ``force`` is false (DLI-804).
         """
@@ -136,6 +143,7 @@ class WorkflowAPI:
             enabled=enabled,
             retry_max_attempts=retry_max_attempts,
             retry_delay_seconds=retry_delay_seconds,
+            after=AFTER_UPSTREAM if after_upstream else None,
         )
         spec = attrs.evolve(self.load_spec(dataset_name), schedule=schedule)
         return self._bus.handle(m.RegisterWorkflow(spec=spec, force=force))  # type: ignore[no-any-return]
@@ -165,10 +173,22 @@ class WorkflowAPI:
         end_date: str,
         parameters: Mapping[str, Any] | None = None,
         dry_run: bool = False,
+        with_downstream: bool = False,
     ) -> WorkflowRunResult:
-        """Run each date from ``start_date`` to ``end_date`` (YYYY-MM-DD), in order, stopping at the first failure."""
+        """Run each date from ``start_date`` to ``end_date`` (YYYY-MM-DD), in order, stopping at the first failure.
+
+        A backfill does not start the workflows scheduled after this one. With ``with_downstream``,
+        every managed dataset downstream of it runs too: date by date, each date's datasets in
+        dependency order, each run after the previous one ended (``datasets``, ``dates`` and
+        ``run_ids`` of the result list the runs in that order).
+        """
         message = m.TriggerBackfill(
-            dataset_name=dataset_name, start_date=start_date, end_date=end_date, parameters=parameters, dry_run=dry_run
+            dataset_name=dataset_name,
+            start_date=start_date,
+            end_date=end_date,
+            parameters=parameters,
+            dry_run=dry_run,
+            with_downstream=with_downstream,
         )
         return self._bus.handle(message)  # type: ignore[no-any-return]
 
@@ -220,6 +240,22 @@ class WorkflowAPI:
             limit=limit,
             include_dataset_info=include_dataset_info,
         )
+        return self._bus.handle(message)  # type: ignore[no-any-return]
+
+    def dependencies(
+        self,
+        dataset_name: str,
+        *,
+        direction: DependencyDirection | str = DependencyDirection.BOTH,
+        depth: int | None = None,
+    ) -> WorkflowDependenciesResult:
+        """The upstream and/or downstream datasets of a workflow (``direction``: ``upstream``,
+        ``downstream`` or ``both``), at most ``depth`` steps away; names no store knows are external.
+
+        Raises:
+            WorkflowNotFoundError: No store knows the workflow (DLI-800).
+        """
+        message = m.GetDependencies(dataset_name=dataset_name, direction=direction, depth=depth)
         return self._bus.handle(message)  # type: ignore[no-any-return]
 
     def logs(self, run_id: str) -> RunLogs:

@@ -141,10 +141,12 @@ def build_orchestrator(
     timeout_seconds: float | None = None,
     connect_timeout_seconds: float | None = None,
     read_timeout_seconds: float | None = None,
+    store: SpecStore | None = None,
 ) -> Orchestrator:
     """The orchestrator for an Airflow API server URL, or ``memory://`` (simulated runs).
 
-    ``memory://?queue_seconds=0.1&run_seconds=0.2`` makes simulated runs fast (tests, demos).
+    ``memory://?queue_seconds=0.1&run_seconds=0.2`` makes simulated runs fast (tests, demos). The
+    simulation reads ``store`` as Airflow's DAG factory would, to start upstream-scheduled workflows.
     Airflow's ``connect_timeout_seconds`` and ``read_timeout_seconds`` (``None``: the adapter's, 3 s
     and 10 s) bound what a hung or unreachable Airflow costs a request; ``timeout_seconds``, a
     caller's own patience (LOCAL mode's request timeout), caps both.
@@ -162,7 +164,7 @@ def build_orchestrator(
             raise ConfigurationError(f"Invalid orchestrator URL {url!r}: timings must be numbers") from None
         if options:
             raise ConfigurationError(f"Unknown option(s) in {url!r}: {', '.join(sorted(options))}")
-        return InMemoryOrchestrator(clock=clock, **timings)
+        return InMemoryOrchestrator(clock=clock, store=store, **timings)
     if parts.scheme in ("http", "https"):
         from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 
@@ -237,11 +239,12 @@ def _bus(
         from dli.adapters.stores.memory import InMemorySpecStore
 
         if store is None and orchestrator is None:
-            mock_store, mock_orchestrator = InMemorySpecStore(), InMemoryOrchestrator(clock=clock)
+            mock_store = InMemorySpecStore()
+            mock_orchestrator = InMemoryOrchestrator(clock=clock, store=mock_store)
             seed_mock(mock_store, mock_orchestrator, now=clock.now())
             store, orchestrator = mock_store, mock_orchestrator
         store = store or InMemorySpecStore()
-        orchestrator = orchestrator or InMemoryOrchestrator(clock=clock)
+        orchestrator = orchestrator or InMemoryOrchestrator(clock=clock, store=store)
     else:  # LOCAL
         if store is None:
             if not context.store_url:
@@ -258,6 +261,7 @@ def _bus(
                 timeout_seconds=context.timeout_seconds,
                 connect_timeout_seconds=_env_seconds("DLI_AIRFLOW_CONNECT_TIMEOUT"),
                 read_timeout_seconds=_env_seconds("DLI_AIRFLOW_READ_TIMEOUT"),
+                store=store,
             )
     return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
 
@@ -374,6 +378,7 @@ def build_server(
             password=airflow_password,
             connect_timeout_seconds=airflow_connect_timeout_seconds,
             read_timeout_seconds=airflow_read_timeout_seconds,
+            store=indexed,
         )
     return ServerSettings(
         store=indexed,

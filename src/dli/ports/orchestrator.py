@@ -11,7 +11,7 @@ import attrs
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.workflow import DagState
 
-__all__ = ["BackfillHandle", "DagState", "Orchestrator", "RunRecord"]
+__all__ = ["BackfillHandle", "ChainStep", "DagState", "Orchestrator", "RunRecord"]
 
 
 @attrs.frozen(kw_only=True)
@@ -50,6 +50,20 @@ class BackfillHandle:
     """Orchestrator's id of the backfill."""
     run_ids: tuple[str, ...]
     """One run per date, in date order."""
+
+
+@attrs.frozen(kw_only=True)
+class ChainStep:
+    """One run of a chained backfill: a dataset and the date it processes."""
+
+    name: str
+    """The dataset (workflow)."""
+    date: dt.date
+    """The calendar day it processes (its ``execution_date``), in ``timezone``."""
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """Run parameters besides ``execution_date``."""
+    timezone: str = "UTC"
+    """The workflow's schedule timezone."""
 
 
 class Orchestrator(Protocol):
@@ -102,6 +116,18 @@ class Orchestrator(Protocol):
         """Start one run per date, sequential in date order, stopping after the first failed date.
 
         ``dates`` are calendar days in ``timezone``, the workflow's schedule timezone.
+        """
+        ...
+
+    def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
+        """Start one backfill run per step (any workflows, any order given), each starting only once
+        the run of the step before it has ended COMPLETED.
+
+        The first run that fails (or is killed) stops the chain: every later run ends KILLED without
+        starting. A run processes its step's date (``execution_date``). Backfill runs never start
+        workflows scheduled after their upstreams. Used for ``backfill --with-downstream`` (the
+        steps date by date, each date's datasets in dependency order) and for workflows without a
+        cron, which have no fire times to backfill.
         """
         ...
 

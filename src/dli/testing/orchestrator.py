@@ -16,6 +16,7 @@ import pytest
 
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
+from dli.ports.orchestrator import ChainStep
 
 UNKNOWN = "contract.never_registered"
 
@@ -88,6 +89,50 @@ class OrchestratorContract:
         finals = [orch.get_run(r) for r in handle.run_ids]
         assert finals[0].status is RunStatus.FAILED
         assert all(f.status is not RunStatus.COMPLETED and f.started_at is None for f in finals[1:])
+
+    def test_a_backfill_chain_runs_each_step_after_the_one_before_across_workflows(self, orch_env):
+        orch = orch_env.orchestrator
+        steps = [
+            ChainStep(name=orch_env.ok, date=dt.date(2025, 4, 1)),
+            ChainStep(name=orch_env.slow, date=dt.date(2025, 4, 1), parameters={"n": 1}),
+            ChainStep(name=orch_env.ok, date=dt.date(2025, 4, 2)),
+        ]
+        # The last step waits for the slow one, which runs until stopped: killing it stops the chain.
+        handle = orch.backfill_chain(steps, triggered_by="carol")
+        assert [r.split("@")[0] for r in handle.run_ids] == [s.name for s in steps]
+        first, middle, last = handle.run_ids
+        orch_env.wait(_terminal(orch, first), 300)
+        orch_env.wait(lambda: orch.get_run(middle).status is RunStatus.RUNNING, 300)
+        assert orch.get_run(last).status is RunStatus.PENDING and orch.get_run(last).started_at is None
+        orch.stop_run(middle)
+        orch_env.wait(_terminal(orch, last), 300)
+        finals = [orch.get_run(r) for r in handle.run_ids]
+        assert [f.status for f in finals] == [RunStatus.COMPLETED, RunStatus.KILLED, RunStatus.KILLED]
+        assert finals[2].started_at is None
+        assert finals[0].finished_at <= finals[1].started_at
+        assert all(f.run_type is RunType.BACKFILL and f.triggered_by == "carol" for f in finals)
+        assert [f.parameters.get("execution_date") for f in finals] == ["2025-04-01", "2025-04-01", "2025-04-02"]
+        assert finals[1].parameters.get("n") == 1
+
+    def test_a_backfill_chain_completes_in_order_and_stops_at_the_first_failure(self, orch_env):
+        orch = orch_env.orchestrator
+        ok = [ChainStep(name=orch_env.ok, date=dt.date(2025, 5, d)) for d in (1, 2)]
+        handle = orch.backfill_chain(ok, triggered_by=None)
+        for run_id in handle.run_ids:
+            orch_env.wait(_terminal(orch, run_id), 300)
+        done = [orch.get_run(r) for r in handle.run_ids]
+        assert [f.status for f in done] == [RunStatus.COMPLETED] * 2
+        assert done[0].finished_at <= done[1].started_at
+        assert [f.logical_date.date() for f in done] == [dt.date(2025, 5, 1), dt.date(2025, 5, 2)]
+        failing = orch.backfill_chain(
+            [ChainStep(name=orch_env.failing, date=dt.date(2025, 6, 1)), ChainStep(name=orch_env.ok, date=dt.date(2025, 6, 1))],
+            triggered_by=None,
+        )
+        for run_id in failing.run_ids:
+            orch_env.wait(_terminal(orch, run_id), 300)
+        first, second = (orch.get_run(r) for r in failing.run_ids)
+        assert first.status is RunStatus.FAILED
+        assert second.status is RunStatus.KILLED and second.started_at is None
 
     def test_list_runs_newest_first_with_filters_and_total(self, orch_env):
         orch = orch_env.orchestrator

@@ -15,11 +15,11 @@ UTC = dt.timezone.utc
 
 
 def make_spec(name: str = "shop.sales.daily", *, cron: str | None = "0 9 * * *", timezone: str = "UTC",
-              enabled: bool = True, **fields: Any) -> DatasetSpec:
-    """A valid spec; pass ``cron=None`` for one without a schedule."""
+              enabled: bool = True, after: str | None = None, **fields: Any) -> DatasetSpec:
+    """A valid spec; pass ``cron=None`` (and no ``after``) for one without a schedule."""
     fields.setdefault("query_statement", "SELECT 1")
     fields.setdefault("owner", "owner@example.com")
-    schedule = ScheduleConfig(cron=cron, timezone=timezone, enabled=enabled) if cron else None
+    schedule = ScheduleConfig(cron=cron, timezone=timezone, enabled=enabled, after=after) if cron or after else None
     return DatasetSpec(name=name, schedule=schedule, **fields)
 
 

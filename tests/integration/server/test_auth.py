@@ -20,6 +20,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/workflows", None),
     ("POST", "/api/v1/workflows", {"spec": SPEC}),
     ("GET", f"/api/v1/workflows/{NAME}", None),
+    ("GET", f"/api/v1/workflows/{NAME}/deps", None),
     ("DELETE", f"/api/v1/workflows/{NAME}", None),
     ("POST", f"/api/v1/workflows/{NAME}/run", {}),
     ("POST", f"/api/v1/workflows/{NAME}/backfill", {"start_date": "2025-01-01", "end_date": "2025-01-02"}),
@@ -73,7 +74,11 @@ def test_health_and_openapi_need_no_token(live: LiveServer):
     for method, path, _ in ENDPOINTS:
         template = path.replace(RUN, "{run_id}").replace(NAME, "{dataset_name}")
         assert method.lower() in paths[template], template
-    assert {"WorkflowInfo", "WorkflowRunResult", "TriggerRunBody", "ErrorBody"} <= set(document["components"]["schemas"])
+    assert {"WorkflowInfo", "WorkflowRunResult", "TriggerRunBody", "ErrorBody", "WorkflowDependenciesResult"} <= set(
+        document["components"]["schemas"]
+    )
+    deps = paths["/api/v1/workflows/{dataset_name}/deps"]["get"]
+    assert {p["name"] for p in deps["parameters"]} >= {"dataset_name", "direction", "depth"}
 
 
 def test_the_tokens_user_is_recorded_as_registered_by_and_triggered_by(live: LiveServer):

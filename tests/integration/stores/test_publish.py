@@ -233,3 +233,52 @@ def test_the_check_intervals_publish_names_are_those_the_server_and_the_dev_stac
 
     default = inspect.signature(serve).parameters["check_interval"].default
     assert f"({default:g} s by default; {CHECK_INTERVAL_SECONDS} s for dli dev up)" in CHANGE_SHOWS
+
+
+# -- dependencies ----------------------------------------------------------------------------------
+
+
+def test_a_dependency_cycle_in_the_project_refuses_the_publish_naming_it_and_writes_nothing(tmp_path):
+    root = tmp_path / "cyclic"
+    write_spec(root, make_spec("shop.a", depends_on=("shop.b",)))
+    write_spec(root, make_spec("shop.b", cron=None, after="upstream", depends_on=("shop.a",)))
+    url = (tmp_path / "store").as_uri()
+    for dry_run in (True, False):
+        with pytest.raises(SpecInvalidError) as exc:
+            publish(root, url, dry_run=dry_run)
+        assert "Dependency cycle: shop.a -> shop.b -> shop.a" in exc.value.message
+    assert build_store(url).list_etags(CODE) == {}
+
+
+def test_a_cycle_through_a_manual_spec_is_refused_too(tmp_path):
+    url = (tmp_path / "store").as_uri()
+    build_store(url).create(MANUAL, make_document("shop.m", depends_on=("shop.a",)))
+    root = tmp_path / "project"
+    write_spec(root, make_spec("shop.a", depends_on=("shop.m",)))
+    with pytest.raises(SpecInvalidError, match="shop.a -> shop.m -> shop.a"):
+        publish(root, url)
+    assert build_store(url).list_etags(CODE) == {}
+
+
+def test_pruning_a_code_spec_checks_the_manual_spec_that_becomes_active_again(tmp_path):
+    url = (tmp_path / "store").as_uri()
+    store = build_store(url)
+    store.create(MANUAL, make_document("shop.x", depends_on=("shop.a",)))  # overridden by code, for now
+    store.create(CODE, make_document("shop.x", source=CODE))
+    root = tmp_path / "project"
+    write_spec(root, make_spec("shop.a", depends_on=("shop.x",)))
+    publish(root, url)  # fine while code's shop.x depends on nothing
+    with pytest.raises(SpecInvalidError, match="shop.a -> shop.x -> shop.a"):
+        publish(root, url, prune=True)
+    assert set(store.list_etags(CODE)) == {"shop.a", "shop.x"}
+
+
+def test_external_upstreams_are_published_with_a_warning(tmp_path):
+    root = tmp_path / "project"
+    write_spec(root, make_spec("shop.a", depends_on=("erp.fx_rates",)))
+    result = publish(root, (tmp_path / "store").as_uri())
+    assert [i.action.value for i in result.items] == ["create"]
+    (warning,) = result.warnings
+    assert "'shop.a' depends on erp.fx_rates, which no store knows" in warning
+    code, out, err = run_cli("--store", (tmp_path / "store").as_uri(), "--path", str(root))
+    assert code == 0 and "Warning: 'shop.a' depends on erp.fx_rates" in err

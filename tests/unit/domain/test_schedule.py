@@ -16,12 +16,42 @@ def test_schedule_defaults_match_the_spec():
     assert (s.timezone, s.enabled, s.retry_max_attempts, s.retry_delay_seconds) == ("UTC", True, 1, 300)
 
 
-@pytest.mark.parametrize("cron", ["invalid", "0 9 * *", "0 9 * * * *", "60 * * * *", "* 24 * * *", "", None, 5])
+@pytest.mark.parametrize("cron", ["invalid", "0 9 * *", "0 9 * * * *", "60 * * * *", "* 24 * * *", "", 5])
 def test_cron_must_have_five_valid_fields(cron):
     with pytest.raises(InvalidCronError) as exc:
         ScheduleConfig(cron=cron)
     assert exc.value.code.value == "DLI-805"
     assert "5-field" in exc.value.hints[0]
+
+
+def test_a_schedule_without_cron_needs_after_upstream():
+    with pytest.raises(InvalidCronError) as exc:
+        ScheduleConfig(cron=None)
+    assert exc.value.code.value == "DLI-805"
+    assert "after: upstream" in exc.value.message and "--after-upstream" in exc.value.hints[0]
+
+
+@pytest.mark.parametrize(
+    ("cron", "after", "trigger"),
+    [("0 9 * * *", None, "cron"), (None, "upstream", "upstream"), ("0 9 * * *", "upstream", "both")],
+)
+def test_the_trigger_is_the_cron_upstream_data_or_both(cron, after, trigger):
+    schedule = ScheduleConfig(cron=cron, after=after)
+    assert schedule.trigger.value == trigger
+    assert schedule.after_upstream is (after is not None)
+
+
+@pytest.mark.parametrize("after", ["downstream", "Upstream", True, 1, ""])
+def test_after_accepts_only_upstream(after):
+    with pytest.raises(SpecInvalidError) as exc:
+        ScheduleConfig(cron="0 9 * * *", after=after)
+    assert exc.value.details["field"] == "after"
+
+
+def test_an_upstream_only_schedule_has_no_next_run():
+    assert next_run(ScheduleConfig(after="upstream"), now=dt.datetime(2025, 1, 1, tzinfo=UTC)) is None
+    both = ScheduleConfig(cron="0 9 * * *", after="upstream")
+    assert next_run(both, now=dt.datetime(2025, 1, 1, tzinfo=UTC)) == dt.datetime(2025, 1, 1, 9, tzinfo=zoneinfo.ZoneInfo("UTC"))
 
 
 def test_cron_whitespace_is_normalised():

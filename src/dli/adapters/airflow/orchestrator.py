@@ -3,7 +3,9 @@
 Mapping (docs/airflow.md, docs/airflow-notes.md): one DAG per dataset (``dag_id`` = dataset name); public run
 ids are ``<dataset>@<airflow run id>`` so a run is found without scanning DAGs; states queued ->
 PENDING, running -> RUNNING, success -> COMPLETED, failed -> FAILED, and a run stopped through dli
-(note ``dli:killed``) or a backfill date the DAG's ``dli_guard`` task refused to run -> KILLED.
+(note ``dli:killed``) or a backfill date the DAG's ``dli_guard`` task refused to run -> KILLED. A
+run whose ``dli_guard`` still waits (for the upstream runs that published its data, or for the run
+before it in a chained backfill) is PENDING, and its SQL started when the guard let it through.
 Every request has short connect and read timeouts and is repeated only where that cannot do anything
 twice (``dli.adapters.http_retry``); an unreachable, hung or failing Airflow is a ``ServerError``
 (DLI-503) naming Airflow's URL (never the credentials). Lists are read page by page (``_pages``):
@@ -24,14 +26,18 @@ import httpx
 
 from dli.adapters.airflow.runs import (
     AIRFLOW_STATES,
+    ASSET_TRIGGERED,
     BACKFILL_MARKER,
+    CHAIN_AFTER,
     BROKEN_PREFIX,
     BROKEN_TAG,
     GUARD_TASK,
     KILLED_NOTE,
     TRIGGERED_BY_NOTE,
     format_event,
+    parse_time,
     run_record,
+    zone,
 )
 from dli.adapters.airflow.session import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -43,6 +49,7 @@ from dli.adapters.airflow.session import (
 from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy
 from dli.domain.model.enums import RunStatus
 from dli.domain.model.errors import (
+    DLIError,
     InvalidStateError,
     ParameterInvalidError,
     WorkflowExecutionError,
@@ -50,7 +57,7 @@ from dli.domain.model.errors import (
 )
 from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
+from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord
 
 __all__ = ["AirflowOrchestrator"]
 
@@ -62,6 +69,28 @@ _MAX_ERROR_LOOKUPS = 20  # failed runs of one history page whose error message i
 def _database_locked(response: httpx.Response) -> bool:
     """Airflow on SQLite refused a write with 503 "database is locked": rolled back, safe to repeat."""
     return response.status_code == 503 and "locked" in response.text.lower()
+
+
+def _waits(raw: Mapping[str, Any]) -> bool:
+    """Whether the run's ``dli_guard`` may hold it back: a run started by new upstream data waits for
+    the runs that published it, a chained backfill run for the run before it."""
+    if raw.get("run_type") == ASSET_TRIGGERED:
+        return True
+    marker = (raw.get("conf") or {}).get(BACKFILL_MARKER)
+    return isinstance(marker, Mapping) and bool(marker.get(CHAIN_AFTER))
+
+
+def _with_guard(record: RunRecord, guard: Mapping[str, Any] | None) -> RunRecord:
+    """A run whose guard is still waiting has not started: PENDING, no start time. Once the guard let
+    it through, it started when the guard ended (Airflow's own start is when the waiting began)."""
+    state = (guard or {}).get("state")
+    if state == "success":
+        return attrs.evolve(record, started_at=parse_time(guard.get("end_date")) or record.started_at)  # type: ignore[union-attr]
+    if state == "failed":
+        return attrs.evolve(record, started_at=None)
+    if record.status is RunStatus.RUNNING:
+        return attrs.evolve(record, status=RunStatus.PENDING, started_at=None)
+    return attrs.evolve(record, started_at=None)
 
 
 @attrs.frozen
@@ -320,6 +349,76 @@ class AirflowOrchestrator:
             )
         return BackfillHandle(backfill_id=backfill_id, run_ids=run_ids)
 
+    def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
+        """One manual run per step, all created now, each naming the run before it in its marker: its
+        ``dli_guard`` waits (without holding a worker slot) until that run ended, and stops the chain
+        when it did not succeed. Created in chain order, so that two runs of one DAG start in that order.
+        """
+        if not steps:
+            raise ParameterInvalidError("A backfill needs at least one date")
+        chain_id = uuid.uuid4().hex
+        stamp = f"{self._clock.now().astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}_{chain_id[:12]}"
+        note = f"{TRIGGERED_BY_NOTE}{triggered_by}" if triggered_by else "dli: triggered"
+        created: list[tuple[str, str]] = []
+        previous: dict[str, str] | None = None
+        try:
+            for index, step in enumerate(steps):
+                native = f"dli_backfill__{stamp}_{index:04d}"
+                day = step.date.isoformat()
+                zone_name = step.timezone if isinstance(zone(step.timezone), zoneinfo.ZoneInfo) else "UTC"
+                marker: dict[str, Any] = {
+                    "id": chain_id, "date": day, "timezone": zone_name, "index": index, "triggered_by": triggered_by
+                }
+                if previous is not None:
+                    marker[CHAIN_AFTER] = previous
+                body = {
+                    "dag_run_id": native,
+                    "logical_date": None,
+                    "conf": {**step.parameters, "execution_date": day, BACKFILL_MARKER: marker},
+                    "note": note,
+                }
+                response = self._on_dag(
+                    step.name,
+                    lambda name=step.name, body=body: self._http.call(
+                        "POST", f"/api/v2/dags/{segment(name)}/dagRuns", json=body
+                    ),
+                )
+                if response.status_code == 400:
+                    raise ParameterInvalidError(
+                        f"Airflow rejected the parameters of '{step.name}': {error_detail(response)}"
+                    )
+                if response.status_code not in (200, 201):
+                    raise self._http.error(response, f"backfill '{step.name}' for {day}")
+                created.append((step.name, native))
+                previous = {"dag_id": step.name, "run_id": native, "dataset": step.name, "date": day}
+        except DLIError:
+            self._abandon(created)
+            raise
+        return BackfillHandle(backfill_id=chain_id, run_ids=tuple(make_run_id(n, r) for n, r in created))
+
+    def _abandon(self, created: Sequence[tuple[str, str]]) -> None:
+        """Stop the runs of a chain that could not be created whole (best effort: the error is what matters)."""
+        for name, native in reversed(created):
+            try:
+                self._http.call(
+                    "PATCH",
+                    f"/api/v2/dags/{segment(name)}/dagRuns/{segment(native)}",
+                    json={"state": "failed", "note": f"{KILLED_NOTE}\ndli: the backfill could not be created whole"},
+                )
+            except DLIError:
+                pass
+
+    def _guard_instance(self, raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        response = self._http.call(
+            "GET",
+            f"/api/v2/dags/{segment(raw['dag_id'])}/dagRuns/{segment(raw['dag_run_id'])}/taskInstances/{GUARD_TASK}",
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._http.error(response, f"read the guard of run '{raw['dag_run_id']}'")
+        return response.json()  # type: ignore[no-any-return]
+
     def _get_raw_run(self, run_id: str) -> tuple[str, Mapping[str, Any] | None]:
         name, native = split_run_id(run_id)
         response = self._http.call("GET", f"/api/v2/dags/{segment(name)}/dagRuns/{segment(native)}")
@@ -337,6 +436,8 @@ class AirflowOrchestrator:
         if raw is None:
             return None
         record = run_record(raw)
+        if _waits(raw):
+            record = _with_guard(record, self._guard_instance(raw))
         if record.status is RunStatus.FAILED:
             record = self._with_failure(record, self._failure(raw, with_message=True))
         return record
@@ -468,10 +569,17 @@ class AirflowOrchestrator:
     def _records(self, raws: Sequence[Mapping[str, Any]], *, with_messages: bool = True) -> list[RunRecord]:
         """Records of one page; failed runs are checked for the guard (one call) and, bounded, their error."""
         records = [run_record(raw) for raw in raws]
+        waiting = [(i, raw) for i, raw in enumerate(raws) if _waits(raw)]
+        if waiting:
+            guards = self._guards([raw for _, raw in waiting])
+            for index, raw in waiting:
+                records[index] = _with_guard(records[index], guards.get((raw["dag_id"], raw["dag_run_id"])))
         failed = [(i, raw) for i, raw in enumerate(raws) if records[i].status is RunStatus.FAILED]
         if not failed:
             return records
-        guard_stopped = self._guard_failures([raw for _, raw in failed if raw.get("run_type") == "backfill"])
+        guard_stopped = self._guard_failures(
+            [raw for _, raw in failed if raw.get("run_type") == "backfill" or _waits(raw)]
+        )
         lookups = 0
         for index, raw in failed:
             key = (raw["dag_id"], raw["dag_run_id"])
@@ -481,6 +589,22 @@ class AirflowOrchestrator:
                 lookups += 1
                 records[index] = self._with_failure(records[index], self._failure(raw, with_message=True))
         return records
+
+    def _guards(self, raws: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
+        """``(dag_id, run_id) -> dli_guard task instance`` of the given runs (one request a page)."""
+        tis = self._items(
+            "POST",
+            "/api/v2/dags/~/dagRuns/~/taskInstances/list",
+            "task_instances",
+            "list task instances",
+            query={
+                "dag_ids": sorted({r["dag_id"] for r in raws}),
+                "dag_run_ids": sorted({r["dag_run_id"] for r in raws}),
+                "task_ids": [GUARD_TASK],
+            },
+        )
+        wanted = {(r["dag_id"], r["dag_run_id"]) for r in raws}
+        return {key: ti for ti in tis if (key := (ti["dag_id"], ti["dag_run_id"])) in wanted}
 
     def _guard_failures(self, raws: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
         """``(dag_id, run_id) -> message`` of backfill runs that the guard task stopped (one request)."""
@@ -527,7 +651,7 @@ class AirflowOrchestrator:
         tis = self._task_instances(raw["dag_id"], raw["dag_run_id"])
         failed = [ti for ti in tis if ti.get("state") == "failed"]
         guard = next((ti for ti in failed if ti["task_id"] == GUARD_TASK), None)
-        if guard is not None and raw.get("run_type") == "backfill":
+        if guard is not None and (raw.get("run_type") == "backfill" or _waits(raw)):
             return _Failure(True, self._error_text(guard) or "Not run: an earlier backfill date failed")
         if not failed or not with_message:
             return _Failure(False, None)

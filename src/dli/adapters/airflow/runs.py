@@ -16,7 +16,11 @@ from dli.ports.orchestrator import RunRecord
 
 __all__ = [
     "AIRFLOW_STATES",
+    "ASSET_TRIGGERED",
     "BACKFILL_MARKER",
+    "CHAIN_AFTER",
+    "asset_name",
+    "publish_alias",
     "BROKEN_PREFIX",
     "BROKEN_TAG",
     "GUARD_TASK",
@@ -35,6 +39,22 @@ BROKEN_TAG = "dli:broken"
 BROKEN_PREFIX = "dli: broken spec: "
 KILLED_NOTE = "dli:killed"
 TRIGGERED_BY_NOTE = "dli: triggered by "
+# A chained backfill run (backfill --with-downstream, or a workflow without a cron) is a manual run
+# whose marker names the run it waits for: {"dag_id", "run_id", "dataset", "date"}.
+CHAIN_AFTER = "after"
+ASSET_TRIGGERED = "asset_triggered"
+"""Airflow's run type of a run started by asset events (new upstream data)."""
+
+
+def asset_name(dataset_name: str) -> str:
+    """The Airflow Asset every dataset's DAG publishes: ``dli://<dataset>`` (Airflow keeps it as the
+    name and, with a trailing ``/``, as the URI)."""
+    return f"dli://{dataset_name}"
+
+
+def publish_alias(dataset_name: str) -> str:
+    """The AssetAlias the query task publishes through, so that a run may also publish nothing (a backfill)."""
+    return f"dli-publish:{dataset_name}"
 
 _STATES = {"queued": RunStatus.PENDING, "running": RunStatus.RUNNING, "success": RunStatus.COMPLETED, "failed": RunStatus.FAILED}
 # Airflow states to ask for, per dli status (KILLED is a failed run with dli's note).
@@ -45,7 +65,8 @@ AIRFLOW_STATES = {
     RunStatus.FAILED: ["failed"],
     RunStatus.KILLED: ["failed"],
 }
-_RUN_TYPES = {"manual": RunType.ADHOC, "scheduled": RunType.SCHEDULED, "backfill": RunType.BACKFILL}
+_RUN_TYPES = {"manual": RunType.ADHOC, "scheduled": RunType.SCHEDULED, "backfill": RunType.BACKFILL,
+              "asset_triggered": RunType.SCHEDULED}
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -95,6 +116,14 @@ def run_record(raw: Mapping[str, Any]) -> RunRecord:
     triggered_by = next((line.removeprefix(TRIGGERED_BY_NOTE) for line in note_lines if line.startswith(TRIGGERED_BY_NOTE)), None)
     if isinstance(marker, Mapping):
         tz = zone(marker.get("timezone"))
+        chained_date = marker.get("date")
+        if run_type is RunType.ADHOC and isinstance(chained_date, str):
+            # A chained backfill run: a manual run (no logical date) processing the marker's date.
+            run_type = RunType.BACKFILL
+            try:
+                logical = dt.datetime.combine(dt.date.fromisoformat(chained_date), dt.time(), tzinfo=tz)
+            except ValueError:
+                pass
         if logical is not None:
             logical = logical.astimezone(tz)
             conf.setdefault("execution_date", logical.date().isoformat())

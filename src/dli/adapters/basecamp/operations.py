@@ -24,7 +24,7 @@ import cattrs
 
 from dli.adapters.codecs.specs import spec_from_dict, spec_to_dict
 from dli.adapters.codecs.sql_templates import check_templates
-from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ParameterInvalidError
 from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH
 from dli.domain.model.schedule import MAX_RETRY_ATTEMPTS, MAX_RETRY_DELAY_SECONDS, validate_cron, validate_timezone
@@ -33,6 +33,7 @@ from dli.domain.usecases.bus import result_type
 from dli.domain.usecases.messages import (
     SCHEMA,
     GetDagState,
+    GetDependencies,
     GetHistory,
     GetRunLogs,
     GetRunStatus,
@@ -314,7 +315,7 @@ def _enum_hook(value: Any, cls: type) -> Any:
     return value  # the message's converter turns it into the enum, or says which values exist
 
 
-for _enum in (SourceType, WorkflowStatus, RunStatus):
+for _enum in (SourceType, WorkflowStatus, RunStatus, DependencyDirection):
     _wire.register_structure_hook(_enum, _enum_hook)
     _wire.register_unstructure_hook(_enum, lambda member: member.value)
 _wire.register_structure_hook_func(lambda t: t == dict[str, Any], _strict(dict))
@@ -332,7 +333,9 @@ def _structure_spec(value: Any, _type: type) -> DatasetSpec:
             hints=("Register with --cron, or send the spec with its schedule: section.",),
         )
     # Cron and timezone problems keep their own code (DLI-805) rather than a generic invalid spec.
-    validate_cron(schedule.get("cron"))
+    # A schedule without a cron ('after: upstream' only) is checked as a whole by the model.
+    if schedule.get("cron") is not None or "after" not in schedule:
+        validate_cron(schedule.get("cron"))
     validate_timezone(schedule.get("timezone", "UTC"))
     spec = spec_from_dict(value, where="spec")
     # Whatever client sent it, a statement Airflow could not render is refused before it is stored.
@@ -391,6 +394,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(message=GetWorkflow, method="GET", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
     Operation(message=GetDagState, method="GET", path="/api/v1/workflows/{dataset_name}/live", tag="workflows"),
+    Operation(message=GetDependencies, method="GET", path="/api/v1/workflows/{dataset_name}/deps", tag="workflows"),
     Operation(message=UnregisterWorkflow, method="DELETE", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
     Operation(message=TriggerRun, method="POST", path="/api/v1/workflows/{dataset_name}/run", tag="runs"),
     Operation(message=TriggerBackfill, method="POST", path="/api/v1/workflows/{dataset_name}/backfill", tag="runs"),

@@ -45,7 +45,7 @@ _USER_FIELDS: dict[type, tuple[str, ...]] = {
     DatasetSpec: tuple(sorted(_SPEC_FIELDS)),
     Parameter: tuple(a.name for a in attrs.fields(Parameter)),
     Statement: tuple(a.name for a in attrs.fields(Statement)),
-    ScheduleConfig: ("cron", "timezone", "enabled", "retry"),
+    ScheduleConfig: ("cron", "after", "timezone", "enabled", "retry"),
 }
 
 
@@ -246,9 +246,14 @@ def schedule_from_dict(data: Any, *, where: str = "schedule") -> ScheduleConfig:
 
 
 def schedule_to_dict(schedule: ScheduleConfig) -> dict[str, Any]:
-    """The ``schedule:`` section as users write it."""
+    """The ``schedule:`` section as users write it (``cron`` and ``after`` only when set)."""
+    out: dict[str, Any] = {}
+    if schedule.cron is not None:
+        out["cron"] = schedule.cron
+    if schedule.after is not None:
+        out["after"] = schedule.after
     return {
-        "cron": schedule.cron,
+        **out,
         "timezone": schedule.timezone,
         "enabled": schedule.enabled,
         "retry": {"max_attempts": schedule.retry_max_attempts, "delay_seconds": schedule.retry_delay_seconds},

@@ -3,6 +3,11 @@
 A run is PENDING for ``queue_seconds``, RUNNING for ``run_seconds``, then COMPLETED, or FAILED when
 a failure was injected for its dataset. Backfill dates run one after another; a failed (or killed)
 date ends the backfill and the dates after it end KILLED without running.
+
+Given the spec store (as the DAG factory reads it in Airflow), it also simulates data-aware
+scheduling: a completed run that is not a backfill publishes its dataset, and a workflow scheduled
+``after: upstream`` (not paused) runs once every upstream it has in the store has published since
+its last such run, for the latest ``execution_date`` among those events.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from typing import Any
 
 import attrs
 
+from dli.domain.model.dependencies import latest_execution_date
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
+from dli.domain.usecases.dependencies import load_active_specs
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, DagState, RunRecord
+from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord
+from dli.ports.spec_store import SpecStore
 
 __all__ = ["InMemoryOrchestrator"]
 
@@ -39,8 +47,14 @@ class _Run:
 class InMemoryOrchestrator:
     """The fake of the Orchestrator port."""
 
-    def __init__(self, *, clock: Clock, queue_seconds: float = 1.0, run_seconds: float = 3.0) -> None:
+    def __init__(
+        self, *, clock: Clock, queue_seconds: float = 1.0, run_seconds: float = 3.0, store: SpecStore | None = None
+    ) -> None:
+        """``store``: the specs to schedule upstream-triggered workflows from (none: no such runs)."""
         self._clock = clock
+        self._store = store
+        # Per upstream-scheduled workflow: upstream -> (execution_date, run id) published since its last run.
+        self._events: dict[str, dict[str, tuple[str, str]]] = {}
         self._queue = dt.timedelta(seconds=queue_seconds)
         self._duration = dt.timedelta(seconds=run_seconds)
         self._paused: dict[str, bool] = {}
@@ -122,20 +136,24 @@ class InMemoryOrchestrator:
         triggered_by: str | None,
         timezone: str = "UTC",
     ) -> BackfillHandle:
+        steps = [ChainStep(name=name, date=d, parameters=parameters, timezone=timezone) for d in dates]
+        return self.backfill_chain(steps, triggered_by=triggered_by)
+
+    def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
         with self._lock:
             now = self._clock.now()
             backfill_id = str(next(self._ids))
             previous: str | None = None
             run_ids = []
-            for date in dates:
-                native = f"mock_backfill__{date.isoformat()}_{backfill_id}"
-                logical = dt.datetime.combine(date, dt.time(), tzinfo=zoneinfo.ZoneInfo(timezone))
+            for step in steps:
+                native = f"mock_backfill__{step.date.isoformat()}_{backfill_id}"
+                logical = dt.datetime.combine(step.date, dt.time(), tzinfo=zoneinfo.ZoneInfo(step.timezone))
                 record = RunRecord(
-                    run_id=make_run_id(name, native),
-                    dataset_name=name,
+                    run_id=make_run_id(step.name, native),
+                    dataset_name=step.name,
                     status=RunStatus.PENDING,
                     run_type=RunType.BACKFILL,
-                    parameters={**parameters, "execution_date": date.isoformat()},
+                    parameters={**step.parameters, "execution_date": step.date.isoformat()},
                     logical_date=logical,
                     queued_at=now,
                     triggered_by=triggered_by,
@@ -143,7 +161,7 @@ class InMemoryOrchestrator:
                 self._runs[record.run_id] = _Run(
                     record=record,
                     start_at=now + self._queue if previous is None else None,
-                    fails_with=self._failure_for(name, date),
+                    fails_with=self._failure_for(step.name, step.date),
                     after=previous,
                 )
                 previous = record.run_id
@@ -212,9 +230,27 @@ class InMemoryOrchestrator:
         return message if dates is None or date in dates else None
 
     def _advance(self) -> None:
-        """Move every run to where the clock says it is; insertion order resolves backfill chains."""
+        """Move every run to where the clock says it is; insertion order resolves backfill chains.
+
+        Runs that complete publish their dataset; the runs that this starts are created, then moved
+        on in the next pass, until nothing changes.
+        """
+        while True:
+            completed = self._advance_runs()
+            if self._store is None or not completed:
+                return
+            spawned = False
+            for record in sorted(completed, key=lambda r: (r.finished_at, r.run_id)):
+                if record.run_type is not RunType.BACKFILL:  # a backfill never starts downstreams
+                    spawned |= self._publish(record)
+            if not spawned:
+                return
+
+    def _advance_runs(self) -> list[RunRecord]:
+        """One pass over the runs; the records of those that completed in it."""
         now = self._clock.now()
-        for run in self._runs.values():
+        completed = []
+        for run in list(self._runs.values()):
             record = run.record
             if record.status.is_terminal:
                 continue
@@ -245,4 +281,52 @@ class InMemoryOrchestrator:
                 else:
                     record = attrs.evolve(record, status=RunStatus.COMPLETED, finished_at=end)
                     run.log.append(f"{end.isoformat()} query executed; run completed")
+                    completed.append(record)
             run.record = record
+        return completed
+
+    def _publish(self, record: RunRecord) -> bool:
+        """``record``'s dataset has new data: start the upstream-scheduled workflows now complete; any started?"""
+        assert self._store is not None and record.finished_at is not None
+        active = load_active_specs(self._store)
+        graph = active.graph
+        upstream = active.documents.get(record.dataset_name)
+        date = record.parameters.get("execution_date")
+        if not isinstance(date, str) or not date:
+            when = record.logical_date or record.finished_at
+            zone = zoneinfo.ZoneInfo(upstream.schedule.timezone) if upstream is not None else _UTC
+            date = when.astimezone(zone).date().isoformat()
+        started = False
+        for name in graph.downstreams.get(record.dataset_name, ()):
+            document = active.documents.get(name)
+            if document is None or not document.schedule.after_upstream:
+                continue
+            paused = self._paused.get(name)
+            if paused if paused is not None else not document.schedule.enabled:
+                continue  # as in Airflow: a paused workflow is not queued by the events it misses
+            events = self._events.setdefault(name, {})
+            events[record.dataset_name] = (date, record.run_id)
+            if not all(u in events for u in graph.managed_upstreams(name)):
+                continue
+            execution_date = latest_execution_date({"execution_date": d} for d, _ in events.values()) or date
+            sources = sorted(events)
+            events.clear()
+            at = record.finished_at
+            native = f"mock_asset_triggered__{at.strftime('%Y%m%dT%H%M%S')}_{next(self._ids)}"
+            triggered = RunRecord(
+                run_id=make_run_id(name, native),
+                dataset_name=name,
+                status=RunStatus.PENDING,
+                run_type=RunType.SCHEDULED,
+                parameters={"execution_date": execution_date},
+                logical_date=at,
+                queued_at=at,
+            )
+            self._runs[triggered.run_id] = _Run(
+                record=triggered,
+                start_at=at + self._queue,
+                fails_with=self._failure_for(name, dt.date.fromisoformat(execution_date)),
+                log=[f"{at.isoformat()} started by new data in {', '.join(sources)} (execution_date {execution_date})"],
+            )
+            started = True
+        return started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ResultStatus", "RunStatus", "RunType", "SourceType", "WorkflowStatus"]
+__all__ = ["DependencyDirection", "ResultStatus", "RunStatus", "RunType", "ScheduleTrigger", "SourceType", "WorkflowStatus"]
 
 
 class SourceType(str, enum.Enum):
@@ -58,3 +58,22 @@ class ResultStatus(str, enum.Enum):
 
     SUCCESS = "success"
     FAILURE = "failure"
+
+
+class ScheduleTrigger(str, enum.Enum):
+    """What starts a workflow's scheduled runs."""
+
+    CRON = "cron"
+    """Its cron expression."""
+    UPSTREAM = "upstream"
+    """New data in every upstream dataset dli manages (``schedule: {after: upstream}``)."""
+    BOTH = "both"
+    """Whichever comes first: the cron or new upstream data."""
+
+
+class DependencyDirection(str, enum.Enum):
+    """Which side of a dataset's dependency graph to show."""
+
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+    BOTH = "both"

@@ -176,6 +176,8 @@ class PublishResult:
     """Project datasets without a ``schedule:`` section (not published)."""
     summary: dict[str, int] = attrs.field(factory=dict)
     """Count per action (``create``, ``update``, ``unchanged``, ``delete``, ``keep``)."""
+    warnings: tuple[str, ...] = ()
+    """What to know about the published specs, e.g. upstreams no store knows (external tables)."""
 
     @property
     def changed(self) -> bool:

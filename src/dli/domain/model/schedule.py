@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 
 import attrs
 
+from dli.domain.model.enums import ScheduleTrigger
 from dli.domain.model.errors import InvalidCronError, describe, field_error
 
 __all__ = [
+    "AFTER_UPSTREAM",
     "MAX_RETRY_ATTEMPTS",
     "MAX_RETRY_DELAY_SECONDS",
     "FireTime",
@@ -41,6 +43,8 @@ _NUMERIC_FIELD = re.compile(r"[0-9*,/-]+")
 
 MAX_RETRY_ATTEMPTS = 100
 MAX_RETRY_DELAY_SECONDS = 86_400
+AFTER_UPSTREAM = "upstream"
+"""The one value of ``schedule.after``: run when the upstream datasets have new data."""
 
 
 def _shown(value: object) -> str:
@@ -136,12 +140,28 @@ def _check_enabled(_instance: object, _attribute: object, value: object) -> None
         raise field_error("enabled", f"expected bool, got {describe(value)}", hints=("Write true or false, unquoted.",))
 
 
+def _optional_cron(cron: object) -> str | None:
+    return None if cron is None else validate_cron(cron)
+
+
+def _check_after(_instance: object, _attribute: object, value: object) -> None:
+    if value is not None and value != AFTER_UPSTREAM:
+        raise field_error(
+            "after",
+            f"expected '{AFTER_UPSTREAM}', got {describe(value)}",
+            hints=("Write 'after: upstream' to run when every upstream dataset dli manages has new data.",),
+        )
+
+
 @attrs.frozen(kw_only=True)
 class ScheduleConfig:
-    """When and how a dataset runs: the ``schedule:`` section of a spec."""
+    """When and how a dataset runs: the ``schedule:`` section of a spec.
 
-    cron: str = attrs.field(converter=validate_cron)
-    """Five-field cron expression, evaluated in ``timezone``."""
+    A schedule has a cron expression, ``after: upstream``, or both (then whichever comes first).
+    """
+
+    cron: str | None = attrs.field(default=None, converter=_optional_cron)
+    """Five-field cron expression, evaluated in ``timezone``; ``None`` when only upstream data starts runs."""
     timezone: str = attrs.field(default="UTC", converter=validate_timezone)
     """IANA timezone the cron expression is read in."""
     enabled: bool = attrs.field(default=True, validator=_check_enabled)
@@ -152,6 +172,28 @@ class ScheduleConfig:
         default=300, validator=_bounded_int("retry.delay_seconds", 0, MAX_RETRY_DELAY_SECONDS)
     )
     """Seconds between attempts (0 to 86400, one day)."""
+    after: str | None = attrs.field(default=None, validator=_check_after)
+    """``"upstream"``: also run when every upstream dataset (``depends_on``) dli manages has published new data."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.cron is None and self.after is None:
+            raise InvalidCronError(
+                "A schedule needs a cron expression, 'after: upstream', or both",
+                hints=("Pass --cron '0 9 * * *' and/or --after-upstream, or write them in the spec's schedule: section.",),
+                details={"field": "cron", "problem": "missing: a schedule needs a cron expression or 'after: upstream'"},
+            )
+
+    @property
+    def after_upstream(self) -> bool:
+        """Whether new upstream data starts runs."""
+        return self.after == AFTER_UPSTREAM
+
+    @property
+    def trigger(self) -> ScheduleTrigger:
+        """What starts the scheduled runs: the cron, upstream data, or both."""
+        if self.cron is None:
+            return ScheduleTrigger.UPSTREAM
+        return ScheduleTrigger.BOTH if self.after_upstream else ScheduleTrigger.CRON
 
 
 @attrs.frozen
@@ -226,6 +268,11 @@ def _first_valid_after_gap(wall: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.dat
 
 
 def next_run(schedule: ScheduleConfig, *, now: dt.datetime) -> dt.datetime | None:
-    """The next fire time after ``now``, in the schedule's timezone; ``None`` when it never fires."""
+    """The next fire time after ``now``, in the schedule's timezone; ``None`` when it never fires.
+
+    A schedule without a cron (``after: upstream`` only) has no fire time: upstream data starts it.
+    """
+    if schedule.cron is None:
+        return None
     fire = next(fire_times(schedule.cron, schedule.timezone, after=now), None)
     return fire.local if fire is not None else None

@@ -270,7 +270,8 @@ class DatasetSpec:
     post_statements: tuple[Statement, ...] = attrs.field(default=(), validator=_items_of(Statement, "a statement"))
     """SQL run after the query."""
     depends_on: tuple[str, ...] = attrs.field(default=(), validator=_items_of(str, "str"))
-    """Upstream datasets (informational)."""
+    """Upstream datasets: the dependency graph (``dli workflow deps``); with ``schedule.after: upstream``
+    the ones dli manages start runs. Names no store knows are external tables."""
     tags: tuple[str, ...] = attrs.field(default=(), validator=_items_of(str, "str"))
     """Free-form tags."""
     domains: tuple[str, ...] = attrs.field(default=(), validator=_items_of(str, "str"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.enums import ResultStatus, RunStatus, RunType, SourceType, WorkflowStatus
+from dli.domain.model.enums import ResultStatus, RunStatus, RunType, ScheduleTrigger, SourceType, WorkflowStatus
 
 __all__ = [
     "DagState",
@@ -59,8 +59,8 @@ class WorkflowInfo:
     """``manual`` or ``code``."""
     status: WorkflowStatus
     """``active``, ``paused`` or ``overridden``."""
-    cron: str
-    """Cron expression."""
+    cron: str | None
+    """Cron expression; ``None`` when only upstream data starts runs (``after: upstream``)."""
     timezone: str = "UTC"
     """IANA timezone of the cron expression."""
     next_run: dt.datetime | None = None
@@ -85,6 +85,8 @@ class WorkflowInfo:
     """When it was registered or published."""
     running: bool = False
     """Whether a run of it is pending or running."""
+    trigger: ScheduleTrigger = ScheduleTrigger.CRON
+    """What starts its scheduled runs: ``cron``, ``upstream`` (new data in its upstream datasets) or ``both``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -161,11 +163,14 @@ class WorkflowRunResult:
     run_ids: tuple[str, ...] = ()
     """Backfill: one run per date, in date order."""
     dates: tuple[str, ...] = ()
-    """Backfill: the dates (YYYY-MM-DD), in order."""
+    """Backfill: the dates (YYYY-MM-DD), in order; with downstream datasets, the date of each run."""
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
     """The validated, type-coerced parameters."""
     warnings: tuple[str, ...] = ()
     """What the user should know although it succeeded (e.g. parameters the spec does not declare)."""
+    datasets: tuple[str, ...] = ()
+    """Backfill with downstream datasets: the dataset of each run, in the order they run (``dates`` and
+    ``run_ids`` are parallel to it)."""
 
 
 @attrs.frozen(kw_only=True)

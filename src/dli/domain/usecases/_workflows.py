@@ -90,4 +90,5 @@ def workflow_info(
         registered_by=doc.registered_by,
         registered_at=doc.registered_at,
         running=running,
+        trigger=schedule.trigger,
     )

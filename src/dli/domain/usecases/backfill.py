@@ -1,17 +1,70 @@
-"""TriggerBackfill: one run per date, sequential, stopping at the first failed date."""
+"""TriggerBackfill: one run per date, sequential, stopping at the first failed date.
+
+A backfill never starts the workflows scheduled after this dataset (``after: upstream``): its runs
+publish no new data, so one dataset can be backfilled alone. ``with_downstream`` runs them
+explicitly: every managed dataset downstream of it, date by date, each date's datasets in
+dependency order, as one chain in which every run starts after the one before it ended and the
+first failure stops the rest.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
 from dli.domain.model.enums import ResultStatus
+from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.parameters import backfill_dates
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.model.workflow import WorkflowRunResult
 from dli.domain.usecases._workflows import require_active
+from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.messages import TriggerBackfill
 from dli.domain.usecases.runs import check_runnable, split_parameters
-from dli.ports.orchestrator import Orchestrator
+from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["trigger_backfill"]
+
+
+def _checked(spec: DatasetSpec, given: dict[str, Any], first: dt.date) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Parameters as the first date's run will get them (a required ``execution_date`` is then present)."""
+    checked, undeclared = split_parameters(spec, {**given, "execution_date": first.isoformat()})
+    checked.pop("execution_date", None)
+    return checked, undeclared
+
+
+def _downstream_plan(
+    name: str, store: SpecStore, dates: Sequence[dt.date], checked: dict[str, Any]
+) -> tuple[list[ChainStep], dict[str, SpecDocument]]:
+    """The chain of ``backfill --with-downstream``: for each date, ``name`` then its downstreams in
+    dependency order (DLI-203 on a cycle or an unreadable downstream spec).
+
+    The given parameters are for ``name``; its downstreams run with their own defaults (a required
+    parameter without default is DLI-204, naming the dataset).
+    """
+    active = load_active_specs(store)
+    order = active.graph.downstream_order(name)
+    documents: dict[str, SpecDocument] = {}
+    parameters: dict[str, dict[str, Any]] = {name: checked}
+    for dataset in order:
+        document = active.documents.get(dataset)
+        if document is None:
+            raise SpecInvalidError(
+                f"The stored spec of '{dataset}', downstream of '{name}', cannot be read",
+                hints=("Fix or re-register it, or backfill without --with-downstream.",),
+                details={"dataset_name": dataset},
+            )
+        documents[dataset] = document
+        if dataset != name:
+            parameters[dataset], _ = _checked(document.spec, {}, dates[0])
+    steps = [
+        ChainStep(name=d, date=day, parameters=parameters[d], timezone=documents[d].schedule.timezone)
+        for day in dates
+        for d in order
+    ]
+    return steps, documents
 
 
 def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
@@ -29,11 +82,34 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
     if "execution_date" in given:
         del given["execution_date"]
         warnings.append("execution_date is set by the backfill for each date; the value given was ignored")
-    # Validate as the first date's run will be: a required execution_date is then present.
-    checked, undeclared = split_parameters(document.spec, {**given, "execution_date": dates[0].isoformat()})
-    checked.pop("execution_date", None)
+    checked, undeclared = _checked(document.spec, given, dates[0])
     warnings.extend(undeclared)
     iso = tuple(d.isoformat() for d in dates)
+    span = f"{iso[0]} to {iso[-1]}"
+    if message.with_downstream:
+        steps, documents = _downstream_plan(name, store, dates, checked)
+        downstream = [d for d in documents if d != name]
+        names = tuple(step.name for step in steps)
+        days = tuple(step.date.isoformat() for step in steps)
+        what = f"'{name}' and {len(downstream)} downstream dataset(s){': ' + ', '.join(downstream) if downstream else ''}"
+        if message.dry_run:
+            return WorkflowRunResult(
+                dataset_name=name,
+                status=ResultStatus.SUCCESS,
+                dry_run=True,
+                dates=days,
+                datasets=names,
+                parameters=checked,
+                warnings=tuple(warnings),
+                message=f"Dry run: backfill of {what} would run {len(steps)} run(s), {span}",
+            )
+        for dataset, doc in documents.items():
+            check_runnable(dataset, orchestrator, doc.schedule.enabled)
+        handle = orchestrator.backfill_chain(steps, triggered_by=message.actor)
+        return _started(
+            name, orchestrator, handle, dates=days, datasets=names, parameters=checked, warnings=warnings,
+            message=f"Backfill {span} triggered for {what} ({len(steps)} runs, date by date)",
+        )
     if message.dry_run:
         return WorkflowRunResult(
             dataset_name=name,
@@ -42,21 +118,46 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
             dates=iso,
             parameters=checked,
             warnings=tuple(warnings),
-            message=f"Dry run: backfill of '{name}' would run {len(iso)} date(s), {iso[0]} to {iso[-1]}",
+            message=f"Dry run: backfill of '{name}' would run {len(iso)} date(s), {span}",
         )
     check_runnable(name, orchestrator, document.schedule.enabled)
-    handle = orchestrator.backfill(
-        name, dates=dates, parameters=checked, triggered_by=message.actor, timezone=document.schedule.timezone
+    timezone = document.schedule.timezone
+    if document.schedule.cron is None:
+        # Upstream data starts it: it has no fire times (Airflow refuses to backfill such a DAG), so
+        # each date gets a run of its own, in a chain.
+        steps = [ChainStep(name=name, date=day, parameters=checked, timezone=timezone) for day in dates]
+        handle = orchestrator.backfill_chain(steps, triggered_by=message.actor)
+    else:
+        handle = orchestrator.backfill(
+            name, dates=dates, parameters=checked, triggered_by=message.actor, timezone=timezone
+        )
+    return _started(
+        name, orchestrator, handle, dates=iso, datasets=(), parameters=checked, warnings=warnings,
+        message=f"Backfill {span} triggered ({len(iso)} date(s))",
     )
+
+
+def _started(
+    name: str,
+    orchestrator: Orchestrator,
+    handle: BackfillHandle,
+    *,
+    dates: tuple[str, ...],
+    datasets: tuple[str, ...],
+    parameters: dict[str, Any],
+    warnings: list[str],
+    message: str,
+) -> WorkflowRunResult:
     first = orchestrator.get_run(handle.run_ids[0]) if handle.run_ids else None
     return WorkflowRunResult(
         dataset_name=name,
         status=ResultStatus.SUCCESS,
         run_id=handle.run_ids[0] if handle.run_ids else None,
         run_status=first.status if first else None,
-        dates=iso,
+        dates=dates,
+        datasets=datasets,
         run_ids=handle.run_ids,
-        parameters=checked,
+        parameters=parameters,
         warnings=tuple(warnings),
-        message=f"Backfill {iso[0]} to {iso[-1]} triggered ({len(iso)} date(s))",
+        message=message,
     )

@@ -20,6 +20,7 @@ import attrs
 
 from dli.domain.usecases.messages import (
     GetDagState,
+    GetDependencies,
     GetHistory,
     GetRunLogs,
     GetRunStatus,
@@ -53,27 +54,29 @@ HANDLERS: Mapping[type[Message], str] = {
     GetRunLogs: "runs:get_run_logs",
     GetHistory: "history:get_history",
     PublishSpecs: "publish:publish_specs",
+    GetDependencies: "dependencies:get_dependencies",
 }
 """One handler per message, as ``module:function`` under ``dli.domain.usecases``, imported on first use
 (a command line that lists workflows does not pay for importing the publish planner)."""
 
 RESULTS: Mapping[type[Message], str] = {
-    GetWorkflow: "WorkflowInfo",
-    GetDagState: "DagState",
-    ListWorkflows: "WorkflowListResult",
-    RegisterWorkflow: "WorkflowRegisterResult",
-    UnregisterWorkflow: "WorkflowRunResult",
-    PauseWorkflow: "WorkflowRunResult",
-    UnpauseWorkflow: "WorkflowRunResult",
-    TriggerRun: "WorkflowRunResult",
-    TriggerBackfill: "WorkflowRunResult",
-    StopRun: "WorkflowRunResult",
-    GetRunStatus: "WorkflowStatusResult",
-    GetRunLogs: "RunLogs",
-    GetHistory: "WorkflowHistoryResult",
-    PublishSpecs: "PublishResult",
+    GetWorkflow: "workflow:WorkflowInfo",
+    GetDagState: "workflow:DagState",
+    ListWorkflows: "workflow:WorkflowListResult",
+    RegisterWorkflow: "workflow:WorkflowRegisterResult",
+    UnregisterWorkflow: "workflow:WorkflowRunResult",
+    PauseWorkflow: "workflow:WorkflowRunResult",
+    UnpauseWorkflow: "workflow:WorkflowRunResult",
+    TriggerRun: "workflow:WorkflowRunResult",
+    TriggerBackfill: "workflow:WorkflowRunResult",
+    StopRun: "workflow:WorkflowRunResult",
+    GetRunStatus: "workflow:WorkflowStatusResult",
+    GetRunLogs: "workflow:RunLogs",
+    GetHistory: "workflow:WorkflowHistoryResult",
+    PublishSpecs: "publish:PublishResult",
+    GetDependencies: "dependencies:WorkflowDependenciesResult",
 }
-"""What each message's handler returns (a class of ``dli.domain.model.workflow`` or ``.publish``)."""
+"""What each message's handler returns, as ``module:Class`` under ``dli.domain.model``."""
 
 
 def handler_for(kind: type[Message], handlers: Mapping[type[Message], Any] = HANDLERS) -> Callable[..., Any]:
@@ -87,8 +90,7 @@ def handler_for(kind: type[Message], handlers: Mapping[type[Message], Any] = HAN
 
 def result_type(kind: type[Message]) -> type:
     """The class a message type's handler returns."""
-    name = RESULTS[kind]
-    module = "publish" if name.startswith("Publish") else "workflow"
+    module, _, name = RESULTS[kind].partition(":")
     return getattr(importlib.import_module(f"dli.domain.model.{module}"), name)  # type: ignore[no-any-return]
 
 

@@ -13,14 +13,16 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
+from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import ParameterInvalidError, SpecInvalidError
 from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH, validate_dataset_name
 from dli.domain.model.runs import MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, split_run_id
 from dli.domain.model.spec import DatasetSpec
 
 __all__ = [
+    "MAX_DEPENDENCY_DEPTH",
     "GetDagState",
+    "GetDependencies",
     "GetHistory",
     "GetRunLogs",
     "GetRunStatus",
@@ -39,6 +41,7 @@ __all__ = [
 ]
 
 MAX_LIMIT = 10_000
+MAX_DEPENDENCY_DEPTH = 1_000
 
 SCHEMA = "json_schema"
 """Key of a field's attrs ``metadata``: what its validator accepts, as JSON Schema keywords.
@@ -82,6 +85,16 @@ def _limit(_instance: object, attribute: attrs.Attribute, value: object) -> None
         raise ParameterInvalidError(
             f"{attribute.name} must be between 1 and {MAX_LIMIT}, got {value!r}",
             hints=(f"Pass a whole number from 1 to {MAX_LIMIT}.",),
+        )
+
+
+def _depth(_instance: object, _attribute: object, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DEPENDENCY_DEPTH:
+        raise ParameterInvalidError(
+            f"depth must be between 1 and {MAX_DEPENDENCY_DEPTH}, got {value!r}",
+            hints=("Pass --depth N (1 = direct dependencies only), or leave it out for all of them.",),
         )
 
 
@@ -215,6 +228,21 @@ class ListWorkflows(Message):
     """At most this many."""
 
 
+@attrs.frozen(kw_only=True)
+class GetDependencies(Message):
+    """The upstream and/or downstream datasets of a workflow (its active spec's ``depends_on`` and theirs)."""
+
+    dataset_name: str = attrs.field(validator=_dataset_name)
+    """The dataset."""
+    direction: DependencyDirection = attrs.field(
+        default=DependencyDirection.BOTH,
+        converter=lambda v: _enum(DependencyDirection, "direction")(DependencyDirection.BOTH if v is None else v),
+    )
+    """``upstream``, ``downstream`` or ``both``."""
+    depth: int | None = attrs.field(default=None, validator=_depth)
+    """At most this many steps away (``None``: all)."""
+
+
 # -- runs ------------------------------------------------------------------------------------------
 
 
@@ -241,9 +269,11 @@ class TriggerBackfill(Message):
     end_date: str = attrs.field(validator=_date_text, metadata=_DATE_SCHEMA)
     """Last date, YYYY-MM-DD (inclusive)."""
     parameters: dict[str, Any] = attrs.field(factory=dict, converter=_parameters)
-    """Run parameters for every date."""
+    """Run parameters for every date (of this dataset; its downstreams run with their defaults)."""
     dry_run: bool = attrs.field(default=False, validator=_flag)
     """Only list the dates."""
+    with_downstream: bool = attrs.field(default=False, validator=_flag)
+    """Also run every managed dataset downstream of it, date by date in dependency order."""
 
 
 @attrs.frozen(kw_only=True)

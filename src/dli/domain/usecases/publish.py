@@ -7,6 +7,7 @@ writes, so a concurrent publisher fails rather than being overwritten.
 
 from __future__ import annotations
 
+from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.publish import (
@@ -17,6 +18,7 @@ from dli.domain.model.publish import (
     PublishResultItem,
     plan_publish,
 )
+from dli.domain.model.spec import DatasetSpec
 from dli.domain.usecases.messages import PublishSpecs
 from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
@@ -41,6 +43,31 @@ def _read_published(store: SpecStore) -> dict[str, PublishedSpec]:
     return published
 
 
+def _graph_after(
+    plan: PublishPlan, project: dict[str, DatasetSpec], published: dict[str, PublishedSpec], store: SpecStore
+) -> DependencyGraph:
+    """The dependency graph of the active specs once the plan is applied: the new ``code/`` over
+    ``manual/`` (a manual spec whose code spec is pruned becomes active again)."""
+    code: dict[str, DatasetSpec | None] = {}
+    for item in plan.items:
+        if item.action in (PublishAction.CREATE, PublishAction.UPDATE, PublishAction.UNCHANGED):
+            code[item.dataset_name] = project[item.dataset_name]
+        elif item.action is PublishAction.KEEP:
+            code[item.dataset_name] = published[item.dataset_name].spec
+    manual: dict[str, DatasetSpec | None] = {}
+    for name in store.list_etags(SourceType.MANUAL):
+        if name in code:
+            continue
+        try:
+            versioned = store.read(SourceType.MANUAL, name)
+        except SpecInvalidError:
+            manual[name] = None
+            continue
+        if versioned is not None:
+            manual[name] = versioned.document.spec
+    return DependencyGraph.of_specs({**manual, **code})
+
+
 def _apply(plan: PublishPlan, store: SpecStore) -> None:
     for item in plan.changes:
         if item.action is PublishAction.CREATE:
@@ -57,18 +84,26 @@ def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: Local
     """Validate every spec of the project, plan, and (unless ``dry_run``) apply.
 
     Raises:
-        SpecInvalidError: Some spec is invalid; the message lists each one and nothing is written (DLI-203).
+        SpecInvalidError: Some spec is invalid, or the specs would depend on each other in a cycle;
+            the message lists each problem (or the cycle) and nothing is written (DLI-203).
         WorkflowAlreadyExistsError: A create found a code spec someone else just wrote (DLI-804).
         WorkflowRegistrationError: An update found the code spec changed since it was read (DLI-801).
         StoreUnavailableError: The store cannot be read or written (DLI-503).
     """
+    specs = local_specs.all()
+    published = _read_published(store)
     plan = plan_publish(
-        specs=local_specs.all(),
-        published=_read_published(store),
+        specs=specs,
+        published=published,
         prune=message.prune,
         publisher=message.actor or DEFAULT_PUBLISHER,
         now=clock.now(),
     )
+    project = {spec.name: spec for spec in specs if spec.schedule is not None}
+    graph = _graph_after(plan, project, published, store)
+    # A dependency cycle through a published dataset: DLI-203 naming it, nothing written (a dry run says so too).
+    check_acyclic(graph, roots=sorted(project))
+    warnings = tuple(w for name in sorted(project) for w in upstream_warnings(graph, project[name]))
     if not message.dry_run:
         _apply(plan, store)
     return PublishResult(
@@ -80,4 +115,5 @@ def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: Local
         ),
         skipped=plan.skipped,
         summary={action.value: plan.count(action) for action in PublishAction},
+        warnings=warnings,
     )

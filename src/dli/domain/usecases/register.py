@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dli.domain.model.dependencies import check_acyclic, upstream_warnings
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
     DLIError,
@@ -14,6 +15,7 @@ from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import WorkflowRegisterResult, WorkflowRunResult
 from dli.domain.usecases._workflows import find, not_found, workflow_info
+from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.messages import RegisterWorkflow, UnregisterWorkflow
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator
@@ -53,7 +55,9 @@ def register_workflow(
     """Store the spec under manual/ and make the orchestrator schedule it.
 
     A CODE workflow of the same name refuses (DLI-803); an existing MANUAL one needs ``force``
-    (DLI-804), and is then replaced only if it did not change since it was read.
+    (DLI-804), and is then replaced only if it did not change since it was read. A ``depends_on``
+    that closes a dependency cycle among managed datasets refuses (DLI-203, naming the cycle);
+    upstreams no store knows are external and only warned about.
 
     The store is the source of truth: once the spec is written, the registration has happened. If
     the orchestrator cannot be told then (down, hung, refusing), the result says so in its
@@ -66,6 +70,10 @@ def register_workflow(
         check_allowed(Action.MODIFY, source=SourceType.CODE, dataset_name=spec.name)
     if found.manual is not None and not message.force:
         raise already_registered(spec.name)
+    # The graph as it will be once this spec is active: a cycle through it is refused before anything is written.
+    active = load_active_specs(store, overlay={spec.name: spec})
+    check_acyclic(active.graph, roots=[spec.name])
+    warnings = list(upstream_warnings(active.graph, spec))
     now = clock.now()
     document = SpecDocument(
         spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now
@@ -76,12 +84,11 @@ def register_workflow(
     else:
         previous_cron = found.manual.document.schedule.cron
         store.replace(SourceType.MANUAL, document, etag=found.manual.etag)
-    warning = None
     try:
         orchestrator.sync(spec.name)
         orchestrator.set_paused(spec.name, not spec.schedule.enabled)
     except DLIError as exc:  # the first failure ends the talking: a hung orchestrator costs one timeout
-        warning = _registered_but_not_told(spec.name, spec.schedule.enabled, exc)
+        warnings.append(_registered_but_not_told(spec.name, spec.schedule.enabled, exc))
     info = workflow_info(document, overridden=False, paused=not spec.schedule.enabled, running=False, now=now)
     updated = found.manual is not None
     return WorkflowRegisterResult(
@@ -90,9 +97,9 @@ def register_workflow(
         source_type=SourceType.MANUAL,
         workflow_info=info,
         message=f"Workflow '{spec.name}' {'updated' if updated else 'registered'}",
-        warning=warning,
         updated=updated,
         previous_cron=previous_cron,
+        warning="; ".join(warnings) or None,
     )
 
 

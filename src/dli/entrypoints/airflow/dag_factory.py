@@ -7,10 +7,17 @@ Drop a two-line file into Airflow's DAG folder (see ``dli_dags.py`` next to this
 
 Environment: ``DLI_STORE_URL`` (``file:///path`` or ``s3://bucket/prefix``), optionally
 ``DLI_CACHE_DIR`` (S3 cache) and the usual AWS variables. Each DAG runs ``dli_guard`` (stops a
-backfill after a failed date), the pre statements, the query and the post statements through
-``SQLExecuteQueryOperator``, with the retries, retry delay and timeout of the spec's ``execution``
-block (``dli.domain.model.execution``) on the connection of its ``conn_id`` or ``dialect``
-(``connections.py``; ``DLI_DIALECT_CONNECTIONS`` maps dialects to connection ids).
+backfill after a failed date; makes a run wait for the runs it follows), the pre statements, the
+query and the post statements through ``SQLExecuteQueryOperator``, with the retries, retry delay and
+timeout of the spec's ``execution`` block (``dli.domain.model.execution``) on the connection of its
+``conn_id`` or ``dialect`` (``connections.py``; ``DLI_DIALECT_CONNECTIONS`` maps dialects to
+connection ids).
+
+Data-aware scheduling: the query task of every DAG publishes the Asset ``dli://<dataset>`` when it
+succeeds (not in a backfill), with the run's ``execution_date`` and run id in the event's extra; a
+spec scheduled ``after: upstream`` gets the Assets of its upstreams that the store holds as its
+schedule (``AssetOrTimeSchedule`` with a cron too), and its SQL's ``execution_date`` is read from the
+triggering events.
 """
 
 from __future__ import annotations
@@ -19,17 +26,28 @@ import datetime as dt
 import functools
 import logging
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Collection, Mapping, MutableMapping
 from typing import Any
 
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, CronTriggerTimetable, Param, get_parsing_context
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetAlias,
+    AssetOrTimeSchedule,
+    BaseSensorOperator,
+    CronTriggerTimetable,
+    Param,
+    get_parsing_context,
+)
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from dli.adapters.airflow import runs as airflow_runs
+from dli.domain.model.dependencies import DependencyGraph
 from dli.domain.model.execution import execution_settings
+from dli.domain.model.runs import make_run_id
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.connections import DEFAULT_CONN_ID, connection_for, dialect_connections
 from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs
@@ -54,17 +72,70 @@ BROKEN_PREFIX = airflow_runs.BROKEN_PREFIX
 # DAG makes Airflow run its latest past tick at once (see docs/airflow.md).
 _FALLBACK_START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 _TEMPLATE_EXT = (".sql", ".json")
+# How often a waiting dli_guard looks again (it frees its worker slot in between: reschedule mode).
+GUARD_POKE_SECONDS = 3.0
+
+
+def dataset_asset(dataset_name: str) -> Asset:
+    """The Asset of a dataset, as its DAG publishes it and its downstream DAGs are scheduled on it."""
+    return Asset(airflow_runs.asset_name(dataset_name))
+
+
+def _run_type(dag_run: Any) -> str:
+    return str(getattr(dag_run.run_type, "value", dag_run.run_type))
+
+
+def _is_backfill(dag_run: Any) -> bool:
+    """A backfill run of Airflow's, or one of dli's chained backfill runs: it publishes nothing."""
+    return _run_type(dag_run) == "backfill" or BACKFILL_MARKER in (dag_run.conf or {})
 
 
 class DliSqlOperator(SQLExecuteQueryOperator):
-    """``SQLExecuteQueryOperator`` that can let the workflow go on when its statement fails."""
+    """``SQLExecuteQueryOperator`` that can let the workflow go on when its statement fails, and (the
+    query task) publish the dataset's Asset when it succeeds."""
 
-    def __init__(self, *, continue_on_error: bool = False, conn_origin: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        continue_on_error: bool = False,
+        conn_origin: str = "",
+        publishes: str | None = None,
+        timezone: str = "UTC",
+        declares_execution_date: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if publishes is not None:
+            # Published through an alias, so that a run can also publish nothing: a static outlet would
+            # emit an event on every success, backfills included.
+            kwargs["outlets"] = [AssetAlias(airflow_runs.publish_alias(publishes))]
         super().__init__(**kwargs)
         self.continue_on_error = continue_on_error
         self.conn_origin = conn_origin
+        self.publishes = publishes
+        self.publish_timezone = timezone
+        self.declares_execution_date = declares_execution_date
 
     def execute(self, context: Any) -> Any:
+        result = self._execute(context)
+        if self.publishes is not None:
+            self._publish(context)
+        return result
+
+    def _publish(self, context: Any) -> None:
+        """Record the dataset's new data: the event starts the DAGs scheduled after it."""
+        dag_run = context["dag_run"]
+        if _is_backfill(dag_run):
+            self.log.info("dli: a backfill run publishes nothing (it does not start downstream datasets)")
+            return
+        declared = context["params"].get("execution_date") if self.declares_execution_date else None
+        date = str(declared) if declared else _date_macro(dag_run, timezone=self.publish_timezone)
+        extra = {"dataset": self.publishes, "execution_date": date, "run_id": make_run_id(self.publishes, dag_run.run_id)}
+        context["outlet_events"][AssetAlias(airflow_runs.publish_alias(self.publishes))].add(
+            dataset_asset(self.publishes), extra=extra
+        )
+        self.log.info("dli: published %s for execution_date %s", airflow_runs.asset_name(self.publishes), date)
+
+    def _execute(self, context: Any) -> Any:
         try:
             return super().execute(context)
         except Exception as exc:
@@ -88,7 +159,81 @@ def _date_macro(dag_run: Any, *, timezone: str) -> str:
         logical_date=getattr(dag_run, "logical_date", None),
         run_after=getattr(dag_run, "run_after", None),
         timezone=timezone,
+        triggering=[getattr(e, "extra", None) for e in getattr(dag_run, "consumed_asset_events", None) or ()],
     )
+
+
+def _state(ti: Any, dag_id: str, run_id: str) -> str:
+    state = ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
+    return str(getattr(state, "value", state))
+
+
+class DliGuard(BaseSensorOperator):
+    """First task of every run: decides whether the run's SQL may start, and waits until it may.
+
+    - A date of an Airflow backfill whose previous date failed does not run (``backfill_guard``).
+    - A chained backfill run (``backfill --with-downstream``, or a workflow without a cron) waits
+      until the run before it in the chain ended; if that one failed, or was itself stopped, it
+      does not run.
+    - A run started by new upstream data waits until the upstream runs that published it ended (the
+      event is emitted by their query task, before their post statements); if one of them failed,
+      it does not run.
+
+    It waits in ``reschedule`` mode: no worker slot is held while another run goes on.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(mode="reschedule", poke_interval=GUARD_POKE_SECONDS, retries=0, **kwargs)
+
+    def poke(self, context: Any) -> bool:
+        dag_run = context["dag_run"]
+        marker = (dag_run.conf or {}).get(BACKFILL_MARKER)
+        if marker and _run_type(dag_run) == "backfill":
+            backfill_guard(**context)
+            return True
+        ti = context["ti"]
+        after = marker.get(airflow_runs.CHAIN_AFTER) if isinstance(marker, dict) else None
+        if after:
+            return self._after_chained(ti, dag_run, after)
+        if _run_type(dag_run) == airflow_runs.ASSET_TRIGGERED:
+            return self._after_publishers(ti, dag_run)
+        return True
+
+    def _after_chained(self, ti: Any, dag_run: Any, after: Mapping[str, Any]) -> bool:
+        try:
+            state = _state(ti, after["dag_id"], after["run_id"])
+        except Exception as exc:  # noqa: BLE001 - the run it follows is gone: never run in its place
+            raise AirflowFailException(f"Not run: the backfill run it follows cannot be read ({exc})") from None
+        if state == "success":
+            return True
+        if state != "failed":
+            self.log.info("dli: waiting for %s (%s)", make_run_id(after["dag_id"], after["run_id"]), state)
+            return False
+        # Name the run that really failed: a run stopped by its own guard left it in XCom.
+        first = ti.xcom_pull(
+            task_ids=TASK_ID_GUARD, dag_id=after["dag_id"], run_id=after["run_id"], key="stopped_after"
+        ) or f"{after.get('dataset', after['dag_id'])} {after.get('date', '')}".strip()
+        ti.xcom_push(key="stopped_after", value=first)
+        raise AirflowFailException(f"Not run: the backfill stopped after {first} failed")
+
+    def _after_publishers(self, ti: Any, dag_run: Any) -> bool:
+        waiting = []
+        for event in getattr(dag_run, "consumed_asset_events", None) or ():
+            if not (event.source_dag_id and event.source_run_id):
+                continue  # published through the REST API: no run to wait for
+            try:
+                state = _state(ti, event.source_dag_id, event.source_run_id)
+            except Exception:  # noqa: BLE001 - the publishing run is gone; its data was published
+                continue
+            public = make_run_id(event.source_dag_id, event.source_run_id)
+            if state == "failed":
+                raise AirflowFailException(f"Not run: the upstream run {public} that published new data failed")
+            if state != "success":
+                waiting.append(public)
+        if waiting:
+            self.log.info("dli: waiting for the upstream runs %s to end", ", ".join(waiting))
+            return False
+        return True
 
 
 def backfill_guard(**context: Any) -> None:
@@ -130,8 +275,33 @@ def _sql(sql: str, spec: DatasetSpec) -> str:
     return text + "\n" if text.rstrip().endswith(_TEMPLATE_EXT) else text
 
 
-def build_dag(document: SpecDocument, *, dialects: Mapping[str, str] | None = None) -> DAG:
-    """The DAG of one resolved spec document; ``dialects`` maps SQL dialects to connection ids."""
+def _schedule(document: SpecDocument, managed: Collection[str]) -> Any:
+    """The DAG's schedule: the cron, the Assets of its managed upstreams (``after: upstream``), or both.
+
+    Upstreams the store does not hold (external tables) are left out: nothing would ever publish them.
+    With none left, an upstream-only workflow has no schedule (runs are triggered by hand).
+    """
+    schedule = document.schedule
+    cron = CronTriggerTimetable(schedule.cron, timezone=schedule.timezone) if schedule.cron is not None else None
+    if not schedule.after_upstream:
+        return cron
+    graph = DependencyGraph.of({**{name: () for name in managed}, document.spec.name: document.spec.depends_on})
+    assets = [dataset_asset(name) for name in graph.managed_upstreams(document.spec.name)]
+    if not assets:
+        return cron
+    if cron is None:
+        return assets  # every one of them must have published since the last run (AssetAll)
+    return AssetOrTimeSchedule(timetable=cron, assets=assets)
+
+
+def build_dag(
+    document: SpecDocument,
+    *,
+    dialects: Mapping[str, str] | None = None,
+    managed: Collection[str] = (),
+) -> DAG:
+    """The DAG of one resolved spec document; ``dialects`` maps SQL dialects to connection ids;
+    ``managed`` names the datasets the store holds (upstreams among them can start it)."""
     spec = document.spec
     schedule = document.schedule
     if spec.query_statement is None:
@@ -145,7 +315,7 @@ def build_dag(document: SpecDocument, *, dialects: Mapping[str, str] | None = No
     dag = DAG(
         dag_id=spec.name,
         description=spec.description,
-        schedule=CronTriggerTimetable(schedule.cron, timezone=schedule.timezone),
+        schedule=_schedule(document, managed),
         # In the schedule's zone, for Airflow's UI (the REST API reports UTC, so backfills get the zone from dli).
         start_date=pendulum.instance(document.registered_at or _FALLBACK_START).in_timezone(schedule.timezone),
         catchup=False,
@@ -157,7 +327,8 @@ def build_dag(document: SpecDocument, *, dialects: Mapping[str, str] | None = No
         default_args={"owner": spec.owner or "dli"},
     )
     timeout = dt.timedelta(seconds=settings.timeout_seconds) if settings.timeout_seconds else None
-    previous = PythonOperator(task_id=TASK_ID_GUARD, python_callable=backfill_guard, retries=0, dag=dag)
+    previous = DliGuard(task_id=TASK_ID_GUARD, dag=dag)
+    declares_date = spec.parameter("execution_date") is not None
     pre_ids, post_ids = statement_task_ids(spec)
     steps = [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(pre_ids, spec.pre_statements)]
     steps.append((TASK_ID_QUERY, spec.query_statement, False))
@@ -174,6 +345,9 @@ def build_dag(document: SpecDocument, *, dialects: Mapping[str, str] | None = No
             split_statements=True,
             do_xcom_push=False,
             continue_on_error=continue_on_error,
+            publishes=spec.name if task_id == TASK_ID_QUERY else None,
+            timezone=schedule.timezone,
+            declares_execution_date=declares_date,
             dag=dag,
         )
         previous >> task
@@ -215,12 +389,15 @@ def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: s
     dialects = dialect_connections(os.environ)
     only = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
-    for loaded in load_specs(url, only=only):
+    loaded_specs = load_specs(url, only=only)
+    # Every dataset the store holds (on a worker, which builds one DAG to run it, the schedule does not matter).
+    managed = frozenset(loaded.name for loaded in loaded_specs)
+    for loaded in loaded_specs:
         if loaded.document is None:
             dag = build_broken_dag(loaded, loaded.error or "unreadable spec")
         else:
             try:
-                dag = build_dag(loaded.document, dialects=dialects)
+                dag = build_dag(loaded.document, dialects=dialects, managed=managed)
             except Exception as exc:  # noqa: BLE001 - isolate the broken spec
                 log.warning("dli: spec %s is broken: %s", loaded.name, exc)
                 hints = " ".join(getattr(exc, "hints", ()))

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dli.adapters.airflow import runs as airflow_runs
+from dli.domain.model.dependencies import latest_execution_date
 from dli.domain.model.spec import DatasetSpec, Parameter
 
 __all__ = [
@@ -73,15 +74,25 @@ def sql_template(sql: str, parameters: Iterable[Parameter]) -> str:
 
 
 def execution_date_for(
-    *, conf: Mapping[str, Any] | None, logical_date: dt.datetime | None, run_after: dt.datetime | None, timezone: str
+    *,
+    conf: Mapping[str, Any] | None,
+    logical_date: dt.datetime | None,
+    run_after: dt.datetime | None,
+    timezone: str,
+    triggering: Iterable[Mapping[str, Any] | None] = (),
 ) -> str:
-    """The ``YYYY-MM-DD`` a run is for: ``conf["execution_date"]``, else its (logical) date in ``timezone``.
+    """The ``YYYY-MM-DD`` a run is for: ``conf["execution_date"]``; else, for a run started by new
+    upstream data, the latest ``execution_date`` among the triggering asset events' extras
+    (``triggering``); else its (logical) date in ``timezone``.
 
     Manual runs triggered with a null logical date use the time they were triggered (``run_after``).
     """
     given = (conf or {}).get("execution_date")
     if given:
         return str(given)
+    published = latest_execution_date(triggering)
+    if published:
+        return published
     when = logical_date or run_after
     if when is None:  # pragma: no cover - Airflow always sets run_after
         when = dt.datetime.now(dt.timezone.utc)

@@ -87,6 +87,8 @@ def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishR
         session.write(f"Published to {result.store}: " + ", ".join(done) + ".")
     if result.skipped:
         session.write(f"Not scheduled (no schedule: section), not published: {', '.join(result.skipped)}")
+    for warning in getattr(result, "warnings", ()):
+        session.warn(warning)
     if result.changed and not result.dry_run:
         # publish writes the store, not the server: the server sees the change on its next check.
         session.write(CHANGE_SHOWS)

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 from typing import Annotated
 
+import attrs
 from cyclopts import Parameter
 
 from dli.entrypoints.cli.options import DatasetArg, FormatOption
@@ -21,8 +22,16 @@ def register(
     /,
     *,
     cron: Annotated[
-        str, Parameter(name=["--cron", "-c"], metavar="CRON", help="Cron expression (5 fields), e.g. '0 9 * * *'.")
-    ],
+        str | None, Parameter(name=["--cron", "-c"], metavar="CRON", help="Cron expression (5 fields), e.g. '0 9 * * *'.")
+    ] = None,
+    after_upstream: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Run when every upstream dataset (depends_on) that dli manages has new data; with --cron: "
+            "whichever comes first. One of the two is needed.",
+        ),
+    ] = False,
     timezone: Annotated[
         str,
         Parameter(name=["--timezone", "-tz"], metavar="TZ", help="IANA timezone the cron is read in, e.g. Asia/Seoul."),
@@ -33,7 +42,9 @@ def register(
     retry_attempts: Annotated[int, Parameter(help="Attempts per run (>= 1).")] = 1,
     retry_delay: Annotated[int, Parameter(help="Seconds between attempts.")] = 300,
     force: Annotated[bool, Parameter(name=["--force", "-f"], negative="", help="Overwrite an existing MANUAL registration.")] = False,
-    dry_run: Annotated[bool, Parameter(negative="", help="Validate and show the next fire times; register nothing.")] = False,
+    dry_run: Annotated[
+        bool, Parameter(negative="", help="Validate, explain the trigger and show the next fire times; register nothing.")
+    ] = False,
     from_: Annotated[
         str | None,
         Parameter(name="--from", metavar="DATE", help="With --dry-run: list fire times from this date (YYYY-MM-DD, in the timezone)."),
@@ -61,10 +72,13 @@ def register(
             )
         timezone = tz
     if dry_run:
-        return _dry_run(dataset_name, cron, timezone, enabled, retry_attempts, retry_delay, force, format, from_)
+        return _dry_run(
+            dataset_name, cron, after_upstream, timezone, enabled, retry_attempts, retry_delay, force, format, from_
+        )
     result = session.api.register(
         dataset_name,
         cron=cron,
+        after_upstream=after_upstream,
         timezone=timezone,
         enabled=enabled,
         retry_max_attempts=retry_attempts,
@@ -90,7 +104,8 @@ def register(
 
 def _dry_run(
     dataset_name: str,
-    cron: str,
+    cron: str | None,
+    after_upstream: bool,
     timezone: str,
     enabled: bool,
     retry_attempts: int,
@@ -103,12 +118,13 @@ def _dry_run(
     from dli.domain.model.enums import SourceType
     from dli.domain.model.errors import already_registered
     from dli.domain.model.permissions import Action, check_allowed
-    from dli.domain.model.schedule import ScheduleConfig, fire_times
+    from dli.domain.model.schedule import AFTER_UPSTREAM, ScheduleConfig, fire_times
     from dli.entrypoints.cli import render
 
     session = current()
     schedule = ScheduleConfig(
         cron=cron,
+        after=AFTER_UPSTREAM if after_upstream else None,
         timezone=timezone,
         enabled=enabled,
         retry_max_attempts=retry_attempts,
@@ -124,6 +140,7 @@ def _dry_run(
         if not force:
             raise already_registered(spec.name)
         previous_cron = existing.cron
+    upstreams = _upstreams(api, spec, schedule)
     if start is None:
         after = session.now()
     else:
@@ -136,7 +153,11 @@ def _dry_run(
         after = dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(schedule.timezone)) - dt.timedelta(
             microseconds=1
         )
-    times = list(itertools.islice(fire_times(schedule.cron, schedule.timezone, after=after), DRY_RUN_FIRE_TIMES))
+    times = (
+        list(itertools.islice(fire_times(schedule.cron, schedule.timezone, after=after), DRY_RUN_FIRE_TIMES))
+        if schedule.cron is not None
+        else []
+    )
     action = "update" if existing is not None else "register"
     if output == "json":
         render.print_json(
@@ -147,6 +168,10 @@ def _dry_run(
                 "action": action,
                 "previous_cron": previous_cron,
                 "schedule": schedule,
+                "trigger": schedule.trigger,
+                "upstreams": {"managed": list(upstreams.managed), "external": list(upstreams.external)},
+                "trigger_explained": upstreams.explained,
+                "warnings": list(upstreams.warnings),
                 "fire_times": times,
             },
         )
@@ -155,7 +180,8 @@ def _dry_run(
     if previous_cron is not None:
         fields.append(("Previous cron", previous_cron))
     fields += [
-        ("Cron", schedule.cron),
+        ("Trigger", upstreams.explained),
+        ("Cron", schedule.cron or "-"),
         ("Timezone", schedule.timezone),
         ("Status", "active" if schedule.enabled else "paused (--disabled)"),
         ("Retry", f"{schedule.retry_max_attempts} attempt(s), {schedule.retry_delay_seconds}s apart"),
@@ -164,6 +190,12 @@ def _dry_run(
     session.write(f"Dry run: {spec.name} is valid and would be {outcome} (nothing was changed)")
     for label, value in fields:
         session.write(f"  {label}: {value}")
+    if upstreams.external:
+        session.write(f"  External upstreams (no store knows them; never a trigger): {', '.join(upstreams.external)}")
+    for warning in upstreams.warnings:
+        session.warn(warning)
+    if schedule.cron is None:
+        return 0
     session.write()
     heading = f"Next {len(times)} fire times"
     if not schedule.enabled:
@@ -171,6 +203,54 @@ def _dry_run(
     session.write(heading + ":")
     render.render_fire_times(session, times, schedule.timezone)
     return 0
+
+
+@attrs.frozen(kw_only=True)
+class _Upstreams:
+    """What the dry run says about the spec's upstreams."""
+
+    managed: tuple[str, ...]
+    """Upstreams dli manages (they start runs after: upstream)."""
+    external: tuple[str, ...]
+    """Upstreams no store knows."""
+    explained: str
+    """The trigger in words."""
+    warnings: tuple[str, ...]
+    """What register would warn about."""
+
+
+def _upstreams(api, spec, schedule) -> _Upstreams:  # type: ignore[no-untyped-def]
+    """Which upstreams are managed (one lookup each), whether registering would close a cycle
+    (DLI-203, as register would say), and the trigger in words."""
+    from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
+    from dli.domain.model.enums import DependencyDirection
+    from dli.domain.model.errors import SpecInvalidError, WorkflowNotFoundError
+
+    known: dict[str, tuple[str, ...]] = {}
+    for name in dict.fromkeys(spec.depends_on):
+        if name == spec.name:
+            continue
+        try:
+            graph = api.dependencies(name, direction=DependencyDirection.UPSTREAM)
+        except (WorkflowNotFoundError, SpecInvalidError):  # no store knows it, or not even a dataset name
+            continue
+        for node in graph.nodes:
+            if not node.external:
+                known.setdefault(node.name, ())
+        for edge in graph.edges:
+            known[edge.downstream] = (*known.get(edge.downstream, ()), edge.upstream)
+    graph = DependencyGraph.of({**known, spec.name: spec.depends_on})
+    check_acyclic(graph, roots=[spec.name])
+    managed, external = graph.managed_upstreams(spec.name), graph.external_upstreams(spec.name)
+    by_data = (
+        f"new data in every managed upstream ({', '.join(managed)})" if managed else "new upstream data (none managed yet)"
+    )
+    explained = {
+        "cron": f"cron {schedule.cron}",
+        "upstream": f"after upstream: {by_data}; no fire times",
+        "both": f"cron {schedule.cron} or {by_data}, whichever comes first",
+    }[schedule.trigger.value]
+    return _Upstreams(managed=managed, external=external, explained=explained, warnings=upstream_warnings(graph, spec))
 
 
 def unregister(

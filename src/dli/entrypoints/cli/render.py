@@ -163,9 +163,11 @@ def _info_fields(info: WorkflowInfo) -> list[tuple[str, str]]:
     fields = [
         ("Source", info.source_type.value),
         ("Status", info.status.value),
-        ("Cron", info.cron),
+        ("Cron", info.cron or "-"),
         ("Timezone", info.timezone),
     ]
+    if info.trigger.value != "cron":  # the spec's summary shape stays as it was for cron-only workflows
+        fields.insert(2, ("Trigger", "after upstream" if info.cron is None else "cron or after upstream"))
     if info.next_run is not None:
         fields.append(("Next Run", local_time(info.next_run, info.timezone)))
     return fields
@@ -175,7 +177,7 @@ def render_register(session: Session, result: WorkflowRegisterResult) -> None:
     """``Workflow registered: …`` with the schedule, or ``Workflow updated: …`` with both crons."""
     info = result.workflow_info
     if result.updated:
-        fields = [("Previous cron", result.previous_cron or "-"), ("New cron", info.cron if info else "-")]
+        fields = [("Previous cron", result.previous_cron or "-"), ("New cron", (info.cron if info else None) or "-")]
         if info is not None:
             fields += [f for f in _info_fields(info) if f[0] not in ("Cron", "Source")]
         _summary(session, f"Workflow updated: {result.dataset_name}", fields)
@@ -198,14 +200,20 @@ def render_run_result(session: Session, result: WorkflowRunResult, *, title: str
     if result.run_status is not None and not result.run_ids:
         fields.append(("Status", result.run_status.value.lower()))
     if result.dates:
-        span = result.dates[0] if len(result.dates) == 1 else f"{result.dates[0]} .. {result.dates[-1]}"
-        fields.append(("Dates", f"{span} ({len(result.dates)} date{'s' if len(result.dates) != 1 else ''})"))
+        days = list(dict.fromkeys(result.dates))  # with downstream datasets, each date appears once per dataset
+        span = days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+        runs = f", {len(result.datasets)} runs" if result.datasets else ""
+        fields.append(("Dates", f"{span} ({len(days)} date{'s' if len(days) != 1 else ''}{runs})"))
     fields.append(("Parameters", format_params(result.parameters)))
     _summary(session, title, fields)
     if result.run_ids:
         session.write("  Runs:")
         for date, run_id in zip(result.dates or [""] * len(result.run_ids), result.run_ids, strict=False):
             session.write(f"    {date}  {run_id}".rstrip())
+    elif result.datasets:  # the plan of a dry run with downstream datasets, in the order it would run
+        session.write("  Order:")
+        for date, dataset in zip(result.dates, result.datasets, strict=False):
+            session.write(f"    {date}  {dataset}")
 
 
 def render_status(session: Session, status: WorkflowStatusResult) -> None:
@@ -241,7 +249,7 @@ def render_list(session: Session, result: WorkflowListResult) -> None:
     if not workflows:
         session.write("No workflows found.")
     else:
-        table = _table("DATASET", "SOURCE", "STATUS", "CRON", "TIMEZONE", "NEXT RUN")
+        table = _table("DATASET", "SOURCE", "STATUS", "TRIGGER", "CRON", "TIMEZONE", "NEXT RUN")
         for info in workflows:
             if info.status is WorkflowStatus.OVERRIDDEN:
                 next_run = f"- (by {(info.overridden_by.value if info.overridden_by else 'code')})"
@@ -250,7 +258,10 @@ def render_list(session: Session, result: WorkflowListResult) -> None:
             status = status_text(info.status)
             if info.running:
                 status.append(" (running)", style="cyan")
-            table.add_row(info.dataset_name, info.source_type.value, status, info.cron, info.timezone, next_run)
+            table.add_row(
+                info.dataset_name, info.source_type.value, status, info.trigger.value, info.cron or "-", info.timezone,
+                next_run,
+            )
         _print_table(session, table)
         session.write()
     counts = [

@@ -67,6 +67,14 @@ def backfill(
     start: Annotated[str, Parameter(name=["--start", "-s"], help="First date, YYYY-MM-DD.")],
     end: Annotated[str, Parameter(name=["--end", "-e"], help="Last date (inclusive), YYYY-MM-DD.")],
     param: Params = (),
+    with_downstream: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Also run every dataset downstream of it, date by date in dependency order (a plain backfill "
+            "never starts its downstream datasets).",
+        ),
+    ] = False,
     dry_run: DryRun = False,
     wait: Wait = False,
     timeout: Timeout = None,
@@ -77,7 +85,12 @@ def backfill(
     session = current()
     _check_wait_options(timeout, poll)
     result = session.api.backfill(
-        dataset_name, start_date=start, end_date=end, parameters=parse_params(param), dry_run=dry_run
+        dataset_name,
+        start_date=start,
+        end_date=end,
+        parameters=parse_params(param),
+        dry_run=dry_run,
+        with_downstream=with_downstream,
     )
     from dli.entrypoints.cli import render
 

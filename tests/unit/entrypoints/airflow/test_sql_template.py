@@ -106,3 +106,14 @@ def test_statement_task_ids_are_ordered_and_airflow_safe() -> None:
         post_statements=(Statement(sql="z", name="analyze"),),
     )
     assert statement_task_ids(spec) == (["pre_1", "pre_2_make_table"], ["post_1_analyze"])
+
+
+def test_a_run_started_by_upstream_data_is_for_the_latest_date_its_triggering_events_carry():
+    from dli.entrypoints.airflow.sql_template import execution_date_for
+
+    later = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    extras = [{"execution_date": "2025-01-01"}, {"execution_date": "2025-01-03"}, {"dataset": "x"}]
+    assert execution_date_for(conf={}, logical_date=None, run_after=later, timezone="UTC", triggering=extras) == "2025-01-03"
+    assert execution_date_for(conf={"execution_date": "2024-01-01"}, logical_date=None, run_after=later,
+                              timezone="UTC", triggering=extras) == "2024-01-01"
+    assert execution_date_for(conf={}, logical_date=None, run_after=later, timezone="UTC", triggering=[{}]) == "2025-06-01"

@@ -48,7 +48,7 @@ class CLI:
         self.project = project
         self.clock = FakeClock(current=NOW)
         self.store = InMemorySpecStore()
-        self.orchestrator = InMemoryOrchestrator(clock=self.clock)
+        self.orchestrator = InMemoryOrchestrator(clock=self.clock, store=self.store)
         seed_mock(self.store, self.orchestrator, now=self.clock.now())
         self.contexts: list[ExecutionContext] = []
 

@@ -16,7 +16,7 @@ class TestList:
         result = cli("workflow", "list")
         assert result.exit_code == 0
         lines = result.stdout.splitlines()
-        assert lines[0].split() == ["DATASET", "SOURCE", "STATUS", "CRON", "TIMEZONE", "NEXT", "RUN"]
+        assert lines[0].split() == ["DATASET", "SOURCE", "STATUS", "TRIGGER", "CRON", "TIMEZONE", "NEXT", "RUN"]
         assert lines[-1] == "Total: 4 workflows (2 active, 1 paused, 1 overridden)"
 
     def test_list_filter_source(self, cli):

@@ -1,0 +1,111 @@
+"""GetDependencies, and reading the dependency graph of the active specs out of the store.
+
+The graph is always the one of the *active* specs (code over manual): an overridden manual spec's
+``depends_on`` does not count. On the Basecamp server the store is the ``IndexedSpecStore``, whose
+listing and reads answer from memory, so building the graph reads no document from the backing store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from dli.domain.model.dependencies import (
+    DependencyEdge,
+    DependencyGraph,
+    DependencyNode,
+    WorkflowDependenciesResult,
+)
+from dli.domain.model.enums import DependencyDirection, SourceType
+from dli.domain.model.errors import SpecInvalidError
+from dli.domain.model.override import resolve_override
+from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.domain.usecases._workflows import not_found
+from dli.domain.usecases.messages import GetDependencies
+from dli.ports.spec_store import SpecStore
+
+__all__ = ["ActiveSpecs", "get_dependencies", "load_active_specs"]
+
+
+@attrs.frozen(kw_only=True)
+class ActiveSpecs:
+    """The active document of every stored dataset, and their dependency graph."""
+
+    documents: Mapping[str, SpecDocument | None]
+    """Dataset name -> its active document (``None`` when it cannot be read)."""
+    graph: DependencyGraph
+    """The graph of their ``depends_on``."""
+
+    def spec(self, name: str) -> DatasetSpec | None:
+        """The active spec of ``name``, if readable."""
+        document = self.documents.get(name)
+        return document.spec if document is not None else None
+
+
+def load_active_specs(store: SpecStore, *, overlay: Mapping[str, DatasetSpec] | None = None) -> ActiveSpecs:
+    """The active specs of ``store`` (code over manual); ``overlay`` replaces (or adds) some, as a
+    write about to happen would.
+
+    A stored document that cannot be read keeps its name in the graph (it is managed) without upstreams.
+    """
+    code, manual = store.list_etags(SourceType.CODE), store.list_etags(SourceType.MANUAL)
+    documents: dict[str, SpecDocument | None] = {}
+    for name, resolution in resolve_override(code=code, manual=manual).items():
+        try:
+            versioned = store.read(resolution.active, name)
+        except SpecInvalidError:
+            documents[name] = None
+            continue
+        if versioned is not None:  # else deleted since it was listed
+            documents[name] = versioned.document
+    specs: dict[str, DatasetSpec | None] = {n: d.spec if d is not None else None for n, d in documents.items()}
+    for name, spec in (overlay or {}).items():
+        specs[name] = spec
+    return ActiveSpecs(documents=documents, graph=DependencyGraph.of_specs(specs))
+
+
+def _node(active: ActiveSpecs, name: str, relation: str, distance: int) -> DependencyNode:
+    if not active.graph.is_managed(name):
+        return DependencyNode(name=name, relation=relation, distance=distance, external=True)
+    document = active.documents.get(name)
+    return DependencyNode(
+        name=name,
+        relation=relation,
+        distance=distance,
+        source_type=document.source_type if document is not None else None,
+        trigger=document.schedule.trigger if document is not None else None,
+    )
+
+
+def get_dependencies(message: GetDependencies, *, store: SpecStore) -> WorkflowDependenciesResult:
+    """The upstreams and/or downstreams of a workflow, as nodes and edges (DLI-800 when no store knows it)."""
+    name = message.dataset_name
+    active = load_active_specs(store)
+    graph = active.graph
+    if not graph.is_managed(name):
+        raise not_found(name)
+    sides = (
+        (DependencyDirection.UPSTREAM, DependencyDirection.DOWNSTREAM)
+        if message.direction is DependencyDirection.BOTH
+        else (message.direction,)
+    )
+    nodes = [_node(active, name, "root", 0)]
+    edges: dict[tuple[str, str], DependencyEdge] = {}
+    for side in sides:
+        distances = graph.walk(name, side, depth=message.depth)
+        for other, distance in sorted(distances.items(), key=lambda item: (item[1], item[0])):
+            if other != name:
+                nodes.append(_node(active, other, side.value, distance))
+            if message.depth is not None and distance >= message.depth:
+                continue  # not expanded: its own neighbours are beyond the depth
+            for neighbour in graph.direct(other, side):
+                upstream, downstream = (neighbour, other) if side is DependencyDirection.UPSTREAM else (other, neighbour)
+                edges[(upstream, downstream)] = DependencyEdge(upstream=upstream, downstream=downstream)
+    return WorkflowDependenciesResult(
+        dataset_name=name,
+        direction=message.direction,
+        depth=message.depth,
+        nodes=tuple(nodes),
+        edges=tuple(edges[key] for key in sorted(edges)),
+    )
