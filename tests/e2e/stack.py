@@ -183,7 +183,13 @@ class E2EStack:
 
     def airflow_env(self) -> dict[str, str]:
         assert self.airflow is not None and self.airflow.password
-        return {"DLI_AIRFLOW_USERNAME": self.airflow.username, "DLI_AIRFLOW_PASSWORD": self.airflow.password}
+        # Airflow standalone on two busy cores answers slower than production's 10 s read timeout
+        # allows; below the CLI's 30 s so that a slow Airflow is still named as the one at fault.
+        return {
+            "DLI_AIRFLOW_USERNAME": self.airflow.username,
+            "DLI_AIRFLOW_PASSWORD": self.airflow.password,
+            "DLI_AIRFLOW_READ_TIMEOUT": "25",
+        }
 
     def rest(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A request to Airflow's REST API as admin (to look behind dli's back)."""

@@ -256,8 +256,23 @@ def _bus(
                 username=context.airflow_username,
                 password=context.airflow_password,
                 timeout_seconds=context.timeout_seconds,
+                connect_timeout_seconds=_env_seconds("DLI_AIRFLOW_CONNECT_TIMEOUT"),
+                read_timeout_seconds=_env_seconds("DLI_AIRFLOW_READ_TIMEOUT"),
             )
     return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
+
+
+def _env_seconds(name: str) -> float | None:
+    """A timeout from the environment (LOCAL mode reads what ``basecamp serve`` reads), or ``None``."""
+    import os
+
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}") from None
 
 
 def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None = None) -> MessageBus:

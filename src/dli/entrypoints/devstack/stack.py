@@ -353,7 +353,14 @@ class DevStack:
         url = f"http://127.0.0.1:{port}"
         progress(f"Starting the Basecamp server on port {port}, log:")
         progress(f"  {log}")
-        env = {**os.environ, "DLI_AIRFLOW_USERNAME": "admin", "DLI_AIRFLOW_PASSWORD": password}
+        # Airflow standalone on SQLite, on a laptop busy running it, can take longer than the
+        # production default (10 s) to answer; the CLI's own timeout (30 s) stays the longer one.
+        env = {
+            "DLI_AIRFLOW_READ_TIMEOUT": "25",
+            **os.environ,
+            "DLI_AIRFLOW_USERNAME": "admin",
+            "DLI_AIRFLOW_PASSWORD": password,
+        }
         argv = [self._basecamp_bin(), "serve", "--port", str(port), "--store", self.store_url,
                 "--airflow-url", airflow_url, "--tokens-file", str(self.home / "tokens.json"),
                 "--check-interval", str(CHECK_INTERVAL_SECONDS)]
