@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dli.domain.model.dependencies import WorkflowDependenciesResult
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import (
     DatasetNotFoundError,
@@ -35,6 +34,7 @@ from dli.domain.usecases import messages as m
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:
+    from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
     from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring

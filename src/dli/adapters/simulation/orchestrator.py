@@ -21,11 +21,9 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.dependencies import latest_execution_date
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
-from dli.domain.usecases.dependencies import load_active_specs
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord
 from dli.ports.spec_store import SpecStore
@@ -288,6 +286,8 @@ class InMemoryOrchestrator:
     def _publish(self, record: RunRecord) -> bool:
         """``record``'s dataset has new data: start the upstream-scheduled workflows now complete; any started?"""
         assert self._store is not None and record.finished_at is not None
+        from dli.domain.usecases.dependencies import load_active_specs  # only once a run completes
+
         active = load_active_specs(self._store)
         graph = active.graph
         upstream = active.documents.get(record.dataset_name)
@@ -308,6 +308,8 @@ class InMemoryOrchestrator:
             events[record.dataset_name] = (date, record.run_id)
             if not all(u in events for u in graph.managed_upstreams(name)):
                 continue
+            from dli.domain.model.dependencies import latest_execution_date
+
             execution_date = latest_execution_date({"execution_date": d} for d, _ in events.values()) or date
             sources = sorted(events)
             events.clear()
