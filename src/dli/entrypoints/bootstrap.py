@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dli.adapters.config_file import ConfigValues
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import Handles, MessageBus
+    from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
 
@@ -278,10 +279,17 @@ def build_server(
     store: SpecStore | None = None,
     orchestrator: Orchestrator | None = None,
     clock: Clock | None = None,
+    state_ttl_seconds: float = 5.0,
+    admission: AdmissionLimits | None = None,
 ) -> ServerSettings:
-    """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table."""
+    """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table.
+
+    The orchestrator is wrapped so that list rows' run state is cached for ``state_ttl_seconds``
+    and never waits long for a slow or unreachable Airflow (``CachingOrchestrator``).
+    """
     from dli.adapters.basecamp.operations import OPERATIONS
     from dli.adapters.codecs.results import to_jsonable
+    from dli.adapters.orchestrator_cache import CachingOrchestrator
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.domain.usecases.bus import MessageBus
     from dli.entrypoints.server.app import ServerSettings
@@ -294,6 +302,7 @@ def build_server(
         orchestrator = build_orchestrator(
             orchestrator_url, clock=clock, username=airflow_username, password=airflow_password
         )
+    orchestrator = CachingOrchestrator(orchestrator, ttl_seconds=state_ttl_seconds)
     return ServerSettings(
         store=indexed,
         orchestrator=orchestrator,
@@ -303,6 +312,7 @@ def build_server(
         encode=to_jsonable,
         check_interval_seconds=check_interval_seconds,
         orchestrator_url=public_url(orchestrator_url),
+        **({"admission": admission} if admission is not None else {}),
     )
 
 

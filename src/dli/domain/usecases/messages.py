@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from dli.domain.model.catalog import cursor_key
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import ParameterInvalidError, SpecInvalidError
 from dli.domain.model.names import validate_dataset_name
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 MAX_LIMIT = 10_000
+MAX_PAGE = 1_000
+"""Most workflows one ``ListWorkflows`` answers: a longer listing follows ``next_cursor`` page by page."""
 
 
 def _dataset_name(_instance: object, _attribute: object, value: object) -> None:
@@ -61,6 +64,19 @@ def _limit(_instance: object, attribute: attrs.Attribute, value: object) -> None
             f"{attribute.name} must be between 1 and {MAX_LIMIT}, got {value!r}",
             hints=(f"Pass a whole number from 1 to {MAX_LIMIT}.",),
         )
+
+
+def _page_size(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE:
+        raise ParameterInvalidError(
+            f"{attribute.name} must be between 1 and {MAX_PAGE}, got {value!r}",
+            hints=(f"Pass a whole number from 1 to {MAX_PAGE}; follow next_cursor for more.",),
+        )
+
+
+def _cursor(_instance: object, _attribute: object, value: object) -> None:
+    if value is not None:
+        cursor_key(value)  # type: ignore[arg-type]
 
 
 def _flag(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
@@ -189,8 +205,10 @@ class ListWorkflows(Message):
     """Only workflows with a pending or running run."""
     enabled_only: bool = attrs.field(default=False, validator=_flag)
     """Only active workflows (not paused, not overridden)."""
-    limit: int = attrs.field(default=100, validator=_limit)
-    """At most this many."""
+    limit: int = attrs.field(default=100, validator=_page_size)
+    """At most this many (one page, up to ``MAX_PAGE``)."""
+    after: str | None = attrs.field(default=None, converter=lambda v: v or None, validator=_cursor)
+    """Start after this row: the ``next_cursor`` of the previous page."""
 
 
 # -- runs ------------------------------------------------------------------------------------------

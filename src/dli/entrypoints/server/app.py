@@ -27,6 +27,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 import dli
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ErrorCode
+from dli.domain.model.workflow import BrokenSpec
+from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, AdmissionStats
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
 from dli.entrypoints.server.routes import build_routes
@@ -66,6 +68,8 @@ class ServerSettings:
     """Seconds between two override checks."""
     orchestrator_url: str = "memory://"
     """Orchestrator URL (without credentials), for /health."""
+    admission: AdmissionLimits = AdmissionLimits()
+    """How many requests are worked on and wait at once."""
 
     def respond(self, result: object, status_code: int = 200) -> Response[Any]:
         """The JSON answer carrying ``result``."""
@@ -102,6 +106,12 @@ class HealthReport:
     """The orchestrator."""
     last_override_check: dt.datetime | None = None
     """When the override check last completed."""
+    broken: tuple[BrokenSpec, ...] = ()
+    """Stored documents that cannot be read, as of the last check (at most 100)."""
+    broken_count: int = 0
+    """How many there are in all."""
+    load: AdmissionStats | None = None
+    """Requests worked on and waiting now, and refused so far."""
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -124,23 +134,50 @@ def _probe(url: str, check: Callable[[], object]) -> ComponentHealth:
     return ComponentHealth(reachable=True, url=url)
 
 
+PROBE_NAME = "dli.health.probe"
+"""The workflow the orchestrator is asked about: any answer, even "unknown", shows it is reachable."""
+MAX_BROKEN_SHOWN = 100
+
+
+def _orchestrator_probe(orchestrator: Orchestrator) -> None:
+    # Through the server's state cache: a probe costs the orchestrator at most one small query per
+    # few seconds, and answers at once while the orchestrator is known to be down.
+    if PROBE_NAME not in orchestrator.workflow_states([PROBE_NAME]):
+        raise TimeoutError("no answer in time")
+
+
 @get("/health", tags=["health"], security=[])
 async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
-    """Reachability of the spec store and the orchestrator (no token needed). 503 when degraded."""
+    """Reachability of the spec store and the orchestrator, broken specs, load (no token needed). 503 when degraded.
+
+    The store's reachability is the outcome of the last periodic check (no store I/O per probe once a
+    check has run); the orchestrator is asked about one workflow.
+    """
     settings = _settings(request)
-    store = await anyio.to_thread.run_sync(
-        _probe, settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE)
-    )
+    state = request.app.state
+    if state.get("last_check") is None and state.get("last_check_error") is None:
+        store = await anyio.to_thread.run_sync(
+            _probe, settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE)
+        )
+    elif state.get("last_check_error") is not None:
+        store = ComponentHealth(reachable=False, url=settings.store.url, error=state["last_check_error"])
+    else:
+        store = ComponentHealth(reachable=True, url=settings.store.url)
     orchestrator = await anyio.to_thread.run_sync(
-        _probe, settings.orchestrator_url, settings.orchestrator.pause_states
+        _probe, settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator)
     )
     ok = store.reachable and orchestrator.reachable
+    broken = settings.store.broken()
+    admission = state.get("admission")
     report = HealthReport(
         status="ok" if ok else "degraded",
         version=dli.__version__,
         store=store,
         orchestrator=orchestrator,
-        last_override_check=request.app.state.get("last_check"),
+        last_override_check=state.get("last_check"),
+        broken=broken[:MAX_BROKEN_SHOWN],
+        broken_count=len(broken),
+        load=admission.stats if admission is not None else None,
     )
     return settings.respond(report, 200 if ok else 503)
 
@@ -214,9 +251,12 @@ async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
         try:
             await anyio.to_thread.run_sync(settings.store.check)
             app.state["last_check"] = dt.datetime.now(dt.timezone.utc)
+            app.state["last_check_error"] = None
         except DLIError as exc:
+            app.state["last_check_error"] = f"[{exc.code.value}] {exc.message}"
             _log.warning("override_check_failed", code=exc.code.value, error=exc.message)
         except Exception as exc:  # keep checking: the next one may succeed
+            app.state["last_check_error"] = type(exc).__name__
             _log.error("override_check_crashed", exc_info=exc)
         await asyncio.sleep(settings.check_interval_seconds)
 
@@ -226,6 +266,9 @@ def create_app(settings: ServerSettings) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Worker threads: every admitted request may hold one, plus the check and health probes.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.admission.max_in_flight + 8)
         task = asyncio.create_task(_check_forever(app, settings))
         try:
             yield
@@ -233,6 +276,9 @@ def create_app(settings: ServerSettings) -> Any:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            close = getattr(settings.orchestrator, "close", None)
+            if callable(close):
+                close()
 
     app = Litestar(
         route_handlers=[*build_routes(settings.operations, _settings), health, openapi_document],
@@ -255,4 +301,8 @@ def create_app(settings: ServerSettings) -> Any:
     )
     app.state["settings"] = settings
     app.state["last_check"] = None
-    return RequestMiddleware(app, tokens=settings.tokens, public_paths=PUBLIC_PATHS)
+    app.state["last_check_error"] = None
+    # Logging and auth outside, so refused and abandoned requests are logged; /health is never queued.
+    admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health"}))
+    app.state["admission"] = admission
+    return RequestMiddleware(admission, tokens=settings.tokens, public_paths=PUBLIC_PATHS)

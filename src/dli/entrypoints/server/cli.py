@@ -37,6 +37,9 @@ def serve(
     tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json"),
     log_format: Literal["json", "console"] = "json",
     check_interval: float = 30.0,
+    max_in_flight: int = 8,
+    max_queued: int = 64,
+    queue_timeout: float = 5.0,
 ) -> None:
     """Serve the REST API.
 
@@ -59,17 +62,33 @@ def serve(
         json (one object per line) or console.
     check_interval
         Seconds between two override checks of the spec store.
+    max_in_flight
+        Requests worked on at once (more only share one CPU: see docs/operations.md).
+    max_queued
+        Requests that may wait for a free slot; one more is answered 503 with Retry-After.
+    queue_timeout
+        Seconds a request may wait for a slot before it is answered 503 with Retry-After.
     """
     import structlog
     import uvicorn
 
     from dli.entrypoints.bootstrap import build_server
+    from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import create_app
     from dli.entrypoints.server.logs import configure_logging
 
     configure_logging(log_format)
     if orchestrator and airflow_url and orchestrator != airflow_url:
         raise ConfigurationError("Give --orchestrator or --airflow-url, not both")
+    try:
+        admission = AdmissionLimits(
+            max_in_flight=max_in_flight, max_queued=max_queued, queue_timeout_seconds=queue_timeout
+        )
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"Invalid admission limits: {exc}",
+            hints=("--max-in-flight >= 1, --max-queued >= 0, --queue-timeout > 0.",),
+        ) from None
     settings = build_server(
         store_url=store,
         orchestrator_url=orchestrator or airflow_url or "memory://",
@@ -77,6 +96,7 @@ def serve(
         check_interval_seconds=check_interval,
         airflow_username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
         airflow_password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
+        admission=admission,
     )
     structlog.get_logger("dli.server").info(
         "server_starting",
@@ -86,6 +106,9 @@ def serve(
         orchestrator=settings.orchestrator_url,
         tokens_file=str(tokens_file),
         check_interval_seconds=check_interval,
+        max_in_flight=max_in_flight,
+        max_queued=max_queued,
+        queue_timeout_seconds=queue_timeout,
     )
     uvicorn.run(
         create_app(settings),
