@@ -99,6 +99,8 @@ class Operation:
     """Answer 201 (200 when the result says it ``updated`` something that existed)."""
     wire_types: Mapping[str, Any] = attrs.field(factory=dict)
     """Fields whose wire form differs from their Python type (for the OpenAPI document)."""
+    cache_seconds: float = 0.0
+    """A GET whose answer the server may reuse this long for the same query (until a write)."""
 
     @property
     def result(self) -> type:
@@ -321,7 +323,9 @@ def _structure(op: Operation, values: Mapping[str, Any], *, actor: str | None) -
 # -- the table ---------------------------------------------------------------------------------------
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation(message=ListWorkflows, method="GET", path="/api/v1/workflows", tag="workflows"),
+    # Many clients list the same first page: its answer is reused for a second (writes through the
+    # server and store changes start afresh), on top of the few seconds run state is cached anyway.
+    Operation(message=ListWorkflows, method="GET", path="/api/v1/workflows", tag="workflows", cache_seconds=1.0),
     Operation(
         message=RegisterWorkflow,
         method="POST",

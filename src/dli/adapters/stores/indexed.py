@@ -104,6 +104,7 @@ class IndexedSpecStore:
         # overwrite them with what it saw before the write.
         self._touched: set[tuple[SourceType, str]] = set()
         self._logged_broken: dict[tuple[SourceType, str], str] = {}
+        self._version = 0
 
     @property
     def inner(self) -> SpecStore:
@@ -116,6 +117,11 @@ class IndexedSpecStore:
 
     def __repr__(self) -> str:
         return f"IndexedSpecStore({self._inner.url!r})"
+
+    @property
+    def version(self) -> int:
+        """Changes whenever the catalog does (a check found changes, or a write went through)."""
+        return self._version
 
     # -- the periodic check --------------------------------------------------------------------
 
@@ -155,6 +161,7 @@ class IndexedSpecStore:
                 self._index = fresh
                 if changed or self._catalog is None:
                     self._catalog = self._build_catalog(fresh)
+                    self._version += 1
                 resolutions = resolve_override(code=fresh.keys(SourceType.CODE), manual=fresh.keys(SourceType.MANUAL))
                 transitions = diff_resolutions(self._resolutions, resolutions) if self._resolutions is not None else []
                 self._resolutions = resolutions
@@ -342,3 +349,4 @@ class IndexedSpecStore:
             manual=(manual.document, manual.etag) if manual is not None else None,
             broken=[b.spec for s in _SOURCES if (b := self._index.broken[s].get(name)) is not None],
         )
+        self._version += 1

@@ -26,12 +26,18 @@ def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orches
     found = find(store, name)
     if found.active is None:
         raise not_found(name)
+    now = clock.now()
+    next_fire = None
+    if isinstance(store, SpecCatalog):  # the server keeps fire times: no cron evaluation per request
+        entry = CatalogEntry(document=found.active.document, etag=found.active.etag)
+        next_fire = functools.partial(store.catalog().fires.next_fire, entry, now)
     return workflow_info(
         found.active.document,
         overridden=False,
         paused=orchestrator.is_paused(name),
         running=orchestrator.is_running(name),
-        now=clock.now(),
+        now=now,
+        next_fire=next_fire,
     )
 
 

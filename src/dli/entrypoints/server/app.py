@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import attrs
+import msgspec
 import structlog
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
@@ -71,10 +71,15 @@ class ServerSettings:
     admission: AdmissionLimits = AdmissionLimits()
     """How many requests are worked on and wait at once."""
 
+    def body(self, result: object) -> bytes:
+        """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
+        # msgspec writes the same JSON value as json.dumps, about eight times faster: a page of
+        # rows is most of the work of a list.
+        return msgspec.json.encode(self.encode(result))
+
     def respond(self, result: object, status_code: int = 200) -> Response[Any]:
         """The JSON answer carrying ``result``."""
-        body = json.dumps(self.encode(result), ensure_ascii=False).encode()
-        return Response(content=body, status_code=status_code, media_type="application/json")
+        return Response(content=self.body(result), status_code=status_code, media_type="application/json")
 
 
 # -- health models -----------------------------------------------------------------------------

@@ -78,6 +78,8 @@ def serve(
     from dli.entrypoints.server.logs import configure_logging
 
     configure_logging(log_format)
+    if os.environ.get("DLI_SWITCH"):  # EXPERIMENT
+        sys.setswitchinterval(float(os.environ["DLI_SWITCH"]))
     if orchestrator and airflow_url and orchestrator != airflow_url:
         raise ConfigurationError("Give --orchestrator or --airflow-url, not both")
     try:
