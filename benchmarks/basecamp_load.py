@@ -105,7 +105,10 @@ def free_port() -> int:
 class Server:
     """``basecamp serve`` from a source tree, on a free port."""
 
-    def __init__(self, *, src: Path, store: Path, workdir: Path, label: str, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self, *, src: Path, store: Path, workdir: Path, label: str, extra: Sequence[str] = (),
+        pythonpath: Sequence[str] = (),
+    ) -> None:
         from dli.adapters.token_file import TokenFile
 
         workdir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +130,7 @@ class Server:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *pythonpath]), "PYTHONUNBUFFERED": "1"},
         )
         log.close()
 
@@ -154,6 +157,35 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants (``--workers`` processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    wanted, total, changed = {pid}, 0.0, True
+    while changed:
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in wanted and child not in wanted:
+                wanted.add(child)
+                changed = True
+    for member in wanted:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 # -- a small HTTP client -----------------------------------------------------------------------
@@ -415,7 +447,10 @@ def export_revision(ref: str, workdir: Path) -> Path:
 
 
 async def measure_server(label: str, src: Path, store: Path, names: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    server = Server(src=src, store=store, workdir=args.workdir, label=label, extra=args.serve_args if label == "new" else ())
+    server = Server(
+        src=src, store=store, workdir=args.workdir, label=label, extra=args.serve_args if label == "new" else (),
+        pythonpath=args.server_pythonpath,
+    )
     try:
         ready = server.wait_ready()
         print(f"  [{label}] index loaded in {ready:.1f}s", flush=True)
@@ -428,13 +463,21 @@ async def measure_server(label: str, src: Path, store: Path, names: list[str], a
         for rate in args.rates:
             if label != "new" and args.baseline_max_rate and rate > args.baseline_max_rate:
                 continue
+            cpu_before, load_before = tree_cpu_seconds(server.process.pid), load_average()
             results = await open_loop(server.port, server.token, rate, args.duration, targets.pick, args.timeout, seed=rate)
             summary = summarize(results, args.duration)
+            cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+            answered = sum(1 for r in results if r[2] > 0)
+            summary["server_cpu_share"] = round(cpu / args.duration, 2)
+            summary["server_cpu_ms_per_request"] = round(cpu / max(answered, 1) * 1000, 2)
+            summary["load_average"] = f"{load_before} -> {load_average()}"
             result["load"][rate] = summary
             routes = "  ".join(f"{r} p50 {v['p50_ms']}/p99 {v['p99_ms']} ms" for r, v in summary["routes"].items())
             print(
                 f"  [{label}] {rate:>4} req/s: {summary['ok_per_s']:>6}/s answered, {summary['refused_503']} refused, "
-                f"{summary['client_timeouts']} timed out; p99 {summary['p99_ms']} ms; {routes}",
+                f"{summary['client_timeouts']} timed out; p99 {summary['p99_ms']} ms; {routes}; server CPU "
+                f"{summary['server_cpu_ms_per_request']} ms/request ({summary['server_cpu_share']:.0%} of a core); "
+                f"load average {summary['load_average']}",
                 flush=True,
             )
             await asyncio.sleep(args.settle)
@@ -462,6 +505,8 @@ def main() -> None:
     parser.add_argument("--baseline-ref", help="also measure the server of this git revision")
     parser.add_argument("--baseline-max-rate", type=float, default=0, help="skip higher rates for the baseline")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "basecamp-bench")
+    parser.add_argument("--server-pythonpath", action="append", default=[],
+                        help="extra PYTHONPATH entry for the servers, e.g. where uvloop and httptools are installed")
     parser.add_argument("--serve-arg", dest="serve_args", action="append", default=[],
                         help="extra 'basecamp serve' argument for the new server (repeatable)")
     args = parser.parse_args()

@@ -75,8 +75,12 @@ class CachingOrchestrator:
 
     # -- the cached call -------------------------------------------------------------------------
 
-    def workflow_states(self, names: Collection[str]) -> Mapping[str, WorkflowState]:
+    def workflow_states(
+        self, names: Collection[str], *, budget_seconds: float | None = None
+    ) -> Mapping[str, WorkflowState]:
         """Cached states of ``names``; names not answered within the budget are left out.
+
+        ``budget_seconds`` overrides the wait for this call (a health probe waits less than a list).
 
         Raises:
             ServerError: The orchestrator failed (now, or less than ``cooldown_seconds`` ago).
@@ -102,7 +106,7 @@ class CachingOrchestrator:
                 for name in new:
                     self._pending[name] = future
                 futures.add(future)
-        done, _ = wait(futures, timeout=self._budget)
+        done, _ = wait(futures, timeout=self._budget if budget_seconds is None else budget_seconds)
         for future in done:
             error = future.exception()
             if isinstance(error, DLIError):

@@ -35,10 +35,10 @@ from dli.entrypoints.server.routes import build_routes
 
 if TYPE_CHECKING:
     from dli.adapters.basecamp.operations import Operation
+    from dli.adapters.orchestrator_cache import CachingOrchestrator
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
-    from dli.ports.orchestrator import Orchestrator
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 
@@ -54,8 +54,8 @@ class ServerSettings:
 
     store: IndexedSpecStore
     """The spec store, indexed (the override check keeps the index)."""
-    orchestrator: Orchestrator
-    """Airflow, or the in-memory simulation."""
+    orchestrator: CachingOrchestrator
+    """Airflow, or the in-memory simulation, behind the cache of list rows' run state."""
     bus: MessageBus
     """The handlers over ``store`` and ``orchestrator``."""
     tokens: TokenFile
@@ -144,11 +144,15 @@ PROBE_NAME = "dli.health.probe"
 MAX_BROKEN_SHOWN = 100
 
 
-def _orchestrator_probe(orchestrator: Orchestrator) -> None:
+PROBE_BUDGET_SECONDS = 0.5
+"""Longest a health probe waits for the orchestrator (probes often time out after one second)."""
+
+
+def _orchestrator_probe(orchestrator: CachingOrchestrator) -> None:
     # Through the server's state cache: a probe costs the orchestrator at most one small query per
     # few seconds, and answers at once while the orchestrator is known to be down.
-    if PROBE_NAME not in orchestrator.workflow_states([PROBE_NAME]):
-        raise TimeoutError("no answer in time")
+    if PROBE_NAME not in orchestrator.workflow_states([PROBE_NAME], budget_seconds=PROBE_BUDGET_SECONDS):
+        raise TimeoutError(f"no answer within {PROBE_BUDGET_SECONDS:g}s")
 
 
 @get("/health", tags=["health"], security=[])
