@@ -3,6 +3,7 @@ answers (run state unknown), a full queue answers 503 with Retry-After, a depart
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -119,7 +120,11 @@ def test_a_full_queue_is_503_with_retry_after_and_a_client_that_left_is_not_work
         env=AIRFLOW_LOGIN,
     ):
         # The one slot: a history request waits for the hanging Airflow.
-        holder = threading.Thread(target=lambda: _call(server, "GET", "/api/v1/history", timeout=120), daemon=True)
+        def hold() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the server stops before Airflow ever answers
+                _call(server, "GET", "/api/v1/history", timeout=120)
+
+        holder = threading.Thread(target=hold, daemon=True)
         holder.start()
         _wait(lambda: _health(server)["load"]["in_flight"] == 1)
         # The one place in the queue: a client that will leave before its turn.
@@ -141,3 +146,16 @@ def test_a_full_queue_is_503_with_retry_after_and_a_client_that_left_is_not_work
         assert (load["queued"], load["in_flight"], load["refused"]) == (0, 1, 1)
         line = server.wait_for_log(lambda l: l.get("request_id") == "the-leaver")
         assert line["status"] == 499 and line["queued_ms"] > 0
+
+
+def test_serve_with_two_workers_answers_from_both_over_one_port(tmp_path: Path):
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    for server in running_basecamp(
+        tmp_path / "server", store_url=_store(tmp_path / "store"), orchestrator_url=unreachable,
+        extra_args=["--workers", "2"], env=AIRFLOW_LOGIN,
+    ):
+        _wait(lambda: len({l["pid"] for l in server.log_lines() if l.get("event") == "server_starting"}) == 3)
+        for _ in range(10):
+            response = _call(server, "GET", "/api/v1/workflows")
+            assert response.status_code == 200
+            assert [w["dataset_name"] for w in response.json()["workflows"]] == NAMES

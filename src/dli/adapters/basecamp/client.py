@@ -46,6 +46,20 @@ def _user_agent() -> str:
 
 
 
+_MAX_RETRY_AFTER = 5.0  # seconds: a longer Retry-After is the caller's to decide on
+
+
+def _refused_for_now(response: httpx.Response) -> float | None:
+    """Seconds to wait before repeating a request the server refused without working on it, else None."""
+    if response.status_code != 503:
+        return None
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
 def _display_url(url: str) -> str:
     """The URL without credentials or query, for messages."""
     parts = urlsplit(url)
@@ -150,6 +164,12 @@ class BasecampClient:
                     attempt += 1
                     continue
                 raise self._unreachable(exc) from None
+            refused = _refused_for_now(response)
+            if refused is not None and attempt < self._retries:
+                # The server did not work on it (busy): repeating is safe for every method.
+                self._sleep(max(self._backoff * (2**attempt), refused))
+                attempt += 1
+                continue
             if idempotent and response.status_code in _RETRY_STATUSES and attempt < self._retries:
                 self._backoff_sleep(attempt)
                 attempt += 1

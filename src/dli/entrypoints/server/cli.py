@@ -136,11 +136,17 @@ def serve(
         raise ConfigurationError("Give --orchestrator or --airflow-url, not both")
     if workers < 1:
         raise ConfigurationError(f"--workers must be at least 1, got {workers}")
+    orchestrator = orchestrator or airflow_url or "memory://"
+    if workers > 1 and orchestrator.startswith("memory:"):
+        raise ConfigurationError(
+            "--workers needs a shared orchestrator: memory:// keeps simulated runs inside one process",
+            hints=("Use --workers 1 with memory://, or point --airflow-url at Airflow.",),
+        )
     options = {
         "host": host,
         "port": port,
         "store": store,
-        "orchestrator": orchestrator or airflow_url or "memory://",
+        "orchestrator": orchestrator,
         "tokens_file": str(tokens_file),
         "log_format": log_format,
         "check_interval": check_interval,

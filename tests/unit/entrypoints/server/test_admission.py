@@ -153,3 +153,22 @@ def test_exempt_paths_and_other_scopes_pass_straight_through():
 def test_limits_are_checked(field, value):
     with pytest.raises(ValueError):
         AdmissionLimits(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--workers", "2"], "memory:// keeps simulated runs inside one process"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--max-in-flight", "0"], "Invalid admission limits"),
+        (["--queue-timeout", "0"], "Invalid admission limits"),
+    ],
+)
+def test_serve_refuses_options_it_cannot_honour(argv, says, capsys, tmp_path):
+    from dli.entrypoints.server.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--tokens-file", str(tmp_path / "tokens.json"), *argv])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "DLI-001" in err and says in err
