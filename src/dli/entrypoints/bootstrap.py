@@ -297,7 +297,7 @@ def build_server(
     if check_interval_seconds <= 0:
         raise ConfigurationError("--check-interval must be positive")
     clock = _clock(clock)
-    indexed = IndexedSpecStore(store if store is not None else build_store(store_url))
+    indexed = IndexedSpecStore(store if store is not None else build_store(store_url), now=clock.now)
     if orchestrator is None:
         orchestrator = build_orchestrator(
             orchestrator_url, clock=clock, username=airflow_username, password=airflow_password

@@ -53,7 +53,7 @@ def world():
         inner.create(MANUAL, make_document(f"shop.bulk.t{i:03d}", cron=f"{i % 60} {i % 24} * * *"))
     for i in range(0, 300, 10):  # every tenth name also has a code spec, which overrides the manual one
         inner.create(CODE, make_document(f"shop.bulk.t{i:03d}", source=CODE))
-    index = IndexedSpecStore(inner)
+    index = IndexedSpecStore(inner, now=clock.now)
     orchestrator = RecordingOrchestrator(clock)
     bus = MessageBus(store=index, orchestrator=orchestrator, clock=clock)
     return bus, index, orchestrator, clock, inner
@@ -83,8 +83,9 @@ def test_a_page_asks_the_orchestrator_about_its_rows_only_and_never_scans_it(wor
     assert [w.status for w in page.workflows][:2] == [WorkflowStatus.ACTIVE, WorkflowStatus.OVERRIDDEN]
 
 
-def test_cron_expressions_are_evaluated_for_the_page_only_and_again_once_passed(world, monkeypatch):
-    bus, _, _, clock, _ = world
+def test_cron_expressions_are_evaluated_by_the_check_not_by_the_pages(world, monkeypatch):
+    bus, index, _, clock, _ = world
+    index.check()  # loads the index and computes every next fire time
     calls = []
     real = catalog_module.next_run
 
@@ -94,17 +95,15 @@ def test_cron_expressions_are_evaluated_for_the_page_only_and_again_once_passed(
 
     monkeypatch.setattr(catalog_module, "next_run", counting)
     first = bus.handle(ListWorkflows(limit=10))
-    active = sum(1 for w in first.workflows if w.status is WorkflowStatus.ACTIVE)
-    assert len(calls) == active == 9  # the overridden row has no next run
-    bus.handle(ListWorkflows(limit=10))
-    assert len(calls) == 9  # kept
-    clock.advance(3600)  # only t008 (08:08) and the code t000 (09:00) have fired since
-    bus.handle(ListWorkflows(limit=10))
-    assert len(calls) == 11
-    clock.advance(86_400)  # now every row's has
+    assert calls == [] and all(w.next_run for w in first.workflows if w.status is WorkflowStatus.ACTIVE)
+    clock.advance(86_400)  # every fire time has passed: a page shown now evaluates its own rows
     later = bus.handle(ListWorkflows(limit=10))
-    assert len(calls) == 20
+    assert len(calls) == 9  # the overridden row shows no next run
     assert all(w.next_run > clock.now() for w in later.workflows if w.next_run is not None)
+    index.check()  # and the next check the others (not the overridden manual ones)
+    assert len(calls) == 300
+    walked = bus.handle(ListWorkflows(limit=100, after=later.next_cursor))
+    assert len(calls) == 300 and len(walked.workflows) == 100
 
 
 def test_filters_are_applied_before_paging_and_total_counts_every_match(world):

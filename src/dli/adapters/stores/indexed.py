@@ -20,9 +20,10 @@ and never hides the other documents.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 import structlog
@@ -91,8 +92,16 @@ class _Index:
 class IndexedSpecStore:
     """Serves ``list_etags``, ``read`` and ``catalog`` from an index refreshed by ``check()``; writes go through."""
 
-    def __init__(self, inner: SpecStore, *, logger: structlog.typing.FilteringBoundLogger | None = None) -> None:
+    def __init__(
+        self,
+        inner: SpecStore,
+        *,
+        logger: structlog.typing.FilteringBoundLogger | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        """``now`` tells the time next fire times are computed from (the server passes its clock)."""
         self._inner = inner
+        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self._log = logger or structlog.get_logger("dli.spec_index")
         self._lock = threading.RLock()
         self._check_lock = threading.Lock()
@@ -128,9 +137,27 @@ class IndexedSpecStore:
     def check(self) -> CheckReport:
         """Bring the index up to date with the store and log every override transition.
 
+        Then compute the next fire times that are missing or have passed, once the new index is
+        already answering requests (at 10,000 specs the first load computes them all).
+
         Raises:
             StoreUnavailableError: The store cannot be listed (the index is left as it was).
         """
+        report = self._check()
+        with self._lock:
+            catalog = self._catalog
+        if catalog is not None:
+            started = time.perf_counter()
+            # Here rather than in the requests that show them: a cron evaluation costs about as
+            # much as the rest of a row.
+            computed = self._fires.fill(catalog.entries, self._now())
+            if computed:
+                self._log.debug(
+                    "fire_times_computed", count=computed, duration_ms=round((time.perf_counter() - started) * 1000, 1)
+                )
+        return report
+
+    def _check(self) -> CheckReport:
         with self._check_lock:
             started = time.perf_counter()
             with self._lock:
@@ -239,7 +266,10 @@ class IndexedSpecStore:
 
     def _ensure_loaded(self) -> _Index:
         if self._index is None:
-            self.check()
+            with self._check_lock:  # a check under way (the server's first) loads it: wait for it
+                pass
+            if self._index is None:
+                self._check()
         assert self._index is not None
         return self._index
 
@@ -350,3 +380,4 @@ class IndexedSpecStore:
             broken=[b.spec for s in _SOURCES if (b := self._index.broken[s].get(name)) is not None],
         )
         self._version += 1
+        self._fires.fill(self._catalog.entries_of(name), self._now())

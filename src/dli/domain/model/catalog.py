@@ -147,6 +147,23 @@ class FireTimes:
             self._times[key] = (entry.etag, fire)
         return fire
 
+    def fill(self, entries: Iterable[CatalogEntry], now: dt.datetime) -> int:
+        """Compute what is missing or has passed for ``entries`` (not overridden ones: they show none).
+
+        The server's index calls it off the request path, after each check, so that a page seldom
+        evaluates a cron expression itself. Returns how many were computed.
+        """
+        computed = 0
+        for entry in entries:
+            if entry.overridden:
+                continue
+            cached = self._times.get((entry.source_type, entry.name))
+            if cached is not None and cached[0] == entry.etag and (cached[1] is None or cached[1] > now):
+                continue
+            self.next_fire(entry, now)
+            computed += 1
+        return computed
+
     def keep_only(self, keys: Iterable[tuple[SourceType, str]]) -> None:
         """Forget the documents that are gone."""
         wanted = set(keys)
