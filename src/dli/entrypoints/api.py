@@ -12,6 +12,7 @@ import attrs
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import (
     DatasetNotFoundError,
+    ParameterInvalidError,
     ServerError,
     ServerUnreachableError,
     WorkflowNotFoundError,
@@ -211,17 +212,42 @@ class WorkflowAPI:
         running_only: bool = False,
         enabled_only: bool = False,
         limit: int = 100,
+        after: str | None = None,
     ) -> WorkflowListResult:
-        """Registered workflows, filtered by source, status, name pattern, running and enabled."""
-        message = m.ListWorkflows(
-            source_type=source_type,
-            status=status,
-            dataset_filter=dataset_filter,
-            running_only=running_only,
-            enabled_only=enabled_only,
-            limit=limit,
-        )
-        return self._bus.handle(message)  # type: ignore[no-any-return]
+        """Registered workflows, filtered by source, status, name pattern, running and enabled: at most ``limit``, from ``after`` (a ``next_cursor``).
+
+        One request answers at most ``MAX_PAGE`` workflows; a larger ``limit`` follows ``next_cursor``
+        page by page (the result's ``next_cursor`` continues after the last workflow returned).
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= m.MAX_LIMIT:
+            raise ParameterInvalidError(
+                f"limit must be between 1 and {m.MAX_LIMIT}, got {limit!r}",
+                hints=(f"Pass a whole number from 1 to {m.MAX_LIMIT}; follow next_cursor for more.",),
+            )
+        pages: list[WorkflowListResult] = []
+        rows: list[WorkflowInfo] = []
+        cursor = after
+        while True:
+            message = m.ListWorkflows(
+                source_type=source_type,
+                status=status,
+                dataset_filter=dataset_filter,
+                running_only=running_only,
+                enabled_only=enabled_only,
+                limit=min(limit - len(rows), m.MAX_PAGE),
+                after=cursor,
+            )
+            page: WorkflowListResult = self._bus.handle(message)
+            pages.append(page)
+            rows.extend(page.workflows)
+            cursor = page.next_cursor
+            if cursor is None or len(rows) >= limit or not page.workflows:
+                break
+        if len(pages) == 1:
+            return pages[0]
+        last = pages[-1]
+        warnings = tuple(dict.fromkeys(w for p in pages for w in p.warnings))
+        return attrs.evolve(last, workflows=tuple(rows), warnings=warnings)
 
     def history(
         self,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dli.adapters.config_file import ConfigValues
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import Handles, MessageBus
+    from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
 
@@ -347,15 +348,21 @@ def build_server(
     store: SpecStore | None = None,
     orchestrator: Orchestrator | None = None,
     clock: Clock | None = None,
+    state_ttl_seconds: float = 5.0,
+    admission: AdmissionLimits | None = None,
 ) -> ServerSettings:
     """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table.
 
     The timeouts (seconds; ``None``: the adapters' 3 s to connect, 10 s to read) bound how long a
     request waits for a hung Airflow or S3 endpoint: the slowest answer naming a dependency at fault
     stays well below the clients' own 30 s, so that they never blame the server instead.
+
+    The orchestrator is wrapped so that list rows' run state is cached for ``state_ttl_seconds``
+    and never waits long for a slow or unreachable Airflow (``CachingOrchestrator``).
     """
     from dli.adapters.basecamp.operations import OPERATIONS
     from dli.adapters.codecs.results import to_jsonable
+    from dli.adapters.orchestrator_cache import CachingOrchestrator
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.domain.usecases.bus import MessageBus
     from dli.entrypoints.server.app import ServerSettings
@@ -369,7 +376,7 @@ def build_server(
             connect_timeout_seconds=store_connect_timeout_seconds,
             read_timeout_seconds=store_read_timeout_seconds,
         )
-    indexed = IndexedSpecStore(store)
+    indexed = IndexedSpecStore(store, now=clock.now)
     if orchestrator is None:
         orchestrator = build_orchestrator(
             orchestrator_url,
@@ -380,6 +387,7 @@ def build_server(
             read_timeout_seconds=airflow_read_timeout_seconds,
             store=indexed,
         )
+    orchestrator = CachingOrchestrator(orchestrator, ttl_seconds=state_ttl_seconds)
     return ServerSettings(
         store=indexed,
         orchestrator=orchestrator,
@@ -389,6 +397,7 @@ def build_server(
         encode=to_jsonable,
         check_interval_seconds=check_interval_seconds,
         orchestrator_url=public_url(orchestrator_url),
+        **({"admission": admission} if admission is not None else {}),
     )
 
 

@@ -11,7 +11,7 @@ import attrs
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.workflow import DagState
 
-__all__ = ["BackfillHandle", "ChainStep", "DagState", "Orchestrator", "RunRecord"]
+__all__ = ["BackfillHandle", "ChainStep", "DagState", "Orchestrator", "RunRecord", "WorkflowState"]
 
 
 @attrs.frozen(kw_only=True)
@@ -66,6 +66,16 @@ class ChainStep:
     """The workflow's schedule timezone."""
 
 
+@attrs.frozen(kw_only=True)
+class WorkflowState:
+    """What the orchestrator says about one workflow, for a list row."""
+
+    paused: bool | None
+    """Whether its schedule is paused; ``None`` when the orchestrator does not know it yet."""
+    running: bool
+    """Whether it has a pending or running run."""
+
+
 class Orchestrator(Protocol):
     """Runs workflows. Airflow in production; simulated in memory for MOCK mode and tests.
 
@@ -90,6 +100,14 @@ class Orchestrator(Protocol):
 
     def is_running(self, name: str) -> bool:
         """Whether ``name`` has a pending or running run (this one workflow only)."""
+        ...
+
+    def workflow_states(self, names: Collection[str]) -> Mapping[str, WorkflowState]:
+        """The state of each of ``names`` (a page of a listing), in a few calls whatever their number.
+
+        Every name is answered (``paused=None`` for one the orchestrator does not know). Only a
+        caching decorator may leave names out: those it could not get in time are unknown.
+        """
         ...
 
     def pause_states(self) -> Mapping[str, bool]:

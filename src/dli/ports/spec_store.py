@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
+from dli.domain.model.catalog import Catalog
 from dli.domain.model.enums import SourceType
 from dli.domain.model.spec import SpecDocument
 
-__all__ = ["SpecStore", "VersionedDocument"]
+__all__ = ["SpecCatalog", "SpecStore", "VersionedDocument"]
 
 
 @attrs.frozen
@@ -74,5 +75,22 @@ class SpecStore(Protocol):
 
         Raises:
             StoreUnavailableError: The store cannot be written.
+        """
+        ...
+
+
+@runtime_checkable
+class SpecCatalog(Protocol):
+    """A spec store that keeps a catalog of itself up to date (the Basecamp server's index).
+
+    ``list`` slices the catalog instead of reading every document; a store without one is read in
+    full for each listing (MOCK and LOCAL modes, where the store is small or local).
+    """
+
+    def catalog(self) -> Catalog:
+        """The current catalog: readable documents in list order and the unreadable ones.
+
+        Raises:
+            StoreUnavailableError: The store could not be read the first time.
         """
         ...

@@ -10,13 +10,14 @@ Subclasses provide an ``orch_env`` fixture with:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
 
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
-from dli.ports.orchestrator import ChainStep
+from dli.ports.orchestrator import ChainStep, WorkflowState
 
 UNKNOWN = "contract.never_registered"
 
@@ -180,3 +181,23 @@ class OrchestratorContract:
         ok = orch.trigger(orch_env.ok, parameters={}, triggered_by=None)
         orch_env.wait(_terminal(orch, ok.run_id), 180)
         orch_env.wait(lambda: not orch.is_running(orch_env.ok), 60)
+
+    def test_workflow_states_answer_every_name_asked_in_one_go(self, orch_env):
+        orch = orch_env.orchestrator
+        assert orch.workflow_states([]) == {}
+        orch.set_paused(orch_env.ok, True)
+        record = orch.trigger(orch_env.slow, parameters={}, triggered_by=None)
+        try:
+            orch_env.wait(lambda: orch.workflow_states([orch_env.ok])[orch_env.ok].paused is True, 30)
+            orch_env.wait(lambda: orch.get_run(record.run_id).status is RunStatus.RUNNING, 120)
+            states = orch.workflow_states([orch_env.ok, orch_env.slow, UNKNOWN])
+            assert set(states) == {orch_env.ok, orch_env.slow, UNKNOWN}
+            assert states[orch_env.ok].paused is True
+            assert states[orch_env.slow].running is True
+            assert states[UNKNOWN] == WorkflowState(paused=None, running=False)
+        finally:
+            with contextlib.suppress(InvalidStateError):
+                orch.stop_run(record.run_id)
+            orch.set_paused(orch_env.ok, False)
+        orch_env.wait(lambda: orch.workflow_states([orch_env.ok])[orch_env.ok].paused is False, 30)
+        orch_env.wait(lambda: not orch.workflow_states([orch_env.slow])[orch_env.slow].running, 60)

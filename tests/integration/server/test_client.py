@@ -150,3 +150,24 @@ def test_the_token_is_sent_as_a_bearer_header():
     transport, _ = _mock(handler)
     BasecampClient(base_url="http://basecamp", token="tok", transport=transport).handle(ListWorkflows())
     assert seen == ["Bearer tok"]
+
+
+def test_a_busy_refusal_is_repeated_after_retry_after_even_for_a_post_and_other_503s_are_not():
+    slept: list[float] = []
+
+    def handler(request, n):
+        if n == 1:
+            busy = {"error": {"code": "DLI-503", "message": "Basecamp is busy", "details": {}, "hints": []}}
+            return httpx.Response(503, json=busy, headers={"Retry-After": "2"})
+        if n == 2:
+            return httpx.Response(200, json={"dataset_name": "a.b", "status": "success"})
+        down = {"error": {"code": "DLI-503", "message": "store down", "details": {}, "hints": []}}
+        return httpx.Response(503, json=down)
+
+    transport, calls = _mock(handler)
+    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=slept.append)
+    assert client.handle(UnpauseWorkflow(dataset_name="a.b")).dataset_name == "a.b"
+    assert slept == [2.0]
+    with pytest.raises(ServerError, match="store down"):
+        client.handle(UnpauseWorkflow(dataset_name="a.b"))  # may have been worked on: not repeated
+    assert slept == [2.0]

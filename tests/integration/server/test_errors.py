@@ -242,13 +242,15 @@ class _UnreachableStore(InMemorySpecStore):
 
 
 class _BrokenOrchestrator(InMemoryOrchestrator):
-    def pause_states(self):
+    def list_runs(self, **kwargs):
         raise RuntimeError("bug")
 
 
 class _DownOrchestrator(InMemoryOrchestrator):
-    def pause_states(self):
+    def _down(self, *args, **kwargs):
         raise ServerError("Airflow at http://airflow:8080 cannot be reached")
+
+    workflow_states = list_runs = pause_states = _down
 
 
 def test_an_unavailable_store_is_503_dli_503_and_health_says_so(in_process):
@@ -261,19 +263,27 @@ def test_an_unavailable_store_is_503_dli_503_and_health_says_so(in_process):
     assert health.json()["store"]["reachable"] is False
 
 
-def test_an_unavailable_orchestrator_is_503_and_health_says_so(in_process):
-    app = in_process(orchestrator=_DownOrchestrator(clock=SystemClock()))
-    response = app.call("GET", "/api/v1/workflows")
+def test_an_unavailable_orchestrator_is_503_but_list_answers_without_run_state_and_health_says_so(in_process):
+    store = InMemorySpecStore()
+    store.create(SourceType.MANUAL, make_document(NAME))
+    app = in_process(store=store, orchestrator=_DownOrchestrator(clock=SystemClock()))
+    response = app.call("GET", "/api/v1/history")
     assert (response.status_code, error_of(response)) == (503, "DLI-503")
-    health = app.client.get("/health").json()
-    assert health["orchestrator"]["reachable"] is False and health["store"]["reachable"] is True
+    listed = app.call("GET", "/api/v1/workflows")
+    assert listed.status_code == 200
+    [row] = listed.json()["workflows"]
+    assert (row["dataset_name"], row["status"], row["status_known"], row["running"]) == (NAME, "active", False, None)
+    assert "cannot be reached" in listed.json()["warnings"][0]
+    health = app.client.get("/health")
+    assert health.status_code == 503
+    assert health.json()["orchestrator"]["reachable"] is False and health.json()["store"]["reachable"] is True
 
 
 def test_an_unexpected_exception_is_500_with_a_dli_503_body_and_is_logged(in_process):
     app = in_process(orchestrator=_BrokenOrchestrator(clock=SystemClock()))
     with capture_logs() as logs:
         response = app.client.get(
-            "/api/v1/workflows", headers={"Authorization": f"Bearer {app.token}", "X-Request-ID": "req-42"}
+            "/api/v1/history", headers={"Authorization": f"Bearer {app.token}", "X-Request-ID": "req-42"}
         )
     assert response.status_code == 500
     assert error_of(response) == "DLI-503"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from structlog.testing import capture_logs
 
 from dli.adapters.clock import FakeClock
@@ -13,6 +15,7 @@ from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.stores.indexed import IndexedSpecStore
 from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.override import TransitionKind
 from dli.domain.usecases.bus import MessageBus
 from dli.domain.usecases.messages import ListWorkflows
@@ -153,11 +156,11 @@ def test_the_first_check_logs_a_summary_not_a_transition_per_spec():
     _fill(inner, 3)
     with capture_logs() as logs:
         IndexedSpecStore(inner).check()
-    assert [line["event"] for line in logs] == ["spec_index_loaded"]
+    assert [line["event"] for line in logs if line["log_level"] != "debug"] == ["spec_index_loaded"]
     assert logs[0]["workflows"] == 3
 
 
-def test_an_unreadable_spec_is_left_out_and_logged_once(tmp_path):
+def test_an_unreadable_spec_is_kept_aside_named_and_logged_once(tmp_path):
     inner = FilesystemSpecStore.from_url((tmp_path / "store").as_uri())
     _fill(inner, 2)
     (tmp_path / "store" / "code").mkdir(parents=True, exist_ok=True)
@@ -168,4 +171,29 @@ def test_an_unreadable_spec_is_left_out_and_logged_once(tmp_path):
         index.check()
     assert [line["event"] for line in logs].count("spec_unreadable") == 1
     assert set(index.list_etags(SourceType.MANUAL)) == {"shop.bulk.t000", "shop.bulk.t001"}
-    assert index.list_etags(SourceType.CODE) == {}
+    assert set(index.list_etags(SourceType.CODE)) == {"shop.bulk.broken"}  # it is in the store
+    assert [(b.key, b.code) for b in index.catalog().broken] == [("code/shop.bulk.broken.yaml", "DLI-203")]
+    assert [e.name for e in index.catalog().entries] == ["shop.bulk.t000", "shop.bulk.t001"]
+    with pytest.raises(SpecInvalidError, match="shop.bulk.broken"):
+        index.read(SourceType.CODE, "shop.bulk.broken")
+
+    inner.delete(SourceType.CODE, "shop.bulk.broken")  # CI publishes the fixed spec
+    inner.create(SourceType.CODE, make_document("shop.bulk.broken", source=SourceType.CODE))
+    index.check()
+    assert index.catalog().broken == () and index.broken() == ()
+    assert index.read(SourceType.CODE, "shop.bulk.broken").document.name == "shop.bulk.broken"
+
+
+def test_a_spec_named_differently_from_its_key_is_broken_not_listed_under_two_names(tmp_path):
+    inner = FilesystemSpecStore.from_url((tmp_path / "store").as_uri())
+    _fill(inner, 1)
+    text = (tmp_path / "store" / "manual" / "shop.bulk.t000.yaml").read_text()
+    (tmp_path / "store" / "manual" / "shop.bulk.copy.yaml").write_text(text)  # copied by hand, name: unchanged
+    index = IndexedSpecStore(inner)
+    index.check()
+    assert [e.name for e in index.catalog().entries] == ["shop.bulk.t000"]
+    [broken] = index.broken()
+    assert broken.key == "manual/shop.bulk.copy.yaml"
+    assert "named 'shop.bulk.t000', not 'shop.bulk.copy'" in broken.reason
+    with pytest.raises(SpecInvalidError, match="not 'shop.bulk.copy'"):
+        index.read(SourceType.MANUAL, "shop.bulk.copy")

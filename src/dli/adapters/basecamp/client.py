@@ -59,6 +59,20 @@ def _is_dli_error(response: httpx.Response) -> bool:
     return isinstance(error, dict) and isinstance(error.get("code"), str)
 
 
+_MAX_RETRY_AFTER = 5.0  # seconds: a longer Retry-After is the caller's to decide on
+
+
+def _refused_for_now(response: httpx.Response) -> float | None:
+    """Seconds to wait before repeating a request the server refused without working on it, else None."""
+    if response.status_code != 503:
+        return None
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
 class BasecampClient:
     """Carries out messages by calling a Basecamp server (``Handles``, like the in-process bus)."""
 
@@ -140,7 +154,9 @@ class BasecampClient:
                 lambda: self._http.request(method, path, **kwargs),
                 method=method,
                 policy=self._policy,
-                final=_is_dli_error,
+                # A busy refusal (503 with Retry-After) was not worked on: safe to repeat for any method.
+                also=lambda r: _refused_for_now(r) is not None,
+                final=lambda r: _is_dli_error(r) and _refused_for_now(r) is None,
                 sleep=self._sleep,
             )
         except httpx.TransportError as exc:

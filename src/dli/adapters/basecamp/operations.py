@@ -155,6 +155,8 @@ class Operation:
         """JSON Schema keywords of a field's wire form: its validator's (message metadata), or its wire form's."""
         attribute = attrs.fields_dict(self.message)[name]
         return {**attribute.metadata.get(SCHEMA, {}), **self.wire_schemas.get(name, {})}
+    cache_seconds: float = 0.0
+    """A GET whose answer the server may reuse this long for the same query (until a write)."""
 
     @property
     def result(self) -> type:
@@ -382,7 +384,9 @@ def _structure(op: Operation, values: Mapping[str, Any], *, actor: str | None) -
 # -- the table ---------------------------------------------------------------------------------------
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation(message=ListWorkflows, method="GET", path="/api/v1/workflows", tag="workflows"),
+    # Many clients list the same first page: its answer is reused for a second (writes through the
+    # server and store changes start afresh), on top of the few seconds run state is cached anyway.
+    Operation(message=ListWorkflows, method="GET", path="/api/v1/workflows", tag="workflows", cache_seconds=1.0),
     Operation(
         message=RegisterWorkflow,
         method="POST",

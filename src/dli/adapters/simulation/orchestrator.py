@@ -25,7 +25,7 @@ from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord
+from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord, WorkflowState
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["InMemoryOrchestrator"]
@@ -97,6 +97,12 @@ class InMemoryOrchestrator:
             return any(
                 r.record.dataset_name == name and not r.record.status.is_terminal for r in self._runs.values()
             )
+
+    def workflow_states(self, names: Collection[str]) -> Mapping[str, WorkflowState]:
+        with self._lock:
+            self._advance()
+            active = {r.record.dataset_name for r in self._runs.values() if not r.record.status.is_terminal}
+            return {name: WorkflowState(paused=self._paused.get(name), running=name in active) for name in names}
 
     def pause_states(self) -> Mapping[str, bool]:
         with self._lock:

@@ -1,29 +1,39 @@
-"""An indexed spec store: a SpecStore decorator that keeps every document in memory.
+"""An indexed spec store: a SpecStore decorator that keeps every document, and the listing catalog, in memory.
 
 The Basecamp server wraps its store in an ``IndexedSpecStore`` and calls ``check()`` periodically
 (the override check, docs/server.md). A check lists the etags of code/ and manual/, re-reads only the keys whose etag changed,
 resolves code-over-manual with ``resolve_override`` and logs every transition. ``list_etags`` and
-``read`` are then answered from the index, so ``dli workflow list`` does not read every spec.
+``read`` are then answered from the index, and ``catalog()`` gives ``list`` its rows in list order
+(``dli.domain.model.catalog``), so a listing costs its page, not the store.
 
 Costs: a check lists the keys (one listing per source, unavoidable to see changes made behind the
-server's back, e.g. by CI) and reads only what changed. Writes go through to the store and update
-the index at once, so a client sees its own writes immediately; changes made by others are seen
-within one check interval.
+server's back, e.g. by CI) and reads only what changed; the catalog is rebuilt only when something
+changed. Writes go through to the store and update the index and the catalog at once (a splice of
+the one name, not a rebuild), so a client sees its own writes immediately; changes made by others
+are seen within one check interval.
+
+A document that cannot be read (invalid YAML or fields, a cron that never fires, a ``name:`` that
+differs from its key) is kept as *broken*: listed with its reason by ``catalog().broken`` (and so by
+``list`` and ``/health``), answered by ``read`` with that reason (DLI-203), logged once per version,
+and never hides the other documents.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 import structlog
 
+from dli.domain.model.catalog import Catalog, FireTimes, broken_spec, misnamed
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import DLIError, ServerError, WorkflowRegistrationError
+from dli.domain.model.errors import DLIError, ServerError, SpecInvalidError, WorkflowRegistrationError
 from dli.domain.model.override import Resolution, Transition, diff_resolutions, resolve_override
 from dli.domain.model.spec import SpecDocument
+from dli.domain.model.workflow import BrokenSpec
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
@@ -43,22 +53,67 @@ class CheckReport:
     """Keys gone since the previous check."""
     transitions: tuple[Transition, ...]
     """Changes of resolution since the previous check."""
+    broken: int = 0
+    """Documents that cannot be read."""
+
+
+@attrs.frozen
+class _Broken:
+    etag: str
+    spec: BrokenSpec
+
+
+@attrs.define
+class _Index:
+    """Everything known about the store's keys: readable documents and broken ones, per source."""
+
+    docs: dict[SourceType, dict[str, VersionedDocument]]
+    broken: dict[SourceType, dict[str, _Broken]]
+
+    @classmethod
+    def empty(cls) -> _Index:
+        return cls(docs={s: {} for s in _SOURCES}, broken={s: {} for s in _SOURCES})
+
+    def copy(self) -> _Index:
+        return _Index(docs={s: dict(d) for s, d in self.docs.items()}, broken={s: dict(b) for s, b in self.broken.items()})
+
+    def keys(self, source: SourceType) -> set[str]:
+        return set(self.docs[source]) | set(self.broken[source])
+
+    def take(self, other: _Index, source: SourceType, name: str) -> None:
+        """Make ``name`` under ``source`` what it is in ``other``."""
+        for mine, theirs in ((self.docs, other.docs), (self.broken, other.broken)):
+            if name in theirs[source]:
+                mine[source][name] = theirs[source][name]  # type: ignore[index]
+            else:
+                mine[source].pop(name, None)
 
 
 class IndexedSpecStore:
-    """Serves ``list_etags`` and ``read`` from an index refreshed by ``check()``; writes go through."""
+    """Serves ``list_etags``, ``read`` and ``catalog`` from an index refreshed by ``check()``; writes go through."""
 
-    def __init__(self, inner: SpecStore, *, logger: structlog.typing.FilteringBoundLogger | None = None) -> None:
+    def __init__(
+        self,
+        inner: SpecStore,
+        *,
+        logger: structlog.typing.FilteringBoundLogger | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        """``now`` tells the time next fire times are computed from (the server passes its clock)."""
         self._inner = inner
+        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self._log = logger or structlog.get_logger("dli.spec_index")
         self._lock = threading.RLock()
-        self._check_lock = threading.RLock()  # _ensure_loaded checks while holding it
-        self._docs: dict[SourceType, dict[str, VersionedDocument]] | None = None
+        self._check_lock = threading.Lock()
+        self._index: _Index | None = None
+        self._catalog: Catalog | None = None
+        self._fires = FireTimes()
         self._resolutions: dict[str, Resolution] | None = None
         # Keys written through this instance while a check was listing: the check must not
         # overwrite them with what it saw before the write.
         self._touched: set[tuple[SourceType, str]] = set()
-        self._unreadable: dict[tuple[SourceType, str], str] = {}
+        self._logged_broken: dict[tuple[SourceType, str], str] = {}
+        self._version = 0
         # When a check last found the store failing, and how: callers that waited for that check
         # share its answer rather than each waiting once more for a hung store.
         self._failed: tuple[float, ServerError] | None = None
@@ -75,48 +130,72 @@ class IndexedSpecStore:
     def __repr__(self) -> str:
         return f"IndexedSpecStore({self._inner.url!r})"
 
+    @property
+    def version(self) -> int:
+        """Changes whenever the catalog does (a check found changes, or a write went through)."""
+        return self._version
+
     # -- the periodic check --------------------------------------------------------------------
 
     def check(self) -> CheckReport:
         """Bring the index up to date with the store and log every override transition.
 
+        Then compute the next fire times that are missing or have passed, once the new index is
+        already answering requests (at 10,000 specs the first load computes them all).
+
         Raises:
             StoreUnavailableError: The store cannot be listed (the index is left as it was).
         """
+        report = self._check()
+        with self._lock:
+            catalog = self._catalog
+        if catalog is not None:
+            started = time.perf_counter()
+            # Here rather than in the requests that show them: a cron evaluation costs about as
+            # much as the rest of a row.
+            computed = self._fires.fill(catalog.entries, self._now())
+            if computed:
+                self._log.debug(
+                    "fire_times_computed", count=computed, duration_ms=round((time.perf_counter() - started) * 1000, 1)
+                )
+        return report
+
+    def _check(self) -> CheckReport:
         with self._check_lock:
             started = time.perf_counter()
             with self._lock:
                 self._touched.clear()
-                before = {s: dict(self._docs[s]) for s in _SOURCES} if self._docs is not None else None
+                before = self._index.copy() if self._index is not None else _Index.empty()
+                first = self._index is None
             listings = {source: dict(self._list_for_check(source)) for source in _SOURCES}
-            fresh: dict[SourceType, dict[str, VersionedDocument]] = {}
+            fresh = _Index.empty()
             reread = removed = 0
             for source, etags in listings.items():
-                known = before[source] if before is not None else {}
-                removed += len(set(known) - set(etags))
-                current: dict[str, VersionedDocument] = {}
+                removed += len(before.keys(source) - set(etags))
                 for name, etag in etags.items():
-                    cached = known.get(name)
+                    cached = before.docs[source].get(name)
                     if cached is not None and cached.etag == etag:
-                        current[name] = cached
+                        fresh.docs[source][name] = cached
+                        continue
+                    known_broken = before.broken[source].get(name)
+                    if known_broken is not None and known_broken.etag == etag:
+                        fresh.broken[source][name] = known_broken
                         continue
                     reread += 1
-                    versioned = self._read_for_check(source, name, etag)
-                    if versioned is not None:
-                        current[name] = versioned
-                fresh[source] = current
+                    self._read_for_check(fresh, source, name, etag)
             with self._lock:
-                if self._docs is not None:
+                if self._index is not None:
                     for source, name in self._touched:
-                        if name in self._docs[source]:
-                            fresh[source][name] = self._docs[source][name]
-                        else:
-                            fresh[source].pop(name, None)
-                self._docs = fresh
-                resolutions = resolve_override(code=fresh[SourceType.CODE], manual=fresh[SourceType.MANUAL])
+                        fresh.take(self._index, source, name)
+                changed = first or reread > 0 or removed > 0 or bool(self._touched)
+                self._index = fresh
+                if changed or self._catalog is None:
+                    self._catalog = self._build_catalog(fresh)
+                    self._version += 1
+                resolutions = resolve_override(code=fresh.keys(SourceType.CODE), manual=fresh.keys(SourceType.MANUAL))
                 transitions = diff_resolutions(self._resolutions, resolutions) if self._resolutions is not None else []
-                first = self._resolutions is None
                 self._resolutions = resolutions
+                broken = sum(len(b) for b in fresh.broken.values())
             for transition in transitions:
                 self._log_transition(transition)
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -127,13 +206,17 @@ class IndexedSpecStore:
                     store=self._inner.url,
                     workflows=len(resolutions),
                     overridden=sum(1 for r in resolutions.values() if r.manual_overridden),
+                    broken=broken,
                     duration_ms=duration_ms,
                 )
             else:
                 self._log.debug(
-                    "override_check", listed=listed, reread=reread, removed=removed, duration_ms=duration_ms
+                    "override_check", listed=listed, reread=reread, removed=removed, broken=broken,
+                    duration_ms=duration_ms,
                 )
-            return CheckReport(listed=listed, reread=reread, removed=removed, transitions=tuple(transitions))
+            return CheckReport(
+                listed=listed, reread=reread, removed=removed, transitions=tuple(transitions), broken=broken
+            )
 
     def _list_for_check(self, source: SourceType) -> Mapping[str, str]:
         try:
@@ -142,22 +225,44 @@ class IndexedSpecStore:
             self._failed = (time.monotonic(), exc)
             raise
 
-    def _read_for_check(self, source: SourceType, name: str, etag: str) -> VersionedDocument | None:
+    def _read_for_check(self, index: _Index, source: SourceType, name: str, etag: str) -> None:
+        """Read one new or changed key into ``index``: a document, a broken one, or nothing (deleted since)."""
         try:
             versioned = self._inner.read(source, name)
         except ServerError as exc:
             self._failed = (time.monotonic(), exc)
             raise  # the store itself failed: abort the check, keep the index as it was
         except DLIError as exc:
-            # A broken spec must not break listing for everyone: leave it out and say so once.
-            if self._unreadable.get((source, name)) != etag:
-                self._unreadable[(source, name)] = etag
-                self._log.error(
-                    "spec_unreadable", source=source.value, dataset_name=name, code=exc.code.value, error=exc.message
-                )
-            return None
-        self._unreadable.pop((source, name), None)
-        return versioned
+            self._mark_broken(index, source, name, etag, broken_spec(source, name, exc))
+            return
+        if versioned is None:  # deleted between listing and reading
+            return
+        wrong = misnamed(source, name, versioned.document)
+        if wrong is not None:
+            self._mark_broken(index, source, name, versioned.etag, wrong)
+            return
+        self._logged_broken.pop((source, name), None)
+        index.docs[source][name] = versioned
+
+    def _mark_broken(self, index: _Index, source: SourceType, name: str, etag: str, spec: BrokenSpec) -> None:
+        index.broken[source][name] = _Broken(etag=etag, spec=spec)
+        # A broken spec must not break listing for everyone: keep it aside and say so once per version.
+        if self._logged_broken.get((source, name)) != etag:
+            self._logged_broken[(source, name)] = etag
+            self._log.error(
+                "spec_unreadable", source=source.value, dataset_name=name, key=spec.key, code=spec.code,
+                error=spec.reason,
+            )
+
+    def _build_catalog(self, index: _Index) -> Catalog:
+        catalog = Catalog.build(
+            code={n: (v.document, v.etag) for n, v in index.docs[SourceType.CODE].items()},
+            manual={n: (v.document, v.etag) for n, v in index.docs[SourceType.MANUAL].items()},
+            broken=[b.spec for by_name in index.broken.values() for b in by_name.values()],
+            fires=self._fires,
+        )
+        self._fires.keep_only((s, n) for s in _SOURCES for n in index.docs[s])
+        return catalog
 
     def _log_transition(self, transition: Transition) -> None:
         before, after = transition.before, transition.after
@@ -170,40 +275,69 @@ class IndexedSpecStore:
             manual_overridden=after.manual_overridden if after else False,
         )
 
-    def _ensure_loaded(self) -> dict[SourceType, dict[str, VersionedDocument]]:
-        if self._docs is None:
+    def _ensure_loaded(self) -> _Index:
+        if self._index is None:
             asked = time.monotonic()
             with self._check_lock:  # a check under way (the periodic one, another request's) is waited for
                 failed = self._failed
-                if self._docs is None and failed is not None and failed[0] >= asked:
+                if self._index is None and failed is not None and failed[0] >= asked:
                     # The check this caller waited for found the store failing: that is the answer, not
                     # a reason to wait once more (a hung store would cost the caller two timeouts).
                     error = failed[1]
                     raise type(error)(error.message, hints=error.hints, details=error.details)
-                if self._docs is None:
-                    self.check()
-        assert self._docs is not None
-        return self._docs
+            if self._index is None:
+                self._check()
+        assert self._index is not None
+        return self._index
+
+    # -- the catalog (SpecCatalog) ---------------------------------------------------------------
+
+    def catalog(self) -> Catalog:
+        """The listing catalog, as of the last check and every write made through this instance."""
+        self._ensure_loaded()
+        with self._lock:
+            assert self._catalog is not None
+            return self._catalog
+
+    def broken(self) -> tuple[BrokenSpec, ...]:
+        """The documents that cannot be read, as of the last check (none before the first)."""
+        with self._lock:
+            return self._catalog.broken if self._catalog is not None else ()
 
     # -- SpecStore -------------------------------------------------------------------------------
 
     def list_etags(self, source: SourceType) -> Mapping[str, str]:
-        docs = self._ensure_loaded()
+        """Every key of ``source``, readable or broken (as the store itself would list them)."""
+        index = self._ensure_loaded()
         with self._lock:
-            return {name: v.etag for name, v in sorted(docs[source].items())}
+            etags = {name: v.etag for name, v in index.docs[source].items()}
+            etags.update({name: b.etag for name, b in index.broken[source].items()})
+        return dict(sorted(etags.items()))
 
     def read(self, source: SourceType, name: str) -> VersionedDocument | None:
-        docs = self._ensure_loaded()
+        index = self._ensure_loaded()
         with self._lock:
-            cached = docs[source].get(name)
+            cached = index.docs[source].get(name)
+            broken = index.broken[source].get(name)
         if cached is not None:
             return cached
+        if broken is not None:
+            raise SpecInvalidError(
+                broken.spec.reason,
+                hints=("Fix the document in the store, or publish the fixed project to replace it.",),
+                details={"dataset_name": name, "key": broken.spec.key},
+            )
         # Not indexed: it may have been written behind our back since the last check.
         versioned = self._inner.read(source, name)
-        if versioned is not None:
-            with self._lock:
-                if self._docs is not None:
-                    self._docs[source].setdefault(name, versioned)
+        if versioned is None:
+            return None
+        wrong = misnamed(source, name, versioned.document)
+        if wrong is not None:
+            raise SpecInvalidError(wrong.reason, details={"dataset_name": name, "key": wrong.key})
+        with self._lock:
+            if self._index is not None and name not in self._index.docs[source]:
+                self._index.docs[source][name] = versioned
+                self._splice(name)
         return versioned
 
     def create(self, source: SourceType, document: SpecDocument) -> str:
@@ -240,9 +374,27 @@ class IndexedSpecStore:
     def _set(self, source: SourceType, name: str, versioned: VersionedDocument | None) -> None:
         with self._lock:
             self._touched.add((source, name))
-            if self._docs is None:
+            if self._index is None:
                 return
+            self._index.broken[source].pop(name, None)
             if versioned is None:
-                self._docs[source].pop(name, None)
+                self._index.docs[source].pop(name, None)
             else:
-                self._docs[source][name] = versioned
+                self._index.docs[source][name] = versioned
+            self._splice(name)
+
+    def _splice(self, name: str) -> None:
+        """Update the catalog for one name (the lock is held)."""
+        assert self._index is not None
+        if self._catalog is None:
+            return
+        code = self._index.docs[SourceType.CODE].get(name)
+        manual = self._index.docs[SourceType.MANUAL].get(name)
+        self._catalog = self._catalog.replace_name(
+            name,
+            code=(code.document, code.etag) if code is not None else None,
+            manual=(manual.document, manual.etag) if manual is not None else None,
+            broken=[b.spec for s in _SOURCES if (b := self._index.broken[s].get(name)) is not None],
+        )
+        self._version += 1
+        self._fires.fill(self._catalog.entries_of(name), self._now())

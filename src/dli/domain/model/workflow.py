@@ -11,6 +11,7 @@ import attrs
 from dli.domain.model.enums import ResultStatus, RunStatus, RunType, ScheduleTrigger, SourceType, WorkflowStatus
 
 __all__ = [
+    "BrokenSpec",
     "DagState",
     "DatasetInfo",
     "RunLogs",
@@ -83,10 +84,29 @@ class WorkflowInfo:
     """Who registered (or published) it."""
     registered_at: dt.datetime | None = None
     """When it was registered or published."""
-    running: bool = False
-    """Whether a run of it is pending or running."""
+    running: bool | None = False
+    """Whether a run of it is pending or running; ``None`` when the orchestrator could not be asked."""
     trigger: ScheduleTrigger = ScheduleTrigger.CRON
     """What starts its scheduled runs: ``cron``, ``upstream`` (new data in its upstream datasets) or ``both``."""
+    status_known: bool = True
+    """``False`` when the orchestrator could not be asked (a listing while Airflow is down): ``status``
+    then follows the spec's ``enabled`` and ``running`` is ``None``."""
+
+
+@attrs.frozen(kw_only=True)
+class BrokenSpec:
+    """A stored document that cannot be read: listed by name so that it is fixed, never hiding the others."""
+
+    dataset_name: str
+    """The name its key gives (``<source>/<name>.yaml``)."""
+    source_type: SourceType
+    """The folder it is in."""
+    key: str
+    """Its key in the store, ``<source>/<name>.yaml``."""
+    reason: str
+    """Why it cannot be read (the DLI error's message)."""
+    code: str = "DLI-203"
+    """The DLI code of that error."""
 
 
 @attrs.frozen(kw_only=True)
@@ -178,11 +198,19 @@ class WorkflowListResult:
     """Result of ``list_workflows``."""
 
     workflows: tuple[WorkflowInfo, ...] = ()
-    """Workflows, sorted by name."""
+    """Workflows, sorted by name (code before manual)."""
     total_count: int = 0
-    """How many matched before ``limit``."""
+    """How many matched in all, on every page."""
     status: ResultStatus = ResultStatus.SUCCESS
     """Outcome."""
+    next_cursor: str | None = None
+    """Pass it as ``after`` to get the next page; ``None`` on the last page."""
+    broken: tuple[BrokenSpec, ...] = ()
+    """Stored documents matching the name and source filters that cannot be read (at most 100)."""
+    broken_count: int = 0
+    """How many such documents there are in all."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know about this answer (e.g. the orchestrator could not be asked)."""
 
 
 @attrs.frozen(kw_only=True)

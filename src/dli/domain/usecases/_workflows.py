@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import attrs
 
@@ -52,26 +53,39 @@ def not_found(name: str) -> WorkflowNotFoundError:
     )
 
 
+def workflow_status(doc: SpecDocument, *, overridden: bool, paused: bool | None) -> WorkflowStatus:
+    """Overridden, else the orchestrator's pause state, else (``paused`` is ``None``) the spec's ``enabled``."""
+    if overridden:
+        return WorkflowStatus.OVERRIDDEN
+    if paused if paused is not None else not doc.schedule.enabled:
+        return WorkflowStatus.PAUSED
+    return WorkflowStatus.ACTIVE
+
+
 def workflow_info(
     doc: SpecDocument,
     *,
     overridden: bool,
     paused: bool | None,
-    running: bool,
+    running: bool | None,
     now: dt.datetime,
+    next_fire: Callable[[], dt.datetime | None] | None = None,
+    status_known: bool = True,
 ) -> WorkflowInfo:
     """The user's view of a stored document.
 
     ``paused`` is the orchestrator's state, ``None`` when it does not know the workflow yet (the
-    spec's ``enabled`` then decides, as it will when the orchestrator creates it).
+    spec's ``enabled`` then decides, as it will when the orchestrator creates it). ``next_fire``,
+    when the caller keeps fire times (the listing catalog), gives the next one instead of evaluating
+    the cron expression again; it is asked only for an active workflow.
+    ``status_known=False``: the orchestrator could not be asked (``running`` is then ``None``).
     """
     schedule = doc.schedule
-    if overridden:
-        status = WorkflowStatus.OVERRIDDEN
-    elif (paused if paused is not None else not schedule.enabled):
-        status = WorkflowStatus.PAUSED
+    status = workflow_status(doc, overridden=overridden, paused=paused)
+    if status is WorkflowStatus.ACTIVE:
+        next_run_at = next_run(schedule, now=now) if next_fire is None else next_fire()
     else:
-        status = WorkflowStatus.ACTIVE
+        next_run_at = None
     spec = doc.spec
     return WorkflowInfo(
         dataset_name=spec.name,
@@ -79,7 +93,7 @@ def workflow_info(
         status=status,
         cron=schedule.cron,
         timezone=schedule.timezone,
-        next_run=next_run(schedule, now=now) if status is WorkflowStatus.ACTIVE else None,
+        next_run=next_run_at,
         overridden_by=SourceType.CODE if overridden else None,
         enabled=schedule.enabled,
         retry_max_attempts=schedule.retry_max_attempts,
@@ -89,6 +103,7 @@ def workflow_info(
         description=spec.description,
         registered_by=doc.registered_by,
         registered_at=doc.registered_at,
-        running=running,
+        running=running if status_known else None,
+        status_known=status_known,
         trigger=schedule.trigger,
     )

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import fnmatch
+import bisect
+import functools
+from collections.abc import Collection, Mapping, Sequence
 
+from dli.domain.model.catalog import Catalog, CatalogEntry, broken_spec, cursor_key, cursor_of, misnamed
 from dli.domain.model.enums import ResultStatus, SourceType, WorkflowStatus
-from dli.domain.model.override import resolve_override
-from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult
-from dli.domain.usecases._workflows import find, not_found, workflow_info
+from dli.domain.model.errors import DLIError, ServerError
+from dli.domain.model.spec import SpecDocument
+from dli.domain.model.workflow import BrokenSpec, DagState, WorkflowInfo, WorkflowListResult
+from dli.domain.usecases._workflows import find, not_found, workflow_info, workflow_status
 from dli.domain.usecases.messages import GetDagState, GetWorkflow, ListWorkflows
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import Orchestrator
-from dli.ports.spec_store import SpecStore
+from dli.ports.orchestrator import Orchestrator, WorkflowState
+from dli.ports.spec_store import SpecCatalog, SpecStore
 
-__all__ = ["get_dag_state", "get_workflow", "list_workflows"]
+__all__ = ["get_dag_state", "get_workflow", "list_workflows", "scan_catalog"]
 
 
 def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock) -> WorkflowInfo:
@@ -22,12 +26,18 @@ def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orches
     found = find(store, name)
     if found.active is None:
         raise not_found(name)
+    now = clock.now()
+    next_fire = None
+    if isinstance(store, SpecCatalog):  # the server keeps fire times: no cron evaluation per request
+        entry = CatalogEntry(document=found.active.document, etag=found.active.etag)
+        next_fire = functools.partial(store.catalog().fires.next_fire, entry, now)
     return workflow_info(
         found.active.document,
         overridden=False,
         paused=orchestrator.is_paused(name),
         running=orchestrator.is_running(name),
-        now=clock.now(),
+        now=now,
+        next_fire=next_fire,
     )
 
 
@@ -36,48 +46,133 @@ def get_dag_state(message: GetDagState, *, orchestrator: Orchestrator) -> DagSta
     return orchestrator.dag_state(message.dataset_name)
 
 
-def _matches(name: str, pattern: str) -> bool:
-    if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(name, pattern)
-    return pattern in name
+MAX_BROKEN_LISTED = 100
+"""Broken documents named in one list result (``broken_count`` says how many there are)."""
+
+_RUN_STATES = frozenset({WorkflowStatus.ACTIVE, WorkflowStatus.PAUSED})
+
+
+def scan_catalog(store: SpecStore) -> Catalog:
+    """The catalog of a store without one of its own: every document is read (MOCK and LOCAL modes).
+
+    A document that cannot be read, or whose ``name:`` differs from its key, is named as broken
+    rather than failing the listing; a store that cannot be read fails it (DLI-503).
+    """
+    readable: dict[SourceType, dict[str, tuple[SpecDocument, str]]] = {SourceType.CODE: {}, SourceType.MANUAL: {}}
+    broken: list[BrokenSpec] = []
+    for source in (SourceType.CODE, SourceType.MANUAL):
+        for name in store.list_etags(source):
+            try:
+                versioned = store.read(source, name)
+            except ServerError:
+                raise
+            except DLIError as exc:
+                broken.append(broken_spec(source, name, exc))
+                continue
+            if versioned is None:  # deleted between listing and reading
+                continue
+            wrong = misnamed(source, name, versioned.document)
+            if wrong is not None:
+                broken.append(wrong)
+                continue
+            readable[source][name] = (versioned.document, versioned.etag)
+    return Catalog.build(code=readable[SourceType.CODE], manual=readable[SourceType.MANUAL], broken=broken)
+
+
+def _ask(orchestrator: Orchestrator, names: Collection[str]) -> tuple[dict[str, WorkflowState], str | None]:
+    """The orchestrator's state of ``names``, and why some are unknown (the listing goes on without them)."""
+    if not names:
+        return {}, None
+    try:
+        answered = dict(orchestrator.workflow_states(names))
+    except ServerError as exc:
+        return {}, f"Paused/running state unknown (status follows each spec's 'enabled'): {exc.message}"
+    missing = sum(1 for name in names if name not in answered)
+    if missing:
+        return answered, (
+            f"Paused/running state of {missing} workflow(s) unknown: the orchestrator did not answer in time"
+        )
+    return answered, None
 
 
 def list_workflows(
     message: ListWorkflows, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock
 ) -> WorkflowListResult:
-    """Every stored workflow matching the filters; a manual spec overridden by code is listed too."""
-    sources = [message.source_type] if message.source_type else [SourceType.CODE, SourceType.MANUAL]
-    code_names = store.list_etags(SourceType.CODE).keys()
-    manual_names = store.list_etags(SourceType.MANUAL).keys()
-    resolutions = resolve_override(code=code_names, manual=manual_names)
-    paused = orchestrator.pause_states()
-    running = orchestrator.running()
+    """One page of the stored workflows matching the filters; a manual spec overridden by code is listed too.
+
+    On the server the store keeps a catalog (``SpecCatalog``): the page is a slice of it, and the
+    orchestrator is asked about the page's workflows only (about every candidate when the status
+    filter needs its pause state, about its running workflows for ``running_only``). When the
+    orchestrator cannot be asked, rows are marked ``status_known: false`` and a warning says why,
+    rather than failing the listing; ``running_only`` alone cannot be answered without it (DLI-503).
+    Documents that cannot be read are named in ``broken`` and never hide the others.
+    """
     now = clock.now()
-    out: list[WorkflowInfo] = []
-    for name, resolution in resolutions.items():
-        if message.dataset_filter and not _matches(name, message.dataset_filter):
-            continue
-        if message.running_only and name not in running:
-            continue
-        for source in sources:
-            if source is SourceType.CODE and resolution.active is not SourceType.CODE:
-                continue
-            if source is SourceType.MANUAL and not resolution.has_manual:
-                continue
-            versioned = store.read(source, name)
-            if versioned is None:  # deleted between listing and reading
-                continue
-            info = workflow_info(
-                versioned.document,
-                overridden=source is SourceType.MANUAL and resolution.manual_overridden,
-                paused=paused.get(name),
-                running=name in running,
+    catalog = store.catalog() if isinstance(store, SpecCatalog) else scan_catalog(store)
+    wanted = set(WorkflowStatus)
+    if message.status is not None:
+        wanted &= {message.status}
+    if message.enabled_only:
+        wanted &= {WorkflowStatus.ACTIVE}
+    overridden = None if WorkflowStatus.OVERRIDDEN in wanted and len(wanted) > 1 else WorkflowStatus.OVERRIDDEN in wanted
+    selection = catalog.select(source=message.source_type, pattern=message.dataset_filter, overridden=overridden)
+    broken = catalog.broken_matching(source=message.source_type, pattern=message.dataset_filter)
+
+    candidates: Sequence[CatalogEntry] = selection.entries if wanted else ()
+    keys: Sequence[tuple[str, int]] | None = selection.keys if wanted else ()
+    states: dict[str, WorkflowState] = {}
+    warnings: list[str] = []
+    if message.running_only:
+        running = orchestrator.running()
+        candidates = [e for e in candidates if e.name in running]
+        keys = None
+    if len(wanted & _RUN_STATES) == 1:  # active or paused, not both: the pause state decides
+        states, problem = _ask(orchestrator, {e.name for e in candidates if not e.overridden})
+        warnings.extend([problem] if problem else [])
+        candidates = [
+            e
+            for e in candidates
+            if workflow_status(e.document, overridden=e.overridden, paused=_paused(states, e.name)) in wanted
+        ]
+        keys = None
+
+    if keys is None:
+        keys = [e.sort_key for e in candidates]
+    start = bisect.bisect_right(keys, cursor_key(message.after)) if message.after else 0
+    page = candidates[start : start + message.limit]
+    missing = {e.name for e in page} - states.keys()
+    if missing:
+        more, problem = _ask(orchestrator, missing)
+        states.update(more)
+        if problem and problem not in warnings:
+            warnings.append(problem)
+
+    rows = []
+    for entry in page:
+        state = states.get(entry.name)
+        rows.append(
+            workflow_info(
+                entry.document,
+                overridden=entry.overridden,
+                paused=state.paused if state else None,
+                running=state.running if state else None,
                 now=now,
+                next_fire=functools.partial(catalog.fires.next_fire, entry, now),
+                status_known=state is not None,
             )
-            if message.status and info.status is not message.status:
-                continue
-            if message.enabled_only and info.status is not WorkflowStatus.ACTIVE:
-                continue
-            out.append(info)
-    out.sort(key=lambda w: (w.dataset_name, w.source_type is SourceType.MANUAL))
-    return WorkflowListResult(workflows=tuple(out[: message.limit]), total_count=len(out), status=ResultStatus.SUCCESS)
+        )
+    more_pages = start + len(page) < len(candidates)
+    return WorkflowListResult(
+        workflows=tuple(rows),
+        total_count=len(candidates),
+        status=ResultStatus.SUCCESS,
+        next_cursor=cursor_of(page[-1].name, page[-1].source_type) if more_pages and page else None,
+        broken=tuple(broken[:MAX_BROKEN_LISTED]),
+        broken_count=len(broken),
+        warnings=tuple(warnings),
+    )
+
+
+def _paused(states: Mapping[str, WorkflowState], name: str) -> bool | None:
+    state = states.get(name)
+    return state.paused if state is not None else None

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from dli.domain.model.catalog import cursor_key
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import ParameterInvalidError, SpecInvalidError
 from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH, validate_dataset_name
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 MAX_LIMIT = 10_000
+MAX_PAGE = 1_000
+"""Most workflows one ``ListWorkflows`` answers: a longer listing follows ``next_cursor`` page by page."""
+
 MAX_DEPENDENCY_DEPTH = 1_000
 
 SCHEMA = "json_schema"
@@ -96,6 +100,19 @@ def _depth(_instance: object, _attribute: object, value: object) -> None:
             f"depth must be between 1 and {MAX_DEPENDENCY_DEPTH}, got {value!r}",
             hints=("Pass --depth N (1 = direct dependencies only), or leave it out for all of them.",),
         )
+
+
+def _page_size(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE:
+        raise ParameterInvalidError(
+            f"{attribute.name} must be between 1 and {MAX_PAGE}, got {value!r}",
+            hints=(f"Pass a whole number from 1 to {MAX_PAGE}; follow next_cursor for more.",),
+        )
+
+
+def _cursor(_instance: object, _attribute: object, value: object) -> None:
+    if value is not None:
+        cursor_key(value)  # type: ignore[arg-type]
 
 
 def _flag(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
@@ -232,8 +249,10 @@ class ListWorkflows(Message):
     """Only workflows with a pending or running run."""
     enabled_only: bool = attrs.field(default=False, validator=_flag)
     """Only active workflows (not paused, not overridden)."""
-    limit: int = attrs.field(default=100, validator=_limit, metadata=_LIMIT_SCHEMA)
-    """At most this many."""
+    limit: int = attrs.field(default=100, validator=_page_size, metadata=_schema(minimum=1, maximum=MAX_PAGE))
+    """At most this many (one page, up to ``MAX_PAGE``)."""
+    after: str | None = attrs.field(default=None, converter=lambda v: v or None, validator=_cursor)
+    """Start after this row: the ``next_cursor`` of the previous page."""
 
 
 @_message

@@ -38,10 +38,15 @@ def list_workflows(
     dataset: Annotated[
         str | None, Parameter(name=["--dataset", "-d"], help="Filter by dataset name (substring or glob pattern).")
     ] = None,
-    limit: Annotated[int, Parameter(name=["--limit", "-n"], help="At most this many workflows.")] = 100,
+    limit: Annotated[
+        int, Parameter(name=["--limit", "-n"], help="At most this many workflows (fetched 1,000 per request).")
+    ] = 100,
+    after: Annotated[
+        str | None, Parameter(help="Start after this row: the cursor a previous listing printed.")
+    ] = None,
     format: Format = "table",  # noqa: A002
 ) -> int:
-    """List registered workflows."""
+    """List registered workflows; stored specs that cannot be read are named on stderr."""
     session = current()
     result = session.api.list_workflows(
         source_type=None if source == "all" else source,
@@ -50,6 +55,7 @@ def list_workflows(
         running_only=running,
         enabled_only=enabled_only,
         limit=limit,
+        after=after,
     )
     from dli.entrypoints.cli import render
 

@@ -244,7 +244,16 @@ def render_status_table(session: Session, statuses: Sequence[tuple[str, Workflow
 
 
 def render_list(session: Session, result: WorkflowListResult) -> None:
-    """The workflows table and ``Total: N workflows (x active, y overridden)``."""
+    """The workflows table and ``Total: N workflows (x active, y overridden)``; warnings and broken specs to stderr."""
+    for warning in result.warnings:
+        session.warn(warning)
+    if result.broken_count:
+        noun = "spec" if result.broken_count == 1 else "specs"
+        session.warn(f"{result.broken_count} stored {noun} cannot be read and are not listed:")
+        for broken in result.broken:
+            session.warn(f"  {broken.key}: [{broken.code}] {broken.reason}")
+        if result.broken_count > len(result.broken):
+            session.warn(f"  ... and {result.broken_count - len(result.broken)} more")
     workflows = result.workflows
     if not workflows:
         session.write("No workflows found.")
@@ -256,7 +265,9 @@ def render_list(session: Session, result: WorkflowListResult) -> None:
             else:
                 next_run = local_time(info.next_run, info.timezone, seconds=False)
             status = status_text(info.status)
-            if info.running:
+            if not info.status_known and info.status is not WorkflowStatus.OVERRIDDEN:
+                status.append(" (?)", style="dim")
+            elif info.running:
                 status.append(" (running)", style="cyan")
             table.add_row(
                 info.dataset_name, info.source_type.value, status, info.trigger.value, info.cron or "-", info.timezone,
@@ -275,6 +286,10 @@ def render_list(session: Session, result: WorkflowListResult) -> None:
         line += f" ({', '.join(counts)})"
     if result.total_count > len(workflows):
         line += f"; {result.total_count} matched, raise --limit to see more"
+        if result.next_cursor:
+            line += f" (or --after {result.next_cursor})"
+    if any(not w.status_known for w in workflows):
+        line += "; (?) = paused/running unknown, status from the spec's 'enabled'"
     session.write(line)
 
 

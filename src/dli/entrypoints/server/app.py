@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
 import attrs
+import msgspec
 import structlog
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
@@ -28,16 +28,18 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dli._version import __version__
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ErrorCode
+from dli.domain.model.workflow import BrokenSpec
+from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, AdmissionStats
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
 from dli.entrypoints.server.routes import BodySchemaPlugin, build_routes
 
 if TYPE_CHECKING:
     from dli.adapters.basecamp.operations import Operation
+    from dli.adapters.orchestrator_cache import CachingOrchestrator
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
-    from dli.ports.orchestrator import Orchestrator
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 
@@ -53,8 +55,8 @@ class ServerSettings:
 
     store: IndexedSpecStore
     """The spec store, indexed (the override check keeps the index)."""
-    orchestrator: Orchestrator
-    """Airflow, or the in-memory simulation."""
+    orchestrator: CachingOrchestrator
+    """Airflow, or the in-memory simulation, behind the cache of list rows' run state."""
     bus: MessageBus
     """The handlers over ``store`` and ``orchestrator``."""
     tokens: TokenFile
@@ -67,11 +69,18 @@ class ServerSettings:
     """Seconds between two override checks."""
     orchestrator_url: str = "memory://"
     """Orchestrator URL (without credentials), for /health."""
+    admission: AdmissionLimits = AdmissionLimits()
+    """How many requests are worked on and wait at once."""
+
+    def body(self, result: object) -> bytes:
+        """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
+        # msgspec writes the same JSON value as json.dumps, about eight times faster: a page of
+        # rows is most of the work of a list.
+        return msgspec.json.encode(self.encode(result))
 
     def respond(self, result: object, status_code: int = 200) -> Response[Any]:
         """The JSON answer carrying ``result``."""
-        body = json.dumps(self.encode(result), ensure_ascii=False).encode()
-        return Response(content=body, status_code=status_code, media_type="application/json")
+        return Response(content=self.body(result), status_code=status_code, media_type="application/json")
 
 
 # -- health models -----------------------------------------------------------------------------
@@ -103,6 +112,12 @@ class HealthReport:
     """The orchestrator."""
     last_override_check: dt.datetime | None = None
     """When the override check last completed."""
+    broken: tuple[BrokenSpec, ...] = ()
+    """Stored documents that cannot be read, as of the last check (at most 100)."""
+    broken_count: int = 0
+    """How many there are in all."""
+    load: AdmissionStats | None = None
+    """Requests worked on and waiting now, and refused so far."""
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -125,6 +140,22 @@ def _probe(url: str, check: Callable[[], object]) -> ComponentHealth:
     return ComponentHealth(reachable=True, url=url)
 
 
+PROBE_NAME = "dli.health.probe"
+"""The workflow the orchestrator is asked about: any answer, even "unknown", shows it is reachable."""
+MAX_BROKEN_SHOWN = 100
+
+
+PROBE_BUDGET_SECONDS = 0.5
+"""Longest a health probe waits for the orchestrator (probes often time out after one second)."""
+
+
+def _orchestrator_probe(orchestrator: CachingOrchestrator) -> None:
+    # Through the server's state cache: a probe costs the orchestrator at most one small query per
+    # few seconds, and answers at once while the orchestrator is known to be down.
+    if PROBE_NAME not in orchestrator.workflow_states([PROBE_NAME], budget_seconds=PROBE_BUDGET_SECONDS):
+        raise TimeoutError(f"no answer within {PROBE_BUDGET_SECONDS:g}s")
+
+
 @get(
     "/health",
     tags=["health"],
@@ -136,28 +167,45 @@ def _probe(url: str, check: Callable[[], object]) -> ComponentHealth:
     },
 )
 async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
-    """Reachability of the spec store and the orchestrator (no token needed). 503 when degraded."""
+    """Reachability of the spec store and the orchestrator, broken specs, load (no token needed). 503 when degraded.
+
+    The store's reachability is the outcome of the last periodic check (no store I/O per probe once a
+    check has run); the orchestrator is asked about one workflow.
+    """
     settings = _settings(request)
-    probes = {
-        "store": (settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE)),
-        "orchestrator": (settings.orchestrator_url, settings.orchestrator.pause_states),
-    }
+    state = request.app.state
+    if state.get("last_check") is None and state.get("last_check_error") is None:
+        store_probe = (settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE))
+    else:
+        store_probe = None
     found: dict[str, ComponentHealth] = {}
 
-    async def probe(name: str) -> None:
-        found[name] = await anyio.to_thread.run_sync(_probe, *probes[name])
+    async def probe(name: str, url: str, check: Callable[[], object]) -> None:
+        found[name] = await anyio.to_thread.run_sync(_probe, url, check)
 
     async with anyio.create_task_group() as group:  # side by side: two hung backends cost one timeout
-        for name in probes:
-            group.start_soon(probe, name)
-    store, orchestrator = found["store"], found["orchestrator"]
+        if store_probe is not None:
+            group.start_soon(probe, "store", *store_probe)
+        group.start_soon(probe, "orchestrator", settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator))
+    if store_probe is not None:
+        store = found["store"]
+    elif state.get("last_check_error") is not None:
+        store = ComponentHealth(reachable=False, url=settings.store.url, error=state["last_check_error"])
+    else:
+        store = ComponentHealth(reachable=True, url=settings.store.url)
+    orchestrator = found["orchestrator"]
     ok = store.reachable and orchestrator.reachable
+    broken = settings.store.broken()
+    admission = state.get("admission")
     report = HealthReport(
         status="ok" if ok else "degraded",
         version=__version__,
         store=store,
         orchestrator=orchestrator,
-        last_override_check=request.app.state.get("last_check"),
+        last_override_check=state.get("last_check"),
+        broken=broken[:MAX_BROKEN_SHOWN],
+        broken_count=len(broken),
+        load=admission.stats if admission is not None else None,
     )
     return settings.respond(report, 200 if ok else 503)
 
@@ -241,9 +289,12 @@ async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
         try:
             await anyio.to_thread.run_sync(settings.store.check)
             app.state["last_check"] = dt.datetime.now(dt.timezone.utc)
+            app.state["last_check_error"] = None
         except DLIError as exc:
+            app.state["last_check_error"] = f"[{exc.code.value}] {exc.message}"
             _log.warning("override_check_failed", code=exc.code.value, error=exc.message)
         except Exception as exc:  # keep checking: the next one may succeed
+            app.state["last_check_error"] = type(exc).__name__
             _log.error("override_check_crashed", exc_info=exc)
         await asyncio.sleep(settings.check_interval_seconds)
 
@@ -253,6 +304,9 @@ def create_app(settings: ServerSettings) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Worker threads: every admitted request may hold one, plus the check and health probes.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, settings.admission.max_in_flight + 8)
         task = asyncio.create_task(_check_forever(app, settings))
         try:
             yield
@@ -284,4 +338,8 @@ def create_app(settings: ServerSettings) -> Any:
     )
     app.state["settings"] = settings
     app.state["last_check"] = None
-    return RequestMiddleware(app, tokens=settings.tokens, public_paths=PUBLIC_PATHS)
+    app.state["last_check_error"] = None
+    # Logging and auth outside, so refused and abandoned requests are logged; /health is never queued.
+    admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health"}))
+    app.state["admission"] = admission
+    return RequestMiddleware(admission, tokens=settings.tokens, public_paths=PUBLIC_PATHS)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from cyclopts import App, Parameter
 
@@ -26,6 +27,66 @@ def _env(*names: str) -> str | None:
     return None
 
 
+_WORKER_OPTIONS = "DLI_BASECAMP_WORKER_OPTIONS"
+"""How ``serve --workers N`` hands its options to the worker processes uvicorn starts."""
+
+
+def _build_app(options: dict[str, Any]) -> Any:
+    """Configure logging, wire the server from ``serve``'s options, and return the ASGI app."""
+    import structlog
+
+    from dli.entrypoints.bootstrap import build_server
+    from dli.entrypoints.server.admission import AdmissionLimits
+    from dli.entrypoints.server.app import create_app
+    from dli.entrypoints.server.logs import configure_logging
+
+    configure_logging(options["log_format"])
+    try:
+        admission = AdmissionLimits(
+            max_in_flight=options["max_in_flight"],
+            max_queued=options["max_queued"],
+            queue_timeout_seconds=options["queue_timeout"],
+        )
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"Invalid admission limits: {exc}",
+            hints=("--max-in-flight >= 1, --max-queued >= 0, --queue-timeout > 0.",),
+        ) from None
+    settings = build_server(
+        store_url=options["store"],
+        orchestrator_url=options["orchestrator"],
+        tokens_file=Path(options["tokens_file"]),
+        check_interval_seconds=options["check_interval"],
+        airflow_username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
+        airflow_password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
+        airflow_connect_timeout_seconds=options.get("airflow_connect_timeout"),
+        airflow_read_timeout_seconds=options.get("airflow_read_timeout"),
+        store_connect_timeout_seconds=options.get("store_connect_timeout"),
+        store_read_timeout_seconds=options.get("store_read_timeout"),
+        admission=admission,
+    )
+    structlog.get_logger("dli.server").info(
+        "server_starting",
+        host=options["host"],
+        port=options["port"],
+        store=settings.store.url,
+        orchestrator=settings.orchestrator_url,
+        tokens_file=options["tokens_file"],
+        check_interval_seconds=options["check_interval"],
+        max_in_flight=admission.max_in_flight,
+        max_queued=admission.max_queued,
+        queue_timeout_seconds=admission.queue_timeout_seconds,
+        workers=options["workers"],
+        pid=os.getpid(),
+    )
+    return create_app(settings)
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``serve --workers N`` (uvicorn imports and calls this)."""
+    return _build_app(json.loads(os.environ[_WORKER_OPTIONS]))
+
+
 @app.command
 def serve(
     *,
@@ -41,6 +102,10 @@ def serve(
     airflow_read_timeout: Annotated[float | None, Parameter(env_var="DLI_AIRFLOW_READ_TIMEOUT")] = None,
     store_connect_timeout: Annotated[float | None, Parameter(env_var="DLI_STORE_CONNECT_TIMEOUT")] = None,
     store_read_timeout: Annotated[float | None, Parameter(env_var="DLI_STORE_READ_TIMEOUT")] = None,
+    max_in_flight: int = 8,
+    max_queued: int = 64,
+    queue_timeout: float = 5.0,
+    workers: int = 1,
 ) -> None:
     """Serve the REST API.
 
@@ -71,47 +136,55 @@ def serve(
         Seconds to wait for a connection to the S3 endpoint (default 3).
     store_read_timeout
         Seconds to wait for the S3 endpoint's answer to one request (default 10).
+    max_in_flight
+        Requests one process works on at once (more only share its one CPU: see docs/operations.md).
+    max_queued
+        Requests that may wait for a free slot; one more is answered 503 with Retry-After.
+    queue_timeout
+        Seconds a request may wait for a slot before it is answered 503 with Retry-After.
+    workers
+        Server processes sharing the port, each with its own index (like replicas: a write made
+        through one is seen by the others within --check-interval). At most one per CPU core.
     """
-    import structlog
     import uvicorn
 
-    from dli.entrypoints.bootstrap import build_server
-    from dli.entrypoints.server.app import create_app
-    from dli.entrypoints.server.logs import configure_logging
-
-    configure_logging(log_format)
     if orchestrator and airflow_url and orchestrator != airflow_url:
         raise ConfigurationError("Give --orchestrator or --airflow-url, not both")
-    settings = build_server(
-        store_url=store,
-        orchestrator_url=orchestrator or airflow_url or "memory://",
-        tokens_file=tokens_file,
-        check_interval_seconds=check_interval,
-        airflow_username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
-        airflow_password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
-        airflow_connect_timeout_seconds=airflow_connect_timeout,
-        airflow_read_timeout_seconds=airflow_read_timeout,
-        store_connect_timeout_seconds=store_connect_timeout,
-        store_read_timeout_seconds=store_read_timeout,
-    )
-    structlog.get_logger("dli.server").info(
-        "server_starting",
-        host=host,
-        port=port,
-        store=settings.store.url,
-        orchestrator=settings.orchestrator_url,
-        tokens_file=str(tokens_file),
-        check_interval_seconds=check_interval,
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,
-    )
+    if workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1, got {workers}")
+    orchestrator = orchestrator or airflow_url or "memory://"
+    if workers > 1 and orchestrator.startswith("memory:"):
+        raise ConfigurationError(
+            "--workers needs a shared orchestrator: memory:// keeps simulated runs inside one process",
+            hints=("Use --workers 1 with memory://, or point --airflow-url at Airflow.",),
+        )
+    options = {
+        "host": host,
+        "port": port,
+        "store": store,
+        "orchestrator": orchestrator,
+        "tokens_file": str(tokens_file),
+        "log_format": log_format,
+        "check_interval": check_interval,
+        "max_in_flight": max_in_flight,
+        "max_queued": max_queued,
+        "queue_timeout": queue_timeout,
+        "workers": workers,
+        "airflow_connect_timeout": airflow_connect_timeout,
+        "airflow_read_timeout": airflow_read_timeout,
+        "store_connect_timeout": store_connect_timeout,
+        "store_read_timeout": store_read_timeout,
+    }
+    common: dict[str, Any] = {
+        "host": host, "port": port, "log_level": "warning", "access_log": False, "server_header": False,
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        uvicorn.run(_build_app(options), **common)
+        return
+    _build_app(options)  # fail here, once, on a bad option rather than in every worker
+    os.environ[_WORKER_OPTIONS] = json.dumps(options)
+    uvicorn.run("dli.entrypoints.server.cli:worker_app", factory=True, workers=workers, **common)
 
 
 @token_app.command

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from dli.domain.model.errors import DLIError, ErrorCode
+from dli.entrypoints.server.admission import CLIENT_GONE_SCOPE_KEY, QUEUED_MS_SCOPE_KEY
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes
 from dli.entrypoints.server.logs import redact
 
@@ -79,6 +80,7 @@ class RequestMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
+                seen["started"] = True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
@@ -91,11 +93,15 @@ class RequestMiddleware:
                 await self._app(scope, receive, send_with_id)
         finally:
             query = scope.get("query_string") or b""
+            if scope.get(CLIENT_GONE_SCOPE_KEY) and "started" not in seen:
+                seen["status"] = 499  # the client left while it waited: nothing was worked on or sent
+            queued = scope.get(QUEUED_MS_SCOPE_KEY)
             self._log.info(
                 "request",
                 method=scope.get("method"),
                 path=redact(str(scope.get("path", ""))),
                 **({"query": redact(query.decode("latin-1"))} if query else {}),
+                **({"queued_ms": queued} if queued is not None else {}),
                 status=seen["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 user=scope.get(USER_SCOPE_KEY),

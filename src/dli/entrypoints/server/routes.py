@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -149,7 +150,33 @@ def _check_query(request: Request[Any, Any, Any], op: Operation) -> None:
         )
 
 
-def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], Any]) -> Any:
+_MAX_CACHED = 256  # answers kept per cacheable route
+
+
+@attrs.define
+class _Answers:
+    """Answers of cacheable GETs, reused until they expire, the store changes or anything is written."""
+
+    writes: int = 0
+    """Bumped by every request that is not a GET: an answer computed before it is not reused."""
+    kept: dict[tuple[Any, ...], tuple[float, int, bytes]] = attrs.field(factory=dict)
+
+    def get(self, key: tuple[Any, ...]) -> tuple[int, bytes] | None:
+        hit = self.kept.get(key)
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        return hit[1], hit[2]
+
+    def put(self, key: tuple[Any, ...], seconds: float, status: int, body: bytes) -> None:
+        if len(self.kept) >= _MAX_CACHED:
+            now = time.monotonic()
+            self.kept = {k: v for k, v in self.kept.items() if v[0] > now}
+            if len(self.kept) >= _MAX_CACHED:
+                self.kept.clear()
+        self.kept[key] = (time.monotonic() + seconds, status, body)
+
+
+def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], Any], answers: _Answers) -> Any:
     async def before(request: Request[Any, Any, Any]) -> None:
         # Runs before the framework reads the body: the message is decoded here, once, strictly.
         _check_query(request, op)
@@ -164,6 +191,28 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
 
     async def endpoint(request: Request[Any, Any, Any], **kwargs: Any) -> Response[Any]:
         settings = settings_of(request)
+        if op.method != "GET":
+            try:
+                return await _handle(request, settings, kwargs)
+            finally:
+                answers.writes += 1
+        if op.cache_seconds <= 0:
+            return await _handle(request, settings, kwargs)
+        key = (request.scope["path"], request.scope.get("query_string"), settings.store.version, answers.writes)
+        hit = answers.get(key)
+        if hit is None:
+            status, body = await _answer(request, settings, kwargs)
+            if key[2:] == (settings.store.version, answers.writes):  # nothing changed meanwhile
+                answers.put(key, op.cache_seconds, status, body)
+        else:
+            status, body = hit
+        return Response(content=body, status_code=status, media_type="application/json")
+
+    async def _handle(request: Request[Any, Any, Any], settings: Any, kwargs: dict[str, Any]) -> Response[Any]:
+        status, body = await _answer(request, settings, kwargs)
+        return Response(content=body, status_code=status, media_type="application/json")
+
+    async def _answer(request: Request[Any, Any, Any], settings: Any, kwargs: dict[str, Any]) -> tuple[int, bytes]:
         message = request.scope.get("dli.message")  # type: ignore[attr-defined]
         if message is None:  # GET: the framework parsed the query to the fields' types
             path = {name: kwargs[name] for name in op.path_fields}
@@ -171,8 +220,12 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
             message = op.decode(
                 path=path, query=query, body=b"", content_type=None, actor=request.scope.get(USER_SCOPE_KEY)  # type: ignore[attr-defined]
             )
-        result = await anyio.to_thread.run_sync(settings.bus.handle, message)
-        return settings.respond(result, op.success_status(result))
+        def handle() -> tuple[int, bytes]:
+            # Encoding a page of rows costs as much as computing it: both stay off the event loop.
+            result = settings.bus.handle(message)
+            return op.success_status(result), settings.body(result)
+
+        return await anyio.to_thread.run_sync(handle)
 
     signature, annotations = _signature(op)
     endpoint.__signature__ = signature  # type: ignore[attr-defined]
@@ -248,4 +301,5 @@ def build_routes(operations: tuple[Operation, ...], settings_of: Callable[[Reque
     for op in operations:
         methods.setdefault(_litestar_path(op.path), []).append(op.method)
     options = [_options_route(path, path_methods) for path, path_methods in methods.items()]
-    return [*options, *(_make_route(op, settings_of) for op in operations)]
+    answers = _Answers()
+    return [*options, *(_make_route(op, settings_of, answers) for op in operations)]

@@ -145,6 +145,57 @@ def test_every_list_is_read_page_by_page_within_airflows_page_cap() -> None:
     assert len(recent) == 150 and total == 230
 
 
+def test_workflow_states_asks_about_the_named_dags_only_and_keeps_exact_matches() -> None:
+    # What Airflow holds: the page's DAGs, a DAG the substring search also finds, and many others.
+    dags = {
+        "shop.a": {"dag_id": "shop.a", "is_paused": True},
+        "shop.a_x": {"dag_id": "shop.a_x", "is_paused": False},  # found by the substring 'shop.a'
+        "shop.b": {"dag_id": "shop.b", "is_paused": False},
+        **{f"other.n{i:03}": {"dag_id": f"other.n{i:03}", "is_paused": True} for i in range(300)},
+    }
+    runs = [
+        _run(dag_id="shop.b", dag_run_id="r1", state="running"),
+        _run(dag_id="shop.a_x", dag_run_id="r2", state="queued"),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags":
+            terms = request.url.params["dag_id_pattern"].split("|")
+            found = [d for name, d in dags.items() if any(t in name for t in terms)]
+            return _page(request, "dags", found)
+        sent = body(request)
+        assert sent["states"] == ["queued", "running"]
+        return _page(request, "dag_runs", [r for r in runs if r["dag_id"] in sent["dag_ids"]])
+
+    airflow = ScriptedAirflow(handler)
+    states = airflow.orchestrator().workflow_states(["shop.a", "shop.b", "shop.new"])
+    assert {n: (s.paused, s.running) for n, s in states.items()} == {
+        "shop.a": (True, False),
+        "shop.b": (False, True),
+        "shop.new": (None, False),  # not parsed yet: Airflow does not know it
+    }
+    # Two requests for the page, whatever Airflow holds besides: no scan of every DAG.
+    assert airflow.calls() == [("GET", "/api/v2/dags"), ("POST", "/api/v2/dags/~/dagRuns/list")]
+    assert body(airflow.requests[1])["dag_ids"] == ["shop.a", "shop.b", "shop.new"]
+
+
+def test_workflow_states_of_many_names_splits_the_search_to_keep_urls_short() -> None:
+    names = [f"shop.segment_{i:04d}.table" for i in range(400)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/dags":
+            assert len(str(request.url)) < 8_000
+            terms = request.url.params["dag_id_pattern"].split("|")
+            return _page(request, "dags", [{"dag_id": t, "is_paused": False} for t in terms])
+        return _page(request, "dag_runs", [])
+
+    airflow = ScriptedAirflow(handler)
+    states = airflow.orchestrator().workflow_states(names)
+    assert set(states) == set(names) and all(s.paused is False for s in states.values())
+    searches = [r for r in airflow.requests if r.url.path == "/api/v2/dags"]
+    assert 1 < len(searches) < 20
+
+
 # -- mapping --------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,10 @@ import io
 
 import pytest
 
+from dli.domain.model.enums import SourceType
+from dli.domain.model.errors import ServerError, SpecInvalidError
 from dli.entrypoints.cli.app import invoke
+from dli.testing.specs import make_document
 
 CLICKS = "iceberg.analytics.daily_clicks"
 
@@ -66,12 +69,75 @@ class TestList:
 
     def test_json_schema(self, cli):
         data = cli("workflow", "list", "--format", "json").json()
-        assert set(data) == {"workflows", "total_count", "status"}
+        assert set(data) == {"workflows", "total_count", "status", "next_cursor", "broken", "broken_count", "warnings"}
         assert data["total_count"] == 4 and data["status"] == "success"
+        assert (data["next_cursor"], data["broken"], data["broken_count"], data["warnings"]) == (None, [], 0, [])
         info = data["workflows"][0]
         assert {"dataset_name", "source_type", "status", "cron", "timezone", "next_run", "overridden_by",
-                "enabled", "running", "owner", "team", "description", "registered_by", "registered_at"} <= set(info)
+                "enabled", "running", "owner", "team", "description", "registered_by", "registered_at",
+                "status_known"} <= set(info)
+        assert info["status_known"] is True
         assert info["next_run"] == "2025-01-06T12:00:00+00:00"
+
+    def test_a_limit_above_one_page_follows_the_pages_and_after_continues(self, cli):
+        for i in range(1_205):
+            cli.store.create(SourceType.MANUAL, make_document(f"bulk.page.t{i:04d}"))
+        first = cli("workflow", "list", "-d", "bulk.page.*", "-n", "1100", "-f", "json").json()
+        names = [w["dataset_name"] for w in first["workflows"]]
+        assert names == [f"bulk.page.t{i:04d}" for i in range(1_100)]  # more than one request answers
+        assert first["total_count"] == 1_205 and first["next_cursor"] == "bulk.page.t1099/manual"
+        rest = cli("workflow", "list", "-d", "bulk.page.*", "-n", "500", "--after", first["next_cursor"], "-f", "json")
+        assert [w["dataset_name"] for w in rest.json()["workflows"]] == [f"bulk.page.t{i:04d}" for i in range(1_100, 1_205)]
+        assert rest.json()["next_cursor"] is None
+        table = cli("workflow", "list", "-d", "bulk.page.*", "-n", "3")
+        assert table.stdout.splitlines()[-1] == (
+            "Total: 3 workflows (3 active); 1205 matched, raise --limit to see more (or --after bulk.page.t0002/manual)"
+        )
+
+    def test_a_bad_cursor_is_a_parameter_error(self, cli):
+        result = cli("workflow", "list", "--after", "../etc/passwd")
+        assert result.exit_code != 0 and "DLI-204" in result.stderr
+
+    def test_unreadable_specs_are_named_on_stderr_and_every_other_spec_is_listed(self, cli, monkeypatch):
+        cli.store.create(SourceType.MANUAL, make_document("iceberg.broken.one"))
+        read = cli.store.read
+
+        def failing_read(source, name):
+            if name == "iceberg.broken.one":
+                raise SpecInvalidError("memory://manual/iceberg.broken.one.yaml: schedule.cron: it never fires")
+            return read(source, name)
+
+        monkeypatch.setattr(cli.store, "read", failing_read)
+        result = cli("workflow", "list")
+        assert result.exit_code == 0
+        assert result.stdout.splitlines()[-1] == "Total: 4 workflows (2 active, 1 paused, 1 overridden)"
+        assert "1 stored spec cannot be read and are not listed:" in result.stderr
+        assert "manual/iceberg.broken.one.yaml: [DLI-203] memory://manual/iceberg.broken.one.yaml: schedule.cron" in (
+            result.stderr
+        )
+        data = cli("workflow", "list", "-f", "json").json()
+        assert data["broken_count"] == 1
+        assert data["broken"][0] == {
+            "dataset_name": "iceberg.broken.one",
+            "source_type": "manual",
+            "key": "manual/iceberg.broken.one.yaml",
+            "reason": "memory://manual/iceberg.broken.one.yaml: schedule.cron: it never fires",
+            "code": "DLI-203",
+        }
+
+    def test_with_the_orchestrator_down_rows_are_listed_with_their_state_unknown(self, cli, monkeypatch):
+        def down(names):
+            raise ServerError("Airflow at http://airflow:8080 cannot be reached")
+
+        monkeypatch.setattr(cli.orchestrator, "workflow_states", down)
+        result = cli("workflow", "list")
+        assert result.exit_code == 0
+        assert "Airflow at http://airflow:8080 cannot be reached" in result.stderr
+        rows = [line for line in result.stdout.splitlines() if line.startswith("iceberg.")]
+        assert sum(1 for line in rows if "(?)" in line) == 3  # all but the overridden row
+        assert "(?) = paused/running unknown" in result.stdout.splitlines()[-1]
+        data = cli("workflow", "list", "-f", "json").json()
+        assert {(w["status_known"], w["running"]) for w in data["workflows"]} == {(False, None)}
 
     def test_fresh_mock_invocations_start_from_the_seed(self, cli):
         cli.fresh("workflow", "register", "test.dataset", "-c", "0 9 * * *")

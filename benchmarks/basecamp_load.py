@@ -1,0 +1,568 @@
+"""Basecamp under production load: an open-loop load generator against a real ``basecamp serve``.
+
+    PYTHONPATH=src python benchmarks/basecamp_load.py [--sizes 1000 10000] [--rates 50 100 200]
+        [--duration 20] [--baseline-ref 76df6ec] [--workdir /tmp/basecamp-bench]
+
+For each store size (specs in a ``file://`` store, the in-memory orchestrator), it starts the server
+and measures:
+
+1. **The cost of one list**: ``GET /api/v1/workflows`` (the default page of 100) one at a time over
+   HTTP, and in process the list handler against the old full scan (the handler before the catalog,
+   kept below as ``old_full_scan_list``) over the same indexed store. Printed with their ratio.
+2. **Open-loop load** at each rate: requests are sent at Poisson arrival times whatever the server
+   does (a slow answer does not slow the sender, so queueing shows), 50 % list, 25 % get, 25 % run
+   status; each client gives up after ``--timeout`` seconds and disconnects. Latency runs from the
+   moment a request was due, so a late send counts against the server. Printed: answers per second,
+   refusals (503), client timeouts, p50/p99 per route.
+3. **Recovery after an overload**: ``--overload-rate`` for ``--overload-seconds`` with impatient
+   clients (2 s), then a light probe (10 lists/s): the time from the end of the overload until
+   every probe is answered under ``--recovered-ms``.
+
+``--baseline-ref REF`` runs the same measurements against the server of a git revision (exported
+with ``git archive`` into the work directory), e.g. the revision before the catalog and admission
+control: the figures and ratios are then before/after on the same machine and the same minute.
+
+The load generator is a minimal asyncio HTTP/1.1 client (one connection per request, as independent
+clients would open), so that it costs the shared CPU little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+MIX = (("list", 0.50), ("get", 0.25), ("status", 0.25))
+REGISTERED = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+
+def dataset_names(count: int) -> list[str]:
+    return [f"bench.domain_{i % 50:02d}.dataset_{i:05d}" for i in range(count)]
+
+
+def write_store(root: Path, count: int) -> list[str]:
+    """``count`` specs: four in five manual, one in five code, every tenth code one overriding a manual one."""
+    from dli.adapters.codecs.specs import document_to_bytes
+    from dli.domain.model.enums import SourceType
+    from dli.domain.model.schedule import ScheduleConfig
+    from dli.domain.model.spec import DatasetSpec, SpecDocument
+
+    names = dataset_names(count)
+    marker = root / ".bench-count"
+    if marker.is_file() and marker.read_text() == str(count):
+        return names
+    shutil.rmtree(root, ignore_errors=True)
+    for source in SourceType:
+        (root / source.value).mkdir(parents=True)
+    for i, name in enumerate(names):
+        spec = DatasetSpec(
+            name=name,
+            owner=f"owner{i % 40}@example.com",
+            team=f"@team-{i % 12}",
+            description=f"Benchmark dataset {i}: daily aggregate of something useful",
+            query_statement=f"INSERT INTO t_{i} SELECT '{{{{ execution_date }}}}', count(*) FROM src_{i % 97}",
+            schedule=ScheduleConfig(cron=f"{i % 60} {i % 24} * * *", timezone="Asia/Seoul" if i % 2 else "UTC"),
+        )
+        sources = [SourceType.CODE] if i % 5 == 0 else [SourceType.MANUAL]
+        if i % 50 == 0:
+            sources.append(SourceType.MANUAL)
+        for source in sources:
+            document = SpecDocument(spec=spec, source_type=source, registered_by="bench", registered_at=REGISTERED)
+            (root / source.value / f"{name}.yaml").write_bytes(document_to_bytes(document))
+    marker.write_text(str(count))
+    return names
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``basecamp serve`` from a source tree, on a free port."""
+
+    def __init__(
+        self, *, src: Path, store: Path, workdir: Path, label: str, extra: Sequence[str] = (),
+        pythonpath: Sequence[str] = (),
+    ) -> None:
+        from dli.adapters.token_file import TokenFile
+
+        workdir.mkdir(parents=True, exist_ok=True)
+        tokens = workdir / f"tokens-{label}.json"
+        tokens.unlink(missing_ok=True)
+        self.token = TokenFile(tokens).add("bench")
+        self.port = free_port()
+        self.label = label
+        self.log_path = workdir / f"basecamp-{label}.log"
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "dli.entrypoints.server", "serve",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--store", store.as_uri(),
+                "--orchestrator", "memory://?queue_seconds=0.5&run_seconds=1",
+                "--tokens-file", str(tokens), "--log-format", "json", "--check-interval", "30",
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *pythonpath]), "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
+
+    def wait_ready(self, timeout: float = 600.0) -> float:
+        """Seconds until the first override check has loaded the index."""
+        import httpx
+
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                body = httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=5).json()
+                if body.get("last_override_check"):
+                    return time.monotonic() - started
+            time.sleep(0.2)
+        raise RuntimeError("server not ready")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants (``--workers`` processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    wanted, total, changed = {pid}, 0.0, True
+    while changed:
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in wanted and child not in wanted:
+                wanted.add(child)
+                changed = True
+    for member in wanted:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+# -- a small HTTP client -----------------------------------------------------------------------
+
+
+async def request(port: int, method: str, target: str, token: str, *, body: bytes = b"") -> tuple[int, bytes]:
+    """One request on its own connection; the connection is closed when the caller gives up."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        head = (
+            f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            f"Connection: close\r\nContent-Length: {len(body)}\r\n"
+            + ("Content-Type: application/json\r\n" if body else "")
+            + "\r\n"
+        )
+        writer.write(head.encode() + body)
+        status_line = await reader.readline()
+        status = int(status_line.split()[1])
+        length = None
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            if key.strip().lower() == "content-length":
+                length = int(value)
+        payload = await (reader.readexactly(length) if length is not None else reader.read())
+        return status, payload
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+class Targets:
+    """What the load asks for: list pages, workflows, runs."""
+
+    def __init__(self, names: list[str], run_ids: list[str], rng: random.Random) -> None:
+        self.names, self.run_ids, self.rng = names, run_ids, rng
+        self.routes = [r for r, _ in MIX]
+        self.weights = [w for _, w in MIX]
+
+    def pick(self) -> tuple[str, str]:
+        route = self.rng.choices(self.routes, self.weights)[0]
+        if route == "list":
+            return route, "/api/v1/workflows"
+        if route == "get":
+            return route, f"/api/v1/workflows/{self.rng.choice(self.names)}"
+        run_id = self.rng.choice(self.run_ids).replace("@", "%40").replace(":", "%3A").replace("+", "%2B")
+        return route, f"/api/v1/runs/{run_id}"
+
+
+async def open_loop(
+    port: int, token: str, rate: float, duration: float, pick: Callable[[], tuple[str, str]], timeout: float, seed: int
+) -> list[tuple[str, float, int, float]]:
+    """(route, due at, status or 0 for a client timeout / -1 for a refused connection, latency) per request."""
+    loop = asyncio.get_running_loop()
+    rng = random.Random(seed)
+    start = loop.time() + 0.05
+    results: list[tuple[str, float, int, float]] = []
+
+    async def one(route: str, target: str, due: float) -> None:
+        try:
+            status, _ = await asyncio.wait_for(request(port, "GET", target, token), timeout)
+        except asyncio.TimeoutError:
+            status = 0
+        except OSError:
+            status = -1
+        results.append((route, due - start, status, loop.time() - due))
+
+    tasks = []
+    offset = 0.0
+    while offset < duration:
+        due = start + offset
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        route, target = pick()
+        tasks.append(asyncio.create_task(one(route, target, due)))
+        offset += rng.expovariate(rate)
+    await asyncio.gather(*tasks)
+    return results
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def summarize(results: list[tuple[str, float, int, float]], duration: float) -> dict[str, Any]:
+    ok = [r for r in results if 200 <= r[2] < 300]
+    out: dict[str, Any] = {
+        "sent": len(results),
+        "ok_per_s": round(len(ok) / duration, 1),
+        "refused_503": sum(1 for r in results if r[2] == 503),
+        "client_timeouts": sum(1 for r in results if r[2] == 0),
+        "other": sum(1 for r in results if r[2] not in (0, 503) and not 200 <= r[2] < 300),
+        "routes": {},
+    }
+    for route, _ in MIX:
+        lat = [r[3] * 1000 for r in ok if r[0] == route]
+        out["routes"][route] = {"n": len(lat), "p50_ms": round(pct(lat, 50), 1), "p99_ms": round(pct(lat, 99), 1)}
+    every = [r[3] * 1000 for r in ok]
+    out["p99_ms"] = round(pct(every, 99), 1)
+    return out
+
+
+# -- phases ------------------------------------------------------------------------------------
+
+
+async def prepare_runs(server: Server, names: list[str], count: int = 20) -> list[str]:
+    run_ids = []
+    for name in names[1 : count * 5 : 5]:  # manual ones: the code ones are every fifth from 0
+        status, body = await request(server.port, "POST", f"/api/v1/workflows/{name}/run", server.token, body=b"{}")
+        if status == 200:
+            run_ids.append(json.loads(body)["run_id"])
+    if not run_ids:
+        raise RuntimeError("no run could be triggered")
+    return run_ids
+
+
+async def list_cost_http(server: Server, samples: int, *, walk: bool = False) -> float:
+    """Median ms of one list, one request at a time: the first page again and again, or (``walk``)
+    page after page by cursor, so that no answer can be reused."""
+    times = []
+    cursor = None
+    for _ in range(samples):
+        target = "/api/v1/workflows" + (f"?after={cursor}" if walk and cursor else "")
+        started = time.perf_counter()
+        status, body = await request(server.port, "GET", target, server.token)
+        times.append((time.perf_counter() - started) * 1000)
+        assert status == 200, status
+        if walk:
+            cursor = json.loads(body).get("next_cursor")
+    return statistics.median(times)
+
+
+def overload_main(port: int, token: str, rate: float, seconds: float, names: list[str], run_ids: list[str]) -> None:
+    """The overload, in a process of its own, so that its sending does not delay the probes."""
+    targets = Targets(names, run_ids, random.Random(7))
+    results = asyncio.run(open_loop(port, token, rate, seconds, targets.pick, 2.0, seed=8))
+    print(json.dumps(summarize(results, seconds)))
+
+
+async def recovery(server: Server, names: list[str], run_ids: list[str], args: argparse.Namespace) -> float | None:
+    """Seconds from the end of the overload until every probe is answered under ``--recovered-ms``."""
+    spec = json.dumps({"port": server.port, "token": server.token, "rate": args.overload_rate,
+                       "seconds": args.overload_seconds, "names": names, "run_ids": run_ids})
+    overload = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--overload-child", spec, stdout=asyncio.subprocess.PIPE
+    )
+    await asyncio.sleep(args.overload_seconds + 0.05)
+    end = asyncio.get_running_loop().time()
+    probes: list[tuple[float, bool]] = []
+
+    async def probe(at: float) -> None:
+        try:
+            status, _ = await asyncio.wait_for(request(server.port, "GET", "/api/v1/workflows", server.token), 30)
+            good = status == 200 and asyncio.get_running_loop().time() - at <= args.recovered_ms / 1000
+        except (asyncio.TimeoutError, OSError):
+            good = False
+        probes.append((at - end, good))
+
+    tasks = []
+    loop = asyncio.get_running_loop()
+    for i in range(int(args.probe_seconds * 10)):
+        due = end + i * 0.1
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        tasks.append(asyncio.create_task(probe(due)))
+    await asyncio.gather(*tasks)
+    out, _ = await overload.communicate()
+    with contextlib.suppress(ValueError):
+        sent = json.loads(out.decode().strip().splitlines()[-1])
+        print(f"  overload: {sent['sent']} sent, {sent['ok_per_s']}/s answered, {sent['refused_503']} refused, "
+              f"{sent['client_timeouts']} gave up", flush=True)
+    probes.sort()
+    last_bad = max((t for t, good in probes if not good), default=None)
+    if last_bad is None:
+        return 0.0
+    if last_bad >= probes[-1][0]:
+        return None  # not recovered within the probe window
+    return round(last_bad + 0.1, 1)
+
+
+def old_full_scan_list(message: Any, *, store: Any, orchestrator: Any, clock: Any) -> Any:
+    """The list handler before the catalog (verbatim but for imports): every spec, every request."""
+    import fnmatch
+
+    from dli.domain.model.enums import ResultStatus, SourceType, WorkflowStatus
+    from dli.domain.model.override import resolve_override
+    from dli.domain.model.workflow import WorkflowListResult
+    from dli.domain.usecases._workflows import workflow_info
+
+    def _matches(name: str, pattern: str) -> bool:
+        if any(ch in pattern for ch in "*?["):
+            return fnmatch.fnmatchcase(name, pattern)
+        return pattern in name
+
+    sources = [message.source_type] if message.source_type else [SourceType.CODE, SourceType.MANUAL]
+    code_names = store.list_etags(SourceType.CODE).keys()
+    manual_names = store.list_etags(SourceType.MANUAL).keys()
+    resolutions = resolve_override(code=code_names, manual=manual_names)
+    paused = orchestrator.pause_states()
+    running = orchestrator.running()
+    now = clock.now()
+    out = []
+    for name, resolution in resolutions.items():
+        if message.dataset_filter and not _matches(name, message.dataset_filter):
+            continue
+        if message.running_only and name not in running:
+            continue
+        for source in sources:
+            if source is SourceType.CODE and resolution.active is not SourceType.CODE:
+                continue
+            if source is SourceType.MANUAL and not resolution.has_manual:
+                continue
+            versioned = store.read(source, name)
+            if versioned is None:
+                continue
+            info = workflow_info(
+                versioned.document,
+                overridden=source is SourceType.MANUAL and resolution.manual_overridden,
+                paused=paused.get(name),
+                running=name in running,
+                now=now,
+            )
+            if message.status and info.status is not message.status:
+                continue
+            if message.enabled_only and info.status is not WorkflowStatus.ACTIVE:
+                continue
+            out.append(info)
+    out.sort(key=lambda w: (w.dataset_name, w.source_type is SourceType.MANUAL))
+    return WorkflowListResult(workflows=tuple(out[: message.limit]), total_count=len(out), status=ResultStatus.SUCCESS)
+
+
+def list_cost_in_process(store_root: Path) -> tuple[float, float]:
+    """Median ms of one list (default page) over the same indexed store: (old full scan, catalog)."""
+    import structlog
+
+    from dli.adapters.clock import SystemClock
+    from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+    from dli.adapters.stores.filesystem import FilesystemSpecStore
+    from dli.adapters.stores.indexed import IndexedSpecStore
+    from dli.domain.usecases.listing import list_workflows
+    from dli.domain.usecases.messages import ListWorkflows
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    index = IndexedSpecStore(FilesystemSpecStore(store_root))
+    index.check()
+    clock, orchestrator = SystemClock(), InMemoryOrchestrator(clock=SystemClock())
+    message = ListWorkflows()
+
+    def timed(fn: Callable[[], object], repeat: int) -> float:
+        fn()  # warm
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    old = timed(lambda: old_full_scan_list(message, store=index, orchestrator=orchestrator, clock=clock), 5)
+    new = timed(lambda: list_workflows(message, store=index, orchestrator=orchestrator, clock=clock), 200)
+    return old, new
+
+
+def export_revision(ref: str, workdir: Path) -> Path:
+    target = workdir / f"src-{ref}"
+    if not (target / "src" / "dli").is_dir():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "src"], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+async def measure_server(label: str, src: Path, store: Path, names: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    server = Server(
+        src=src, store=store, workdir=args.workdir, label=label, extra=args.serve_args if label == "new" else (),
+        pythonpath=args.server_pythonpath,
+    )
+    try:
+        ready = server.wait_ready()
+        print(f"  [{label}] index loaded in {ready:.1f}s", flush=True)
+        run_ids = await prepare_runs(server, names)
+        cost = await list_cost_http(server, args.list_samples if label == "new" else min(args.list_samples, 5))
+        result: dict[str, Any] = {"ready_s": round(ready, 1), "list_http_ms": round(cost, 1), "load": {}}
+        if label == "new":
+            walked = await list_cost_http(server, args.list_samples, walk=True)
+            result["list_http_walk_ms"] = round(walked, 1)
+            print(f"  [{label}] one list over HTTP (page of 100): first page {cost:.1f} ms (answer reused), "
+                  f"page after page {walked:.1f} ms (median)", flush=True)
+        else:
+            print(f"  [{label}] one list over HTTP (page of 100): median {cost:.1f} ms", flush=True)
+        targets = Targets(names, run_ids, random.Random(1))
+        await open_loop(server.port, server.token, 20, 2, targets.pick, args.timeout, seed=2)  # warm-up
+        for rate in args.rates:
+            if label != "new" and args.baseline_max_rate and rate > args.baseline_max_rate:
+                continue
+            cpu_before, load_before = tree_cpu_seconds(server.process.pid), load_average()
+            results = await open_loop(server.port, server.token, rate, args.duration, targets.pick, args.timeout, seed=rate)
+            summary = summarize(results, args.duration)
+            cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+            answered = sum(1 for r in results if r[2] > 0)
+            summary["server_cpu_share"] = round(cpu / args.duration, 2)
+            summary["server_cpu_ms_per_request"] = round(cpu / max(answered, 1) * 1000, 2)
+            summary["load_average"] = f"{load_before} -> {load_average()}"
+            result["load"][rate] = summary
+            routes = "  ".join(f"{r} p50 {v['p50_ms']}/p99 {v['p99_ms']} ms" for r, v in summary["routes"].items())
+            print(
+                f"  [{label}] {rate:>4} req/s: {summary['ok_per_s']:>6}/s answered, {summary['refused_503']} refused, "
+                f"{summary['client_timeouts']} timed out; p99 {summary['p99_ms']} ms; {routes}; server CPU "
+                f"{summary['server_cpu_ms_per_request']} ms/request ({summary['server_cpu_share']:.0%} of a core); "
+                f"load average {summary['load_average']}",
+                flush=True,
+            )
+            await asyncio.sleep(args.settle)
+        if args.overload_rate:
+            result["recovery_s"] = await recovery(server, names, run_ids, args)
+            print(f"  [{label}] after {args.overload_seconds:g}s at {args.overload_rate:g} req/s: recovered in "
+                  f"{result['recovery_s'] if result['recovery_s'] is not None else f'> {args.probe_seconds:g}'} s", flush=True)
+        return result
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--overload-child":
+        spec = json.loads(sys.argv[2])
+        overload_main(spec["port"], spec["token"], spec["rate"], spec["seconds"], spec["names"], spec["run_ids"])
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per rate")
+    parser.add_argument("--timeout", type=float, default=10.0, help="a client gives up after this many seconds")
+    parser.add_argument("--settle", type=float, default=3.0, help="pause between rates")
+    parser.add_argument("--list-samples", type=int, default=20)
+    parser.add_argument("--overload-rate", type=float, default=600.0, help="0 to skip the recovery phase")
+    parser.add_argument("--overload-seconds", type=float, default=10.0)
+    parser.add_argument("--probe-seconds", type=float, default=40.0)
+    parser.add_argument("--recovered-ms", type=float, default=250.0)
+    parser.add_argument("--baseline-ref", help="also measure the server of this git revision")
+    parser.add_argument("--baseline-max-rate", type=float, default=0, help="skip higher rates for the baseline")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "basecamp-bench")
+    parser.add_argument("--server-pythonpath", action="append", default=[],
+                        help="extra PYTHONPATH entry for the servers, e.g. where uvloop and httptools are installed")
+    parser.add_argument("--serve-arg", dest="serve_args", action="append", default=[],
+                        help="extra 'basecamp serve' argument for the new server (repeatable)")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {}
+    for size in args.sizes:
+        store = args.workdir / f"store-{size}"
+        names = write_store(store, size)
+        print(f"== {size} specs ({store})", flush=True)
+        old_ms, new_ms = list_cost_in_process(store)
+        print(f"  one list in process (default page): old full scan {old_ms:.1f} ms, catalog {new_ms:.2f} ms "
+              f"-> {old_ms / new_ms:.0f}x", flush=True)
+        entry: dict[str, Any] = {"list_in_process_ms": {"old_full_scan": round(old_ms, 1), "catalog": round(new_ms, 2)}}
+        entry["new"] = asyncio.run(measure_server("new", REPO / "src", store, names, args))
+        if args.baseline_ref:
+            src = export_revision(args.baseline_ref, args.workdir)
+            entry["baseline"] = asyncio.run(measure_server(f"baseline-{args.baseline_ref}", src, store, names, args))
+            base, new = entry["baseline"], entry["new"]
+            print(f"  list over HTTP: baseline {base['list_http_ms']} ms, new {new['list_http_walk_ms']} ms "
+                  f"(page after page) -> {base['list_http_ms'] / new['list_http_walk_ms']:.0f}x", flush=True)
+            for rate, summary in new["load"].items():
+                if rate in base["load"]:
+                    b = base["load"][rate]
+                    print(f"  {rate:g} req/s: answered {b['ok_per_s']}/s -> {summary['ok_per_s']}/s, "
+                          f"p99 {b['p99_ms']} -> {summary['p99_ms']} ms", flush=True)
+        report[str(size)] = entry
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
