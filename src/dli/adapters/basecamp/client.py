@@ -149,18 +149,25 @@ class BasecampClient:
         raise self._error(response)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return send_with_retries(
-                lambda: self._http.request(method, path, **kwargs),
-                method=method,
-                policy=self._policy,
-                # A busy refusal (503 with Retry-After) was not worked on: safe to repeat for any method.
-                also=lambda r: _refused_for_now(r) is not None,
-                final=lambda r: _is_dli_error(r) and _refused_for_now(r) is None,
-                sleep=self._sleep,
-            )
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from None
+        refusals = 0
+        while True:
+            try:
+                response = send_with_retries(
+                    lambda: self._http.request(method, path, **kwargs),
+                    method=method,
+                    policy=self._policy,
+                    final=_is_dli_error,
+                    sleep=self._sleep,
+                )
+            except httpx.TransportError as exc:
+                raise self._unreachable(exc) from None
+            wait = _refused_for_now(response)
+            if wait is None or refusals >= self._policy.attempts - 1:
+                return response
+            # A busy refusal (503 with Retry-After) was not worked on: safe to repeat for any method,
+            # after the wait the server asked for.
+            refusals += 1
+            self._sleep(wait)
 
     def _unreachable(self, exc: httpx.TransportError) -> ServerUnreachableError:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
