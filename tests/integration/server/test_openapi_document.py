@@ -10,7 +10,7 @@ import pytest
 
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.usecases.messages import MAX_LIMIT
+from dli.domain.usecases.messages import MAX_LIMIT, MAX_PAGE
 from tests.integration.server.conftest import LiveServer
 
 WORKFLOW = "/api/v1/workflows/{dataset_name}"
@@ -53,10 +53,11 @@ def test_dataset_names_and_run_ids_are_documented_with_the_pattern_the_server_en
     assert re.fullmatch(run_id["pattern"], "shop.sales@scheduled__2025-01-01T09:00:00+00:00")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/workflows", "/api/v1/history"])
-def test_limit_is_documented_with_its_range(document, path) -> None:
+@pytest.mark.parametrize(("path", "maximum"), [("/api/v1/workflows", MAX_PAGE), ("/api/v1/history", MAX_LIMIT)])
+def test_limit_is_documented_with_its_range(document, path, maximum) -> None:
+    # A list page holds at most MAX_PAGE workflows; clients follow next_cursor for more.
     (limit,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "limit"]
-    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, MAX_LIMIT)
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, maximum)
 
 
 def test_optional_query_parameters_are_absent_or_a_value_never_null(document) -> None:

@@ -27,7 +27,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from dli._version import __version__
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import DLIError, ErrorCode
+from dli.domain.model.errors import DLIError, ErrorCode, ServerError
 from dli.domain.model.workflow import BrokenSpec
 from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, AdmissionStats
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
@@ -149,11 +149,14 @@ PROBE_BUDGET_SECONDS = 0.5
 """Longest a health probe waits for the orchestrator (probes often time out after one second)."""
 
 
-def _orchestrator_probe(orchestrator: CachingOrchestrator) -> None:
+def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
     # Through the server's state cache: a probe costs the orchestrator at most one small query per
     # few seconds, and answers at once while the orchestrator is known to be down.
     if PROBE_NAME not in orchestrator.workflow_states([PROBE_NAME], budget_seconds=PROBE_BUDGET_SECONDS):
-        raise TimeoutError(f"no answer within {PROBE_BUDGET_SECONDS:g}s")
+        raise ServerError(
+            f"Orchestrator at {url} did not answer within {PROBE_BUDGET_SECONDS:g} s",
+            hints=("Check that the Airflow API server is up and not overloaded.",),
+        )
 
 
 @get(
@@ -186,7 +189,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     async with anyio.create_task_group() as group:  # side by side: two hung backends cost one timeout
         if store_probe is not None:
             group.start_soon(probe, "store", *store_probe)
-        group.start_soon(probe, "orchestrator", settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator))
+        group.start_soon(probe, "orchestrator", settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator, settings.orchestrator_url))
     if store_probe is not None:
         store = found["store"]
     elif state.get("last_check_error") is not None:
