@@ -52,14 +52,16 @@ class Api(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/api/v2/monitor/health"):
             self.answer(200, {"metadatabase": {"status": "healthy"}, "scheduler": {"status": "healthy"}})
-        elif self.path.startswith("/api/v2/dags") and mode == "full":
-            self.answer(200, {"dags": [], "total_entries": 0})
+        elif self.path.startswith("/api/v2/dags") and mode == "full":  # DAG and run lists: empty
+            self.answer(200, {"dags": [], "dag_runs": [], "total_entries": 0})
         else:
             self.answer(404, {"detail": "Not Found"})
 
     def do_POST(self):
         if self.path == "/auth/token" and mode == "full":
             self.answer(201, {"access_token": "fake"})
+        elif self.path.startswith("/api/v2/dags") and mode == "full":  # batch run lists: empty
+            self.answer(200, {"dags": [], "dag_runs": [], "total_entries": 0})
         else:
             self.answer(404, {"detail": "Not Found"})
 
