@@ -32,3 +32,19 @@ class TestInMemoryOrchestrator(OrchestratorContract):
         for name in ("shop.ok", "shop.failing", "shop.slow"):
             orch.set_paused(name, False)
         return MemoryEnv(orchestrator=orch, clock=clock)
+
+
+class TestCachingOrchestratorOverMemory(OrchestratorContract):
+    """The server's run-state cache in front of the simulation keeps every promise of the port."""
+
+    @pytest.fixture
+    def orch_env(self):
+        from dli.adapters.orchestrator_cache import CachingOrchestrator
+
+        clock = FakeClock()
+        inner = InMemoryOrchestrator(clock=clock)
+        inner.inject_failure("shop.failing", "division by zero")
+        cached = CachingOrchestrator(inner, ttl_seconds=0.0)
+        for name in ("shop.ok", "shop.failing", "shop.slow"):
+            cached.set_paused(name, False)
+        return MemoryEnv(orchestrator=cached, clock=clock)

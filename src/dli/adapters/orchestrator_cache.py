@@ -28,7 +28,7 @@ from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.runs import split_run_id
 from dli.domain.model.workflow import DagState
 from dli.domain.model.enums import RunStatus
-from dli.ports.orchestrator import BackfillHandle, Orchestrator, RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator, RunRecord, WorkflowState
 
 __all__ = ["CachingOrchestrator"]
 
@@ -192,6 +192,13 @@ class CachingOrchestrator:
             )
         finally:
             self.forget(name)
+
+    def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
+        try:
+            return self._inner.backfill_chain(steps, triggered_by=triggered_by)
+        finally:
+            for name in {step.name for step in steps}:
+                self.forget(name)
 
     def stop_run(self, run_id: str) -> RunRecord:
         try:
