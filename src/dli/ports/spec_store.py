@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
 
-from dli.domain.model.catalog import Catalog
 from dli.domain.model.enums import SourceType
 from dli.domain.model.spec import SpecDocument
+
+if TYPE_CHECKING:
+    from dli.domain.model.catalog import Catalog
 
 __all__ = ["SpecCatalog", "SpecStore", "VersionedDocument"]
 

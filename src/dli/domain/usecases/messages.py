@@ -13,7 +13,6 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.catalog import cursor_key
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import ParameterInvalidError, SpecInvalidError
 from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH, validate_dataset_name
@@ -112,6 +111,8 @@ def _page_size(_instance: object, attribute: attrs.Attribute, value: object) -> 
 
 def _cursor(_instance: object, _attribute: object, value: object) -> None:
     if value is not None:
+        from dli.domain.model.catalog import cursor_key  # only a second page needs it (start-up time)
+
         cursor_key(value)  # type: ignore[arg-type]
 
 
