@@ -334,10 +334,11 @@ def overload_main(port: int, token: str, rate: float, seconds: float, names: lis
 
 async def recovery(server: Server, names: list[str], run_ids: list[str], args: argparse.Namespace) -> float | None:
     """Seconds from the end of the overload until every probe is answered under ``--recovered-ms``."""
-    spec = json.dumps({"port": server.port, "token": server.token, "rate": args.overload_rate,
-                       "seconds": args.overload_seconds, "names": names, "run_ids": run_ids})
+    spec = args.workdir / "overload.json"
+    spec.write_text(json.dumps({"port": server.port, "token": server.token, "rate": args.overload_rate,
+                                "seconds": args.overload_seconds, "names": names, "run_ids": run_ids}))
     overload = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--overload-child", spec, stdout=asyncio.subprocess.PIPE
+        sys.executable, __file__, "--overload-child", str(spec), stdout=asyncio.subprocess.PIPE
     )
     await asyncio.sleep(args.overload_seconds + 0.05)
     end = asyncio.get_running_loop().time()
@@ -516,7 +517,7 @@ async def measure_server(label: str, src: Path, store: Path, names: list[str], a
 
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--overload-child":
-        spec = json.loads(sys.argv[2])
+        spec = json.loads(Path(sys.argv[2]).read_text())
         overload_main(spec["port"], spec["token"], spec["rate"], spec["seconds"], spec["names"], spec["run_ids"])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
