@@ -7,16 +7,23 @@ For each store size (specs in a ``file://`` store, the in-memory orchestrator), 
 and measures:
 
 1. **The cost of one list**: ``GET /api/v1/workflows`` (the default page of 100) one at a time over
-   HTTP, and in process the list handler against the old full scan (the handler before the catalog,
-   kept below as ``old_full_scan_list``) over the same indexed store. Printed with their ratio.
+   HTTP — the first page again and again (the server may reuse its answer for a second) and page
+   after page by cursor (nothing reused) — and in process the list handler against the old full
+   scan (the handler before the catalog, kept below as ``old_full_scan_list``) over the same
+   indexed store. Printed with their ratios.
 2. **Open-loop load** at each rate: requests are sent at Poisson arrival times whatever the server
    does (a slow answer does not slow the sender, so queueing shows), 50 % list, 25 % get, 25 % run
    status; each client gives up after ``--timeout`` seconds and disconnects. Latency runs from the
    moment a request was due, so a late send counts against the server. Printed: answers per second,
    refusals (503), client timeouts, p50/p99 per route.
 3. **Recovery after an overload**: ``--overload-rate`` for ``--overload-seconds`` with impatient
-   clients (2 s), then a light probe (10 lists/s): the time from the end of the overload until
-   every probe is answered under ``--recovered-ms``.
+   clients (2 s), sent from a process of its own, then a light probe (10 lists/s): the time from
+   the end of the overload until every probe is answered under ``--recovered-ms``.
+
+Each load point also prints the server's CPU time per request (its process and any ``--workers``
+children, from /proc) and the load average, so that figures taken on a shared machine can be read
+for what they are. ``--serve-arg`` passes options to the new server (``--serve-arg=--workers
+--serve-arg=2``); ``--server-pythonpath DIR`` adds e.g. a directory with uvloop and httptools.
 
 ``--baseline-ref REF`` runs the same measurements against the server of a git revision (exported
 with ``git archive`` into the work directory), e.g. the revision before the catalog and admission
@@ -334,10 +341,11 @@ def overload_main(port: int, token: str, rate: float, seconds: float, names: lis
 
 async def recovery(server: Server, names: list[str], run_ids: list[str], args: argparse.Namespace) -> float | None:
     """Seconds from the end of the overload until every probe is answered under ``--recovered-ms``."""
-    spec = json.dumps({"port": server.port, "token": server.token, "rate": args.overload_rate,
-                       "seconds": args.overload_seconds, "names": names, "run_ids": run_ids})
+    spec = args.workdir / "overload.json"
+    spec.write_text(json.dumps({"port": server.port, "token": server.token, "rate": args.overload_rate,
+                                "seconds": args.overload_seconds, "names": names, "run_ids": run_ids}))
     overload = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--overload-child", spec, stdout=asyncio.subprocess.PIPE
+        sys.executable, __file__, "--overload-child", str(spec), stdout=asyncio.subprocess.PIPE
     )
     await asyncio.sleep(args.overload_seconds + 0.05)
     end = asyncio.get_running_loop().time()
@@ -516,7 +524,7 @@ async def measure_server(label: str, src: Path, store: Path, names: list[str], a
 
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--overload-child":
-        spec = json.loads(sys.argv[2])
+        spec = json.loads(Path(sys.argv[2]).read_text())
         overload_main(spec["port"], spec["token"], spec["rate"], spec["seconds"], spec["names"], spec["run_ids"])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

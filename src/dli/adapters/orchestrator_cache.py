@@ -66,6 +66,12 @@ class CachingOrchestrator:
     def __repr__(self) -> str:
         return f"CachingOrchestrator({self._inner!r})"
 
+    def __getattr__(self, name: str) -> Any:
+        # What the port does not name (e.g. the simulation's test hooks) is the inner orchestrator's.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
     def close(self) -> None:
         """Stop the fetch threads and close the inner orchestrator."""
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -126,3 +126,13 @@ def test_other_methods_pass_through(cached):
     assert cache.dag_state("a.b").visible
     cache.sync("a.b")
     assert "run started" in cache.logs(run.run_id) or cache.logs(run.run_id) == ""
+
+
+def test_what_the_port_does_not_name_is_the_inner_orchestrators(cached):
+    cache, inner, _ = cached
+    cache.inject_failure("a.b", "boom")  # a hook of the simulation, used by tests through the server
+    run = cache.trigger("a.b", parameters={}, triggered_by=None)
+    inner._clock.advance(120)
+    assert cache.get_run(run.run_id).error_message == "boom"
+    with pytest.raises(AttributeError):
+        cache.no_such_method  # noqa: B018

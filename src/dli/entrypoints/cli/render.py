@@ -248,8 +248,10 @@ def render_list(session: Session, result: WorkflowListResult) -> None:
     for warning in result.warnings:
         session.warn(warning)
     if result.broken_count:
-        noun = "spec" if result.broken_count == 1 else "specs"
-        session.warn(f"{result.broken_count} stored {noun} cannot be read and are not listed:")
+        one = result.broken_count == 1
+        session.warn(
+            f"{result.broken_count} stored spec{'' if one else 's'} cannot be read and {'is' if one else 'are'} not listed:"
+        )
         for broken in result.broken:
             session.warn(f"  {broken.key}: [{broken.code}] {broken.reason}")
         if result.broken_count > len(result.broken):

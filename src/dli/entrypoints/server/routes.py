@@ -220,6 +220,7 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
             message = op.decode(
                 path=path, query=query, body=b"", content_type=None, actor=request.scope.get(USER_SCOPE_KEY)  # type: ignore[attr-defined]
             )
+
         def handle() -> tuple[int, bytes]:
             # Encoding a page of rows costs as much as computing it: both stay off the event loop.
             result = settings.bus.handle(message)

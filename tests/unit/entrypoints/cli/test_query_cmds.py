@@ -111,7 +111,7 @@ class TestList:
         result = cli("workflow", "list")
         assert result.exit_code == 0
         assert result.stdout.splitlines()[-1] == "Total: 4 workflows (2 active, 1 paused, 1 overridden)"
-        assert "1 stored spec cannot be read and are not listed:" in result.stderr
+        assert "1 stored spec cannot be read and is not listed:" in result.stderr
         assert "manual/iceberg.broken.one.yaml: [DLI-203] memory://manual/iceberg.broken.one.yaml: schedule.cron" in (
             result.stderr
         )
