@@ -37,6 +37,11 @@ PINS=(
   "apache-airflow==${AIRFLOW_VERSION}"
   "apache-airflow-providers-common-sql"
   "apache-airflow-providers-sqlite"
+  # The production-shaped e2e stack (tests/support/production_stack.py): CeleryExecutor with a
+  # Redis broker and a PostgreSQL metadata database.
+  "apache-airflow-providers-celery"
+  "psycopg2-binary"
+  "redis"
 )
 
 have() {
@@ -47,6 +52,9 @@ try:
     ok = version("apache-airflow") == sys.argv[1]
     version("apache-airflow-providers-common-sql")
     version("apache-airflow-providers-sqlite")
+    version("apache-airflow-providers-celery")
+    version("psycopg2-binary")
+    version("redis")
 except PackageNotFoundError:
     ok = False
 sys.exit(0 if ok else 1)
@@ -71,5 +79,5 @@ if [ "${WITH_DAG_FACTORY:-0}" = "1" ]; then
 fi
 
 "$AIRFLOW_VENV/bin/airflow" version >/dev/null 2>&1 || { echo "install-airflow: 'airflow version' failed" >&2; "$AIRFLOW_VENV/bin/airflow" version; exit 1; }
-log "done: $("$VPY" -c 'from importlib.metadata import version as v; print("apache-airflow", v("apache-airflow"), "common-sql", v("apache-airflow-providers-common-sql"), "sqlite", v("apache-airflow-providers-sqlite"))')"
+log "done: $("$VPY" -c 'from importlib.metadata import version as v; print("apache-airflow", v("apache-airflow"), "common-sql", v("apache-airflow-providers-common-sql"), "sqlite", v("apache-airflow-providers-sqlite"), "celery", v("apache-airflow-providers-celery"))')"
 log "venv: $AIRFLOW_VENV (airflow: $AIRFLOW_VENV/bin/airflow)"

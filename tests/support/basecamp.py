@@ -89,13 +89,15 @@ def start_basecamp(
     env: dict[str, str] | None = None,
     startup_timeout: float = 30.0,
     ready_path: str = "/health",
+    tokens_file: Path | None = None,
 ) -> BasecampProcess:
     """Start ``basecamp serve`` (as ``python -m dli.entrypoints.server``) and wait for ``ready_path``.
 
     ``/health`` asks the backends; a server whose backends hang is ready when ``/openapi.json`` answers.
+    ``tokens_file`` (default ``workdir/tokens.json``) may be shared by replicas, as a secret volume is.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    tokens_file = workdir / "tokens.json"
+    tokens_file = tokens_file or workdir / "tokens.json"
     token = TokenFile(tokens_file).add(user)
     log_path = workdir / "basecamp.log"
     for _attempt in range(3):
