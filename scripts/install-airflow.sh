@@ -38,9 +38,13 @@ PINS=(
   "apache-airflow-providers-common-sql"
   "apache-airflow-providers-sqlite"
   # The production-shaped e2e stack (tests/support/production_stack.py): CeleryExecutor with a
-  # Redis broker and a PostgreSQL metadata database.
+  # Redis broker and a PostgreSQL metadata database (psycopg2 for Airflow's sync engine, asyncpg
+  # for its async one).
   "apache-airflow-providers-celery"
+  # celery 5.7 dropped celery.backends.database.retry, which the Celery provider 3.26 imports.
+  "celery<5.7"
   "psycopg2-binary"
+  "asyncpg"
   "redis"
 )
 
@@ -54,6 +58,8 @@ try:
     version("apache-airflow-providers-sqlite")
     version("apache-airflow-providers-celery")
     version("psycopg2-binary")
+    version("asyncpg")
+    ok = ok and int(version("celery").split(".")[1]) < 7
     version("redis")
 except PackageNotFoundError:
     ok = False

@@ -252,11 +252,11 @@ class ProductionStack:
     # -- PostgreSQL and Redis ----------------------------------------------------------------------
 
     def _check_airflow_packages(self) -> None:
-        probe = "import airflow.providers.celery, psycopg2, redis"
+        probe = "import airflow.providers.celery, asyncpg, psycopg2, redis"
         result = subprocess.run([str(self.venv / "bin" / "python"), "-c", probe], capture_output=True, text=True)
         if result.returncode != 0:
             raise ProductionStackError(
-                f"{self.venv} lacks the Celery provider, psycopg2 or redis: run scripts/install-airflow.sh\n"
+                f"{self.venv} lacks the Celery provider, asyncpg, psycopg2 or redis: run scripts/install-airflow.sh\n"
                 + result.stderr[-2000:]
             )
 
