@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs everything the tests need (the package with its extras, a separate
 # Airflow 3 virtualenv with the DAG factory, the S3 servers) and runs the whole suite.
-# Every server the tests use (Airflow standalone, Basecamp, moto, rclone) is started by the fixtures.
+# Every server the tests use (Airflow standalone, Basecamp, moto, rclone, and for the production-shaped
+# e2e suite PostgreSQL, Redis and Airflow with Celery) is started by the fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -15,6 +16,16 @@ fi
 
 if [ -x scripts/install-airflow.sh ] || [ -f scripts/install-airflow.sh ]; then
   DLI_SRC="$PWD" bash scripts/install-airflow.sh
+fi
+
+# The production-shaped e2e suite (tests/e2e/production) runs Debian's PostgreSQL and Redis; it fails,
+# never skips, when they are missing.
+have_initdb() { command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+if ! have_initdb || ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null; }
 fi
 
 export DLI_AIRFLOW_VENV="${DLI_AIRFLOW_VENV:-$PWD/.venv-airflow}"

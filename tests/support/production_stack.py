@@ -37,6 +37,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -214,9 +215,13 @@ class ProductionStack:
             self._migrate()
             self._mark("db migrate", t0)
             self._start_airflow()
-            self._wait_airflow()
-            self._mark("airflow", t0)
-            self._start_replicas()
+            # Basecamp needs only the store to start (its /health answers 503 until Airflow is up):
+            # the replicas boot while Airflow does.
+            with ThreadPoolExecutor(1) as pool:
+                replicas = pool.submit(self._start_replicas)
+                self._wait_airflow()
+                self._mark("airflow", t0)
+                replicas.result()
             self._mark("basecamp", t0)
         except BaseException:
             self.stop()
@@ -227,11 +232,15 @@ class ProductionStack:
         self.startup_seconds[what] = round(time.monotonic() - t0, 1)
 
     def stop(self) -> None:
-        for server in reversed(self.replicas):
-            server.stop()
-        self.replicas.clear()
-        for component in reversed(self.components):
+        """Stop everything: Basecamp and Airflow at once, then the services Airflow needs."""
+        airflow = [c for c in self.components if c.name not in ("postgres", "redis")]
+        services = [c for c in self.components if c.name in ("postgres", "redis")]
+        # Each stop may wait out its grace period: in parallel, the stack is down in one of them.
+        with ThreadPoolExecutor(max(1, len(airflow) + len(self.replicas))) as pool:
+            list(pool.map(lambda stop: stop(), [*(s.stop for s in self.replicas), *(c.stop for c in airflow)]))
+        for component in services:
             component.stop()
+        self.replicas.clear()
         self.components.clear()
         self._exit.close()
         if self._pg_dir is not None:
