@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -63,9 +64,13 @@ class Production:
         assert result.returncode == 0, result.stdout + result.stderr
 
     def wait_run(self, run_id: str, *, replica: int = 0, timeout: float = 180) -> dict[str, Any]:
+        """Poll the run's status until it is terminal (over REST: a CLI process a second would take
+        CPU from the stack on a 2-core machine)."""
         deadline = time.monotonic() + timeout
         while True:
-            status = self.dli_json("workflow", "status", run_id, replica=replica)
+            response = self.call("GET", f"/api/v1/runs/{quote(run_id, safe='')}", replica=replica)
+            response.raise_for_status()
+            status = response.json()
             if status["run_status"] in TERMINAL:
                 return status
             self.stack.check_alive()
@@ -99,6 +104,12 @@ class Production:
     def task_instances(self, run_id: str) -> list[dict[str, Any]]:
         dag_id, native = run_id.split("@", 1)
         response = self.stack.rest("GET", f"/api/v2/dags/{dag_id}/dagRuns/{native}/taskInstances")
+        response.raise_for_status()
+        return response.json()["task_instances"]
+
+    def all_task_instances(self) -> list[dict[str, Any]]:
+        """Every task instance of every DAG run (``~`` is Airflow's wildcard for DAG and run)."""
+        response = self.stack.rest("GET", "/api/v2/dags/~/dagRuns/~/taskInstances", params={"limit": 1000})
         response.raise_for_status()
         return response.json()["task_instances"]
 

@@ -220,7 +220,7 @@ def test_twenty_concurrent_registrations_across_both_replicas_have_exactly_one_w
         assert shown["cron"] == winner, shown
 
 
-def test_tasks_ran_on_both_celery_workers(production: Production) -> None:
-    runs = production.dli_json("workflow", "history", "--limit", "50")["runs"]
-    hosts = set().union(*(production.hosts(r["run_id"]) for r in runs))
-    assert hosts == set(WORKER_HOSTNAMES)
+def test_every_task_ran_on_one_of_the_two_celery_workers_and_both_had_work(production: Production) -> None:
+    finished = [ti for ti in production.all_task_instances() if ti["state"] in ("success", "failed")]
+    assert len(finished) >= 10
+    assert {ti["hostname"] for ti in finished} == set(WORKER_HOSTNAMES)
