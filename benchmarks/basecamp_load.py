@@ -20,6 +20,21 @@ and measures:
    clients (2 s), sent from a process of its own, then a light probe (10 lists/s): the time from
    the end of the overload until every probe is answered under ``--recovered-ms``.
 
+4. **One route at a time** (``--route-rate R``): ``list``, ``get`` and ``status`` each alone at R
+   requests per second (Poisson arrivals), with p50/p99, errors (any answer but 2xx, and client
+   timeouts) and the server's resident memory (RSS) after each.
+
+Two more measurements, each on its own (they start what they need and exit):
+
+- ``--override-check-cost N`` (with ``--sizes``): the server's periodic override check over an
+  S3 store (moto, on a thread of this process) holding ``--sizes`` specs, of which N change
+  between two checks: S3 requests (counted at the boto3 client) and seconds for the first check
+  (the full load), a check with nothing changed, and a check after N changed.
+- ``--airflow-yardstick``: the production-shaped stack of the e2e suite
+  (``tests/support/production_stack.py``: PostgreSQL, Redis, Airflow with Celery, Basecamp on S3),
+  then at ``--route-rate`` Basecamp's list against Airflow's own ``GET /api/v2/dags`` (a page of
+  100), so that Basecamp's figures can be read against what Airflow's API does on the same box.
+
 Each load point also prints the server's CPU time per request (its process and any ``--workers``
 children, from /proc) and the load average, so that figures taken on a shared machine can be read
 for what they are. ``--serve-arg`` passes options to the new server (``--serve-arg=--workers
@@ -55,6 +70,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(1, str(REPO))  # tests.support: the S3 server and the production stack
 
 MIX = (("list", 0.50), ("get", 0.25), ("status", 0.25))
 REGISTERED = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
@@ -191,6 +207,30 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory (MiB) of a process and all its descendants."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+    wanted = {pid}
+    while True:
+        more = {child for child, parent in parents.items() if parent in wanted} - wanted
+        if not more:
+            break
+        wanted |= more
+    total_kb = 0
+    for member in wanted:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{member}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+    return round(total_kb / 1024, 1)
+
+
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -235,8 +275,14 @@ class Targets:
         self.routes = [r for r, _ in MIX]
         self.weights = [w for _, w in MIX]
 
+    def only(self, route: str) -> Callable[[], tuple[str, str]]:
+        """A picker that asks for ``route`` alone."""
+        return lambda: self.target(route)
+
     def pick(self) -> tuple[str, str]:
-        route = self.rng.choices(self.routes, self.weights)[0]
+        return self.target(self.rng.choices(self.routes, self.weights)[0])
+
+    def target(self, route: str) -> tuple[str, str]:
         if route == "list":
             return route, "/api/v1/workflows"
         if route == "get":
@@ -513,6 +559,12 @@ async def measure_server(label: str, src: Path, store: Path, names: list[str], a
                 flush=True,
             )
             await asyncio.sleep(args.settle)
+        if args.route_rate and label == "new":
+            result["routes"] = {}
+            for route, _ in MIX:
+                result["routes"][route] = await route_alone(server.port, server.token, server.process.pid,
+                                                            targets.only(route), route, args)
+                await asyncio.sleep(args.settle)
         if args.overload_rate:
             result["recovery_s"] = await recovery(server, names, run_ids, args)
             print(f"  [{label}] after {args.overload_seconds:g}s at {args.overload_rate:g} req/s: recovered in "
@@ -520,6 +572,118 @@ async def measure_server(label: str, src: Path, store: Path, names: list[str], a
         return result
     finally:
         server.stop()
+
+
+async def route_alone(
+    port: int, token: str, pid: int | None, pick: Callable[[], tuple[str, str]], label: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One route at ``--route-rate`` for ``--duration`` seconds: p50/p99, errors, the server's RSS."""
+    results = await open_loop(port, token, args.route_rate, args.duration, pick, args.timeout, seed=11)
+    latencies = [r[3] * 1000 for r in results if 200 <= r[2] < 300]
+    out = {
+        "rate": args.route_rate,
+        "sent": len(results),
+        "p50_ms": round(pct(latencies, 50), 1),
+        "p99_ms": round(pct(latencies, 99), 1),
+        "errors": sum(1 for r in results if not 200 <= r[2] < 300),
+        "rss_mb": tree_rss_mb(pid) if pid else None,
+    }
+    print(f"  [{label}] alone at {args.route_rate:g} req/s: {out['sent']} sent, p50 {out['p50_ms']} ms, "
+          f"p99 {out['p99_ms']} ms, {out['errors']} errors" + (f", server RSS {out['rss_mb']} MiB" if pid else "")
+          + f"; load average {load_average()}", flush=True)
+    return out
+
+
+def override_check_cost(size: int, changed: int) -> dict[str, Any]:
+    """S3 requests and seconds of the override check over ``size`` specs on moto, ``changed`` of them changed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import structlog
+
+    from dli.adapters.codecs.specs import document_to_bytes
+    from dli.adapters.stores.indexed import IndexedSpecStore
+    from dli.domain.model.enums import SourceType
+    from dli.domain.model.schedule import ScheduleConfig
+    from dli.domain.model.spec import DatasetSpec, SpecDocument
+    from dli.entrypoints.bootstrap import build_store
+    from tests.support.s3_servers import client_for, run_moto
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+
+    def document(i: int, name: str, note: str = "") -> bytes:
+        spec = DatasetSpec(
+            name=name, owner=f"owner{i % 40}@example.com", description=f"Benchmark dataset {i}{note}",
+            query_statement=f"SELECT count(*) FROM src_{i % 97}",
+            schedule=ScheduleConfig(cron=f"{i % 60} {i % 24} * * *", timezone="UTC"),
+        )
+        source = SourceType.CODE if i % 5 == 0 else SourceType.MANUAL
+        return document_to_bytes(SpecDocument(spec=spec, source_type=source, registered_by="bench",
+                                              registered_at=REGISTERED))
+
+    names = dataset_names(size)
+    with run_moto() as s3:
+        bucket = s3.new_bucket("bench")
+        client = client_for(s3)
+
+        def key(i: int) -> str:
+            return f"specs/{'code' if i % 5 == 0 else 'manual'}/{names[i]}.yaml"
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda i: client.put_object(Bucket=bucket, Key=key(i), Body=document(i, names[i])), range(size)))
+        print(f"  wrote {size} specs to moto in {time.monotonic() - started:.0f}s", flush=True)
+        os.environ.update(s3.env())
+        store = build_store(f"s3://{bucket}/specs")
+        requests: list[str] = []
+        store._client.meta.events.register(  # noqa: SLF001 - counting what reaches S3
+            "before-send.s3", lambda request, **_: requests.append("LIST" if "list-type=2" in request.url else request.method)
+        )
+        index = IndexedSpecStore(store)
+
+        def check(label: str) -> dict[str, Any]:
+            requests.clear()
+            started = time.perf_counter()
+            index.check()
+            out: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 2), "requests": len(requests),
+                                   "by_method": {}}
+            for method in requests:
+                out["by_method"][method] = out["by_method"].get(method, 0) + 1
+            print(f"  {label}: {out['seconds']} s, {out['requests']} S3 requests {out['by_method']}", flush=True)
+            return out
+
+        report = {"size": size, "changed": changed, "first": check("first check (loads every spec)")}
+        report["unchanged"] = check("check, nothing changed")
+        for i in range(0, changed * 7, 7):
+            client.put_object(Bucket=bucket, Key=key(i), Body=document(i, names[i], note=" (changed)"))
+        report["after_changes"] = check(f"check after {changed} specs changed")
+        return report
+
+
+def airflow_yardstick(args: argparse.Namespace) -> dict[str, Any]:
+    """Basecamp's list beside Airflow's ``GET /api/v2/dags`` on the production-shaped stack."""
+    from tests.support.production_stack import ProductionStack
+
+    stack = ProductionStack(args.workdir / f"production-{os.getpid()}", replicas=1, check_interval=30)
+    stack.start()
+    try:
+        print(f"  production stack up: {stack.startup_seconds}", flush=True)
+        replica = stack.replicas[0]
+        port = int(replica.url.rsplit(":", 1)[1])
+        out = {
+            "basecamp_list": asyncio.run(route_alone(
+                port, replica.token, replica.process.pid, lambda: ("list", "/api/v1/workflows"), "basecamp list", args
+            )),
+            "airflow_dags": asyncio.run(route_alone(
+                stack.api_port, stack.token(), None, lambda: ("dags", "/api/v2/dags?limit=100"), "airflow /api/v2/dags",
+                args,
+            )),
+        }
+        api = next(c for c in stack.components if c.name == "api-server")
+        out["airflow_dags"]["rss_mb"] = tree_rss_mb(api.proc.pid)
+        print(f"  airflow api-server RSS {out['airflow_dags']['rss_mb']} MiB", flush=True)
+        return out
+    finally:
+        stack.stop()
 
 
 def main() -> None:
@@ -545,8 +709,22 @@ def main() -> None:
                         help="extra PYTHONPATH entry for the servers, e.g. where uvloop and httptools are installed")
     parser.add_argument("--serve-arg", dest="serve_args", action="append", default=[],
                         help="extra 'basecamp serve' argument for the new server (repeatable)")
+    parser.add_argument("--route-rate", type=float, default=0,
+                        help="also run list, get and status each alone at this rate (req/s)")
+    parser.add_argument("--override-check-cost", type=int, default=0, metavar="CHANGED",
+                        help="only measure the override check on S3 (moto) with this many specs changed")
+    parser.add_argument("--airflow-yardstick", action="store_true",
+                        help="only measure Basecamp's list against Airflow's GET /api/v2/dags on the production stack")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.override_check_cost:
+        results = [override_check_cost(size, args.override_check_cost) for size in args.sizes]
+        print(json.dumps(results, indent=2))
+        return
+    if args.airflow_yardstick:
+        args.route_rate = args.route_rate or 20
+        print(json.dumps(airflow_yardstick(args), indent=2))
+        return
     report: dict[str, Any] = {}
     for size in args.sizes:
         store = args.workdir / f"store-{size}"
