@@ -400,6 +400,8 @@ class ProductionStack:
                 "AIRFLOW__API__SECRET_KEY": self._api_secret,
                 "AIRFLOW__CORE__FERNET_KEY": self._fernet_key,
                 "AIRFLOW__CORE__PARALLELISM": "8",
+                # As a production deployment would: the config holds the secrets above.
+                "AIRFLOW__API__EXPOSE_CONFIG": "False",
                 "DLI_STORE_URL": self.store_url,
                 "DLI_CACHE_DIR": str(self.root / "s3cache"),
                 f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps({"conn_type": "sqlite", "host": str(self.db_path)}),
