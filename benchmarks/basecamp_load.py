@@ -27,7 +27,7 @@ and measures:
 Two more measurements, each on its own (they start what they need and exit):
 
 - ``--override-check-cost N`` (with ``--sizes``): the server's periodic override check over an
-  S3 store (moto, on a thread of this process) holding ``--sizes`` specs, of which N change
+  S3 store (moto's server, in a process of its own) holding ``--sizes`` specs, of which N change
   between two checks: S3 requests (counted at the boto3 client) and seconds for the first check
   (the full load), a check with nothing changed, and a check after N changed.
 - ``--airflow-yardstick``: the production-shaped stack of the e2e suite
@@ -594,6 +594,26 @@ async def route_alone(
     return out
 
 
+@contextlib.contextmanager
+def moto_process() -> Any:
+    """moto's server in a process of its own: in this one, it would share the GIL with the check
+    it serves, and its seconds would count twice."""
+    from tests.support.s3_servers import S3Server, _wait_listening
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, timeout=30, alive=lambda: process.poll() is None)
+        yield S3Server(kind="moto", endpoint_url=f"http://127.0.0.1:{port}", access_key="testing",
+                       secret_key="testing", enforces_conditional_writes=True)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def override_check_cost(size: int, changed: int) -> dict[str, Any]:
     """S3 requests and seconds of the override check over ``size`` specs on moto, ``changed`` of them changed."""
     from concurrent.futures import ThreadPoolExecutor
@@ -606,7 +626,7 @@ def override_check_cost(size: int, changed: int) -> dict[str, Any]:
     from dli.domain.model.schedule import ScheduleConfig
     from dli.domain.model.spec import DatasetSpec, SpecDocument
     from dli.entrypoints.bootstrap import build_store
-    from tests.support.s3_servers import client_for, run_moto
+    from tests.support.s3_servers import client_for
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
 
@@ -621,7 +641,7 @@ def override_check_cost(size: int, changed: int) -> dict[str, Any]:
                                               registered_at=REGISTERED))
 
     names = dataset_names(size)
-    with run_moto() as s3:
+    with moto_process() as s3:
         bucket = s3.new_bucket("bench")
         client = client_for(s3)
 
