@@ -683,13 +683,50 @@ def airflow_yardstick(args: argparse.Namespace) -> dict[str, Any]:
     """Basecamp's list beside Airflow's ``GET /api/v2/dags`` on the production-shaped stack."""
     from tests.support.production_stack import ProductionStack
 
-    stack = ProductionStack(args.workdir / f"production-{os.getpid()}", replicas=1, check_interval=30)
+    from dli.adapters.codecs.specs import document_to_bytes
+    from dli.domain.model.enums import SourceType
+    from dli.domain.model.schedule import ScheduleConfig
+    from dli.domain.model.spec import DatasetSpec, SpecDocument
+    from tests.support.s3_servers import client_for
+
+    stack = ProductionStack(args.workdir / f"production-{os.getpid()}", replicas=1, check_interval=5)
     stack.start()
     try:
         print(f"  production stack up: {stack.startup_seconds}", flush=True)
+        # The same workflows on both sides: code specs in the store, so DAGs in Airflow.
+        client, count = client_for(stack.s3), args.yardstick_specs
+        for i, name in enumerate(dataset_names(count)):
+            spec = DatasetSpec(name=name, owner="bench@example.com", query_statement="SELECT 1",
+                               schedule=ScheduleConfig(cron=f"{i % 60} 3 * * *", timezone="UTC"))
+            body = document_to_bytes(SpecDocument(spec=spec, source_type=SourceType.CODE, registered_by="bench",
+                                                  registered_at=REGISTERED))
+            client.put_object(Bucket=stack.s3_bucket, Key=f"specs/code/{name}.yaml", Body=body)
+        started = time.monotonic()
+        while stack.rest("GET", "/api/v2/dags", params={"limit": 1}).json()["total_entries"] < count:
+            if time.monotonic() - started > 600:
+                raise RuntimeError(f"Airflow did not list {count} DAGs in 600 s\n{stack.log_tails()}")
+            time.sleep(2)
+        print(f"  {count} DAGs in Airflow after {time.monotonic() - started:.0f}s", flush=True)
         replica = stack.replicas[0]
         port = int(replica.url.rsplit(":", 1)[1])
-        out = {
+        time.sleep(6)  # one more Basecamp check: it lists them too
+
+        async def sequential(target: str, token: str, to_port: int) -> float:
+            times = []
+            for _ in range(20):
+                began = time.perf_counter()
+                status, body = await request(to_port, "GET", target, token)
+                assert status == 200, (status, body[:200])
+                times.append((time.perf_counter() - began) * 1000)
+            return round(statistics.median(times), 1)
+
+        one_bc = asyncio.run(sequential("/api/v1/workflows", replica.token, port))
+        one_af = asyncio.run(sequential("/api/v2/dags?limit=100", stack.token(), stack.api_port))
+        print(f"  one request at a time (median of 20): Basecamp list {one_bc} ms, Airflow /api/v2/dags {one_af} ms",
+              flush=True)
+        out: dict[str, Any] = {
+            "specs": count,
+            "one_at_a_time_ms": {"basecamp_list": one_bc, "airflow_dags": one_af},
             "basecamp_list": asyncio.run(route_alone(
                 port, replica.token, replica.process.pid, lambda: ("list", "/api/v1/workflows"), "basecamp list", args
             )),
@@ -733,6 +770,7 @@ def main() -> None:
                         help="also run list, get and status each alone at this rate (req/s)")
     parser.add_argument("--override-check-cost", type=int, default=0, metavar="CHANGED",
                         help="only measure the override check on S3 (moto) with this many specs changed")
+    parser.add_argument("--yardstick-specs", type=int, default=100, help="workflows (DAGs) for --airflow-yardstick")
     parser.add_argument("--airflow-yardstick", action="store_true",
                         help="only measure Basecamp's list against Airflow's GET /api/v2/dags on the production stack")
     args = parser.parse_args()
