@@ -105,9 +105,7 @@ def test_a_registration_through_one_replica_is_live_in_airflow_and_listed_by_the
     assert dag is not None and dag["is_paused"] is False
     assert {t["name"] for t in dag["tags"]} >= {"dli", "source:manual"}
     # Replica 2 learns of replica 1's write from the store, on its next check (every 1 s here).
-    started = time.monotonic()
     wait_for(lambda: production.listed("prod.orders", replica=1) == {("manual", "active")}, timeout=10, what="listed on 2")
-    assert time.monotonic() - started < 5
 
 
 @pytest.fixture(scope="module")
@@ -213,11 +211,14 @@ def test_twenty_concurrent_registrations_across_both_replicas_have_exactly_one_w
     assert statuses == [201] + [409] * 19, answers
     assert {body["error"]["code"] for status, body in answers if status == 409} <= {"DLI-804", "DLI-801"}
     (winner,) = [crons[i] for i, (status, _) in enumerate(answers) if status == 201]
+    # The replica that did not take the winning write sees it within its next check (every 1 s).
+    written = time.monotonic()
     for replica in (0, 1):
         shown = wait_for(
             lambda r=replica: _shown(production, "prod.race", replica=r), timeout=10, what=f"prod.race on {replica + 1}"
         )
         assert shown["cron"] == winner, shown
+    assert time.monotonic() - written < 5
 
 
 def test_every_task_ran_on_one_of_the_two_celery_workers_and_both_had_work(production: Production) -> None:
