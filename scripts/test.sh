@@ -29,7 +29,7 @@ if ! have_initdb || ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 export DLI_AIRFLOW_VENV="${DLI_AIRFLOW_VENV:-$PWD/.venv-airflow}"
-.venv/bin/python -m pytest --cov=dli --cov-report=term-missing:skip-covered "$@"
+.venv/bin/python -m pytest --cov=dli --cov-report=term-missing:skip-covered --durations=30 "$@"
 .venv/bin/python -m coverage report --include='src/dli/domain/*' --fail-under=90 >/dev/null \
   && echo "domain coverage >= 90%" \
   || { .venv/bin/python -m coverage report --include='src/dli/domain/*'; echo "domain coverage below 90%"; exit 1; }
