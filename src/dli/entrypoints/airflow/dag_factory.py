@@ -26,7 +26,8 @@ import datetime as dt
 import functools
 import logging
 import os
-from collections.abc import Collection, Mapping, MutableMapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -45,12 +46,15 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from dli.adapters.airflow import runs as airflow_runs
+from dli.adapters.airflow.runs import shard_of, shard_of_file
 from dli.domain.model.dependencies import DependencyGraph
+from dli.domain.model.enums import SourceType
 from dli.domain.model.execution import execution_settings
 from dli.domain.model.runs import make_run_id
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.connections import DEFAULT_CONN_ID, connection_for, dialect_connections
-from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs
+from dli.entrypoints.airflow.shards import read_index
+from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs, read_named
 from dli.entrypoints.airflow.sql_template import (
     BACKFILL_MARKER,
     DATE_MACRO,
@@ -62,7 +66,7 @@ from dli.entrypoints.airflow.sql_template import (
     statement_task_ids,
 )
 
-__all__ = ["BROKEN_TAG", "DEFAULT_CONN_ID", "build_broken_dag", "build_dag", "load_dags"]
+__all__ = ["BROKEN_TAG", "DEFAULT_CONN_ID", "build_broken_dag", "build_dag", "load_dags", "load_shard"]
 
 log = logging.getLogger(__name__)
 
@@ -376,22 +380,10 @@ def build_broken_dag(loaded: LoadedSpec, error: str) -> DAG:
     return dag
 
 
-def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: str | None = None) -> dict[str, DAG]:
-    """Build the DAGs of the store at ``store_url`` (default ``$DLI_STORE_URL``) into ``namespace``.
-
-    On a worker only the DAG being run is built. Raises (an import error of the DAG file) only when
-    the store itself cannot be used; a broken spec becomes a broken placeholder DAG.
-    """
-    url = store_url or os.environ.get("DLI_STORE_URL")
-    if not url:
-        raise RuntimeError("dli DAG factory: set DLI_STORE_URL (file:///path or s3://bucket/prefix) for Airflow")
-    # A bad mapping fails the file (an import error naming it) rather than send SQL to a guessed connection.
-    dialects = dialect_connections(os.environ)
-    only = get_parsing_context().dag_id
+def _build_dags(
+    loaded_specs: Iterable[LoadedSpec], *, managed: Collection[str], dialects: Mapping[str, str]
+) -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
-    loaded_specs = load_specs(url, only=only)
-    # Every dataset the store holds (on a worker, which builds one DAG to run it, the schedule does not matter).
-    managed = frozenset(loaded.name for loaded in loaded_specs)
     for loaded in loaded_specs:
         if loaded.document is None:
             dag = build_broken_dag(loaded, loaded.error or "unreadable spec")
@@ -403,6 +395,63 @@ def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: s
                 hints = " ".join(getattr(exc, "hints", ()))
                 dag = build_broken_dag(loaded, f"{type(exc).__name__}: {exc}" + (f" ({hints})" if hints else ""))
         dags[loaded.name] = dag
+    return dags
+
+
+def _store_url(store_url: str | None) -> str:
+    url = store_url or os.environ.get("DLI_STORE_URL")
+    if not url:
+        raise RuntimeError("dli DAG factory: set DLI_STORE_URL (file:///path or s3://bucket/prefix) for Airflow")
+    return url
+
+
+def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: str | None = None) -> dict[str, DAG]:
+    """Build the DAGs of the store at ``store_url`` (default ``$DLI_STORE_URL``) into ``namespace``.
+
+    On a worker only the DAG being run is built. Raises (an import error of the DAG file) only when
+    the store itself cannot be used; a broken spec becomes a broken placeholder DAG.
+    """
+    url = _store_url(store_url)
+    # A bad mapping fails the file (an import error naming it) rather than send SQL to a guessed connection.
+    dialects = dialect_connections(os.environ)
+    loaded_specs = load_specs(url, only=get_parsing_context().dag_id)
+    # Every dataset the store holds (on a worker, which builds one DAG to run it, the schedule does not matter).
+    managed = frozenset(loaded.name for loaded in loaded_specs)
+    dags = _build_dags(loaded_specs, managed=managed, dialects=dialects)
+    if namespace is not None:
+        namespace.update(dags)
+    return dags
+
+
+def load_shard(namespace: MutableMapping[str, Any] | None, shard_path: str, *, store_url: str) -> dict[str, DAG]:
+    """Build the DAGs of one shard file of dli's DAG bundle (``bundle.py``) into ``namespace``.
+
+    The shard's specs come from the bundle's index (no listing of the store); on a worker, only the
+    DAG being run is built, as ``load_dags`` does. Without an index for this store (a shard file
+    copied elsewhere), the store is listed.
+    """
+    parsed = shard_of_file(shard_path)
+    if parsed is None:
+        raise RuntimeError(f"dli DAG bundle: {shard_path} is not a shard file (dli_shard_NNN_of_NNN.py)")
+    number, shards = parsed
+    dialects = dialect_connections(os.environ)
+    only = get_parsing_context().dag_id
+    index = None if only else read_index(Path(shard_path).parent)
+    if index is not None and index.store_url == store_url and index.shards == shards:
+        from dli.entrypoints.bootstrap import build_factory_store
+
+        members = index.members(number)
+        listed: dict[SourceType, dict[str, str]] = {source: {} for source in SourceType}
+        for name, entry in members.items():
+            listed[entry.source][name] = entry.etag
+        store = build_factory_store(store_url, listed=listed)
+        loaded_specs = read_named(store, {name: entry.source for name, entry in members.items()})
+        managed: Collection[str] = frozenset(index.specs)
+    else:
+        everything = load_specs(store_url, only=only)
+        managed = frozenset(loaded.name for loaded in everything)
+        loaded_specs = [loaded for loaded in everything if only or shard_of(loaded.name, shards) == number]
+    dags = _build_dags(loaded_specs, managed=managed, dialects=dialects)
     if namespace is not None:
         namespace.update(dags)
     return dags
