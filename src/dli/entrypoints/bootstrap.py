@@ -38,6 +38,7 @@ __all__ = [
     "build_publisher",
     "build_server",
     "build_factory_store",
+    "warm_factory",
     "build_store",
     "build_tokens",
     "check_timeout",
@@ -135,6 +136,14 @@ def build_factory_store(
     from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
 
     return DiskCachedSpecStore(store, cache_dir=cache_dir or default_cache_dir(url), listed=listed)
+
+
+def warm_factory() -> None:
+    """Do in this process what the DAG factory's first spec read would (the spec codec builds its
+    converters, ~70 ms), so that the processes forked from it (the DAG processor's parsers) do not."""
+    from dli.adapters.codecs.specs import warm_up
+
+    warm_up()
 
 
 # -- orchestrators -----------------------------------------------------------------------------------

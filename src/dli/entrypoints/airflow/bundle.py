@@ -31,6 +31,9 @@ from airflow.sdk import get_parsing_context
 from dli.entrypoints.airflow import dag_factory as _dag_factory  # noqa: F401
 from dli.adapters.airflow.runs import shard_file, shard_of
 from dli.entrypoints.airflow.shards import render_shard, sync_bundle
+from dli.entrypoints.bootstrap import build_factory_store, warm_factory
+
+warm_factory()
 
 __all__ = ["DliDagBundle"]
 
@@ -79,8 +82,6 @@ class DliDagBundle(BaseDagBundle):
         super().initialize()
 
     def refresh(self) -> None:
-        from dli.entrypoints.bootstrap import build_factory_store
-
         with self.lock():
             report = sync_bundle(
                 self._path, build_factory_store(self.store_url), store_url=self.store_url, shards=self.shards
