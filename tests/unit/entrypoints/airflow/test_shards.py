@@ -201,3 +201,37 @@ def test_a_store_that_cannot_be_listed_leaves_the_bundle_as_it_was(tmp_path: Pat
 def test_the_shard_count_must_be_between_1_and_999(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="between 1 and 999"):
         _sync(tmp_path, InMemorySpecStore(), shards=0)
+
+
+class _CountingStore(InMemorySpecStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    def read(self, source: SourceType, name: str):
+        self.reads.append(name)
+        return super().read(source, name)
+
+
+def test_through_the_disk_cache_a_changed_spec_is_the_only_one_downloaded(tmp_path: Path) -> None:
+    from dli.adapters.stores.cached import DiskCachedSpecStore
+
+    inner = _CountingStore()
+    names = [f"shop.ds_{i}" for i in range(20)]
+    for name in names:
+        inner.create(SourceType.MANUAL, make_document(name))
+    sync_bundle(tmp_path / "dags", DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache"), store_url="s3://b/p", shards=SHARDS)
+    assert sorted(inner.reads) == sorted(names)  # the first sync fills the cache
+    inner.reads.clear()
+    etag = inner.read(SourceType.MANUAL, "shop.ds_3").etag
+    inner.replace(SourceType.MANUAL, make_document("shop.ds_3", cron="0 1 * * *"), etag=etag)
+    inner.reads.clear()
+    sync_bundle(tmp_path / "dags", DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache"), store_url="s3://b/p", shards=SHARDS)
+    assert inner.reads == ["shop.ds_3"]
+    # A shard's parse reads its versions from the cache, with the index's listing: nothing downloaded.
+    index = read_index(tmp_path / "dags")
+    inner.reads.clear()
+    listed = {SourceType.MANUAL: {name: entry.etag for name, entry in index.specs.items()}}
+    cached = DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache", listed=listed)
+    assert all(cached.read(SourceType.MANUAL, name) is not None for name in names)
+    assert inner.reads == []
