@@ -39,6 +39,7 @@ from dli.adapters.airflow.runs import (
     run_record,
     shard_of,
     shard_of_file,
+    shard_tag,
     zone,
 )
 from dli.adapters.airflow.session import (
@@ -215,8 +216,9 @@ class AirflowOrchestrator:
         """The token of the file that holds (or will hold) the DAG of ``name``.
 
         Its own DAG's file when it has one. A new dataset of dli's DAG bundle lands in the shard file
-        ``shard_of(name, shards)``: that file's token when a DAG of it was seen, else any shard file
-        of the bundle (parsing one makes Airflow refresh the bundle, which writes the new shard).
+        ``shard_of(name, shards)``: that file's token, found by the shard's tag, else (a shard without
+        DAGs yet) any shard file of the bundle: parsing one makes Airflow refresh the bundle, which
+        writes the new shard file, and Airflow parses a new file first.
         Without a bundle, the one DAG file of the factory.
         """
         if dag is not None and dag.get("file_token"):
@@ -226,10 +228,17 @@ class AirflowOrchestrator:
                 self._remember_file(found)
         shards = {shard_of_file(where): token for where, token in self._file_tokens.items()}
         shards.pop(None, None)
-        if shards:
-            count = next(iter(shards))[1]  # type: ignore[index]
-            return shards.get((shard_of(name, count), count)) or next(iter(shards.values()))
-        return next(iter(self._file_tokens.values()), None)
+        if not shards:
+            return next(iter(self._file_tokens.values()), None)
+        count = next(iter(shards))[1]  # type: ignore[index]
+        wanted = (shard_of(name, count), count)
+        if wanted not in shards:
+            query = {"tags": shard_tag(*wanted)}
+            for found in self._items("GET", "/api/v2/dags", "dags", "list DAGs", query=query, max_items=1):
+                self._remember_file(found)
+                if found.get("file_token"):
+                    shards[wanted] = str(found["file_token"])
+        return shards.get(wanted) or next(iter(shards.values()))
 
     def _reparse(self, name: str, dag: Mapping[str, Any] | None = None) -> None:
         """Ask Airflow to parse the DAG file of ``name`` now; without one, the refresh interval does it."""

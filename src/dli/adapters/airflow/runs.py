@@ -34,6 +34,7 @@ __all__ = [
     "shard_file",
     "shard_of",
     "shard_of_file",
+    "shard_tag",
     "zone",
 ]
 
@@ -75,6 +76,11 @@ def shard_of(dataset_name: str, shards: int) -> int:
 def shard_file(index: int, shards: int) -> str:
     """The file name of shard ``index`` of ``shards`` in the DAG bundle."""
     return f"dli_shard_{index:03d}_of_{shards:03d}.py"
+
+
+def shard_tag(index: int, shards: int) -> str:
+    """The tag of every DAG of shard ``index``: Airflow lists a shard's DAGs (and its file token) by it."""
+    return f"dli:shard:{index:03d}-of-{shards:03d}"
 
 
 def shard_of_file(path: str) -> tuple[int, int] | None:

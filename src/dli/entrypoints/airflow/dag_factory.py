@@ -46,7 +46,7 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from dli.adapters.airflow import runs as airflow_runs
-from dli.adapters.airflow.runs import shard_of, shard_of_file
+from dli.adapters.airflow.runs import shard_of, shard_of_file, shard_tag
 from dli.domain.model.dependencies import DependencyGraph
 from dli.domain.model.enums import SourceType
 from dli.domain.model.execution import execution_settings
@@ -303,6 +303,7 @@ def build_dag(
     *,
     dialects: Mapping[str, str] | None = None,
     managed: Collection[str] = (),
+    tags: Collection[str] = (),
 ) -> DAG:
     """The DAG of one resolved spec document; ``dialects`` maps SQL dialects to connection ids;
     ``managed`` names the datasets the store holds (upstreams among them can start it)."""
@@ -325,7 +326,7 @@ def build_dag(
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=not schedule.enabled,
-        tags=["dli", f"source:{document.source_type.value}"],
+        tags=["dli", f"source:{document.source_type.value}", *tags],
         params=params,
         user_defined_macros={DATE_MACRO: functools.partial(_date_macro, timezone=schedule.timezone)},
         default_args={"owner": spec.owner or "dli"},
@@ -359,7 +360,7 @@ def build_dag(
     return dag
 
 
-def build_broken_dag(loaded: LoadedSpec, error: str) -> DAG:
+def build_broken_dag(loaded: LoadedSpec, error: str, *, tags: Collection[str] = ()) -> DAG:
     """A paused, unscheduled placeholder whose only task fails with ``error``.
 
     One broken spec must not hide the others (a raising DAG file would take every DAG of the store
@@ -374,26 +375,32 @@ def build_broken_dag(loaded: LoadedSpec, error: str) -> DAG:
         start_date=_FALLBACK_START,
         catchup=False,
         is_paused_upon_creation=True,
-        tags=["dli", BROKEN_TAG, f"source:{loaded.source.value}"],
+        tags=["dli", BROKEN_TAG, f"source:{loaded.source.value}", *tags],
     )
     PythonOperator(task_id="dli_broken_spec", python_callable=_fail_broken, op_kwargs={"error": message}, dag=dag)
     return dag
 
 
 def _build_dags(
-    loaded_specs: Iterable[LoadedSpec], *, managed: Collection[str], dialects: Mapping[str, str]
+    loaded_specs: Iterable[LoadedSpec],
+    *,
+    managed: Collection[str],
+    dialects: Mapping[str, str],
+    tags: Collection[str] = (),
 ) -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
     for loaded in loaded_specs:
         if loaded.document is None:
-            dag = build_broken_dag(loaded, loaded.error or "unreadable spec")
+            dag = build_broken_dag(loaded, loaded.error or "unreadable spec", tags=tags)
         else:
             try:
-                dag = build_dag(loaded.document, dialects=dialects, managed=managed)
+                dag = build_dag(loaded.document, dialects=dialects, managed=managed, tags=tags)
             except Exception as exc:  # noqa: BLE001 - isolate the broken spec
                 log.warning("dli: spec %s is broken: %s", loaded.name, exc)
                 hints = " ".join(getattr(exc, "hints", ()))
-                dag = build_broken_dag(loaded, f"{type(exc).__name__}: {exc}" + (f" ({hints})" if hints else ""))
+                dag = build_broken_dag(
+                    loaded, f"{type(exc).__name__}: {exc}" + (f" ({hints})" if hints else ""), tags=tags
+                )
         dags[loaded.name] = dag
     return dags
 
@@ -451,7 +458,8 @@ def load_shard(namespace: MutableMapping[str, Any] | None, shard_path: str, *, s
         everything = load_specs(store_url, only=only)
         managed = frozenset(loaded.name for loaded in everything)
         loaded_specs = [loaded for loaded in everything if only or shard_of(loaded.name, shards) == number]
-    dags = _build_dags(loaded_specs, managed=managed, dialects=dialects)
+    # The tag lets dli find this file's token (to ask Airflow to parse it) from any DAG of the shard.
+    dags = _build_dags(loaded_specs, managed=managed, dialects=dialects, tags=[shard_tag(number, shards)])
     if namespace is not None:
         namespace.update(dags)
     return dags

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dli.adapters.airflow.runs import shard_file, shard_of
+from dli.adapters.airflow.runs import shard_file, shard_of, shard_of_file, shard_tag
 from dli.adapters.stores.filesystem import FilesystemSpecStore
 from dli.domain.model.enums import SourceType
 from dli.testing.specs import make_document
@@ -38,6 +38,7 @@ _PROBE = textwrap.dedent(
             "broken": sorted(d for d, dag in bag.dags.items() if "dli:broken" in dag.tags),
             "errors": {str(k): str(v)[-300:] for k, v in bag.import_errors.items()},
             "schedules": {d: type(dag.timetable).__name__ for d, dag in bag.dags.items()},
+            "tags": {d: sorted(dag.tags) for d, dag in bag.dags.items()},
         }
     print(json.dumps(out))
     """
@@ -86,13 +87,19 @@ def test_the_dag_processor_gets_every_dataset_once_in_the_file_of_its_shard(proc
     assert all(not info["errors"] for info in out["files"].values())
 
 
+def test_every_dag_of_a_shard_carries_its_shard_tag_so_dli_can_find_the_file(processor: dict) -> None:
+    for file, info in processor["files"].items():
+        number, shards = shard_of_file(file)
+        assert all(shard_tag(number, shards) in tags for tags in info["tags"].values()), file
+
+
 def test_a_broken_spec_is_a_broken_dag_of_its_shard_only(processor: dict) -> None:
     out = processor
     broken = {f: info["broken"] for f, info in out["files"].items() if info["broken"]}
     assert broken == {shard_file(shard_of("shop.broken", SHARDS), SHARDS): ["shop.broken"]}
 
 
-def test_a_shard_parse_schedules_a_dataset_on_the_assets_of_upstreams_in_other_shards(processor: dict) -> None:
+def test_a_shard_parse_schedules_a_dataset_on_the_assets_of_its_upstreams(processor: dict) -> None:
     out = processor
     info = out["files"][shard_file(shard_of("shop.after", SHARDS), SHARDS)]
     assert info["schedules"]["shop.after"] == "AssetTriggeredTimetable"
