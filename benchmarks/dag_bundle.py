@@ -134,7 +134,7 @@ def measure(size: int, shards: int, root: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--shards", type=int, default=64)
+    parser.add_argument("--shards", type=int, default=128)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     rows = []

@@ -235,3 +235,4 @@ def test_through_the_disk_cache_a_changed_spec_is_the_only_one_downloaded(tmp_pa
     cached = DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache", listed=listed)
     assert all(cached.read(SourceType.MANUAL, name) is not None for name in names)
     assert inner.reads == []
+
