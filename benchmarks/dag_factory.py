@@ -48,7 +48,7 @@ def _spec_fields(i: int) -> dict:
     }
 
 
-def write_dli_store(root: Path, count: int) -> None:
+def write_dli_store(root: Path, count: int, *, enabled: bool = True) -> None:
     from dli.adapters.stores.filesystem import FilesystemSpecStore
     from dli.domain.model.enums import SourceType
     from dli.domain.model.schedule import ScheduleConfig
@@ -66,7 +66,9 @@ def write_dli_store(root: Path, count: int) -> None:
             pre_statements=(Statement(sql=f["pre"]),),
             post_statements=(Statement(sql=f["post"], name="analyze", continue_on_error=True),),
             execution={"conn_id": "bench"},
-            schedule=ScheduleConfig(cron=f["cron"], timezone=f["timezone"], retry_max_attempts=2, retry_delay_seconds=60),
+            schedule=ScheduleConfig(
+                cron=f["cron"], timezone=f["timezone"], enabled=enabled, retry_max_attempts=2, retry_delay_seconds=60
+            ),
         )
         store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_at=REGISTERED))
 

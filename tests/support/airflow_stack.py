@@ -153,6 +153,7 @@ class AirflowStack:
             self._wait_healthy(t0)
             self.password = self._read_password(deadline=t0 + self.startup_timeout)
             self.get_token(refresh=True)
+            self._warm_execution_api(deadline=t0 + self.startup_timeout)
         except BaseException:
             self.stop()
             raise
@@ -211,6 +212,24 @@ class AirflowStack:
                 last = repr(exc)
             time.sleep(0.5)
         raise self._fail(f"airflow not healthy after {self.startup_timeout:.0f}s ({last})")
+
+    def _warm_execution_api(self, deadline: float) -> None:
+        """Make the API server build its task execution API now, not on the first task's call.
+
+        Airflow builds the versioned routes of ``/execution/`` (Cadwyn) on the first request to it,
+        holding the API server's only event loop meanwhile: several seconds on a busy 2-core box,
+        during which every REST call waits (a test's first run then looked like a hung Airflow).
+        """
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.base_url}/execution/health", timeout=max(1.0, deadline - time.monotonic()))
+                return
+            except urllib.error.HTTPError:
+                return  # any answer means the routes are built
+            except (urllib.error.URLError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise self._fail(f"the execution API did not answer ({exc!r})")
+                time.sleep(0.5)
 
     def _read_password(self, deadline: float) -> str:
         path = self.airflow_home / "simple_auth_manager_passwords.json.generated"

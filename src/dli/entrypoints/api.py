@@ -365,7 +365,7 @@ class WorkflowAPI:
         dataset_name: str,
         *,
         timeout_seconds: float = 120.0,
-        poll_seconds: float = 1.0,
+        poll_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> DagState:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dli.domain.usecases.bus import Handles, MessageBus
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
+    from dli.domain.model.enums import SourceType
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "build_publisher",
     "build_server",
     "build_factory_store",
+    "warm_factory",
     "build_store",
     "build_tokens",
     "check_timeout",
@@ -120,14 +122,28 @@ def build_store(
     )
 
 
-def build_factory_store(url: str, *, cache_dir: Path | None = None) -> SpecStore:
-    """The store as the DAG factory reads it: ``s3://`` through a disk cache refreshed by ETag."""
+def build_factory_store(
+    url: str, *, cache_dir: Path | None = None, listed: Mapping[SourceType, Mapping[str, str]] | None = None
+) -> SpecStore:
+    """The store as the DAG factory reads it: ``s3://`` through a disk cache refreshed by ETag.
+
+    ``listed``: the etags of a listing made elsewhere (the DAG bundle's index): the cache serves
+    those versions without listing S3 again.
+    """
     store = build_store(url)
     if urlsplit(url).scheme != "s3":
         return store
     from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
 
-    return DiskCachedSpecStore(store, cache_dir=cache_dir or default_cache_dir(url))
+    return DiskCachedSpecStore(store, cache_dir=cache_dir or default_cache_dir(url), listed=listed)
+
+
+def warm_factory() -> None:
+    """Do in this process what the DAG factory's first spec read would (the spec codec builds its
+    converters, ~70 ms), so that the processes forked from it (the DAG processor's parsers) do not."""
+    from dli.adapters.codecs.specs import warm_up
+
+    warm_up()
 
 
 # -- orchestrators -----------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ from dli.adapters.airflow.runs import (
     format_event,
     parse_time,
     run_record,
+    shard_of,
+    shard_of_file,
+    shard_tag,
     zone,
 )
 from dli.adapters.airflow.session import (
@@ -151,7 +154,11 @@ class AirflowOrchestrator:
         self._clock = clock
         self._dag_wait = dag_wait_seconds
         self._sleep = sleep
-        self._file_token: str | None = None
+        # Airflow's file token of each DAG file seen (relative_fileloc -> token): a write asks Airflow
+        # to parse the file of its dataset, which with dli's DAG bundle is one shard of the store.
+        self._file_tokens: dict[str, str] = {}
+        # The last DAG read, used by the sync() that follows (a write reads its DAG first).
+        self._last_read: tuple[str, Mapping[str, Any] | None] | None = None
 
     def __repr__(self) -> str:
         return f"AirflowOrchestrator(base_url={self._http.display!r})"
@@ -165,13 +172,19 @@ class AirflowOrchestrator:
     def _get_dag(self, name: str) -> Mapping[str, Any] | None:
         response = self._http.call("GET", f"/api/v2/dags/{segment(name)}")
         if response.status_code == 404:
+            self._last_read = (name, None)
             return None
         if response.status_code != 200:
             raise self._http.error(response, f"read DAG '{name}'")
         dag = response.json()
-        if dag.get("file_token"):
-            self._file_token = dag["file_token"]
+        self._remember_file(dag)
+        self._last_read = (name, dag)
         return dag
+
+    def _remember_file(self, dag: Mapping[str, Any]) -> None:
+        token = dag.get("file_token")
+        if token:
+            self._file_tokens[str(dag.get("relative_fileloc") or dag.get("fileloc") or token)] = str(token)
 
     def _on_dag(self, name: str, send: Callable[[], httpx.Response]) -> httpx.Response:
         """``send()``, a request on the DAG of ``name``, sent again while Airflow answers 404.
@@ -184,7 +197,7 @@ class AirflowOrchestrator:
         if response.status_code != 404:
             return response
         deadline = time.monotonic() + self._dag_wait
-        self._reparse()
+        self._reparse(name)
         while time.monotonic() < deadline:
             self._sleep(1.0)
             response = send()
@@ -199,23 +212,48 @@ class AirflowOrchestrator:
             details={"dataset_name": name},
         )
 
-    def _reparse(self) -> None:
-        """Ask Airflow to parse the factory file now; without a known file, the refresh interval does it."""
-        token = self._file_token
-        if token is None:
-            dag = next(self._items("GET", "/api/v2/dags", "dags", "list DAGs", query={"tags": "dli"}, max_items=1), None)
-            token = dag.get("file_token") if dag else None
-            if not token:
-                return
-            self._file_token = token
+    def _file_of(self, name: str, dag: Mapping[str, Any] | None) -> str | None:
+        """The token of the file that holds (or will hold) the DAG of ``name``.
+
+        Its own DAG's file when it has one. A new dataset of dli's DAG bundle lands in the shard file
+        ``shard_of(name, shards)``: that file's token, found by the shard's tag, else (a shard without
+        DAGs yet) any shard file of the bundle: parsing one makes Airflow refresh the bundle, which
+        writes the new shard file, and Airflow parses a new file first.
+        Without a bundle, the one DAG file of the factory.
+        """
+        if dag is not None and dag.get("file_token"):
+            return str(dag["file_token"])
+        if not self._file_tokens:
+            for found in self._items("GET", "/api/v2/dags", "dags", "list DAGs", query={"tags": "dli"}, max_items=1):
+                self._remember_file(found)
+        shards = {shard_of_file(where): token for where, token in self._file_tokens.items()}
+        shards.pop(None, None)
+        if not shards:
+            return next(iter(self._file_tokens.values()), None)
+        count = next(iter(shards))[1]  # type: ignore[index]
+        wanted = (shard_of(name, count), count)
+        if wanted not in shards:
+            query = {"tags": shard_tag(*wanted)}
+            for found in self._items("GET", "/api/v2/dags", "dags", "list DAGs", query=query, max_items=1):
+                self._remember_file(found)
+                if found.get("file_token"):
+                    shards[wanted] = str(found["file_token"])
+        return shards.get(wanted) or next(iter(shards.values()))
+
+    def _reparse(self, name: str, dag: Mapping[str, Any] | None = None) -> None:
+        """Ask Airflow to parse the DAG file of ``name`` now; without one, the refresh interval does it."""
+        token = self._file_of(name, dag)
+        if not token:
+            return
         response = self._http.call("PUT", f"/api/v2/parseDagFile/{token}")
         if response.status_code == 404:
-            self._file_token = None
+            self._file_tokens = {where: t for where, t in self._file_tokens.items() if t != token}
         # 409: a reparse of the file is already pending. Any other refusal is not worth failing for:
         # the DAG processor's refresh interval picks the change up anyway.
 
     def sync(self, name: str) -> None:
-        self._reparse()
+        last, self._last_read = self._last_read, None
+        self._reparse(name, last[1] if last is not None and last[0] == name else self._get_dag(name))
 
     def dag_state(self, name: str) -> DagState:
         dag = self._get_dag(name)
@@ -260,6 +298,7 @@ class AirflowOrchestrator:
         for chunk in _chunks(wanted, _PATTERN_CHARS):
             exact = set(chunk)
             for dag in self._items("GET", "/api/v2/dags", "dags", "list DAGs", query={"dag_id_pattern": "|".join(chunk)}):
+                self._remember_file(dag)
                 if dag.get("dag_id") in exact:
                     paused[dag["dag_id"]] = bool(dag.get("is_paused"))
             for raws, _ in self._run_pages(chunk, ["queued", "running"]):
@@ -270,8 +309,7 @@ class AirflowOrchestrator:
         states: dict[str, bool] = {}
         for dag in self._items("GET", "/api/v2/dags", "dags", "list DAGs", query={"tags": "dli", "order_by": "dag_id"}):
             states[dag["dag_id"]] = bool(dag.get("is_paused"))
-            if dag.get("file_token"):
-                self._file_token = dag["file_token"]
+            self._remember_file(dag)
         return states
 
     def set_paused(self, name: str, paused: bool) -> None:

@@ -6,6 +6,8 @@ No HTTP here: the DAG factory (inside Airflow) imports the shared names from thi
 from __future__ import annotations
 
 import datetime as dt
+import re
+import zlib
 import zoneinfo
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +31,10 @@ __all__ = [
     "format_event",
     "parse_time",
     "run_record",
+    "shard_file",
+    "shard_of",
+    "shard_of_file",
+    "shard_tag",
     "zone",
 ]
 
@@ -55,6 +61,33 @@ def asset_name(dataset_name: str) -> str:
 def publish_alias(dataset_name: str) -> str:
     """The AssetAlias the query task publishes through, so that a run may also publish nothing (a backfill)."""
     return f"dli-publish:{dataset_name}"
+
+
+_SHARD_FILE = re.compile(r"(?:^|/)dli_shard_(\d{3})_of_(\d{3})\.py$")
+
+
+def shard_of(dataset_name: str, shards: int) -> int:
+    """The shard of the DAG bundle that holds the DAG of ``dataset_name``: stable across processes,
+    hosts and Python versions (CRC-32, not ``hash()``), so the DAG processor, the workers and the
+    REST adapter agree on it."""
+    return zlib.crc32(dataset_name.encode()) % shards
+
+
+def shard_file(index: int, shards: int) -> str:
+    """The file name of shard ``index`` of ``shards`` in the DAG bundle."""
+    return f"dli_shard_{index:03d}_of_{shards:03d}.py"
+
+
+def shard_tag(index: int, shards: int) -> str:
+    """The tag of every DAG of shard ``index``: Airflow lists a shard's DAGs (and its file token) by it."""
+    return f"dli:shard:{index:03d}-of-{shards:03d}"
+
+
+def shard_of_file(path: str) -> tuple[int, int] | None:
+    """``(index, shards)`` of a shard file path (Airflow's ``relative_fileloc``), else ``None``."""
+    match = _SHARD_FILE.search(path.replace("\\", "/"))
+    return (int(match[1]), int(match[2])) if match else None
+
 
 _STATES = {"queued": RunStatus.PENDING, "running": RunStatus.RUNNING, "success": RunStatus.COMPLETED, "failed": RunStatus.FAILED}
 # Airflow states to ask for, per dli status (KILLED is a failed run with dli's note).

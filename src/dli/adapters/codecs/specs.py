@@ -97,6 +97,11 @@ def _mapping_only(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return structure
 
 
+def warm_up() -> None:
+    """Build the converter now rather than at the first decode (cattrs generates its functions then)."""
+    _converter()
+
+
 @functools.cache
 def _converter() -> Any:
     """The cattrs converter, built on first use: MOCK-mode CLI commands often never need it."""

@@ -46,10 +46,14 @@ def _safe(etag: str) -> str:
 class DiskCachedSpecStore:
     """Reads through a per-version disk cache; serves the cache while the store is unreachable."""
 
-    def __init__(self, inner: SpecStore, *, cache_dir: Path) -> None:
+    def __init__(
+        self, inner: SpecStore, *, cache_dir: Path, listed: Mapping[SourceType, Mapping[str, str]] | None = None
+    ) -> None:
+        """``listed``: etags already known from a listing made elsewhere (the DAG bundle's index), so
+        that ``read`` serves those versions from the cache without listing the store again."""
         self._inner = inner
         self._dir = Path(cache_dir)
-        self._etags: dict[SourceType, dict[str, str]] = {}
+        self._etags: dict[SourceType, dict[str, str]] = {source: dict(etags) for source, etags in (listed or {}).items()}
         self._lock = threading.Lock()
 
     @property

@@ -54,6 +54,10 @@ class FilesystemSpecStore:
         # flock excludes separate open file descriptions, threads included; this lock only avoids
         # piling up blocked threads on the same file.
         self._thread_lock = threading.Lock()
+        # The etag of each file at its last listing, by (inode, size, mtime): a listing reads only
+        # the files that changed since (a store of 10,000 specs is listed every few seconds).
+        self._listed: dict[Path, tuple[tuple[int, int, int], str]] = {}
+        self._listed_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str) -> FilesystemSpecStore:
@@ -91,12 +95,32 @@ class FilesystemSpecStore:
             return {}
         except OSError as exc:
             raise self._unavailable("list", exc) from None
+        seen: dict[Path, tuple[tuple[int, int, int], str]] = {}
         for entry in entries:
             if entry.startswith(".") or not entry.endswith(_SUFFIX):
                 continue
-            raw = self._read_bytes(folder / entry)
-            if raw is not None:  # deleted between listing and reading
-                etags[entry[: -len(_SUFFIX)]] = etag_of(raw)
+            path = folder / entry
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted between listing and reading
+                continue
+            except OSError as exc:
+                raise self._unavailable("read", exc) from None
+            # Writes replace the file (a new inode), and an edit in place moves the mtime: a file
+            # with the same inode, size and mtime holds the bytes it held, so it is not read again.
+            key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            known = self._listed.get(path)
+            if known is not None and known[0] == key:
+                etag = known[1]
+            else:
+                raw = self._read_bytes(path)
+                if raw is None:
+                    continue
+                etag = etag_of(raw)
+            seen[path] = (key, etag)
+            etags[entry[: -len(_SUFFIX)]] = etag
+        with self._listed_lock:
+            self._listed = {p: v for p, v in self._listed.items() if p.parent != folder} | seen
         return etags
 
     def read(self, source: SourceType, name: str) -> VersionedDocument | None:

@@ -26,7 +26,8 @@ import datetime as dt
 import functools
 import logging
 import os
-from collections.abc import Collection, Mapping, MutableMapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -45,12 +46,15 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from dli.adapters.airflow import runs as airflow_runs
+from dli.adapters.airflow.runs import shard_of, shard_of_file, shard_tag
 from dli.domain.model.dependencies import DependencyGraph
+from dli.domain.model.enums import SourceType
 from dli.domain.model.execution import execution_settings
 from dli.domain.model.runs import make_run_id
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.connections import DEFAULT_CONN_ID, connection_for, dialect_connections
-from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs
+from dli.entrypoints.airflow.shards import read_index
+from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs, read_named
 from dli.entrypoints.airflow.sql_template import (
     BACKFILL_MARKER,
     DATE_MACRO,
@@ -62,7 +66,7 @@ from dli.entrypoints.airflow.sql_template import (
     statement_task_ids,
 )
 
-__all__ = ["BROKEN_TAG", "DEFAULT_CONN_ID", "build_broken_dag", "build_dag", "load_dags"]
+__all__ = ["BROKEN_TAG", "DEFAULT_CONN_ID", "build_broken_dag", "build_dag", "load_dags", "load_shard"]
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +303,7 @@ def build_dag(
     *,
     dialects: Mapping[str, str] | None = None,
     managed: Collection[str] = (),
+    tags: Collection[str] = (),
 ) -> DAG:
     """The DAG of one resolved spec document; ``dialects`` maps SQL dialects to connection ids;
     ``managed`` names the datasets the store holds (upstreams among them can start it)."""
@@ -321,7 +326,7 @@ def build_dag(
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=not schedule.enabled,
-        tags=["dli", f"source:{document.source_type.value}"],
+        tags=["dli", f"source:{document.source_type.value}", *tags],
         params=params,
         user_defined_macros={DATE_MACRO: functools.partial(_date_macro, timezone=schedule.timezone)},
         default_args={"owner": spec.owner or "dli"},
@@ -355,7 +360,7 @@ def build_dag(
     return dag
 
 
-def build_broken_dag(loaded: LoadedSpec, error: str) -> DAG:
+def build_broken_dag(loaded: LoadedSpec, error: str, *, tags: Collection[str] = ()) -> DAG:
     """A paused, unscheduled placeholder whose only task fails with ``error``.
 
     One broken spec must not hide the others (a raising DAG file would take every DAG of the store
@@ -370,10 +375,41 @@ def build_broken_dag(loaded: LoadedSpec, error: str) -> DAG:
         start_date=_FALLBACK_START,
         catchup=False,
         is_paused_upon_creation=True,
-        tags=["dli", BROKEN_TAG, f"source:{loaded.source.value}"],
+        tags=["dli", BROKEN_TAG, f"source:{loaded.source.value}", *tags],
     )
     PythonOperator(task_id="dli_broken_spec", python_callable=_fail_broken, op_kwargs={"error": message}, dag=dag)
     return dag
+
+
+def _build_dags(
+    loaded_specs: Iterable[LoadedSpec],
+    *,
+    managed: Collection[str],
+    dialects: Mapping[str, str],
+    tags: Collection[str] = (),
+) -> dict[str, DAG]:
+    dags: dict[str, DAG] = {}
+    for loaded in loaded_specs:
+        if loaded.document is None:
+            dag = build_broken_dag(loaded, loaded.error or "unreadable spec", tags=tags)
+        else:
+            try:
+                dag = build_dag(loaded.document, dialects=dialects, managed=managed, tags=tags)
+            except Exception as exc:  # noqa: BLE001 - isolate the broken spec
+                log.warning("dli: spec %s is broken: %s", loaded.name, exc)
+                hints = " ".join(getattr(exc, "hints", ()))
+                dag = build_broken_dag(
+                    loaded, f"{type(exc).__name__}: {exc}" + (f" ({hints})" if hints else ""), tags=tags
+                )
+        dags[loaded.name] = dag
+    return dags
+
+
+def _store_url(store_url: str | None) -> str:
+    url = store_url or os.environ.get("DLI_STORE_URL")
+    if not url:
+        raise RuntimeError("dli DAG factory: set DLI_STORE_URL (file:///path or s3://bucket/prefix) for Airflow")
+    return url
 
 
 def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: str | None = None) -> dict[str, DAG]:
@@ -382,27 +418,48 @@ def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: s
     On a worker only the DAG being run is built. Raises (an import error of the DAG file) only when
     the store itself cannot be used; a broken spec becomes a broken placeholder DAG.
     """
-    url = store_url or os.environ.get("DLI_STORE_URL")
-    if not url:
-        raise RuntimeError("dli DAG factory: set DLI_STORE_URL (file:///path or s3://bucket/prefix) for Airflow")
+    url = _store_url(store_url)
     # A bad mapping fails the file (an import error naming it) rather than send SQL to a guessed connection.
     dialects = dialect_connections(os.environ)
-    only = get_parsing_context().dag_id
-    dags: dict[str, DAG] = {}
-    loaded_specs = load_specs(url, only=only)
+    loaded_specs = load_specs(url, only=get_parsing_context().dag_id)
     # Every dataset the store holds (on a worker, which builds one DAG to run it, the schedule does not matter).
     managed = frozenset(loaded.name for loaded in loaded_specs)
-    for loaded in loaded_specs:
-        if loaded.document is None:
-            dag = build_broken_dag(loaded, loaded.error or "unreadable spec")
-        else:
-            try:
-                dag = build_dag(loaded.document, dialects=dialects, managed=managed)
-            except Exception as exc:  # noqa: BLE001 - isolate the broken spec
-                log.warning("dli: spec %s is broken: %s", loaded.name, exc)
-                hints = " ".join(getattr(exc, "hints", ()))
-                dag = build_broken_dag(loaded, f"{type(exc).__name__}: {exc}" + (f" ({hints})" if hints else ""))
-        dags[loaded.name] = dag
+    dags = _build_dags(loaded_specs, managed=managed, dialects=dialects)
+    if namespace is not None:
+        namespace.update(dags)
+    return dags
+
+
+def load_shard(namespace: MutableMapping[str, Any] | None, shard_path: str, *, store_url: str) -> dict[str, DAG]:
+    """Build the DAGs of one shard file of dli's DAG bundle (``bundle.py``) into ``namespace``.
+
+    The shard's specs come from the bundle's index (no listing of the store); on a worker, only the
+    DAG being run is built, as ``load_dags`` does. Without an index for this store (a shard file
+    copied elsewhere), the store is listed.
+    """
+    parsed = shard_of_file(shard_path)
+    if parsed is None:
+        raise RuntimeError(f"dli DAG bundle: {shard_path} is not a shard file (dli_shard_NNN_of_NNN.py)")
+    number, shards = parsed
+    dialects = dialect_connections(os.environ)
+    only = get_parsing_context().dag_id
+    index = None if only else read_index(Path(shard_path).parent)
+    if index is not None and index.store_url == store_url and index.shards == shards:
+        from dli.entrypoints.bootstrap import build_factory_store
+
+        members = index.members(number)
+        listed: dict[SourceType, dict[str, str]] = {source: {} for source in SourceType}
+        for name, entry in members.items():
+            listed[entry.source][name] = entry.etag
+        store = build_factory_store(store_url, listed=listed)
+        loaded_specs = read_named(store, {name: entry.source for name, entry in members.items()})
+        managed: Collection[str] = frozenset(index.specs)
+    else:
+        everything = load_specs(store_url, only=only)
+        managed = frozenset(loaded.name for loaded in everything)
+        loaded_specs = [loaded for loaded in everything if only or shard_of(loaded.name, shards) == number]
+    # The tag lets dli find this file's token (to ask Airflow to parse it) from any DAG of the shard.
+    dags = _build_dags(loaded_specs, managed=managed, dialects=dialects, tags=[shard_tag(number, shards)])
     if namespace is not None:
         namespace.update(dags)
     return dags

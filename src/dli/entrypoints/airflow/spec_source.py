@@ -8,6 +8,7 @@ serving while S3 is unreachable. One unreadable document is reported for its dat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -18,7 +19,7 @@ from dli.domain.model.override import resolve_override
 from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["LoadedSpec", "load_specs"]
+__all__ = ["LoadedSpec", "load_specs", "read_named", "read_specs"]
 
 
 @attrs.frozen(kw_only=True)
@@ -54,6 +55,11 @@ def _load(store: SpecStore, name: str, source: SourceType) -> LoadedSpec | None:
             error=f"{where}: the spec is named {document.spec.name!r}, not {name!r}",
         )
     return LoadedSpec(name=name, source=source, document=document, where=where)
+
+
+def read_named(store: SpecStore, sources: Mapping[str, SourceType]) -> list[LoadedSpec]:
+    """The specs named in ``sources`` (name -> active source, from a listing made elsewhere), without listing."""
+    return [loaded for name, source in sources.items() if (loaded := _load(store, name, source)) is not None]
 
 
 def read_specs(store: SpecStore, *, only: str | None = None) -> list[LoadedSpec]:

@@ -266,3 +266,51 @@ def test_unregister_pauses_a_running_dag_first() -> None:
         ("GET", "/api/v2/dags/a.b"), ("PATCH", "/api/v2/dags/a.b"), ("PUT", "/api/v2/parseDagFile/ft")
     ]
     assert body(airflow.requests[1]) == {"is_paused": True}
+
+
+def test_a_write_asks_airflow_to_parse_the_shard_file_of_its_dataset() -> None:
+    from dli.adapters.airflow.runs import shard_file, shard_of, shard_tag
+
+    name = next(f"shop.new_{i}" for i in range(100) if shard_of(f"shop.new_{i}", 8) == 5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/api/v2/dags/{name}":
+            return httpx.Response(404, json={"detail": "not found"})
+        if request.url.path == "/api/v2/dags" and request.url.params["tags"] == "dli":
+            dag = {"dag_id": "other", "file_token": "t3", "relative_fileloc": shard_file(3, 8)}
+            return httpx.Response(200, json={"dags": [dag], "total_entries": 1})
+        if request.url.path == "/api/v2/dags" and request.url.params["tags"] == shard_tag(5, 8):
+            dag = {"dag_id": "sibling", "file_token": "t5", "relative_fileloc": shard_file(5, 8)}
+            return httpx.Response(200, json={"dags": [dag], "total_entries": 1})
+        if request.url.path.startswith("/api/v2/parseDagFile/"):
+            return httpx.Response(201, json={})
+        raise AssertionError(f"unexpected {request.method} {request.url}")
+
+    airflow = ScriptedAirflow(handler)
+    orchestrator = airflow.orchestrator()
+    orchestrator.sync(name)
+    assert airflow.calls()[-1] == ("PUT", "/api/v2/parseDagFile/t5")
+    orchestrator.sync(name)  # the shard's token is remembered
+    assert [c for c in airflow.calls() if c[0] == "GET" and c[1] == "/api/v2/dags"] == [("GET", "/api/v2/dags")] * 2
+
+
+def test_a_new_dataset_in_a_shard_without_dags_asks_for_any_file_of_the_bundle() -> None:
+    from dli.adapters.airflow.runs import shard_file, shard_of
+
+    name = next(f"shop.new_{i}" for i in range(100) if shard_of(f"shop.new_{i}", 8) == 6)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/api/v2/dags/{name}":
+            return httpx.Response(404, json={"detail": "not found"})
+        if request.url.path == "/api/v2/dags" and request.url.params["tags"] == "dli":
+            dag = {"dag_id": "other", "file_token": "t3", "relative_fileloc": shard_file(3, 8)}
+            return httpx.Response(200, json={"dags": [dag], "total_entries": 1})
+        if request.url.path == "/api/v2/dags":
+            return httpx.Response(200, json={"dags": [], "total_entries": 0})
+        if request.url.path.startswith("/api/v2/parseDagFile/"):
+            return httpx.Response(201, json={})
+        raise AssertionError(f"unexpected {request.method} {request.url}")
+
+    airflow = ScriptedAirflow(handler)
+    airflow.orchestrator().sync(name)
+    assert airflow.calls()[-1] == ("PUT", "/api/v2/parseDagFile/t3")

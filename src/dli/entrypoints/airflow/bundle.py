@@ -1,0 +1,114 @@
+"""dli's Airflow 3 DAG bundle: the store's DAGs in shard files that Airflow re-parses one at a time.
+
+Install it with one setting on every Airflow component (DAG processor, scheduler, workers)::
+
+    AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST='[
+      {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+      {"name": "dli", "classpath": "dli.entrypoints.airflow.bundle.DliDagBundle",
+       "kwargs": {"store_url": "s3://bucket/prefix", "shards": 128, "refresh_interval": 5}}]'
+
+Each refresh lists the store once (``shards.sync_bundle``) and rewrites only the shard files whose
+specs changed; Airflow's DAG processor re-parses a file whose mtime is newer than its last parse,
+and parses a new file first. dli asks Airflow to parse the dataset's shard file after a write
+(``PUT /api/v2/parseDagFile``), which also makes the processor refresh the bundle at once.
+
+On a worker, the bundle only makes sure the shard file of the DAG being run exists; that file then
+builds that one DAG (``load_shard``), as the two-line DAG file does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.dag_processing.bundles.base import BaseDagBundle
+from airflow.sdk import get_parsing_context
+
+# Imported here, in the DAG processor's main process, so that the processes it forks to parse the
+# shard files find the factory (and Airflow's SDK and SQL operator) already imported.
+from dli.entrypoints.airflow import dag_factory as _dag_factory  # noqa: F401
+from dli.adapters.airflow.runs import shard_file, shard_of
+from dli.entrypoints.airflow.shards import render_shard, sync_bundle
+from dli.entrypoints.bootstrap import build_factory_store, warm_factory
+from dli.ports.spec_store import SpecStore
+
+warm_factory()
+
+__all__ = ["DliDagBundle"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHARDS = 128
+
+
+class DliDagBundle(BaseDagBundle):
+    """A DAG bundle whose files are generated from a dli spec store: one file per shard of datasets.
+
+    Args:
+        store_url: The spec store (``file:///path`` or ``s3://bucket/prefix``); default ``$DLI_STORE_URL``.
+        shards: How many files the datasets are spread over (1-999). Changing it moves every DAG to
+            a new file once.
+        **kwargs: Airflow's bundle arguments (``name``, ``refresh_interval``, ...).
+    """
+
+    supports_versioning = False
+
+    def __init__(self, *, store_url: str | None = None, shards: int = DEFAULT_SHARDS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        url = store_url or os.environ.get("DLI_STORE_URL")
+        if not url:
+            raise ValueError("dli DAG bundle: set store_url in the bundle's kwargs or DLI_STORE_URL")
+        if not 1 <= int(shards) <= 999:
+            raise ValueError(f"dli DAG bundle: shards must be between 1 and 999, not {shards}")
+        self.store_url = url
+        self.shards = int(shards)
+        self._path = Path(self.base_dir) / "dags"
+        self._store: SpecStore | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def get_current_version(self) -> None:
+        return None
+
+    def initialize(self) -> None:
+        self._path.mkdir(parents=True, exist_ok=True)
+        dag_id = get_parsing_context().dag_id
+        if dag_id:
+            self._ensure_shard_of(dag_id)
+        else:
+            self.refresh()
+        super().initialize()
+
+    def refresh(self) -> None:
+        if self._store is None:
+            # Kept across refreshes: the store remembers what it listed and reads only what changed.
+            self._store = build_factory_store(self.store_url)
+        with self.lock():
+            report = sync_bundle(self._path, self._store, store_url=self.store_url, shards=self.shards)
+        if report.written or report.removed:
+            log.info(
+                "dli bundle %s: %d dataset(s); rewrote %s; removed %s", self.name, report.datasets,
+                ", ".join(report.written[:10]) or "-", ", ".join(report.removed[:10]) or "-",
+            )
+
+    def _ensure_shard_of(self, dag_id: str) -> None:
+        """A worker parses only the shard file of the DAG it runs: write it if this host lacks it.
+
+        An existing file is left alone (on a host shared with the DAG processor it carries the
+        processor's digest: rewriting it would make Airflow re-parse it for nothing).
+        """
+        path = self._path / shard_file(shard_of(dag_id, self.shards), self.shards)
+        if path.exists():
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        tmp.write_text(render_shard(shard_of(dag_id, self.shards), self.shards, store_url=self.store_url))
+        try:
+            os.link(tmp, path)  # never replaces a file another process wrote meanwhile
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,194 @@
+"""The files of dli's DAG bundle: the store's DAGs split into shard files (no Airflow import).
+
+Airflow's DAG processor parses a file as a whole: with every DAG in one file, one changed spec
+re-parses every DAG. The bundle (``bundle.py``) keeps one small Python file per non-empty shard
+(``dli_shard_007_of_064.py``; a dataset's shard is ``shard_of(name, shards)``), and rewrites a file
+only when a spec of its shard changed, so the processor (which re-parses a file whose mtime is newer
+than its last parse) re-parses that shard only. A shard emptied by an unregister loses its file, and
+Airflow retires its DAGs.
+
+``dli_bundle.json`` beside them is the index of one store listing (name -> source, ETag and, for a
+spec scheduled after its upstreams, those upstreams): a shard's parse reads its own specs from it
+without listing the store, and a spec downloaded once (S3) is served from the disk cache. The
+upstreams are in the index because a downstream DAG's schedule names the Assets of the upstreams the
+store holds: registering an upstream rewrites the shard of its downstream datasets too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from dli.adapters.airflow.runs import shard_file, shard_of, shard_of_file
+from dli.domain.model.enums import SourceType
+from dli.domain.model.override import resolve_override
+from dli.ports.spec_store import SpecStore
+
+__all__ = ["INDEX_FILE", "BundleIndex", "IndexEntry", "SyncReport", "read_index", "render_shard", "sync_bundle"]
+
+INDEX_FILE = "dli_bundle.json"
+_FORMAT = 1
+
+
+@attrs.frozen(kw_only=True)
+class IndexEntry:
+    """One dataset of the index: the version of its active spec."""
+
+    source: SourceType
+    """Source of the active spec (code wins over manual)."""
+    etag: str
+    """ETag of that version."""
+    upstreams: tuple[str, ...] | None = None
+    """The datasets it depends on when it is scheduled after its upstreams, else ``None``."""
+
+
+@attrs.frozen(kw_only=True)
+class BundleIndex:
+    """The store as the bundle last listed it."""
+
+    store_url: str
+    """The store listed."""
+    shards: int
+    """How many shards the datasets are spread over."""
+    specs: Mapping[str, IndexEntry]
+    """Every dataset of the store, by name."""
+
+    def members(self, index: int) -> dict[str, IndexEntry]:
+        """The datasets of shard ``index``."""
+        return {name: entry for name, entry in self.specs.items() if shard_of(name, self.shards) == index}
+
+
+@attrs.frozen(kw_only=True)
+class SyncReport:
+    """What one sync changed in the bundle folder."""
+
+    written: tuple[str, ...]
+    """Shard files written (new or changed)."""
+    removed: tuple[str, ...]
+    """Shard files removed (their shard has no dataset left)."""
+    datasets: int
+    """Datasets in the store."""
+
+
+def render_shard(index: int, shards: int, *, store_url: str, digest: str = "-", datasets: int | None = None) -> str:
+    """The source of one shard file; ``digest`` changes whenever one of its specs does."""
+    count = "" if datasets is None else f", {datasets} dataset{'s' if datasets != 1 else ''}"
+    return (
+        f"# dli DAG bundle: shard {index} of {shards}{count}. Generated; do not edit.\n"
+        "# Rewritten when one of its specs changes, so that Airflow re-parses this file only.\n"
+        f"# digest: {digest}\n"
+        "from dli.entrypoints.airflow.dag_factory import load_shard\n"
+        f"load_shard(globals(), __file__, store_url={store_url!r})\n"
+    )
+
+
+def read_index(folder: Path) -> BundleIndex | None:
+    """The index in ``folder``, or ``None`` when there is none (or it cannot be read)."""
+    try:
+        raw = json.loads((folder / INDEX_FILE).read_bytes())
+        if raw.get("format") != _FORMAT:
+            return None
+        specs = {
+            name: IndexEntry(
+                source=SourceType(source), etag=etag, upstreams=None if upstreams is None else tuple(upstreams)
+            )
+            for name, (source, etag, upstreams) in raw["specs"].items()
+        }
+        return BundleIndex(store_url=raw["store_url"], shards=int(raw["shards"]), specs=specs)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _upstreams(store: SpecStore, name: str, source: SourceType) -> tuple[str, ...] | None:
+    try:
+        versioned = store.read(source, name)
+    except Exception:  # noqa: BLE001 - a broken spec becomes a broken DAG when its shard is parsed
+        return None
+    if versioned is None or not versioned.document.schedule.after_upstream:
+        return None
+    return tuple(versioned.document.spec.depends_on)
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` atomically unless the file already holds it: an untouched file keeps its
+    mtime, so Airflow does not re-parse it."""
+    data = text.encode()
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return False
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def sync_bundle(folder: Path, store: SpecStore, *, store_url: str, shards: int) -> SyncReport:
+    """List ``store`` once and bring ``folder`` (index and shard files) up to date with it.
+
+    A spec is read only when its version is new to the index (for its upstreams; on S3 this also
+    downloads it into the disk cache the shard parses read). The index is written before the shard
+    files, so a parse started by a rewritten file reads the listing that rewrote it.
+
+    Raises:
+        DLIError: The store cannot be listed (the files stay as they were).
+    """
+    if not 1 <= shards <= 999:
+        raise ValueError(f"shards must be between 1 and 999, not {shards}")
+    folder.mkdir(parents=True, exist_ok=True)
+    code, manual = dict(store.list_etags(SourceType.CODE)), dict(store.list_etags(SourceType.MANUAL))
+    previous = read_index(folder)
+    known = previous.specs if previous is not None and previous.store_url == store_url else {}
+    specs: dict[str, IndexEntry] = {}
+    for name, resolution in sorted(resolve_override(code=set(code), manual=set(manual)).items()):
+        source = resolution.active
+        etag = (code if source is SourceType.CODE else manual)[name]
+        entry = known.get(name)
+        if entry is None or entry.source is not source or entry.etag != etag:
+            entry = IndexEntry(source=source, etag=etag, upstreams=_upstreams(store, name, source))
+        specs[name] = entry
+    index = {
+        "format": _FORMAT,
+        "store_url": store_url,
+        "shards": shards,
+        "specs": {
+            name: [e.source.value, e.etag, None if e.upstreams is None else list(e.upstreams)] for name, e in specs.items()
+        },
+    }
+    _write_if_changed(folder / INDEX_FILE, json.dumps(index, separators=(",", ":"), sort_keys=True))
+
+    by_shard: dict[int, list[str]] = defaultdict(list)
+    for name in specs:
+        by_shard[shard_of(name, shards)].append(name)
+    written = []
+    for number, names in sorted(by_shard.items()):
+        lines = []
+        for name in names:
+            entry = specs[name]
+            managed = sorted(u for u in entry.upstreams or () if u in specs)
+            lines.append(f"{name}\t{entry.source.value}\t{entry.etag}\t{','.join(managed)}")
+        digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]
+        text = render_shard(number, shards, store_url=store_url, digest=digest, datasets=len(names))
+        if _write_if_changed(folder / shard_file(number, shards), text):
+            written.append(shard_file(number, shards))
+    removed = []
+    for path in folder.glob("dli_shard_*.py"):
+        parsed = shard_of_file(path.name)
+        if parsed is None or parsed[1] != shards or parsed[0] not in by_shard:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return SyncReport(written=tuple(written), removed=tuple(sorted(removed)), datasets=len(specs))
