@@ -48,6 +48,9 @@ def test_importing_the_package_and_the_bus_builds_no_message_class():
     assert _loaded_after("import dli.domain.usecases.messages, dli.domain.usecases.bus") == set()
 
 
-def test_a_listing_builds_only_the_listing_messages():
-    code = "from dli.domain.usecases.messages import ListWorkflows\nListWorkflows(limit=5)"
+def test_a_listing_builds_only_its_own_message_class():
+    code = (
+        "from dli.domain.usecases.messages import ListWorkflows\nimport dli.domain.usecases.listing\n"
+        "ListWorkflows(limit=5)"
+    )
     assert _loaded_after(code) == {"dli.domain.usecases.messages._listing"}

@@ -7,7 +7,7 @@ from the caller's token, so a client cannot act for somebody else.
 
 The message classes live in private submodules, grouped by the handlers that take them, and are
 imported from this package on first use (PEP 562): building an attrs class costs start-up time,
-and ``dli workflow list`` needs only the listing messages.
+and ``dli workflow list`` needs only ``ListWorkflows``.
 """
 
 from __future__ import annotations
@@ -173,8 +173,8 @@ class Message:
 
 
 _SUBMODULE = {
-    "GetWorkflow": "_listing",
-    "GetDagState": "_listing",
+    "GetWorkflow": "_workflows",
+    "GetDagState": "_workflows",
     "ListWorkflows": "_listing",
     "RegisterWorkflow": "_workflows",
     "UnregisterWorkflow": "_workflows",

@@ -1,4 +1,4 @@
-"""The messages of the listing handlers: one workflow, its DAG state, a page of workflows."""
+"""``ListWorkflows``, alone: ``dli workflow list`` builds no other message class."""
 
 from __future__ import annotations
 
@@ -6,33 +6,15 @@ import attrs
 
 from dli.domain.model.enums import SourceType, WorkflowStatus
 from dli.domain.usecases.messages import (
-    _NAME_SCHEMA,
     MAX_PAGE,
     Message,
     _cursor,
-    _dataset_name,
     _enum,
     _flag,
     _message,
     _page_size,
     _schema,
 )
-
-
-@_message
-class GetWorkflow(Message):
-    """The active workflow of a dataset (CODE over MANUAL); DLI-800 when there is none."""
-
-    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
-    """The dataset."""
-
-
-@_message
-class GetDagState(Message):
-    """Whether the orchestrator runs the workflow yet (its DAG is parsed), or its import error."""
-
-    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
-    """The dataset."""
 
 
 @_message

@@ -1,4 +1,5 @@
-"""The messages that change a workflow (register, unregister, pause, unpause) and its dependencies."""
+"""The messages about one workflow besides runs: look it up, its DAG state, register, unregister, pause,
+unpause, its dependencies."""
 
 from __future__ import annotations
 
@@ -8,6 +9,22 @@ from dli.domain.model.enums import DependencyDirection, SourceType
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.usecases.messages import _NAME_SCHEMA, Message, _dataset_name, _depth, _enum, _flag, _message
+
+
+@_message
+class GetWorkflow(Message):
+    """The active workflow of a dataset (CODE over MANUAL); DLI-800 when there is none."""
+
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
+    """The dataset."""
+
+
+@_message
+class GetDagState(Message):
+    """Whether the orchestrator runs the workflow yet (its DAG is parsed), or its import error."""
+
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
+    """The dataset."""
 
 
 def _scheduled(_instance: object, _attribute: object, spec: object) -> None:
