@@ -113,6 +113,16 @@ def test_a_cron_that_never_fires_is_refused(cron):
     assert "February" in exc.value.hints[0]
 
 
+@pytest.mark.parametrize(
+    "cron", ["0 6 * 2 *", "0 6 * 2 5", "0 6 31 * *", "0 6 L * *", "0 6 31 * 1", "0 6 29 * *", "*/5 * * * *"]
+)
+def test_validation_skips_the_search_for_a_cron_with_any_day_or_any_month_because_it_always_fires(cron):
+    from dli.domain.model.schedule import _never_fires
+
+    assert validate_cron(cron) == cron
+    assert not _never_fires(cron)
+
+
 @pytest.mark.parametrize("cron", ["0 6 29 2 *", "0 6 31 2 1", "0 6 L 2 *"])
 def test_a_cron_that_fires_rarely_is_accepted(cron):
     assert ScheduleConfig(cron=cron).cron == cron

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
 from dli.adapters.clock import SystemClock
 from dli.domain.model.enums import SourceType
@@ -12,6 +13,14 @@ from dli.domain.model.errors import ConfigurationError, ServerError, StoreUnavai
 from dli.entrypoints.bootstrap import build_orchestrator, build_server, build_store
 from dli.entrypoints.server import cli as basecamp_cli
 from tests.support.hanging_server import hanging_server
+
+
+@pytest.fixture(autouse=True)
+def _default_logging():
+    # `basecamp serve` configures logging to the stdout of the moment (capsys's) before it refuses
+    # its options: later tests would log into that closed file.
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.mark.timeout(30)

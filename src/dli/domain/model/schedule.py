@@ -98,7 +98,9 @@ def validate_cron(cron: object) -> str:
                 kind = "out of range" if _NUMERIC_FIELD.fullmatch(fields[index]) else "not valid"
                 raise _cron_error(cron, f"the {label} field {fields[index]!r} is {kind} (allowed: {allowed})")
         raise _cron_error(cron, "croniter does not accept it")
-    if _never_fires(normalised):
+    # Some day of every month matches when the day-of-month field is `*`, and every day-of-month
+    # croniter accepts occurs in January when the month field is `*`: only the rest need a search.
+    if "*" not in (fields[2], fields[3]) and _never_fires(normalised):
         raise _cron_error(
             cron,
             "it never fires (no date matches its day-of-month, month and day-of-week fields)",

@@ -38,12 +38,12 @@ EXAMPLES: list[m.Message] = [
 def test_every_message_but_publish_has_exactly_one_row_and_a_handler():
     served = [op.message for op in OPERATIONS]
     assert len(served) == len(set(served))
-    assert set(served) == set(HANDLERS) - {m.PublishSpecs}
+    assert {kind.__name__ for kind in served} == set(HANDLERS) - {"PublishSpecs"}
     assert set(HANDLERS) == set(RESULTS)
     assert {type(e) for e in EXAMPLES} >= set(served)
 
 
-@pytest.mark.parametrize("kind", list(HANDLERS), ids=lambda k: k.__name__)
+@pytest.mark.parametrize("kind", list(HANDLERS))
 def test_every_handler_and_result_named_in_the_bus_exists(kind):
     handler = handler_for(kind)
     assert callable(handler) and next(iter(__import__("inspect").signature(handler).parameters)) == "message"
