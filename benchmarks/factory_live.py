@@ -12,8 +12,9 @@ For each layout, in one script and on the same machine:
 
 it writes ``--specs`` datasets into a ``file://`` store, starts Airflow standalone, and reports the
 seconds until every DAG is listed by Airflow's REST API, Airflow's own ``last_parse_duration`` of
-the file a registration lands in, and ``dli workflow register --wait`` (LOCAL mode, the CLI as a
-user runs it) of ``--registrations`` new datasets, one after the other: median and each run.
+the file a registration lands in, and ``dli workflow register --wait`` (the CLI as a user runs it,
+through a Basecamp server on the same store) of ``--registrations`` new datasets, one after the
+other: median and each run.
 Target (issue #15): median register -> live <= 3 s with the bundle and 1,000 datasets present.
 """
 
@@ -39,6 +40,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from dag_factory import write_dli_store  # noqa: E402
 
 from tests.support.airflow_stack import AirflowStack  # noqa: E402
+from tests.support.basecamp import start_basecamp  # noqa: E402
 
 SPEC = """name: {name}
 owner: bench@example.com
@@ -93,14 +95,24 @@ def run_layout(layout: str, *, specs: int, registrations: int, shards: int, root
         project = root / "project"
         project.mkdir()
         (project / "dli.yaml").write_text("project: bench\n")
+        # Through a Basecamp server on the same store, as users register (its index holds the specs).
+        basecamp = start_basecamp(
+            root / "basecamp",
+            store_url=store.as_uri(),
+            orchestrator_url=stack.base_url,
+            check_interval=30.0,
+            user="bench",
+            env={
+                "DLI_AIRFLOW_USERNAME": stack.username,
+                "DLI_AIRFLOW_PASSWORD": stack.password or "",
+                "DLI_AIRFLOW_READ_TIMEOUT": "25",
+            },
+            startup_timeout=120,
+        )
         cli_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "AIRFLOW"))},
             "XDG_CONFIG_HOME": str(root / "xdg"),
-            "DLI_STORE_URL": store.as_uri(),
-            "DLI_AIRFLOW_URL": stack.base_url,
-            "DLI_AIRFLOW_USERNAME": stack.username,
-            "DLI_AIRFLOW_PASSWORD": stack.password or "",
-            "DLI_AIRFLOW_READ_TIMEOUT": "25",
+            "DLI_API_TOKEN": basecamp.token,
             "PYTHONPATH": str(REPO / "src"),
         }
         seconds = []
@@ -110,13 +122,14 @@ def run_layout(layout: str, *, specs: int, registrations: int, shards: int, root
             time.sleep(3)  # let the previous registration's parse settle, as between two users' commands
             begin = time.monotonic()
             done = subprocess.run(
-                [sys.executable, "-m", "dli", "--mode", "local", "workflow", "register", name,
+                [sys.executable, "-m", "dli", "--mode", "server", "--server", basecamp.url, "workflow", "register", name,
                  "--cron", "0 6 * * *", "--wait", "--wait-timeout", "300"],
                 cwd=project, env=cli_env, capture_output=True, text=True, timeout=400,
             )
             if done.returncode != 0:
                 raise SystemExit(f"{layout}: register {name} failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
             seconds.append(time.monotonic() - begin)
+        basecamp.stop()
         details = _get(stack, f"/api/v2/dags/bench.new_{registrations - 1}/details")
         return {
             "layout": layout,

@@ -15,6 +15,7 @@ Airflow silently caps every page at its ``maximum_page_limit`` (100 by default).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 import uuid
 import zoneinfo
@@ -198,8 +199,11 @@ class AirflowOrchestrator:
             return response
         deadline = time.monotonic() + self._dag_wait
         self._reparse(name)
-        while time.monotonic() < deadline:
-            self._sleep(1.0)
+        # A parse takes a second or two: ask often at first, then every second.
+        for delay in itertools.chain((0.25, 0.25, 0.5, 0.5), itertools.repeat(1.0)):
+            if time.monotonic() >= deadline:
+                break
+            self._sleep(delay)
             response = send()
             if response.status_code != 404:
                 return response
