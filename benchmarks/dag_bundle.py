@@ -43,6 +43,8 @@ logging.disable(logging.WARNING)
 import airflow, airflow.sdk  # imports are not what we measure
 from airflow.dag_processing.dagbag import DagBag
 import dli.entrypoints.airflow.dag_factory, dli.entrypoints.airflow.bundle  # the processor imports them once
+from dli.entrypoints.bootstrap import warm_factory
+warm_factory()  # as the bundle's initialize() does in the DAG processor, before it forks parsers
 """
 
 _FILE = _PRELUDE + """

@@ -26,21 +26,25 @@ from typing import Any
 from airflow.dag_processing.bundles.base import BaseDagBundle
 from airflow.sdk import get_parsing_context
 
-# Imported here, in the DAG processor's main process, so that the processes it forks to parse the
-# shard files find the factory (and Airflow's SDK and SQL operator) already imported.
-from dli.entrypoints.airflow import dag_factory as _dag_factory  # noqa: F401
 from dli.adapters.airflow.runs import shard_file, shard_of
 from dli.entrypoints.airflow.shards import render_shard, sync_bundle
 from dli.entrypoints.bootstrap import build_factory_store, warm_factory
 from dli.ports.spec_store import SpecStore
-
-warm_factory()
 
 __all__ = ["DliDagBundle"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARDS = 128
+
+
+def _prepare_parsers() -> None:
+    """In the DAG processor's main process: import the factory (Airflow's SDK and SQL operator with
+    it) and build the spec codec now, so that the processes it forks to parse shard files start with
+    them instead of each paying for them."""
+    import dli.entrypoints.airflow.dag_factory  # noqa: F401
+
+    warm_factory()
 
 
 class DliDagBundle(BaseDagBundle):
@@ -80,6 +84,7 @@ class DliDagBundle(BaseDagBundle):
         if dag_id:
             self._ensure_shard_of(dag_id)
         else:
+            _prepare_parsers()
             self.refresh()
         super().initialize()
 
