@@ -26,8 +26,7 @@ import datetime as dt
 import functools
 import logging
 import os
-from collections.abc import Collection, Iterable, Mapping, MutableMapping
-from pathlib import Path
+from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import pendulum
@@ -53,7 +52,6 @@ from dli.domain.model.execution import execution_settings
 from dli.domain.model.runs import make_run_id
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.connections import DEFAULT_CONN_ID, connection_for, dialect_connections
-from dli.entrypoints.airflow.shards import read_index
 from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs, read_named
 from dli.entrypoints.airflow.sql_template import (
     BACKFILL_MARKER,
@@ -430,12 +428,18 @@ def load_dags(namespace: MutableMapping[str, Any] | None = None, *, store_url: s
     return dags
 
 
-def load_shard(namespace: MutableMapping[str, Any] | None, shard_path: str, *, store_url: str) -> dict[str, DAG]:
+def load_shard(
+    namespace: MutableMapping[str, Any] | None,
+    shard_path: str,
+    *,
+    store_url: str,
+    specs: Mapping[str, tuple[str, str, Sequence[str]]] | None = None,
+) -> dict[str, DAG]:
     """Build the DAGs of one shard file of dli's DAG bundle (``bundle.py``) into ``namespace``.
 
-    The shard's specs come from the bundle's index (no listing of the store); on a worker, only the
-    DAG being run is built, as ``load_dags`` does. Without an index for this store (a shard file
-    copied elsewhere), the store is listed.
+    ``specs`` (name -> source, ETag, managed upstreams), written into the file by the bundle, are
+    read without listing the store. On a worker only the DAG being run is built, as ``load_dags``
+    does; a file without ``specs`` (a worker's copy) lists the store on the DAG processor.
     """
     parsed = shard_of_file(shard_path)
     if parsed is None:
@@ -443,17 +447,17 @@ def load_shard(namespace: MutableMapping[str, Any] | None, shard_path: str, *, s
     number, shards = parsed
     dialects = dialect_connections(os.environ)
     only = get_parsing_context().dag_id
-    index = None if only else read_index(Path(shard_path).parent)
-    if index is not None and index.store_url == store_url and index.shards == shards:
+    if specs is not None and not only:
         from dli.entrypoints.bootstrap import build_factory_store
 
-        members = index.members(number)
         listed: dict[SourceType, dict[str, str]] = {source: {} for source in SourceType}
-        for name, entry in members.items():
-            listed[entry.source][name] = entry.etag
-        store = build_factory_store(store_url, listed=listed)
-        loaded_specs = read_named(store, {name: entry.source for name, entry in members.items()})
-        managed: Collection[str] = frozenset(index.specs)
+        sources = {}
+        for name, (source, etag, _) in specs.items():
+            sources[name] = SourceType(source)
+            listed[sources[name]][name] = etag
+        loaded_specs = read_named(build_factory_store(store_url, listed=listed), sources)
+        # What a schedule needs of the store: which of its upstreams it holds (recorded per spec).
+        managed: Collection[str] = frozenset(specs).union(*(upstreams for _, _, upstreams in specs.values()))
     else:
         everything = load_specs(store_url, only=only)
         managed = frozenset(loaded.name for loaded in everything)

@@ -7,17 +7,18 @@ only when a spec of its shard changed, so the processor (which re-parses a file 
 than its last parse) re-parses that shard only. A shard emptied by an unregister loses its file, and
 Airflow retires its DAGs.
 
-``dli_bundle.json`` beside them is the index of one store listing (name -> source, ETag and, for a
-spec scheduled after its upstreams, those upstreams): a shard's parse reads its own specs from it
-without listing the store, and a spec downloaded once (S3) is served from the disk cache. The
-upstreams are in the index because a downstream DAG's schedule names the Assets of the upstreams the
-store holds: registering an upstream rewrites the shard of its downstream datasets too.
+Each shard file names its specs (name -> source, ETag and, for a spec scheduled after its
+upstreams, those the store holds): its parse reads them without listing the store, a spec
+downloaded once (S3) is served from the disk cache, and the file's text changes exactly when one
+of them does. The upstreams are there because a downstream DAG's schedule names the Assets of the
+upstreams the store holds: registering an upstream rewrites the shard of its downstream datasets
+too. ``dli_bundle.json`` keeps the last listing (with the upstreams read from each version), so a
+refresh reads only the specs whose version is new.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -78,16 +79,28 @@ class SyncReport:
     """Datasets in the store."""
 
 
-def render_shard(index: int, shards: int, *, store_url: str, digest: str = "-", datasets: int | None = None) -> str:
-    """The source of one shard file; ``digest`` changes whenever one of its specs does."""
-    count = "" if datasets is None else f", {datasets} dataset{'s' if datasets != 1 else ''}"
-    return (
-        f"# dli DAG bundle: shard {index} of {shards}{count}. Generated; do not edit.\n"
-        "# Rewritten when one of its specs changes, so that Airflow re-parses this file only.\n"
-        f"# digest: {digest}\n"
-        "from dli.entrypoints.airflow.dag_factory import load_shard\n"
-        f"load_shard(globals(), __file__, store_url={store_url!r})\n"
-    )
+def render_shard(
+    index: int, shards: int, *, store_url: str, specs: Mapping[str, tuple[str, str, tuple[str, ...]]] | None = None
+) -> str:
+    """The source of one shard file.
+
+    ``specs`` (name -> source, ETag, managed upstreams of a spec scheduled after them) is what the
+    file's parse builds, without listing the store; it is also what makes the file change, and
+    Airflow re-parse it, when one of its specs does. ``None``: a worker's copy, which builds only the
+    DAG it runs.
+    """
+    lines = [
+        f"# dli DAG bundle: shard {index} of {shards}. Generated; do not edit.",
+        "# Rewritten when one of its specs changes, so that Airflow re-parses this file only.",
+        "from dli.entrypoints.airflow.dag_factory import load_shard",
+    ]
+    if specs is None:
+        lines.append(f"load_shard(globals(), __file__, store_url={store_url!r})")
+    else:
+        lines.append(f"load_shard(globals(), __file__, store_url={store_url!r}, specs={{")
+        lines += [f"    {name!r}: {tuple(entry)!r}," for name, entry in sorted(specs.items())]
+        lines.append("})")
+    return "\n".join(lines) + "\n"
 
 
 def read_index(folder: Path) -> BundleIndex | None:
@@ -176,13 +189,12 @@ def sync_bundle(folder: Path, store: SpecStore, *, store_url: str, shards: int) 
         by_shard[shard_of(name, shards)].append(name)
     written = []
     for number, names in sorted(by_shard.items()):
-        lines = []
+        members = {}
         for name in names:
             entry = specs[name]
-            managed = sorted(u for u in entry.upstreams or () if u in specs)
-            lines.append(f"{name}\t{entry.source.value}\t{entry.etag}\t{','.join(managed)}")
-        digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]
-        text = render_shard(number, shards, store_url=store_url, digest=digest, datasets=len(names))
+            managed = tuple(sorted(u for u in entry.upstreams or () if u in specs))
+            members[name] = (entry.source.value, entry.etag, managed)
+        text = render_shard(number, shards, store_url=store_url, specs=members)
         if _write_if_changed(folder / shard_file(number, shards), text):
             written.append(shard_file(number, shards))
     removed = []
