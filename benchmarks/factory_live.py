@@ -186,7 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", type=int, default=1000)
     parser.add_argument("--registrations", type=int, default=5)
-    parser.add_argument("--shards", type=int, default=128)
+    parser.add_argument("--shards", type=int, default=256)
     parser.add_argument("--layouts", default="file,bundle")
     args = parser.parse_args()
     results = []

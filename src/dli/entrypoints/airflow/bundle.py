@@ -5,7 +5,7 @@ Install it with one setting on every Airflow component (DAG processor, scheduler
     AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST='[
       {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
       {"name": "dli", "classpath": "dli.entrypoints.airflow.bundle.DliDagBundle",
-       "kwargs": {"store_url": "s3://bucket/prefix", "shards": 128, "refresh_interval": 5}}]'
+       "kwargs": {"store_url": "s3://bucket/prefix", "shards": 256, "refresh_interval": 5}}]'
 
 Each refresh lists the store once (``shards.sync_bundle``) and rewrites only the shard files whose
 specs changed; Airflow's DAG processor re-parses a file whose mtime is newer than its last parse,
@@ -27,7 +27,7 @@ from airflow.dag_processing.bundles.base import BaseDagBundle
 from airflow.sdk import get_parsing_context
 
 from dli.adapters.airflow.runs import shard_file, shard_of
-from dli.entrypoints.airflow.shards import render_shard, sync_bundle
+from dli.entrypoints.airflow.shards import BundleIndex, render_shard, sync_bundle
 from dli.entrypoints.bootstrap import build_factory_store, warm_factory
 from dli.ports.spec_store import SpecStore
 
@@ -35,7 +35,7 @@ __all__ = ["DliDagBundle"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SHARDS = 128
+DEFAULT_SHARDS = 256
 
 
 def _prepare_parsers() -> None:
@@ -70,6 +70,7 @@ class DliDagBundle(BaseDagBundle):
         self.shards = int(shards)
         self._path = Path(self.base_dir) / "dags"
         self._store: SpecStore | None = None
+        self._last: BundleIndex | None = None
 
     @property
     def path(self) -> Path:
@@ -93,7 +94,10 @@ class DliDagBundle(BaseDagBundle):
             # Kept across refreshes: the store remembers what it listed and reads only what changed.
             self._store = build_factory_store(self.store_url)
         with self.lock():
-            report = sync_bundle(self._path, self._store, store_url=self.store_url, shards=self.shards)
+            report = sync_bundle(
+                self._path, self._store, store_url=self.store_url, shards=self.shards, last=self._last
+            )
+        self._last = report.index
         if report.written or report.removed:
             log.info(
                 "dli bundle %s: %d dataset(s); rewrote %s; removed %s", self.name, report.datasets,

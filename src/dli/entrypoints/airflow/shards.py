@@ -77,6 +77,8 @@ class SyncReport:
     """Shard files removed (their shard has no dataset left)."""
     datasets: int
     """Datasets in the store."""
+    index: BundleIndex
+    """The listing the folder now reflects (pass it as ``last`` to the next sync)."""
 
 
 def render_shard(
@@ -150,12 +152,15 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def sync_bundle(folder: Path, store: SpecStore, *, store_url: str, shards: int) -> SyncReport:
+def sync_bundle(
+    folder: Path, store: SpecStore, *, store_url: str, shards: int, last: BundleIndex | None = None
+) -> SyncReport:
     """List ``store`` once and bring ``folder`` (index and shard files) up to date with it.
 
     A spec is read only when its version is new to the index (for its upstreams; on S3 this also
-    downloads it into the disk cache the shard parses read). The index is written before the shard
-    files, so a parse started by a rewritten file reads the listing that rewrote it.
+    downloads it into the disk cache the shard parses read). ``last``: the index of the previous
+    sync in this process (``SyncReport.index``), which spares reading it from disk and, when the
+    listing is the same, writing anything.
 
     Raises:
         DLIError: The store cannot be listed (the files stay as they were).
@@ -164,16 +169,24 @@ def sync_bundle(folder: Path, store: SpecStore, *, store_url: str, shards: int) 
         raise ValueError(f"shards must be between 1 and 999, not {shards}")
     folder.mkdir(parents=True, exist_ok=True)
     code, manual = dict(store.list_etags(SourceType.CODE)), dict(store.list_etags(SourceType.MANUAL))
-    previous = read_index(folder)
-    known = previous.specs if previous is not None and previous.store_url == store_url else {}
+    previous = last if last is not None else read_index(folder)
+    if previous is not None and (previous.store_url != store_url or previous.shards != shards):
+        previous = None
+    known = previous.specs if previous is not None else {}
     specs: dict[str, IndexEntry] = {}
+    unchanged = last is not None and previous is not None
     for name, resolution in sorted(resolve_override(code=set(code), manual=set(manual)).items()):
         source = resolution.active
         etag = (code if source is SourceType.CODE else manual)[name]
         entry = known.get(name)
         if entry is None or entry.source is not source or entry.etag != etag:
             entry = IndexEntry(source=source, etag=etag, upstreams=_upstreams(store, name, source))
+            unchanged = False
         specs[name] = entry
+    if unchanged and len(specs) == len(known):
+        present = {path.name for path in folder.glob("dli_shard_*.py")}
+        if present == {shard_file(shard_of(name, shards), shards) for name in specs}:
+            return SyncReport(written=(), removed=(), datasets=len(specs), index=previous)
     index = {
         "format": _FORMAT,
         "store_url": store_url,
@@ -203,4 +216,9 @@ def sync_bundle(folder: Path, store: SpecStore, *, store_url: str, shards: int) 
         if parsed is None or parsed[1] != shards or parsed[0] not in by_shard:
             path.unlink(missing_ok=True)
             removed.append(path.name)
-    return SyncReport(written=tuple(written), removed=tuple(sorted(removed)), datasets=len(specs))
+    return SyncReport(
+        written=tuple(written),
+        removed=tuple(sorted(removed)),
+        datasets=len(specs),
+        index=BundleIndex(store_url=store_url, shards=shards, specs=specs),
+    )

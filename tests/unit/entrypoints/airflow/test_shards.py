@@ -237,3 +237,20 @@ def test_through_the_disk_cache_a_changed_spec_is_the_only_one_downloaded(tmp_pa
     assert all(cached.read(SourceType.MANUAL, name) is not None for name in names)
     assert inner.reads == []
 
+
+
+def test_with_the_last_index_an_unchanged_listing_writes_nothing_and_a_lost_file_comes_back(tmp_path: Path) -> None:
+    store = InMemorySpecStore()
+    names = _names_in_distinct_shards(3)
+    for name in names:
+        store.create(SourceType.MANUAL, make_document(name))
+    first = _sync(tmp_path, store)
+    _age(tmp_path)
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    again = sync_bundle(tmp_path, store, store_url="memory://test", shards=SHARDS, last=first.index)
+    assert again.written == () and again.index == first.index
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    lost = shard_file(shard_of(names[1], SHARDS), SHARDS)
+    (tmp_path / lost).unlink()
+    restored = sync_bundle(tmp_path, store, store_url="memory://test", shards=SHARDS, last=again.index)
+    assert restored.written == (lost,)
