@@ -56,7 +56,12 @@ def _runs(stack: E2EStack, name: str, *, at_least: int, timeout: float = 300) ->
     """The runs of ``name``, oldest first, once at least ``at_least`` exist and all are finished."""
 
     def done() -> list[dict] | None:
-        runs = stack.dli_json("workflow", "history", "-d", name, "-n", "50")["runs"]
+        listed = stack.dli("workflow", "history", "-d", name, "-n", "50", "--format", "json", check=False)
+        if listed.returncode != 0:
+            # Airflow on SQLite may answer one request with "database is locked" (a DLI-503): ask again.
+            assert "DLI-503" in listed.stderr, listed.stderr
+            return None
+        runs = json.loads(listed.stdout)["runs"]
         if len(runs) >= at_least and all(r["status"] in ("COMPLETED", "FAILED", "KILLED") for r in runs):
             return list(reversed(runs))
         return None
