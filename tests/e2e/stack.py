@@ -247,7 +247,13 @@ class E2EStack:
         """Poll ``dli workflow status`` until the run is terminal."""
         deadline = time.monotonic() + timeout
         while True:
-            status = self.dli_json("workflow", "status", run_id, **kwargs)
+            polled = self.dli("workflow", "status", run_id, "--format", "json", check=False, **kwargs)
+            if polled.returncode != 0:
+                # Airflow on SQLite may answer one request with "database is locked" (DLI-503): ask again.
+                assert "DLI-503" in polled.stderr and time.monotonic() < deadline, polled.stderr
+                time.sleep(1.0)
+                continue
+            status = json.loads(polled.stdout)
             if status["run_status"] in ("COMPLETED", "FAILED", "KILLED"):
                 return status
             if time.monotonic() > deadline:
