@@ -26,7 +26,7 @@ def project(stack: E2EStack) -> Path:
     target = stack.root / "compat-project"
     shutil.copytree(PROJECT, target)
     for name in ("compat.orders_raw", "compat.daily_revenue", "compat.trino_clicks"):
-        result = stack.dli_json("workflow", "register", name, "--cron", "0 6 1 1 *", "--wait", project=target)
+        result = stack.dli_json("workflow", "register", name, "--cron", "0 9 * * *", "--wait", project=target)
         assert result["status"] == "success", result
     return target
 

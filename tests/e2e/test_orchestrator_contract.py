@@ -50,9 +50,7 @@ def airflow_orchestrator(stack: E2EStack) -> AirflowOrchestrator:
                 name=name,
                 query_statement=sql,
                 execution={"conn_id": "dli_local"},
-                # A cron that does not fire while the tests run: a scheduled run of "slow" would burn
-                # a CPU until the stack stops (a daily 09:00 did, in a run that crossed 09:00 UTC).
-                schedule=ScheduleConfig(cron="0 6 1 1 *", timezone="UTC"),
+                schedule=ScheduleConfig(cron="0 9 * * *", timezone="UTC"),
             )
             store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_at=now))
     orchestrator = AirflowOrchestrator(

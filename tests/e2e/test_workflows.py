@@ -85,7 +85,7 @@ pre_statements:
 query_statement: INSERT INTO e2e_layered (label, run_id) VALUES ('{sql_label}', '{{{{ run_id }}}}')
 """
     if with_schedule:
-        text += 'schedule:\n  cron: "0 6 1 1 *"\n  timezone: UTC\n'
+        text += 'schedule:\n  cron: "0 9 * * *"\n  timezone: UTC\n'
     return text
 
 
@@ -101,7 +101,7 @@ def minutely(stack: E2EStack, project: Path) -> str:
     return "e2e.minutely"
 
 
-def _register(stack: E2EStack, project: Path, name: str, cron: str = "0 6 1 1 *", timezone: str = "UTC") -> dict:
+def _register(stack: E2EStack, project: Path, name: str, cron: str = "0 9 * * *", timezone: str = "UTC") -> dict:
     result = stack.dli_json("workflow", "register", name, "--cron", cron, "--tz", timezone, "--wait", project=project)
     assert result["status"] == "success"
     return result

@@ -67,7 +67,7 @@ pre_statements:
   - CREATE TABLE IF NOT EXISTS prod_layered (label TEXT, run_id TEXT)
 query_statement: INSERT INTO prod_layered (label, run_id) VALUES ('{label}', '{{{{ run_id }}}}')
 """
-    return text + ('schedule:\n  cron: "0 6 1 1 *"\n  timezone: UTC\n' if code else "")
+    return text + ('schedule:\n  cron: "0 9 * * *"\n  timezone: UTC\n' if code else "")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def project(production: Production) -> Path:
 
 def _register(production: Production, project: Path, name: str, *, replica: int = 0) -> None:
     result = production.dli_json(
-        "workflow", "register", name, "--cron", "0 6 1 1 *", "--tz", "UTC", "--wait", project=project, replica=replica
+        "workflow", "register", name, "--cron", "0 9 * * *", "--tz", "UTC", "--wait", project=project, replica=replica
     )
     assert result["status"] == "success"
 
