@@ -183,7 +183,8 @@ def _alive(pid: int) -> bool:
 
 
 def test_stop_kills_a_long_running_run_and_its_task_process(stack: E2EStack, project: Path) -> None:
-    _register(stack, project, "e2e.burn")
+    # A cron that does not fire while the tests run: a scheduled run would burn a CPU until the stack stops.
+    _register(stack, project, "e2e.burn", cron="0 6 1 1 *")
     run_id = stack.dli_json("workflow", "run", "e2e.burn", project=project)["run_id"]
     native = run_id.split("@", 1)[1]
 

@@ -75,9 +75,9 @@ def project(production: Production) -> Path:
     return write_project(production.root / "project", [ORDERS, FRAGILE, BURN, _layered("manual", code=False)])
 
 
-def _register(production: Production, project: Path, name: str, *, replica: int = 0) -> None:
+def _register(production: Production, project: Path, name: str, *, replica: int = 0, cron: str = "0 9 * * *") -> None:
     result = production.dli_json(
-        "workflow", "register", name, "--cron", "0 9 * * *", "--tz", "UTC", "--wait", project=project, replica=replica
+        "workflow", "register", name, "--cron", cron, "--tz", "UTC", "--wait", project=project, replica=replica
     )
     assert result["status"] == "success"
 
@@ -111,7 +111,8 @@ def test_a_registration_through_one_replica_is_live_in_airflow_and_listed_by_the
 @pytest.fixture(scope="module")
 def burning(production: Production, project: Path) -> tuple[str, int, str]:
     """A run whose task burns CPU on one worker: ``(run_id, task pid, worker)``."""
-    _register(production, project, "prod.burn", replica=1)
+    # A cron that does not fire while the tests run: a scheduled run would burn a CPU until the stack stops.
+    _register(production, project, "prod.burn", replica=1, cron="0 6 1 1 *")
     run_id = production.dli_json("workflow", "run", "prod.burn", replica=1)["run_id"]
     pid, host = wait_for(lambda: _running_pid(production, run_id, "query"), timeout=120, what="the burning task")
     return run_id, pid, host
