@@ -29,7 +29,9 @@ Two more measurements, each on its own (they start what they need and exit):
 - ``--override-check-cost N`` (with ``--sizes``): the server's periodic override check over an
   S3 store (moto's server, in a process of its own) holding ``--sizes`` specs, of which N change
   between two checks: S3 requests (counted at the boto3 client) and seconds for the first check
-  (the full load), a check with nothing changed, and a check after N changed.
+  (the full load), a check with nothing changed, a check after N changed through dli (another
+  replica, CI's publish: read from the store's change feed), and as the baseline the full
+  listing the check did before the feed (``check(full=True)``), after N more changed.
 - ``--airflow-yardstick``: the production-shaped stack of the e2e suite
   (``tests/support/production_stack.py``: PostgreSQL, Redis, Airflow with Celery, Basecamp on S3),
   then at ``--route-rate`` Basecamp's list against Airflow's own ``GET /api/v2/dags`` (a page of
@@ -618,6 +620,7 @@ def override_check_cost(size: int, changed: int) -> dict[str, Any]:
     """S3 requests and seconds of the override check over ``size`` specs on moto, ``changed`` of them changed."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import attrs
     import structlog
 
     from dli.adapters.codecs.specs import document_to_bytes
@@ -660,10 +663,10 @@ def override_check_cost(size: int, changed: int) -> dict[str, Any]:
         )
         index = IndexedSpecStore(store)
 
-        def check(label: str) -> dict[str, Any]:
+        def check(label: str, *, full: bool = False) -> dict[str, Any]:
             requests.clear()
             started, cpu = time.perf_counter(), time.process_time()
-            index.check()
+            index.check(full=full)
             out: dict[str, Any] = {"seconds": round(time.perf_counter() - started, 2),
                                    "cpu_seconds": round(time.process_time() - cpu, 2), "requests": len(requests),
                                    "by_method": {}}
@@ -673,11 +676,24 @@ def override_check_cost(size: int, changed: int) -> dict[str, Any]:
                   f"{out['requests']} S3 requests {out['by_method']}", flush=True)
             return out
 
+        def change(note: str) -> None:
+            writer = build_store(f"s3://{bucket}/specs")  # another replica, or CI's publish
+            for i in range(0, changed * 7, 7):
+                source = SourceType.CODE if i % 5 == 0 else SourceType.MANUAL
+                current = writer.read(source, names[i])
+                doc = SpecDocument(spec=attrs.evolve(current.document.spec, description=f"Benchmark dataset {i}{note}"),
+                                   source_type=source, registered_by="bench", registered_at=REGISTERED)
+                writer.replace(source, doc, etag=current.etag)
+
         report = {"size": size, "changed": changed, "first": check("first check (loads every spec)")}
-        report["unchanged"] = check("check, nothing changed")
-        for i in range(0, changed * 7, 7):
-            client.put_object(Bucket=bucket, Key=key(i), Body=document(i, names[i], note=" (changed)"))
-        report["after_changes"] = check(f"check after {changed} specs changed")
+        report["unchanged"] = check("check, nothing changed (change feed)")
+        change(" (changed)")
+        report["after_changes"] = check(f"check after {changed} specs changed (change feed)")
+        change(" (changed again)")
+        report["full_after_changes"] = check(f"baseline: full listing after {changed} more changed", full=True)
+        report["ratio_seconds"] = round(report["full_after_changes"]["seconds"] / max(report["after_changes"]["seconds"], 0.001), 1)
+        print(f"  change feed vs full listing, {changed} changed: {report['after_changes']['seconds']} s vs "
+              f"{report['full_after_changes']['seconds']} s ({report['ratio_seconds']}x faster)", flush=True)
         return report
 
 

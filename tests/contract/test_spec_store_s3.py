@@ -23,6 +23,7 @@ from dli.domain.model.errors import (
     WorkflowRegistrationError,
 )
 from dli.entrypoints.bootstrap import build_store
+from dli.testing.change_feed import ChangeFeedContract
 from dli.testing.spec_store import SpecStoreContract
 from tests.support.s3_servers import (  # noqa: F401 - fixtures
     S3Server,
@@ -61,6 +62,12 @@ class TestS3SpecStore(SpecStoreContract):
         return build_store(f"s3://{bucket}/team/specs")
 
 
+class TestS3ChangeFeed(ChangeFeedContract):
+    @pytest.fixture
+    def store(self, server, bucket):
+        return build_store(f"s3://{bucket}/team/specs")
+
+
 @pytest.fixture
 def store(server, bucket) -> S3SpecStore:
     return S3SpecStore.from_url(f"s3://{bucket}/team/specs")
@@ -73,12 +80,16 @@ def _stored(server: S3Server, bucket: str, key: str) -> bytes:
 # -- layout and interoperability ------------------------------------------------------------------
 
 
-def test_documents_are_stored_under_prefix_code_and_manual(server, bucket, store):
+def test_documents_are_stored_under_prefix_code_and_manual_and_each_write_leaves_a_change_record(
+    server, bucket, store
+):
     manual = make_document()
     store.create(MANUAL, manual)
     store.create(CODE, make_document("shop.code.only", source=CODE))
     keys = sorted(o["Key"] for o in client_for(server).list_objects_v2(Bucket=bucket)["Contents"])
-    assert keys == ["team/specs/code/shop.code.only.yaml", f"team/specs/manual/{NAME}.yaml"]
+    records = [k.split("/")[-1].split("-", 2)[2] for k in keys if k.startswith("team/specs/.dli/changes/")]
+    assert sorted(records) == ["code-shop.code.only", f"manual-{NAME}"]
+    assert [k for k in keys if "/.dli/" not in k] == ["team/specs/code/shop.code.only.yaml", f"team/specs/manual/{NAME}.yaml"]
     assert _stored(server, bucket, f"team/specs/manual/{NAME}.yaml") == document_to_bytes(manual)
 
 
@@ -110,7 +121,7 @@ def test_listing_ignores_nested_foreign_and_probe_keys(server, bucket, store):
         client.put_object(Bucket=bucket, Key=key, Body=b"name: x\n")
     assert list(store.list_etags(MANUAL)) == [NAME]
     left = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="team/specs/.dli/").get("Contents", [])]
-    assert left == []
+    assert [key for key in left if not key.startswith("team/specs/.dli/changes/")] == []  # the probe cleaned up
 
 
 def test_listing_pages_through_thousands_of_keys(moto_server, monkeypatch):

@@ -355,6 +355,7 @@ def build_server(
     orchestrator_url: str = "memory://",
     tokens_file: Path,
     check_interval_seconds: float = 30.0,
+    full_check_interval_seconds: float = 300.0,
     airflow_username: str | None = None,
     airflow_password: str | None = None,
     airflow_connect_timeout_seconds: float | None = None,
@@ -385,6 +386,8 @@ def build_server(
 
     if check_interval_seconds <= 0:
         raise ConfigurationError("--check-interval must be positive")
+    if full_check_interval_seconds <= 0:
+        raise ConfigurationError("--full-check-interval must be positive")
     clock = _clock(clock)
     if store is None:
         store = build_store(
@@ -392,7 +395,7 @@ def build_server(
             connect_timeout_seconds=store_connect_timeout_seconds,
             read_timeout_seconds=store_read_timeout_seconds,
         )
-    indexed = IndexedSpecStore(store, now=clock.now)
+    indexed = IndexedSpecStore(store, now=clock.now, full_check_interval_seconds=full_check_interval_seconds)
     if orchestrator is None:
         orchestrator = build_orchestrator(
             orchestrator_url,

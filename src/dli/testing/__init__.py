@@ -10,6 +10,7 @@ Subclass a suite and give it a fixture returning a fresh adapter::
         def store(self):
             return MyStore(...)  # empty
 
-``dli.testing.orchestrator.OrchestratorContract`` does the same for orchestrators. The suites need
+``dli.testing.orchestrator.OrchestratorContract`` does the same for orchestrators, and
+``dli.testing.change_feed.ChangeFeedContract`` for stores that record their writes. The suites need
 pytest (the ``dev`` extra); nothing else in dli imports this package.
 """

@@ -15,7 +15,7 @@ from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.stores.indexed import IndexedSpecStore
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import SpecInvalidError
+from dli.domain.model.errors import SpecInvalidError, StoreUnavailableError
 from dli.domain.model.override import TransitionKind
 from dli.domain.usecases.bus import MessageBus
 from dli.domain.usecases.messages import ListWorkflows
@@ -91,25 +91,102 @@ def _fill(store: SpecStore, count: int) -> None:
         store.create(SourceType.MANUAL, make_document(f"shop.bulk.t{i:03d}"))
 
 
-def test_a_check_rereads_only_the_specs_that_changed():
-    inner = CountingStore()
-    _fill(inner, 200)
-    index = IndexedSpecStore(inner)
-    assert index.check().reread == 200
-    inner.reads = 0
-    assert index.check().reread == 0 and inner.reads == 0
+def _change_three(inner: SpecStore) -> None:
     versioned = inner.read(SourceType.MANUAL, "shop.bulk.t007")
     inner.replace(SourceType.MANUAL, make_document("shop.bulk.t007", cron="0 3 * * *"), etag=versioned.etag)
     inner.delete(SourceType.MANUAL, "shop.bulk.t008")
     inner.create(SourceType.CODE, make_document("shop.bulk.t009", source=SourceType.CODE))
-    inner.reads = 0
-    report = index.check()
-    assert (report.reread, report.removed, inner.reads) == (2, 1, 2)
+
+
+def _assert_three_changed(index: IndexedSpecStore, report) -> None:
     assert [(t.name, t.kind) for t in report.transitions] == [
         ("shop.bulk.t008", TransitionKind.REMOVED),
         ("shop.bulk.t009", TransitionKind.OVERRIDDEN),
     ]
     assert index.read(SourceType.MANUAL, "shop.bulk.t007").document.schedule.cron == "0 3 * * *"
+    assert [(e.name, e.source_type.value) for e in index.catalog().entries_of("shop.bulk.t009")] == [
+        ("shop.bulk.t009", "code"), ("shop.bulk.t009", "manual"),
+    ]
+    assert index.catalog().entries_of("shop.bulk.t008") == ()
+
+
+def test_a_full_check_rereads_only_the_specs_that_changed():
+    inner = CountingStore()
+    _fill(inner, 200)
+    index = IndexedSpecStore(inner)
+    assert index.check().reread == 200
+    inner.reads = 0
+    assert index.check(full=True).reread == 0 and inner.reads == 0
+    _change_three(inner)
+    inner.reads = 0
+    report = index.check(full=True)
+    assert (report.full, report.reread, report.removed, inner.reads) == (True, 2, 1, 2)
+    _assert_three_changed(index, report)
+
+
+def test_a_check_over_a_change_feed_reads_the_changed_keys_and_lists_nothing():
+    inner = CountingStore()
+    _fill(inner, 200)
+    index = IndexedSpecStore(inner)
+    index.check()  # the first check lists the store
+    inner.reads = inner.listings = 0
+    report = index.check()
+    assert (report.full, report.reread, inner.reads, inner.listings) == (False, 0, 0, 0)
+    _change_three(inner)
+    inner.reads = 0
+    report = index.check()
+    assert (report.full, report.reread, report.removed, inner.reads, inner.listings) == (False, 3, 1, 3, 0)
+    _assert_three_changed(index, report)
+    inner.reads = 0
+    assert index.check().reread == 0 and inner.reads == 0  # changes already seen are not read again
+
+
+class LosingStore(CountingStore):
+    """A store whose change records of some names are lost (a writer died between its two puts)."""
+
+    lost: frozenset[str] = frozenset({"shop.bulk.lost"})
+
+    def recent_changes(self, *, seconds):
+        return [c for c in super().recent_changes(seconds=seconds) if c.name not in self.lost]
+
+
+def test_a_write_whose_record_was_lost_is_seen_by_the_next_full_listing():
+    inner, now = LosingStore(), [0.0]
+    index = IndexedSpecStore(inner, full_check_interval_seconds=300, monotonic=lambda: now[0])
+    index.check()
+    inner.create(SourceType.MANUAL, make_document("shop.bulk.lost"))
+    now[0] += 30
+    assert index.check().full is False
+    assert "shop.bulk.lost" not in index.list_etags(SourceType.MANUAL)
+    now[0] += 300
+    report = index.check()
+    assert (report.full, report.reread) == (True, 1)
+    assert "shop.bulk.lost" in index.list_etags(SourceType.MANUAL)
+
+
+class FlakyFeedStore(CountingStore):
+    failures = 0
+
+    def recent_changes(self, *, seconds):
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailableError("Spec store memory:// did not answer in 10 s")
+        return super().recent_changes(seconds=seconds)
+
+
+def test_a_change_is_not_lost_when_a_check_fails_before_reading_it():
+    inner, now = FlakyFeedStore(), [0.0]
+    index = IndexedSpecStore(inner, monotonic=lambda: now[0], clock_skew_seconds=0)
+    index.check()
+    inner.create(SourceType.MANUAL, make_document("shop.bulk.late"))
+    inner.failures = 1
+    now[0] += 30
+    with pytest.raises(StoreUnavailableError):
+        index.check()
+    now[0] += 30  # the next window reaches back to the last check that succeeded
+    report = index.check()
+    assert (report.full, report.reread) == (False, 1)
+    assert "shop.bulk.late" in index.list_etags(SourceType.MANUAL)
 
 
 def test_listing_reads_no_spec_once_indexed():
@@ -125,22 +202,32 @@ def test_listing_reads_no_spec_once_indexed():
     assert (inner.reads, inner.listings) == (0, 0)
 
 
-def test_writes_through_the_index_are_visible_at_once_and_survive_a_concurrent_check():
+@pytest.mark.parametrize("full", [True, False], ids=["listing", "change-feed"])
+def test_writes_through_the_index_are_visible_at_once_and_survive_a_concurrent_check(full):
     inner = CountingStore()
     index = IndexedSpecStore(inner)
     index.check()
     listing_started, release = threading.Event(), threading.Event()
-    original = inner.list_etags
+    original_list, original_feed = inner.list_etags, inner.recent_changes
 
     def slow_list(source):
-        result = original(source)
+        result = original_list(source)
         if source is SourceType.MANUAL:
             listing_started.set()
             release.wait(5)
         return result
 
-    inner.list_etags = slow_list  # type: ignore[method-assign]
-    checker = threading.Thread(target=index.check)
+    def slow_feed(*, seconds):
+        result = original_feed(seconds=seconds)
+        listing_started.set()
+        release.wait(5)
+        return result
+
+    if full:
+        inner.list_etags = slow_list  # type: ignore[method-assign]
+    else:
+        inner.recent_changes = slow_feed  # type: ignore[method-assign]
+    checker = threading.Thread(target=lambda: index.check(full=full))
     checker.start()
     assert listing_started.wait(5)
     index.create(SourceType.MANUAL, make_document("shop.race.new"))  # after the check listed

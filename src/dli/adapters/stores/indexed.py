@@ -1,14 +1,17 @@
 """An indexed spec store: a SpecStore decorator that keeps every document, and the listing catalog, in memory.
 
 The Basecamp server wraps its store in an ``IndexedSpecStore`` and calls ``check()`` periodically
-(the override check, docs/server.md). A check lists the etags of code/ and manual/, re-reads only the keys whose etag changed,
+(the override check, docs/server.md). A check finds the keys that changed, re-reads only those,
 resolves code-over-manual with ``resolve_override`` and logs every transition. ``list_etags`` and
 ``read`` are then answered from the index, and ``catalog()`` gives ``list`` its rows in list order
 (``dli.domain.model.catalog``), so a listing costs its page, not the store.
 
-Costs: a check lists the keys (one listing per source, unavoidable to see changes made behind the
-server's back, e.g. by CI) and reads only what changed; the catalog is rebuilt only when something
-changed. Writes go through to the store and update the index and the catalog at once (a splice of
+Costs: over a store that records its writes (``ChangeFeed``: S3, where every dli writer, CI's
+publish included, leaves a record), a check reads the records since the previous check and then
+only the keys they name, splicing those names into the catalog: it costs the changes, not the
+store. It lists every key (one listing per source) the first time, at least every
+``full_check_interval_seconds``, and over stores without a feed, to see writes made around dli;
+such a check reads only what changed, and rebuilds the catalog only when something did. Writes go through to the store and update the index and the catalog at once (a splice of
 the one name, not a rebuild), so a client sees its own writes immediately; changes made by others
 are seen within one check interval.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import structlog
@@ -34,7 +37,7 @@ from dli.domain.model.errors import DLIError, ServerError, SpecInvalidError, Wor
 from dli.domain.model.override import Resolution, Transition, diff_resolutions, resolve_override
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
-from dli.ports.spec_store import SpecStore, VersionedDocument
+from dli.ports.spec_store import ChangeFeed, SpecChange, SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
 
@@ -55,6 +58,8 @@ class CheckReport:
     """Changes of resolution since the previous check."""
     broken: int = 0
     """Documents that cannot be read."""
+    full: bool = True
+    """Whether the check listed every key (else it read the store's change feed)."""
 
 
 @attrs.frozen
@@ -98,9 +103,25 @@ class IndexedSpecStore:
         *,
         logger: structlog.typing.FilteringBoundLogger | None = None,
         now: Callable[[], dt.datetime] | None = None,
+        full_check_interval_seconds: float = 300.0,
+        clock_skew_seconds: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``now`` tells the time next fire times are computed from (the server passes its clock)."""
+        """``now`` tells the time next fire times are computed from (the server passes its clock).
+
+        Over a store that records its writes (a ``ChangeFeed``: S3), a check reads the recent
+        changes rather than listing every key, and lists every key at least every
+        ``full_check_interval_seconds`` (writes made around dli are seen then).
+        ``clock_skew_seconds``: how far the writers' clocks may be behind this host's.
+        """
         self._inner = inner
+        self._feed = inner if isinstance(inner, ChangeFeed) else None
+        self._full_interval = full_check_interval_seconds
+        self._skew = clock_skew_seconds
+        self._monotonic = monotonic
+        self._last_start: float | None = None  # of the last check that succeeded
+        self._last_full: float | None = None  # of the last full check that succeeded
+        self._seen: frozenset[str] = frozenset()  # change markers the last feed read answered
         self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self._log = logger or structlog.get_logger("dli.spec_index")
         self._lock = threading.RLock()
@@ -137,8 +158,10 @@ class IndexedSpecStore:
 
     # -- the periodic check --------------------------------------------------------------------
 
-    def check(self) -> CheckReport:
+    def check(self, *, full: bool = False) -> CheckReport:
         """Bring the index up to date with the store and log every override transition.
+
+        ``full``: list every key even where the store's change feed would do.
 
         Then compute the next fire times that are missing or have passed, once the new index is
         already answering requests (at 10,000 specs the first load computes them all).
@@ -146,7 +169,7 @@ class IndexedSpecStore:
         Raises:
             StoreUnavailableError: The store cannot be listed (the index is left as it was).
         """
-        report = self._check()
+        report = self._check(full=full)
         with self._lock:
             catalog = self._catalog
         if catalog is not None:
@@ -160,63 +183,139 @@ class IndexedSpecStore:
                 )
         return report
 
-    def _check(self) -> CheckReport:
+    def _check(self, *, full: bool = True) -> CheckReport:
         with self._check_lock:
-            started = time.perf_counter()
-            with self._lock:
-                self._touched.clear()
-                before = self._index.copy() if self._index is not None else _Index.empty()
-                first = self._index is None
-            listings = {source: dict(self._list_for_check(source)) for source in _SOURCES}
-            fresh = _Index.empty()
-            reread = removed = 0
-            for source, etags in listings.items():
-                removed += len(before.keys(source) - set(etags))
-                for name, etag in etags.items():
-                    cached = before.docs[source].get(name)
-                    if cached is not None and cached.etag == etag:
-                        fresh.docs[source][name] = cached
-                        continue
-                    known_broken = before.broken[source].get(name)
-                    if known_broken is not None and known_broken.etag == etag:
-                        fresh.broken[source][name] = known_broken
-                        continue
-                    reread += 1
-                    self._read_for_check(fresh, source, name, etag)
-            with self._lock:
-                if self._index is not None:
-                    for source, name in self._touched:
-                        fresh.take(self._index, source, name)
-                changed = first or reread > 0 or removed > 0 or bool(self._touched)
-                self._index = fresh
-                if changed or self._catalog is None:
-                    self._catalog = self._build_catalog(fresh)
-                    self._version += 1
-                resolutions = resolve_override(code=fresh.keys(SourceType.CODE), manual=fresh.keys(SourceType.MANUAL))
-                transitions = diff_resolutions(self._resolutions, resolutions) if self._resolutions is not None else []
-                self._resolutions = resolutions
-                broken = sum(len(b) for b in fresh.broken.values())
-            for transition in transitions:
-                self._log_transition(transition)
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            listed = sum(len(e) for e in listings.values())
-            if first:
-                self._log.info(
-                    "spec_index_loaded",
-                    store=self._inner.url,
-                    workflows=len(resolutions),
-                    overridden=sum(1 for r in resolutions.values() if r.manual_overridden),
-                    broken=broken,
-                    duration_ms=duration_ms,
-                )
-            else:
-                self._log.debug(
-                    "override_check", listed=listed, reread=reread, removed=removed, broken=broken,
-                    duration_ms=duration_ms,
-                )
-            return CheckReport(
-                listed=listed, reread=reread, removed=removed, transitions=tuple(transitions), broken=broken
+            began = self._monotonic()
+            quick = (
+                not full
+                and self._feed is not None
+                and self._index is not None
+                and self._last_start is not None
+                and self._last_full is not None
+                and began - self._last_full < self._full_interval
             )
+            # The writes of the window are answered again by the next read of the feed: the ones
+            # seen since the window began (by a writer's clock at most ``clock_skew_seconds`` behind).
+            window = began - (self._last_start if self._last_start is not None else began) + self._skew
+            report = self._quick_check(window) if quick else self._full_check(window)
+            self._last_start = began
+            if report.full:
+                self._last_full = began
+            return report
+
+    def _recent_changes(self, window: float) -> Sequence[SpecChange]:
+        if self._feed is None:
+            return ()
+        try:
+            return self._feed.recent_changes(seconds=window)
+        except ServerError as exc:
+            self._failed = (time.monotonic(), exc)
+            raise
+
+    def _quick_check(self, window: float) -> CheckReport:
+        """Read the keys the change feed names in ``window`` seconds, except the changes already seen."""
+        started = time.perf_counter()
+        changes = self._recent_changes(window)
+        with self._lock:
+            self._touched.clear()
+        wanted = list(dict.fromkeys((c.source, c.name) for c in changes if c.marker not in self._seen))
+        fresh = _Index.empty()
+        for source, name in wanted:
+            self._read_for_check(fresh, source, name, "")
+        names = sorted({name for _, name in wanted})
+        with self._lock:
+            assert self._index is not None and self._resolutions is not None
+            index = self._index
+            removed = 0
+            for source, name in wanted:
+                if (source, name) not in self._touched:  # a write through this instance is newer
+                    had = name in index.docs[source] or name in index.broken[source]
+                    index.take(fresh, source, name)
+                    removed += had and name not in index.docs[source] and name not in index.broken[source]
+            for name in names:
+                self._splice(name)
+            before = {n: self._resolutions[n] for n in names if n in self._resolutions}
+            after = resolve_override(
+                code=[n for n in names if n in index.docs[SourceType.CODE] or n in index.broken[SourceType.CODE]],
+                manual=[n for n in names if n in index.docs[SourceType.MANUAL] or n in index.broken[SourceType.MANUAL]],
+            )
+            for name in names:
+                self._resolutions.pop(name, None)
+            self._resolutions.update(after)
+            transitions = diff_resolutions(before, after)
+            broken = sum(len(b) for b in index.broken.values())
+        self._seen = frozenset(c.marker for c in changes)
+        for transition in transitions:
+            self._log_transition(transition)
+        self._log.debug(
+            "override_check", full=False, changes=len(changes), reread=len(wanted), broken=broken,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return CheckReport(
+            listed=len(changes), reread=len(wanted), removed=removed, transitions=tuple(transitions), broken=broken,
+            full=False,
+        )
+
+    def _full_check(self, window: float) -> CheckReport:
+        started = time.perf_counter()
+        # Read before listing: a change is recorded after its write persisted, so the listing
+        # below sees every write recorded here, and the next feed read can skip them.
+        seen = frozenset(c.marker for c in self._recent_changes(window))
+        with self._lock:
+            self._touched.clear()
+            before = self._index.copy() if self._index is not None else _Index.empty()
+            first = self._index is None
+        listings = {source: dict(self._list_for_check(source)) for source in _SOURCES}
+        fresh = _Index.empty()
+        reread = removed = 0
+        for source, etags in listings.items():
+            removed += len(before.keys(source) - set(etags))
+            for name, etag in etags.items():
+                cached = before.docs[source].get(name)
+                if cached is not None and cached.etag == etag:
+                    fresh.docs[source][name] = cached
+                    continue
+                known_broken = before.broken[source].get(name)
+                if known_broken is not None and known_broken.etag == etag:
+                    fresh.broken[source][name] = known_broken
+                    continue
+                reread += 1
+                self._read_for_check(fresh, source, name, etag)
+        with self._lock:
+            if self._index is not None:
+                for source, name in self._touched:
+                    fresh.take(self._index, source, name)
+            changed = first or reread > 0 or removed > 0 or bool(self._touched)
+            self._index = fresh
+            if changed or self._catalog is None:
+                self._catalog = self._build_catalog(fresh)
+                self._version += 1
+            resolutions = resolve_override(code=fresh.keys(SourceType.CODE), manual=fresh.keys(SourceType.MANUAL))
+            transitions = diff_resolutions(self._resolutions, resolutions) if self._resolutions is not None else []
+            self._resolutions = resolutions
+            broken = sum(len(b) for b in fresh.broken.values())
+        self._seen = seen
+        for transition in transitions:
+            self._log_transition(transition)
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        listed = sum(len(e) for e in listings.values())
+        if first:
+            self._log.info(
+                "spec_index_loaded",
+                store=self._inner.url,
+                workflows=len(resolutions),
+                overridden=sum(1 for r in resolutions.values() if r.manual_overridden),
+                broken=broken,
+                duration_ms=duration_ms,
+            )
+        else:
+            self._log.debug(
+                "override_check", full=True, listed=listed, reread=reread, removed=removed, broken=broken,
+                duration_ms=duration_ms,
+            )
+        return CheckReport(
+            listed=listed, reread=reread, removed=removed, transitions=tuple(transitions), broken=broken
+        )
 
     def _list_for_check(self, source: SourceType) -> Mapping[str, str]:
         try:

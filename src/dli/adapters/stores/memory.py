@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
 from dli.domain.model.enums import SourceType
 from dli.adapters.stores._shared import already_exists, changed_since_read
 from dli.domain.model.spec import SpecDocument
-from dli.ports.spec_store import VersionedDocument
+from dli.ports.spec_store import SpecChange, VersionedDocument
 
 __all__ = ["InMemorySpecStore"]
 
@@ -24,11 +26,14 @@ class InMemorySpecStore:
     contract suite.
     """
 
-    def __init__(self, *, url: str = "memory://") -> None:
+    def __init__(self, *, url: str = "memory://", clock: Callable[[], float] = time.time) -> None:
+        """``clock`` stamps the recorded changes (seconds since the epoch)."""
         self._url = url
         self._data: dict[tuple[SourceType, str], tuple[SpecDocument, str]] = {}
         self._writes = itertools.count(1)
         self._lock = threading.Lock()
+        self._clock = clock
+        self._changes: collections.deque[tuple[float, SpecChange]] = collections.deque()
 
     @property
     def url(self) -> str:
@@ -54,6 +59,7 @@ class InMemorySpecStore:
             if (source, document.name) in self._data:
                 raise already_exists(source, document.name)
             self._data[(source, document.name)] = entry = self._stored(source, document)
+            self._record(source, document.name, entry[1])
         return entry[1]
 
     def replace(self, source: SourceType, document: SpecDocument, *, etag: str) -> str:
@@ -62,8 +68,26 @@ class InMemorySpecStore:
             if current is None or current[1] != etag:
                 raise changed_since_read(source, document.name)
             self._data[(source, document.name)] = entry = self._stored(source, document)
+            self._record(source, document.name, entry[1])
         return entry[1]
 
     def delete(self, source: SourceType, name: str) -> bool:
         with self._lock:
-            return self._data.pop((source, name), None) is not None
+            gone = self._data.pop((source, name), None)
+            if gone is not None:
+                self._record(source, name, f"{gone[1]}-deleted")
+            return gone is not None
+
+    # -- ChangeFeed --------------------------------------------------------------------------------
+
+    def recent_changes(self, *, seconds: float) -> Sequence[SpecChange]:
+        since = self._clock() - max(seconds, 0.0)
+        with self._lock:
+            return [change for at, change in self._changes if at >= since]
+
+    def _record(self, source: SourceType, name: str, version: str) -> None:
+        now = self._clock()
+        # An hour is more than any reader's window; older records would only cost memory.
+        while self._changes and self._changes[0][0] < now - 3600:
+            self._changes.popleft()
+        self._changes.append((now, SpecChange(marker=f"{now:020.6f}-{version}", source=source, name=name)))

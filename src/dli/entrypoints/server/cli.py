@@ -57,6 +57,7 @@ def _build_app(options: dict[str, Any]) -> Any:
         orchestrator_url=options["orchestrator"],
         tokens_file=Path(options["tokens_file"]),
         check_interval_seconds=options["check_interval"],
+        full_check_interval_seconds=options.get("full_check_interval", 300.0),
         airflow_username=_env("DLI_AIRFLOW_USERNAME", "AIRFLOW_USERNAME"),
         airflow_password=_env("DLI_AIRFLOW_PASSWORD", "AIRFLOW_PASSWORD"),
         airflow_connect_timeout_seconds=options.get("airflow_connect_timeout"),
@@ -73,6 +74,7 @@ def _build_app(options: dict[str, Any]) -> Any:
         orchestrator=settings.orchestrator_url,
         tokens_file=options["tokens_file"],
         check_interval_seconds=options["check_interval"],
+        full_check_interval_seconds=options.get("full_check_interval", 300.0),
         max_in_flight=admission.max_in_flight,
         max_queued=admission.max_queued,
         queue_timeout_seconds=admission.queue_timeout_seconds,
@@ -98,6 +100,7 @@ def serve(
     tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json"),
     log_format: Literal["json", "console"] = "json",
     check_interval: float = 30.0,
+    full_check_interval: float = 300.0,
     airflow_connect_timeout: Annotated[float | None, Parameter(env_var="DLI_AIRFLOW_CONNECT_TIMEOUT")] = None,
     airflow_read_timeout: Annotated[float | None, Parameter(env_var="DLI_AIRFLOW_READ_TIMEOUT")] = None,
     store_connect_timeout: Annotated[float | None, Parameter(env_var="DLI_STORE_CONNECT_TIMEOUT")] = None,
@@ -127,7 +130,11 @@ def serve(
     log_format
         json (one object per line) or console.
     check_interval
-        Seconds between two override checks of the spec store.
+        Seconds between two override checks of the spec store. On S3 a check reads the writes
+        dli recorded (under <prefix>/.dli/changes/) since the previous one.
+    full_check_interval
+        Seconds between two checks that list every key of the store: writes made around dli
+        (e.g. 'aws s3 cp' into code/) are seen within this interval.
     airflow_connect_timeout
         Seconds to wait for a connection to Airflow (default 3).
     airflow_read_timeout
@@ -166,6 +173,7 @@ def serve(
         "tokens_file": str(tokens_file),
         "log_format": log_format,
         "check_interval": check_interval,
+        "full_check_interval": full_check_interval,
         "max_in_flight": max_in_flight,
         "max_queued": max_queued,
         "queue_timeout": queue_timeout,

@@ -18,7 +18,7 @@ from botocore.exceptions import (
 
 from dli.adapters.stores.s3 import ConditionalWrites, S3SpecStore
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import StoreUnavailableError
+from dli.domain.model.errors import StoreUnavailableError, WorkflowAlreadyExistsError
 from tests.support.hanging_server import hanging_server
 from tests.support.specs import make_document
 
@@ -40,8 +40,9 @@ class ScriptedS3:
         if pending:
             raise pending.pop(0)
 
-    def put_object(self, **_: Any) -> dict[str, str]:
-        self._next("put_object")
+    def put_object(self, **kwargs: Any) -> dict[str, str]:
+        # The change record a write leaves under .dli/changes/ (the store's change feed).
+        self._next("record_change" if "/.dli/changes/" in kwargs["Key"] else "put_object")
         return {"ETag": '"e1"'}
 
     def get_object(self, **_: Any) -> dict[str, Any]:
@@ -70,7 +71,22 @@ def test_a_read_is_repeated_after_a_broken_connection_or_a_gateway_answer(failur
 def test_a_write_is_repeated_when_the_connection_was_never_made() -> None:
     client = ScriptedS3(put_object=[EndpointConnectionError(endpoint_url=ENDPOINT)])
     assert _store(client).create(SourceType.MANUAL, make_document("shop.a")) == "e1"
-    assert client.calls == ["put_object", "put_object"]
+    assert client.calls == ["put_object", "put_object", "record_change"]
+
+
+@pytest.mark.parametrize("failure", [ReadTimeoutError(endpoint_url=ENDPOINT), _gateway(403)])
+def test_a_write_that_persisted_succeeds_when_its_change_record_fails(failure) -> None:
+    client = ScriptedS3(record_change=[failure])
+    assert _store(client).create(SourceType.MANUAL, make_document("shop.a")) == "e1"
+    assert client.calls == ["put_object", "record_change"]
+
+
+def test_a_refused_write_records_no_change() -> None:
+    refused = ClientError({"Error": {"Code": "PreconditionFailed"}, "ResponseMetadata": {"HTTPStatusCode": 412}}, "PutObject")
+    client = ScriptedS3(put_object=[refused])
+    with pytest.raises(WorkflowAlreadyExistsError):
+        _store(client).create(SourceType.MANUAL, make_document("shop.a"))
+    assert client.calls == ["put_object"]
 
 
 @pytest.mark.parametrize("failure", [ReadTimeoutError(endpoint_url=ENDPOINT), ConnectionClosedError(endpoint_url=ENDPOINT)])
