@@ -27,6 +27,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 import structlog
@@ -42,6 +43,8 @@ from dli.ports.spec_store import ChangeFeed, SpecChange, SpecStore, VersionedDoc
 __all__ = ["CheckReport", "IndexedSpecStore"]
 
 _SOURCES = (SourceType.CODE, SourceType.MANUAL)
+_READERS = 8  # keys a check reads at once (boto3 keeps 10 connections per client)
+_PARALLEL_FROM = 16  # fewer keys are read one after another: threads would cost more than they save
 
 
 @attrs.frozen(kw_only=True)
@@ -220,8 +223,7 @@ class IndexedSpecStore:
             self._touched.clear()
         wanted = list(dict.fromkeys((c.source, c.name) for c in changes if c.marker not in self._seen))
         fresh = _Index.empty()
-        for source, name in wanted:
-            self._read_for_check(fresh, source, name, "")
+        self._read_for_check(fresh, [(source, name, "") for source, name in wanted])
         names = sorted({name for _, name in wanted})
         with self._lock:
             assert self._index is not None and self._resolutions is not None
@@ -267,7 +269,8 @@ class IndexedSpecStore:
             first = self._index is None
         listings = {source: dict(self._list_for_check(source)) for source in _SOURCES}
         fresh = _Index.empty()
-        reread = removed = 0
+        removed = 0
+        changed_keys: list[tuple[SourceType, str, str]] = []
         for source, etags in listings.items():
             removed += len(before.keys(source) - set(etags))
             for name, etag in etags.items():
@@ -279,8 +282,9 @@ class IndexedSpecStore:
                 if known_broken is not None and known_broken.etag == etag:
                     fresh.broken[source][name] = known_broken
                     continue
-                reread += 1
-                self._read_for_check(fresh, source, name, etag)
+                changed_keys.append((source, name, etag))
+        reread = len(changed_keys)
+        self._read_for_check(fresh, changed_keys)
         with self._lock:
             if self._index is not None:
                 for source, name in self._touched:
@@ -324,15 +328,39 @@ class IndexedSpecStore:
             self._failed = (time.monotonic(), exc)
             raise
 
-    def _read_for_check(self, index: _Index, source: SourceType, name: str, etag: str) -> None:
-        """Read one new or changed key into ``index``: a document, a broken one, or nothing (deleted since)."""
+    def _read_for_check(self, index: _Index, keys: Sequence[tuple[SourceType, str, str]]) -> None:
+        """Read new or changed ``(source, name, etag)`` keys into ``index``: documents, broken ones,
+        or nothing (deleted since).
+
+        Many keys are read a few at a time: a replica starting on 10,000 S3 specs waits for one
+        GET after another otherwise.
+        """
+
+        def fetch(key: tuple[SourceType, str, str]) -> VersionedDocument | DLIError | None:
+            try:
+                return self._inner.read(key[0], key[1])
+            except ServerError:
+                raise
+            except DLIError as exc:
+                return exc
+
         try:
-            versioned = self._inner.read(source, name)
+            if len(keys) < _PARALLEL_FROM:
+                fetched = [fetch(key) for key in keys]
+            else:
+                with ThreadPoolExecutor(_READERS, thread_name_prefix="dli-index-read") as pool:
+                    fetched = list(pool.map(fetch, keys))
         except ServerError as exc:
             self._failed = (time.monotonic(), exc)
             raise  # the store itself failed: abort the check, keep the index as it was
-        except DLIError as exc:
-            self._mark_broken(index, source, name, etag, broken_spec(source, name, exc))
+        for (source, name, etag), outcome in zip(keys, fetched, strict=True):
+            self._index_read(index, source, name, etag, outcome)
+
+    def _index_read(
+        self, index: _Index, source: SourceType, name: str, etag: str, versioned: VersionedDocument | DLIError | None
+    ) -> None:
+        if isinstance(versioned, DLIError):
+            self._mark_broken(index, source, name, etag, broken_spec(source, name, versioned))
             return
         if versioned is None:  # deleted between listing and reading
             return
