@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
-import attrs
+if TYPE_CHECKING:
+    from dli.adapters._fake_clock import FakeClock
 
 __all__ = ["FakeClock", "SystemClock"]
 
@@ -16,18 +18,13 @@ class SystemClock:
         return dt.datetime.now(dt.timezone.utc)
 
 
-@attrs.define
-class FakeClock:
-    """A clock that moves only when told to."""
+def __getattr__(name: str) -> Any:
+    if name != "FakeClock":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from dli.adapters._fake_clock import FakeClock  # built on first use (see _fake_clock)
 
-    current: dt.datetime = attrs.field(factory=lambda: dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
-    """The time it tells."""
+    return FakeClock
 
-    def now(self) -> dt.datetime:
-        return self.current
 
-    def advance(self, seconds: float) -> None:
-        """Move forward by ``seconds`` (never backwards)."""
-        if seconds < 0:
-            raise ValueError("a clock does not go backwards")
-        self.current += dt.timedelta(seconds=seconds)
+def __dir__() -> list[str]:
+    return sorted({*globals(), "FakeClock"})

@@ -21,20 +21,20 @@ from dli.domain.model.errors import (
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.schedule import AFTER_UPSTREAM, ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, minimal_spec
-from dli.domain.model.workflow import (
-    DagState,
-    RunLogs,
-    WorkflowHistoryResult,
-    WorkflowInfo,
-    WorkflowListResult,
-    WorkflowRegisterResult,
-    WorkflowRunResult,
-    WorkflowStatusResult,
-)
 from dli.domain.usecases import messages as m
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
+    from dli.domain.model.workflow import (
+        DagState,
+        RunLogs,
+        WorkflowHistoryResult,
+        WorkflowInfo,
+        WorkflowListResult,
+        WorkflowRegisterResult,
+        WorkflowRunResult,
+        WorkflowStatusResult,
+    )
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
     from dli.domain.usecases.bus import Handles

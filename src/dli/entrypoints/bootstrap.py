@@ -11,12 +11,10 @@ mode needs them, so that ``dli --help`` and MOCK mode stay fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
-
-import attrs
 
 from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
@@ -28,6 +26,7 @@ if TYPE_CHECKING:
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
     from dli.domain.model.enums import SourceType
+    from dli.domain.model.spec import DatasetSpec
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
 
 __all__ = [
@@ -220,9 +219,12 @@ def _clock(clock: Clock | None) -> Clock:
 # -- the facade's wiring -----------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class Wiring:
-    """What a ``WorkflowAPI`` runs on."""
+class Wiring(NamedTuple):
+    """What a ``WorkflowAPI`` runs on.
+
+    A named tuple rather than an attrs class: every facade is wired here, and creating an attrs
+    class costs each CLI start.
+    """
 
     bus: Handles
     """Carries out the workflow messages: in process (MOCK, LOCAL) or through Basecamp (SERVER)."""
@@ -315,6 +317,31 @@ def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None =
     return MessageBus(store=build_store(store_url), local_specs=FilesystemProject(root), clock=_clock(clock))
 
 
+class _ProjectOnFirstUse:
+    """The project on disk, opened when a command first reads a spec.
+
+    Most commands (``list``, ``status``, ``history`` ...) never read the local project: they do not
+    pay for importing and building its adapter.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._project: LocalSpecs | None = None
+
+    def _opened(self) -> LocalSpecs:
+        if self._project is None:
+            from dli.adapters.local_project import FilesystemProject
+
+            self._project = FilesystemProject(self._root)
+        return self._project
+
+    def find(self, name: str) -> DatasetSpec | None:
+        return self._opened().find(name)
+
+    def all(self) -> Sequence[DatasetSpec]:
+        return self._opened().all()
+
+
 def bootstrap(
     context: ExecutionContext | None = None,
     *,
@@ -329,9 +356,7 @@ def bootstrap(
     if bus is None:
         bus = _bus(context, store=store, orchestrator=orchestrator, clock=clock)
     if local_specs is None:
-        from dli.adapters.local_project import FilesystemProject
-
-        local_specs = FilesystemProject(context.project_path)
+        local_specs = _ProjectOnFirstUse(context.project_path)
 
     def publisher(store_url: str, project_path: Path) -> Handles:
         return build_publisher(store_url=store_url, project_path=project_path, clock=clock)

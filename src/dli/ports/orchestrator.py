@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from dli.domain.model.enums import RunStatus, RunType
-from dli.domain.model.workflow import DagState
+
+if TYPE_CHECKING:
+    from dli.domain.model.workflow import DagState
+    from dli.ports._backfill import BackfillHandle, ChainStep
 
 __all__ = ["BackfillHandle", "ChainStep", "DagState", "Orchestrator", "RunRecord", "WorkflowState"]
+
+# Built on first use (PEP 562): a listing needs none of them, and creating an attrs class costs
+# start-up time.
+_LATER = {
+    "BackfillHandle": "dli.ports._backfill",
+    "ChainStep": "dli.ports._backfill",
+    "DagState": "dli.domain.model.workflow",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LATER.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LATER})
 
 
 @attrs.frozen(kw_only=True)
@@ -40,30 +65,6 @@ class RunRecord:
     """Why it failed."""
     triggered_by: str | None = None
     """Who triggered it."""
-
-
-@attrs.frozen(kw_only=True)
-class BackfillHandle:
-    """A backfill that was started."""
-
-    backfill_id: str
-    """Orchestrator's id of the backfill."""
-    run_ids: tuple[str, ...]
-    """One run per date, in date order."""
-
-
-@attrs.frozen(kw_only=True)
-class ChainStep:
-    """One run of a chained backfill: a dataset and the date it processes."""
-
-    name: str
-    """The dataset (workflow)."""
-    date: dt.date
-    """The calendar day it processes (its ``execution_date``), in ``timezone``."""
-    parameters: Mapping[str, Any] = attrs.field(factory=dict)
-    """Run parameters besides ``execution_date``."""
-    timezone: str = "UTC"
-    """The workflow's schedule timezone."""
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,7 @@ import itertools
 import threading
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,8 +25,11 @@ from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord, WorkflowState
+from dli.ports.orchestrator import RunRecord, WorkflowState
 from dli.ports.spec_store import SpecStore
+
+if TYPE_CHECKING:  # built on first use (dli.ports.orchestrator): MOCK mode's listing needs none of them
+    from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState
 
 __all__ = ["InMemoryOrchestrator"]
 
@@ -85,6 +88,8 @@ class InMemoryOrchestrator:
 
     def dag_state(self, name: str) -> DagState:
         """Always live: the simulation needs no parsing."""
+        from dli.ports.orchestrator import DagState
+
         return DagState(visible=True)
 
     def is_paused(self, name: str) -> bool | None:
@@ -140,10 +145,14 @@ class InMemoryOrchestrator:
         triggered_by: str | None,
         timezone: str = "UTC",
     ) -> BackfillHandle:
+        from dli.ports.orchestrator import ChainStep
+
         steps = [ChainStep(name=name, date=d, parameters=parameters, timezone=timezone) for d in dates]
         return self.backfill_chain(steps, triggered_by=triggered_by)
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
+        from dli.ports.orchestrator import BackfillHandle
+
         with self._lock:
             now = self._clock.now()
             backfill_id = str(next(self._ids))

@@ -27,7 +27,6 @@ import attrs
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ErrorCode, ParameterInvalidError
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.model.override import resolve_override
 from dli.domain.model.schedule import next_run
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec

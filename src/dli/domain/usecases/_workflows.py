@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-
-import attrs
+from typing import NamedTuple
 
 from dli.domain.model.enums import SourceType, WorkflowStatus
 from dli.domain.model.errors import WorkflowNotFoundError
@@ -16,9 +15,12 @@ from dli.domain.model.workflow import WorkflowInfo
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
 
-@attrs.frozen
-class Found:
-    """Both stored documents of one name."""
+class Found(NamedTuple):
+    """Both stored documents of one name.
+
+    A named tuple rather than an attrs class: listing imports this module on every ``dli workflow
+    list`` and never builds one, and creating an attrs class costs start-up time.
+    """
 
     name: str
     code: VersionedDocument | None

@@ -11,13 +11,14 @@ from dli.domain.model.catalog import Catalog, CatalogEntry, broken_spec, cursor_
 from dli.domain.model.enums import ResultStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.spec import SpecDocument
-from dli.domain.model.workflow import BrokenSpec, DagState, WorkflowInfo, WorkflowListResult
+from dli.domain.model.workflow import BrokenSpec, WorkflowInfo, WorkflowListResult
 from dli.domain.usecases._workflows import find, not_found, workflow_info, workflow_status
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator, WorkflowState
 from dli.ports.spec_store import SpecCatalog, SpecStore
 
-if TYPE_CHECKING:  # the bus builds a message class only when a caller sends one
+if TYPE_CHECKING:  # the bus builds a message class (and DagState) only when a caller needs one
+    from dli.domain.model.workflow import DagState
     from dli.domain.usecases.messages import GetDagState, GetWorkflow, ListWorkflows
 
 __all__ = ["get_dag_state", "get_workflow", "list_workflows", "scan_catalog"]

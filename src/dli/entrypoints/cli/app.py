@@ -124,7 +124,6 @@ def invoke(
 
     from dli.domain.model.errors import DLIError
     from dli.entrypoints.cli.exit_codes import exit_code_for, print_error, print_unexpected
-    from dli.entrypoints.cli.session import close_session
 
     tokens = list(sys.argv[1:] if argv is None else argv)
     _injected.clear()
@@ -156,7 +155,11 @@ def invoke(
         print_unexpected(error, stream=err, verbose=bool(_injected.get("verbose")))
         return ExitCode.FAILED
     finally:
-        close_session()
+        # Only the launcher opens a session, and it imports the module: ``dli --help`` and usage
+        # errors do not import it (nor the execution context) just to close nothing.
+        session = sys.modules.get(f"{_PKG}.session")
+        if session is not None:
+            session.close_session()
         _injected.clear()
     return int(result) if isinstance(result, int) and not isinstance(result, bool) else ExitCode.OK
 

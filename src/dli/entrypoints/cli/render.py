@@ -10,22 +10,24 @@ import io
 import json
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
 from dli.domain.model.enums import RunStatus, WorkflowStatus
 from dli.domain.model.schedule import FireTime
-from dli.domain.model.workflow import (
-    WorkflowHistoryResult,
-    WorkflowInfo,
-    WorkflowListResult,
-    WorkflowRegisterResult,
-    WorkflowRunResult,
-    WorkflowStatusResult,
-)
 from dli.entrypoints.cli.session import Session
+
+if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
+    from dli.domain.model.workflow import (
+        WorkflowHistoryResult,
+        WorkflowInfo,
+        WorkflowListResult,
+        WorkflowRegisterResult,
+        WorkflowRunResult,
+        WorkflowStatusResult,
+    )
 
 __all__ = [
     "duration",
