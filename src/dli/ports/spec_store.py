@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
@@ -13,7 +13,7 @@ from dli.domain.model.spec import SpecDocument
 if TYPE_CHECKING:
     from dli.domain.model.catalog import Catalog
 
-__all__ = ["ChangeFeed", "SpecCatalog", "SpecChange", "SpecStore", "VersionedDocument"]
+__all__ = ["SpecCatalog", "SpecStore", "VersionedDocument"]
 
 
 @attrs.frozen
@@ -94,39 +94,5 @@ class SpecCatalog(Protocol):
 
         Raises:
             StoreUnavailableError: The store could not be read the first time.
-        """
-        ...
-
-
-@attrs.frozen
-class SpecChange:
-    """A write a store recorded: which key changed (read the key to learn how)."""
-
-    marker: str
-    """Unique per write; markers order as the writers' clocks do."""
-    source: SourceType
-    """The source written."""
-    name: str
-    """The dataset name written."""
-
-
-@runtime_checkable
-class ChangeFeed(Protocol):
-    """A store that records each write made through dli, so that a reader learns what changed
-    without listing every key (the server's override check, at 10,000 specs on S3).
-
-    A write is recorded after it persisted, so reading the key then sees it. A write whose record
-    failed, or one made around dli (``aws s3 cp``), is seen only by listing the store: readers
-    still list it now and then.
-    """
-
-    def recent_changes(self, *, seconds: float) -> Sequence[SpecChange]:
-        """The writes recorded in about the last ``seconds`` (by the writers' clocks), oldest first.
-
-        The same change is answered again by later calls whose window still covers it: callers
-        skip the markers they have seen.
-
-        Raises:
-            StoreUnavailableError: The store cannot be reached or read.
         """
         ...

@@ -12,7 +12,7 @@ import pytest
 
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
-from dli.ports.spec_store import ChangeFeed
+from dli.ports.change_feed import ChangeFeed
 from dli.testing.specs import make_document
 
 MANUAL, CODE = SourceType.MANUAL, SourceType.CODE

@@ -38,7 +38,8 @@ from dli.domain.model.errors import DLIError, ServerError, SpecInvalidError, Wor
 from dli.domain.model.override import Resolution, Transition, diff_resolutions, resolve_override
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
-from dli.ports.spec_store import ChangeFeed, SpecChange, SpecStore, VersionedDocument
+from dli.ports.change_feed import ChangeFeed, SpecChange
+from dli.ports.spec_store import SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
 

@@ -7,13 +7,17 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from dli.domain.model.enums import SourceType
 from dli.adapters.stores._shared import already_exists, changed_since_read
 from dli.domain.model.spec import SpecDocument
-from dli.ports.spec_store import SpecChange, VersionedDocument
+from dli.ports.spec_store import VersionedDocument
+
+if TYPE_CHECKING:
+    from dli.ports.change_feed import SpecChange
 
 __all__ = ["InMemorySpecStore"]
 
@@ -33,7 +37,7 @@ class InMemorySpecStore:
         self._writes = itertools.count(1)
         self._lock = threading.Lock()
         self._clock = clock
-        self._changes: collections.deque[tuple[float, SpecChange]] = collections.deque()
+        self._changes: collections.deque[tuple[float, str, SourceType, str]] = collections.deque()
 
     @property
     def url(self) -> str:
@@ -81,13 +85,17 @@ class InMemorySpecStore:
     # -- ChangeFeed --------------------------------------------------------------------------------
 
     def recent_changes(self, *, seconds: float) -> Sequence[SpecChange]:
+        from dli.ports.change_feed import SpecChange
+
         since = self._clock() - max(seconds, 0.0)
         with self._lock:
-            return [change for at, change in self._changes if at >= since]
+            recent = [record for record in self._changes if record[0] >= since]
+        return [SpecChange(marker=marker, source=source, name=name) for _, marker, source, name in recent]
 
     def _record(self, source: SourceType, name: str, version: str) -> None:
+        # Plain tuples: MOCK mode seeds this store at every start, and builds no change class for it.
         now = self._clock()
         # An hour is more than any reader's window; older records would only cost memory.
         while self._changes and self._changes[0][0] < now - 3600:
             self._changes.popleft()
-        self._changes.append((now, SpecChange(marker=f"{now:020.6f}-{version}", source=source, name=name)))
+        self._changes.append((now, f"{now:020.6f}-{version}", source, name))

@@ -51,7 +51,8 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.spec import SpecDocument
-from dli.ports.spec_store import SpecChange, VersionedDocument
+from dli.ports.change_feed import SpecChange
+from dli.ports.spec_store import VersionedDocument
 
 __all__ = ["ConditionalWrites", "S3SpecStore"]
 

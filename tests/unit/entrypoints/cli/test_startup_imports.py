@@ -20,6 +20,7 @@ NOT_FOR_A_LISTING = {
     "dli.adapters._fake_clock",
     "dli.adapters.local_project",  # a listing never reads the project on disk
     "dli.domain.model.override",
+    "dli.ports.change_feed",  # the server's override check reads it, a listing does not
 }
 NOT_FOR_HELP = {"dli.entrypoints.cli.session", "dli.entrypoints.context"}
 
