@@ -8,7 +8,13 @@ from dli import WorkflowAPI, ExecutionContext, ExecutionMode, ResultStatus, RunS
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
-from dli.domain.model.errors import ParameterInvalidError, ServerError, SpecInvalidError, WorkflowPermissionError
+from dli.domain.model.errors import (
+    ParameterInvalidError,
+    ServerError,
+    SpecInvalidError,
+    WorkflowAlreadyExistsError,
+    WorkflowPermissionError,
+)
 from dli.domain.model.spec import Parameter, SpecDocument
 from dli.domain.usecases.messages import RegisterWorkflow
 from tests.support.backends import write_spec
@@ -280,3 +286,92 @@ def test_unregister_pauses_only_a_dag_the_orchestrator_has_and_runs(flaky):
     orch.calls.clear()
     assert api.unregister("shop.unseen").warnings == ()
     assert orch.calls == ["is_paused", "sync"] and store.read(SourceType.MANUAL, "shop.unseen") is None
+
+
+# -- a stored document that cannot be read ---------------------------------------------------------
+
+
+@pytest.fixture
+def broken_store(tmp_path):
+    """A filesystem store whose MANUAL ``shop.bad.upload`` cannot be read (uploaded by hand, not by dli)."""
+    from dli.adapters.stores.filesystem import FilesystemSpecStore
+
+    root = tmp_path / "store"
+    (root / "manual").mkdir(parents=True)
+    (root / "manual" / "shop.bad.upload.yaml").write_bytes(b"name: [unclosed")
+    return FilesystemSpecStore.from_url(root.as_uri()), root
+
+
+def _local_api(tmp_path, store):
+    clock = FakeClock()
+    project = tmp_path / "project"
+    write_spec(project, make_spec("shop.bad.upload", cron=None, description="Fixed"))
+    context = ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=project, user="alice")
+    return WorkflowAPI(context, store=store, orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+
+
+def test_register_names_an_unreadable_manual_spec_and_force_replaces_it(tmp_path, broken_store):
+    store, root = broken_store
+    api = _local_api(tmp_path, store)
+    with pytest.raises(WorkflowAlreadyExistsError, match="cannot be read") as refused:
+        api.register("shop.bad.upload", cron="0 9 * * *")
+    assert "--force" in " ".join(refused.value.hints)
+    assert (root / "manual" / "shop.bad.upload.yaml").read_bytes() == b"name: [unclosed"  # nothing written
+    result = api.register("shop.bad.upload", cron="0 9 * * *", force=True)
+    assert (result.updated, result.previous_cron) == (True, None)
+    assert store.read(SourceType.MANUAL, "shop.bad.upload").document.spec.description == "Fixed"
+
+
+def test_unregister_deletes_an_unreadable_manual_spec(tmp_path, broken_store):
+    store, root = broken_store
+    api = _local_api(tmp_path, store)
+    assert api.unregister("shop.bad.upload").status is ResultStatus.SUCCESS
+    assert not (root / "manual" / "shop.bad.upload.yaml").exists()
+
+
+def test_an_unreadable_code_spec_keeps_its_name_code_managed(tmp_path, broken_store):
+    store, root = broken_store
+    (root / "code").mkdir()
+    (root / "manual" / "shop.bad.upload.yaml").rename(root / "code" / "shop.bad.upload.yaml")
+    api = _local_api(tmp_path, store)
+    with pytest.raises(WorkflowPermissionError):
+        api.register("shop.bad.upload", cron="0 9 * * *", force=True)
+    with pytest.raises(WorkflowPermissionError):
+        api.unregister("shop.bad.upload")
+    assert store.list_etags(SourceType.MANUAL) == {}
+
+
+@pytest.mark.parametrize("found_by", ["listing", "change-feed"])
+def test_the_server_index_lets_force_replace_an_unreadable_manual_spec(tmp_path, found_by):
+    from dli.adapters.stores.indexed import IndexedSpecStore
+    from dli.adapters.stores.filesystem import FilesystemSpecStore
+
+    class FeedOverFiles(FilesystemSpecStore):
+        """Files plus a change feed naming the hand-made upload (as an S3 record would)."""
+
+        def recent_changes(self, *, seconds):
+            from dli.ports.change_feed import SpecChange
+
+            uploaded = (self._root / "manual" / "shop.bad.upload.yaml").exists()  # noqa: SLF001
+            return [SpecChange(marker="m1", source=SourceType.MANUAL, name="shop.bad.upload")] if uploaded else []
+
+    root = tmp_path / "store"
+    inner = FeedOverFiles.from_url(root.as_uri())
+    index = IndexedSpecStore(inner)
+    index.check()
+    (root / "manual").mkdir(parents=True, exist_ok=True)
+    (root / "manual" / "shop.bad.upload.yaml").write_bytes(b"name: [unclosed")
+    index.check(full=found_by == "listing")
+    assert [b.dataset_name for b in index.broken()] == ["shop.bad.upload"]
+    if found_by == "change-feed":
+        assert index.check().full is True  # the read told no etag: the next check lists the store
+    with pytest.raises(SpecInvalidError) as unreadable:
+        index.read(SourceType.MANUAL, "shop.bad.upload")
+    assert unreadable.value.hints == (
+        "Replace it with 'dli workflow register shop.bad.upload --force', "
+        "or remove it with 'dli workflow unregister shop.bad.upload'.",
+    )
+    api = _local_api(tmp_path, index)
+    api.register("shop.bad.upload", cron="0 9 * * *", force=True)
+    assert index.broken() == ()
+    assert inner.read(SourceType.MANUAL, "shop.bad.upload").document.spec.description == "Fixed"

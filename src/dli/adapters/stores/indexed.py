@@ -248,6 +248,10 @@ class IndexedSpecStore:
             transitions = diff_resolutions(before, after)
             broken = sum(len(b) for b in index.broken.values())
         self._seen = frozenset(c.marker for c in changes)
+        if fresh.broken[SourceType.CODE] or fresh.broken[SourceType.MANUAL]:
+            # A read that fails tells no etag: the next check lists the store for it, so that a
+            # conditional write can replace the broken document (register --force).
+            self._last_full = None
         for transition in transitions:
             self._log_transition(transition)
         self._log.debug(
@@ -450,9 +454,14 @@ class IndexedSpecStore:
         if cached is not None:
             return cached
         if broken is not None:
+            fix = (
+                f"Replace it with 'dli workflow register {name} --force', or remove it with 'dli workflow unregister {name}'."
+                if source is SourceType.MANUAL
+                else "Fix the spec in Git and publish the project to replace it."
+            )
             raise SpecInvalidError(
                 broken.spec.reason,
-                hints=("Fix the document in the store, or publish the fixed project to replace it.",),
+                hints=(fix,),
                 details={"dataset_name": name, "key": broken.spec.key},
             )
         # Not indexed: it may have been written behind our back since the last check.

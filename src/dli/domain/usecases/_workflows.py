@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from dli.domain.model.enums import SourceType, WorkflowStatus
-from dli.domain.model.errors import WorkflowNotFoundError
+from dli.domain.model.errors import SpecInvalidError, WorkflowNotFoundError
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.schedule import next_run
 from dli.domain.model.spec import SpecDocument
@@ -36,6 +36,14 @@ def find(store: SpecStore, name: str) -> Found:
     """Read both sources for ``name`` (validated first: DLI-203 for a malformed name)."""
     validate_dataset_name(name)
     return Found(name=name, code=store.read(SourceType.CODE, name), manual=store.read(SourceType.MANUAL, name))
+
+
+def read_or_broken(store: SpecStore, source: SourceType, name: str) -> VersionedDocument | SpecInvalidError | None:
+    """The stored document, or why it cannot be read: a write may still replace or delete a broken one."""
+    try:
+        return store.read(source, name)
+    except SpecInvalidError as exc:
+        return exc
 
 
 def require_active(store: SpecStore, name: str) -> tuple[Found, SpecDocument]:

@@ -6,15 +6,18 @@ from dli.domain.model.dependencies import check_acyclic, upstream_warnings
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
     DLIError,
+    SpecInvalidError,
     StoreUnavailableError,
-    already_registered,
+    WorkflowAlreadyExistsError,
     WorkflowNotFoundError,
     WorkflowUnregisterError,
+    already_registered,
 )
 from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import WorkflowRegisterResult, WorkflowRunResult
-from dli.domain.usecases._workflows import find, not_found, workflow_info
+from dli.domain.model.names import validate_dataset_name
+from dli.domain.usecases._workflows import not_found, read_or_broken, workflow_info
 from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.messages import RegisterWorkflow, UnregisterWorkflow
 from dli.ports.clock import Clock
@@ -65,11 +68,15 @@ def register_workflow(
     """
     spec = message.spec
     assert spec.schedule is not None  # the message checked it
-    found = find(store, spec.name)
-    if found.code is not None:
+    validate_dataset_name(spec.name)
+    # A stored document that cannot be read (a bad upload, an older dli) still counts: a broken
+    # CODE one keeps the name CODE's, a broken MANUAL one is replaced by --force.
+    code = read_or_broken(store, SourceType.CODE, spec.name)
+    manual = read_or_broken(store, SourceType.MANUAL, spec.name)
+    if code is not None:
         check_allowed(Action.MODIFY, source=SourceType.CODE, dataset_name=spec.name)
-    if found.manual is not None and not message.force:
-        raise already_registered(spec.name)
+    if manual is not None and not message.force:
+        raise _already_registered(spec.name, manual)
     # The graph as it will be once this spec is active: a cycle through it is refused before anything is written.
     active = load_active_specs(store, overlay={spec.name: spec})
     check_acyclic(active.graph, roots=[spec.name])
@@ -79,18 +86,25 @@ def register_workflow(
         spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now
     )
     previous_cron = None
-    if found.manual is None:
+    if manual is None:
         store.create(SourceType.MANUAL, document)
+    elif isinstance(manual, SpecInvalidError):
+        # Replaced at the version listed: a write of that key since then still refuses (DLI-801).
+        etag = store.list_etags(SourceType.MANUAL).get(spec.name)
+        if etag is None:
+            store.create(SourceType.MANUAL, document)
+        else:
+            store.replace(SourceType.MANUAL, document, etag=etag)
     else:
-        previous_cron = found.manual.document.schedule.cron
-        store.replace(SourceType.MANUAL, document, etag=found.manual.etag)
+        previous_cron = manual.document.schedule.cron
+        store.replace(SourceType.MANUAL, document, etag=manual.etag)
     try:
         orchestrator.sync(spec.name)
         orchestrator.set_paused(spec.name, not spec.schedule.enabled)
     except DLIError as exc:  # the first failure ends the talking: a hung orchestrator costs one timeout
         warnings.append(_registered_but_not_told(spec.name, spec.schedule.enabled, exc))
     info = workflow_info(document, overridden=False, paused=not spec.schedule.enabled, running=False, now=now)
-    updated = found.manual is not None
+    updated = manual is not None
     return WorkflowRegisterResult(
         dataset_name=spec.name,
         status=ResultStatus.SUCCESS,
@@ -114,14 +128,16 @@ def unregister_workflow(
     the spec is deleted all the same and the result's ``warnings`` say so: the store is the source
     of truth and the DAG factory drops the DAG by itself.
     """
-    name = message.dataset_name
-    found = find(store, name)
-    if found.manual is None:
-        if found.code is not None:
+    name = validate_dataset_name(message.dataset_name)
+    # A MANUAL document that cannot be read is deleted all the same: that is how a user gets rid of it.
+    code = read_or_broken(store, SourceType.CODE, name)
+    manual = read_or_broken(store, SourceType.MANUAL, name)
+    if manual is None:
+        if code is not None:
             check_allowed(Action.DELETE, source=SourceType.CODE, dataset_name=name)
         raise not_found(name)
     problem: DLIError | None = None
-    if found.code is None:
+    if code is None:
         try:
             if orchestrator.is_paused(name) is False:
                 orchestrator.set_paused(name, True)
@@ -145,7 +161,18 @@ def unregister_workflow(
         except DLIError as exc:
             problem = exc
     message_text = f"Workflow '{name}' unregistered"
-    if found.code is not None:
+    if code is not None:
         message_text += " (the CODE workflow of the same name stays active)"
     warnings = (_unregistered_but_not_told(name, problem),) if problem is not None else ()
     return WorkflowRunResult(dataset_name=name, status=ResultStatus.SUCCESS, message=message_text, warnings=warnings)
+
+
+def _already_registered(name: str, manual: object) -> WorkflowAlreadyExistsError:
+    error = already_registered(name)
+    if isinstance(manual, SpecInvalidError):
+        error = WorkflowAlreadyExistsError(
+            f"Workflow '{name}' is already registered, and its stored MANUAL spec cannot be read: {manual.message}",
+            hints=("Use --force to replace it with this spec, or unregister it.",),
+            details=error.details,
+        )
+    return error
