@@ -29,3 +29,11 @@ class TestDiskCachedOverFilesystem(SpecStoreContract):
     @pytest.fixture
     def store(self, tmp_path):
         return DiskCachedSpecStore(FilesystemSpecStore(tmp_path / "store"), cache_dir=tmp_path / "cache")
+
+
+class TestDiskCachedOverMemory(SpecStoreContract):
+    """Over a store with a change feed: listings after the first follow the feed."""
+
+    @pytest.fixture
+    def store(self, tmp_path):
+        return DiskCachedSpecStore(InMemorySpecStore(), cache_dir=tmp_path / "cache")

@@ -122,19 +122,28 @@ def build_store(
 
 
 def build_factory_store(
-    url: str, *, cache_dir: Path | None = None, listed: Mapping[SourceType, Mapping[str, str]] | None = None
+    url: str,
+    *,
+    cache_dir: Path | None = None,
+    listed: Mapping[SourceType, Mapping[str, str]] | None = None,
+    full_listing_interval_seconds: float = 300.0,
 ) -> SpecStore:
     """The store as the DAG factory reads it: ``s3://`` through a disk cache refreshed by ETag.
 
     ``listed``: the etags of a listing made elsewhere (the DAG bundle's index): the cache serves
-    those versions without listing S3 again.
+    those versions without listing S3 again. Between two full listings, at most
+    ``full_listing_interval_seconds`` apart, an instance kept across listings (the bundle's) reads
+    the store's change feed instead.
     """
     store = build_store(url)
     if urlsplit(url).scheme != "s3":
         return store
     from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
 
-    return DiskCachedSpecStore(store, cache_dir=cache_dir or default_cache_dir(url), listed=listed)
+    return DiskCachedSpecStore(
+        store, cache_dir=cache_dir or default_cache_dir(url), listed=listed,
+        full_listing_interval_seconds=full_listing_interval_seconds,
+    )
 
 
 def warm_factory() -> None:

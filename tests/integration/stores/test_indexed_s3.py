@@ -78,3 +78,25 @@ def test_a_spec_copied_in_around_dli_is_seen_by_the_next_full_check(server):
     report = index.check(full=True)
     assert (report.full, report.reread) == (True, 1)
     assert index.read(CODE, "shop.by.hand").document.schedule.cron == "0 4 * * *"
+
+
+def test_the_dag_bundle_refresh_downloads_the_recorded_changes_and_lists_no_spec_folder(server, tmp_path):
+    from dli.entrypoints.airflow.shards import sync_bundle
+    from dli.entrypoints.bootstrap import build_factory_store
+
+    bucket = server.new_bucket()
+    url = f"s3://{bucket}/specs"
+    writer = build_store(url)  # CI's publish, or Basecamp
+    for i in range(30):
+        writer.create(MANUAL, make_document(f"shop.many.t{i:02d}"))
+    store = build_factory_store(url, cache_dir=tmp_path / "cache")  # the bundle keeps one across refreshes
+    first = sync_bundle(tmp_path / "dags", store, store_url=url, shards=8)
+    assert first.datasets == 30
+    sent = _counted(store.inner)
+
+    versioned = writer.read(MANUAL, "shop.many.t03")
+    writer.replace(MANUAL, make_document("shop.many.t03", cron="0 3 * * *"), etag=versioned.etag)
+    again = sync_bundle(tmp_path / "dags", store, store_url=url, shards=8, last=first.index)
+
+    assert len(again.written) == 1 and again.index.specs["shop.many.t03"].etag != first.index.specs["shop.many.t03"].etag
+    assert sorted(sent) == ["GET", "LIST specs/.dli/changes/", "LIST specs/.dli/changes/"]  # one per source listed

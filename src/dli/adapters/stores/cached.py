@@ -1,28 +1,37 @@
 """A disk-cached spec store: a SpecStore decorator for readers far from their store (the DAG factory).
 
-Each ``list_etags`` asks the store (one listing per source) and remembers the etags; ``read`` then
+``list_etags`` lists the store (both sources at once) and remembers the etags; ``read`` then
 serves a document from ``<cache>/<source>/<name>.<etag>.yaml`` when that version is on disk, and
 downloads it (once) when it is not. A parse of 1,000 unchanged specs therefore makes no per-spec
 network call. When the store cannot be reached, the last listed versions on disk are served, so a
 short S3 outage does not take every DAG of the store out of Airflow; with nothing on disk the
 error is raised. Writes go through to the store. Changes made by others are seen at the next ``list_etags``.
+
+Over a store that records its writes (``ChangeFeed``: S3), a ``list_etags`` after the first one
+reads the changes recorded since the previous one and downloads only the keys they name, and lists
+the store again at least every ``full_listing_interval_seconds``: the DAG bundle, which keeps one
+instance and lists at every refresh, then pays for the changes, not for 10,000 keys.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
 from dli.adapters.files import write_atomic
+from dli.adapters.stores._feed import FeedFollower
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import StoreUnavailableError
+from dli.domain.model.errors import DLIError, ServerError, StoreUnavailableError
 from dli.domain.model.spec import SpecDocument
+from dli.ports.change_feed import ChangeFeed
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
 __all__ = ["DiskCachedSpecStore", "default_cache_dir"]
@@ -47,7 +56,13 @@ class DiskCachedSpecStore:
     """Reads through a per-version disk cache; serves the cache while the store is unreachable."""
 
     def __init__(
-        self, inner: SpecStore, *, cache_dir: Path, listed: Mapping[SourceType, Mapping[str, str]] | None = None
+        self,
+        inner: SpecStore,
+        *,
+        cache_dir: Path,
+        listed: Mapping[SourceType, Mapping[str, str]] | None = None,
+        full_listing_interval_seconds: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``listed``: etags already known from a listing made elsewhere (the DAG bundle's index), so
         that ``read`` serves those versions from the cache without listing the store again."""
@@ -55,6 +70,16 @@ class DiskCachedSpecStore:
         self._dir = Path(cache_dir)
         self._etags: dict[SourceType, dict[str, str]] = {source: dict(etags) for source, etags in (listed or {}).items()}
         self._lock = threading.Lock()
+        self._feed = (
+            FeedFollower(inner, full_interval_seconds=full_listing_interval_seconds, monotonic=monotonic)
+            if isinstance(inner, ChangeFeed)
+            else None
+        )
+
+    @property
+    def inner(self) -> SpecStore:
+        """The decorated store."""
+        return self._inner
 
     @property
     def url(self) -> str:
@@ -77,8 +102,41 @@ class DiskCachedSpecStore:
                     yield name, etag, folder / entry
 
     def list_etags(self, source: SourceType) -> Mapping[str, str]:
+        if self._feed is not None and not self._feed.listing_due() and self._follow_feed():
+            with self._lock:
+                return dict(sorted(self._etags.get(source, {}).items()))
+        return self._list(source)
+
+    def _follow_feed(self) -> bool:
+        """Apply the changes recorded since the last listing; ``False`` when the store must be listed."""
+        assert self._feed is not None
         try:
-            etags = dict(self._inner.list_etags(source))
+            read = self._feed.read()
+            for source, name in read.keys:
+                versioned = self._download(source, name)
+                with self._lock:
+                    if versioned is None:
+                        self._etags.setdefault(source, {}).pop(name, None)
+                    else:
+                        self._etags.setdefault(source, {})[name] = versioned.etag
+                self._prune(source, name)
+        except ServerError:
+            return False  # a listing says whether the store is down, and serves the cache if it is
+        except DLIError:
+            return False  # a document that cannot be read: only a listing tells its version
+        self._feed.applied(read)
+        return True
+
+    def _list(self, source: SourceType) -> Mapping[str, str]:
+        read = None
+        if self._feed is not None:
+            # Read before listing: the listing sees every write recorded here.
+            with contextlib.suppress(ServerError):
+                read = self._feed.read()
+        # With a feed, both sources at once: the feed's next read then starts from one moment for both.
+        sources = tuple(SourceType) if self._feed is not None else (source,)
+        try:
+            listings = {s: dict(self._inner.list_etags(s)) for s in sources}
         except StoreUnavailableError:
             cached = {name: etag for name, etag, _ in self._cached(source)}
             if not cached and not any(True for s in SourceType for _ in self._cached(s)):
@@ -87,13 +145,27 @@ class DiskCachedSpecStore:
                 self._etags[source] = cached
             return cached
         with self._lock:
-            self._etags[source] = etags
+            self._etags.update(listings)
         # Versions no longer listed will not be read again.
-        for name, etag, path in self._cached(source):
-            if _safe(etags.get(name, "")) != etag:
+        for listed in sources:
+            for name, etag, path in self._cached(listed):
+                if _safe(listings[listed].get(name, "")) != etag:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+        if read is not None:
+            assert self._feed is not None
+            self._feed.applied(read, listed=True)
+        return listings[source]
+
+    def _prune(self, source: SourceType, name: str) -> None:
+        """Remove the cached versions of ``name`` that are no longer its current one."""
+        with self._lock:
+            current = self._etags.get(source, {}).get(name)
+        for path in (self._dir / source.value).glob(f"{glob.escape(name)}.*{_SUFFIX}"):
+            version = path.name[len(name) + 1 : -len(_SUFFIX)]
+            if "." not in version and version != _safe(current or ""):  # with a dot: another dataset's file
                 with contextlib.suppress(OSError):
                     path.unlink()
-        return etags
 
     def read(self, source: SourceType, name: str) -> VersionedDocument | None:
         with self._lock:
@@ -109,6 +181,9 @@ class DiskCachedSpecStore:
                     document=document_from_bytes(raw, where=f"{self.url}/{source.value}/{name}{_SUFFIX}", source=source),
                     etag=etag,
                 )
+        return self._download(source, name)
+
+    def _download(self, source: SourceType, name: str) -> VersionedDocument | None:
         versioned = self._inner.read(source, name)
         if versioned is not None:
             path = self._dir / source.value / f"{name}.{_safe(versioned.etag)}{_SUFFIX}"

@@ -38,7 +38,8 @@ from dli.domain.model.errors import DLIError, ServerError, SpecInvalidError, Wor
 from dli.domain.model.override import Resolution, Transition, diff_resolutions, resolve_override
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
-from dli.ports.change_feed import ChangeFeed, SpecChange
+from dli.adapters.stores._feed import FeedFollower, FeedRead
+from dli.ports.change_feed import ChangeFeed
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
@@ -119,13 +120,14 @@ class IndexedSpecStore:
         ``clock_skew_seconds``: how far the writers' clocks may be behind this host's.
         """
         self._inner = inner
-        self._feed = inner if isinstance(inner, ChangeFeed) else None
-        self._full_interval = full_check_interval_seconds
-        self._skew = clock_skew_seconds
-        self._monotonic = monotonic
-        self._last_start: float | None = None  # of the last check that succeeded
-        self._last_full: float | None = None  # of the last full check that succeeded
-        self._seen: frozenset[str] = frozenset()  # change markers the last feed read answered
+        self._feed = (
+            FeedFollower(
+                inner, full_interval_seconds=full_check_interval_seconds, clock_skew_seconds=clock_skew_seconds,
+                monotonic=monotonic,
+            )
+            if isinstance(inner, ChangeFeed)
+            else None
+        )
         self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
         self._log = logger or structlog.get_logger("dli.spec_index")
         self._lock = threading.RLock()
@@ -189,40 +191,27 @@ class IndexedSpecStore:
 
     def _check(self, *, full: bool = True) -> CheckReport:
         with self._check_lock:
-            began = self._monotonic()
-            quick = (
-                not full
-                and self._feed is not None
-                and self._index is not None
-                and self._last_start is not None
-                and self._last_full is not None
-                and began - self._last_full < self._full_interval
-            )
-            # The writes of the window are answered again by the next read of the feed: the ones
-            # seen since the window began (by a writer's clock at most ``clock_skew_seconds`` behind).
-            window = began - (self._last_start if self._last_start is not None else began) + self._skew
-            report = self._quick_check(window) if quick else self._full_check(window)
-            self._last_start = began
-            if report.full:
-                self._last_full = began
-            return report
+            quick = not full and self._feed is not None and self._index is not None and not self._feed.listing_due()
+            return self._quick_check() if quick else self._full_check()
 
-    def _recent_changes(self, window: float) -> Sequence[SpecChange]:
+    def _read_feed(self) -> FeedRead | None:
         if self._feed is None:
-            return ()
+            return None
         try:
-            return self._feed.recent_changes(seconds=window)
+            return self._feed.read()
         except ServerError as exc:
             self._failed = (time.monotonic(), exc)
             raise
 
-    def _quick_check(self, window: float) -> CheckReport:
-        """Read the keys the change feed names in ``window`` seconds, except the changes already seen."""
+    def _quick_check(self) -> CheckReport:
+        """Read the keys the change feed names since the previous check."""
+        assert self._feed is not None
         started = time.perf_counter()
-        changes = self._recent_changes(window)
+        read = self._read_feed()
+        assert read is not None
+        changes, wanted = read.changes, read.keys
         with self._lock:
             self._touched.clear()
-        wanted = list(dict.fromkeys((c.source, c.name) for c in changes if c.marker not in self._seen))
         fresh = _Index.empty()
         self._read_for_check(fresh, [(source, name, "") for source, name in wanted])
         names = sorted({name for _, name in wanted})
@@ -247,11 +236,11 @@ class IndexedSpecStore:
             self._resolutions.update(after)
             transitions = diff_resolutions(before, after)
             broken = sum(len(b) for b in index.broken.values())
-        self._seen = frozenset(c.marker for c in changes)
+        self._feed.applied(read)
         if fresh.broken[SourceType.CODE] or fresh.broken[SourceType.MANUAL]:
             # A read that fails tells no etag: the next check lists the store for it, so that a
             # conditional write can replace the broken document (register --force).
-            self._last_full = None
+            self._feed.list_next_time()
         for transition in transitions:
             self._log_transition(transition)
         self._log.debug(
@@ -263,11 +252,11 @@ class IndexedSpecStore:
             full=False,
         )
 
-    def _full_check(self, window: float) -> CheckReport:
+    def _full_check(self) -> CheckReport:
         started = time.perf_counter()
         # Read before listing: a change is recorded after its write persisted, so the listing
         # below sees every write recorded here, and the next feed read can skip them.
-        seen = frozenset(c.marker for c in self._recent_changes(window))
+        read = self._read_feed()
         with self._lock:
             self._touched.clear()
             before = self._index.copy() if self._index is not None else _Index.empty()
@@ -303,7 +292,9 @@ class IndexedSpecStore:
             transitions = diff_resolutions(self._resolutions, resolutions) if self._resolutions is not None else []
             self._resolutions = resolutions
             broken = sum(len(b) for b in fresh.broken.values())
-        self._seen = seen
+        if read is not None:
+            assert self._feed is not None
+            self._feed.applied(read, listed=True)
         for transition in transitions:
             self._log_transition(transition)
         duration_ms = round((time.perf_counter() - started) * 1000, 1)

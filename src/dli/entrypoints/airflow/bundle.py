@@ -7,8 +7,9 @@ Install it with one setting on every Airflow component (DAG processor, scheduler
       {"name": "dli", "classpath": "dli.entrypoints.airflow.bundle.DliDagBundle",
        "kwargs": {"store_url": "s3://bucket/prefix", "shards": 256, "refresh_interval": 5}}]'
 
-Each refresh lists the store once (``shards.sync_bundle``) and rewrites only the shard files whose
-specs changed; Airflow's DAG processor re-parses a file whose mtime is newer than its last parse,
+Each refresh lists the store once (``shards.sync_bundle``; on S3, between two full listings at most
+``full_listing_interval`` seconds apart, it reads the writes recorded since the previous refresh
+instead) and rewrites only the shard files whose specs changed; Airflow's DAG processor re-parses a file whose mtime is newer than its last parse,
 and parses a new file first. dli asks Airflow to parse the dataset's shard file after a write
 (``PUT /api/v2/parseDagFile``), which also makes the processor refresh the bundle at once.
 
@@ -54,12 +55,22 @@ class DliDagBundle(BaseDagBundle):
         store_url: The spec store (``file:///path`` or ``s3://bucket/prefix``); default ``$DLI_STORE_URL``.
         shards: How many files the datasets are spread over (1-999). Changing it moves every DAG to
             a new file once.
+        full_listing_interval: Seconds between two refreshes that list every key of an S3 store
+            (default 300); the refreshes between read the writes dli recorded. A spec copied into
+            the bucket around dli (``aws s3 cp``) appears within this interval.
         **kwargs: Airflow's bundle arguments (``name``, ``refresh_interval``, ...).
     """
 
     supports_versioning = False
 
-    def __init__(self, *, store_url: str | None = None, shards: int = DEFAULT_SHARDS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        store_url: str | None = None,
+        shards: int = DEFAULT_SHARDS,
+        full_listing_interval: float = 300.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         url = store_url or os.environ.get("DLI_STORE_URL")
         if not url:
@@ -68,6 +79,9 @@ class DliDagBundle(BaseDagBundle):
             raise ValueError(f"dli DAG bundle: shards must be between 1 and 999, not {shards}")
         self.store_url = url
         self.shards = int(shards)
+        self.full_listing_interval = float(full_listing_interval)
+        if self.full_listing_interval <= 0:
+            raise ValueError(f"dli DAG bundle: full_listing_interval must be positive, not {full_listing_interval}")
         self._path = Path(self.base_dir) / "dags"
         self._store: SpecStore | None = None
         self._last: BundleIndex | None = None
@@ -92,7 +106,9 @@ class DliDagBundle(BaseDagBundle):
     def refresh(self) -> None:
         if self._store is None:
             # Kept across refreshes: the store remembers what it listed and reads only what changed.
-            self._store = build_factory_store(self.store_url)
+            self._store = build_factory_store(
+                self.store_url, full_listing_interval_seconds=self.full_listing_interval
+            )
         with self.lock():
             report = sync_bundle(
                 self._path, self._store, store_url=self.store_url, shards=self.shards, last=self._last
