@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +34,8 @@ from tests.support.s3_servers import S3Server, client_for, run_moto, s3_env
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "src" / "dli" / "entrypoints" / "airflow" / "dli_dags.py"
 CONN_ID = "dli_local"
+# What Airflow's scheduler logs when its loop dies (then it shuts down; see _keep_scheduler_alive).
+_SCHEDULER_LOOP_DIED = b"Exception when executing SchedulerJob._run_scheduler_loop"
 S3_PREFIX = "specs"
 S3_BUNDLE = "dli-s3"
 S3_SHARDS = 8
@@ -113,23 +116,40 @@ class E2EStack:
         self._stopping.set()
         self._exit.close()
 
-    def _scheduler_running(self) -> bool:
+    def _scheduler_pids(self) -> list[int]:
         assert self.airflow is not None and self.airflow.proc is not None
-        sessions = [self.airflow.proc.pid, *self._extra_sessions]
-        for sid in sessions:
+        found = []
+        for sid in [self.airflow.proc.pid, *self._extra_sessions]:
             for pid in session_pids(sid):
                 try:
                     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 except OSError:
                     continue
                 if b"scheduler" in cmdline and any(part.endswith(b"airflow") for part in cmdline):
-                    return True
-        return False
+                    found.append(pid)
+        return found
+
+    def _scheduler_running(self) -> bool:
+        return bool(self._scheduler_pids())
+
+    def _kill_with_children(self, pid: int) -> None:
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                        children.append(int(entry.name))
+                except (OSError, ValueError, IndexError):
+                    continue
+        for target in (*children, pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(target, signal.SIGKILL)
 
     _extra_sessions: list[int] = []
 
     def _keep_scheduler_alive(self) -> None:
-        """Restart Airflow's scheduler when it dies (standalone does not).
+        """Restart Airflow's scheduler when it dies (standalone does not), or when its loop died and
+        it hangs shutting down (waiting for a LocalExecutor worker that never exits).
 
         Airflow 3.3 on a SQLite metadata database: when backfill creation hits "database is locked"
         (HTTP 503), Airflow deletes the runs it had already committed; a scheduler loop that loaded
@@ -137,10 +157,21 @@ class E2EStack:
         see docs/airflow.md. The restart keeps one such event from failing the rest of the suite.
         """
         self._extra_sessions = []
+        seen = 0  # bytes of the log already searched for a dying scheduler
         while not self._stopping.wait(2.0):
             airflow = self.airflow
             if airflow is None or airflow.proc is None or airflow.proc.poll() is not None:
                 return
+            with contextlib.suppress(OSError), open(airflow.log_path, "rb") as log:
+                log.seek(seen)
+                new = log.read()
+                seen += len(new)
+                if _SCHEDULER_LOOP_DIED in new:
+                    # A scheduler whose loop died shuts down waiting for its LocalExecutor workers,
+                    # and one of them can hang: it stays a process but schedules nothing again.
+                    for pid in self._scheduler_pids():
+                        self._kill_with_children(pid)
+                    time.sleep(1.0)
             if self._scheduler_running():
                 continue
             if self._stopping.is_set():
