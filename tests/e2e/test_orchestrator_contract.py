@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
+from collections.abc import Iterator
 
 import attrs
 import pytest
@@ -11,8 +13,8 @@ import pytest
 from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 from dli.adapters.clock import SystemClock
 from dli.adapters.stores.filesystem import FilesystemSpecStore
-from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import ServerError
+from dli.domain.model.enums import RunStatus, SourceType
+from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.testing.orchestrator import OrchestratorContract
@@ -69,8 +71,14 @@ def airflow_orchestrator(stack: E2EStack) -> AirflowOrchestrator:
 
 class TestAirflowOrchestrator(OrchestratorContract):
     @pytest.fixture
-    def orch_env(self, airflow_orchestrator: AirflowOrchestrator) -> AirflowEnv:
-        return AirflowEnv(orchestrator=airflow_orchestrator)
+    def orch_env(self, airflow_orchestrator: AirflowOrchestrator) -> Iterator[AirflowEnv]:
+        yield AirflowEnv(orchestrator=airflow_orchestrator)
+        # A test that failed before stopping "slow" must not leave it burning a core under the next ones.
+        for status in (RunStatus.RUNNING, RunStatus.PENDING):
+            runs, _ = airflow_orchestrator.list_runs(names=["contract.slow"], status=status, limit=50)
+            for run in runs:
+                with contextlib.suppress(DLIError):
+                    airflow_orchestrator.stop_run(run.run_id)
 
 
 def test_unreachable_airflow_is_a_server_error_naming_it_without_credentials() -> None:

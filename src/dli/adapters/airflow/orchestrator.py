@@ -90,6 +90,12 @@ def _database_locked(response: httpx.Response) -> bool:
     return response.status_code == 503 and "locked" in response.text.lower()
 
 
+def _database_failed(response: httpx.Response) -> bool:
+    """Airflow's database refused the write (SQLite locked past its timeout answers 500 "Database
+    error"): for a request that sets a state, which is the same when sent twice, safe to repeat."""
+    return _database_locked(response) or (response.status_code == 500 and "database error" in response.text.lower())
+
+
 def _waits(raw: Mapping[str, Any]) -> bool:
     """Whether the run's ``dli_guard`` may hold it back: a run started by new upstream data waits for
     the runs that published it, a chained backfill run for the run before it."""
@@ -324,6 +330,8 @@ class AirflowOrchestrator:
                 f"/api/v2/dags/{segment(name)}",
                 params={"update_mask": "is_paused"},
                 json={"is_paused": paused},
+                also_retry=_database_failed,
+                policy=self._locked_policy(),
             ),
         )
         if response.status_code != 200:
@@ -385,12 +393,10 @@ class AirflowOrchestrator:
             "reprocess_behavior": "completed",
             "dag_run_conf": {**parameters, BACKFILL_MARKER: marker},
         }
-        # SQLite's lock can last a few seconds under concurrent writers: more patience than usual.
-        locked_policy = attrs.evolve(self._http.retry_policy, attempts=5, max_wait_seconds=2.0)
         response = self._on_dag(
             name,
             lambda: self._http.call(
-                "POST", "/api/v2/backfills", json=body, also_retry=_database_locked, policy=locked_policy
+                "POST", "/api/v2/backfills", json=body, also_retry=_database_locked, policy=self._locked_policy()
             ),
         )
         if response.status_code == 409:
@@ -518,6 +524,10 @@ class AirflowOrchestrator:
             record = self._with_failure(record, self._failure(raw, with_message=True))
         return record
 
+    def _locked_policy(self) -> RetryPolicy:
+        # SQLite's lock can last a few seconds under concurrent writers: more patience than usual.
+        return attrs.evolve(self._http.retry_policy, attempts=5, max_wait_seconds=2.0)
+
     def stop_run(self, run_id: str) -> RunRecord:
         name, raw = self._get_raw_run(run_id)
         if raw is None:
@@ -530,6 +540,8 @@ class AirflowOrchestrator:
             "PATCH",
             f"/api/v2/dags/{segment(name)}/dagRuns/{segment(raw['dag_run_id'])}",
             json={"state": "failed", "note": note},
+            also_retry=_database_failed,
+            policy=self._locked_policy(),
         )
         if response.status_code != 200:
             raise self._http.error(response, f"stop run '{run_id}'")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from dli.domain.model.enums import RunStatus, RunType, SourceType
-from dli.domain.model.errors import WorkflowExecutionError
+from dli.domain.model.errors import ServerError, WorkflowExecutionError
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 
 PAGE_CAP = 100  # Airflow's default maximum_page_limit
@@ -122,6 +122,41 @@ def test_a_backfill_refused_with_database_locked_is_sent_again() -> None:
         "a.b", dates=[dt.date(2025, 1, 1)], parameters={}, triggered_by=None
     )
     assert len(markers) == 2 and handle.backfill_id == "7" and handle.run_ids == ("a.b@backfill__1",)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        httpx.Response(500, json={"detail": "Database error"}),  # SQLite locked past its busy timeout
+        httpx.Response(503, json={"detail": "(sqlite3.OperationalError) database is locked"}),
+    ],
+    ids=["500-database-error", "503-locked"],
+)
+def test_a_stop_refused_by_airflows_database_is_sent_again(refusal: httpx.Response) -> None:
+    patches = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            patches.append(body(request)["state"])
+            return refusal if len(patches) == 1 else httpx.Response(200, json=_run(state="failed", note=body(request)["note"]))
+        return httpx.Response(200, json=_run(state="running", end_date=None))
+
+    record = ScriptedAirflow(handler).orchestrator().stop_run("a.b@r1")
+    assert patches == ["failed", "failed"] and record.status is RunStatus.KILLED
+
+
+def test_another_server_error_of_a_stop_is_not_sent_again() -> None:
+    patches = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            patches.append(body(request)["state"])
+            return httpx.Response(500, json={"detail": "Internal Server Error"})
+        return httpx.Response(200, json=_run(state="running", end_date=None))
+
+    with pytest.raises(ServerError, match="HTTP 500"):
+        ScriptedAirflow(handler).orchestrator().stop_run("a.b@r1")
+    assert patches == ["failed"]
 
 
 # -- paging ---------------------------------------------------------------------------------------
