@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from dli.domain.model.enums import ResultStatus, RunStatus, RunType, SourceType
-from dli.domain.model.workflow import WorkflowInfo  # annotations are resolved at run time (codecs, OpenAPI)
+from dli.domain.model._rows import WorkflowInfo  # annotations are resolved at run time (codecs, OpenAPI)
 
 __all__ = [
     "DagState",
