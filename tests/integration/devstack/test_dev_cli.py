@@ -236,3 +236,43 @@ def test_up_writes_private_files_and_down_removes_the_state_but_keeps_the_token(
         assert TokenFile(home / "tokens.json").users() == ["dev-test"]
     finally:
         dli("dev", "down", "--home", str(home), env=env)
+
+
+def test_dev_commands_work_when_dli_config_names_a_file_that_does_not_exist_yet(tmp_path, fake_airflow_venv):
+    # The README's tour exports DLI_CONFIG=.dli-dev/client.yaml before the first 'dli dev up':
+    # 'dev up' writes that file, so no 'dev' command may refuse because it is missing.
+    home = tmp_path / "home"
+    config = tmp_path / "elsewhere" / "client.yaml"
+    env = dev_env(tmp_path, FAKE_AIRFLOW="full", DLI_CONFIG=str(config))
+    status = dli("dev", "status", "--home", str(home), env=env)
+    assert status.returncode == 1 and "DLI-001" not in status.stderr, status.stderr
+    assert "stopped" in status.stdout
+    up = dev_up(home, fake_airflow_venv, env)
+    try:
+        out, err = finish(up, timeout=120)
+        assert up.returncode == 0, out + err
+        # The CLI reads DLI_CONFIG's file: dev up wrote it there, so 'dli workflow' talks to the stack.
+        assert yaml.safe_load(config.read_text()) == yaml.safe_load((home / "client.yaml").read_text())
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600
+        assert f"Client config:     {config}" in out
+        assert not (tmp_path / "xdg" / "dli" / "config.yaml").exists()
+        listed = dli("workflow", "list", env=env)
+        assert listed.returncode == 0, listed.stderr
+    finally:
+        down = dli("dev", "down", "--home", str(home), env=env)
+    assert down.returncode == 0 and "basecamp" in down.stdout, down.stderr
+
+
+def test_dev_up_leaves_a_config_of_the_users_own_named_by_dli_config_untouched(tmp_path, fake_airflow_venv):
+    home = tmp_path / "home"
+    config = tmp_path / "mine.yaml"
+    config.write_text("server:\n  url: http://mine:1\n")
+    env = dev_env(tmp_path, FAKE_AIRFLOW="full", DLI_CONFIG=str(config))
+    up = dev_up(home, fake_airflow_venv, env)
+    try:
+        out, err = finish(up, timeout=120)
+        assert up.returncode == 0, out + err
+        assert config.read_text() == "server:\n  url: http://mine:1\n"
+        assert f"export DLI_CONFIG={home / 'client.yaml'}" in out
+    finally:
+        dli("dev", "down", "--home", str(home), env=env)

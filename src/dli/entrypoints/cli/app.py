@@ -93,10 +93,10 @@ def _launcher(
     from dli.entrypoints.cli.settings import Flags, resolve_context
 
     _injected["verbose"] = verbose
-    resolved = resolve_context(Flags(mode=mode, server_url=server, project_path=path))
-    session = open_session(
+    flags = Flags(mode=mode, server_url=server, project_path=path)
+    open_session(
         Session(
-            context=resolved.context,
+            settings=lambda: resolve_context(flags),
             verbose=verbose,
             api_factory=_injected.get("api_factory") or default_api_factory,
             stdout=_injected.get("stdout"),
@@ -104,8 +104,6 @@ def _launcher(
             **{k: v for k in ("sleep", "monotonic", "now") if (v := _injected.get(k)) is not None},
         )
     )
-    for warning in resolved.warnings:
-        session.warn(warning)
     return app(tokens)
 
 

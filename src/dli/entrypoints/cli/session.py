@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from dli.entrypoints.api import WorkflowAPI
+    from dli.entrypoints.cli.settings import Resolved
 
 __all__ = ["ApiFactory", "Session", "current", "open_session"]
 
@@ -37,8 +38,9 @@ def default_api_factory(context: ExecutionContext) -> WorkflowAPI:
 class Session:
     """Everything a command needs besides its own arguments."""
 
-    context: ExecutionContext
-    """Resolved settings."""
+    settings: Callable[[], Resolved]
+    """Resolves the settings, on first use: ``dli dev`` and ``completion`` never read a config file
+    (``dev up`` writes the one ``DLI_CONFIG`` may point at)."""
     verbose: bool = False
     """``--verbose``: tracebacks on errors."""
     api_factory: ApiFactory = default_api_factory
@@ -53,9 +55,20 @@ class Session:
     """Used for ``--timeout``."""
     now: Callable[[], dt.datetime] = attrs.field(factory=lambda: _utc_now)
     """The current time (``register --dry-run`` counts fire times from it)."""
+    _context: ExecutionContext | None = None
     _api: WorkflowAPI | None = None
     _console: Console | None = None
     _err_console: Console | None = None
+
+    @property
+    def context(self) -> ExecutionContext:
+        """The resolved settings; their warnings (e.g. a token ignored in dli.yaml) are printed once."""
+        if self._context is None:
+            resolved = self.settings()
+            self._context = resolved.context
+            for warning in resolved.warnings:
+                self.warn(warning)
+        return self._context
 
     @property
     def api(self) -> WorkflowAPI:

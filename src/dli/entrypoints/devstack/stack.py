@@ -413,10 +413,16 @@ class DevStack:
         return Path(base) / "dli" / "config.yaml"
 
     def _install_user_config(self) -> str | None:
-        """Make plain ``dli workflow ...`` use the stack, unless the user has a config of their own."""
-        if os.environ.get("DLI_CONFIG"):  # the user chose which file the CLI reads
-            return None
-        target = self.user_config_path()
+        """Make plain ``dli workflow ...`` use the stack, unless the user has a config of their own.
+
+        The file is the one the CLI reads: ``$DLI_CONFIG`` when set (the README's tour exports it
+        before the first ``dev up``, so it may not exist yet), else the user config file. A file
+        that exists and was not written by ``dev up`` is the user's: it is left alone.
+        """
+        chosen = os.environ.get("DLI_CONFIG")
+        target = Path(chosen).expanduser() if chosen else self.user_config_path()
+        if target.resolve() == self.client_config.resolve():
+            return str(self.client_config)
         if target.exists() and not target.read_text(errors="replace").startswith(CONFIG_MARKER):
             return None
         target.parent.mkdir(parents=True, exist_ok=True)
