@@ -14,7 +14,7 @@ show() { printf '$ %s\n' "$*"; "$@"; }
 step "Installing dli (.venv) and Airflow 3 (.venv-airflow)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[server,s3]"
+.venv/bin/python -m pip install -q -c constraints/dli.txt -e ".[server,s3]"
 DLI_SRC="$ROOT" bash scripts/install-airflow.sh
 export PATH="$ROOT/.venv/bin:$PATH"
 export DLI_DEV_HOME="$ROOT/.dli-dev"

@@ -7,9 +7,11 @@
 #   DLI_SRC        if set, `pip install -e "$DLI_SRC[s3]"` into the venv as well (the DAG factory;
 #                  boto3 lets it read an s3:// store)
 #   WITH_DAG_FACTORY=1  also install dag-factory==1.1.0 (only for benchmarks/dag_factory.py)
+#   AIRFLOW_LOCK   pip constraints file (default: <repo>/constraints/airflow.txt, written by
+#                  scripts/lock.sh); "none" resolves the newest versions (what lock.sh does)
 #
-# Idempotent: an existing venv that already has the wanted Airflow and providers is left as is
-# (only the DLI_SRC editable install is redone).  Only PyPI is needed (no constraints file download).
+# Idempotent: an existing venv is brought to the locked versions (pip changes only what differs);
+# without a lock, one that already has the wanted Airflow and providers is left as is.  Only PyPI is needed (no constraints file download).
 set -euo pipefail
 
 start=$(date +%s)
@@ -17,6 +19,9 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 AIRFLOW_VENV="${AIRFLOW_VENV:-$REPO_ROOT/.venv-airflow}"
 AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
 PY="${AIRFLOW_PYTHON:-python3.11}"
+AIRFLOW_LOCK="${AIRFLOW_LOCK:-$REPO_ROOT/constraints/airflow.txt}"
+LOCK=()
+if [ "$AIRFLOW_LOCK" != "none" ]; then LOCK=(-c "$AIRFLOW_LOCK"); fi
 
 log() { echo "[install-airflow +$(( $(date +%s) - start ))s] $*"; }
 
@@ -67,21 +72,21 @@ sys.exit(0 if ok else 1)
 PYEOF
 }
 
-if have; then
+if [ ${#LOCK[@]} -eq 0 ] && have; then
   log "apache-airflow==${AIRFLOW_VERSION} and providers already installed"
 else
   log "installing ${PINS[*]}"
-  "$VPY" -m pip install -q "${PINS[@]}"
+  "$VPY" -m pip install -q "${LOCK[@]}" "${PINS[@]}"
 fi
 
 if [ -n "${DLI_SRC:-}" ]; then
   log "installing dli from $DLI_SRC (editable, with the s3 extra)"
-  "$VPY" -m pip install -q -e "$DLI_SRC[s3]"
+  "$VPY" -m pip install -q "${LOCK[@]}" -e "$DLI_SRC[s3]"
 fi
 
 if [ "${WITH_DAG_FACTORY:-0}" = "1" ]; then
   log "installing dag-factory==1.1.0 (benchmark only)"
-  "$VPY" -m pip install -q "dag-factory==1.1.0"
+  "$VPY" -m pip install -q "${LOCK[@]}" "dag-factory==1.1.0"
 fi
 
 "$AIRFLOW_VENV/bin/airflow" version >/dev/null 2>&1 || { echo "install-airflow: 'airflow version' failed" >&2; "$AIRFLOW_VENV/bin/airflow" version; exit 1; }

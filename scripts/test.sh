@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[all]"
+.venv/bin/python -m pip install -q -c constraints/dli.txt -e ".[all]"
 
 if [ -x scripts/install-airflow.sh ] || [ -f scripts/install-airflow.sh ]; then
   DLI_SRC="$PWD" bash scripts/install-airflow.sh

@@ -270,7 +270,10 @@ def test_access_denied_is_store_unavailable_and_nothing_is_written(moto_server, 
         UserName="reader",
         PolicyName="read-only",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}),
+            # s3:ListBucket is what AWS checks for a listing; moto 5.2.6 checks the operation's name
+            # (s3:ListObjectsV2) instead. Granting both reads the same on either, and still grants
+            # nothing that writes.
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"], "Resource": "*"}]}),
     )
     key = admin.create_access_key(UserName="reader")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
