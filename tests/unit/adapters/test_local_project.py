@@ -1,6 +1,7 @@
 import pytest
 
-from dli.adapters.local_project import MAX_QUERY_FILE_BYTES, FilesystemProject, read_project_config
+from dli.adapters.local_project import MAX_QUERY_FILE_BYTES, FilesystemProject
+from dli.adapters.project_config import read_project_config
 from dli.domain.model.errors import SpecInvalidError
 
 
@@ -23,7 +24,7 @@ def test_specs_are_found_recursively_and_query_file_is_read(tmp_path):
     assert project.find("shop.other").query_statement == "SELECT 1"  # name taken from the file name
     assert project.find("hidden") is None
     assert [s.name for s in project.all()] == ["shop.other", "shop.sales.daily"]
-    assert read_project_config(tmp_path) == {"server": {"url": "http://basecamp:8081"}}
+    assert read_project_config(tmp_path).server_url == "http://basecamp:8081"
 
 
 def test_a_file_named_for_another_dataset_is_refused_naming_the_file_and_both_names(tmp_path):
@@ -95,7 +96,7 @@ def test_a_dataset_yaml_must_name_its_dataset(tmp_path):
         ("discovery: {dataset_patterns: 'dataset.*.yaml'}", "discovery.dataset_patterns: expected a non-empty list"),
         ("discovery: {dataset_patterns: ['*.sql']}", "discovery.dataset_patterns[0]: invalid pattern '*.sql'"),
         ("discovery: {dataset_patterns: ['a/dataset.yaml']}", "discovery.dataset_patterns[0]: invalid pattern"),
-        ("discovery: {datasets: x}", "discovery: unknown field(s) datasets"),
+        ("discovery: {datasets_dir: 3}", "discovery.datasets_dir: expected a folder name, got 3"),
         ("discovery: [x]", "discovery: expected a mapping"),
         ("defaults: {timeout_seconds: -5}", "defaults.timeout_seconds: must be an integer from 1 to 604800"),
         ("defaults: {retry_count: '2'}", "defaults.retry_count: must be an integer"),
@@ -183,7 +184,8 @@ def test_all_reports_every_invalid_spec_at_once(tmp_path):
 def test_missing_project_has_no_specs(tmp_path):
     project = FilesystemProject(tmp_path / "nowhere")
     assert project.find("a.b") is None and project.all() == []
-    assert read_project_config(tmp_path / "nowhere") == {}
+    config = read_project_config(tmp_path / "nowhere")
+    assert (config.datasets_dir, config.defaults, config.server_url) == (tmp_path / "nowhere", {}, None)
 
 
 def test_a_datasets_dir_linking_outside_the_project_is_refused(tmp_path):
