@@ -5,8 +5,8 @@ Two files feed the CLI's settings (flags and environment variables come first; d
 
 - the user's config file (``$DLI_CONFIG`` or ``$XDG_CONFIG_HOME/dli/config.yaml``), private to the
   user, so it may hold the API token and the Airflow password;
-- the project's ``dli.yaml``, whose ``server:`` section may name the server URL. It is usually
-  committed to Git, so a token found there is ignored (and reported as a warning).
+- the project's ``dli.yaml``, whose ``server:`` section may name the server URL (read by
+  ``dli.adapters.project_config``; a token found there is ignored, as the file is committed to Git).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import yaml
 
 from dli.domain.model.errors import ConfigurationError
 
-__all__ = ["ConfigValues", "read_project_server", "read_user_config"]
+__all__ = ["ConfigValues", "read_user_config"]
 
 _USER_KEYS = {"mode", "server", "local", "timeout_seconds"}
 _SERVER_KEYS = {"url", "token"}
@@ -140,27 +140,3 @@ def read_user_config(path: Path) -> ConfigValues:
         airflow_password=_string(local, "airflow_password", f"{path} [local]"),
         timeout_seconds=float(timeout) if timeout is not None else None,
     )
-
-
-def read_project_server(project_root: Path) -> ConfigValues:
-    """The ``server:`` section of the project's ``dli.yaml`` (only its ``url`` is used).
-
-    The rest of ``dli.yaml`` belongs to the project and is not checked here.
-
-    Raises:
-        ConfigurationError: Invalid YAML or a malformed ``server:`` section (DLI-001).
-    """
-    path = project_root / "dli.yaml"
-    if not path.is_file():
-        return ConfigValues(source=str(path))
-    data = _load(path)
-    if not isinstance(data, Mapping):
-        return ConfigValues(source=str(path))
-    server = _section(data, "server", path)
-    warnings: tuple[str, ...] = ()
-    if server.get("token") is not None:
-        warnings = (
-            f"{path}: 'server.token' is ignored: a project file is shared through Git. "
-            "Set DLI_API_TOKEN or put the token in your user config file.",
-        )
-    return ConfigValues(source=str(path), server_url=_string(server, "url", f"{path} [server]"), warnings=warnings)

@@ -2,15 +2,9 @@
 
 A spec is read whole: its ``query_file`` inlined, the project's defaults filled in, every field
 checked, and every statement parsed as the Jinja template Airflow will render (DLI-203 otherwise).
-
-``dli.yaml`` may say where the specs are and what each one gets by default::
-
-    discovery:
-      datasets_dir: datasets                            # default: the whole project
-      dataset_patterns: ["dataset.*.yaml", "dataset.yaml"]  # default: dataset.*.yaml, dataset.*.yml
-    defaults:                                           # copied into each spec's execution block
-      dialect: trino                                    # for the keys the spec does not set
-      timeout_seconds: 3600
+Where the specs are and what each one gets by default come from ``dli.yaml``
+(``dli.adapters.project_config``). Fields of a spec dli does not use are kept; one that looks like
+a misspelling of a field dli uses is reported in ``warnings()``.
 """
 
 from __future__ import annotations
@@ -19,127 +13,26 @@ import fnmatch
 import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from dli.adapters.project_config import PROJECT_FILE, ProjectConfig, read_project_config
 from dli.domain.model.errors import DLIError, SpecInvalidError
-from dli.domain.model.spec import DatasetSpec, check_execution
+from dli.domain.model.near_misses import spec_warnings
+from dli.domain.model.spec import DatasetSpec
 
-__all__ = [
-    "DEFAULT_PATTERNS",
-    "MAX_QUERY_FILE_BYTES",
-    "FilesystemProject",
-    "ProjectLayout",
-    "read_project_config",
-    "read_project_layout",
-]
+__all__ = ["MAX_QUERY_FILE_BYTES", "FilesystemProject"]
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", "target", "build", "dist"}
-DEFAULT_PATTERNS = ("dataset.*.yaml", "dataset.*.yml")
-"""File names of dataset specs when ``dli.yaml`` does not say (``discovery.dataset_patterns``)."""
 MAX_QUERY_FILE_BYTES = 1024 * 1024
 """Largest ``query_file`` read (its SQL goes into the stored document, which is bounded too)."""
 # A file named dataset.<name>.yaml carries its dataset's name; any other (dataset.yaml) holds it inside.
 _NAMED_FILE = re.compile(r"dataset\.(.+)\.ya?ml")
-_DISCOVERY_KEYS = ("datasets_dir", "dataset_patterns")
-
-
-def read_project_config(root: Path) -> dict[str, Any]:
-    """The project's ``dli.yaml`` as a mapping (empty when there is none)."""
-    from dli.adapters.codecs.yaml_documents import load_yaml
-
-    path = root / "dli.yaml"
-    if not path.is_file():
-        return {}
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecInvalidError(f"{path}: cannot read: {exc.strerror}") from None
-    data = load_yaml(raw, where=str(path))
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SpecInvalidError(f"{path}: expected a mapping at the top level")
-    return data
-
-
-@attrs.frozen(kw_only=True)
-class ProjectLayout:
-    """Where a project's dataset specs are and what every spec gets by default (from ``dli.yaml``)."""
-
-    datasets_dir: Path
-    """The folder searched, recursively, for spec files."""
-    dataset_patterns: tuple[str, ...] = DEFAULT_PATTERNS
-    """Glob patterns of spec file names (``fnmatch``, matched against the file name only)."""
-    defaults: Mapping[str, Any] = attrs.field(factory=dict)
-    """Execution settings copied into each spec's ``execution`` block where the spec does not set them."""
-
-
-def _config_error(path: Path, field: str, problem: str, hint: str) -> SpecInvalidError:
-    return SpecInvalidError(f"{path}: {field}: {problem}", hints=(hint,))
-
-
-def _datasets_dir(root: Path, config_path: Path, value: object) -> Path:
-    hint = "Name a folder of the project, relative to dli.yaml, e.g. 'datasets'."
-    if not isinstance(value, str) or not value.strip():
-        raise _config_error(config_path, "discovery.datasets_dir", f"expected a folder name, got {value!r}", hint)
-    relative = PurePosixPath(value)
-    folder = root / relative
-    resolved = folder.resolve()
-    if relative.is_absolute() or ".." in relative.parts or root.resolve() not in (resolved, *resolved.parents):
-        raise _config_error(config_path, "discovery.datasets_dir", f"{value!r} is not inside the project", hint)
-    if not folder.is_dir():
-        raise _config_error(config_path, "discovery.datasets_dir", f"{value!r} is not a folder of the project", hint)
-    return folder
-
-
-def _patterns(config_path: Path, value: object) -> tuple[str, ...]:
-    hint = "A list of file-name patterns ending in .yaml or .yml, e.g. ['dataset.*.yaml', 'dataset.yaml']."
-    if not isinstance(value, list) or not value:
-        raise _config_error(config_path, "discovery.dataset_patterns", f"expected a non-empty list, got {value!r}", hint)
-    for index, pattern in enumerate(value):
-        if (
-            not isinstance(pattern, str)
-            or "/" in pattern
-            or os.sep in pattern
-            or not pattern.endswith((".yaml", ".yml"))
-        ):
-            raise _config_error(config_path, f"discovery.dataset_patterns[{index}]", f"invalid pattern {pattern!r}", hint)
-    return tuple(value)
-
-
-def read_project_layout(root: Path) -> ProjectLayout:
-    """The project's layout from ``dli.yaml`` (``discovery:``, ``defaults:``), checked.
-
-    Raises:
-        SpecInvalidError: ``dli.yaml`` is invalid, naming the field (DLI-203).
-    """
-    config = read_project_config(root)
-    config_path = root / "dli.yaml"
-    discovery = config.get("discovery") or {}
-    if not isinstance(discovery, Mapping):
-        raise _config_error(config_path, "discovery", f"expected a mapping, got {discovery!r}",
-                            "Write discovery: {datasets_dir: <folder>, dataset_patterns: [<pattern>, ...]}.")
-    unknown = sorted(str(k) for k in discovery if k not in _DISCOVERY_KEYS)
-    if unknown:
-        raise _config_error(config_path, "discovery", f"unknown field(s) {', '.join(unknown)}",
-                            f"Known fields here: {', '.join(_DISCOVERY_KEYS)}.")
-    datasets_dir = root
-    if discovery.get("datasets_dir") is not None:
-        datasets_dir = _datasets_dir(root, config_path, discovery["datasets_dir"])
-    patterns = DEFAULT_PATTERNS
-    if discovery.get("dataset_patterns") is not None:
-        patterns = _patterns(config_path, discovery["dataset_patterns"])
-    defaults = config.get("defaults") or {}
-    try:
-        check_execution(defaults, field="defaults")
-    except SpecInvalidError as exc:
-        raise SpecInvalidError(f"{config_path}: {exc.message}", hints=exc.hints or (
-            "defaults holds execution settings: dialect, conn_id, timeout_seconds, retry_count, retry_delay_seconds.",
-        )) from None
-    return ProjectLayout(datasets_dir=datasets_dir, dataset_patterns=patterns, defaults=dict(defaults))
+# Never a dataset spec, whatever the patterns say: the project file, and the specs of the other dli
+# tools (metric.<name>.yaml, quality.<name>.yaml) that live in the same projects.
+_NOT_SPECS = re.compile(rf"{re.escape(PROJECT_FILE)}|(metric|quality)(\..+)?\.ya?ml")
 
 
 def _name_in_file_name(path: Path) -> str | None:
@@ -149,7 +42,7 @@ def _name_in_file_name(path: Path) -> str | None:
 
 @attrs.frozen
 class _Scan:
-    layout: ProjectLayout
+    config: ProjectConfig
     named: Mapping[str, tuple[Path, ...]]
     """Files named ``dataset.<name>.yaml``, by that name."""
     unnamed: tuple[Path, ...]
@@ -162,18 +55,25 @@ class FilesystemProject:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._index: _Scan | None = None
+        self._warnings: dict[str, None] = {}  # in the order found, each once
+
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self._warnings)
 
     def _scan(self) -> _Scan:
         if self._index is None:
             named: dict[str, list[Path]] = {}
             unnamed: list[Path] = []
-            layout = ProjectLayout(datasets_dir=self.root)
+            config = ProjectConfig(root=self.root, datasets_dir=self.root)
             if self.root.is_dir():
-                layout = read_project_layout(self.root)
-                for dirpath, dirnames, filenames in os.walk(layout.datasets_dir):
+                config = read_project_config(self.root)
+                self._warnings.update(dict.fromkeys(config.warnings))
+                for dirpath, dirnames, filenames in os.walk(config.datasets_dir):
                     dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
                     for filename in sorted(filenames):
-                        if not any(fnmatch.fnmatchcase(filename, pattern) for pattern in layout.dataset_patterns):
+                        if _NOT_SPECS.fullmatch(filename) or not any(
+                            fnmatch.fnmatchcase(filename, pattern) for pattern in config.dataset_patterns
+                        ):
                             continue
                         path = Path(dirpath) / filename
                         name = _name_in_file_name(path)
@@ -182,7 +82,7 @@ class FilesystemProject:
                         else:
                             named.setdefault(name, []).append(path)
             self._index = _Scan(
-                layout=layout, named={k: tuple(v) for k, v in named.items()}, unnamed=tuple(unnamed)
+                config=config, named={k: tuple(v) for k, v in named.items()}, unnamed=tuple(unnamed)
             )
         return self._index
 
@@ -252,6 +152,7 @@ class FilesystemProject:
                 )
             data = self._with_defaults(data)
         spec = spec_from_dict(data, where=str(path))
+        self._warnings.update(dict.fromkeys(spec_warnings(data, where=str(path))))
         query_label = None
         if spec.query_statement is None and spec.query_file is not None:
             spec = attrs.evolve(spec, query_statement=self._read_query(path, spec.query_file))
@@ -266,7 +167,7 @@ class FilesystemProject:
 
         The stored spec then holds every setting it runs with, whatever project it came from.
         """
-        defaults = self._scan().layout.defaults
+        defaults = self._scan().config.defaults
         execution = data.get("execution")
         if not defaults or not (execution is None or isinstance(execution, Mapping)):
             return data  # a malformed execution block is reported as it is

@@ -113,6 +113,12 @@ class WorkflowAPI:
             )
         return spec
 
+    def project_warnings(self) -> tuple[str, ...]:
+        """What reading the local project so far found worth telling, each once: keys of ``dli.yaml``
+        and fields of the specs read that look like misspellings of ones dli uses (they are ignored,
+        or kept as unknown fields; never refused). ``register`` and ``publish`` report them too."""
+        return self._local.warnings()
+
     def register(
         self,
         dataset_name: str,
@@ -129,7 +135,8 @@ class WorkflowAPI:
         (``after_upstream``) whenever every upstream dataset of its ``depends_on`` that dli manages
         has published new data.
 
-        The result's ``warning`` names upstreams no store knows (external tables).
+        The result's ``warning`` names upstreams no store knows (external tables) and the
+        ``project_warnings`` of reading the spec.
 
         Raises:
             InvalidCronError: Invalid cron or timezone, or neither a cron nor ``after_upstream`` (DLI-805).
@@ -147,7 +154,9 @@ class WorkflowAPI:
             after=AFTER_UPSTREAM if after_upstream else None,
         )
         spec = attrs.evolve(self.load_spec(dataset_name), schedule=schedule)
-        return self._bus.handle(m.RegisterWorkflow(spec=spec, force=force))  # type: ignore[no-any-return]
+        result: WorkflowRegisterResult = self._bus.handle(m.RegisterWorkflow(spec=spec, force=force))
+        told = [*self.project_warnings(), *([result.warning] if result.warning else [])]
+        return attrs.evolve(result, warning="; ".join(told) or None)
 
     def unregister(self, dataset_name: str) -> WorkflowRunResult:
         """Remove a MANUAL workflow (a CODE one is removed through Git: DLI-803)."""

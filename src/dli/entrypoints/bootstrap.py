@@ -350,6 +350,9 @@ class _ProjectOnFirstUse:
     def all(self) -> Sequence[DatasetSpec]:
         return self._opened().all()
 
+    def warnings(self) -> tuple[str, ...]:
+        return self._project.warnings() if self._project is not None else ()
+
 
 def bootstrap(
     context: ExecutionContext | None = None,
@@ -473,10 +476,19 @@ def read_user_config(path: Path) -> ConfigValues:
 
 
 def read_project_server(project_path: Path) -> ConfigValues:
-    """The ``server:`` section of the project's ``dli.yaml`` (empty without one)."""
-    from dli.adapters import config_file
+    """What the CLI's settings take from the project's ``dli.yaml`` (empty without one): ``server.url``,
+    and the warnings about ``server`` (keys that look misspelt, a committed token that is ignored).
+
+    Raises:
+        ConfigurationError: A malformed ``server:`` section (DLI-001).
+        SpecInvalidError: Another key dli reads is malformed (DLI-203).
+    """
+    from dli.adapters.config_file import ConfigValues
 
     path = project_path / "dli.yaml"
     if not path.is_file():
-        return config_file.ConfigValues(source=str(path))
-    return config_file.read_project_server(project_path)
+        return ConfigValues(source=str(path))
+    from dli.adapters.project_config import read_project_config
+
+    config = read_project_config(project_path)
+    return ConfigValues(source=str(path), server_url=config.server_url, warnings=config.server_warnings)

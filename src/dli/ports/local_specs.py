@@ -29,3 +29,9 @@ class LocalSpecs(Protocol):
             SpecInvalidError: Some spec file is invalid (the message names each one).
         """
         ...
+
+    def warnings(self) -> tuple[str, ...]:
+        """What reading the project so far found worth telling (each once): keys of ``dli.yaml``
+        and fields of the specs read that look like misspellings of ones dli uses (they are ignored
+        or kept as unknown fields, never refused)."""
+        ...

@@ -1,6 +1,7 @@
 import pytest
 
-from dli.adapters.local_project import MAX_QUERY_FILE_BYTES, FilesystemProject, read_project_config
+from dli.adapters.local_project import MAX_QUERY_FILE_BYTES, FilesystemProject
+from dli.adapters.project_config import read_project_config
 from dli.domain.model.errors import SpecInvalidError
 
 
@@ -23,7 +24,7 @@ def test_specs_are_found_recursively_and_query_file_is_read(tmp_path):
     assert project.find("shop.other").query_statement == "SELECT 1"  # name taken from the file name
     assert project.find("hidden") is None
     assert [s.name for s in project.all()] == ["shop.other", "shop.sales.daily"]
-    assert read_project_config(tmp_path) == {"server": {"url": "http://basecamp:8081"}}
+    assert read_project_config(tmp_path).server_url == "http://basecamp:8081"
 
 
 def test_a_file_named_for_another_dataset_is_refused_naming_the_file_and_both_names(tmp_path):
@@ -95,7 +96,7 @@ def test_a_dataset_yaml_must_name_its_dataset(tmp_path):
         ("discovery: {dataset_patterns: 'dataset.*.yaml'}", "discovery.dataset_patterns: expected a non-empty list"),
         ("discovery: {dataset_patterns: ['*.sql']}", "discovery.dataset_patterns[0]: invalid pattern '*.sql'"),
         ("discovery: {dataset_patterns: ['a/dataset.yaml']}", "discovery.dataset_patterns[0]: invalid pattern"),
-        ("discovery: {datasets: x}", "discovery: unknown field(s) datasets"),
+        ("discovery: {datasets_dir: 3}", "discovery.datasets_dir: expected a folder name, got 3"),
         ("discovery: [x]", "discovery: expected a mapping"),
         ("defaults: {timeout_seconds: -5}", "defaults.timeout_seconds: must be an integer from 1 to 604800"),
         ("defaults: {retry_count: '2'}", "defaults.retry_count: must be an integer"),
@@ -183,7 +184,8 @@ def test_all_reports_every_invalid_spec_at_once(tmp_path):
 def test_missing_project_has_no_specs(tmp_path):
     project = FilesystemProject(tmp_path / "nowhere")
     assert project.find("a.b") is None and project.all() == []
-    assert read_project_config(tmp_path / "nowhere") == {}
+    config = read_project_config(tmp_path / "nowhere")
+    assert (config.datasets_dir, config.defaults, config.server_url) == (tmp_path / "nowhere", {}, None)
 
 
 def test_a_datasets_dir_linking_outside_the_project_is_refused(tmp_path):
@@ -193,3 +195,55 @@ def test_a_datasets_dir_linking_outside_the_project_is_refused(tmp_path):
     with pytest.raises(SpecInvalidError) as exc:
         FilesystemProject(tmp_path / "p").all()
     assert "discovery.datasets_dir: 'specs' is not inside the project" in exc.value.message
+
+
+def test_metric_and_quality_files_and_dli_yaml_are_never_read_as_datasets_whatever_the_patterns(tmp_path):
+    # A pattern as wide as '*.yaml' would match them: they belong to other tools (and would be invalid specs).
+    write(tmp_path / "dli.yaml", "discovery: {dataset_patterns: ['*.yaml']}\n")
+    write(tmp_path / "metric.iceberg.a.yaml", "name: iceberg.a\nmetrics: [x]\n")
+    write(tmp_path / "metrics" / "metric.yaml", "name: m\n")
+    write(tmp_path / "quality.iceberg.a.yaml", "target: iceberg.a\nrules: []\n")
+    write(tmp_path / "quality.yml", "rules: []\n")
+    write(tmp_path / "sales.yaml", "name: shop.sales\nquery_statement: SELECT 1\n")
+    assert [s.name for s in FilesystemProject(tmp_path).all()] == ["shop.sales"]
+
+
+def test_an_upstream_dli_project_reads_only_its_datasets_dir_with_its_patterns(tmp_path):
+    write(tmp_path / "dli.yaml",
+          "version: '1'\nproject: {name: p}\n"
+          "discovery: {datasets_dir: datasets, metrics_dir: metrics, metric_patterns: ['metric.*.yaml'],"
+          " dataset_patterns: ['dataset.*.yaml', 'dataset.yaml']}\n"
+          "defaults: {dialect: trino, retry_count: 2}\nenvironments: {dev: {connection_string: 'trino://x'}}\n"
+          "server: {url: 'http://localhost:8081', timeout: 30}\n")
+    write(tmp_path / "datasets" / "feed" / "dataset.iceberg.a.yaml",
+          "name: iceberg.a\ntype: Dataset\nquery_type: DML\nquery_statement: SELECT 1\n"
+          "versions: [{version: v1, started_at: 2024-01-01}]\nschema: [{name: dt, type: date}]\n")
+    write(tmp_path / "datasets" / "dataset.yaml", "name: iceberg.b\nquery_statement: SELECT 2\n")
+    write(tmp_path / "dataset.iceberg.outside.yaml", "query_statement: SELECT 3\n")  # not under datasets_dir
+    write(tmp_path / "metrics" / "metric.iceberg.m.yaml", "name: iceberg.m\n")
+    write(tmp_path / "quality.iceberg.a.yaml", "rules: []\n")
+    project = FilesystemProject(tmp_path)
+    assert [s.name for s in project.all()] == ["iceberg.a", "iceberg.b"]
+    spec = project.find("iceberg.a")
+    assert spec.execution == {"dialect": "trino", "retry_count": 2}
+    assert spec.extra["versions"] == [{"version": "v1", "started_at": "2024-01-01"}]
+    assert spec.extra["type"] == "Dataset" and spec.extra["query_type"] == "DML"
+    assert project.warnings() == ()
+
+
+def test_a_spec_field_that_looks_misspelt_is_kept_and_warned_once_naming_the_field_dli_uses(tmp_path):
+    write(tmp_path / "dli.yaml", "discovery: {dataset_pattern: ['x.yaml']}\n")
+    write(tmp_path / "dataset.a.b.yaml",
+          "query_statement: SELECT 1\ndepend_on: [a.c]\nexecution: {retry_counts: 2}\nversions: []\n")
+    project = FilesystemProject(tmp_path)
+    spec = project.find("a.b")
+    project.find("a.b")
+    assert spec.depends_on == () and spec.extra["depend_on"] == ["a.c"]
+    assert spec.execution == {"retry_counts": 2}  # kept, as every execution key dli does not use
+    spec_file = tmp_path / "dataset.a.b.yaml"
+    assert project.warnings() == (
+        f"{tmp_path / 'dli.yaml'}: discovery: 'dataset_pattern' is not a key dli uses and is ignored; "
+        "did you mean 'dataset_patterns'?",
+        f"{spec_file}: 'depend_on' is not a key dli uses and is ignored; did you mean 'depends_on'?",
+        f"{spec_file}: execution: 'retry_counts' is not a key dli uses and is ignored; did you mean 'retry_count'?",
+    )

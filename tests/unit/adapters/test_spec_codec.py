@@ -252,3 +252,14 @@ def test_a_spec_built_in_python_with_a_date_in_extra_is_json_ready_too():
 
     spec = make_spec("shop.dated", extra={"since": dt.date(2024, 1, 1), "at": {dt.date(2024, 1, 2): dt.datetime(2024, 1, 2)}})
     assert json.dumps(spec_to_dict(spec)) and spec_to_dict(spec)["at"] == {"2024-01-02": "2024-01-02T00:00:00"}
+
+
+def test_a_misspelt_field_of_a_parameter_or_statement_is_refused_with_a_did_you_mean():
+    # Parameters and statements are dli's own shapes: an unknown field there is refused, the hint names the field meant.
+    body = with_fields(parameters=[{"name": "n", "type": "integer", "defualt": 3}],
+                       post_statements=[{"sql": "x", "continue_on_eror": True}])
+    with pytest.raises(SpecInvalidError) as exc:
+        spec_from_dict(body, where="spec")
+    assert "spec.parameters[0]: unknown field(s) defualt" in exc.value.message
+    assert "Did you mean 'defualt' for 'default'?" in exc.value.hints
+    assert "Did you mean 'continue_on_eror' for 'continue_on_error'?" in exc.value.hints

@@ -77,3 +77,18 @@ def test_parse_date_accepts_date_objects():
     assert parse_date(dt.date(2025, 5, 1)) == dt.date(2025, 5, 1)
     with pytest.raises(ParameterInvalidError):
         parse_date(dt.datetime(2025, 5, 1))
+
+
+def test_a_required_parameter_without_default_must_be_given_and_an_optional_one_with_default_need_not():
+    # The shape of the upstream corpus's parameters: execution_date required, lookback_days optional with a default.
+    from dli.domain.model.spec import Parameter
+
+    spec = make_spec(parameters=(
+        Parameter(name="execution_date", type="date", required=True),
+        Parameter(name="lookback_days", type="integer", required=False, default=7),
+    ))
+    with pytest.raises(ParameterInvalidError) as exc:
+        coerce_parameters(spec, {})
+    assert exc.value.message.startswith("Missing required parameter 'execution_date'")
+    assert exc.value.hints == ("Pass it with -p execution_date=<date>.",)
+    assert coerce_parameters(spec, {"execution_date": "2025-01-01"}) == {"execution_date": "2025-01-01"}

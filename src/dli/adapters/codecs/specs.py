@@ -22,6 +22,7 @@ import yaml
 from dli.adapters.codecs.yaml_documents import load_yaml
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, InvalidCronError, SpecInvalidError, describe
+from dli.domain.model.near_misses import closest_key
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument, Statement
 
@@ -156,7 +157,11 @@ def _leaf(path: tuple[str, ...], exc: BaseException) -> _Problem:
     if isinstance(exc, ForbiddenExtraKeysError):
         unknown = ", ".join(sorted(map(str, exc.extra_fields)))
         known = _USER_FIELDS.get(exc.cl, ())
-        return _Problem(path, f"unknown field(s) {unknown}", (f"Known fields here: {', '.join(known)}.",) if known else ())
+        meant = [f"'{k}' for '{m}'" for k in sorted(map(str, exc.extra_fields)) if (m := closest_key(k, known))]
+        hints = (f"Known fields here: {', '.join(known)}.",) if known else ()
+        if meant:
+            hints = (f"Did you mean {', '.join(meant)}?", *hints)
+        return _Problem(path, f"unknown field(s) {unknown}", hints)
     if isinstance(exc, KeyError):
         return _Problem(path, "missing required field")
     return _Problem(path, str(exc))

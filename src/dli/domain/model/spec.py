@@ -17,6 +17,7 @@ from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.schedule import ScheduleConfig
 
 __all__ = [
+    "EXECUTION_KEYS",
     "EXECUTION_LIMITS",
     "PARAMETER_TYPES",
     "DatasetSpec",
@@ -40,6 +41,8 @@ _EXECUTION_NAMES: Mapping[str, tuple[re.Pattern[str], str]] = {
     "dialect": (re.compile(r"[A-Za-z][A-Za-z0-9_]*"), "a name such as 'trino' or 'sqlite'"),
     "conn_id": (re.compile(r"[\w#!()\-.:/\\]{1,250}"), "an Airflow connection id"),
 }
+EXECUTION_KEYS = frozenset({*EXECUTION_LIMITS, *_EXECUTION_NAMES})
+"""The keys of the ``execution`` block (and of ``dli.yaml``'s ``defaults``) dli reads."""
 
 # Parameters become Jinja variables ({% set <name> = ... %}): an identifier that is neither a
 # keyword nor a name the DAG's template needs for itself.

@@ -103,7 +103,10 @@ def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: Local
     graph = _graph_after(plan, project, published, store)
     # A dependency cycle through a published dataset: DLI-203 naming it, nothing written (a dry run says so too).
     check_acyclic(graph, roots=sorted(project))
-    warnings = tuple(w for name in sorted(project) for w in upstream_warnings(graph, project[name]))
+    warnings = (
+        *local_specs.warnings(),
+        *(w for name in sorted(project) for w in upstream_warnings(graph, project[name])),
+    )
     if not message.dry_run:
         _apply(plan, store)
     return PublishResult(

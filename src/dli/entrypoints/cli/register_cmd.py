@@ -171,7 +171,7 @@ def _dry_run(
                 "trigger": schedule.trigger,
                 "upstreams": {"managed": list(upstreams.managed), "external": list(upstreams.external)},
                 "trigger_explained": upstreams.explained,
-                "warnings": list(upstreams.warnings),
+                "warnings": [*api.project_warnings(), *upstreams.warnings],
                 "fire_times": times,
             },
         )
@@ -192,7 +192,7 @@ def _dry_run(
         session.write(f"  {label}: {value}")
     if upstreams.external:
         session.write(f"  External upstreams (no store knows them; never a trigger): {', '.join(upstreams.external)}")
-    for warning in upstreams.warnings:
+    for warning in (*api.project_warnings(), *upstreams.warnings):
         session.warn(warning)
     if schedule.cron is None:
         return 0

@@ -7,7 +7,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from dli.adapters.config_file import read_project_server, read_user_config
+from dli.adapters.config_file import read_user_config
+from dli.entrypoints.bootstrap import read_project_server
 from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.api import WorkflowAPI
 from dli.entrypoints.cli.settings import Flags, resolve_context, user_config_path
@@ -182,3 +183,21 @@ def test_dli_config_naming_a_missing_file_is_dli_001(cli, tmp_path, monkeypatch)
     result = cli("workflow", "list")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error [DLI-001]: DLI_CONFIG points at {tmp_path / 'gone.yaml'}, which does not exist")
+
+
+def test_an_upstream_dli_yaml_gives_its_server_url_and_its_other_keys_are_ignored(user_config, isolated_env):
+    (isolated_env / "dli.yaml").write_text(
+        "version: '1'\nproject: {name: p}\ndiscovery: {metrics_dir: m, metric_patterns: [metric.yaml]}\n"
+        "environments: {dev: {connection_string: 'trino://x'}}\nserver: {url: 'http://project:2', timeout: 30}\n"
+    )
+    resolved = resolve_context(Flags(), _env(user_config))
+    assert resolved.context.server_url == "http://project:2"
+    assert resolved.warnings == ()
+
+
+def test_a_misspelt_server_key_is_warned_on_stderr_naming_the_right_key(cli, isolated_env, monkeypatch):
+    (isolated_env / "dli.yaml").write_text("server:\n  urls: http://project:2\n")
+    monkeypatch.setenv("DLI_MODE", "server")
+    result = cli("workflow", "list", factory=lambda ctx: WorkflowAPI(attrs.evolve(ctx, execution_mode="mock")))
+    assert result.exit_code == 0
+    assert "Warning:" in result.stderr and "'urls' is not a key dli uses and is ignored; did you mean 'url'?" in result.stderr
