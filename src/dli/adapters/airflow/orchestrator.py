@@ -628,15 +628,21 @@ class AirflowOrchestrator:
 
         GET lists take ``limit``/``offset`` query parameters; the POST ``.../list`` endpoints take
         ``page_limit``/``page_offset`` in the body. Lazy: a caller that stops reading stops the paging.
+        Every list is a read, the POST ones too: a page Airflow's database refused (SQLite locked) is
+        asked again.
         """
         offset = 0
         while max_items is None or offset < max_items:
             size = _PAGE if max_items is None else min(_PAGE, max_items - offset)
             if method == "GET":
-                body = self._http.json(method, path, action, params={**(query or {}), "limit": size, "offset": offset})
+                body = self._http.json(
+                    method, path, action, params={**(query or {}), "limit": size, "offset": offset},
+                    also_retry=_database_failed,
+                )
             else:
                 body = self._http.json(
-                    method, path, action, json={**(query or {}), "page_limit": size, "page_offset": offset}
+                    method, path, action, json={**(query or {}), "page_limit": size, "page_offset": offset},
+                    also_retry=_database_failed,
                 )
             items = list(body.get(key) or ())
             total = int(body.get("total_entries") or 0)

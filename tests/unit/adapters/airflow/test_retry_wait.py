@@ -124,3 +124,20 @@ def test_history_rows_of_runs_waiting_for_a_retry_carry_it_from_one_request_for_
     assert total == 1 and runs[0].status is RunStatus.RUNNING
     assert runs[0].retry == retry_wait(TI, TASK, ERROR)
     assert sum(path.endswith("/taskInstances/list") for _, path in airflow.calls()) == 1
+
+
+def test_a_page_of_task_instances_refused_by_airflows_database_is_asked_again() -> None:
+    """Airflow on SQLite answers a read it could not lock for with 500 "Database error": a list is a
+    read (even sent as POST), so asking again is safe."""
+    inner = _airflow()
+    refused = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/taskInstances/list") and not refused:
+            refused.append(request)
+            return httpx.Response(500, json={"detail": "Database error"})
+        return inner._handler(request)
+
+    airflow = ScriptedAirflow(handler)
+    assert airflow.orchestrator().get_run(RUN_ID).retry == retry_wait(TI, TASK, ERROR)
+    assert len(refused) == 1
