@@ -27,6 +27,7 @@ _EXPORTS = {
     "Parameter": "dli.domain.model.spec",
     "ParameterInvalidError": "dli.domain.model.errors",
     "ResultStatus": "dli.domain.model.enums",
+    "RetryWait": "dli.domain.model.workflow",
     "RunLogs": "dli.domain.model.workflow",
     "RunStatus": "dli.domain.model.enums",
     "RunType": "dli.domain.model.enums",
@@ -98,6 +99,7 @@ if TYPE_CHECKING:
     from dli.domain.model.spec import DatasetSpec, Parameter, Statement
     from dli.domain.model.workflow import (
         DatasetInfo,
+        RetryWait,
         RunLogs,
         WorkflowHistoryResult,
         WorkflowInfo,

@@ -3,7 +3,30 @@ import pytest
 
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.domain.model.enums import SourceType
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.testing.orchestrator import OrchestratorContract
+
+RETRY_DELAY_SECONDS = 60
+
+
+def _simulation(clock: FakeClock) -> InMemoryOrchestrator:
+    """The simulation over a store holding the spec of "shop.retrying" (its retries come from it, as
+    the DAG factory's do); "shop.failing" and "shop.retrying" always fail."""
+    store = InMemorySpecStore()
+    spec = DatasetSpec(
+        name="shop.retrying",
+        query_statement="SELECT * FROM missing",
+        execution={"retry_count": 1, "retry_delay_seconds": RETRY_DELAY_SECONDS},
+        schedule=ScheduleConfig(cron="0 9 * * *"),
+    )
+    store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL))
+    orch = InMemoryOrchestrator(clock=clock, store=store)
+    orch.inject_failure("shop.failing", "division by zero")
+    orch.inject_failure("shop.retrying", "no such table: missing")
+    return orch
 
 
 @attrs.define
@@ -13,6 +36,8 @@ class MemoryEnv:
     ok: str = "shop.ok"
     failing: str = "shop.failing"
     slow: str = "shop.slow"
+    retrying: str = "shop.retrying"
+    retry_delay_seconds: int = RETRY_DELAY_SECONDS
 
     def wait(self, predicate, timeout):
         waited = 0.0
@@ -27,9 +52,8 @@ class TestInMemoryOrchestrator(OrchestratorContract):
     @pytest.fixture
     def orch_env(self):
         clock = FakeClock()
-        orch = InMemoryOrchestrator(clock=clock)
-        orch.inject_failure("shop.failing", "division by zero")
-        for name in ("shop.ok", "shop.failing", "shop.slow"):
+        orch = _simulation(clock)
+        for name in ("shop.ok", "shop.failing", "shop.slow", "shop.retrying"):
             orch.set_paused(name, False)
         return MemoryEnv(orchestrator=orch, clock=clock)
 
@@ -42,9 +66,7 @@ class TestCachingOrchestratorOverMemory(OrchestratorContract):
         from dli.adapters.orchestrator_cache import CachingOrchestrator
 
         clock = FakeClock()
-        inner = InMemoryOrchestrator(clock=clock)
-        inner.inject_failure("shop.failing", "division by zero")
-        cached = CachingOrchestrator(inner, ttl_seconds=0.0)
-        for name in ("shop.ok", "shop.failing", "shop.slow"):
+        cached = CachingOrchestrator(_simulation(clock), ttl_seconds=0.0)
+        for name in ("shop.ok", "shop.failing", "shop.slow", "shop.retrying"):
             cached.set_paused(name, False)
         return MemoryEnv(orchestrator=cached, clock=clock)

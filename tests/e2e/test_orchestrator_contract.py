@@ -24,7 +24,10 @@ _SQL = {
     "contract.ok": "SELECT '{{ execution_date }}'",
     "contract.failing": "INSERT INTO contract_no_such_table VALUES ('{{ execution_date }}')",
     "contract.slow": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c",
+    "contract.retrying": "SELECT * FROM contract_no_such_table",
 }
+RETRY_DELAY_SECONDS = 30
+_RETRIES = {"contract.retrying": {"retry_count": 1, "retry_delay_seconds": RETRY_DELAY_SECONDS}}
 
 
 @attrs.define
@@ -33,6 +36,8 @@ class AirflowEnv:
     ok: str = "contract.ok"
     failing: str = "contract.failing"
     slow: str = "contract.slow"
+    retrying: str = "contract.retrying"
+    retry_delay_seconds: int = RETRY_DELAY_SECONDS
 
     def wait(self, predicate, timeout):
         deadline = time.monotonic() + timeout
@@ -51,7 +56,7 @@ def airflow_orchestrator(stack: E2EStack) -> AirflowOrchestrator:
             spec = DatasetSpec(
                 name=name,
                 query_statement=sql,
-                execution={"conn_id": "dli_local"},
+                execution={"conn_id": "dli_local", **_RETRIES.get(name, {})},
                 # "slow" burns a CPU until stopped: its cron must not fire while the tests run.
                 schedule=ScheduleConfig(cron="0 6 1 1 *" if name == "contract.slow" else "0 9 * * *", timezone="UTC"),
             )

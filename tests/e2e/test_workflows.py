@@ -7,8 +7,10 @@ processes on this machine.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,17 @@ pre_statements:
 query_statement: INSERT INTO e2e_seoul (dt) VALUES ('{{ execution_date }}')
 """
 
+# Always fails; one retry, a minute after the failed attempt.
+RETRYING = """\
+name: e2e.retrying
+owner: e2e@example.com
+execution:
+  conn_id: dli_local
+  retry_count: 1
+  retry_delay_seconds: 60
+query_statement: SELECT * FROM e2e_no_such_table
+"""
+
 MINUTELY = """\
 name: e2e.minutely
 owner: e2e@example.com
@@ -91,7 +104,7 @@ query_statement: INSERT INTO e2e_layered (label, run_id) VALUES ('{sql_label}', 
 
 @pytest.fixture(scope="module")
 def project(stack: E2EStack) -> Path:
-    return write_project(stack.root / "project", [ORDERS, FRAGILE, BURN, SEOUL, MINUTELY, _layered("manual", with_schedule=False)])
+    return write_project(stack.root / "project", [ORDERS, FRAGILE, BURN, SEOUL, MINUTELY, RETRYING, _layered("manual", with_schedule=False)])
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +173,43 @@ def test_failed_sql_is_failed_with_airflows_error_in_status_and_history(stack: E
     assert entry["status"] == "FAILED" and "no such table" in entry["error_message"]
     logs = stack.dli("workflow", "logs", run_id, project=project).stdout
     assert "e2e_no_such_table" in logs
+
+
+def test_a_run_waiting_for_its_retry_shows_the_attempt_the_error_and_when_the_next_is_due(
+    stack: E2EStack, project: Path
+) -> None:
+    _register(stack, project, "e2e.retrying")
+    error = "OperationalError: no such table: e2e_no_such_table"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiter = pool.submit(
+            stack.dli, "workflow", "run", "e2e.retrying", "--wait", "--poll", "2", project=project, check=False, timeout=400
+        )
+
+        def waiting() -> dict | None:
+            runs = stack.dli_json("workflow", "history", "-d", "e2e.retrying", "-n", "1", project=project)["runs"]
+            return runs[0] if runs and runs[0]["retry"] else None
+
+        run = wait_for(waiting, timeout=240, what="the run's wait for its retry")
+        run_id, retry = run["run_id"], run["retry"]
+        assert run["status"] == "RUNNING" and run["error_message"] is None
+        assert (retry["attempt"], retry["max_attempts"], retry["last_error"]) == (1, 2, error)
+        failed_at = dt.datetime.fromisoformat(retry["failed_at"])
+        due = dt.datetime.fromisoformat(retry["next_attempt_at"])
+        assert due - failed_at == dt.timedelta(seconds=60)
+        lines = stack.dli("workflow", "status", run_id, project=project).stdout.splitlines()
+        assert "  Status: running (waiting to retry)" in lines
+        assert f"  Attempt: 1 of 2 failed at {failed_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC" in lines
+        next_line = f"  Next attempt: 2 of 2, due {due.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC ("
+        assert any(line.startswith(next_line) for line in lines), lines
+        assert f"  Last error: {error}" in lines
+        waited = waiter.result()
+    assert waited.returncode == 3, waited.stdout + waited.stderr  # the second attempt failed too
+    notices = [line for line in waited.stderr.splitlines() if line.startswith(f"{run_id}: ")]
+    assert len(notices) == 1, waited.stderr
+    assert notices[0].startswith(f"{run_id}: attempt 1 of 2 failed: {error}; next attempt 2 of 2, due")
+    final = stack.wait_run(run_id, project=project)
+    assert final["run_status"] == "FAILED" and final["retry"] is None
+    assert error in final["error_message"]
 
 
 def test_backfill_stops_after_the_failing_date(stack: E2EStack, project: Path) -> None:

@@ -12,7 +12,7 @@ import attrs
 from dli.domain.model.enums import RunStatus, RunType
 
 if TYPE_CHECKING:
-    from dli.domain.model.workflow import DagState
+    from dli.domain.model.workflow import DagState, RetryWait
     from dli.ports._backfill import BackfillHandle, ChainStep
 
 __all__ = ["BackfillHandle", "ChainStep", "DagState", "Orchestrator", "RunRecord", "WorkflowState"]
@@ -65,6 +65,8 @@ class RunRecord:
     """Why it failed."""
     triggered_by: str | None = None
     """Who triggered it."""
+    retry: RetryWait | None = None
+    """Set while the run (RUNNING) waits for the next attempt of a statement that failed."""
 
 
 @attrs.frozen(kw_only=True)

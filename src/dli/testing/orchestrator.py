@@ -5,6 +5,8 @@ Subclasses provide an ``orch_env`` fixture with:
 - ``orchestrator``: the adapter under test;
 - ``ok``, ``failing``, ``slow``: names of workflows known to it (unpaused) whose runs complete,
   fail, and run long enough to be stopped;
+- ``retrying``: one whose statement always fails, with 1 retry ``retry_delay_seconds`` after the
+  failed attempt (keep it short: the test waits for both attempts);
 - ``wait(predicate, timeout)``: let (real or simulated) time pass until ``predicate()`` is true.
 """
 
@@ -49,6 +51,25 @@ class OrchestratorContract:
         assert final.status is RunStatus.FAILED
         assert final.error_message
         assert orch.logs(record.run_id).strip()
+
+    def test_a_failed_attempt_with_a_retry_left_keeps_the_run_running_and_says_so(self, orch_env):
+        orch = orch_env.orchestrator
+        record = orch.trigger(orch_env.retrying, parameters={}, triggered_by=None)
+        orch_env.wait(lambda: orch.get_run(record.run_id).retry is not None, 240)
+        waiting = orch.get_run(record.run_id)
+        assert waiting.status is RunStatus.RUNNING and waiting.error_message is None
+        retry = waiting.retry
+        assert (retry.attempt, retry.max_attempts) == (1, 2)
+        assert retry.last_error
+        assert retry.failed_at is not None
+        assert retry.next_attempt_at == retry.failed_at + dt.timedelta(seconds=orch_env.retry_delay_seconds)
+        assert orch.is_running(orch_env.retrying)
+        listed, _ = orch.list_runs(names={orch_env.retrying}, limit=5)
+        assert next(r for r in listed if r.run_id == record.run_id).retry == retry
+        orch_env.wait(_terminal(orch, record.run_id), 300)
+        final = orch.get_run(record.run_id)
+        assert final.status is RunStatus.FAILED and final.retry is None
+        assert final.error_message
 
     def test_stop_kills_a_running_run_and_it_stays_killed(self, orch_env):
         orch = orch_env.orchestrator

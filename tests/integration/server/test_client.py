@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 
 from dli import WorkflowAPI, ExecutionContext, ExecutionMode
 from dli.adapters.basecamp.client import BasecampClient
+from dli.adapters.clock import FakeClock
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.domain.model.enums import RunStatus, SourceType
 from dli.domain.model.errors import (
     AuthenticationError,
     ErrorCode,
@@ -14,9 +20,17 @@ from dli.domain.model.errors import (
     ServerUnreachableError,
     WorkflowOverriddenError,
 )
-from dli.domain.usecases.messages import GetWorkflow, ListWorkflows, TriggerRun, UnpauseWorkflow
+from dli.domain.usecases.messages import (
+    GetHistory,
+    GetRunStatus,
+    GetWorkflow,
+    ListWorkflows,
+    TriggerRun,
+    UnpauseWorkflow,
+)
 from tests.integration.server.conftest import LiveServer
 from tests.support.basecamp import free_port
+from tests.support.specs import make_document
 
 SECRET = "bc_0123456789abcdef_" + "S" * 43
 
@@ -171,3 +185,30 @@ def test_a_busy_refusal_is_repeated_after_retry_after_even_for_a_post_and_other_
     with pytest.raises(ServerError, match="store down"):
         client.handle(UnpauseWorkflow(dataset_name="a.b"))  # may have been worked on: not repeated
     assert slept == [2.0]
+
+
+def test_a_run_waiting_for_a_retry_round_trips_through_the_server_and_the_client(in_process):
+    clock = FakeClock()
+    store = InMemorySpecStore()
+    store.create(
+        SourceType.MANUAL, make_document("shop.flaky", execution={"retry_count": 2, "retry_delay_seconds": 300})
+    )
+    orchestrator = InMemoryOrchestrator(clock=clock, store=store)
+    orchestrator.inject_failure("shop.flaky", "no such table: t")
+    run_id = orchestrator.trigger("shop.flaky", parameters={}, triggered_by="alice").run_id
+    clock.advance(10)  # attempt 1 failed 4 s after the trigger
+    app = in_process(store=store, orchestrator=orchestrator)
+    wire = app.call("GET", f"/api/v1/runs/{run_id}").json()
+    failed_at = clock.now() - dt.timedelta(seconds=6)
+    assert wire["run_status"] == "RUNNING" and wire["retry"] == {
+        "attempt": 1,
+        "max_attempts": 3,
+        "last_error": "no such table: t",
+        "failed_at": failed_at.isoformat(),
+        "next_attempt_at": (failed_at + dt.timedelta(seconds=300)).isoformat(),
+    }
+    client = BasecampClient(base_url="http://testserver.local", token=app.token, transport=app.client._transport)
+    status = client.handle(GetRunStatus(run_id=run_id))
+    assert status.run_status is RunStatus.RUNNING and status.retry == orchestrator.get_run(run_id).retry
+    (run,) = client.handle(GetHistory(dataset_name="shop.flaky")).runs
+    assert run.retry == status.retry

@@ -6,6 +6,8 @@ PENDING, running -> RUNNING, success -> COMPLETED, failed -> FAILED, and a run s
 (note ``dli:killed``) or a backfill date the DAG's ``dli_guard`` task refused to run -> KILLED. A
 run whose ``dli_guard`` still waits (for the upstream runs that published its data, or for the run
 before it in a chained backfill) is PENDING, and its SQL started when the guard let it through.
+A running run one of whose tasks is ``up_for_retry`` (an attempt failed, retries are left) stays
+RUNNING with its ``retry`` set: the attempt, the failed attempt's error, the next attempt's time.
 Every request has short connect and read timeouts and is repeated only where that cannot do anything
 twice (``dli.adapters.http_retry``); an unreachable, hung or failing Airflow is a ``ServerError``
 (DLI-503) naming Airflow's URL (never the credentials). Lists are read page by page (``_pages``):
@@ -35,8 +37,10 @@ from dli.adapters.airflow.runs import (
     GUARD_TASK,
     KILLED_NOTE,
     TRIGGERED_BY_NOTE,
+    UP_FOR_RETRY,
     format_event,
     parse_time,
+    retry_wait,
     run_record,
     shard_of,
     shard_of_file,
@@ -61,6 +65,7 @@ from dli.domain.model.errors import (
 )
 from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
+from dli.domain.model.workflow import RetryWait
 from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord, WorkflowState
 
 __all__ = ["AirflowOrchestrator"]
@@ -522,6 +527,8 @@ class AirflowOrchestrator:
             record = _with_guard(record, self._guard_instance(raw))
         if record.status is RunStatus.FAILED:
             record = self._with_failure(record, self._failure(raw, with_message=True))
+        if record.status is RunStatus.RUNNING:
+            record = attrs.evolve(record, retry=self._retry_waits([raw]).get((raw["dag_id"], raw["dag_run_id"])))
         return record
 
     def _locked_policy(self) -> RetryPolicy:
@@ -621,15 +628,21 @@ class AirflowOrchestrator:
 
         GET lists take ``limit``/``offset`` query parameters; the POST ``.../list`` endpoints take
         ``page_limit``/``page_offset`` in the body. Lazy: a caller that stops reading stops the paging.
+        Every list is a read, the POST ones too: a page Airflow's database refused (SQLite locked) is
+        asked again.
         """
         offset = 0
         while max_items is None or offset < max_items:
             size = _PAGE if max_items is None else min(_PAGE, max_items - offset)
             if method == "GET":
-                body = self._http.json(method, path, action, params={**(query or {}), "limit": size, "offset": offset})
+                body = self._http.json(
+                    method, path, action, params={**(query or {}), "limit": size, "offset": offset},
+                    also_retry=_database_failed,
+                )
             else:
                 body = self._http.json(
-                    method, path, action, json={**(query or {}), "page_limit": size, "page_offset": offset}
+                    method, path, action, json={**(query or {}), "page_limit": size, "page_offset": offset},
+                    also_retry=_database_failed,
                 )
             items = list(body.get(key) or ())
             total = int(body.get("total_entries") or 0)
@@ -662,6 +675,11 @@ class AirflowOrchestrator:
             guards = self._guards([raw for _, raw in waiting])
             for index, raw in waiting:
                 records[index] = _with_guard(records[index], guards.get((raw["dag_id"], raw["dag_run_id"])))
+        running = [(i, raw) for i, raw in enumerate(raws) if records[i].status is RunStatus.RUNNING]
+        if running:
+            retries = self._retry_waits([raw for _, raw in running])
+            for index, raw in running:
+                records[index] = attrs.evolve(records[index], retry=retries.get((raw["dag_id"], raw["dag_run_id"])))
         failed = [(i, raw) for i, raw in enumerate(raws) if records[i].status is RunStatus.FAILED]
         if not failed:
             return records
@@ -693,6 +711,43 @@ class AirflowOrchestrator:
         )
         wanted = {(r["dag_id"], r["dag_run_id"]) for r in raws}
         return {key: ti for ti in tis if (key := (ti["dag_id"], ti["dag_run_id"])) in wanted}
+
+    def _retry_waits(self, raws: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], RetryWait]:
+        """``(dag_id, run_id) -> RetryWait`` of the given runs that wait for a retry: one request for
+        the page, then, per waiting run (bounded), its task's retry delay and the failed attempt's error."""
+        tis = self._items(
+            "POST",
+            "/api/v2/dags/~/dagRuns/~/taskInstances/list",
+            "task_instances",
+            "list task instances",
+            query={
+                "dag_ids": sorted({r["dag_id"] for r in raws}),
+                "dag_run_ids": sorted({r["dag_run_id"] for r in raws}),
+                "state": [UP_FOR_RETRY],
+            },
+        )
+        wanted = {(r["dag_id"], r["dag_run_id"]) for r in raws}
+        tasks: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+        waits: dict[tuple[str, str], RetryWait] = {}
+        for ti in tis:
+            key = (ti["dag_id"], ti["dag_run_id"])
+            # A run's statements run one after another: one of its tasks waits at a time.
+            if key not in wanted or key in waits:
+                continue
+            if len(waits) >= _MAX_ERROR_LOOKUPS:
+                break
+            task_key = (ti["dag_id"], ti["task_id"])
+            if task_key not in tasks:
+                tasks[task_key] = self._task(*task_key)
+            wait = retry_wait(ti, tasks[task_key], self._error_text(ti))
+            if wait is not None:
+                waits[key] = wait
+        return waits
+
+    def _task(self, name: str, task_id: str) -> Mapping[str, Any] | None:
+        """The task's JSON (its ``retry_delay``); ``None`` when Airflow cannot say (the time stays unknown)."""
+        response = self._http.call("GET", f"/api/v2/dags/{segment(name)}/tasks/{segment(task_id)}")
+        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
 
     def _guard_failures(self, raws: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
         """``(dag_id, run_id) -> message`` of backfill runs that the guard task stopped (one request)."""

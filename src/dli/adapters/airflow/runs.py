@@ -10,11 +10,14 @@ import re
 import zlib
 import zoneinfo
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.runs import make_run_id
 from dli.ports.orchestrator import RunRecord
+
+if TYPE_CHECKING:
+    from dli.domain.model.workflow import RetryWait
 
 __all__ = [
     "AIRFLOW_STATES",
@@ -30,11 +33,13 @@ __all__ = [
     "TRIGGERED_BY_NOTE",
     "format_event",
     "parse_time",
+    "retry_wait",
     "run_record",
     "shard_file",
     "shard_of",
     "shard_of_file",
     "shard_tag",
+    "timedelta_of",
     "zone",
 ]
 
@@ -111,6 +116,60 @@ def parse_time(value: Any) -> dt.datetime | None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
+
+
+def timedelta_of(value: Any) -> dt.timedelta | None:
+    """A duration of Airflow's REST API: ``{"__type": "TimeDelta", "days", "seconds", "microseconds"}``
+    (a task's ``retry_delay``), or a number of seconds; ``None`` when it is neither."""
+    if isinstance(value, Mapping):
+        try:
+            return dt.timedelta(
+                days=float(value.get("days") or 0),
+                seconds=float(value.get("seconds") or 0),
+                microseconds=float(value.get("microseconds") or 0),
+            )
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.timedelta(seconds=value)
+    return None
+
+
+UP_FOR_RETRY = "up_for_retry"
+"""Airflow's state of a task instance whose attempt failed and that waits for its next one."""
+
+
+def retry_wait(ti: Mapping[str, Any], task: Mapping[str, Any] | None, error: str | None) -> RetryWait | None:
+    """What a task instance in ``up_for_retry`` says about its run's wait; ``None`` in any other state.
+
+    Airflow 3: ``try_number`` is the attempt that failed (counted from 1), ``max_tries`` the retries
+    (attempts in all: ``max_tries + 1``; a cleared task gets more), ``end_date`` when the attempt
+    failed. The next attempt is due at ``end_date + retry_delay`` (Airflow's ``next_retry_datetime``,
+    which its API does not expose); ``task`` is the task's JSON (``GET /dags/{dag}/tasks/{task}``),
+    whose ``retry_delay`` it reads. With an exponential backoff (dli never sets one) Airflow adds a
+    random part, so the time is not known.
+    """
+    if ti.get("state") != UP_FOR_RETRY:
+        return None
+    from dli.domain.model.workflow import RetryWait
+
+    attempt = max(1, _int(ti.get("try_number"), 1))
+    # up_for_retry means an attempt is left, whatever a stale max_tries says.
+    max_attempts = max(_int(ti.get("max_tries"), 0) + 1, attempt + 1)
+    failed_at = parse_time(ti.get("end_date"))
+    delay = timedelta_of((task or {}).get("retry_delay"))
+    backoff = bool((task or {}).get("retry_exponential_backoff"))
+    next_at = failed_at + delay if failed_at is not None and delay is not None and not backoff else None
+    return RetryWait(
+        attempt=attempt, max_attempts=max_attempts, last_error=error, failed_at=failed_at, next_attempt_at=next_at
+    )
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def zone(name: Any) -> dt.tzinfo:

@@ -4,6 +4,12 @@ A run is PENDING for ``queue_seconds``, RUNNING for ``run_seconds``, then COMPLE
 a failure was injected for its dataset. Backfill dates run one after another; a failed (or killed)
 date ends the backfill and the dates after it end KILLED without running.
 
+Retries as the DAG factory sets them in Airflow: a run of a spec whose execution settings
+(``dli.domain.model.execution``) allow retries gets that many more attempts of ``run_seconds`` each.
+Between a failed attempt and the next it stays RUNNING, waiting ``retry_delay_seconds`` with its
+``retry`` set (Airflow's ``up_for_retry``); it ends FAILED when its last attempt fails. An injected
+failure may fail only the first attempts (a flaky statement that a retry fixes).
+
 Given the spec store (as the DAG factory reads it in Airflow), it also simulates data-aware
 scheduling: a completed run that is not a backfill publishes its dataset, and a workflow scheduled
 ``after: upstream`` (not paused) runs once every upstream it has in the store has published since
@@ -21,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dli.domain.model.enums import RunStatus, RunType
-from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
+from dli.domain.model.enums import RunStatus, RunType, SourceType
+from dli.domain.model.errors import DLIError, InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import RunRecord, WorkflowState
@@ -36,6 +42,13 @@ __all__ = ["InMemoryOrchestrator"]
 _UTC = dt.timezone.utc
 
 
+@attrs.frozen
+class _Failure:
+    message: str
+    dates: frozenset[dt.date] | None  # None: every date
+    attempts: int | None  # how many attempts of a run fail; None: every one
+
+
 @attrs.define
 class _Run:
     record: RunRecord
@@ -43,6 +56,10 @@ class _Run:
     fails_with: str | None
     after: str | None = None  # run id this backfill date waits for
     log: list[str] = attrs.field(factory=list)
+    attempts: int = 1  # attempts in all (the spec's retries + 1)
+    retry_delay: dt.timedelta = dt.timedelta(0)
+    failing_attempts: int | None = None  # with fails_with: how many attempts fail (None: all)
+    logged_attempts: int = 0  # attempts whose end is in the log
 
 
 class InMemoryOrchestrator:
@@ -60,16 +77,19 @@ class InMemoryOrchestrator:
         self._duration = dt.timedelta(seconds=run_seconds)
         self._paused: dict[str, bool] = {}
         self._runs: dict[str, _Run] = {}
-        self._failures: dict[str, tuple[str, frozenset[dt.date] | None]] = {}
+        self._failures: dict[str, _Failure] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
     # -- test and seeding hooks -------------------------------------------------------------
 
-    def inject_failure(self, name: str, message: str, *, dates: Collection[dt.date] | None = None) -> None:
-        """Make future runs of ``name`` fail (only those for ``dates``, when given)."""
+    def inject_failure(
+        self, name: str, message: str, *, dates: Collection[dt.date] | None = None, attempts: int | None = None
+    ) -> None:
+        """Make future runs of ``name`` fail (only those for ``dates``, when given): every attempt, or
+        only the first ``attempts`` of each run (a retry after them succeeds)."""
         with self._lock:
-            self._failures[name] = (message, frozenset(dates) if dates is not None else None)
+            self._failures[name] = _Failure(message, frozenset(dates) if dates is not None else None, attempts)
 
     def clear_failure(self, name: str) -> None:
         """Let future runs of ``name`` succeed again."""
@@ -131,9 +151,7 @@ class InMemoryOrchestrator:
                 queued_at=now,
                 triggered_by=triggered_by,
             )
-            self._runs[record.run_id] = _Run(
-                record=record, start_at=now + self._queue, fails_with=self._failure_for(name, now.date())
-            )
+            self._runs[record.run_id] = self._new_run(record, name, now.date(), start_at=now + self._queue)
             return record
 
     def backfill(
@@ -171,11 +189,8 @@ class InMemoryOrchestrator:
                     queued_at=now,
                     triggered_by=triggered_by,
                 )
-                self._runs[record.run_id] = _Run(
-                    record=record,
-                    start_at=now + self._queue if previous is None else None,
-                    fails_with=self._failure_for(step.name, step.date),
-                    after=previous,
+                self._runs[record.run_id] = self._new_run(
+                    record, step.name, step.date, start_at=now + self._queue if previous is None else None, after=previous
                 )
                 previous = record.run_id
                 run_ids.append(record.run_id)
@@ -214,7 +229,9 @@ class InMemoryOrchestrator:
             if run.record.status.is_terminal:
                 raise InvalidStateError(f"Run '{run_id}' already finished ({run.record.status.value})")
             now = self._clock.now()
-            run.record = attrs.evolve(run.record, status=RunStatus.KILLED, finished_at=now, error_message="Killed by user")
+            run.record = attrs.evolve(
+                run.record, status=RunStatus.KILLED, finished_at=now, error_message="Killed by user", retry=None
+            )
             run.log.append(f"{now.isoformat()} run killed by user")
             self._advance()
             return run.record
@@ -235,12 +252,46 @@ class InMemoryOrchestrator:
 
     # -- simulation ----------------------------------------------------------------------------
 
-    def _failure_for(self, name: str, date: dt.date) -> str | None:
+    def _new_run(
+        self,
+        record: RunRecord,
+        name: str,
+        date: dt.date,
+        *,
+        start_at: dt.datetime | None,
+        after: str | None = None,
+        log: list[str] | None = None,
+    ) -> _Run:
+        """A run of ``name`` for ``date``, with its spec's retries and the failure injected for it, if any."""
         failure = self._failures.get(name)
-        if failure is None:
-            return None
-        message, dates = failure
-        return message if dates is None or date in dates else None
+        if failure is not None and failure.dates is not None and date not in failure.dates:
+            failure = None
+        attempts, delay = self._retry_settings(name)
+        return _Run(
+            record=record,
+            start_at=start_at,
+            fails_with=failure.message if failure else None,
+            after=after,
+            log=log or [],
+            attempts=attempts,
+            retry_delay=delay,
+            failing_attempts=failure.attempts if failure else None,
+        )
+
+    def _retry_settings(self, name: str) -> tuple[int, dt.timedelta]:
+        """``(attempts, delay)`` of the active spec of ``name``, as the DAG factory gives its tasks."""
+        stored = None
+        if self._store is not None:
+            try:
+                stored = self._store.read(SourceType.CODE, name) or self._store.read(SourceType.MANUAL, name)
+            except DLIError:  # unreadable: Airflow would run no DAG for it; one attempt here
+                stored = None
+        if stored is None:
+            return 1, dt.timedelta(0)
+        from dli.domain.model.execution import execution_settings
+
+        settings = execution_settings(stored.document.spec)
+        return settings.retries + 1, dt.timedelta(seconds=settings.retry_delay_seconds)
 
     def _advance(self) -> None:
         """Move every run to where the clock says it is; insertion order resolves backfill chains.
@@ -286,17 +337,53 @@ class InMemoryOrchestrator:
             if record.status is RunStatus.PENDING:
                 record = attrs.evolve(record, status=RunStatus.RUNNING, started_at=run.start_at)
                 run.log.append(f"{run.start_at.isoformat()} run started")
-            end = run.start_at + self._duration
-            if now >= end:
-                if run.fails_with is not None:
-                    record = attrs.evolve(record, status=RunStatus.FAILED, finished_at=end, error_message=run.fails_with)
+            run.record = record = self._attempts(run, record, now)
+            if record.status is RunStatus.COMPLETED:
+                completed.append(record)
+        return completed
+
+    def _attempts(self, run: _Run, record: RunRecord, now: dt.datetime) -> RunRecord:
+        """Where the attempts of a started run are at ``now``: each runs ``run_seconds``, a failed one
+        with attempts left is followed by the retry delay, then the next attempt."""
+        assert run.start_at is not None
+        begin = run.start_at
+        for attempt in range(1, run.attempts + 1):
+            end = begin + self._duration
+            if now < end:
+                return attrs.evolve(record, retry=None)
+            failed = run.fails_with is not None and (run.failing_attempts is None or attempt <= run.failing_attempts)
+            last = not failed or attempt == run.attempts
+            next_begin = end + run.retry_delay
+            if run.logged_attempts < attempt:
+                run.logged_attempts = attempt
+                if not failed:
+                    run.log.append(f"{end.isoformat()} query executed; run completed")
+                elif last:
                     run.log.append(f"{end.isoformat()} ERROR {run.fails_with}")
                 else:
-                    record = attrs.evolve(record, status=RunStatus.COMPLETED, finished_at=end)
-                    run.log.append(f"{end.isoformat()} query executed; run completed")
-                    completed.append(record)
-            run.record = record
-        return completed
+                    run.log.append(
+                        f"{end.isoformat()} ERROR {run.fails_with} (attempt {attempt} of {run.attempts}; "
+                        f"next attempt at {next_begin.isoformat()})"
+                    )
+            if not failed:
+                return attrs.evolve(record, status=RunStatus.COMPLETED, finished_at=end, retry=None)
+            if last:
+                return attrs.evolve(
+                    record, status=RunStatus.FAILED, finished_at=end, error_message=run.fails_with, retry=None
+                )
+            if now < next_begin:
+                from dli.domain.model.workflow import RetryWait
+
+                wait = RetryWait(
+                    attempt=attempt,
+                    max_attempts=run.attempts,
+                    last_error=run.fails_with,
+                    failed_at=end,
+                    next_attempt_at=next_begin,
+                )
+                return attrs.evolve(record, retry=wait)
+            begin = next_begin
+        raise AssertionError("unreachable: the last attempt ends the run")  # pragma: no cover
 
     def _publish(self, record: RunRecord) -> bool:
         """``record``'s dataset has new data: start the upstream-scheduled workflows now complete; any started?"""
@@ -339,10 +426,11 @@ class InMemoryOrchestrator:
                 logical_date=at,
                 queued_at=at,
             )
-            self._runs[triggered.run_id] = _Run(
-                record=triggered,
+            self._runs[triggered.run_id] = self._new_run(
+                triggered,
+                name,
+                dt.date.fromisoformat(execution_date),
                 start_at=at + self._queue,
-                fails_with=self._failure_for(name, dt.date.fromisoformat(execution_date)),
                 log=[f"{at.isoformat()} started by new data in {', '.join(sources)} (execution_date {execution_date})"],
             )
             started = True

@@ -19,6 +19,7 @@ from dli.domain.model._rows import WorkflowInfo  # annotations are resolved at r
 __all__ = [
     "DagState",
     "DatasetInfo",
+    "RetryWait",
     "RunLogs",
     "WorkflowHistoryResult",
     "WorkflowRegisterResult",
@@ -53,6 +54,37 @@ class _RunTiming:
         return None
 
 
+def _at_least_one(_instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1, not {value}")
+
+
+def _another_attempt_left(instance: RetryWait, _attribute: attrs.Attribute[int], value: int) -> None:
+    if value <= instance.attempt:
+        raise ValueError(f"max_attempts ({value}) must exceed the failed attempt ({instance.attempt}) while a retry waits")
+
+
+@attrs.frozen(kw_only=True)
+class RetryWait:
+    """A run whose statement failed and that waits for its next attempt (Airflow's ``up_for_retry``).
+
+    The run stays RUNNING meanwhile: it may still complete, ``stop`` kills it, ``--wait`` goes on
+    waiting. This says that the time passing is a wait for a retry, not a slow statement.
+    """
+
+    attempt: int = attrs.field(validator=_at_least_one)
+    """The attempt that failed, counted from 1 (the next one is ``attempt + 1``)."""
+    max_attempts: int = attrs.field(validator=_another_attempt_left)
+    """Attempts the statement gets in all: the spec's retries plus one."""
+    last_error: str | None = None
+    """Why the failed attempt failed, when the orchestrator can tell."""
+    failed_at: dt.datetime | None = None
+    """When the failed attempt ended."""
+    next_attempt_at: dt.datetime | None = None
+    """When the next attempt is due (``failed_at`` plus the retry delay); it starts then or at the
+    orchestrator's next scheduling round after. ``None`` when it cannot be known."""
+
+
 @attrs.frozen(kw_only=True)
 class WorkflowRun(_RunTiming):
     """One run of a workflow."""
@@ -79,6 +111,8 @@ class WorkflowRun(_RunTiming):
     """Why it failed."""
     triggered_by: str | None = None
     """User that triggered it (adhoc and backfill runs)."""
+    retry: RetryWait | None = None
+    """Set while the run (``running``) waits for the next attempt of a statement that failed."""
 
     @property
     def run_status(self) -> RunStatus:
@@ -163,6 +197,8 @@ class WorkflowStatusResult(_RunTiming):
     """Error, if it failed."""
     triggered_by: str | None = None
     """Who triggered it."""
+    retry: RetryWait | None = None
+    """Set while the run (``running``) waits for the next attempt of a statement that failed."""
 
 
 @attrs.frozen(kw_only=True)

@@ -16,6 +16,7 @@ __all__ = [
     "BrokenSpec",
     "DagState",
     "DatasetInfo",
+    "RetryWait",
     "RunLogs",
     "WorkflowHistoryResult",
     "WorkflowInfo",
@@ -30,6 +31,7 @@ _LATER = frozenset(
     {
         "DagState",
         "DatasetInfo",
+        "RetryWait",
         "RunLogs",
         "WorkflowHistoryResult",
         "WorkflowRegisterResult",

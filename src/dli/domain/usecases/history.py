@@ -39,6 +39,7 @@ def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestr
             finished_at=r.finished_at,
             error_message=r.error_message,
             triggered_by=r.triggered_by,
+            retry=r.retry,
         )
         for r in records
     )

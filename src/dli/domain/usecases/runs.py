@@ -122,6 +122,7 @@ def get_run_status(message: GetRunStatus, *, store: SpecStore, orchestrator: Orc
         finished_at=record.finished_at,
         error_message=record.error_message,
         triggered_by=record.triggered_by,
+        retry=record.retry,
     )
 
 

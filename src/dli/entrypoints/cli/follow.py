@@ -1,5 +1,7 @@
 """``--wait``: follow runs until they are terminal, with a spinner or progress bar on a terminal.
 
+A run that starts waiting for a retry (a statement failed, attempts are left) is announced on
+stderr, once per failed attempt, with the error and when the next attempt is due; the wait goes on.
 The exit status tells the outcome (docs/cli.md): completed 0, failed 3, killed 4, timeout 5.
 """
 
@@ -42,10 +44,13 @@ def outcome_code(name: str) -> ExitCode:
 
 
 @contextlib.contextmanager
-def _progress(session: Session, total: int, label: str) -> Iterator[Callable[[int, str], None]]:
-    """Yield ``update(done, status)``; draws only when stderr is a terminal (quiet otherwise)."""
+def _progress(
+    session: Session, total: int, label: str
+) -> Iterator[tuple[Callable[[int, str], None], Callable[[str], None]]]:
+    """Yield ``(update(done, status), note(line))``; draws only when stderr is a terminal (quiet
+    otherwise); a note is a line on stderr, printed above the bar while one is drawn."""
     if not session.err_is_terminal():
-        yield lambda _done, _status: None
+        yield (lambda _done, _status: None), (lambda line: session.err.write(line + "\n"))
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -59,7 +64,10 @@ def _progress(session: Session, total: int, label: str) -> Iterator[Callable[[in
         def update(done: int, status: str) -> None:
             progress.update(task, completed=done, description=f"{label} ({status})")
 
-        yield update
+        def note(line: str) -> None:
+            progress.console.print(line, markup=False, highlight=False)
+
+        yield update, note
 
 
 def follow_runs(
@@ -80,14 +88,26 @@ def follow_runs(
     api = session.api
     deadline = None if timeout_seconds is None else session.monotonic() + timeout_seconds
     results: list[WorkflowStatusResult] = []
-    with _progress(session, len(run_ids), label) as update:
+    from dli.entrypoints.cli.render import retry_notice, run_state
+
+    announced: set[tuple[str, int]] = set()  # (run id, failed attempt) already told
+
+    with _progress(session, len(run_ids), label) as (update, note):
+
+        def seen(status: WorkflowStatusResult, index: int) -> None:
+            update(index, run_state(status.run_status, status.retry))
+            retry = status.retry
+            if retry is not None and (status.run_id, retry.attempt) not in announced:
+                announced.add((status.run_id, retry.attempt))
+                note(retry_notice(status.run_id, retry, session.now()))
+
         for index, run_id in enumerate(run_ids):
             remaining = None if deadline is None else max(0.0, deadline - session.monotonic())
             status = api.wait_for_run(
                 run_id,
                 timeout_seconds=remaining,
                 poll_seconds=poll_seconds,
-                on_update=lambda s, i=index: update(i, s.run_status.value.lower()),
+                on_update=lambda s, i=index: seen(s, i),
                 sleep=session.sleep,
                 monotonic=session.monotonic,
             )

@@ -21,6 +21,7 @@ from dli.entrypoints.cli.session import Session
 
 if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
     from dli.domain.model.workflow import (
+        RetryWait,
         WorkflowHistoryResult,
         WorkflowInfo,
         WorkflowListResult,
@@ -33,6 +34,7 @@ __all__ = [
     "duration",
     "print_json",
     "render_fire_times",
+    "retry_notice",
     "render_history",
     "render_list",
     "render_register",
@@ -101,9 +103,77 @@ def status_text(value: RunStatus | WorkflowStatus | str) -> Text:
     return Text(word, style=_STATUS_STYLE.get(word, ""))
 
 
+def countdown(seconds: float) -> str:
+    """``in 4m10s`` (``in 45s``, ``in 1h02m05s``); ``now`` once the time has come."""
+    total = round(seconds)
+    if total <= 0:
+        return "now"
+    if total < 60:
+        return f"in {total}s"
+    if total < 3600:
+        return f"in {total // 60}m{total % 60:02d}s"
+    return f"in {duration(total)}"
+
+
+def run_state(status: RunStatus, retry: RetryWait | None) -> str:
+    """``running``, or ``running (waiting to retry)`` while a failed attempt waits for the next one."""
+    word = status.value.lower()
+    return f"{word} (waiting to retry)" if retry is not None else word
+
+
+def _next_attempt(retry: RetryWait, now: dt.datetime | None = None) -> str:
+    """``2 of 3, due 2025-01-02 09:05:00 UTC (in 4m10s)``."""
+    text = f"{retry.attempt + 1} of {retry.max_attempts}"
+    if retry.next_attempt_at is None:
+        return text + ", due time unknown"
+    text += f", due {utc_time(retry.next_attempt_at)} UTC"
+    if now is not None:
+        text += f" ({countdown((retry.next_attempt_at - now).total_seconds())})"
+    return text
+
+
+def _retry_fields(retry: RetryWait, now: dt.datetime) -> list[tuple[str, str]]:
+    failed = f"{retry.attempt} of {retry.max_attempts} failed"
+    if retry.failed_at is not None:
+        failed += f" at {utc_time(retry.failed_at)} UTC"
+    return [
+        ("Attempt", failed),
+        ("Next attempt", _next_attempt(retry, now)),
+        ("Last error", retry.last_error or "-"),
+    ]
+
+
+def _retry_lines(retry: RetryWait | None) -> list[str]:
+    """The lines under a run's row in a table while it waits for a retry."""
+    if retry is None:
+        return []
+    return [
+        f"  Attempt {retry.attempt} of {retry.max_attempts} failed; next attempt {_next_attempt(retry)}",
+        f"  Last error: {retry.last_error or '-'}",
+    ]
+
+
+def retry_notice(run_id: str, retry: RetryWait, now: dt.datetime) -> str:
+    """One line for ``--wait`` when a run starts waiting for a retry."""
+    error = f": {retry.last_error}" if retry.last_error else ""
+    return f"{run_id}: attempt {retry.attempt} of {retry.max_attempts} failed{error}; next attempt {_next_attempt(retry, now)}"
+
+
 def format_params(parameters: Mapping[str, Any]) -> str:
     """``a=1, b=x``; ``-`` when empty."""
     return ", ".join(f"{k}={v}" for k, v in parameters.items()) or "-"
+
+
+def _status_cell(status: RunStatus, retry: RetryWait | None) -> Text:
+    cell = status_text(status)
+    if retry is not None:
+        cell.append(" (waiting to retry)", style="yellow")
+    return cell
+
+
+def _run_lines(error_message: str | None, retry: RetryWait | None) -> list[str]:
+    """The lines under a run's row: its error, or where its retries are."""
+    return _retry_lines(retry) + ([f"  Error: {error_message}"] if error_message else [])
 
 
 def _table(*columns: str) -> Table:
@@ -224,7 +294,7 @@ def render_status(session: Session, status: WorkflowStatusResult) -> None:
         ("Dataset", status.dataset_name),
         ("Source", status.source_type.value),
         ("Type", status.run_type.value),
-        ("Status", status.run_status.value.lower()),
+        ("Status", run_state(status.run_status, status.retry)),
         ("Logical date", utc_time(status.logical_date) + (" UTC" if status.logical_date else "")),
         ("Started", utc_time(status.started_at) + (" UTC" if status.started_at else "")),
         ("Finished", utc_time(status.finished_at) + (" UTC" if status.finished_at else "")),
@@ -232,6 +302,8 @@ def render_status(session: Session, status: WorkflowStatusResult) -> None:
         ("Parameters", format_params(status.parameters)),
         ("Triggered by", status.triggered_by or "-"),
     ]
+    if status.retry is not None:  # right under the status it explains
+        fields[4:4] = _retry_fields(status.retry, session.now())
     if status.error_message:
         fields.append(("Error", status.error_message))
     _summary(session, f"Run: {status.run_id}", fields)
@@ -241,8 +313,8 @@ def render_status_table(session: Session, statuses: Sequence[tuple[str, Workflow
     """One row per (date, status): the end of ``backfill --wait``."""
     table = _table("DATE", "RUN_ID", "STATUS", "DURATION")
     for date, status in statuses:
-        table.add_row(date, status.run_id, status_text(status.run_status), duration(status.duration_seconds))
-    _print_table(session, table, [[f"  Error: {s.error_message}"] if s.error_message else [] for _, s in statuses])
+        table.add_row(date, status.run_id, _status_cell(status.run_status, status.retry), duration(status.duration_seconds))
+    _print_table(session, table, [_run_lines(s.error_message, s.retry) for _, s in statuses])
 
 
 def render_list(session: Session, result: WorkflowListResult) -> None:
@@ -320,10 +392,10 @@ def render_history(session: Session, result: WorkflowHistoryResult) -> None:
         table = _table("RUN_ID", "STATUS", "TYPE", "STARTED (UTC)", "DURATION")
         for run in result.runs:
             table.add_row(
-                run.run_id, status_text(run.status), run.run_type.value, utc_time(run.started_at),
+                run.run_id, _status_cell(run.status, run.retry), run.run_type.value, utc_time(run.started_at),
                 duration(run.duration_seconds),
             )
-        _print_table(session, table, [[f"  Error: {r.error_message}"] if r.error_message else [] for r in result.runs])
+        _print_table(session, table, [_run_lines(r.error_message, r.retry) for r in result.runs])
     session.write()
     session.write(f"Total: {len(result.runs)} run{'s' if len(result.runs) != 1 else ''} shown ({result.total_count} available)")
 

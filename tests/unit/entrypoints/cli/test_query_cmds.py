@@ -257,3 +257,82 @@ def test_tables_are_never_truncated_on_a_narrow_terminal(cli, monkeypatch):
     assert "…" not in text
     assert "iceberg.analytics.ad_hoc_report" in text and "2025-01-06 12:00 UTC" in text
     assert "\x1b[" in text  # coloured on a terminal
+
+
+FLAKY = "shop.flaky"
+FLAKY_SPEC = f"""\
+name: {FLAKY}
+owner: me@example.com
+execution:
+  retry_count: 2
+  retry_delay_seconds: 300
+query_statement: SELECT * FROM missing_table
+"""
+
+
+def _waiting_for_a_retry(cli) -> str:
+    """A run of a spec with 2 retries, 300 s apart, whose first attempt failed: the run id.
+
+    The simulated run queues 1 s and each attempt runs 3 s: attempt 1 failed at 08:00:04.
+    """
+    (cli.project / f"dataset.{FLAKY}.yaml").write_text(FLAKY_SPEC)
+    assert cli("workflow", "register", FLAKY, "-c", "0 9 * * *").exit_code == 0
+    cli.orchestrator.inject_failure(FLAKY, "no such table: missing_table")
+    run_id = cli("workflow", "run", FLAKY, "-f", "json").json()["run_id"]
+    cli.clock.advance(10)
+    return run_id
+
+
+class TestRetryWait:
+    def test_status_shows_the_failed_attempt_the_next_ones_due_time_and_the_error(self, cli):
+        run_id = _waiting_for_a_retry(cli)
+        lines = cli("workflow", "status", run_id).stdout.splitlines()
+        assert "  Status: running (waiting to retry)" in lines
+        assert "  Attempt: 1 of 3 failed at 2025-01-01 08:00:04 UTC" in lines
+        assert "  Next attempt: 2 of 3, due 2025-01-01 08:05:04 UTC (in 4m54s)" in lines
+        assert "  Last error: no such table: missing_table" in lines
+        assert not any(line.startswith("  Error:") for line in lines)  # the run has not failed
+
+    def test_status_json_carries_the_retry_and_keeps_the_run_running(self, cli):
+        data = cli("workflow", "status", _waiting_for_a_retry(cli), "-f", "json").json()
+        assert data["run_status"] == "RUNNING" and data["error_message"] is None
+        assert data["retry"] == {
+            "attempt": 1,
+            "max_attempts": 3,
+            "last_error": "no such table: missing_table",
+            "failed_at": "2025-01-01T08:00:04+00:00",
+            "next_attempt_at": "2025-01-01T08:05:04+00:00",
+        }
+
+    def test_the_next_attempt_due_is_counted_down_to_now(self, cli):
+        run_id = _waiting_for_a_retry(cli)
+        cli.clock.advance(293)  # 08:05:03: one second before the second attempt starts
+        assert "  Next attempt: 2 of 3, due 2025-01-01 08:05:04 UTC (in 1s)" in cli("workflow", "status", run_id).stdout
+
+    def test_history_puts_the_attempt_and_the_error_under_the_waiting_run(self, cli):
+        run_id = _waiting_for_a_retry(cli)
+        lines = cli("workflow", "history", "-d", FLAKY).stdout.splitlines()
+        row = next(i for i, line in enumerate(lines) if line.startswith(run_id))
+        assert lines[row].split()[1:4] == ["running", "(waiting", "to"]
+        assert lines[row + 1] == "  Attempt 1 of 3 failed; next attempt 2 of 3, due 2025-01-01 08:05:04 UTC"
+        assert lines[row + 2] == "  Last error: no such table: missing_table"
+        run = cli("workflow", "history", "-d", FLAKY, "-f", "json").json()["runs"][0]
+        assert run["status"] == "RUNNING" and run["retry"]["attempt"] == 1
+
+    def test_once_the_next_attempt_runs_the_retry_is_gone_and_the_last_failure_fails_the_run(self, cli):
+        run_id = _waiting_for_a_retry(cli)
+        cli.clock.advance(295)  # 08:05:05: attempt 2 runs from 08:05:04 to 08:05:07
+        assert cli("workflow", "status", run_id, "-f", "json").json()["retry"] is None
+        cli.clock.advance(5)  # attempt 2 failed: waiting for attempt 3
+        assert cli("workflow", "status", run_id, "-f", "json").json()["retry"]["attempt"] == 2
+        cli.clock.advance(400)
+        data = cli("workflow", "status", run_id, "-f", "json").json()
+        assert data["run_status"] == "FAILED" and data["retry"] is None
+        assert data["error_message"] == "no such table: missing_table"
+
+    def test_a_run_that_never_failed_has_no_retry(self, cli):
+        run_id = cli("workflow", "run", CLICKS, "-f", "json").json()["run_id"]
+        cli.clock.advance(2)
+        data = cli("workflow", "status", run_id, "-f", "json").json()
+        assert data["run_status"] == "RUNNING" and data["retry"] is None
+        assert "  Status: running" in cli("workflow", "status", run_id).stdout.splitlines()

@@ -205,3 +205,44 @@ class TestLogs:
         result = cli("workflow", "logs", f"{CLICKS}@missing")
         assert result.exit_code == 1
         assert result.stderr.startswith("Error [DLI-800]")
+
+
+FLAKY = "shop.flaky"
+
+
+def _flaky(cli, *, failing_attempts=None) -> None:
+    """A spec with 2 retries, 300 s apart, whose statement fails (its first ``failing_attempts`` attempts)."""
+    (cli.project / f"dataset.{FLAKY}.yaml").write_text(
+        f"name: {FLAKY}\nexecution:\n  retry_count: 2\n  retry_delay_seconds: 300\nquery_statement: SELECT 1\n"
+    )
+    assert cli("workflow", "register", FLAKY, "-c", "0 9 * * *").exit_code == 0
+    cli.orchestrator.inject_failure(FLAKY, "no such table: t", attempts=failing_attempts)
+
+
+class TestWaitThroughRetries:
+    def test_wait_says_once_per_failed_attempt_that_the_run_waits_for_a_retry(self, cli):
+        _flaky(cli)
+        result = cli("workflow", "run", FLAKY, "--wait", "--poll", "1")
+        assert result.exit_code == 3  # every attempt failed
+        notices = result.stderr.splitlines()
+        assert len(notices) == 2, result.stderr  # polled hundreds of times, told twice
+        assert notices[0].startswith(f"{FLAKY}@")
+        assert notices[0].endswith(
+            ": attempt 1 of 3 failed: no such table: t; next attempt 2 of 3, due 2025-01-01 08:05:04 UTC (in 5m00s)"
+        )
+        assert ": attempt 2 of 3 failed: no such table: t; next attempt 3 of 3, due" in notices[1]
+        assert "  Error: no such table: t" in result.stdout.splitlines()
+
+    def test_a_retry_that_succeeds_ends_the_wait_completed(self, cli):
+        _flaky(cli, failing_attempts=1)
+        result = cli("workflow", "run", FLAKY, "--wait", "--poll", "1", "--format", "json")
+        assert result.exit_code == 0
+        assert result.json()["outcome"] == "completed" and result.json()["runs"][0]["retry"] is None
+        assert len(result.stderr.splitlines()) == 1 and "attempt 1 of 3 failed" in result.stderr
+
+    def test_a_timeout_during_the_retry_wait_reports_it(self, cli):
+        _flaky(cli)
+        result = cli("workflow", "run", FLAKY, "--wait", "--poll", "1", "--timeout", "60")
+        assert result.exit_code == 5
+        assert "  Status: running (waiting to retry)" in result.stdout.splitlines()
+        assert "  Last error: no such table: t" in result.stdout.splitlines()
