@@ -356,9 +356,26 @@ class ControlPlaneContract:
         assert backend.api.history(run_status="FAILED").total_count == 0
         assert backend.api.history(run_status=RunStatus.COMPLETED, limit=100).total_count == 4
         assert backend.api.history(source_type="code").total_count == 0
-        with pytest.raises(DLIError) as exc:  # like every other command on an unknown workflow
-            backend.api.history(dataset_name="no.such.dataset")
-        assert code_of(exc) == ErrorCode.WORKFLOW_NOT_FOUND.value
+        assert backend.api.history(dataset_name="shop.a.one", limit=2).warnings == ()
+
+    def test_history_of_a_name_no_workflow_has_is_empty_and_warns(self, backend):
+        # The dataset is a filter (spec 5.4): nothing matches, nothing fails; the warning names it.
+        self.local(backend, "shop.a.one")
+        backend.api.register("shop.a.one", cron="0 9 * * *")
+        result = backend.api.history(dataset_name="no.such.dataset")
+        assert (result.status, result.runs, result.total_count, result.dataset_info) == (
+            ResultStatus.SUCCESS, (), 0, None
+        )
+        assert result.warnings == ("No workflow is named 'no.such.dataset' (see 'dli workflow list')",)
+        close = backend.api.history(dataset_name="shop.a.onw")
+        assert close.warnings == ("No workflow is named 'shop.a.onw'; did you mean 'shop.a.one'?",)
+
+    def test_history_of_a_registered_workflow_without_runs_is_empty_with_its_info(self, backend):
+        self.local(backend, "shop.a.one")
+        backend.api.register("shop.a.one", cron="0 9 * * *")
+        result = backend.api.history(dataset_name="shop.a.one")
+        assert (result.runs, result.total_count, result.warnings) == ((), 0, ())
+        assert result.dataset_info.owner == "owner@example.com"
 
     # -- dependencies --------------------------------------------------------------------------
 
