@@ -338,6 +338,17 @@ class ControlPlaneContract:
         history = backend.api.history(dataset_name=NAME, limit=10)
         assert {r.run_type for r in history.runs} == {RunType.BACKFILL}
 
+    def test_register_without_cron_takes_the_specs_schedule_section(self, backend):
+        write_spec(backend.project, make_spec(NAME, cron="15 4 * * *", timezone="Asia/Seoul"))
+        result = backend.api.register(NAME)
+        assert (result.workflow_info.cron, result.workflow_info.timezone) == ("15 4 * * *", "Asia/Seoul")
+        assert result.workflow_info.next_run.utcoffset().total_seconds() == 9 * 3600
+        # Arguments override field by field: the spec's timezone stays under a new cron.
+        updated = backend.api.register(NAME, cron="0 9 * * *", enabled=False, force=True)
+        assert (updated.workflow_info.cron, updated.workflow_info.timezone) == ("0 9 * * *", "Asia/Seoul")
+        assert updated.workflow_info.status is WorkflowStatus.PAUSED
+        assert backend.api.get(NAME).cron == "0 9 * * *"
+
     # -- history -------------------------------------------------------------------------------
 
     def test_history_filters_and_limits(self, backend):
