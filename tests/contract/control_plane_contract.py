@@ -338,6 +338,17 @@ class ControlPlaneContract:
         history = backend.api.history(dataset_name=NAME, limit=10)
         assert {r.run_type for r in history.runs} == {RunType.BACKFILL}
 
+    def test_register_without_cron_takes_the_specs_schedule_section(self, backend):
+        write_spec(backend.project, make_spec(NAME, cron="15 4 * * *", timezone="Asia/Seoul"))
+        result = backend.api.register(NAME)
+        assert (result.workflow_info.cron, result.workflow_info.timezone) == ("15 4 * * *", "Asia/Seoul")
+        assert result.workflow_info.next_run.utcoffset().total_seconds() == 9 * 3600
+        # Arguments override field by field: the spec's timezone stays under a new cron.
+        updated = backend.api.register(NAME, cron="0 9 * * *", enabled=False, force=True)
+        assert (updated.workflow_info.cron, updated.workflow_info.timezone) == ("0 9 * * *", "Asia/Seoul")
+        assert updated.workflow_info.status is WorkflowStatus.PAUSED
+        assert backend.api.get(NAME).cron == "0 9 * * *"
+
     # -- history -------------------------------------------------------------------------------
 
     def test_history_filters_and_limits(self, backend):
@@ -356,9 +367,26 @@ class ControlPlaneContract:
         assert backend.api.history(run_status="FAILED").total_count == 0
         assert backend.api.history(run_status=RunStatus.COMPLETED, limit=100).total_count == 4
         assert backend.api.history(source_type="code").total_count == 0
-        with pytest.raises(DLIError) as exc:  # like every other command on an unknown workflow
-            backend.api.history(dataset_name="no.such.dataset")
-        assert code_of(exc) == ErrorCode.WORKFLOW_NOT_FOUND.value
+        assert backend.api.history(dataset_name="shop.a.one", limit=2).warnings == ()
+
+    def test_history_of_a_name_no_workflow_has_is_empty_and_warns(self, backend):
+        # The dataset is a filter (spec 5.4): nothing matches, nothing fails; the warning names it.
+        self.local(backend, "shop.a.one")
+        backend.api.register("shop.a.one", cron="0 9 * * *")
+        result = backend.api.history(dataset_name="no.such.dataset")
+        assert (result.status, result.runs, result.total_count, result.dataset_info) == (
+            ResultStatus.SUCCESS, (), 0, None
+        )
+        assert result.warnings == ("No workflow is named 'no.such.dataset' (see 'dli workflow list')",)
+        close = backend.api.history(dataset_name="shop.a.onw")
+        assert close.warnings == ("No workflow is named 'shop.a.onw'; did you mean 'shop.a.one'?",)
+
+    def test_history_of_a_registered_workflow_without_runs_is_empty_with_its_info(self, backend):
+        self.local(backend, "shop.a.one")
+        backend.api.register("shop.a.one", cron="0 9 * * *")
+        result = backend.api.history(dataset_name="shop.a.one")
+        assert (result.runs, result.total_count, result.warnings) == ((), 0, ())
+        assert result.dataset_info.owner == "owner@example.com"
 
     # -- dependencies --------------------------------------------------------------------------
 

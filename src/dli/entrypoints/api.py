@@ -19,7 +19,7 @@ from dli.domain.model.errors import (
     WorkflowRegistrationError,
 )
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.model.schedule import AFTER_UPSTREAM, ScheduleConfig
+from dli.domain.model.schedule import registration_schedule
 from dli.domain.model.spec import DatasetSpec, minimal_spec
 from dli.domain.usecases import messages as m
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
@@ -124,36 +124,41 @@ class WorkflowAPI:
         dataset_name: str,
         *,
         cron: str | None = None,
-        timezone: str = "UTC",
-        enabled: bool = True,
-        retry_max_attempts: int = 1,
-        retry_delay_seconds: int = 300,
+        timezone: str | None = None,
+        enabled: bool | None = None,
+        retry_max_attempts: int | None = None,
+        retry_delay_seconds: int | None = None,
         force: bool = False,
-        after_upstream: bool = False,
+        after_upstream: bool | None = None,
     ) -> WorkflowRegisterResult:
         """Register the local dataset spec as a MANUAL workflow on ``cron`` in ``timezone``, and/or
         (``after_upstream``) whenever every upstream dataset of its ``depends_on`` that dli manages
         has published new data.
 
+        The schedule is the spec's ``schedule:`` section, each argument given (not ``None``)
+        overriding its field; what neither gives has its default (UTC, enabled, 1 attempt, 300 s).
         The result's ``warning`` names upstreams no store knows (external tables) and the
         ``project_warnings`` of reading the spec.
 
         Raises:
-            InvalidCronError: Invalid cron or timezone, or neither a cron nor ``after_upstream`` (DLI-805).
+            InvalidCronError: Invalid cron or timezone, or neither a cron nor ``after_upstream``,
+                given or in the spec (DLI-805).
             DatasetNotFoundError: No local spec (DLI-101).
             SpecInvalidError: Its ``depends_on`` closes a dependency cycle (DLI-203, naming it).
             WorkflowPermissionError: A CODE workflow exists (DLI-803).
             WorkflowAlreadyExistsError: A MANUAL one exists and ``force`` is false (DLI-804).
         """
-        schedule = ScheduleConfig(
+        spec = self.load_spec(dataset_name)
+        schedule = registration_schedule(
+            spec.schedule,
             cron=cron,
+            after_upstream=after_upstream,
             timezone=timezone,
             enabled=enabled,
             retry_max_attempts=retry_max_attempts,
             retry_delay_seconds=retry_delay_seconds,
-            after=AFTER_UPSTREAM if after_upstream else None,
         )
-        spec = attrs.evolve(self.load_spec(dataset_name), schedule=schedule)
+        spec = attrs.evolve(spec, schedule=schedule)
         result: WorkflowRegisterResult = self._bus.handle(m.RegisterWorkflow(spec=spec, force=force))
         told = [*self.project_warnings(), *([result.warning] if result.warning else [])]
         return attrs.evolve(result, warning="; ".join(told) or None)

@@ -67,3 +67,54 @@ def test_the_server_refuses_a_spec_with_broken_jinja_and_stores_nothing(live: Li
     assert error["message"].startswith("spec.pre_statements[1], line 1: invalid Jinja template: unexpected '}'")
     assert error["hints"]
     assert not any("shop.broken_jinja" in f for f in live.stored_files())
+
+
+def test_server_mode_register_takes_the_specs_schedule_section_and_flags_override_it(live: LiveServer, tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dli.yaml").write_text("")
+    (project / "dataset.shop.scheduled.yaml").write_text(
+        'name: shop.scheduled\nquery_statement: SELECT 1\nschedule: {cron: "15 4 * * *", timezone: Asia/Seoul}\n'
+    )
+    (project / "dataset.shop.unscheduled.yaml").write_text("name: shop.unscheduled\nquery_statement: SELECT 1\n")
+
+    dry = dli(live, project, "workflow", "register", "shop.scheduled", "--dry-run", "--format", "json")
+    assert dry.returncode == 0, dry.stderr
+    assert (json.loads(dry.stdout)["schedule"]["cron"], json.loads(dry.stdout)["schedule"]["timezone"]) == (
+        "15 4 * * *", "Asia/Seoul"
+    )
+    result = dli(live, project, "workflow", "register", "shop.scheduled")
+    assert result.returncode == 0, result.stderr
+    assert "  Cron: 15 4 * * *" in result.stdout and "  Timezone: Asia/Seoul" in result.stdout
+    stored = yaml.safe_load((live.store_dir / "manual" / "shop.scheduled.yaml").read_text())
+    assert (stored["schedule"]["cron"], stored["schedule"]["timezone"]) == ("15 4 * * *", "Asia/Seoul")
+
+    again = dli(live, project, "workflow", "register", "shop.scheduled", "--retry-attempts", "3", "--disabled", "--force")
+    assert again.returncode == 0, again.stderr
+    stored = yaml.safe_load((live.store_dir / "manual" / "shop.scheduled.yaml").read_text())["schedule"]
+    assert (stored["cron"], stored["timezone"], stored["enabled"], stored["retry"]["max_attempts"]) == (
+        "15 4 * * *", "Asia/Seoul", False, 3
+    )
+
+    refused = dli(live, project, "workflow", "register", "shop.unscheduled")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("Error [DLI-805]: A schedule needs a cron expression")
+    assert not any("shop.unscheduled" in f for f in live.stored_files())
+
+
+def test_server_mode_history_of_a_name_no_workflow_has_is_empty_with_a_warning(live: LiveServer, tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dli.yaml").write_text("")
+    (project / "dataset.shop.history_seen.yaml").write_text("name: shop.history_seen\nquery_statement: SELECT 1\n")
+    assert dli(live, project, "workflow", "register", "shop.history_seen", "-c", "0 9 * * *").returncode == 0
+
+    result = dli(live, project, "workflow", "history", "-d", "shop.history_sen", "--show-dataset-info")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "Warning: No workflow is named 'shop.history_sen'; did you mean 'shop.history_seen'?\n"
+    assert result.stdout.splitlines()[:2] == ["Dataset Info:", "  No dataset information found for 'shop.history_sen'."]
+    assert result.stdout.splitlines()[-1] == "Total: 0 runs shown (0 available)"
+    data = json.loads(dli(live, project, "workflow", "history", "-d", "no.such.thing", "-f", "json").stdout)
+    assert (data["runs"], data["warnings"]) == ([], ["No workflow is named 'no.such.thing' (see 'dli workflow list')"])
+    known = json.loads(dli(live, project, "workflow", "history", "-d", "shop.history_seen", "-f", "json").stdout)
+    assert (known["runs"], known["warnings"]) == ([], [])

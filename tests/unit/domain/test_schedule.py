@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dli.domain.model.errors import InvalidCronError, SpecInvalidError
-from dli.domain.model.schedule import ScheduleConfig, fire_times, next_run, validate_cron
+from dli.domain.model.schedule import ScheduleConfig, fire_times, next_run, registration_schedule, validate_cron
 
 UTC = dt.timezone.utc
 
@@ -28,7 +28,65 @@ def test_a_schedule_without_cron_needs_after_upstream():
     with pytest.raises(InvalidCronError) as exc:
         ScheduleConfig(cron=None)
     assert exc.value.code.value == "DLI-805"
-    assert "after: upstream" in exc.value.message and "--after-upstream" in exc.value.hints[0]
+    # The hint fits every place a schedule comes from (a spec file, an API body): it names the section's keys.
+    assert "after: upstream" in exc.value.message
+    assert exc.value.hints == ("Write a 'cron' (5 fields, e.g. '0 9 * * *') and/or 'after: upstream' in the schedule: section.",)
+
+
+SPEC_SCHEDULE = ScheduleConfig(
+    cron="15 4 * * *", timezone="Asia/Seoul", enabled=False, retry_max_attempts=3, retry_delay_seconds=60
+)
+
+
+def test_registration_takes_the_spec_schedule_when_nothing_is_given():
+    assert registration_schedule(SPEC_SCHEDULE) == SPEC_SCHEDULE
+
+
+@pytest.mark.parametrize(
+    ("given", "changed"),
+    [
+        ({"cron": "0 9 * * *"}, {"cron": "0 9 * * *"}),
+        ({"timezone": "UTC"}, {"timezone": "UTC"}),
+        ({"enabled": True}, {"enabled": True}),
+        ({"retry_max_attempts": 1}, {"retry_max_attempts": 1}),
+        ({"retry_delay_seconds": 300}, {"retry_delay_seconds": 300}),
+        ({"after_upstream": True}, {"after": "upstream"}),
+    ],
+)
+def test_registration_arguments_override_the_spec_schedule_field_by_field(given, changed):
+    expected = {
+        "cron": "15 4 * * *", "timezone": "Asia/Seoul", "enabled": False, "retry_max_attempts": 3,
+        "retry_delay_seconds": 60, "after": None,
+    }
+    assert registration_schedule(SPEC_SCHEDULE, **given) == ScheduleConfig(**{**expected, **changed})
+
+
+def test_registration_without_spec_schedule_defaults_what_is_not_given():
+    assert registration_schedule(None, cron="0 9 * * *") == ScheduleConfig(cron="0 9 * * *")
+    assert registration_schedule(None, after_upstream=True).after == "upstream"
+
+
+def test_registration_can_drop_the_spec_after_upstream():
+    spec = ScheduleConfig(cron="0 9 * * *", after="upstream")
+    assert registration_schedule(spec, after_upstream=False) == ScheduleConfig(cron="0 9 * * *")
+    with pytest.raises(InvalidCronError):  # nothing would start the runs
+        registration_schedule(ScheduleConfig(after="upstream"), after_upstream=False)
+
+
+@pytest.mark.parametrize("after_upstream", [None, False])
+def test_registration_with_neither_a_trigger_nor_a_spec_schedule_is_dli_805_with_hints_that_work(after_upstream):
+    with pytest.raises(InvalidCronError) as exc:
+        registration_schedule(None, timezone="Asia/Seoul", after_upstream=after_upstream)
+    assert exc.value.code.value == "DLI-805"
+    assert exc.value.hints == (
+        "Pass --cron '0 9 * * *' and/or --after-upstream, or add to the spec a schedule: section "
+        "with a cron (and its timezone) or 'after: upstream'.",
+    )
+
+
+def test_an_invalid_override_is_refused_as_when_given_alone():
+    with pytest.raises(InvalidCronError, match="Unknown timezone"):
+        registration_schedule(SPEC_SCHEDULE, timezone="Mars/Olympus")
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ import pytest
 
 from dli import (
     ConfigurationError,
+    InvalidCronError,
     ExecutionContext,
     ExecutionMode,
     ResultStatus,
@@ -32,6 +33,23 @@ class TestWorkflowAPIRegister:
         result = mock_api.register("test.dataset", cron="0 9 * * *", enabled=False)
         assert result.workflow_info.status == WorkflowStatus.PAUSED
         assert result.workflow_info.next_run is None
+
+
+def test_register_without_cron_takes_the_specs_schedule_section(mock_api, tmp_path):
+    (tmp_path / "dataset.shop.sched.yaml").write_text(
+        "name: shop.sched\nquery_statement: SELECT 1\nschedule: {cron: '15 4 * * *', timezone: Asia/Seoul}\n"
+    )
+    info = mock_api.register("shop.sched").workflow_info
+    assert (info.cron, info.timezone, info.status) == ("15 4 * * *", "Asia/Seoul", WorkflowStatus.ACTIVE)
+    # An argument given overrides its field only.
+    info = mock_api.register("shop.sched", enabled=False, force=True).workflow_info
+    assert (info.cron, info.timezone, info.status) == ("15 4 * * *", "Asia/Seoul", WorkflowStatus.PAUSED)
+
+
+def test_register_without_cron_or_schedule_section_is_dli_805(mock_api):
+    with pytest.raises(InvalidCronError) as exc:
+        mock_api.register("test.dataset")
+    assert exc.value.code.value == "DLI-805"
 
 
 class TestWorkflowAPIRun:
@@ -69,6 +87,11 @@ class TestWorkflowAPIHistory:
         assert result.status == ResultStatus.SUCCESS
         assert len(result.runs) > 0
         assert result.dataset_info.owner == "engineer@example.com"
+
+    def test_history_of_a_name_no_workflow_has_is_success_with_no_runs_and_a_warning(self, mock_api):
+        result = mock_api.history(dataset_name="test.dataset")
+        assert (result.status, result.runs, result.dataset_info) == (ResultStatus.SUCCESS, (), None)
+        assert result.warnings == ("No workflow is named 'test.dataset' (see 'dli workflow list')",)
 
 
 class TestWorkflowAPIPauseUnpause:

@@ -229,6 +229,8 @@ class WorkflowHistoryResult:
     """Outcome."""
     dataset_info: DatasetInfo | None = None
     """Dataset metadata, when asked for and a single dataset was named."""
+    warnings: tuple[str, ...] = ()
+    """What the user should know although it succeeded (e.g. that no workflow has the name asked for)."""
 
 
 @attrs.frozen(kw_only=True)

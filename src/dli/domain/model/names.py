@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 from dli.domain.model.errors import SpecInvalidError
 
-__all__ = ["DATASET_NAME_PATTERN", "MAX_NAME_LENGTH", "validate_dataset_name"]
+__all__ = ["DATASET_NAME_PATTERN", "MAX_NAME_LENGTH", "closest_name", "validate_dataset_name"]
 
 # Airflow caps dag_id at 250 characters; the store key adds a prefix, S3 allows 1024 bytes.
 MAX_NAME_LENGTH = 250
@@ -36,3 +38,13 @@ def validate_dataset_name(name: object) -> str:
             details={"dataset_name": shown},
         )
     return name
+
+
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The known name ``name`` most likely misspells, or ``None`` when none is close.
+
+    The cutoff is high: dataset names share long prefixes (``iceberg.analytics.``), and a
+    suggestion of an unrelated dataset of the same schema would mislead more than it helps.
+    """
+    matches = difflib.get_close_matches(name, sorted(set(known) - {name}), n=1, cutoff=0.8)
+    return matches[0] if matches else None

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import zoneinfo
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import attrs
 
@@ -20,6 +21,7 @@ __all__ = [
     "ScheduleConfig",
     "fire_times",
     "next_run",
+    "registration_schedule",
     "validate_cron",
     "validate_timezone",
 ]
@@ -181,7 +183,7 @@ class ScheduleConfig:
         if self.cron is None and self.after is None:
             raise InvalidCronError(
                 "A schedule needs a cron expression, 'after: upstream', or both",
-                hints=("Pass --cron '0 9 * * *' and/or --after-upstream, or write them in the spec's schedule: section.",),
+                hints=("Write a 'cron' (5 fields, e.g. '0 9 * * *') and/or 'after: upstream' in the schedule: section.",),
                 details={"field": "cron", "problem": "missing: a schedule needs a cron expression or 'after: upstream'"},
             )
 
@@ -196,6 +198,49 @@ class ScheduleConfig:
         if self.cron is None:
             return ScheduleTrigger.UPSTREAM
         return ScheduleTrigger.BOTH if self.after_upstream else ScheduleTrigger.CRON
+
+
+def registration_schedule(
+    spec_schedule: ScheduleConfig | None,
+    *,
+    cron: str | None = None,
+    after_upstream: bool | None = None,
+    timezone: str | None = None,
+    enabled: bool | None = None,
+    retry_max_attempts: int | None = None,
+    retry_delay_seconds: int | None = None,
+) -> ScheduleConfig:
+    """The schedule a registration stores: the spec's ``schedule:`` section, each field given
+    (not ``None``) overriding the section's; a field neither gives has its default.
+
+    ``cron`` and ``after_upstream`` are fields as the others: ``--cron`` over a spec with
+    ``after: upstream`` keeps both triggers (``after_upstream=False`` drops the upstream one).
+
+    Raises:
+        InvalidCronError: The result has neither a cron nor ``after: upstream`` (DLI-805), or a
+            field is invalid.
+    """
+    fields: dict[str, Any] = {} if spec_schedule is None else attrs.asdict(spec_schedule, recurse=False)
+    given = {
+        "cron": cron,
+        "timezone": timezone,
+        "enabled": enabled,
+        "retry_max_attempts": retry_max_attempts,
+        "retry_delay_seconds": retry_delay_seconds,
+    }
+    fields.update((key, value) for key, value in given.items() if value is not None)
+    if after_upstream is not None:
+        fields["after"] = AFTER_UPSTREAM if after_upstream else None
+    if fields.get("cron") is None and fields.get("after") is None:
+        raise InvalidCronError(
+            "A schedule needs a cron expression, 'after: upstream', or both",
+            hints=(
+                "Pass --cron '0 9 * * *' and/or --after-upstream, or add to the spec a schedule: section "
+                "with a cron (and its timezone) or 'after: upstream'.",
+            ),
+            details={"field": "cron", "problem": "missing: a schedule needs a cron expression or 'after: upstream'"},
+        )
+    return ScheduleConfig(**fields)
 
 
 @attrs.frozen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
-from dli.domain.usecases._workflows import not_found
+from dli.domain.model.names import closest_name
 from dli.domain.usecases.messages import GetHistory
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
@@ -15,9 +15,12 @@ __all__ = ["get_history"]
 def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowHistoryResult:
     """Runs matching the filters; filtering and the limit are left to the orchestrator.
 
-    A named dataset that no store knows and that never ran is DLI-800, as for every other command.
+    ``dataset_name`` is a filter, as the others: a name no run matches gives an empty history. When
+    no store knows a workflow of that name, the result warns, naming it (and the known name it
+    likely misspells), rather than failing: its past runs, if any, are still shown.
     """
     code = set(store.list_etags(SourceType.CODE))
+    manual: set[str] | None = None
     names: set[str] | None = None
     if message.dataset_name is not None:
         names = {message.dataset_name}
@@ -44,15 +47,29 @@ def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestr
         for r in records
     )
     info = None
+    warnings: tuple[str, ...] = ()
     if message.dataset_name is not None:
         name = message.dataset_name
-        source = SourceType.CODE if name in code else SourceType.MANUAL
-        versioned = store.read(source, name)
-        if versioned is None and not runs:
-            raise not_found(name)
-        if versioned is not None and message.include_dataset_info:
-            spec = versioned.document.spec
-            info = DatasetInfo(
-                name=spec.name, owner=spec.owner, team=spec.team, description=spec.description, source_type=source
-            )
-    return WorkflowHistoryResult(runs=runs, total_count=total, status=ResultStatus.SUCCESS, dataset_info=info)
+        if manual is None:
+            manual = set(store.list_etags(SourceType.MANUAL))
+        if name not in code and name not in manual:
+            warnings = (_no_such_workflow(name, code | manual),)
+        elif message.include_dataset_info:
+            source = SourceType.CODE if name in code else SourceType.MANUAL
+            versioned = store.read(source, name)
+            if versioned is not None:
+                spec = versioned.document.spec
+                info = DatasetInfo(
+                    name=spec.name, owner=spec.owner, team=spec.team, description=spec.description, source_type=source
+                )
+    return WorkflowHistoryResult(
+        runs=runs, total_count=total, status=ResultStatus.SUCCESS, dataset_info=info, warnings=warnings
+    )
+
+
+def _no_such_workflow(name: str, known: set[str]) -> str:
+    close = closest_name(name, known)
+    text = f"No workflow is named '{name}'"
+    if close is not None:
+        return f"{text}; did you mean '{close}'?"
+    return f"{text} (see 'dli workflow list')"

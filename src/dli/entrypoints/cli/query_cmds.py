@@ -80,7 +80,7 @@ def history(
     ] = False,
     format: Format = "table",  # noqa: A002
 ) -> int:
-    """Show execution history, newest first."""
+    """Show execution history, newest first; --dataset is a filter (a name without runs: no runs)."""
     session = current()
     result = session.api.history(
         dataset_name=dataset,
@@ -94,5 +94,5 @@ def history(
     if format == "json":
         render.print_json(session, result)
     else:
-        render.render_history(session, result)
+        render.render_history(session, result, dataset_info_of=dataset if show_dataset_info else None)
     return 0

@@ -22,25 +22,46 @@ def register(
     /,
     *,
     cron: Annotated[
-        str | None, Parameter(name=["--cron", "-c"], metavar="CRON", help="Cron expression (5 fields), e.g. '0 9 * * *'.")
+        str | None,
+        Parameter(
+            name=["--cron", "-c"],
+            metavar="CRON",
+            help="Cron expression (5 fields), e.g. '0 9 * * *'. Default: the spec's schedule: section.",
+        ),
     ] = None,
     after_upstream: Annotated[
-        bool,
+        bool | None,
         Parameter(
-            negative="",
-            help="Run when every upstream dataset (depends_on) that dli manages has new data; with --cron: "
-            "whichever comes first. One of the two is needed.",
+            negative="--no-after-upstream",
+            help="Run when every upstream dataset (depends_on) that dli manages has new data; with a cron: "
+            "whichever comes first. A cron or this is needed, given here or in the spec's schedule: section "
+            "(--no-after-upstream drops the spec's 'after: upstream').",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     timezone: Annotated[
-        str,
-        Parameter(name=["--timezone", "-tz"], metavar="TZ", help="IANA timezone the cron is read in, e.g. Asia/Seoul."),
-    ] = "UTC",
+        str | None,
+        Parameter(
+            name=["--timezone", "-tz"],
+            metavar="TZ",
+            help="IANA timezone the cron is read in, e.g. Asia/Seoul. Default: the spec's schedule: section, else UTC.",
+        ),
+    ] = None,
     # '--tz' is accepted too, without a third name in the help.
     tz: Annotated[str | None, Parameter(name="--tz", show=False)] = None,
-    enabled: Annotated[bool, Parameter(negative="--disabled", help="Enable the schedule on registration.")] = True,
-    retry_attempts: Annotated[int, Parameter(help="Attempts per run (>= 1).")] = 1,
-    retry_delay: Annotated[int, Parameter(help="Seconds between attempts.")] = 300,
+    enabled: Annotated[
+        bool | None,
+        Parameter(
+            negative="--disabled",
+            help="Enable the schedule on registration. Default: the spec's schedule: section, else enabled.",
+        ),
+    ] = None,
+    retry_attempts: Annotated[
+        int | None, Parameter(help="Attempts per run (>= 1). Default: the spec's schedule: section, else 1.")
+    ] = None,
+    retry_delay: Annotated[
+        int | None, Parameter(help="Seconds between attempts. Default: the spec's schedule: section, else 300.")
+    ] = None,
     force: Annotated[bool, Parameter(name=["--force", "-f"], negative="", help="Overwrite an existing MANUAL registration.")] = False,
     dry_run: Annotated[
         bool, Parameter(negative="", help="Validate, explain the trigger and show the next fire times; register nothing.")
@@ -60,10 +81,13 @@ def register(
     wait_timeout: Annotated[float, Parameter(help="With --wait: give up after this many seconds.")] = 120.0,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
 ) -> int:
-    """Register the local dataset spec as a MANUAL workflow."""
+    """Register the local dataset spec as a MANUAL workflow.
+
+    The schedule is the spec's schedule: section, each option given overriding its field.
+    """
     session = current()
     if tz is not None:
-        if timezone not in ("UTC", tz):
+        if timezone not in (None, tz):
             from dli.domain.model.errors import ParameterInvalidError
 
             raise ParameterInvalidError(
@@ -105,11 +129,11 @@ def register(
 def _dry_run(
     dataset_name: str,
     cron: str | None,
-    after_upstream: bool,
-    timezone: str,
-    enabled: bool,
-    retry_attempts: int,
-    retry_delay: int,
+    after_upstream: bool | None,
+    timezone: str | None,
+    enabled: bool | None,
+    retry_attempts: int | None,
+    retry_delay: int | None,
     force: bool,
     output: str,
     start: str | None,
@@ -118,20 +142,21 @@ def _dry_run(
     from dli.domain.model.enums import SourceType
     from dli.domain.model.errors import already_registered
     from dli.domain.model.permissions import Action, check_allowed
-    from dli.domain.model.schedule import AFTER_UPSTREAM, ScheduleConfig, fire_times
+    from dli.domain.model.schedule import fire_times, registration_schedule
     from dli.entrypoints.cli import render
 
     session = current()
-    schedule = ScheduleConfig(
+    api = session.api
+    spec = api.load_spec(dataset_name)
+    schedule = registration_schedule(
+        spec.schedule,
         cron=cron,
-        after=AFTER_UPSTREAM if after_upstream else None,
+        after_upstream=after_upstream,
         timezone=timezone,
         enabled=enabled,
         retry_max_attempts=retry_attempts,
         retry_delay_seconds=retry_delay,
     )
-    api = session.api
-    spec = api.load_spec(dataset_name)
     existing = api.get(dataset_name)
     previous_cron = None
     if existing is not None:

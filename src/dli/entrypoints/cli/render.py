@@ -369,9 +369,17 @@ def render_list(session: Session, result: WorkflowListResult) -> None:
     session.write(line)
 
 
-def render_history(session: Session, result: WorkflowHistoryResult) -> None:
-    """Optional ``Dataset Info:``, the runs table with an ``Error:`` line under failed runs, the total."""
+def render_history(session: Session, result: WorkflowHistoryResult, *, dataset_info_of: str | None = None) -> None:
+    """Optional ``Dataset Info:`` (of ``dataset_info_of``, when asked for), the runs table with an
+    ``Error:`` line under failed runs, the total; warnings to stderr."""
+    for warning in result.warnings:
+        session.warn(warning)
     info = result.dataset_info
+    if info is None and dataset_info_of is not None:
+        session.write("Dataset Info:")
+        session.write(f"  No dataset information found for '{dataset_info_of}'.")
+        session.write()
+        session.write("Run History:")
     if info is not None:
         _summary(
             session,

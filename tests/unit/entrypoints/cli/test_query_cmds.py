@@ -195,10 +195,43 @@ class TestHistory:
         result = cli("workflow", "history", "-d", "test.dataset")
         assert result.stdout.splitlines() == ["No runs found.", "", "Total: 0 runs shown (0 available)"]
 
-    def test_unknown_dataset_is_dli_800_like_every_other_command(self, cli):
+    def test_a_dataset_no_workflow_has_is_an_empty_history_with_a_warning_naming_it(self, cli):
+        # --dataset is a filter (spec 5.4): nothing matches, nothing fails.
         result = cli("workflow", "history", "-d", "nothing.here")
-        assert result.exit_code == 1
-        assert result.stderr.startswith("Error [DLI-800]: Workflow 'nothing.here' not found")
+        assert result.exit_code == 0
+        assert result.stdout.splitlines() == ["No runs found.", "", "Total: 0 runs shown (0 available)"]
+        assert result.stderr == "Warning: No workflow is named 'nothing.here' (see 'dli workflow list')\n"
+
+    def test_a_misspelt_dataset_gets_a_did_you_mean(self, cli):
+        result = cli("workflow", "history", "-d", "iceberg.analytics.daily_click")
+        assert result.exit_code == 0
+        assert result.stderr == (
+            f"Warning: No workflow is named 'iceberg.analytics.daily_click'; did you mean '{CLICKS}'?\n"
+        )
+
+    def test_dataset_info_of_a_name_without_spec_says_none_was_found(self, cli):
+        result = cli("workflow", "history", "-d", "test.dataset", "--show-dataset-info")
+        assert result.exit_code == 0
+        assert result.stdout.splitlines() == [
+            "Dataset Info:",
+            "  No dataset information found for 'test.dataset'.",
+            "",
+            "Run History:",
+            "No runs found.",
+            "",
+            "Total: 0 runs shown (0 available)",
+        ]
+        assert "No workflow is named 'test.dataset'" in result.stderr
+
+    def test_json_of_an_unknown_dataset_carries_the_warning(self, cli):
+        data = cli("workflow", "history", "-d", "nothing.here", "--show-dataset-info", "-f", "json").json()
+        assert data == {
+            "runs": [],
+            "total_count": 0,
+            "status": "success",
+            "dataset_info": None,
+            "warnings": ["No workflow is named 'nothing.here' (see 'dli workflow list')"],
+        }
 
     def test_malformed_dataset_is_dli_203_exit_2(self, cli):
         result = cli("workflow", "history", "-d", "Not A Name")
@@ -210,7 +243,8 @@ class TestHistory:
 
     def test_json_schema(self, cli):
         data = cli("workflow", "history", "-d", CLICKS, "--show-dataset-info", "--format", "json").json()
-        assert set(data) == {"runs", "total_count", "status", "dataset_info"}
+        assert set(data) == {"runs", "total_count", "status", "dataset_info", "warnings"}
+        assert data["warnings"] == []
         assert data["dataset_info"]["owner"] == "engineer@example.com"
         run = data["runs"][0]
         assert {"run_id", "dataset_name", "source_type", "status", "run_type", "parameters", "logical_date",

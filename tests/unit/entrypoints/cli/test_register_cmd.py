@@ -18,9 +18,10 @@ class TestRegister:
         assert "registered" in result.stdout.lower()
 
     def test_register_missing_cron(self, cli):
+        # MOCK mode with no local spec: no schedule: section to take either.
         result = cli("workflow", "register", "test.dataset")
         assert result.exit_code == 2
-        assert "--cron" in result.stderr
+        assert result.stderr.startswith("Error [DLI-805]") and "--cron" in result.stderr
 
     def test_register_with_timezone(self, cli):
         result = cli("workflow", "register", "test.dataset", "--cron", "0 9 * * *", "--timezone", "Asia/Seoul")
@@ -238,3 +239,120 @@ class TestUnregister:
     def test_unregister_json(self, cli):
         data = cli("workflow", "unregister", "iceberg.analytics.ad_hoc_report", "--format", "json").json()
         assert data["status"] == "success" and data["dataset_name"] == "iceberg.analytics.ad_hoc_report"
+
+
+class TestTheSpecsScheduleSection:
+    """register takes the spec's schedule: section; each option given overrides its field."""
+
+    NAME = "shop.sched"
+
+    @pytest.fixture(autouse=True)
+    def project_spec(self, isolated_env):
+        # The issue's example, written as a user writes it, in the project MOCK mode reads.
+        (isolated_env / "dli.yaml").write_text("")
+        (isolated_env / f"dataset.{self.NAME}.yaml").write_text(
+            f"name: {self.NAME}\n"
+            "query_statement: SELECT 1\n"
+            "schedule:\n"
+            '  cron: "15 4 * * *"\n'
+            "  timezone: Asia/Seoul\n"
+            "  enabled: false\n"
+            "  retry: {max_attempts: 3, delay_seconds: 60}\n"
+        )
+
+    def stored(self, cli):
+        from dli.domain.model.enums import SourceType
+
+        return cli.store.read(SourceType.MANUAL, self.NAME).document.spec.schedule
+
+    def test_register_without_flags_takes_the_schedule_section(self, cli):
+        result = cli("workflow", "register", self.NAME)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            f"Workflow registered: {self.NAME}",
+            "  Source: manual",
+            "  Status: paused",
+            "  Cron: 15 4 * * *",
+            "  Timezone: Asia/Seoul",
+        ]
+        schedule = self.stored(cli)
+        assert (schedule.cron, schedule.timezone, schedule.enabled) == ("15 4 * * *", "Asia/Seoul", False)
+        assert (schedule.retry_max_attempts, schedule.retry_delay_seconds) == (3, 60)
+
+    @pytest.mark.parametrize(
+        ("flags", "changed"),
+        [
+            (("--cron", "0 9 * * *"), {"cron": "0 9 * * *"}),
+            (("--timezone", "Europe/Paris"), {"timezone": "Europe/Paris"}),
+            (("--tz", "Europe/Paris"), {"timezone": "Europe/Paris"}),
+            (("--enabled",), {"enabled": True}),
+            (("--retry-attempts", "5"), {"retry_max_attempts": 5}),
+            (("--retry-delay", "10"), {"retry_delay_seconds": 10}),
+            (("--after-upstream",), {"after": "upstream"}),
+        ],
+    )
+    def test_each_flag_overrides_only_its_field(self, cli, flags, changed):
+        assert cli("workflow", "register", self.NAME, *flags).exit_code == 0
+        expected = {
+            "cron": "15 4 * * *", "timezone": "Asia/Seoul", "enabled": False, "retry_max_attempts": 3,
+            "retry_delay_seconds": 60, "after": None,
+        }
+        schedule = self.stored(cli)
+        assert {k: getattr(schedule, k) for k in expected} == {**expected, **changed}
+
+    def test_disabled_overrides_an_enabled_section(self, cli, isolated_env):
+        path = isolated_env / f"dataset.{self.NAME}.yaml"
+        path.write_text(path.read_text().replace("enabled: false", "enabled: true"))
+        assert "  Status: paused" in cli("workflow", "register", self.NAME, "--disabled").stdout
+        assert self.stored(cli).enabled is False
+
+    def test_no_after_upstream_drops_the_sections_after(self, cli, isolated_env):
+        path = isolated_env / f"dataset.{self.NAME}.yaml"
+        path.write_text(path.read_text().replace("  enabled: false\n", "  enabled: false\n  after: upstream\n"))
+        assert cli("workflow", "register", self.NAME, "--no-after-upstream").exit_code == 0
+        assert (self.stored(cli).cron, self.stored(cli).after) == ("15 4 * * *", None)
+
+    def test_dry_run_takes_the_schedule_section(self, cli):
+        result = cli("workflow", "register", self.NAME, "--dry-run")
+        assert result.exit_code == 0, result.stderr
+        assert "  Cron: 15 4 * * *" in result.stdout and "  Timezone: Asia/Seoul" in result.stdout
+        assert "  Retry: 3 attempt(s), 60s apart" in result.stdout
+        # Now is 2025-01-01 08:00 UTC = 17:00 KST: the next 04:15 KST is on 2025-01-02.
+        lines = result.stdout.splitlines()
+        first = lines[lines.index("Next 5 fire times (once unpaused):") + 2]
+        assert first.split() == ["2025-01-02", "04:15:00", "KST", "2025-01-01", "19:15:00"]
+
+    def test_dry_run_json_shows_the_overridden_schedule(self, cli):
+        data = cli("workflow", "register", self.NAME, "--dry-run", "--tz", "UTC", "--format", "json").json()
+        assert data["schedule"] == {
+            "cron": "15 4 * * *", "timezone": "UTC", "enabled": False, "retry_max_attempts": 3,
+            "retry_delay_seconds": 60, "after": None,
+        }
+
+    def test_without_flags_or_section_it_is_dli_805_with_hints_that_work(self, cli, isolated_env):
+        (isolated_env / "dataset.shop.bare.yaml").write_text("name: shop.bare\nquery_statement: SELECT 1\n")
+        for argv in (("workflow", "register", "shop.bare"), ("workflow", "register", "shop.bare", "--dry-run")):
+            result = cli(*argv)
+            assert result.exit_code == 2
+            assert result.stderr.splitlines() == [
+                "Error [DLI-805]: A schedule needs a cron expression, 'after: upstream', or both",
+                "       Pass --cron '0 9 * * *' and/or --after-upstream, or add to the spec a schedule: section "
+                "with a cron (and its timezone) or 'after: upstream'.",
+            ]
+        # Both remedies the hint names work.
+        assert cli("workflow", "register", "shop.bare", "--after-upstream").exit_code == 0
+        (isolated_env / "dataset.shop.bare2.yaml").write_text(
+            "name: shop.bare2\nquery_statement: SELECT 1\nschedule: {after: upstream}\n"
+        )
+        assert cli("workflow", "register", "shop.bare2").exit_code == 0
+
+    def test_a_section_without_trigger_names_the_file_and_what_to_write_there(self, cli, isolated_env):
+        (isolated_env / "dataset.shop.tz.yaml").write_text(
+            "name: shop.tz\nquery_statement: SELECT 1\nschedule: {timezone: Asia/Seoul}\n"
+        )
+        result = cli("workflow", "register", "shop.tz", "--cron", "0 9 * * *")
+        assert result.exit_code == 2
+        assert result.stderr.splitlines()[1:] == [
+            "       Write a 'cron' (5 fields, e.g. '0 9 * * *') and/or 'after: upstream' in the schedule: section."
+        ]
+        assert "dataset.shop.tz.yaml: schedule.cron: missing" in result.stderr.splitlines()[0]
