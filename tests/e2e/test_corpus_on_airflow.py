@@ -266,6 +266,11 @@ def test_a_run_of_a_corpus_dataset_renders_its_first_statement_and_fails_at_conn
         # dli's own line says how the spec led to that connection and how to define it.
         assert f"AIRFLOW_CONN_{conn_id.upper()}" in logs, logs[-3000:]
     finally:
+        # Not left to retry for minutes against a connection that does not exist.
         stack.dli("workflow", "stop", run_id, project=dataset.project, check=False)
-    final = stack.wait_run(run_id, project=dataset.project)
-    assert final["run_status"] in ("KILLED", "FAILED"), final
+    stack.wait_run(run_id, project=dataset.project)
+    # The run ended without any SQL task succeeding. (Its status is not asserted: on a SQLite metadata
+    # database, Airflow's scheduler can overwrite the stop with "success" when it stops a run whose
+    # only unfinished tasks were waiting, all then skipped; see docs/airflow.md, pitfalls.)
+    states = {s.task_id: _task_instance(stack, run_id, s.task_id)["state"] for s in dataset.steps}
+    assert "success" not in states.values(), states
