@@ -51,7 +51,7 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.execution import execution_settings
 from dli.domain.model.runs import make_run_id
 from dli.domain.model.spec import DatasetSpec, SpecDocument
-from dli.entrypoints.airflow.connections import DEFAULT_CONN_ID, connection_for, dialect_connections
+from dli.entrypoints.airflow.connections import DEFAULT_CONN_ID, Connection, connection_for, dialect_connections
 from dli.entrypoints.airflow.spec_source import LoadedSpec, load_specs, read_named
 from dli.entrypoints.airflow.sql_template import (
     BACKFILL_MARKER,
@@ -271,6 +271,20 @@ def _fail_broken(error: str) -> None:
     raise AirflowFailException(f"The dli spec of this dataset is broken: {error}")
 
 
+def _task_doc(dataset: str, task_id: str, connection: Connection, continue_on_error: bool) -> str:
+    """The task's documentation in Airflow (UI and REST API): where its SQL runs and what a failure does.
+
+    Neither the connection nor ``continue_on_error`` is otherwise visible before a run.
+    """
+    what = "The query" if task_id == TASK_ID_QUERY else f"Statement `{task_id}`"
+    on_error = (
+        "continue_on_error: true (a failure is logged and the run goes on)"
+        if continue_on_error
+        else "continue_on_error: false (a failure fails the run)"
+    )
+    return f"{what} of dli dataset `{dataset}`, on connection `{connection.conn_id}` ({connection.origin}).\n\n{on_error}"
+
+
 def _sql(sql: str, spec: DatasetSpec) -> str:
     text = sql_template(sql, spec.parameters)
     # Airflow reads a template string ending in .sql/.json as a file name.
@@ -339,6 +353,7 @@ def build_dag(
     for task_id, sql, continue_on_error in steps:
         task = DliSqlOperator(
             task_id=task_id,
+            doc_md=_task_doc(spec.name, task_id, connection, continue_on_error),
             sql=_sql(sql, spec),
             conn_id=connection.conn_id,
             conn_origin=connection.origin,

@@ -55,6 +55,7 @@ _PROBE = textwrap.dedent(
             "timeout": {t.task_id: t.execution_timeout and t.execution_timeout.total_seconds() for t in dag.tasks},
             "conn_ids": {t.task_id: getattr(t, "conn_id", None) for t in dag.tasks},
             "continue": {t.task_id: getattr(t, "continue_on_error", None) for t in dag.tasks},
+            "doc": {t.task_id: t.doc_md for t in dag.tasks},
         }
     print(json.dumps(out))
     """
@@ -159,6 +160,18 @@ def test_tasks_run_guard_pre_query_post_on_the_specs_connection(built) -> None:
     assert dag["continue"]["post_1_analyze"] is True and dag["continue"]["pre_1"] is False
     minimal = built["all"]["shop.minimal"]
     assert minimal["conn_ids"]["query"] == "dli_default" and minimal["tags"] == ["dli", "source:code"]
+
+
+def test_each_sql_tasks_documentation_names_its_connection_and_whether_it_continues_on_error(built) -> None:
+    """Airflow's REST API and UI show a task's doc_md, and neither its connection nor continue_on_error."""
+    docs = built["all"]["shop.daily"]["doc"]
+    assert "continue_on_error: true" in docs["post_1_analyze"] and "`post_1_analyze`" in docs["post_1_analyze"]
+    assert "continue_on_error: false" in docs["pre_1"] and "continue_on_error: false" in docs["query"]
+    assert all("connection `dli_local` (execution.conn_id of the spec)" in docs[t] for t in ("pre_1", "query", "post_1_analyze"))
+    assert all("`shop.daily`" in docs[t] for t in ("pre_1", "query", "post_1_analyze"))
+    mapped = built["all"]["shop.compat"]["doc"]
+    assert "connection `trino_prod` (dialect 'trino', mapped by DLI_DIALECT_CONNECTIONS)" in mapped["query"]
+    assert "connection `postgres_default`" in built["all"]["shop.unmapped"]["doc"]["query"]
 
 
 def test_a_broken_spec_becomes_a_paused_placeholder_and_the_others_still_load(built) -> None:
