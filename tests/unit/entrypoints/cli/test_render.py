@@ -11,6 +11,7 @@ from dli.domain.model.enums import RunStatus, RunType, SourceType, WorkflowStatu
 from dli.domain.model.workflow import RetryWait, WorkflowInfo, WorkflowStatusResult
 from dli.entrypoints.cli.render import countdown, duration, local_time, render_status, retry_notice, utc_time
 from dli.entrypoints.cli.session import Session
+from dli.entrypoints.cli.settings import Resolved
 from dli.entrypoints.context import ExecutionContext
 
 FAILED_AT = dt.datetime(2025, 1, 2, 9, 0, 30, tzinfo=dt.timezone.utc)
@@ -57,7 +58,7 @@ def _waiting(**retry) -> WorkflowStatusResult:
 
 def _status_lines(status: WorkflowStatusResult, now: dt.datetime) -> list[str]:
     out = io.StringIO()
-    render_status(Session(context=ExecutionContext(), stdout=out, now=lambda: now), status)
+    render_status(Session(settings=lambda: Resolved(context=ExecutionContext()), stdout=out, now=lambda: now), status)
     return out.getvalue().splitlines()
 
 
