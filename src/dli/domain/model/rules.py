@@ -27,11 +27,12 @@ RULE = "dli.rule"
 
 def _with_null(keywords: dict[str, Any]) -> dict[str, Any]:
     kind = keywords.get("type")
-    if isinstance(kind, str):
-        return {**keywords, "type": [kind, "null"]}
-    if "enum" in keywords:
-        return {**keywords, "enum": [*keywords["enum"], None]}
-    return {"anyOf": [keywords, {"type": "null"}]}
+    if not isinstance(kind, str):
+        return {"anyOf": [keywords, {"type": "null"}]}
+    out = {**keywords, "type": [kind, "null"]}
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    return out
 
 
 @attrs.frozen(kw_only=True)

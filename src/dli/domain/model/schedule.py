@@ -52,23 +52,24 @@ def _names(*words: str) -> str:
     return "|".join("".join(f"[{c}{c.upper()}]" for c in word) for word in words)
 
 
-def _cron_field(value: str) -> str:
+def _cron_field(value: str, alone: str = "") -> str:
     token = f"(?:\\*|(?:{value})(?:-(?:{value}))?)(?:/[1-9][0-9]?)?"
-    return f"{token}(?:,{token})*"
+    field = f"{token}(?:,{token})*"
+    return f"(?:{field}|{alone})" if alone else field
 
 
 CRON_PATTERN = "[ \t]*" + "[ \t]+".join(
-    _cron_field(value)
-    for value in (
-        "[0-5]?[0-9]",
-        "[01]?[0-9]|2[0-3]",
-        "0?[1-9]|[12][0-9]|3[01]",
-        "0?[1-9]|1[0-2]|" + _names("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-        "0?[0-7]|" + _names("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
+    _cron_field(value, alone)
+    for value, alone in (
+        ("[0-5]?[0-9]", ""),
+        ("[01]?[0-9]|2[0-3]", ""),
+        ("0?[1-9]|[12][0-9]|3[01]", "L"),  # L: the month's last day
+        ("0?[1-9]|1[0-2]|" + _names("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), ""),
+        ("0?[0-7]|" + _names("sun", "mon", "tue", "wed", "thu", "fri", "sat"), ""),
     )
 ) + "[ \t]*"
 """The forms of a cron expression dli takes: five fields of numbers in range (or month and weekday
-names), ``*``, lists, ranges and steps from 1 to 99, apart by spaces or tabs. Written in the regular
+names), ``*``, lists, ranges and steps from 1 to 99 (or ``L``, the last day of the month), apart by spaces or tabs. Written in the regular
 expressions Python and JSON Schema share: ``validate_cron`` and the API document read this one."""
 _CRON = re.compile(CRON_PATTERN)
 

@@ -130,3 +130,32 @@ def test_enum_values_the_message_does_not_know_list_the_allowed_ones():
         op.decode(path={"dataset_name": "a.b"}, query=(), body=b'{"source_type": "git"}',
                   content_type="application/json", actor=None)
     assert exc.value.hints == ("Use one of: manual, code.",)
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ([("source_type", "null")], "Invalid source type: 'null'"),
+        ([("source_type", "code"), ("source_type", "manual")], "given more than once"),
+        ([("limit", "5"), ("limit", "6")], "given more than once"),
+        ([("include_dataset_info", "1")], "must be true or false"),
+        ([("limit", "1e2")], "must be a whole number"),
+    ],
+)
+def test_a_query_value_the_document_does_not_allow_is_refused_not_guessed(query, problem) -> None:
+    from dli.adapters.basecamp.operations import operation_for
+    from dli.domain.usecases.messages import GetHistory
+
+    with pytest.raises(ParameterInvalidError, match=problem):
+        operation_for(GetHistory).decode(path={}, query=query, body=b"", content_type=None, actor="bob")
+
+
+def test_a_json_number_with_no_fraction_is_an_integer_as_json_schema_reads_it() -> None:
+    from dli.adapters.basecamp.operations import operation_for
+    from dli.domain.usecases.messages import RegisterWorkflow
+
+    body = {"spec": {"name": "a.b", "query_statement": "SELECT 1", "schedule": {"cron": "0 6 * * *", "retry": {"max_attempts": 3.0}}}}
+    message = operation_for(RegisterWorkflow).decode(
+        path={}, query=(), body=json.dumps(body).encode(), content_type="application/json", actor="bob"
+    )
+    assert message.spec.schedule.retry_max_attempts == 3
