@@ -83,7 +83,22 @@ def test_bodies_are_closed_and_required_only_where_a_field_is(document) -> None:
     for name in ("RegisterWorkflowBody", "TriggerRunBody", "TriggerBackfillBody", "PauseWorkflowBody"):
         assert schemas[name]["additionalProperties"] is False, name
     spec = schemas["RegisterWorkflowBody"]["properties"]["spec"]
-    assert spec["required"] == ["name", "schedule"] and spec["properties"]["schedule"]["required"] == ["cron"]
+    assert spec["required"] == ["name", "schedule"]
+
+
+def test_the_spec_schema_is_the_models_a_schedule_needs_a_cron_or_after_upstream(document) -> None:
+    from dli.adapters.codecs.specs import spec_json_schema
+
+    spec = document["components"]["schemas"]["RegisterWorkflowBody"]["properties"]["spec"]
+    assert spec["properties"]["name"] == spec_json_schema()["properties"]["name"]
+    schedule = spec["properties"]["schedule"]
+    assert "required" not in schedule
+    assert schedule["anyOf"] == [
+        {"required": ["cron"], "properties": {"cron": {"not": {"type": "null"}}}},
+        {"required": ["after"], "properties": {"after": {"not": {"type": "null"}}}},
+    ]
+    assert schedule["properties"]["after"]["enum"] == ["upstream", None]
+    assert schedule["properties"]["retry"]["type"] == ["object", "null"]
 
 
 def test_register_documents_201_for_a_new_workflow_and_200_for_a_replaced_one(document) -> None:

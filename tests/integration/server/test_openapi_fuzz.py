@@ -1,9 +1,12 @@
-"""Fuzzing the HTTP API from its own OpenAPI document (schemathesis), against a real ``basecamp serve``.
+"""Fuzzing the HTTP API from its own OpenAPI document (schemathesis, every check), against a real ``basecamp serve``.
 
 Every operation of ``/openapi.json`` gets requests generated from its schema (valid ones, and invalid
-ones in the coverage phase), a bounded number per operation and the same ones on every run. A 5xx
-answer, or an answer the document does not describe (status, content type, body schema), fails the
-test, as does a method the document does not list answered otherwise than 405 with ``Allow``.
+ones in the coverage phase), a bounded number per operation and the same ones on every run. Every
+check schemathesis has is on: a 5xx answer, an answer the document does not describe (status,
+content type, body schema, headers), a method it does not list answered otherwise than 405 with
+``Allow``, a request valid by the document refused (``positive_data_acceptance``) or one it forbids
+accepted (``negative_data_rejection``) fails the test. The document's schemas are generated from the
+rules that check a spec and a request (``dli.domain.model.rules``), so the two cannot drift.
 """
 
 from __future__ import annotations
@@ -22,17 +25,6 @@ from tests.support.basecamp import BasecampProcess, running_basecamp  # noqa: E4
 
 MAX_EXAMPLES = 25
 """Generated requests per operation in the fuzzing phase (the coverage phase adds its own, bounded)."""
-
-CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "unsupported_method",
-    "allow_header_conformance",
-)
-
 
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BasecampProcess]:
@@ -64,13 +56,15 @@ def _document() -> dict:
 
 
 def _config() -> SchemathesisConfig:
-    checks: dict[str, object] = {"enabled": False}
-    checks.update({name: {"enabled": True} for name in CHECKS})
+    checks = {"enabled": True}  # all of them
     return SchemathesisConfig.from_dict(
         {
             "seed": 20251127,  # the same requests on every run
             "request-timeout": 30,
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
+            # The stateful phase chains requests on the data earlier ones created; it would find rules
+            # no JSON Schema states: a backfill's end before its start, a run missing a parameter the
+            # registered spec requires (422 both). Not covered here: see docs/server.md.
             "phases": {"stateful": {"enabled": False}},
             "checks": checks,
         }

@@ -104,7 +104,7 @@ def test_the_register_api_refuses_broken_jinja_whatever_client_sent_it():
     body["spec"]["post_statements"] = ["SELECT 1", {"sql": "SELECT 1\nFROM t WHERE {{ x", "name": "tail"}]
     op = operation_for(RegisterWorkflow)
     with pytest.raises(SpecInvalidError) as exc:
-        op.decode(path={}, query={}, body=json.dumps(body).encode(), content_type="application/json", actor="bob")
+        op.decode(path={}, query=(), body=json.dumps(body).encode(), content_type="application/json", actor="bob")
     assert exc.value.message.startswith("spec.post_statements[1] (tail), line 2: invalid Jinja template")
 
 

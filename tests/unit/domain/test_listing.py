@@ -210,7 +210,7 @@ def test_a_cursor_no_page_returned_is_refused(cursor):
 
 def test_the_page_size_is_bounded():
     assert ListWorkflows(limit=MAX_PAGE).limit == MAX_PAGE
-    with pytest.raises(ParameterInvalidError, match="between 1 and 1000") as refused:
+    with pytest.raises(ParameterInvalidError, match="from 1 to 1000") as refused:
         ListWorkflows(limit=MAX_PAGE + 1)
     assert "next_cursor" in refused.value.hints[0]
 

@@ -13,25 +13,26 @@ writes (``spec_to_dict``), so the API accepts what a spec file holds.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from collections.abc import Mapping
+import types
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 import cattrs
 
-from dli.adapters.codecs.specs import spec_from_dict, spec_to_dict
+from dli.adapters.codecs.specs import spec_from_dict, spec_json_schema, spec_to_dict
 from dli.adapters.codecs.sql_templates import check_templates
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ParameterInvalidError
-from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH
-from dli.domain.model.schedule import MAX_RETRY_ATTEMPTS, MAX_RETRY_DELAY_SECONDS, validate_cron, validate_timezone
+from dli.domain.model.rules import rule_of
+from dli.domain.model.schedule import validate_cron, validate_timezone
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.usecases.bus import result_type
 from dli.domain.usecases.messages import (
-    SCHEMA,
     GetDagState,
     GetDependencies,
     GetHistory,
@@ -64,14 +65,12 @@ MAX_BODY_DEPTH = 64
 
 _PATH_FIELD = re.compile(r"\{(\w+)\}")
 
-_TEXT = {"type": ["string", "null"]}
-SPEC_SCHEMA: Mapping[str, Any] = {
-    "description": (
-        "The dataset spec as a spec file holds it (dataset.<name>.yaml), with its schedule. Fields dli "
-        "does not know are kept; every known one is checked for its type and range (README, 'A dataset spec')."
-    ),
-    "required": ["name", "schedule"],
-    "examples": [
+def _register_spec_schema() -> dict[str, Any]:
+    # What a spec file holds (generated from the model's rules), with the schedule a registration needs.
+    schema = copy.deepcopy(spec_json_schema())
+    schema["required"] = ["name", "schedule"]
+    schema["properties"]["schedule"]["type"] = "object"
+    schema["examples"] = [
         {
             "name": "shop.orders",
             "owner": "engineer@example.com",
@@ -79,34 +78,12 @@ SPEC_SCHEMA: Mapping[str, Any] = {
             "query_statement": "SELECT 1",
             "schedule": {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "enabled": True},
         }
-    ],
-    "properties": {
-        "name": {"type": "string", "pattern": DATASET_NAME_PATTERN, "maxLength": MAX_NAME_LENGTH},
-        "owner": _TEXT,
-        "team": _TEXT,
-        "description": _TEXT,
-        "query_statement": _TEXT,
-        "schedule": {
-            "type": "object",
-            "required": ["cron"],
-            "additionalProperties": False,
-            "properties": {
-                "cron": {"type": "string", "description": "A 5-field cron expression that fires, e.g. '0 6 * * *'."},
-                "timezone": {"type": "string", "description": "IANA timezone of the cron expression.", "default": "UTC"},
-                "enabled": {"type": "boolean", "default": True},
-                "retry": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_RETRY_ATTEMPTS},
-                        "delay_seconds": {"type": "integer", "minimum": 0, "maximum": MAX_RETRY_DELAY_SECONDS},
-                    },
-                },
-            },
-        },
-    },
-}
-"""JSON Schema keywords of ``RegisterWorkflow.spec`` on the wire (the API document shows them)."""
+    ]
+    return schema
+
+
+SPEC_SCHEMA: Mapping[str, Any] = _register_spec_schema()
+"""JSON Schema of ``RegisterWorkflow.spec`` on the wire (the API document shows it)."""
 
 
 class MalformedBodyError(ParameterInvalidError):
@@ -152,9 +129,14 @@ class Operation:
     """JSON Schema keywords of such a wire form (for the OpenAPI document)."""
 
     def field_schema(self, name: str) -> dict[str, Any]:
-        """JSON Schema keywords of a field's wire form: its validator's (message metadata), or its wire form's."""
-        attribute = attrs.fields_dict(self.message)[name]
-        return {**attribute.metadata.get(SCHEMA, {}), **self.wire_schemas.get(name, {})}
+        """JSON Schema keywords of a field's wire form: its rule's (the one its validator applies), or its wire form's."""
+        rule = rule_of(attrs.fields_dict(self.message)[name])
+        keywords = {} if rule is None else rule.json_schema()
+        # The framework states a field's type and whether it may be null from the annotation.
+        keywords = {k: v for k, v in keywords.items() if k != "type"}
+        if isinstance(keywords.get("enum"), list):
+            keywords["enum"] = [v for v in keywords["enum"] if v is not None]
+        return {**keywords, **self.wire_schemas.get(name, {})}
     cache_seconds: float = 0.0
     """A GET whose answer the server may reuse this long for the same query (until a write)."""
 
@@ -205,18 +187,18 @@ class Operation:
         self,
         *,
         path: Mapping[str, str],
-        query: Mapping[str, Any],
+        query: Sequence[tuple[str, str]],
         body: bytes,
         content_type: str | None,
         actor: str | None,
     ) -> Message:
         """The message a request carries, validated; DLI errors name what is wrong.
 
-        ``query`` holds the values the framework already parsed to the fields' types (GET only).
+        ``query`` holds the query's (name, text) pairs as sent (GET only).
         """
         values: dict[str, Any] = dict(path)
         if self.method == "GET":
-            values.update(query)
+            values.update(_query_values(self, query))
             return _build(self.message, values, actor=actor)
         _check_media_type(content_type, body)
         if self.has_body:
@@ -229,6 +211,42 @@ def _query_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _present_type(kind: Any) -> Any:
+    """``X`` of ``X | None``."""
+    if isinstance(kind, types.UnionType) or getattr(kind, "__origin__", None) is not None:
+        members = [m for m in getattr(kind, "__args__", ()) if m is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return kind
+
+
+def _query_values(op: Operation, query: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The fields a query carries, each once, as the text the document describes: ``true``/``false``
+    for a flag, decimal digits for a number; ``null`` is no value (leave the parameter out)."""
+    fields = {a.name: _present_type(a.type) for a in op.payload_fields}
+    values: dict[str, Any] = {}
+    for name, text in query:
+        if name in values:
+            raise ParameterInvalidError(
+                f"Query parameter {name} is given more than once", hints=(f"Send {name} once.",)
+            )
+        kind = fields[name]
+        if kind is bool:
+            if text not in ("true", "false"):
+                raise ParameterInvalidError(f"{name} must be true or false, got {text!r}")
+            values[name] = text == "true"
+        elif kind is int:
+            if not _INTEGER.fullmatch(text):
+                raise ParameterInvalidError(f"{name} must be a whole number, got {text!r}")
+            values[name] = int(text)
+        else:
+            values[name] = text
+    return values
 
 
 def _build(cls: type[Message], values: Mapping[str, Any], *, actor: str | None) -> Message:
@@ -253,6 +271,12 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def _json_number(text: str) -> float | int:
+    # JSON has one kind of number: 3.0 is the integer 3 (as JSON Schema reads it), not a float.
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def _body_fields(raw: bytes, *, required: bool) -> dict[str, Any]:
     if not raw.strip():
         if not required:
@@ -265,7 +289,7 @@ def _body_fields(raw: bytes, *, required: bool) -> dict[str, Any]:
             f"Request body is not valid UTF-8 (byte {exc.start})", hints=("Send a JSON object encoded as UTF-8.",)
         ) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_json_number)
     except RecursionError:
         data = None
         depth_exceeded = True

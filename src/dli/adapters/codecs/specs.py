@@ -24,7 +24,8 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, InvalidCronError, SpecInvalidError, describe
 from dli.domain.model.near_misses import closest_key
 from dli.domain.model.schedule import ScheduleConfig
-from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument, Statement
+from dli.domain.model.rules import Items, rule_of
+from dli.domain.model.spec import DEFAULT_RULES, QUERY_SOURCES, DatasetSpec, Parameter, SpecDocument, Statement
 
 __all__ = [
     "document_from_bytes",
@@ -34,6 +35,7 @@ __all__ = [
     "schedule_from_dict",
     "schedule_to_dict",
     "spec_from_dict",
+    "spec_json_schema",
     "spec_to_dict",
 ]
 
@@ -313,6 +315,103 @@ def spec_from_dict(data: Any, *, where: str = "spec") -> DatasetSpec:
     if spec is None:
         _raise(where, problems)
     return spec
+
+
+# -- the wire form as JSON Schema -------------------------------------------------------------------
+
+
+def _set(name: str) -> dict[str, Any]:
+    """``name`` is there and not null."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+def _fields_schema(cls: type, *, closed: bool, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The JSON Schema of a mapping read into ``cls``: each field's rule, the required ones."""
+    properties: dict[str, Any] = {}
+    required = []
+    for attribute in attrs.fields(cls):
+        if attribute.name in skip:
+            continue
+        rule = rule_of(attribute)
+        schema = rule.json_schema() if rule is not None else {}
+        if isinstance(rule, Items) and isinstance(rule.item, type):
+            schema = {**schema, "items": _item_schema(rule.item)}
+        properties[attribute.name] = schema
+        if attribute.default is attrs.NOTHING:
+            required.append(attribute.name)
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    if closed:
+        out["additionalProperties"] = False
+    return out
+
+
+def _item_schema(cls: type) -> dict[str, Any]:
+    if cls is Statement:  # SQL text alone, or the mapping
+        sql = rule_of(attrs.fields(Statement).sql)
+        assert sql is not None
+        return {"anyOf": [sql.json_schema(), _fields_schema(Statement, closed=True)]}
+    if cls is Parameter:
+        schema = _fields_schema(Parameter, closed=True)
+        schema["properties"]["default"] = {"description": "A value of the parameter's type (null: none)."}
+        # The default's type follows the parameter's ('string' when it has none).
+        schema["allOf"] = [
+            {
+                "if": {"properties": {"type": {"const": kind}}, **({} if kind == "string" else {"required": ["type"]})},
+                "then": {"properties": {"default": {"anyOf": [rule.json_schema(), {"type": "null"}]}}},
+            }
+            for kind, rule in DEFAULT_RULES.items()
+        ]
+        return schema
+    return _fields_schema(cls, closed=True)
+
+
+def _schedule_schema() -> dict[str, Any]:
+    schema = _fields_schema(ScheduleConfig, closed=True)
+    fields = attrs.fields(ScheduleConfig)
+    retry = {
+        "max_attempts": rule_of(fields.retry_max_attempts),
+        "delay_seconds": rule_of(fields.retry_delay_seconds),
+    }
+    schema["properties"]["retry"] = {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "properties": {key: rule.json_schema() for key, rule in retry.items() if rule is not None},
+        "description": "How often a failed run is attempted; wins over the flat retry_* keys.",
+    }
+    schema["anyOf"] = [_set("cron"), _set("after")]
+    schema["description"] = "When the dataset runs: a cron expression, 'after: upstream', or both."
+    return schema
+
+
+@functools.cache
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec mapping as ``spec_from_dict`` reads it, generated from the model's rules.
+
+    Fields dli does not know are free; an empty value (null) of a list or of ``execution`` means none,
+    as leaving the key out does. What JSON Schema cannot state is in the descriptions: statements
+    must be Jinja templates that parse, parameter names unique, the cron must fire.
+    """
+    schema = _fields_schema(DatasetSpec, closed=False, skip=frozenset({"extra"}))
+    properties = schema["properties"]
+    for name in ("parameters", "pre_statements", "post_statements", "depends_on", "tags", "domains", "execution"):
+        properties[name] = _nullable(properties[name])
+    properties["schedule"] = {**_schedule_schema(), "type": ["object", "null"]}
+    schema["anyOf"] = [_set(name) for name in QUERY_SOURCES]
+    schema["description"] = (
+        "The dataset spec as a spec file holds it (dataset.<name>.yaml). Fields dli does not know are kept; "
+        "every known one is checked for its type and range (README, 'A dataset spec'). Every statement must "
+        "parse as a Jinja template and parameter names must be unique."
+    )
+    return schema
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def _statement_to_dict(statement: Statement) -> Any:

@@ -7,8 +7,9 @@ import re
 from collections.abc import Iterable
 
 from dli.domain.model.errors import SpecInvalidError
+from dli.domain.model.rules import Matching
 
-__all__ = ["DATASET_NAME_PATTERN", "MAX_NAME_LENGTH", "closest_name", "validate_dataset_name"]
+__all__ = ["DATASET_NAME", "DATASET_NAME_PATTERN", "MAX_NAME_LENGTH", "closest_name", "validate_dataset_name"]
 
 # Airflow caps dag_id at 250 characters; the store key adds a prefix, S3 allows 1024 bytes.
 MAX_NAME_LENGTH = 250
@@ -16,8 +17,15 @@ MAX_NAME_LENGTH = 250
 # Dot-separated lowercase identifiers. No '/', '..', spaces or leading dots: nothing that could
 # escape a key prefix, a file path or a URL segment, and always a valid Airflow dag_id.
 _NAME = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
-DATASET_NAME_PATTERN = f"^{_NAME.pattern}$"
-"""The rule as a JSON Schema ``pattern`` (the API document shows it; ``validate_dataset_name`` enforces it)."""
+DATASET_NAME = Matching(
+    pattern=_NAME.pattern,
+    max_length=MAX_NAME_LENGTH,
+    what="a dataset name",
+    description="Dot-separated lowercase identifiers, e.g. 'iceberg.analytics.daily_clicks'.",
+)
+"""The rule: ``validate_dataset_name`` enforces it, the API document shows it."""
+DATASET_NAME_PATTERN: str = DATASET_NAME.keywords()["pattern"]
+"""The rule as a JSON Schema ``pattern``."""
 
 
 def validate_dataset_name(name: object) -> str:
@@ -27,7 +35,7 @@ def validate_dataset_name(name: object) -> str:
             "Dataset name must be a non-empty string",
             hints=("Use dot-separated lowercase identifiers, e.g. 'iceberg.analytics.daily_clicks'.",),
         )
-    if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+    if DATASET_NAME.problem(name) is not None:
         shown = name if len(name) <= 80 else name[:77] + "..."
         raise SpecInvalidError(
             f"Invalid dataset name: {shown!r}",

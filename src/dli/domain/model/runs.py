@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dli.domain.model.errors import WorkflowNotFoundError
-from dli.domain.model.names import DATASET_NAME_PATTERN, validate_dataset_name
+from dli.domain.model.names import DATASET_NAME, validate_dataset_name
 
 __all__ = ["MAX_RUN_ID_LENGTH", "RUN_ID_PATTERN", "RUN_ID_SEPARATOR", "make_run_id", "split_run_id"]
 
@@ -11,7 +11,7 @@ __all__ = ["MAX_RUN_ID_LENGTH", "RUN_ID_PATTERN", "RUN_ID_SEPARATOR", "make_run_
 # 'scheduled__2025-01-01T09:00:00+00:00') may contain anything else.
 RUN_ID_SEPARATOR = "@"
 MAX_RUN_ID_LENGTH = 1000
-RUN_ID_PATTERN = DATASET_NAME_PATTERN.removesuffix("$") + RUN_ID_SEPARATOR + r"[A-Za-z0-9_.~:+-]+$"
+RUN_ID_PATTERN = f"^(?:{DATASET_NAME.pattern}){RUN_ID_SEPARATOR}[A-Za-z0-9_.~:+-]+(?![\\s\\S])"
 """What a run id looks like, as a JSON Schema ``pattern``: the dataset, '@', and the orchestrator's run
 id in the characters Airflow allows in one (its ``allowed_run_id_pattern``)."""
 

@@ -11,14 +11,19 @@ from typing import Any
 import attrs
 
 from dli.domain.model.enums import ScheduleTrigger
-from dli.domain.model.errors import InvalidCronError, describe, field_error
+from dli.domain.model.errors import InvalidCronError
+from dli.domain.model.rules import RULE, Choice, Flag, Rule, Whole, checked
 
 __all__ = [
+    "AFTER",
     "AFTER_UPSTREAM",
+    "CRON",
+    "CRON_PATTERN",
     "MAX_RETRY_ATTEMPTS",
     "MAX_RETRY_DELAY_SECONDS",
     "FireTime",
     "ScheduleConfig",
+    "TIMEZONE",
     "fire_times",
     "next_run",
     "registration_schedule",
@@ -42,6 +47,32 @@ _CRON_FIELDS = (
 # A field made only of numbers and cron operators is well-formed; croniter refusing it means a
 # number is out of range.
 _NUMERIC_FIELD = re.compile(r"[0-9*,/-]+")
+
+
+def _names(*words: str) -> str:
+    return "|".join("".join(f"[{c}{c.upper()}]" for c in word) for word in words)
+
+
+def _cron_field(value: str, alone: str = "") -> str:
+    token = f"(?:\\*|(?:{value})(?:-(?:{value}))?)(?:/[1-9][0-9]?)?"
+    field = f"{token}(?:,{token})*"
+    return f"(?:{field}|{alone})" if alone else field
+
+
+CRON_PATTERN = "[ \t]*" + "[ \t]+".join(
+    _cron_field(value, alone)
+    for value, alone in (
+        ("[0-5]?[0-9]", ""),
+        ("[01]?[0-9]|2[0-3]", ""),
+        ("0?[1-9]|[12][0-9]|3[01]", "L"),  # L: the month's last day
+        ("0?[1-9]|1[0-2]|" + _names("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), ""),
+        ("0?[0-7]|" + _names("sun", "mon", "tue", "wed", "thu", "fri", "sat"), ""),
+    )
+) + "[ \t]*"
+"""The forms of a cron expression dli takes: five fields of numbers in range (or month and weekday
+names), ``*``, lists, ranges and steps from 1 to 99 (or ``L``, the last day of the month), apart by spaces or tabs. Written in the regular
+expressions Python and JSON Schema share: ``validate_cron`` and the API document read this one."""
+_CRON = re.compile(CRON_PATTERN)
 
 MAX_RETRY_ATTEMPTS = 100
 MAX_RETRY_DELAY_SECONDS = 86_400
@@ -100,6 +131,12 @@ def validate_cron(cron: object) -> str:
                 kind = "out of range" if _NUMERIC_FIELD.fullmatch(fields[index]) else "not valid"
                 raise _cron_error(cron, f"the {label} field {fields[index]!r} is {kind} (allowed: {allowed})")
         raise _cron_error(cron, "croniter does not accept it")
+    if not _CRON.fullmatch(cron):
+        raise _cron_error(
+            cron,
+            "it uses a form dli does not take (fields of numbers or names, '*', ',', '-' and steps '/1' to '/99', "
+            "apart by spaces)",
+        )
     # Some day of every month matches when the day-of-month field is `*`, and every day-of-month
     # croniter accepts occurs in January when the month field is `*`: only the rest need a search.
     if "*" not in (fields[2], fields[3]) and _never_fires(normalised):
@@ -131,30 +168,52 @@ def validate_timezone(timezone: object) -> str:
     return timezone
 
 
-def _bounded_int(field: str, low: int, high: int) -> Callable[[object, object, object], None]:
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise field_error(field, f"must be an integer from {low} to {high}, got {describe(value)}")
-
-    return check
-
-
-def _check_enabled(_instance: object, _attribute: object, value: object) -> None:
-    if not isinstance(value, bool):
-        raise field_error("enabled", f"expected bool, got {describe(value)}", hints=("Write true or false, unquoted.",))
-
-
 def _optional_cron(cron: object) -> str | None:
     return None if cron is None else validate_cron(cron)
 
 
-def _check_after(_instance: object, _attribute: object, value: object) -> None:
-    if value is not None and value != AFTER_UPSTREAM:
-        raise field_error(
-            "after",
-            f"expected '{AFTER_UPSTREAM}', got {describe(value)}",
-            hints=("Write 'after: upstream' to run when every upstream dataset dli manages has new data.",),
-        )
+@attrs.frozen(kw_only=True)
+class _Zone(Rule):
+    """An IANA timezone name (checked by ``validate_timezone``; the document lists the names)."""
+
+    def problem(self, value: object) -> str | None:
+        try:
+            validate_timezone(value)
+        except InvalidCronError as exc:
+            return str(exc.details["problem"])
+        return None
+
+    def keywords(self) -> dict[str, Any]:
+        return {"type": "string", "enum": sorted(zoneinfo.available_timezones() | {"UTC"})}
+
+
+@attrs.frozen(kw_only=True)
+class _Cron(Rule):
+    """A five-field cron expression that fires (checked by ``validate_cron``)."""
+
+    def problem(self, value: object) -> str | None:
+        try:
+            validate_cron(value)
+        except InvalidCronError as exc:
+            return str(exc.details["problem"])
+        return None
+
+    def keywords(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": f"^(?:{CRON_PATTERN})(?![\\s\\S])", "examples": ["0 6 * * *"]}
+
+
+CRON = _Cron(
+    nullable=True,
+    description="Five-field cron expression (minute hour day month weekday), read in 'timezone'; it must fire "
+    "(no '0 6 31 2 *'). May be left out with 'after: upstream'.",
+)
+TIMEZONE = _Zone(description="IANA timezone the cron expression is read in.")
+AFTER = Choice(
+    values=(AFTER_UPSTREAM,),
+    nullable=True,
+    hints=("Write 'after: upstream' to run when every upstream dataset dli manages has new data.",),
+    description="'upstream': also run when every upstream dataset dli manages has published new data.",
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -164,19 +223,19 @@ class ScheduleConfig:
     A schedule has a cron expression, ``after: upstream``, or both (then whichever comes first).
     """
 
-    cron: str | None = attrs.field(default=None, converter=_optional_cron)
+    cron: str | None = attrs.field(default=None, converter=_optional_cron, metadata={RULE: CRON})
     """Five-field cron expression, evaluated in ``timezone``; ``None`` when only upstream data starts runs."""
-    timezone: str = attrs.field(default="UTC", converter=validate_timezone)
+    timezone: str = attrs.field(default="UTC", converter=validate_timezone, metadata={RULE: TIMEZONE})
     """IANA timezone the cron expression is read in."""
-    enabled: bool = attrs.field(default=True, validator=_check_enabled)
+    enabled: bool = checked(Flag(), default=True)
     """Whether the schedule is active when the workflow is created."""
-    retry_max_attempts: int = attrs.field(default=1, validator=_bounded_int("retry.max_attempts", 1, MAX_RETRY_ATTEMPTS))
+    retry_max_attempts: int = checked(Whole(low=1, high=MAX_RETRY_ATTEMPTS), label="retry.max_attempts", default=1)
     """How many times a failed run is attempted in all (1 to 100)."""
-    retry_delay_seconds: int = attrs.field(
-        default=300, validator=_bounded_int("retry.delay_seconds", 0, MAX_RETRY_DELAY_SECONDS)
+    retry_delay_seconds: int = checked(
+        Whole(low=0, high=MAX_RETRY_DELAY_SECONDS), label="retry.delay_seconds", default=300
     )
     """Seconds between attempts (0 to 86400, one day)."""
-    after: str | None = attrs.field(default=None, validator=_check_after)
+    after: str | None = checked(AFTER, default=None)
     """``"upstream"``: also run when every upstream dataset (``depends_on``) dli manages has published new data."""
 
     def __attrs_post_init__(self) -> None:

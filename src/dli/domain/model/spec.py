@@ -13,7 +13,8 @@ import attrs
 
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError, describe, field_error
-from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.names import DATASET_NAME, validate_dataset_name
+from dli.domain.model.rules import RULE, Choice, Date, Flag, Items, Keys, Matching, Number, Rule, Text, Whole, checked
 from dli.domain.model.schedule import ScheduleConfig
 
 __all__ = [
@@ -37,66 +38,42 @@ EXECUTION_LIMITS: Mapping[str, tuple[int, int]] = {
 }
 """Integer keys of the ``execution`` block and their allowed ranges (inclusive)."""
 _EXECUTION_HINTS = ("e.g. execution: {timeout_seconds: 1800, retry_count: 3, retry_delay_seconds: 60, dialect: trino}",)
-_EXECUTION_NAMES: Mapping[str, tuple[re.Pattern[str], str]] = {
-    "dialect": (re.compile(r"[A-Za-z][A-Za-z0-9_]*"), "a name such as 'trino' or 'sqlite'"),
-    "conn_id": (re.compile(r"[\w#!()\-.:/\\]{1,250}"), "an Airflow connection id"),
-}
-EXECUTION_KEYS = frozenset({*EXECUTION_LIMITS, *_EXECUTION_NAMES})
-"""The keys of the ``execution`` block (and of ``dli.yaml``'s ``defaults``) dli reads."""
 
 # Parameters become Jinja variables ({% set <name> = ... %}): an identifier that is neither a
 # keyword nor a name the DAG's template needs for itself.
-_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _RESERVED_PARAMETER_NAMES = frozenset({"true", "false", "none", "params", "dag_run", "loop", "self"})
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _expect_text(field: str, value: object, *, optional: bool = True) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise field_error(field, f"expected str, got {describe(value)}")
+def _shown(value: object) -> str:
+    return repr(value if not isinstance(value, str) or len(value) <= 70 else value[:67] + "...")
 
 
-def _optional_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _expect_text(attribute.name, value)
-
-
-def _required_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _expect_text(attribute.name, value, optional=False)
-    if not str(value).strip():
-        raise field_error(attribute.name, "must not be empty")
-
-
-def _flag(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        raise field_error(attribute.name, f"expected bool, got {describe(value)}", hints=("Write true or false, unquoted.",))
-
-
-def _check_param_name(_instance: object, _attribute: object, value: object) -> None:
-    if not isinstance(value, str):
-        raise field_error("name", f"expected str, got {describe(value)}")
-    if not _PARAMETER_NAME.fullmatch(value) or keyword.iskeyword(value) or value.lower() in _RESERVED_PARAMETER_NAMES:
-        raise field_error(
-            "name",
-            f"invalid parameter name {value if len(value) <= 70 else value[:67] + '...'!r}",
-            hints=(
-                "A parameter name is used as a SQL template variable: letters, digits and '_', starting with a "
-                "letter or '_', at most 64 characters, not a keyword or one of: "
-                + ", ".join(sorted(_RESERVED_PARAMETER_NAMES)) + ".",
-            ),
-        )
-
-
-def _check_param_type(_i: object, _a: object, value: object) -> None:
-    if not isinstance(value, str) or value not in PARAMETER_TYPES:
-        raise field_error(
-            "type",
-            f"unknown parameter type {describe(value) if not isinstance(value, str) else repr(value)}",
-            hints=(f"Use one of: {', '.join(sorted(PARAMETER_TYPES))}.",),
-        )
-
-
+PARAMETER_NAME = Matching(
+    pattern=r"[A-Za-z_][A-Za-z0-9_]{0,63}",
+    what="an identifier",
+    reserved=_RESERVED_PARAMETER_NAMES,
+    reserved_exact=frozenset(keyword.kwlist),
+    message=lambda value: f"invalid parameter name {_shown(value)}" if isinstance(value, str) else f"expected str, got {describe(value)}",
+    hints=(
+        "A parameter name is used as a SQL template variable: letters, digits and '_', starting with a "
+        "letter or '_', at most 64 characters, not a keyword or one of: "
+        + ", ".join(sorted(_RESERVED_PARAMETER_NAMES)) + ".",
+    ),
+    description="Variable name, as used in the SQL (``{{ name }}``); unique within the spec.",
+)
+PARAMETER_TYPE = Choice(
+    values=tuple(sorted(PARAMETER_TYPES)),
+    message=lambda value: f"unknown parameter type {describe(value) if not isinstance(value, str) else repr(value)}",
+    hints=(f"Use one of: {', '.join(sorted(PARAMETER_TYPES))}.",),
+)
+DEFAULT_RULES: Mapping[str, Rule] = {
+    "string": Text(),
+    "integer": Number(integer=True),
+    "float": Number(),
+    "boolean": Flag(),
+    "date": Date(),
+}
+"""What the ``default`` of a parameter of each type must be."""
 _DEFAULT_EXAMPLES = {
     "string": ("a str", "'eu' (quoted when it looks like a number)"),
     "integer": ("an int", "10"),
@@ -104,24 +81,6 @@ _DEFAULT_EXAMPLES = {
     "boolean": ("a bool", "true"),
     "date": ("a YYYY-MM-DD date", "2025-01-31"),
 }
-
-
-def _default_fits(kind: str, value: object) -> bool:
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if isinstance(value, str) and _DATE.fullmatch(value):  # date
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return False
-        return True
-    return False
 
 
 def _date_as_text(value: object, instance: Parameter) -> object:
@@ -132,7 +91,7 @@ def _date_as_text(value: object, instance: Parameter) -> object:
 
 
 def _check_default(instance: Parameter, _attribute: object, value: object) -> None:
-    if value is not None and not _default_fits(instance.type, value):
+    if value is not None and DEFAULT_RULES[instance.type].problem(value) is not None:
         noun, example = _DEFAULT_EXAMPLES[instance.type]
         raise field_error(
             "default",
@@ -145,17 +104,17 @@ def _check_default(instance: Parameter, _attribute: object, value: object) -> No
 class Parameter:
     """A run parameter the dataset's SQL uses as a Jinja variable."""
 
-    name: str = attrs.field(validator=_check_param_name)
+    name: str = checked(PARAMETER_NAME)
     """Variable name, as used in the SQL (``{{ name }}``): an identifier."""
-    type: str = attrs.field(default="string", validator=_check_param_type)
+    type: str = checked(PARAMETER_TYPE, default="string")
     """One of ``string``, ``integer``, ``float``, ``boolean``, ``date``."""
-    required: bool = attrs.field(default=False, validator=_flag)
+    required: bool = checked(Flag(), default=False)
     """Whether a run must provide it (a parameter with a default is never missing)."""
     default: Any = attrs.field(
         default=None, converter=attrs.Converter(_date_as_text, takes_self=True), validator=_check_default
     )
     """Value used when a run does not provide one, of the parameter's type (a date as ``YYYY-MM-DD``)."""
-    description: str | None = attrs.field(default=None, validator=_optional_text)
+    description: str | None = checked(Text(nullable=True), default=None)
     """What the parameter means."""
 
 
@@ -163,11 +122,11 @@ class Parameter:
 class Statement:
     """A pre or post statement."""
 
-    sql: str = attrs.field(validator=_required_text)
+    sql: str = checked(Text(non_empty=True))
     """The SQL to run."""
-    name: str | None = attrs.field(default=None, validator=_optional_text)
+    name: str | None = checked(Text(nullable=True), default=None)
     """Optional label, used for the task id."""
-    continue_on_error: bool = attrs.field(default=False, validator=_flag)
+    continue_on_error: bool = checked(Flag(), default=False)
     """Whether the workflow goes on when this statement fails."""
 
 
@@ -178,8 +137,11 @@ def _dataset_name(value: object) -> str:
         raise field_error("name", exc.message[0].lower() + exc.message[1:], hints=exc.hints) from None
 
 
-def _check_query(instance: DatasetSpec, attribute: attrs.Attribute[Any], value: object) -> None:
-    _optional_text(instance, attribute, value)
+QUERY_SOURCES = ("query_statement", "query_file")
+"""A spec names its main SQL in one of these (or both)."""
+
+
+def _check_query(instance: DatasetSpec, _attribute: object, _value: object) -> None:
     if instance.query_statement is None and instance.query_file is None:
         raise SpecInvalidError(
             f"Dataset {instance.name!r} has neither query_statement nor query_file",
@@ -187,24 +149,26 @@ def _check_query(instance: DatasetSpec, attribute: attrs.Attribute[Any], value: 
         )
 
 
-def _items_of(item_type: type, label: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, (tuple, list)):
-            raise field_error(attribute.name, f"expected a list, got {describe(value)}")
-        for index, item in enumerate(value):
-            if not isinstance(item, item_type):
-                raise field_error(f"{attribute.name}[{index}]", f"expected {label}, got {describe(item)}")
-
-    return check
-
-
-def _check_parameters(instance: DatasetSpec, attribute: attrs.Attribute[Any], value: Any) -> None:
-    _items_of(Parameter, "a parameter")(instance, attribute, value)
+def _unique_names(_instance: object, _attribute: object, value: Any) -> None:
     seen: set[str] = set()
     for index, parameter in enumerate(value):
         if parameter.name in seen:
             raise field_error(f"parameters[{index}].name", f"parameter {parameter.name!r} is declared twice")
         seen.add(parameter.name)
+
+
+EXECUTION_RULE = Keys(
+    known={
+        **{key: Whole(low=low, high=high, hints=_EXECUTION_HINTS) for key, (low, high) in EXECUTION_LIMITS.items()},
+        "dialect": Matching(pattern=r"[A-Za-z][A-Za-z0-9_]*", what="a name such as 'trino' or 'sqlite'", hints=_EXECUTION_HINTS),
+        "conn_id": Matching(pattern=r"[\w#!()\-.:/\\]{1,250}", what="an Airflow connection id", hints=_EXECUTION_HINTS),
+    },
+    hints=_EXECUTION_HINTS,
+    description="How every SQL task runs; keys other than these are kept as they are.",
+)
+"""The ``execution`` block: its known keys' types and ranges; other keys are free."""
+EXECUTION_KEYS = frozenset(EXECUTION_RULE.known)
+"""The keys of the ``execution`` block (and of ``dli.yaml``'s ``defaults``) dli reads."""
 
 
 def check_execution(execution: object, *, field: str = "execution") -> None:
@@ -214,25 +178,7 @@ def check_execution(execution: object, *, field: str = "execution") -> None:
     Raises:
         SpecInvalidError: Naming the key, e.g. ``execution.timeout_seconds`` (DLI-203).
     """
-    if not isinstance(execution, Mapping):
-        raise field_error(field, f"expected a mapping, got {describe(execution)}", hints=_EXECUTION_HINTS)
-    for key, value in execution.items():
-        if not isinstance(key, str):
-            raise field_error(field, f"keys must be text, got {describe(key)}", hints=_EXECUTION_HINTS)
-        if key in EXECUTION_LIMITS:
-            low, high = EXECUTION_LIMITS[key]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise field_error(
-                    f"{field}.{key}", f"must be an integer from {low} to {high}, got {describe(value)}", hints=_EXECUTION_HINTS
-                )
-        elif key in _EXECUTION_NAMES:
-            pattern, what = _EXECUTION_NAMES[key]
-            if not isinstance(value, str) or not pattern.fullmatch(value):
-                raise field_error(f"{field}.{key}", f"must be {what}, got {describe(value)}", hints=_EXECUTION_HINTS)
-
-
-def _check_execution(_instance: object, _attribute: object, value: object) -> None:
-    check_execution(value)
+    EXECUTION_RULE.check(field, execution)
 
 
 def _check_schedule(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -240,9 +186,7 @@ def _check_schedule(_instance: object, attribute: attrs.Attribute[Any], value: o
         raise field_error(attribute.name, f"expected a schedule, got {describe(value)}")
 
 
-def _check_extra(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, Mapping):
-        raise field_error(attribute.name, f"expected a mapping, got {describe(value)}")
+_TEXTS = Items(item=Text(), label="str")
 
 
 @attrs.frozen(kw_only=True)
@@ -254,38 +198,38 @@ class DatasetSpec:
     unchanged.
     """
 
-    name: str = attrs.field(converter=_dataset_name)
+    name: str = attrs.field(converter=_dataset_name, metadata={RULE: DATASET_NAME})
     """Fully qualified dataset name, e.g. ``iceberg.analytics.daily_clicks``."""
-    owner: str | None = attrs.field(default=None, validator=_optional_text)
+    owner: str | None = checked(Text(nullable=True), default=None)
     """Owner's e-mail or handle."""
-    team: str | None = attrs.field(default=None, validator=_optional_text)
+    team: str | None = checked(Text(nullable=True), default=None)
     """Owning team."""
-    description: str | None = attrs.field(default=None, validator=_optional_text)
+    description: str | None = checked(Text(nullable=True), default=None)
     """What the dataset holds."""
-    query_statement: str | None = attrs.field(default=None, validator=_check_query)
+    query_statement: str | None = checked(Text(nullable=True), default=None)
     """The main SQL, inline (filled from ``query_file`` when the spec is loaded from a project)."""
-    query_file: str | None = attrs.field(default=None, validator=_optional_text)
+    query_file: str | None = checked(Text(nullable=True), default=None, also=_check_query)
     """Path of the SQL file, relative to the spec file."""
-    parameters: tuple[Parameter, ...] = attrs.field(default=(), validator=_check_parameters)
+    parameters: tuple[Parameter, ...] = checked(Items(item=Parameter, label="a parameter"), default=(), also=_unique_names)
     """Declared run parameters, names unique."""
-    pre_statements: tuple[Statement, ...] = attrs.field(default=(), validator=_items_of(Statement, "a statement"))
+    pre_statements: tuple[Statement, ...] = checked(Items(item=Statement, label="a statement"), default=())
     """SQL run before the query."""
-    post_statements: tuple[Statement, ...] = attrs.field(default=(), validator=_items_of(Statement, "a statement"))
+    post_statements: tuple[Statement, ...] = checked(Items(item=Statement, label="a statement"), default=())
     """SQL run after the query."""
-    depends_on: tuple[str, ...] = attrs.field(default=(), validator=_items_of(str, "str"))
+    depends_on: tuple[str, ...] = checked(_TEXTS, default=())
     """Upstream datasets: the dependency graph (``dli workflow deps``); with ``schedule.after: upstream``
     the ones dli manages start runs. Names no store knows are external tables."""
-    tags: tuple[str, ...] = attrs.field(default=(), validator=_items_of(str, "str"))
+    tags: tuple[str, ...] = checked(_TEXTS, default=())
     """Free-form tags."""
-    domains: tuple[str, ...] = attrs.field(default=(), validator=_items_of(str, "str"))
+    domains: tuple[str, ...] = checked(_TEXTS, default=())
     """Business domains."""
-    execution: Mapping[str, Any] = attrs.field(factory=dict, validator=_check_execution)
+    execution: Mapping[str, Any] = checked(EXECUTION_RULE, factory=dict)
     """Execution settings: ``conn_id`` (the Airflow connection the SQL runs on), ``dialect``,
     ``timeout_seconds``, ``retry_count``, ``retry_delay_seconds`` (see ``EXECUTION_LIMITS``); other
     keys are kept as they are."""
     schedule: ScheduleConfig | None = attrs.field(default=None, validator=_check_schedule)
     """When the dataset runs; ``None`` for a dataset that is not scheduled."""
-    extra: Mapping[str, Any] = attrs.field(factory=dict, validator=_check_extra)
+    extra: Mapping[str, Any] = checked(Keys(known={}), factory=dict)
     """Fields of the YAML this model does not know, preserved."""
 
     def parameter(self, name: str) -> Parameter | None:

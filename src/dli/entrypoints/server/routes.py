@@ -81,7 +81,7 @@ class BodySchemaPlugin(OpenAPISchemaPluginProtocol):
         return schema
 
 
-_MOVED = ("pattern", "min_length", "max_length", "minimum", "maximum", "format", "examples", "description")
+_MOVED = ("pattern", "min_length", "max_length", "minimum", "maximum", "format", "examples", "description", "any_of", "schema_not")
 
 
 def _present(schema: OpenAPISchema | Reference) -> OpenAPISchema | Reference:
@@ -179,15 +179,16 @@ class _Answers:
 def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], Any], answers: _Answers) -> Any:
     async def before(request: Request[Any, Any, Any]) -> None:
         # Runs before the framework reads the body: the message is decoded here, once, strictly.
+        # The query is read here too, strictly: the framework would take 'null' for no value and
+        # the last of a repeated parameter, neither of which the document allows.
         _check_query(request, op)
-        if op.method != "GET":
-            request.scope["dli.message"] = op.decode(  # type: ignore[typeddict-unknown-key]
-                path={name: request.path_params[name] for name in op.path_fields},
-                query={},
-                body=await request.body(),
-                content_type=request.headers.get("content-type"),
-                actor=request.scope.get(USER_SCOPE_KEY),  # type: ignore[attr-defined]
-            )
+        request.scope["dli.message"] = op.decode(  # type: ignore[typeddict-unknown-key]
+            path={name: request.path_params[name] for name in op.path_fields},
+            query=request.query_params.multi_items() if op.method == "GET" else (),
+            body=b"" if op.method == "GET" else await request.body(),
+            content_type=request.headers.get("content-type"),
+            actor=request.scope.get(USER_SCOPE_KEY),  # type: ignore[attr-defined]
+        )
 
     async def endpoint(request: Request[Any, Any, Any], **kwargs: Any) -> Response[Any]:
         settings = settings_of(request)
@@ -213,13 +214,7 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
         return Response(content=body, status_code=status, media_type="application/json")
 
     async def _answer(request: Request[Any, Any, Any], settings: Any, kwargs: dict[str, Any]) -> tuple[int, bytes]:
-        message = request.scope.get("dli.message")  # type: ignore[attr-defined]
-        if message is None:  # GET: the framework parsed the query to the fields' types
-            path = {name: kwargs[name] for name in op.path_fields}
-            query = {a.name: kwargs[a.name] for a in op.payload_fields if a.name in request.query_params}
-            message = op.decode(
-                path=path, query=query, body=b"", content_type=None, actor=request.scope.get(USER_SCOPE_KEY)  # type: ignore[attr-defined]
-            )
+        message = request.scope["dli.message"]  # type: ignore[typeddict-item]
 
         def handle() -> tuple[int, bytes]:
             # Encoding a page of rows costs as much as computing it: both stay off the event loop.

@@ -57,15 +57,11 @@ def _server_side(op, path, params, body):
     segments = dict(zip(op.path.split("/"), path.split("/"), strict=True))
     path_values = {name: unquote(segments["{" + name + "}"]) for name in op.path_fields}
     if op.method == "GET":
-        # The framework parses query strings to the fields' types before the route sees them.
-        types = {a.name: a.type for a in op.payload_fields}
-        query = {}
-        for key, text in (params or {}).items():
-            kind = types[key]
-            query[key] = text == "true" if kind is bool else int(text) if kind in (int, int | None) else text
+        # The route hands the query's (name, text) pairs over as they were sent.
+        query = list((params or {}).items())
         return op.decode(path=path_values, query=query, body=b"", content_type=None, actor="bob")
     raw = json.dumps(body).encode() if body is not None else b""
-    return op.decode(path=path_values, query={}, body=raw, content_type="application/json", actor="bob")
+    return op.decode(path=path_values, query=(), body=raw, content_type="application/json", actor="bob")
 
 
 @pytest.mark.parametrize("message", EXAMPLES, ids=lambda e: type(e).__name__)
@@ -83,7 +79,7 @@ def _fields(message):
 def test_a_client_cannot_act_for_someone_else():
     op = operation_for(m.TriggerRun)
     with pytest.raises(ParameterInvalidError, match="actor"):
-        op.decode(path={"dataset_name": "a.b"}, query={}, body=b'{"actor": "mallory"}',
+        op.decode(path={"dataset_name": "a.b"}, query=(), body=b'{"actor": "mallory"}',
                   content_type="application/json", actor="bob")
 
 
@@ -103,13 +99,13 @@ def test_a_client_cannot_act_for_someone_else():
 def test_bad_bodies_are_refused_with_a_dli_code_naming_the_problem(body, error, text):
     op = operation_for(m.TriggerRun)
     with pytest.raises(error, match=text):
-        op.decode(path={"dataset_name": "a.b"}, query={}, body=body, content_type="application/json", actor=None)
+        op.decode(path={"dataset_name": "a.b"}, query=(), body=body, content_type="application/json", actor=None)
 
 
 def test_a_body_not_sent_as_json_is_415():
     op = operation_for(m.TriggerRun)
     with pytest.raises(UnsupportedMediaTypeError) as exc:
-        op.decode(path={"dataset_name": "a.b"}, query={}, body=b"dry_run=1", content_type="text/plain", actor=None)
+        op.decode(path={"dataset_name": "a.b"}, query=(), body=b"dry_run=1", content_type="text/plain", actor=None)
     assert exc.value.http_status == 415
 
 
@@ -118,7 +114,7 @@ def test_register_body_keeps_cron_errors_as_dli_805_and_spec_errors_as_dli_203()
 
     def decode(spec):
         raw = json.dumps({"spec": spec}).encode()
-        return op.decode(path={}, query={}, body=raw, content_type="application/json", actor=None)
+        return op.decode(path={}, query=(), body=raw, content_type="application/json", actor=None)
 
     with pytest.raises(InvalidCronError):
         decode({"name": "a.b", "query_statement": "SELECT 1", "schedule": {"cron": "61 * * * *"}})
@@ -131,6 +127,35 @@ def test_register_body_keeps_cron_errors_as_dli_805_and_spec_errors_as_dli_203()
 def test_enum_values_the_message_does_not_know_list_the_allowed_ones():
     op = operation_for(m.PauseWorkflow)
     with pytest.raises(ParameterInvalidError, match="Invalid source type: 'git'") as exc:
-        op.decode(path={"dataset_name": "a.b"}, query={}, body=b'{"source_type": "git"}',
+        op.decode(path={"dataset_name": "a.b"}, query=(), body=b'{"source_type": "git"}',
                   content_type="application/json", actor=None)
     assert exc.value.hints == ("Use one of: manual, code.",)
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ([("source_type", "null")], "Invalid source type: 'null'"),
+        ([("source_type", "code"), ("source_type", "manual")], "given more than once"),
+        ([("limit", "5"), ("limit", "6")], "given more than once"),
+        ([("include_dataset_info", "1")], "must be true or false"),
+        ([("limit", "1e2")], "must be a whole number"),
+    ],
+)
+def test_a_query_value_the_document_does_not_allow_is_refused_not_guessed(query, problem) -> None:
+    from dli.adapters.basecamp.operations import operation_for
+    from dli.domain.usecases.messages import GetHistory
+
+    with pytest.raises(ParameterInvalidError, match=problem):
+        operation_for(GetHistory).decode(path={}, query=query, body=b"", content_type=None, actor="bob")
+
+
+def test_a_json_number_with_no_fraction_is_an_integer_as_json_schema_reads_it() -> None:
+    from dli.adapters.basecamp.operations import operation_for
+    from dli.domain.usecases.messages import RegisterWorkflow
+
+    body = {"spec": {"name": "a.b", "query_statement": "SELECT 1", "schedule": {"cron": "0 6 * * *", "retry": {"max_attempts": 3.0}}}}
+    message = operation_for(RegisterWorkflow).decode(
+        path={}, query=(), body=json.dumps(body).encode(), content_type="application/json", actor="bob"
+    )
+    assert message.spec.schedule.retry_max_attempts == 3

@@ -19,7 +19,8 @@ from typing import Any
 import attrs
 
 from dli.domain.model.errors import ParameterInvalidError
-from dli.domain.model.names import DATASET_NAME_PATTERN, MAX_NAME_LENGTH, validate_dataset_name
+from dli.domain.model.names import DATASET_NAME, validate_dataset_name
+from dli.domain.model.rules import RULE, Date, Flag, Matching, Whole, checked
 from dli.domain.model.runs import MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, split_run_id
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "PauseWorkflow",
     "PublishSpecs",
     "RegisterWorkflow",
-    "SCHEMA",
     "StopRun",
     "TriggerBackfill",
     "TriggerRun",
@@ -49,26 +49,33 @@ MAX_PAGE = 1_000
 
 MAX_DEPENDENCY_DEPTH = 1_000
 
-SCHEMA = "json_schema"
-"""Key of a field's attrs ``metadata``: what its validator accepts, as JSON Schema keywords.
+_NAME = {RULE: DATASET_NAME}
+"""Metadata of a dataset-name field: its rule, which ``_dataset_name`` enforces."""
+_RUN_ID = {
+    RULE: Matching(
+        pattern=RUN_ID_PATTERN.removeprefix("^").removesuffix("(?![\\s\\S])"),
+        max_length=MAX_RUN_ID_LENGTH,
+        what="a run id",
+        description="'<dataset>@<orchestrator run id>', one percent-encoded path segment; an unknown one is 404.",
+    )
+}
+"""Metadata of a run-id field: what a run id looks like (one that does not is no run: 404)."""
+DATE = Date()
+"""A ``YYYY-MM-DD`` date of a backfill range (the range's order and length are checked by the handler)."""
 
-The validators enforce; these facts only describe them, so that the API document generated from
-the messages (``dli.entrypoints.server.routes``) tells clients which requests are valid.
-"""
 
-
-def _schema(**keywords: Any) -> dict[str, Any]:
-    return {SCHEMA: keywords}
-
-
-_NAME_SCHEMA = _schema(
-    pattern=DATASET_NAME_PATTERN, minLength=1, maxLength=MAX_NAME_LENGTH, examples=["shop.orders"]
+LIMIT = Whole(low=1, high=MAX_LIMIT, hints=(f"Pass a whole number from 1 to {MAX_LIMIT}.",))
+DEPTH = Whole(
+    low=1,
+    high=MAX_DEPENDENCY_DEPTH,
+    nullable=True,
+    hints=("Pass --depth N (1 = direct dependencies only), or leave it out for all of them.",),
+    description="At most this many steps away (absent: all).",
 )
-_RUN_ID_SCHEMA = _schema(
-    pattern=RUN_ID_PATTERN, maxLength=MAX_RUN_ID_LENGTH, examples=["shop.orders@scheduled__2025-01-01T06:00:00+00:00"]
-)
-_LIMIT_SCHEMA = _schema(minimum=1, maximum=MAX_LIMIT)
-_DATE_SCHEMA = _schema(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2025-01-01"])
+
+
+def _flag(**field: Any) -> Any:
+    return checked(Flag(hints=()), request=True, **field)
 
 
 def _dataset_name(_instance: object, _attribute: object, value: object) -> None:
@@ -84,44 +91,6 @@ def _run_id(_instance: object, _attribute: object, value: object) -> None:
     if not isinstance(value, str):
         raise ParameterInvalidError(f"Run id must be a string, got {type(value).__name__}")
     split_run_id(value)
-
-
-def _limit(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise ParameterInvalidError(
-            f"{attribute.name} must be between 1 and {MAX_LIMIT}, got {value!r}",
-            hints=(f"Pass a whole number from 1 to {MAX_LIMIT}.",),
-        )
-
-
-def _depth(_instance: object, _attribute: object, value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DEPENDENCY_DEPTH:
-        raise ParameterInvalidError(
-            f"depth must be between 1 and {MAX_DEPENDENCY_DEPTH}, got {value!r}",
-            hints=("Pass --depth N (1 = direct dependencies only), or leave it out for all of them.",),
-        )
-
-
-def _page_size(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE:
-        raise ParameterInvalidError(
-            f"{attribute.name} must be between 1 and {MAX_PAGE}, got {value!r}",
-            hints=(f"Pass a whole number from 1 to {MAX_PAGE}; follow next_cursor for more.",),
-        )
-
-
-def _cursor(_instance: object, _attribute: object, value: object) -> None:
-    if value is not None:
-        from dli.domain.model.catalog import cursor_key  # only a second page needs it (start-up time)
-
-        cursor_key(value)  # type: ignore[arg-type]
-
-
-def _flag(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
-    if not isinstance(value, bool):
-        raise ParameterInvalidError(f"{attribute.name} must be true or false, got {value!r}")
 
 
 def _enum(cls: type, what: str, *, upper: bool = False) -> Any:
@@ -152,8 +121,10 @@ def _parameters(value: Any) -> dict[str, Any]:
 
 
 def _date_text(_instance: object, attribute: attrs.Attribute, value: object) -> None:  # type: ignore[type-arg]
-    if not isinstance(value, str):
-        raise ParameterInvalidError(f"{attribute.name} must be a YYYY-MM-DD string, got {type(value).__name__}")
+    if DATE.problem(value) is not None:
+        raise ParameterInvalidError(
+            f"Invalid {attribute.name.replace('_', ' ')}: {value!r}", hints=("Use the YYYY-MM-DD format, e.g. 2025-01-31.",)
+        )
 
 
 _message = attrs.frozen(kw_only=True, repr=False)

@@ -4,16 +4,43 @@ from __future__ import annotations
 
 import attrs
 
+from typing import Any
+
 from dli.domain.model.enums import SourceType, WorkflowStatus
-from dli.domain.usecases.messages import (
-    MAX_PAGE,
-    Message,
-    _cursor,
-    _enum,
-    _flag,
-    _message,
-    _page_size,
-    _schema,
+from dli.domain.model.errors import DLIError
+from dli.domain.model.names import DATASET_NAME, MAX_NAME_LENGTH
+from dli.domain.model.rules import Flag, Rule, Text, Whole, checked
+from dli.domain.usecases.messages import MAX_PAGE, Message, _enum, _message
+
+
+@attrs.frozen(kw_only=True)
+class _Cursor(Rule):
+    """A ``next_cursor`` as a page returned it (``<dataset>/<source>``); empty: the first page."""
+
+    def problem(self, value: object) -> str | None:
+        if value == "":
+            return None
+        from dli.domain.model.catalog import cursor_key  # only a second page needs it (start-up time)
+
+        try:
+            cursor_key(value)  # type: ignore[arg-type]
+        except DLIError as exc:
+            return exc.message
+        return None
+
+    def keywords(self) -> dict[str, Any]:
+        pattern = DATASET_NAME.pattern
+        pages = [
+            {"pattern": f"^(?:{pattern})/{s.value}(?![\\s\\S])", "maxLength": MAX_NAME_LENGTH + 1 + len(s.value)}
+            for s in SourceType
+        ]
+        return {"type": "string", "anyOf": [{"maxLength": 0}, *pages]}
+
+
+_CURSOR = _Cursor(
+    nullable=True,
+    hints=("Pass the next_cursor of the previous page as it was returned.",),
+    description="Start after this row: the next_cursor of the previous page, as it was returned.",
 )
 
 
@@ -25,13 +52,17 @@ class ListWorkflows(Message):
     """Only this source."""
     status: WorkflowStatus | None = attrs.field(default=None, converter=_enum(WorkflowStatus, "workflow status"))
     """Only this status."""
-    dataset_filter: str | None = attrs.field(default=None, converter=lambda v: v or None)
+    dataset_filter: str | None = checked(Text(nullable=True), request=True, default=None, converter=lambda v: v or None)
     """Substring (or glob with ``*``) the dataset name must match."""
-    running_only: bool = attrs.field(default=False, validator=_flag)
+    running_only: bool = checked(Flag(), request=True, default=False)
     """Only workflows with a pending or running run."""
-    enabled_only: bool = attrs.field(default=False, validator=_flag)
+    enabled_only: bool = checked(Flag(), request=True, default=False)
     """Only active workflows (not paused, not overridden)."""
-    limit: int = attrs.field(default=100, validator=_page_size, metadata=_schema(minimum=1, maximum=MAX_PAGE))
+    limit: int = checked(
+        Whole(low=1, high=MAX_PAGE, hints=(f"Pass a whole number from 1 to {MAX_PAGE}; follow next_cursor for more.",)),
+        request=True,
+        default=100,
+    )
     """At most this many (one page, up to ``MAX_PAGE``)."""
-    after: str | None = attrs.field(default=None, converter=lambda v: v or None, validator=_cursor)
+    after: str | None = checked(_CURSOR, request=True, default=None, converter=lambda v: v or None)
     """Start after this row: the ``next_cursor`` of the previous page."""

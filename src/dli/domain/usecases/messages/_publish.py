@@ -11,7 +11,7 @@ from dli.domain.usecases.messages import Message, _flag, _message
 class PublishSpecs(Message):
     """Publish the project's scheduled specs to the store's ``code/`` (what CI/CD runs)."""
 
-    prune: bool = attrs.field(default=False, validator=_flag)
+    prune: bool = _flag(default=False)
     """Delete code specs whose dataset left the project."""
-    dry_run: bool = attrs.field(default=False, validator=_flag)
+    dry_run: bool = _flag(default=False)
     """Only plan."""

@@ -8,14 +8,15 @@ import attrs
 from dli.domain.model.enums import DependencyDirection, SourceType
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.spec import DatasetSpec
-from dli.domain.usecases.messages import _NAME_SCHEMA, Message, _dataset_name, _depth, _enum, _flag, _message
+from dli.domain.model.rules import checked
+from dli.domain.usecases.messages import _NAME, DEPTH, Message, _dataset_name, _enum, _flag, _message
 
 
 @_message
 class GetWorkflow(Message):
     """The active workflow of a dataset (CODE over MANUAL); DLI-800 when there is none."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME)
     """The dataset."""
 
 
@@ -23,7 +24,7 @@ class GetWorkflow(Message):
 class GetDagState(Message):
     """Whether the orchestrator runs the workflow yet (its DAG is parsed), or its import error."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME)
     """The dataset."""
 
 
@@ -43,7 +44,7 @@ class RegisterWorkflow(Message):
 
     spec: DatasetSpec = attrs.field(validator=_scheduled)
     """The dataset spec, its ``schedule`` set."""
-    force: bool = attrs.field(default=False, validator=_flag)
+    force: bool = _flag(default=False)
     """Replace an existing MANUAL registration."""
 
 
@@ -51,7 +52,7 @@ class RegisterWorkflow(Message):
 class UnregisterWorkflow(Message):
     """Delete a MANUAL workflow (a CODE one goes through Git: DLI-803)."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME)
     """The dataset."""
 
 
@@ -59,7 +60,7 @@ class UnregisterWorkflow(Message):
 class PauseWorkflow(Message):
     """Pause the schedule of the active workflow (CODE workflows too)."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME)
     """The dataset."""
     source_type: SourceType | None = attrs.field(default=None, converter=_enum(SourceType, "source type"))
     """The workflow meant when code overrides manual (``manual`` for an overridden one is DLI-806)."""
@@ -69,7 +70,7 @@ class PauseWorkflow(Message):
 class UnpauseWorkflow(Message):
     """Resume the schedule (DLI-806 when the manual workflow meant is overridden)."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME_SCHEMA)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME)
     """The dataset."""
     source_type: SourceType | None = attrs.field(default=None, converter=_enum(SourceType, "source type"))
     """The workflow meant when code overrides manual."""
@@ -79,12 +80,12 @@ class UnpauseWorkflow(Message):
 class GetDependencies(Message):
     """The upstream and/or downstream datasets of a workflow (its active spec's ``depends_on`` and theirs)."""
 
-    dataset_name: str = attrs.field(validator=_dataset_name)
+    dataset_name: str = attrs.field(validator=_dataset_name, metadata=_NAME)
     """The dataset."""
     direction: DependencyDirection = attrs.field(
         default=DependencyDirection.BOTH,
         converter=lambda v: _enum(DependencyDirection, "direction")(DependencyDirection.BOTH if v is None else v),
     )
     """``upstream``, ``downstream`` or ``both``."""
-    depth: int | None = attrs.field(default=None, validator=_depth)
+    depth: int | None = checked(DEPTH, request=True, default=None)
     """At most this many steps away (``None``: all)."""
