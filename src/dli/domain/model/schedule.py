@@ -28,6 +28,11 @@ __all__ = [
 
 _UTC = dt.timezone.utc
 
+DEFAULT_RETRY_ATTEMPTS = 1
+"""Attempts of a failed run in all, when the schedule does not say."""
+DEFAULT_RETRY_DELAY_SECONDS = 300
+"""Seconds between attempts, when the schedule does not say."""
+
 
 _CRON_FORMAT_HINT = "Expected 5-field format: minute hour day month weekday, e.g. '0 9 * * *'."
 _TIMEZONE_HINT = "Use an IANA name such as 'Asia/Seoul' or 'UTC'."
@@ -148,7 +153,7 @@ def _optional_cron(cron: object) -> str | None:
     return None if cron is None else validate_cron(cron)
 
 
-def _check_after(_instance: object, _attribute: object, value: object) -> None:
+def _check_after(_instance: object, _attribute: object, value: Any) -> None:
     if value is not None and value != AFTER_UPSTREAM:
         raise field_error(
             "after",
@@ -170,10 +175,10 @@ class ScheduleConfig:
     """IANA timezone the cron expression is read in."""
     enabled: bool = attrs.field(default=True, validator=_check_enabled)
     """Whether the schedule is active when the workflow is created."""
-    retry_max_attempts: int = attrs.field(default=1, validator=_bounded_int("retry.max_attempts", 1, MAX_RETRY_ATTEMPTS))
+    retry_max_attempts: int = attrs.field(default=DEFAULT_RETRY_ATTEMPTS, validator=_bounded_int("retry.max_attempts", 1, MAX_RETRY_ATTEMPTS))
     """How many times a failed run is attempted in all (1 to 100)."""
     retry_delay_seconds: int = attrs.field(
-        default=300, validator=_bounded_int("retry.delay_seconds", 0, MAX_RETRY_DELAY_SECONDS)
+        default=DEFAULT_RETRY_DELAY_SECONDS, validator=_bounded_int("retry.delay_seconds", 0, MAX_RETRY_DELAY_SECONDS)
     )
     """Seconds between attempts (0 to 86400, one day)."""
     after: str | None = attrs.field(default=None, validator=_check_after)

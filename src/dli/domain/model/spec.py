@@ -73,7 +73,7 @@ def _flag(_instance: object, attribute: attrs.Attribute[Any], value: object) -> 
         raise field_error(attribute.name, f"expected bool, got {describe(value)}", hints=("Write true or false, unquoted.",))
 
 
-def _check_param_name(_instance: object, _attribute: object, value: object) -> None:
+def _check_param_name(_instance: object, _attribute: object, value: Any) -> None:
     if not isinstance(value, str):
         raise field_error("name", f"expected str, got {describe(value)}")
     if not _PARAMETER_NAME.fullmatch(value) or keyword.iskeyword(value) or value.lower() in _RESERVED_PARAMETER_NAMES:
@@ -88,7 +88,7 @@ def _check_param_name(_instance: object, _attribute: object, value: object) -> N
         )
 
 
-def _check_param_type(_i: object, _a: object, value: object) -> None:
+def _check_param_type(_i: object, _a: object, value: Any) -> None:
     if not isinstance(value, str) or value not in PARAMETER_TYPES:
         raise field_error(
             "type",
@@ -124,14 +124,15 @@ def _default_fits(kind: str, value: object) -> bool:
     return False
 
 
-def _date_as_text(value: object, instance: Parameter) -> object:
+def _date_as_text(kind: str, value: object) -> object:
     # YAML reads an unquoted 2025-01-31 as a date; JSON has none: keep one form, the text.
-    if instance.type == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+    if kind == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value.isoformat()
     return value
 
 
 def _check_default(instance: Parameter, _attribute: object, value: object) -> None:
+    value = _date_as_text(instance.type, value)
     if value is not None and not _default_fits(instance.type, value):
         noun, example = _DEFAULT_EXAMPLES[instance.type]
         raise field_error(
@@ -151,12 +152,14 @@ class Parameter:
     """One of ``string``, ``integer``, ``float``, ``boolean``, ``date``."""
     required: bool = attrs.field(default=False, validator=_flag)
     """Whether a run must provide it (a parameter with a default is never missing)."""
-    default: Any = attrs.field(
-        default=None, converter=attrs.Converter(_date_as_text, takes_self=True), validator=_check_default
-    )
+    default: Any = attrs.field(default=None, validator=_check_default)
     """Value used when a run does not provide one, of the parameter's type (a date as ``YYYY-MM-DD``)."""
     description: str | None = attrs.field(default=None, validator=_optional_text)
     """What the parameter means."""
+
+    def __attrs_post_init__(self) -> None:
+        # The one form of a date default is its text (validated above in that form).
+        object.__setattr__(self, "default", _date_as_text(self.type, self.default))
 
 
 @attrs.frozen(kw_only=True)
