@@ -182,7 +182,7 @@ class Operation:
         return tuple(_PATH_FIELD.findall(self.path))
 
     @property
-    def payload_fields(self) -> tuple[attrs.Attribute, ...]:  # type: ignore[type-arg]
+    def payload_fields(self) -> tuple[attrs.Attribute[Any], ...]:
         """Message fields carried in the query (GET) or the body."""
         return tuple(
             a for a in attrs.fields(self.message) if a.name != "actor" and a.name not in self.path_fields
@@ -397,17 +397,19 @@ def _structure(op: Operation, values: Mapping[str, Any], *, actor: str | None) -
 # -- the table ---------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _operation(kind: type[Message[Any]]) -> Operation:
-    if kind.route is None:
-        raise TypeError(f"{kind.__name__} is not served over HTTP")
-    attrs.resolve_types(kind)  # the wire codec and the OpenAPI document read the fields' types
-    return Operation(kind)
+_ROWS: dict[type[Message[Any]], Operation] = {}
 
 
 def operation_for(message: Message[Any] | type[Message[Any]]) -> Operation:
     """The row of a message (or message type); ``TypeError`` for one not served over HTTP."""
-    return _operation(message if isinstance(message, type) else type(message))
+    kind = message if isinstance(message, type) else type(message)
+    row = _ROWS.get(kind)
+    if row is None:
+        if kind.route is None:
+            raise TypeError(f"{kind.__name__} is not served over HTTP")
+        attrs.resolve_types(kind)  # the wire codec and the OpenAPI document read the fields' types
+        row = _ROWS[kind] = Operation(kind)
+    return row
 
 
 @functools.cache

@@ -14,6 +14,8 @@ from dli.domain.model.enums import ScheduleTrigger
 from dli.domain.model.errors import InvalidCronError, describe, field_error
 
 __all__ = [
+    "DEFAULT_RETRY_ATTEMPTS",
+    "DEFAULT_RETRY_DELAY_SECONDS",
     "AFTER_UPSTREAM",
     "MAX_RETRY_ATTEMPTS",
     "MAX_RETRY_DELAY_SECONDS",
