@@ -488,7 +488,7 @@ def list_cost_in_process(store_root: Path) -> tuple[float, float]:
     from dli.adapters.stores.filesystem import FilesystemSpecStore
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.domain.usecases.listing import list_workflows
-    from dli.domain.usecases.messages import ListWorkflows
+    from dli.domain.usecases.listing import ListWorkflows
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     index = IndexedSpecStore(FilesystemSpecStore(store_root))

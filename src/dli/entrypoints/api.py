@@ -1,4 +1,8 @@
-"""``WorkflowAPI``: the library facade. Thin: each method builds one message and hands it to the bus."""
+"""``WorkflowAPI``: the library facade. Thin: each method builds one message and hands it to the bus.
+
+Each method imports its use-case module when it runs: a message class is defined next to its handler,
+and ``dli workflow list`` should not pay for building every message class and importing every handler.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from dli.domain.model.errors import (
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.schedule import registration_schedule
 from dli.domain.model.spec import DatasetSpec, minimal_spec
-from dli.domain.usecases import messages as m
+from dli.domain.usecases.message import MAX_LIMIT, MAX_PAGE
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
@@ -94,8 +98,10 @@ class WorkflowAPI:
 
     def get(self, dataset_name: str) -> WorkflowInfo | None:
         """The workflow of a dataset (the CODE one when both exist), or ``None``."""
+        from dli.domain.usecases.listing import GetWorkflow
+
         try:
-            return self._bus.handle(m.GetWorkflow(dataset_name=dataset_name))  # type: ignore[no-any-return]
+            return self._bus.handle(GetWorkflow(dataset_name=dataset_name))
         except WorkflowNotFoundError:
             return None
 
@@ -148,6 +154,8 @@ class WorkflowAPI:
             WorkflowPermissionError: A CODE workflow exists (DLI-803).
             WorkflowAlreadyExistsError: A MANUAL one exists and ``force`` is false (DLI-804).
         """
+        from dli.domain.usecases.register import RegisterWorkflow
+
         spec = self.load_spec(dataset_name)
         schedule = registration_schedule(
             spec.schedule,
@@ -159,13 +167,15 @@ class WorkflowAPI:
             retry_delay_seconds=retry_delay_seconds,
         )
         spec = attrs.evolve(spec, schedule=schedule)
-        result: WorkflowRegisterResult = self._bus.handle(m.RegisterWorkflow(spec=spec, force=force))
+        result: WorkflowRegisterResult = self._bus.handle(RegisterWorkflow(spec=spec, force=force))
         told = [*self.project_warnings(), *([result.warning] if result.warning else [])]
         return attrs.evolve(result, warning="; ".join(told) or None)
 
     def unregister(self, dataset_name: str) -> WorkflowRunResult:
         """Remove a MANUAL workflow (a CODE one is removed through Git: DLI-803)."""
-        return self._bus.handle(m.UnregisterWorkflow(dataset_name=dataset_name))  # type: ignore[no-any-return]
+        from dli.domain.usecases.register import UnregisterWorkflow
+
+        return self._bus.handle(UnregisterWorkflow(dataset_name=dataset_name))
 
     # -- execution -----------------------------------------------------------------------------
 
@@ -177,8 +187,10 @@ class WorkflowAPI:
         Parameters the spec does not declare are passed to the run as given, and named in the
         result's ``warnings``.
         """
-        message = m.TriggerRun(dataset_name=dataset_name, parameters=parameters, dry_run=dry_run)
-        return self._bus.handle(message)  # type: ignore[no-any-return]
+        from dli.domain.usecases.runs import TriggerRun
+
+        message = TriggerRun(dataset_name=dataset_name, parameters=parameters, dry_run=dry_run)
+        return self._bus.handle(message)
 
     def backfill(
         self,
@@ -197,7 +209,9 @@ class WorkflowAPI:
         dependency order, each run after the previous one ended (``datasets``, ``dates`` and
         ``run_ids`` of the result list the runs in that order).
         """
-        message = m.TriggerBackfill(
+        from dli.domain.usecases.backfill import TriggerBackfill
+
+        message = TriggerBackfill(
             dataset_name=dataset_name,
             start_date=start_date,
             end_date=end_date,
@@ -205,17 +219,21 @@ class WorkflowAPI:
             dry_run=dry_run,
             with_downstream=with_downstream,
         )
-        return self._bus.handle(message)  # type: ignore[no-any-return]
+        return self._bus.handle(message)
 
     def stop(self, run_id: str) -> WorkflowRunResult:
         """Kill a running run (DLI-807 when it already finished)."""
-        return self._bus.handle(m.StopRun(run_id=run_id))  # type: ignore[no-any-return]
+        from dli.domain.usecases.runs import StopRun
+
+        return self._bus.handle(StopRun(run_id=run_id))
 
     # -- queries ---------------------------------------------------------------------------------
 
     def get_status(self, run_id: str) -> WorkflowStatusResult:
         """Status of one run (DLI-800 when unknown)."""
-        return self._bus.handle(m.GetRunStatus(run_id=run_id))  # type: ignore[no-any-return]
+        from dli.domain.usecases.runs import GetRunStatus
+
+        return self._bus.handle(GetRunStatus(run_id=run_id))
 
     def list_workflows(
         self,
@@ -233,22 +251,24 @@ class WorkflowAPI:
         One request answers at most ``MAX_PAGE`` workflows; a larger ``limit`` follows ``next_cursor``
         page by page (the result's ``next_cursor`` continues after the last workflow returned).
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= m.MAX_LIMIT:
+        from dli.domain.usecases.listing import ListWorkflows
+
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise ParameterInvalidError(
-                f"limit must be between 1 and {m.MAX_LIMIT}, got {limit!r}",
-                hints=(f"Pass a whole number from 1 to {m.MAX_LIMIT}; follow next_cursor for more.",),
+                f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}",
+                hints=(f"Pass a whole number from 1 to {MAX_LIMIT}; follow next_cursor for more.",),
             )
         pages: list[WorkflowListResult] = []
         rows: list[WorkflowInfo] = []
         cursor = after
         while True:
-            message = m.ListWorkflows(
+            message = ListWorkflows(
                 source_type=source_type,
                 status=status,
                 dataset_filter=dataset_filter,
                 running_only=running_only,
                 enabled_only=enabled_only,
-                limit=min(limit - len(rows), m.MAX_PAGE),
+                limit=min(limit - len(rows), MAX_PAGE),
                 after=cursor,
             )
             page: WorkflowListResult = self._bus.handle(message)
@@ -273,14 +293,16 @@ class WorkflowAPI:
         include_dataset_info: bool = True,
     ) -> WorkflowHistoryResult:
         """Runs, newest first, with the dataset's metadata when one dataset is named."""
-        message = m.GetHistory(
+        from dli.domain.usecases.history import GetHistory
+
+        message = GetHistory(
             dataset_name=dataset_name,
             source_type=source_type,
             run_status=run_status,
             limit=limit,
             include_dataset_info=include_dataset_info,
         )
-        return self._bus.handle(message)  # type: ignore[no-any-return]
+        return self._bus.handle(message)
 
     def dependencies(
         self,
@@ -295,22 +317,30 @@ class WorkflowAPI:
         Raises:
             WorkflowNotFoundError: No store knows the workflow (DLI-800).
         """
-        message = m.GetDependencies(dataset_name=dataset_name, direction=direction, depth=depth)
-        return self._bus.handle(message)  # type: ignore[no-any-return]
+        from dli.domain.usecases.dependencies import GetDependencies
+
+        message = GetDependencies(dataset_name=dataset_name, direction=direction, depth=depth)
+        return self._bus.handle(message)
 
     def logs(self, run_id: str) -> RunLogs:
         """Task logs of a run."""
-        return self._bus.handle(m.GetRunLogs(run_id=run_id))  # type: ignore[no-any-return]
+        from dli.domain.usecases.runs import GetRunLogs
+
+        return self._bus.handle(GetRunLogs(run_id=run_id))
 
     # -- schedule control ------------------------------------------------------------------------
 
     def pause(self, dataset_name: str, *, source_type: SourceType | str | None = None) -> WorkflowRunResult:
         """Pause the schedule (CODE workflows too)."""
-        return self._bus.handle(m.PauseWorkflow(dataset_name=dataset_name, source_type=source_type))  # type: ignore[no-any-return]
+        from dli.domain.usecases.pause import PauseWorkflow
+
+        return self._bus.handle(PauseWorkflow(dataset_name=dataset_name, source_type=source_type))
 
     def unpause(self, dataset_name: str, *, source_type: SourceType | str | None = None) -> WorkflowRunResult:
         """Resume the schedule (DLI-806 when the manual workflow meant is overridden)."""
-        return self._bus.handle(m.UnpauseWorkflow(dataset_name=dataset_name, source_type=source_type))  # type: ignore[no-any-return]
+        from dli.domain.usecases.pause import UnpauseWorkflow
+
+        return self._bus.handle(UnpauseWorkflow(dataset_name=dataset_name, source_type=source_type))
 
     # -- the code path ---------------------------------------------------------------------------
 
@@ -329,9 +359,11 @@ class WorkflowAPI:
         invalid spec (DLI-203) and nothing is written. ``publisher`` is recorded as ``registered_by``
         (default: ``ci``).
         """
+        from dli.domain.usecases.publish import PublishSpecs
+
         bus = self._publisher(store_url, Path(project_path or self.context.project_path))
         try:
-            return bus.handle(m.PublishSpecs(prune=prune, dry_run=dry_run, actor=publisher))  # type: ignore[no-any-return]
+            return bus.handle(PublishSpecs(prune=prune, dry_run=dry_run, actor=publisher))
         finally:
             bus.close()
 
@@ -389,7 +421,9 @@ class WorkflowAPI:
             WorkflowRegistrationError: The DAG has an import error (a broken spec), or it did not
                 appear within ``timeout_seconds`` (DLI-801).
         """
-        query = m.GetDagState(dataset_name=dataset_name)
+        from dli.domain.usecases.dag_state import GetDagState
+
+        query = GetDagState(dataset_name=dataset_name)
         name = query.dataset_name
         deadline = monotonic() + timeout_seconds
         while True:

@@ -414,7 +414,7 @@ def build_server(
     The orchestrator is wrapped so that list rows' run state is cached for ``state_ttl_seconds``
     and never waits long for a slow or unreachable Airflow (``CachingOrchestrator``).
     """
-    from dli.adapters.basecamp.operations import OPERATIONS
+    from dli.adapters.basecamp.operations import operations
     from dli.adapters.codecs.results import to_jsonable
     from dli.adapters.orchestrator_cache import CachingOrchestrator
     from dli.adapters.stores.indexed import IndexedSpecStore
@@ -449,7 +449,7 @@ def build_server(
         orchestrator=orchestrator,
         bus=MessageBus(store=indexed, orchestrator=orchestrator, clock=clock),
         tokens=build_tokens(tokens_file),
-        operations=OPERATIONS,
+        operations=operations(),
         encode=to_jsonable,
         check_interval_seconds=check_interval_seconds,
         orchestrator_url=public_url(orchestrator_url),

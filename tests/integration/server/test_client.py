@@ -20,14 +20,10 @@ from dli.domain.model.errors import (
     ServerUnreachableError,
     WorkflowOverriddenError,
 )
-from dli.domain.usecases.messages import (
-    GetHistory,
-    GetRunStatus,
-    GetWorkflow,
-    ListWorkflows,
-    TriggerRun,
-    UnpauseWorkflow,
-)
+from dli.domain.usecases.history import GetHistory
+from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
+from dli.domain.usecases.pause import UnpauseWorkflow
+from dli.domain.usecases.runs import GetRunStatus, TriggerRun
 from tests.integration.server.conftest import LiveServer
 from tests.support.basecamp import free_port
 from tests.support.specs import make_document

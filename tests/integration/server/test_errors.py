@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from dli.adapters.basecamp.client import BasecampClient
-from dli.domain.usecases.messages import GetRunLogs, GetRunStatus, StopRun
+from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.clock import SystemClock

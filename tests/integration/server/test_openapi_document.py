@@ -10,7 +10,7 @@ import pytest
 
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.usecases.messages import MAX_LIMIT, MAX_PAGE
+from dli.domain.usecases.message import MAX_LIMIT, MAX_PAGE
 from tests.integration.server.conftest import LiveServer
 
 WORKFLOW = "/api/v1/workflows/{dataset_name}"

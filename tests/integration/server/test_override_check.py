@@ -18,7 +18,7 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError, StoreUnavailableError
 from dli.domain.model.override import TransitionKind
 from dli.domain.usecases.bus import MessageBus
-from dli.domain.usecases.messages import ListWorkflows
+from dli.domain.usecases.listing import ListWorkflows
 from dli.ports.spec_store import SpecStore
 from tests.integration.server.conftest import LiveServer
 from tests.support.specs import make_document

@@ -14,7 +14,7 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError
 from dli.entrypoints.bootstrap import build_store
 from dli.entrypoints.cli.app import invoke
-from dli.domain.usecases.messages import PublishSpecs
+from dli.domain.usecases.publish import PublishSpecs
 from dli.entrypoints.bootstrap import build_publisher
 from tests.support.backends import write_spec
 from tests.support.bad_input import billion_laughs

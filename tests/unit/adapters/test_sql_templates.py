@@ -15,7 +15,7 @@ from dli.adapters.codecs.specs import spec_to_dict
 from dli.adapters.codecs.sql_templates import check_templates
 from dli.adapters.local_project import FilesystemProject
 from dli.domain.model.errors import ErrorCode, SpecInvalidError
-from dli.domain.usecases.messages import RegisterWorkflow
+from dli.domain.usecases.register import RegisterWorkflow
 from tests.support.specs import make_spec
 
 

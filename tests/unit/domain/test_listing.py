@@ -17,7 +17,8 @@ from dli.domain.model.catalog import Catalog, FireTimes, broken_spec, cursor_key
 from dli.domain.model.enums import SourceType, WorkflowStatus
 from dli.domain.model.errors import ParameterInvalidError, ServerError, SpecInvalidError
 from dli.domain.usecases.bus import MessageBus
-from dli.domain.usecases.messages import MAX_PAGE, ListWorkflows
+from dli.domain.usecases.listing import ListWorkflows
+from dli.domain.usecases.message import MAX_PAGE
 from dli.ports.orchestrator import WorkflowState
 from dli.testing.specs import make_document
 

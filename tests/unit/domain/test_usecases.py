@@ -16,7 +16,7 @@ from dli.domain.model.errors import (
     WorkflowPermissionError,
 )
 from dli.domain.model.spec import Parameter, SpecDocument
-from dli.domain.usecases.messages import RegisterWorkflow
+from dli.domain.usecases.register import RegisterWorkflow
 from tests.support.backends import write_spec
 from tests.support.specs import make_spec
 

@@ -1,6 +1,6 @@
 """The Basecamp HTTP client: the message bus over the server's REST API (SERVER mode).
 
-``handle(message)`` sends the request its row of ``OPERATIONS`` describes, so a new operation needs
+``handle(message)`` sends the request its message's route describes (``operations.operation_for``), so a new operation needs
 no code here.
 
 One pooled ``httpx.Client`` per instance. Retries follow ``dli.adapters.http_retry``: only where
@@ -33,7 +33,7 @@ from dli.domain.model.errors import (
     ServerUnreachableError,
     error_for_code,
 )
-from dli.domain.usecases.messages import Message
+from dli.domain.usecases.message import Message, result_type
 
 __all__ = ["BasecampClient"]
 
@@ -123,7 +123,7 @@ class BasecampClient:
 
     # -- the bus, over HTTP ---------------------------------------------------------------------
 
-    def handle(self, message: Message) -> Any:
+    def handle(self, message: Message[T]) -> T:
         """Send ``message`` to the server as its operation's request; the result, or its DLI error."""
         operation = operation_for(message)
         path, params, body = operation.encode(message)
@@ -132,7 +132,7 @@ class BasecampClient:
             kwargs["params"] = params
         if body is not None:
             kwargs["json"] = body
-        return self._request(operation.method, path, operation.result, **kwargs)
+        return self._request(operation.method, path, result_type(type(message)), **kwargs)
 
     # -- transport -----------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
-"""The Basecamp REST API as one table: each operation's message, HTTP method and path, and result.
+"""The Basecamp REST API as one table, derived from the message classes: each operation's message,
+HTTP method and path (its ``route``), and result (its ``Message[R]``).
 
 The HTTP client (``client.py``) and the server's routes (``dli.entrypoints.server.routes``) are both
-derived from ``OPERATIONS``, and both use the wire codec below, so the two cannot drift from each
-other or from the in-process bus (``test_operations.py`` checks that every message but the CI-only
-``PublishSpecs`` has a row).
+derived from ``operations()``, and both use the wire codec below, so the two cannot drift from each
+other or from the in-process bus.
 
 The wire form of a message: fields named in the path go in the path (one percent-encoded segment
 each), the other fields (but ``actor``, which the server takes from the token) go in the query of a
@@ -14,6 +14,7 @@ writes (``spec_to_dict``), so the API accepts what a spec file holds.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import types
@@ -31,33 +32,16 @@ from dli.domain.model.errors import DLIError, ParameterInvalidError
 from dli.domain.model.rules import rule_of
 from dli.domain.model.schedule import validate_cron, validate_timezone
 from dli.domain.model.spec import DatasetSpec
-from dli.domain.usecases.bus import result_type
-from dli.domain.usecases.messages import (
-    GetDagState,
-    GetDependencies,
-    GetHistory,
-    GetRunLogs,
-    GetRunStatus,
-    GetWorkflow,
-    ListWorkflows,
-    Message,
-    PauseWorkflow,
-    RegisterWorkflow,
-    StopRun,
-    TriggerBackfill,
-    TriggerRun,
-    UnpauseWorkflow,
-    UnregisterWorkflow,
-)
+from dli.domain.usecases.message import Message, Route, message_types, result_type
 
 __all__ = [
     "MAX_BODY_DEPTH",
-    "OPERATIONS",
     "SPEC_SCHEMA",
     "MalformedBodyError",
     "Operation",
     "UnsupportedMediaTypeError",
     "operation_for",
+    "operations",
 ]
 
 MAX_BODY_DEPTH = 64
@@ -109,36 +93,67 @@ def _check_media_type(content_type: str | None, raw: bytes) -> None:
         )
 
 
-@attrs.frozen(kw_only=True)
-class Operation:
-    """One row of the API table."""
+_WIRE_FORMS: Mapping[object, tuple[Any, Mapping[str, Any]]] = {DatasetSpec: (dict[str, Any], SPEC_SCHEMA)}
+"""Field types whose wire form differs from the Python type: that form and its JSON Schema keywords
+(for the OpenAPI document)."""
 
-    message: type[Message]
+
+@attrs.frozen
+class Operation:
+    """One row of the API table: a message type served over HTTP (its ``route`` is set)."""
+
+    message: type[Message[Any]]
     """What the request asks for."""
-    method: str
-    """HTTP method."""
-    path: str
-    """Path template; ``{field}`` names a field of the message."""
-    tag: str
-    """OpenAPI tag."""
-    created: bool = False
-    """Answer 201 (200 when the result says it ``updated`` something that existed)."""
-    wire_types: Mapping[str, Any] = attrs.field(factory=dict)
-    """Fields whose wire form differs from their Python type (for the OpenAPI document)."""
-    wire_schemas: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
-    """JSON Schema keywords of such a wire form (for the OpenAPI document)."""
+
+    @property
+    def route(self) -> Route:
+        """Where the message is served."""
+        route = self.message.route
+        if route is None:
+            raise TypeError(f"{self.message.__name__} is not served over HTTP")
+        return route
+
+    @property
+    def method(self) -> str:
+        """HTTP method: the route's, or GET for a query and POST otherwise."""
+        return self.route.method or ("GET" if self.message.query else "POST")
+
+    @property
+    def path(self) -> str:
+        """Path template; ``{field}`` names a field of the message."""
+        return self.route.path
+
+    @property
+    def tag(self) -> str:
+        """OpenAPI tag."""
+        return self.route.tag
+
+    @property
+    def created(self) -> bool:
+        """Answer 201 (200 when the result says it ``updated`` something that existed)."""
+        return self.route.created
+
+    @property
+    def cache_seconds(self) -> float:
+        """A GET whose answer the server may reuse this long for the same query (until a write)."""
+        return self.route.cache_seconds
+
+    @property
+    def wire_types(self) -> dict[str, Any]:
+        """Fields whose wire form differs from their Python type (for the OpenAPI document)."""
+        return {a.name: _WIRE_FORMS[a.type][0] for a in attrs.fields(self.message) if a.type in _WIRE_FORMS}
 
     def field_schema(self, name: str) -> dict[str, Any]:
         """JSON Schema keywords of a field's wire form: its rule's (the one its validator applies), or its wire form's."""
-        rule = rule_of(attrs.fields_dict(self.message)[name])
+        attribute = attrs.fields_dict(self.message)[name]
+        rule = rule_of(attribute)
         keywords = {} if rule is None else rule.json_schema()
         # The framework states a field's type and whether it may be null from the annotation.
         keywords = {k: v for k, v in keywords.items() if k != "type"}
         if isinstance(keywords.get("enum"), list):
             keywords["enum"] = [v for v in keywords["enum"] if v is not None]
-        return {**keywords, **self.wire_schemas.get(name, {})}
-    cache_seconds: float = 0.0
-    """A GET whose answer the server may reuse this long for the same query (until a write)."""
+        wire = _WIRE_FORMS.get(attribute.type)
+        return {**keywords, **(wire[1] if wire else {})}
 
     @property
     def result(self) -> type:
@@ -151,7 +166,7 @@ class Operation:
         return tuple(_PATH_FIELD.findall(self.path))
 
     @property
-    def payload_fields(self) -> tuple[attrs.Attribute, ...]:  # type: ignore[type-arg]
+    def payload_fields(self) -> tuple[attrs.Attribute[Any], ...]:
         """Message fields carried in the query (GET) or the body."""
         return tuple(
             a for a in attrs.fields(self.message) if a.name != "actor" and a.name not in self.path_fields
@@ -173,7 +188,7 @@ class Operation:
 
     # -- client side -----------------------------------------------------------------------------
 
-    def encode(self, message: Message) -> tuple[str, dict[str, str] | None, dict[str, Any] | None]:
+    def encode(self, message: Message[Any]) -> tuple[str, dict[str, str] | None, dict[str, Any] | None]:
         """The path, query parameters and JSON body that carry ``message``."""
         path = _PATH_FIELD.sub(lambda m: quote(str(getattr(message, m.group(1))), safe=""), self.path)
         payload = {a.name: _wire.unstructure(getattr(message, a.name)) for a in self.payload_fields}
@@ -191,7 +206,7 @@ class Operation:
         body: bytes,
         content_type: str | None,
         actor: str | None,
-    ) -> Message:
+    ) -> Message[Any]:
         """The message a request carries, validated; DLI errors name what is wrong.
 
         ``query`` holds the query's (name, text) pairs as sent (GET only).
@@ -249,7 +264,7 @@ def _query_values(op: Operation, query: Sequence[tuple[str, str]]) -> dict[str, 
     return values
 
 
-def _build(cls: type[Message], values: Mapping[str, Any], *, actor: str | None) -> Message:
+def _build(cls: type[Message[Any]], values: Mapping[str, Any], *, actor: str | None) -> Message[Any]:
     try:
         return cls(**values, actor=actor)
     except TypeError as exc:
@@ -388,7 +403,7 @@ def _dli_error_in(exc: BaseException) -> DLIError | None:
     return None
 
 
-def _structure(op: Operation, values: Mapping[str, Any], *, actor: str | None) -> Message:
+def _structure(op: Operation, values: Mapping[str, Any], *, actor: str | None) -> Message[Any]:
     try:
         message = _wire.structure({**values, "actor": None}, op.message)
     except cattrs.BaseValidationError as exc:
@@ -407,45 +422,23 @@ def _structure(op: Operation, values: Mapping[str, Any], *, actor: str | None) -
 
 # -- the table ---------------------------------------------------------------------------------------
 
-OPERATIONS: tuple[Operation, ...] = (
-    # Many clients list the same first page: its answer is reused for a second (writes through the
-    # server and store changes start afresh), on top of the few seconds run state is cached anyway.
-    Operation(message=ListWorkflows, method="GET", path="/api/v1/workflows", tag="workflows", cache_seconds=1.0),
-    Operation(
-        message=RegisterWorkflow,
-        method="POST",
-        path="/api/v1/workflows",
-        tag="workflows",
-        created=True,
-        wire_types={"spec": dict[str, Any]},
-        wire_schemas={"spec": SPEC_SCHEMA},
-    ),
-    Operation(message=GetWorkflow, method="GET", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
-    Operation(message=GetDagState, method="GET", path="/api/v1/workflows/{dataset_name}/live", tag="workflows"),
-    Operation(message=GetDependencies, method="GET", path="/api/v1/workflows/{dataset_name}/deps", tag="workflows"),
-    Operation(message=UnregisterWorkflow, method="DELETE", path="/api/v1/workflows/{dataset_name}", tag="workflows"),
-    Operation(message=TriggerRun, method="POST", path="/api/v1/workflows/{dataset_name}/run", tag="runs"),
-    Operation(message=TriggerBackfill, method="POST", path="/api/v1/workflows/{dataset_name}/backfill", tag="runs"),
-    Operation(message=PauseWorkflow, method="POST", path="/api/v1/workflows/{dataset_name}/pause", tag="workflows"),
-    Operation(message=UnpauseWorkflow, method="POST", path="/api/v1/workflows/{dataset_name}/unpause", tag="workflows"),
-    # Run ids contain '@', ':' and '+' (e.g. 'shop.sales@scheduled__2025-01-01T09:00:00+00:00'):
-    # clients percent-encode them as one path segment.
-    Operation(message=GetRunStatus, method="GET", path="/api/v1/runs/{run_id}", tag="runs"),
-    Operation(message=StopRun, method="POST", path="/api/v1/runs/{run_id}/stop", tag="runs"),
-    Operation(message=GetRunLogs, method="GET", path="/api/v1/runs/{run_id}/logs", tag="runs"),
-    Operation(message=GetHistory, method="GET", path="/api/v1/history", tag="runs"),
-)
 
-for _op in OPERATIONS:
-    attrs.resolve_types(_op.message)
-
-_BY_MESSAGE = {op.message: op for op in OPERATIONS}
+_ROWS: dict[type[Message[Any]], Operation] = {}
 
 
-def operation_for(message: Message | type[Message]) -> Operation:
-    """The row of a message (or message type)."""
+def operation_for(message: Message[Any] | type[Message[Any]]) -> Operation:
+    """The row of a message (or message type); ``TypeError`` for one not served over HTTP."""
     kind = message if isinstance(message, type) else type(message)
-    try:
-        return _BY_MESSAGE[kind]
-    except KeyError:
-        raise TypeError(f"{kind.__name__} is not served over HTTP") from None
+    row = _ROWS.get(kind)
+    if row is None:
+        if kind.route is None:
+            raise TypeError(f"{kind.__name__} is not served over HTTP")
+        attrs.resolve_types(kind)  # the wire codec and the OpenAPI document read the fields' types
+        row = _ROWS[kind] = Operation(kind)
+    return row
+
+
+@functools.cache
+def operations() -> tuple[Operation, ...]:
+    """The whole table: every message type with a ``route`` (imports every use-case module)."""
+    return tuple(operation_for(kind) for kind in message_types() if kind.route is not None)

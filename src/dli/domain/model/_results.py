@@ -32,9 +32,13 @@ __all__ = [
 class _RunTiming:
     """Shared properties of anything with a run status and start/finish times."""
 
-    run_status: RunStatus
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+
+    @property
+    def run_status(self) -> RunStatus:
+        """The run's status."""
+        raise NotImplementedError
 
     @property
     def is_running(self) -> bool:

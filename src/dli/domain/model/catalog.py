@@ -81,7 +81,7 @@ def cursor_of(name: str, source: SourceType) -> str:
     return f"{name}/{source.value}"
 
 
-def cursor_key(cursor: str) -> tuple[str, int]:
+def cursor_key(cursor: object) -> tuple[str, int]:
     """The sort key a cursor stands for (DLI-204 for one no page ever returned)."""
     match = _CURSOR.fullmatch(cursor) if isinstance(cursor, str) else None
     if match is not None:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import attrs
 
-from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.schedule import DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_DELAY_SECONDS
 from dli.domain.model.spec import DatasetSpec
 
 __all__ = ["DEFAULT_RETRIES", "DEFAULT_RETRY_DELAY_SECONDS", "ExecutionSettings", "execution_settings"]
 
 # The register flags' defaults are the schedule's: a stored value equal to them reads as "not given".
-_DEFAULT_ATTEMPTS: int = attrs.fields(ScheduleConfig).retry_max_attempts.default
-DEFAULT_RETRY_DELAY_SECONDS: int = attrs.fields(ScheduleConfig).retry_delay_seconds.default
+_DEFAULT_ATTEMPTS = DEFAULT_RETRY_ATTEMPTS
 DEFAULT_RETRIES = _DEFAULT_ATTEMPTS - 1
 
 @attrs.frozen(kw_only=True)

@@ -234,7 +234,9 @@ class Items(Rule):
 
     def check(self, field: str, value: object, *, error: type[DLIError] = SpecInvalidError) -> None:
         super().check(field, value, error=error)
-        for index, item in enumerate(value or ()):  # type: ignore[attr-defined]
+        if not isinstance(value, (tuple, list)):
+            return  # None, which the rule allows (anything else failed the check above)
+        for index, item in enumerate(value):
             if isinstance(self.item, Rule):
                 self.item.check(f"{field}[{index}]", item, error=error)
             elif not isinstance(item, self.item):

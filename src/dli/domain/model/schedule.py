@@ -16,6 +16,8 @@ from dli.domain.model.rules import RULE, Choice, Flag, Rule, Whole, checked
 
 __all__ = [
     "AFTER",
+    "DEFAULT_RETRY_ATTEMPTS",
+    "DEFAULT_RETRY_DELAY_SECONDS",
     "AFTER_UPSTREAM",
     "CRON",
     "CRON_PATTERN",
@@ -32,6 +34,11 @@ __all__ = [
 ]
 
 _UTC = dt.timezone.utc
+
+DEFAULT_RETRY_ATTEMPTS = 1
+"""Attempts of a failed run in all, when the schedule does not say."""
+DEFAULT_RETRY_DELAY_SECONDS = 300
+"""Seconds between attempts, when the schedule does not say."""
 
 
 _CRON_FORMAT_HINT = "Expected 5-field format: minute hour day month weekday, e.g. '0 9 * * *'."
@@ -229,10 +236,12 @@ class ScheduleConfig:
     """IANA timezone the cron expression is read in."""
     enabled: bool = checked(Flag(), default=True)
     """Whether the schedule is active when the workflow is created."""
-    retry_max_attempts: int = checked(Whole(low=1, high=MAX_RETRY_ATTEMPTS), label="retry.max_attempts", default=1)
+    retry_max_attempts: int = checked(
+        Whole(low=1, high=MAX_RETRY_ATTEMPTS), label="retry.max_attempts", default=DEFAULT_RETRY_ATTEMPTS
+    )
     """How many times a failed run is attempted in all (1 to 100)."""
     retry_delay_seconds: int = checked(
-        Whole(low=0, high=MAX_RETRY_DELAY_SECONDS), label="retry.delay_seconds", default=300
+        Whole(low=0, high=MAX_RETRY_DELAY_SECONDS), label="retry.delay_seconds", default=DEFAULT_RETRY_DELAY_SECONDS
     )
     """Seconds between attempts (0 to 86400, one day)."""
     after: str | None = checked(AFTER, default=None)

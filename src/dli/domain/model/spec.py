@@ -83,14 +83,15 @@ _DEFAULT_EXAMPLES = {
 }
 
 
-def _date_as_text(value: object, instance: Parameter) -> object:
+def _date_as_text(kind: str, value: object) -> object:
     # YAML reads an unquoted 2025-01-31 as a date; JSON has none: keep one form, the text.
-    if instance.type == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+    if kind == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value.isoformat()
     return value
 
 
 def _check_default(instance: Parameter, _attribute: object, value: object) -> None:
+    value = _date_as_text(instance.type, value)
     if value is not None and DEFAULT_RULES[instance.type].problem(value) is not None:
         noun, example = _DEFAULT_EXAMPLES[instance.type]
         raise field_error(
@@ -110,12 +111,14 @@ class Parameter:
     """One of ``string``, ``integer``, ``float``, ``boolean``, ``date``."""
     required: bool = checked(Flag(), default=False)
     """Whether a run must provide it (a parameter with a default is never missing)."""
-    default: Any = attrs.field(
-        default=None, converter=attrs.Converter(_date_as_text, takes_self=True), validator=_check_default
-    )
+    default: Any = attrs.field(default=None, validator=_check_default)
     """Value used when a run does not provide one, of the parameter's type (a date as ``YYYY-MM-DD``)."""
     description: str | None = checked(Text(nullable=True), default=None)
     """What the parameter means."""
+
+    def __attrs_post_init__(self) -> None:
+        # The one form of a date default is its text (validated above in that form).
+        object.__setattr__(self, "default", _date_as_text(self.type, self.default))
 
 
 @attrs.frozen(kw_only=True)

@@ -13,19 +13,53 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from dli.domain.model.enums import ResultStatus
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.parameters import backfill_dates
+from dli.domain.model.rules import RULE
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.model.workflow import WorkflowRunResult
 from dli.domain.usecases._workflows import require_active
 from dli.domain.usecases.dependencies import load_active_specs
-from dli.domain.usecases.messages import TriggerBackfill
+from dli.domain.usecases.message import (
+    DATE,
+    NAME,
+    Message,
+    Route,
+    check_dataset_name,
+    check_date_text,
+    flag,
+    handles,
+    to_parameters,
+)
 from dli.domain.usecases.runs import check_runnable, split_parameters
 from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["trigger_backfill"]
+__all__ = ["TriggerBackfill", "trigger_backfill"]
+
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TriggerBackfill(Message[WorkflowRunResult]):
+    """Run each date of a range in order, stopping after the first failure."""
+
+    route = Route(path="/api/v1/workflows/{dataset_name}/backfill", tag="runs")
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
+    start_date: str = attrs.field(validator=check_date_text, metadata={RULE: DATE})
+    """First date, YYYY-MM-DD."""
+    end_date: str = attrs.field(validator=check_date_text, metadata={RULE: DATE})
+    """Last date, YYYY-MM-DD (inclusive)."""
+    parameters: dict[str, Any] = attrs.field(factory=dict, converter=to_parameters)
+    """Run parameters for every date (of this dataset; its downstreams run with their defaults)."""
+    dry_run: bool = flag(default=False)
+    """Only list the dates."""
+    with_downstream: bool = flag(default=False)
+    """Also run every managed dataset downstream of it, date by date in dependency order."""
 
 
 def _checked(spec: DatasetSpec, given: dict[str, Any], first: dt.date) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -67,6 +101,7 @@ def _downstream_plan(
     return steps, documents
 
 
+@handles(TriggerBackfill)
 def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
     """Validate the range and parameters; start the backfill unless ``dry_run``.
 

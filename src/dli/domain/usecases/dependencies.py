@@ -20,12 +20,33 @@ from dli.domain.model.dependencies import (
 from dli.domain.model.enums import DependencyDirection, SourceType
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.override import resolve_override
+from dli.domain.model.rules import checked
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.usecases._workflows import not_found
-from dli.domain.usecases.messages import GetDependencies
+from dli.domain.usecases.message import DEPTH, NAME, Message, Route, check_dataset_name, handles, to_enum
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["ActiveSpecs", "get_dependencies", "load_active_specs"]
+__all__ = ["ActiveSpecs", "GetDependencies", "get_dependencies", "load_active_specs"]
+
+
+
+def _direction(value: object) -> DependencyDirection:
+    return to_enum(DependencyDirection, "direction", value) or DependencyDirection.BOTH
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class GetDependencies(Message[WorkflowDependenciesResult]):
+    """The upstream and/or downstream datasets of a workflow (its active spec's ``depends_on`` and theirs)."""
+
+    query = True
+    route = Route(path="/api/v1/workflows/{dataset_name}/deps", tag="workflows")
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
+    direction: DependencyDirection = attrs.field(default=DependencyDirection.BOTH, converter=_direction)
+    """``upstream``, ``downstream`` or ``both``."""
+    depth: int | None = checked(DEPTH, request=True, default=None)
+    """At most this many steps away (``None``: all)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -78,6 +99,7 @@ def _node(active: ActiveSpecs, name: str, relation: str, distance: int) -> Depen
     )
 
 
+@handles(GetDependencies)
 def get_dependencies(message: GetDependencies, *, store: SpecStore) -> WorkflowDependenciesResult:
     """The upstreams and/or downstreams of a workflow, as nodes and edges (DLI-800 when no store knows it)."""
     name = message.dataset_name

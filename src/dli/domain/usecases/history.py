@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
-from dli.domain.model.enums import ResultStatus, SourceType
+import attrs
+
+from dli.domain.model.enums import ResultStatus, RunStatus, SourceType
 from dli.domain.model.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
 from dli.domain.model.names import closest_name
-from dli.domain.usecases.messages import GetHistory
+from dli.domain.model.rules import checked
+from dli.domain.usecases.message import (
+    LIMIT,
+    NAME,
+    Message,
+    Route,
+    check_optional_dataset_name,
+    flag,
+    handles,
+    to_enum,
+    to_source_type,
+)
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["get_history"]
+__all__ = ["GetHistory", "get_history"]
 
 
+
+def _run_status(value: object) -> RunStatus | None:
+    return to_enum(RunStatus, "run status", value, upper=True)
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class GetHistory(Message[WorkflowHistoryResult]):
+    """Runs, newest first, with the dataset's metadata when one dataset is named."""
+
+    query = True
+    route = Route(path="/api/v1/history", tag="runs")
+
+    dataset_name: str | None = attrs.field(default=None, validator=check_optional_dataset_name, metadata=NAME)
+    """Only this dataset."""
+    source_type: SourceType | None = attrs.field(default=None, converter=to_source_type)
+    """Only runs of workflows of this source."""
+    run_status: RunStatus | None = attrs.field(
+        default=None, converter=_run_status
+    )
+    """Only runs in this status."""
+    limit: int = checked(LIMIT, request=True, default=20)
+    """At most this many runs."""
+    include_dataset_info: bool = flag(default=True)
+    """Add the dataset's owner, team and description (when one dataset is named)."""
+
+
+@handles(GetHistory)
 def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowHistoryResult:
     """Runs matching the filters; filtering and the limit are left to the orchestrator.
 

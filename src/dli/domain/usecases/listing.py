@@ -1,29 +1,127 @@
-"""GetWorkflow, GetDagState and ListWorkflows."""
+"""GetWorkflow and ListWorkflows."""
 
 from __future__ import annotations
 
 import bisect
 import functools
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
+
+import attrs
 
 from dli.domain.model.catalog import Catalog, CatalogEntry, broken_spec, cursor_key, cursor_of, misnamed
 from dli.domain.model.enums import ResultStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ServerError
+from dli.domain.model.names import DATASET_NAME, MAX_NAME_LENGTH
+from dli.domain.model.rules import Flag, Rule, Text, Whole, checked
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec, WorkflowInfo, WorkflowListResult
 from dli.domain.usecases._workflows import find, not_found, workflow_info, workflow_status
+from dli.domain.usecases.message import (
+    MAX_PAGE,
+    NAME,
+    Message,
+    Route,
+    check_dataset_name,
+    handles,
+    to_enum,
+    to_source_type,
+)
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator, WorkflowState
 from dli.ports.spec_store import SpecCatalog, SpecStore
 
-if TYPE_CHECKING:  # the bus builds a message class (and DagState) only when a caller needs one
-    from dli.domain.model.workflow import DagState
-    from dli.domain.usecases.messages import GetDagState, GetWorkflow, ListWorkflows
 
-__all__ = ["get_dag_state", "get_workflow", "list_workflows", "scan_catalog"]
+__all__ = [
+    "GetDagState",
+    "GetWorkflow",
+    "ListWorkflows",
+    "get_dag_state",
+    "get_workflow",
+    "list_workflows",
+    "scan_catalog",
+]
 
 
+
+@attrs.frozen(kw_only=True, repr=False)
+class GetWorkflow(Message[WorkflowInfo]):
+    """The active workflow of a dataset (CODE over MANUAL); DLI-800 when there is none."""
+
+    query = True
+    route = Route(path="/api/v1/workflows/{dataset_name}", tag="workflows")
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
+
+
+def _or_none(value: str | None) -> str | None:
+    return value or None
+
+
+def _workflow_status(value: object) -> WorkflowStatus | None:
+    return to_enum(WorkflowStatus, "workflow status", value)
+
+
+@attrs.frozen(kw_only=True)
+class _Cursor(Rule):
+    """A ``next_cursor`` as a page returned it (``<dataset>/<source>``); empty: the first page."""
+
+    def problem(self, value: object) -> str | None:
+        if value == "":
+            return None
+        try:
+            cursor_key(value)
+        except DLIError as exc:
+            return exc.message
+        return None
+
+    def keywords(self) -> dict[str, Any]:
+        pattern = DATASET_NAME.pattern
+        pages = [
+            {"pattern": f"^(?:{pattern})/{s.value}(?![\\s\\S])", "maxLength": MAX_NAME_LENGTH + 1 + len(s.value)}
+            for s in SourceType
+        ]
+        return {"type": "string", "anyOf": [{"maxLength": 0}, *pages]}
+
+
+_CURSOR = _Cursor(
+    nullable=True,
+    hints=("Pass the next_cursor of the previous page as it was returned.",),
+    description="Start after this row: the next_cursor of the previous page, as it was returned.",
+)
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class ListWorkflows(Message[WorkflowListResult]):
+    """Workflows matching the filters, sorted by name (an overridden MANUAL one is listed too)."""
+
+    query = True
+    # Many clients list the same first page: its answer is reused for a second (writes through the
+    # server and store changes start afresh), on top of the few seconds run state is cached anyway.
+    route = Route(path="/api/v1/workflows", tag="workflows", cache_seconds=1.0)
+
+    source_type: SourceType | None = attrs.field(default=None, converter=to_source_type)
+    """Only this source."""
+    status: WorkflowStatus | None = attrs.field(default=None, converter=_workflow_status)
+    """Only this status."""
+    dataset_filter: str | None = checked(Text(nullable=True), request=True, default=None, converter=_or_none)
+    """Substring (or glob with ``*``) the dataset name must match."""
+    running_only: bool = checked(Flag(), request=True, default=False)
+    """Only workflows with a pending or running run."""
+    enabled_only: bool = checked(Flag(), request=True, default=False)
+    """Only active workflows (not paused, not overridden)."""
+    limit: int = checked(
+        Whole(low=1, high=MAX_PAGE, hints=(f"Pass a whole number from 1 to {MAX_PAGE}; follow next_cursor for more.",)),
+        request=True,
+        default=100,
+    )
+    """At most this many (one page, up to ``MAX_PAGE``)."""
+    after: str | None = checked(_CURSOR, request=True, default=None, converter=_or_none)
+    """Start after this row: the ``next_cursor`` of the previous page."""
+
+
+@handles(GetWorkflow)
 def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock) -> WorkflowInfo:
     """The active workflow (code over manual); DLI-800 when there is none."""
     name = message.dataset_name
@@ -43,11 +141,6 @@ def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orches
         now=now,
         next_fire=next_fire,
     )
-
-
-def get_dag_state(message: GetDagState, *, orchestrator: Orchestrator) -> DagState:
-    """Whether the orchestrator runs the workflow yet, or why it cannot."""
-    return orchestrator.dag_state(message.dataset_name)
 
 
 MAX_BROKEN_LISTED = 100
@@ -99,6 +192,7 @@ def _ask(orchestrator: Orchestrator, names: Collection[str]) -> tuple[dict[str, 
     return answered, None
 
 
+@handles(ListWorkflows)
 def list_workflows(
     message: ListWorkflows, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock
 ) -> WorkflowListResult:

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import attrs
+
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowOverriddenError
 from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.workflow import WorkflowRunResult
 from dli.domain.usecases._workflows import find, not_found
-from dli.domain.usecases.messages import PauseWorkflow, UnpauseWorkflow
+from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, handles, to_source_type
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["pause_workflow", "unpause_workflow"]
+__all__ = ["PauseWorkflow", "UnpauseWorkflow", "pause_workflow", "unpause_workflow"]
+
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class PauseWorkflow(Message[WorkflowRunResult]):
+    """Pause the schedule of the active workflow (CODE workflows too)."""
+
+    route = Route(path="/api/v1/workflows/{dataset_name}/pause", tag="workflows")
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
+    source_type: SourceType | None = attrs.field(default=None, converter=to_source_type)
+    """The workflow meant when code overrides manual (``manual`` for an overridden one is DLI-806)."""
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class UnpauseWorkflow(Message[WorkflowRunResult]):
+    """Resume the schedule (DLI-806 when the manual workflow meant is overridden)."""
+
+    route = Route(path="/api/v1/workflows/{dataset_name}/unpause", tag="workflows")
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
+    source_type: SourceType | None = attrs.field(default=None, converter=to_source_type)
+    """The workflow meant when code overrides manual."""
 
 
 def _set_paused(
@@ -50,6 +77,7 @@ def _set_paused(
     )
 
 
+@handles(PauseWorkflow)
 def pause_workflow(message: PauseWorkflow, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
     """Pause the schedule of the active workflow (DLI-807 when already paused)."""
     return _set_paused(
@@ -57,6 +85,7 @@ def pause_workflow(message: PauseWorkflow, *, store: SpecStore, orchestrator: Or
     )
 
 
+@handles(UnpauseWorkflow)
 def unpause_workflow(message: UnpauseWorkflow, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
     """Resume the schedule (DLI-806 for an overridden manual workflow, DLI-807 when not paused)."""
     return _set_paused(

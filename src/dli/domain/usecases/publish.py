@@ -7,6 +7,8 @@ writes, so a concurrent publisher fails rather than being overwritten.
 
 from __future__ import annotations
 
+import attrs
+
 from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError
@@ -19,12 +21,23 @@ from dli.domain.model.publish import (
     plan_publish,
 )
 from dli.domain.model.spec import DatasetSpec
-from dli.domain.usecases.messages import PublishSpecs
+from dli.domain.usecases.message import Message, flag, handles
 from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["DEFAULT_PUBLISHER", "publish_specs"]
+__all__ = ["DEFAULT_PUBLISHER", "PublishSpecs", "publish_specs"]
+
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class PublishSpecs(Message[PublishResult]):
+    """Publish the project's scheduled specs to the store's ``code/`` (what CI/CD runs; not served over HTTP)."""
+
+    prune: bool = flag(default=False)
+    """Delete code specs whose dataset left the project."""
+    dry_run: bool = flag(default=False)
+    """Only plan."""
 
 DEFAULT_PUBLISHER = "ci"
 
@@ -80,6 +93,7 @@ def _apply(plan: PublishPlan, store: SpecStore) -> None:
             store.delete(SourceType.CODE, item.dataset_name)
 
 
+@handles(PublishSpecs)
 def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: LocalSpecs, clock: Clock) -> PublishResult:
     """Validate every spec of the project, plan, and (unless ``dry_run``) apply.
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+
 from dli.domain.model.dependencies import check_acyclic, upstream_warnings
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
@@ -14,17 +18,50 @@ from dli.domain.model.errors import (
     already_registered,
 )
 from dli.domain.model.permissions import Action, check_allowed
-from dli.domain.model.spec import SpecDocument
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.model.workflow import WorkflowRegisterResult, WorkflowRunResult
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.usecases._workflows import not_found, read_or_broken, workflow_info
 from dli.domain.usecases.dependencies import load_active_specs
-from dli.domain.usecases.messages import RegisterWorkflow, UnregisterWorkflow
+from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, flag, handles
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["register_workflow", "unregister_workflow"]
+__all__ = ["RegisterWorkflow", "UnregisterWorkflow", "register_workflow", "unregister_workflow"]
+
+
+
+def _scheduled(_instance: object, _attribute: object, spec: Any) -> None:
+    if not isinstance(spec, DatasetSpec):
+        raise SpecInvalidError("spec must be a dataset spec")
+    if spec.schedule is None:
+        raise SpecInvalidError(
+            f"Dataset '{spec.name}' has no schedule",
+            hints=("Pass --cron (and --timezone), or add a schedule: section to the spec.",),
+        )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class RegisterWorkflow(Message[WorkflowRegisterResult]):
+    """Store a spec with its schedule under manual/ and make the orchestrator schedule it."""
+
+    route = Route(path="/api/v1/workflows", tag="workflows", created=True)
+
+    spec: DatasetSpec = attrs.field(validator=_scheduled)
+    """The dataset spec, its ``schedule`` set."""
+    force: bool = flag(default=False)
+    """Replace an existing MANUAL registration."""
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class UnregisterWorkflow(Message[WorkflowRunResult]):
+    """Delete a MANUAL workflow (a CODE one goes through Git: DLI-803)."""
+
+    route = Route(path="/api/v1/workflows/{dataset_name}", tag="workflows", method="DELETE")
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
 
 # How soon Airflow notices a stored spec by itself: the DAG processor re-parses the dli DAG file
 # (which reads the store) every [dag_processor] min_file_process_interval.
@@ -52,6 +89,7 @@ def _unregistered_but_not_told(name: str, problem: DLIError) -> str:
     )
 
 
+@handles(RegisterWorkflow)
 def register_workflow(
     message: RegisterWorkflow, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock
 ) -> WorkflowRegisterResult:
@@ -117,6 +155,7 @@ def register_workflow(
     )
 
 
+@handles(UnregisterWorkflow)
 def unregister_workflow(
     message: UnregisterWorkflow, *, store: SpecStore, orchestrator: Orchestrator
 ) -> WorkflowRunResult:

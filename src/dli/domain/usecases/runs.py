@@ -5,17 +5,91 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.parameters import BUILTIN_PARAMETERS, coerce_parameters
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.model.workflow import RunLogs, WorkflowRunResult, WorkflowStatusResult
 from dli.domain.usecases._workflows import require_active
-from dli.domain.usecases.messages import GetRunLogs, GetRunStatus, StopRun, TriggerRun
+from dli.domain.usecases.message import (
+    NAME,
+    RUN_ID,
+    Message,
+    Route,
+    check_dataset_name,
+    check_run_id,
+    flag,
+    handles,
+    to_parameters,
+)
 from dli.ports.orchestrator import Orchestrator, RunRecord
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["check_runnable", "get_run_logs", "get_run_status", "split_parameters", "stop_run", "trigger_run"]
+__all__ = [
+    "GetRunLogs",
+    "GetRunStatus",
+    "StopRun",
+    "TriggerRun",
+    "check_runnable",
+    "get_run_logs",
+    "get_run_status",
+    "split_parameters",
+    "stop_run",
+    "trigger_run",
+]
+
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class TriggerRun(Message[WorkflowRunResult]):
+    """Start an adhoc run; ``dry_run`` only validates the parameters."""
+
+    route = Route(path="/api/v1/workflows/{dataset_name}/run", tag="runs")
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
+    parameters: dict[str, Any] = attrs.field(factory=dict, converter=to_parameters)
+    """Run parameters (checked against the spec's declared parameters)."""
+    dry_run: bool = flag(default=False)
+    """Only validate."""
+
+
+# Run ids contain '@', ':' and '+' (e.g. 'shop.sales@scheduled__2025-01-01T09:00:00+00:00'): clients
+# percent-encode them as one path segment.
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class StopRun(Message[WorkflowRunResult]):
+    """Kill a pending or running run (DLI-807 when it already finished)."""
+
+    route = Route(path="/api/v1/runs/{run_id}/stop", tag="runs")
+
+    run_id: str = attrs.field(validator=check_run_id, metadata=RUN_ID)
+    """Public run id (``<dataset>@<run>``)."""
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class GetRunStatus(Message[WorkflowStatusResult]):
+    """The status of one run (DLI-800 when unknown)."""
+
+    query = True
+    route = Route(path="/api/v1/runs/{run_id}", tag="runs")
+
+    run_id: str = attrs.field(validator=check_run_id, metadata=RUN_ID)
+    """Public run id."""
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class GetRunLogs(Message[RunLogs]):
+    """The task logs of one run."""
+
+    query = True
+    route = Route(path="/api/v1/runs/{run_id}/logs", tag="runs")
+
+    run_id: str = attrs.field(validator=check_run_id, metadata=RUN_ID)
+    """Public run id."""
 
 
 def check_runnable(name: str, orchestrator: Orchestrator, enabled: bool) -> None:
@@ -48,6 +122,7 @@ def split_parameters(spec: DatasetSpec, given: Mapping[str, Any]) -> tuple[dict[
     return {**coerced, **undeclared}, warnings
 
 
+@handles(TriggerRun)
 def trigger_run(message: TriggerRun, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowRunResult:
     """Validate the parameters against the spec (DLI-204) and start an adhoc run unless ``dry_run``."""
     name = message.dataset_name
@@ -86,6 +161,7 @@ def _require_run(run_id: str, orchestrator: Orchestrator) -> RunRecord:
     return record
 
 
+@handles(StopRun)
 def stop_run(message: StopRun, *, orchestrator: Orchestrator) -> WorkflowRunResult:
     """Kill a pending or running run (DLI-807 when it already finished)."""
     run_id = message.run_id
@@ -106,6 +182,7 @@ def stop_run(message: StopRun, *, orchestrator: Orchestrator) -> WorkflowRunResu
     )
 
 
+@handles(GetRunStatus)
 def get_run_status(message: GetRunStatus, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowStatusResult:
     """The current status of a run (DLI-800 when unknown)."""
     record = _require_run(message.run_id, orchestrator)
@@ -126,6 +203,7 @@ def get_run_status(message: GetRunStatus, *, store: SpecStore, orchestrator: Orc
     )
 
 
+@handles(GetRunLogs)
 def get_run_logs(message: GetRunLogs, *, orchestrator: Orchestrator) -> RunLogs:
     """The task logs of a run."""
     _require_run(message.run_id, orchestrator)

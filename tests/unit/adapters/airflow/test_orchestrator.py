@@ -260,7 +260,7 @@ def _unregister_over(airflow: ScriptedAirflow):  # noqa: ANN202
     from dli.adapters.stores.memory import InMemorySpecStore
     from dli.domain.model.spec import SpecDocument
     from dli.domain.usecases.bus import MessageBus
-    from dli.domain.usecases.messages import UnregisterWorkflow
+    from dli.domain.usecases.register import UnregisterWorkflow
     from tests.support.specs import make_spec
 
     store = InMemorySpecStore()

@@ -6,48 +6,63 @@ import json
 
 import pytest
 
-from dli.adapters.basecamp.operations import OPERATIONS, MalformedBodyError, UnsupportedMediaTypeError, operation_for
+from dli.adapters.basecamp.operations import MalformedBodyError, UnsupportedMediaTypeError, operation_for, operations
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import InvalidCronError, ParameterInvalidError, SpecInvalidError
-from dli.domain.usecases import messages as m
-from dli.domain.usecases.bus import HANDLERS, RESULTS, handler_for, result_type
+from dli.domain.usecases.backfill import TriggerBackfill
+from dli.domain.usecases.dependencies import GetDependencies
+from dli.domain.usecases.history import GetHistory
+from dli.domain.usecases.dag_state import GetDagState
+from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
+from dli.domain.usecases.message import Message, message_types
+from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
+from dli.domain.usecases.register import RegisterWorkflow, UnregisterWorkflow
+from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun, TriggerRun
+from dli.domain.usecases.publish import PublishSpecs
 from tests.support.specs import make_spec
 
-EXAMPLES: list[m.Message] = [
-    m.ListWorkflows(source_type=SourceType.MANUAL, status=WorkflowStatus.PAUSED, dataset_filter="shop.*",
+EXAMPLES: list[Message] = [
+    ListWorkflows(source_type=SourceType.MANUAL, status=WorkflowStatus.PAUSED, dataset_filter="shop.*",
                     running_only=True, enabled_only=False, limit=7),
-    m.RegisterWorkflow(spec=make_spec("shop.sales.daily", timezone="Asia/Seoul"), force=True),
-    m.GetWorkflow(dataset_name="shop.sales.daily"),
-    m.GetDagState(dataset_name="shop.sales.daily"),
-    m.UnregisterWorkflow(dataset_name="shop.sales.daily"),
-    m.TriggerRun(dataset_name="shop.sales.daily", parameters={"n": 3, "day": "2025-01-01"}, dry_run=True),
-    m.TriggerBackfill(dataset_name="shop.sales.daily", start_date="2025-01-01", end_date="2025-01-03",
+    RegisterWorkflow(spec=make_spec("shop.sales.daily", timezone="Asia/Seoul"), force=True),
+    GetWorkflow(dataset_name="shop.sales.daily"),
+    GetDagState(dataset_name="shop.sales.daily"),
+    UnregisterWorkflow(dataset_name="shop.sales.daily"),
+    TriggerRun(dataset_name="shop.sales.daily", parameters={"n": 3, "day": "2025-01-01"}, dry_run=True),
+    TriggerBackfill(dataset_name="shop.sales.daily", start_date="2025-01-01", end_date="2025-01-03",
                       parameters={"n": 1}, with_downstream=True),
-    m.RegisterWorkflow(spec=make_spec("shop.sales.after", cron=None, after="upstream", depends_on=("shop.sales.daily",))),
-    m.GetDependencies(dataset_name="shop.sales.daily", direction=DependencyDirection.UPSTREAM, depth=2),
-    m.PauseWorkflow(dataset_name="shop.sales.daily", source_type=SourceType.CODE),
-    m.UnpauseWorkflow(dataset_name="shop.sales.daily"),
-    m.GetRunStatus(run_id="shop.sales.daily@scheduled__2025-01-01T09:00:00+00:00"),
-    m.StopRun(run_id="shop.sales.daily@manual__1"),
-    m.GetRunLogs(run_id="shop.sales.daily@manual__1"),
-    m.GetHistory(dataset_name="shop.sales.daily", source_type=SourceType.MANUAL, run_status=RunStatus.FAILED,
+    RegisterWorkflow(spec=make_spec("shop.sales.after", cron=None, after="upstream", depends_on=("shop.sales.daily",))),
+    GetDependencies(dataset_name="shop.sales.daily", direction=DependencyDirection.UPSTREAM, depth=2),
+    PauseWorkflow(dataset_name="shop.sales.daily", source_type=SourceType.CODE),
+    UnpauseWorkflow(dataset_name="shop.sales.daily"),
+    GetRunStatus(run_id="shop.sales.daily@scheduled__2025-01-01T09:00:00+00:00"),
+    StopRun(run_id="shop.sales.daily@manual__1"),
+    GetRunLogs(run_id="shop.sales.daily@manual__1"),
+    GetHistory(dataset_name="shop.sales.daily", source_type=SourceType.MANUAL, run_status=RunStatus.FAILED,
                  limit=5, include_dataset_info=False),
 ]
 
 
-def test_every_message_but_publish_has_exactly_one_row_and_a_handler():
-    served = [op.message for op in OPERATIONS]
+def test_every_message_with_a_route_has_exactly_one_row_and_only_publish_has_none():
+    served = [op.message for op in operations()]
     assert len(served) == len(set(served))
-    assert {kind.__name__ for kind in served} == set(HANDLERS) - {"PublishSpecs"}
-    assert set(HANDLERS) == set(RESULTS)
+    assert set(served) == set(message_types()) - {PublishSpecs}
     assert {type(e) for e in EXAMPLES} >= set(served)
 
 
-@pytest.mark.parametrize("kind", list(HANDLERS))
-def test_every_handler_and_result_named_in_the_bus_exists(kind):
-    handler = handler_for(kind)
-    assert callable(handler) and next(iter(__import__("inspect").signature(handler).parameters)) == "message"
-    assert isinstance(result_type(kind), type)
+def test_no_two_rows_share_a_method_and_path():
+    rows = [(op.method, op.path) for op in operations()]
+    assert len(rows) == len(set(rows))
+
+
+def test_a_query_is_a_get_and_a_get_is_a_query():
+    for op in operations():
+        assert (op.method == "GET") == op.message.query, op.message.__name__
+
+
+def test_a_message_without_a_route_is_not_served():
+    with pytest.raises(TypeError, match="PublishSpecs is not served over HTTP"):
+        operation_for(PublishSpecs)
 
 
 def _server_side(op, path, params, body):
@@ -77,7 +92,7 @@ def _fields(message):
 
 
 def test_a_client_cannot_act_for_someone_else():
-    op = operation_for(m.TriggerRun)
+    op = operation_for(TriggerRun)
     with pytest.raises(ParameterInvalidError, match="actor"):
         op.decode(path={"dataset_name": "a.b"}, query=(), body=b'{"actor": "mallory"}',
                   content_type="application/json", actor="bob")
@@ -97,20 +112,20 @@ def test_a_client_cannot_act_for_someone_else():
     ],
 )
 def test_bad_bodies_are_refused_with_a_dli_code_naming_the_problem(body, error, text):
-    op = operation_for(m.TriggerRun)
+    op = operation_for(TriggerRun)
     with pytest.raises(error, match=text):
         op.decode(path={"dataset_name": "a.b"}, query=(), body=body, content_type="application/json", actor=None)
 
 
 def test_a_body_not_sent_as_json_is_415():
-    op = operation_for(m.TriggerRun)
+    op = operation_for(TriggerRun)
     with pytest.raises(UnsupportedMediaTypeError) as exc:
         op.decode(path={"dataset_name": "a.b"}, query=(), body=b"dry_run=1", content_type="text/plain", actor=None)
     assert exc.value.http_status == 415
 
 
 def test_register_body_keeps_cron_errors_as_dli_805_and_spec_errors_as_dli_203():
-    op = operation_for(m.RegisterWorkflow)
+    op = operation_for(RegisterWorkflow)
 
     def decode(spec):
         raw = json.dumps({"spec": spec}).encode()
@@ -125,7 +140,7 @@ def test_register_body_keeps_cron_errors_as_dli_805_and_spec_errors_as_dli_203()
 
 
 def test_enum_values_the_message_does_not_know_list_the_allowed_ones():
-    op = operation_for(m.PauseWorkflow)
+    op = operation_for(PauseWorkflow)
     with pytest.raises(ParameterInvalidError, match="Invalid source type: 'git'") as exc:
         op.decode(path={"dataset_name": "a.b"}, query=(), body=b'{"source_type": "git"}',
                   content_type="application/json", actor=None)
@@ -143,17 +158,11 @@ def test_enum_values_the_message_does_not_know_list_the_allowed_ones():
     ],
 )
 def test_a_query_value_the_document_does_not_allow_is_refused_not_guessed(query, problem) -> None:
-    from dli.adapters.basecamp.operations import operation_for
-    from dli.domain.usecases.messages import GetHistory
-
     with pytest.raises(ParameterInvalidError, match=problem):
         operation_for(GetHistory).decode(path={}, query=query, body=b"", content_type=None, actor="bob")
 
 
 def test_a_json_number_with_no_fraction_is_an_integer_as_json_schema_reads_it() -> None:
-    from dli.adapters.basecamp.operations import operation_for
-    from dli.domain.usecases.messages import RegisterWorkflow
-
     body = {"spec": {"name": "a.b", "query_statement": "SELECT 1", "schedule": {"cron": "0 6 * * *", "retry": {"max_attempts": 3.0}}}}
     message = operation_for(RegisterWorkflow).decode(
         path={}, query=(), body=json.dumps(body).encode(), content_type="application/json", actor="bob"

@@ -7,7 +7,7 @@ import pytest
 from dli import ExecutionContext, ExecutionMode, WorkflowAPI
 from dli.domain.model.errors import WorkflowRegistrationError
 from dli.domain.model.workflow import DagState
-from dli.domain.usecases.messages import GetDagState
+from dli.domain.usecases.dag_state import GetDagState
 
 
 class _Bus:
