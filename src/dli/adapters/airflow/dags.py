@@ -3,12 +3,11 @@ file a just-written spec lands in (with dli's DAG bundle, one shard of the store
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import httpx
+import tenacity
 
 from dli.adapters.airflow import lists
 from dli.adapters.airflow.runs import BROKEN_PREFIX, BROKEN_TAG, shard_of, shard_of_file, shard_tag
@@ -66,19 +65,20 @@ class AirflowDags:
         only on a 404 spares reading the DAG before every write; a 404 did nothing, so sending again
         cannot do anything twice.
         """
-        response = send()
-        if response.status_code != 404:
+        # A parse takes a second or two: ask often at first, then every second. After the first 404,
+        # Airflow is asked to parse the DAG's file now rather than at its next refresh.
+        waits = [tenacity.wait_fixed(delay) for delay in (0.25, 0.25, 0.5, 0.5, 1.0)]
+        until_found = tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda response: response.status_code == 404),
+            wait=tenacity.wait_chain(*waits),
+            stop=tenacity.stop_after_delay(self._dag_wait),
+            sleep=self._sleep,
+            after=lambda state: self._reparse(name) if state.attempt_number == 1 else None,
+            retry_error_callback=lambda _state: None,
+        )
+        response: httpx.Response | None = until_found(send)
+        if response is not None:
             return response
-        deadline = time.monotonic() + self._dag_wait
-        self._reparse(name)
-        # A parse takes a second or two: ask often at first, then every second.
-        for delay in itertools.chain((0.25, 0.25, 0.5, 0.5), itertools.repeat(1.0)):
-            if time.monotonic() >= deadline:
-                break
-            self._sleep(delay)
-            response = send()
-            if response.status_code != 404:
-                return response
         raise WorkflowExecutionError(
             f"Airflow at {self._http.display} has no DAG '{name}' yet (not parsed within {self._dag_wait:g}s)",
             hints=(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import tenacity
 import yaml
 
 from dli.domain.model.errors import ConfigurationError, ServerError
@@ -326,17 +327,21 @@ class DevStack:
 
     def _airflow_password(self, timeout: float) -> str:
         path = self.home / "airflow" / "simple_auth_manager_passwords.json.generated"
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return str(json.loads(path.read_text())["admin"])
-            except (OSError, ValueError, KeyError):
-                if time.monotonic() > deadline:
-                    raise ServerError(
-                        f"Airflow wrote no admin password to {path}",
-                        hints=(f"Airflow's log says why: {self.home / 'logs' / 'airflow.log'}",),
-                    ) from None
-                time.sleep(0.5)
+
+        def gave_up(_state: tenacity.RetryCallState) -> str:
+            raise ServerError(
+                f"Airflow wrote no admin password to {path}",
+                hints=(f"Airflow's log says why: {self.home / 'logs' / 'airflow.log'}",),
+            ) from None
+
+        # Airflow writes the file once it has started: read it again until it is there and whole.
+        until_written = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((OSError, ValueError, KeyError)),
+            wait=tenacity.wait_fixed(0.5),
+            stop=tenacity.stop_after_delay(timeout),
+            retry_error_callback=gave_up,
+        )
+        return until_written(lambda: str(json.loads(path.read_text())["admin"]))
 
     def _basecamp_bin(self) -> str:
         candidate = Path(sys.executable).parent / "basecamp"
