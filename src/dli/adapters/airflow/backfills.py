@@ -30,15 +30,11 @@ class AirflowBackfills:
         self._dags = dags
         self._clock = clock
 
-    def backfill(
+    def of_dates(
         self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
+        name: str, dates: Sequence[dt.date], parameters: Mapping[str, Any], triggered_by: str | None, timezone: str,
     ) -> BackfillHandle:
+        """Airflow's backfill of the DAG of ``name`` over ``dates`` (the Orchestrator port's ``backfill``)."""
         if not dates:
             raise ParameterInvalidError("A backfill needs at least one date")
         # The schedule's timezone comes from the spec: Airflow reports every DAG's timezone as UTC.
@@ -105,10 +101,11 @@ class AirflowBackfills:
             )
         return BackfillHandle(backfill_id=backfill_id, run_ids=run_ids)
 
-    def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
-        """One manual run per step, all created now, each naming the run before it in its marker: its
-        ``dli_guard`` waits (without holding a worker slot) until that run ended, and stops the chain
-        when it did not succeed. Created in chain order, so that two runs of one DAG start in that order.
+    def chain(self, steps: Sequence[ChainStep], triggered_by: str | None) -> BackfillHandle:
+        """The port's ``backfill_chain``: one manual run per step, all created now, each naming the run
+        before it in its marker: its ``dli_guard`` waits (without holding a worker slot) until that run
+        ended, and stops the chain when it did not succeed. Created in chain order, so that two runs of
+        one DAG start in that order.
         """
         if not steps:
             raise ParameterInvalidError("A backfill needs at least one date")

@@ -103,13 +103,10 @@ class AirflowRuns:
             raise self._http.error(response, f"stop run '{run_id}'")
         return run_record(response.json())
 
-    def list_runs(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        status: RunStatus | None = None,
-        limit: int = 20,
+    def page(
+        self, names: Collection[str] | None, status: RunStatus | None, limit: int
     ) -> tuple[Sequence[RunRecord], int]:
+        """The newest ``limit`` runs (of ``names``, in ``status``) and how many there are (the port's ``list_runs``)."""
         if names is not None and not names:
             return [], 0
         if status in (RunStatus.FAILED, RunStatus.KILLED):

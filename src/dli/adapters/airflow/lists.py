@@ -49,21 +49,16 @@ def pages(
 
 
 def items(
-    http: AirflowSession,
-    method: str,
-    path: str,
-    key: str,
-    action: str,
-    *,
-    query: Mapping[str, Any] | None = None,
-    max_items: int | None = None,
+    http: AirflowSession, method: str, path: str, key: str, action: str, **options: Any
 ) -> Iterator[Mapping[str, Any]]:
-    """The items of every page of an Airflow list (``pages``), one by one."""
-    for found, _ in pages(http, method, path, key, action, query=query, max_items=max_items):
+    """The items of every page of an Airflow list (``pages``, with its ``query`` and ``max_items``), one by one."""
+    for found, _ in pages(http, method, path, key, action, **options):
         yield from found
 
 
-def dags(http: AirflowSession, query: Mapping[str, Any], *, max_items: int | None = None) -> Iterator[Mapping[str, Any]]:
+def dags(
+    http: AirflowSession, query: Mapping[str, Any], *, max_items: int | None = None
+) -> Iterator[Mapping[str, Any]]:
     """The DAGs ``query`` selects (``GET /api/v2/dags``)."""
     return items(http, "GET", "/api/v2/dags", "dags", "list DAGs", query=query, max_items=max_items)
 

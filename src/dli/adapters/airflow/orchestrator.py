@@ -125,7 +125,7 @@ class AirflowOrchestrator:
     def list_runs(
         self, *, names: Collection[str] | None = None, status: RunStatus | None = None, limit: int = 20
     ) -> tuple[Sequence[RunRecord], int]:
-        return self._runs.list_runs(names=names, status=status, limit=limit)
+        return self._runs.page(names, status, limit)
 
     def is_running(self, name: str) -> bool:
         return self._runs.is_running(name)
@@ -147,9 +147,7 @@ class AirflowOrchestrator:
         triggered_by: str | None,
         timezone: str = "UTC",
     ) -> BackfillHandle:
-        return self._backfills.backfill(
-            name, dates=dates, parameters=parameters, triggered_by=triggered_by, timezone=timezone
-        )
+        return self._backfills.of_dates(name, dates, parameters, triggered_by, timezone)
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
-        return self._backfills.backfill_chain(steps, triggered_by=triggered_by)
+        return self._backfills.chain(steps, triggered_by)

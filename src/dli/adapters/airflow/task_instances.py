@@ -93,7 +93,8 @@ class RunDetails:
         records = [run_record(raw) for raw in raws]
         waiting = [(i, raw) for i, raw in enumerate(raws) if _waits(raw)]
         if waiting:
-            guards = {_key(ti): ti for ti in lists.task_instances(self._http, [r for _, r in waiting], task_ids=[GUARD_TASK])}
+            found = lists.task_instances(self._http, [raw for _, raw in waiting], task_ids=[GUARD_TASK])
+            guards = {_key(ti): ti for ti in found}
             for index, raw in waiting:
                 records[index] = _with_guard(records[index], guards.get(_key(raw)))
         running = [(i, raw) for i, raw in enumerate(raws) if records[i].status is RunStatus.RUNNING]
