@@ -309,17 +309,23 @@ class DevStack:
         })
         return env
 
-    def _start_airflow(self, state: dict[str, Any], started: list[str], venv: Path, port: int,
-                       progress: Progress, timeout: float) -> None:
+    def _prepare(
+        self, name: str, what: str, flag: str, port: int, progress: Progress, *, starting: str | None = None
+    ) -> tuple[Path, str]:
+        """Check that ``port`` is free for component ``name`` and say it starts: its log and its URL."""
         if port_in_use(port):
             raise ConfigurationError(
-                f"Port {port} is already in use, so Airflow cannot listen on it",
-                hints=(f"Stop what uses it, or pass --airflow-port <free port> (e.g. {port + 10}).",),
+                f"Port {port} is already in use, so {what} cannot listen on it",
+                hints=(f"Stop what uses it, or pass {flag} <free port> (e.g. {port + 10}).",),
             )
-        log = self.home / "logs" / "airflow.log"
-        url = f"http://127.0.0.1:{port}"
-        progress(f"Starting Airflow standalone on port {port}, log:")
+        log = self.home / "logs" / f"{name}.log"
+        progress(f"Starting {starting or what} on port {port}, log:")
         progress(f"  {log}")
+        return log, f"http://127.0.0.1:{port}"
+
+    def _start_airflow(self, state: dict[str, Any], started: list[str], venv: Path, port: int,
+                       progress: Progress, timeout: float) -> None:
+        log, url = self._prepare("airflow", "Airflow", "--airflow-port", port, progress, starting="Airflow standalone")
         self._launch(state, started, "airflow", [str(venv / "bin" / "airflow"), "standalone"],
                      env=self._airflow_env(venv, port), log=log, cwd=self.home / "airflow",
                      entry={"port": port, "url": url, "log": str(log), "venv": str(venv)})
@@ -349,15 +355,7 @@ class DevStack:
 
     def _start_basecamp(self, state: dict[str, Any], started: list[str], port: int, airflow_url: str,
                         password: str, progress: Progress, timeout: float) -> None:
-        if port_in_use(port):
-            raise ConfigurationError(
-                f"Port {port} is already in use, so the Basecamp server cannot listen on it",
-                hints=(f"Stop what uses it, or pass --server-port <free port> (e.g. {port + 10}).",),
-            )
-        log = self.home / "logs" / "basecamp.log"
-        url = f"http://127.0.0.1:{port}"
-        progress(f"Starting the Basecamp server on port {port}, log:")
-        progress(f"  {log}")
+        log, url = self._prepare("basecamp", "the Basecamp server", "--server-port", port, progress)
         # Airflow standalone on SQLite, on a laptop busy running it, can take longer than the
         # production default (10 s) to answer; the CLI's own timeout (30 s) stays the longer one.
         env = {
