@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 from dli.domain.model.errors import ConfigurationError
 
-__all__ = ["ConfigValues", "read_user_config"]
+__all__ = ["ConfigValues", "read_project_server", "read_user_config"]
 
 _USER_KEYS = {"mode", "server", "local", "timeout_seconds"}
 _SERVER_KEYS = {"url", "token"}
@@ -54,6 +53,9 @@ class ConfigValues:
 
 
 def _load(path: Path) -> Any:
+    # Imported here: the common case has no user config file, and the CLI's start does not pay for YAML.
+    import yaml
+
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -140,3 +142,20 @@ def read_user_config(path: Path) -> ConfigValues:
         airflow_password=_string(local, "airflow_password", f"{path} [local]"),
         timeout_seconds=float(timeout) if timeout is not None else None,
     )
+
+
+def read_project_server(project_path: Path) -> ConfigValues:
+    """What the CLI's settings take from the project's ``dli.yaml`` (empty without one): ``server.url``,
+    and the warnings about ``server`` (keys that look misspelt, a committed token that is ignored).
+
+    Raises:
+        ConfigurationError: A malformed ``server:`` section (DLI-001).
+        SpecInvalidError: Another key dli reads is malformed (DLI-203).
+    """
+    from dli.adapters.project_config import PROJECT_FILE, read_project_config
+
+    path = project_path / PROJECT_FILE
+    if not path.is_file():
+        return ConfigValues(source=str(path))
+    config = read_project_config(project_path)
+    return ConfigValues(source=str(path), server_url=config.server_url, warnings=config.server_warnings)

@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
+import attrs
 import httpx
 
 from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy, send_with_retries
 from dli.adapters.urls import display_url, path_segment
 from dli.domain.model.errors import ConfigurationError, DLIError, ServerError
 
-__all__ = ["AirflowSession", "AirflowTokenAuth", "error_detail", "segment"]
+__all__ = ["AirflowSession", "AirflowTokenAuth", "database_failed", "database_locked", "error_detail", "segment"]
 
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
@@ -42,6 +43,17 @@ def error_detail(response: httpx.Response) -> str:
     elif isinstance(detail, Mapping):
         detail = detail.get("reason") or json.dumps(detail)[:300]
     return str(detail)[:500]
+
+
+def database_locked(response: httpx.Response) -> bool:
+    """Airflow on SQLite refused a write with 503 "database is locked": rolled back, safe to repeat."""
+    return response.status_code == 503 and "locked" in response.text.lower()
+
+
+def database_failed(response: httpx.Response) -> bool:
+    """Airflow's database refused the write (SQLite locked past its timeout answers 500 "Database
+    error"): for a request that sets a state, which is the same when sent twice, safe to repeat."""
+    return database_locked(response) or (response.status_code == 500 and "database error" in response.text.lower())
 
 
 def _rejected(response: httpx.Response) -> bool:
@@ -206,6 +218,12 @@ class AirflowSession:
     def retry_policy(self) -> RetryPolicy:
         """How often and how long requests are repeated."""
         return self._policy
+
+    @property
+    def locked_policy(self) -> RetryPolicy:
+        """The policy of a write that Airflow's database may refuse while locked: SQLite's lock can
+        last a few seconds under concurrent writers, so more patience than usual."""
+        return attrs.evolve(self._policy, attempts=5, max_wait_seconds=2.0)
 
     def call(
         self,

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import tenacity
 from dli.adapters.basecamp.operations import operation_for
 from dli.adapters.http_retry import RetryPolicy, send_with_retries
 from dli.adapters.urls import display_url
@@ -149,10 +150,9 @@ class BasecampClient:
         raise self._error(response)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        refusals = 0
-        while True:
+        def attempt() -> httpx.Response:
             try:
-                response = send_with_retries(
+                return send_with_retries(
                     lambda: self._http.request(method, path, **kwargs),
                     method=method,
                     policy=self._policy,
@@ -161,13 +161,17 @@ class BasecampClient:
                 )
             except httpx.TransportError as exc:
                 raise self._unreachable(exc) from None
-            wait = _refused_for_now(response)
-            if wait is None or refusals >= self._policy.attempts - 1:
-                return response
-            # A busy refusal (503 with Retry-After) was not worked on: safe to repeat for any method,
-            # after the wait the server asked for.
-            refusals += 1
-            self._sleep(wait)
+
+        # A busy refusal (503 with Retry-After) was not worked on: safe to repeat for any method,
+        # after the wait the server asked for. Giving up returns the last refusal, reported as any 503.
+        busy = tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda response: _refused_for_now(response) is not None),
+            wait=lambda state: _refused_for_now(state.outcome.result()) or 0.0,  # type: ignore[union-attr]
+            stop=tenacity.stop_after_attempt(max(1, self._policy.attempts)),
+            sleep=self._sleep,
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
+        )
+        return busy(attempt)
 
     def _unreachable(self, exc: httpx.TransportError) -> ServerUnreachableError:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):

@@ -24,11 +24,12 @@ import threading
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
 from dli.domain.model.enums import RunStatus, RunType, SourceType
-from dli.domain.model.errors import DLIError, InvalidStateError, WorkflowNotFoundError
+from dli.domain.model.errors import ConfigurationError, DLIError, InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import RunRecord, WorkflowState
@@ -64,6 +65,22 @@ class _Run:
 
 class InMemoryOrchestrator:
     """The fake of the Orchestrator port."""
+
+    @classmethod
+    def from_url(cls, url: str, *, clock: Clock, store: SpecStore | None = None) -> InMemoryOrchestrator:
+        """The simulation ``memory://?queue_seconds=0.1&run_seconds=0.2`` names (fast runs: tests, demos).
+
+        Raises:
+            ConfigurationError: A timing that is not a number, or an unknown option (DLI-001).
+        """
+        options = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+        try:
+            timings = {k: float(options.pop(k)) for k in ("queue_seconds", "run_seconds") if k in options}
+        except ValueError:
+            raise ConfigurationError(f"Invalid orchestrator URL {url!r}: timings must be numbers") from None
+        if options:
+            raise ConfigurationError(f"Unknown option(s) in {url!r}: {', '.join(sorted(options))}")
+        return cls(clock=clock, store=store, **timings)
 
     def __init__(
         self, *, clock: Clock, queue_seconds: float = 1.0, run_seconds: float = 3.0, store: SpecStore | None = None

@@ -1,11 +1,32 @@
-"""What the spec stores share: the etag of stored bytes and the errors of conditional writes."""
+"""What the spec stores share: the etag of stored bytes, the errors of conditional writes, and the
+base of the stores that stand in front of another one."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError, already_registered
 
-__all__ = ["already_exists", "changed_since_read", "etag_of"]
+if TYPE_CHECKING:
+    from dli.ports import SpecStore
+
+__all__ = ["StoreDecorator", "already_exists", "changed_since_read", "etag_of"]
+
+
+class StoreDecorator:
+    """A spec store in front of another, ``inner`` (an index, a disk cache): it has the inner store's URL."""
+
+    _inner: SpecStore
+
+    @property
+    def inner(self) -> SpecStore:
+        """The decorated store."""
+        return self._inner
+
+    @property
+    def url(self) -> str:
+        return self._inner.url
 
 
 def etag_of(raw: bytes) -> str:

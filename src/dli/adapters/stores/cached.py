@@ -28,6 +28,7 @@ from pathlib import Path
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
 from dli.adapters.files import write_atomic
 from dli.adapters.stores._feed import FeedFollower
+from dli.adapters.stores._shared import StoreDecorator
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ServerError, StoreUnavailableError
 from dli.domain.model.spec import SpecDocument
@@ -52,7 +53,7 @@ def _safe(etag: str) -> str:
     return "".join(c for c in etag if c.isalnum())
 
 
-class DiskCachedSpecStore:
+class DiskCachedSpecStore(StoreDecorator):
     """Reads through a per-version disk cache; serves the cache while the store is unreachable."""
 
     def __init__(
@@ -75,15 +76,6 @@ class DiskCachedSpecStore:
             if isinstance(inner, ChangeFeed)
             else None
         )
-
-    @property
-    def inner(self) -> SpecStore:
-        """The decorated store."""
-        return self._inner
-
-    @property
-    def url(self) -> str:
-        return self._inner.url
 
     def __repr__(self) -> str:
         return f"DiskCachedSpecStore({self._inner.url!r}, cache_dir={str(self._dir)!r})"

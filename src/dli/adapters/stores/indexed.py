@@ -39,6 +39,7 @@ from dli.domain.model.override import Resolution, Transition, diff_resolutions, 
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
 from dli.adapters.stores._feed import FeedFollower, FeedRead
+from dli.adapters.stores._shared import StoreDecorator
 from dli.ports.change_feed import ChangeFeed
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
@@ -99,7 +100,7 @@ class _Index:
                 mine[source].pop(name, None)
 
 
-class IndexedSpecStore:
+class IndexedSpecStore(StoreDecorator):
     """Serves ``list_etags``, ``read`` and ``catalog`` from an index refreshed by ``check()``; writes go through."""
 
     def __init__(
@@ -144,15 +145,6 @@ class IndexedSpecStore:
         # When a check last found the store failing, and how: callers that waited for that check
         # share its answer rather than each waiting once more for a hung store.
         self._failed: tuple[float, ServerError] | None = None
-
-    @property
-    def inner(self) -> SpecStore:
-        """The decorated store."""
-        return self._inner
-
-    @property
-    def url(self) -> str:
-        return self._inner.url
 
     def __repr__(self) -> str:
         return f"IndexedSpecStore({self._inner.url!r})"

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import boto3
 import structlog
+import tenacity
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
@@ -103,6 +104,10 @@ def _status(exc: ClientError) -> int:
 
 def _etag(response: Mapping[str, Any]) -> str:
     return str(response.get("ETag", "")).strip('"')
+
+
+class _ConcurrentWrite(Exception):
+    """S3 refused a create with 409 Conflict (another write to the key in flight) and the key is free."""
 
 
 class S3SpecStore:
@@ -218,7 +223,7 @@ class S3SpecStore:
         enforced = self._enforced().if_none_match
         if not enforced and self._head(key) is not None:
             raise already_exists(source, document.name)
-        for _attempt in range(3):
+        def attempt() -> str:
             try:
                 extra = {"IfNoneMatch": "*"} if enforced else {}
                 response = self._call("write", lambda: self._put(key, raw, **extra), passthrough=True)
@@ -229,7 +234,7 @@ class S3SpecStore:
                 if code in _CONFLICT or _status(exc) == 409:
                     if self._head(key) is not None:
                         raise already_exists(source, document.name) from None
-                    continue
+                    raise _ConcurrentWrite from None
                 raise self._unavailable("write", exc) from None
             etag = _etag(response) or etag_of(raw)
             if not enforced:
@@ -240,7 +245,18 @@ class S3SpecStore:
                 etag = fetched[1]
             self._record(source, document.name)
             return etag
-        raise already_exists(source, document.name)
+
+        def gave_up(_state: tenacity.RetryCallState) -> str:
+            raise already_exists(source, document.name)
+
+        # A conflict with a write still in flight while the key stays free: try again at once, a few
+        # times; a key that stays contended is as good as taken.
+        conflicts = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_ConcurrentWrite),
+            stop=tenacity.stop_after_attempt(3),
+            retry_error_callback=gave_up,
+        )
+        return conflicts(attempt)
 
     def replace(self, source: SourceType, document: SpecDocument, *, etag: str) -> str:
         raw = document_to_bytes(document)

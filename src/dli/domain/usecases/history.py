@@ -7,6 +7,7 @@ import attrs
 from dli.domain.model.enums import ResultStatus, RunStatus, SourceType
 from dli.domain.model.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
 from dli.domain.model.names import closest_name
+from dli.domain.usecases._workflows import run_fields
 from dli.domain.model.rules import checked
 from dli.domain.usecases.message import (
     LIMIT,
@@ -70,20 +71,7 @@ def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestr
         names = of_source if names is None else names & of_source
     records, total = orchestrator.list_runs(names=names, status=message.run_status, limit=message.limit)
     runs = tuple(
-        WorkflowRun(
-            run_id=r.run_id,
-            dataset_name=r.dataset_name,
-            source_type=SourceType.CODE if r.dataset_name in code else SourceType.MANUAL,
-            status=r.status,
-            run_type=r.run_type,
-            parameters=dict(r.parameters),
-            logical_date=r.logical_date,
-            started_at=r.started_at,
-            finished_at=r.finished_at,
-            error_message=r.error_message,
-            triggered_by=r.triggered_by,
-            retry=r.retry,
-        )
+        WorkflowRun(status=r.status, **run_fields(r, SourceType.CODE if r.dataset_name in code else SourceType.MANUAL))
         for r in records
     )
     info = None

@@ -12,7 +12,7 @@ from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.parameters import BUILTIN_PARAMETERS, coerce_parameters
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.model.workflow import RunLogs, WorkflowRunResult, WorkflowStatusResult
-from dli.domain.usecases._workflows import require_active
+from dli.domain.usecases._workflows import require_active, run_fields
 from dli.domain.usecases.message import (
     NAME,
     RUN_ID,
@@ -188,18 +188,7 @@ def get_run_status(message: GetRunStatus, *, store: SpecStore, orchestrator: Orc
     record = _require_run(message.run_id, orchestrator)
     code = store.read(SourceType.CODE, record.dataset_name) is not None
     return WorkflowStatusResult(
-        run_id=record.run_id,
-        dataset_name=record.dataset_name,
-        source_type=SourceType.CODE if code else SourceType.MANUAL,
-        run_status=record.status,
-        run_type=record.run_type,
-        parameters=dict(record.parameters),
-        logical_date=record.logical_date,
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-        error_message=record.error_message,
-        triggered_by=record.triggered_by,
-        retry=record.retry,
+        run_status=record.status, **run_fields(record, SourceType.CODE if code else SourceType.MANUAL)
     )
 
 

@@ -50,13 +50,9 @@ def publish(
         dry_run=dry_run,
         publisher=os.environ.get("DLI_PUBLISHER") or None,
     )
-    if format == "json":
-        from dli.entrypoints.cli.render import print_json
+    from dli.entrypoints.cli.render import output
 
-        print_json(session, result)
-    else:
-        render_publish(session, result)
-    return 0
+    return output(session, result, format, render_publish)
 
 
 def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishResult, imported lazily

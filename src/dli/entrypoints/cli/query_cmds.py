@@ -20,11 +20,7 @@ def status(run_id: RunIdArg, /, *, format: Format = "table") -> int:  # noqa: A0
     result = session.api.get_status(run_id)
     from dli.entrypoints.cli import render
 
-    if format == "json":
-        render.print_json(session, result)
-    else:
-        render.render_status(session, result)
-    return 0
+    return render.output(session, result, format, render.render_status)
 
 
 def list_workflows(
@@ -59,11 +55,7 @@ def list_workflows(
     )
     from dli.entrypoints.cli import render
 
-    if format == "json":
-        render.print_json(session, result)
-    else:
-        render.render_list(session, result)
-    return 0
+    return render.output(session, result, format, render.render_list)
 
 
 def history(
@@ -91,8 +83,5 @@ def history(
     )
     from dli.entrypoints.cli import render
 
-    if format == "json":
-        render.print_json(session, result)
-    else:
-        render.render_history(session, result, dataset_info_of=dataset if show_dataset_info else None)
-    return 0
+    info_of = dataset if show_dataset_info else None
+    return render.output(session, result, format, render.render_history, dataset_info_of=info_of)

@@ -111,14 +111,9 @@ def register(
     )
     # The spec is stored: say so first, whatever the wait below finds (a warning says when Airflow
     # could not be told; the registration still happened, so that alone is no failure).
-    if format == "json":
-        from dli.entrypoints.cli.render import print_json
+    from dli.entrypoints.cli.render import output, render_register
 
-        print_json(session, result)
-    else:
-        from dli.entrypoints.cli.render import render_register
-
-        render_register(session, result)
+    output(session, result, format, render_register)
     if wait:
         session.api.wait_until_live(
             result.dataset_name, timeout_seconds=wait_timeout, sleep=session.sleep, monotonic=session.monotonic
@@ -289,8 +284,4 @@ def unregister(
     result = session.api.unregister(dataset_name)
     from dli.entrypoints.cli import render
 
-    if format == "json":
-        render.print_json(session, result)
-    else:
-        render.render_run_result(session, result)
-    return 0
+    return render.output(session, result, format, render.render_run_result)

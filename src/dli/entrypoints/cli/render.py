@@ -9,7 +9,7 @@ import datetime as dt
 import io
 import json
 import zoneinfo
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -226,6 +226,16 @@ def print_json(session: Session, value: Any) -> None:
     from dli.entrypoints.bootstrap import json_ready as to_jsonable
 
     session.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+
+
+def output(session: Session, result: Any, format: str, table: Callable[..., None], **options: Any) -> int:  # noqa: A002
+    """The end of a command: ``result`` as JSON (``--format json``) or in its human form (``table``,
+    given ``options``); the exit code, 0."""
+    if format == "json":
+        print_json(session, result)
+    else:
+        table(session, result, **options)
+    return 0
 
 
 # -- results ----------------------------------------------------------------------------------

@@ -48,13 +48,11 @@ def run(
     from dli.entrypoints.cli import render
 
     if dry_run or not wait or result.run_id is None:
-        if format == "json":
-            render.print_json(session, result)
-        elif dry_run:
-            render.render_run_result(session, result, title=f"Dry run: parameters valid for {dataset_name} (nothing was run)")
+        if dry_run:
+            title = f"Dry run: parameters valid for {dataset_name} (nothing was run)"
         else:
-            render.render_run_result(session, result, title=f"Run triggered: {dataset_name}")
-        return 0
+            title = f"Run triggered: {dataset_name}"
+        return render.output(session, result, format, render.render_run_result, title=title)
     if format != "json":
         render.render_run_result(session, result, title=f"Run triggered: {dataset_name}")
     return _follow(session, result, [result.run_id], [""], timeout, poll, format, f"Waiting for {result.run_id}")
@@ -99,11 +97,7 @@ def backfill(
     )
     run_ids = list(result.run_ids) or ([result.run_id] if result.run_id else [])
     if dry_run or not wait or not run_ids:
-        if format == "json":
-            render.print_json(session, result)
-        else:
-            render.render_run_result(session, result, title=title)
-        return 0
+        return render.output(session, result, format, render.render_run_result, title=title)
     if format != "json":
         render.render_run_result(session, result, title=title)
     dates = list(result.dates) if len(result.dates) == len(run_ids) else [""] * len(run_ids)
@@ -137,11 +131,7 @@ def stop(run_id: RunIdArg, /, *, format: Format = "table") -> int:  # noqa: A002
     result = session.api.stop(run_id)
     from dli.entrypoints.cli import render
 
-    if format == "json":
-        render.print_json(session, result)
-    else:
-        render.render_run_result(session, result)
-    return 0
+    return render.output(session, result, format, render.render_run_result)
 
 
 LogsFormat = Annotated[Literal["text", "json"], Parameter(name=["--format", "-f"], help="Output format.")]

@@ -1,4 +1,4 @@
-"""Detached processes and their sessions (Linux), and loopback ports.
+"""Detached processes and their sessions (Linux; the process table through psutil), and loopback ports.
 
 Each component is started in a session of its own, so that stopping it reaches every process it
 spawned: Airflow runs each task in a process group of its own inside the same session, and a busy
@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+import psutil
 
 __all__ = [
     "free_port",
@@ -118,10 +120,7 @@ def signals_interrupt(signums: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) 
 def session_pids(sid: int) -> list[int]:
     """Pids of the live (non-zombie) processes of session ``sid``."""
     pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
+    for pid in psutil.pids():
         try:
             if os.getsid(pid) != sid:
                 continue
@@ -136,16 +135,12 @@ def _zombie(pid: int) -> bool:
     """Whether ``pid`` has exited and waits for its parent to collect it.
 
     ``os.getsid`` still answers for a zombie, and an orphan stays one until init collects it (some
-    inits take seconds, some never do): counting it would keep a stopped session "alive". No os call
-    tells the state, so it is read from /proc.
+    inits take seconds, some never do): counting it would keep a stopped session "alive".
     """
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return True  # collected meanwhile: as good as gone
-    state = stat.rfind(b")") + 2  # the command name in parentheses may hold spaces and ')'
-    return stat[state : state + 1] == b"Z"
 
 
 def session_alive(sid: int) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import tenacity
 import yaml
 
 from dli.domain.model.errors import ConfigurationError, ServerError
@@ -308,17 +309,23 @@ class DevStack:
         })
         return env
 
-    def _start_airflow(self, state: dict[str, Any], started: list[str], venv: Path, port: int,
-                       progress: Progress, timeout: float) -> None:
+    def _prepare(
+        self, name: str, what: str, flag: str, port: int, progress: Progress, *, starting: str | None = None
+    ) -> tuple[Path, str]:
+        """Check that ``port`` is free for component ``name`` and say it starts: its log and its URL."""
         if port_in_use(port):
             raise ConfigurationError(
-                f"Port {port} is already in use, so Airflow cannot listen on it",
-                hints=(f"Stop what uses it, or pass --airflow-port <free port> (e.g. {port + 10}).",),
+                f"Port {port} is already in use, so {what} cannot listen on it",
+                hints=(f"Stop what uses it, or pass {flag} <free port> (e.g. {port + 10}).",),
             )
-        log = self.home / "logs" / "airflow.log"
-        url = f"http://127.0.0.1:{port}"
-        progress(f"Starting Airflow standalone on port {port}, log:")
+        log = self.home / "logs" / f"{name}.log"
+        progress(f"Starting {starting or what} on port {port}, log:")
         progress(f"  {log}")
+        return log, f"http://127.0.0.1:{port}"
+
+    def _start_airflow(self, state: dict[str, Any], started: list[str], venv: Path, port: int,
+                       progress: Progress, timeout: float) -> None:
+        log, url = self._prepare("airflow", "Airflow", "--airflow-port", port, progress, starting="Airflow standalone")
         self._launch(state, started, "airflow", [str(venv / "bin" / "airflow"), "standalone"],
                      env=self._airflow_env(venv, port), log=log, cwd=self.home / "airflow",
                      entry={"port": port, "url": url, "log": str(log), "venv": str(venv)})
@@ -326,17 +333,21 @@ class DevStack:
 
     def _airflow_password(self, timeout: float) -> str:
         path = self.home / "airflow" / "simple_auth_manager_passwords.json.generated"
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return str(json.loads(path.read_text())["admin"])
-            except (OSError, ValueError, KeyError):
-                if time.monotonic() > deadline:
-                    raise ServerError(
-                        f"Airflow wrote no admin password to {path}",
-                        hints=(f"Airflow's log says why: {self.home / 'logs' / 'airflow.log'}",),
-                    ) from None
-                time.sleep(0.5)
+
+        def gave_up(_state: tenacity.RetryCallState) -> str:
+            raise ServerError(
+                f"Airflow wrote no admin password to {path}",
+                hints=(f"Airflow's log says why: {self.home / 'logs' / 'airflow.log'}",),
+            ) from None
+
+        # Airflow writes the file once it has started: read it again until it is there and whole.
+        until_written = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((OSError, ValueError, KeyError)),
+            wait=tenacity.wait_fixed(0.5),
+            stop=tenacity.stop_after_delay(timeout),
+            retry_error_callback=gave_up,
+        )
+        return until_written(lambda: str(json.loads(path.read_text())["admin"]))
 
     def _basecamp_bin(self) -> str:
         candidate = Path(sys.executable).parent / "basecamp"
@@ -344,15 +355,7 @@ class DevStack:
 
     def _start_basecamp(self, state: dict[str, Any], started: list[str], port: int, airflow_url: str,
                         password: str, progress: Progress, timeout: float) -> None:
-        if port_in_use(port):
-            raise ConfigurationError(
-                f"Port {port} is already in use, so the Basecamp server cannot listen on it",
-                hints=(f"Stop what uses it, or pass --server-port <free port> (e.g. {port + 10}).",),
-            )
-        log = self.home / "logs" / "basecamp.log"
-        url = f"http://127.0.0.1:{port}"
-        progress(f"Starting the Basecamp server on port {port}, log:")
-        progress(f"  {log}")
+        log, url = self._prepare("basecamp", "the Basecamp server", "--server-port", port, progress)
         # Airflow standalone on SQLite, on a laptop busy running it, can take longer than the
         # production default (10 s) to answer; the CLI's own timeout (30 s) stays the longer one.
         env = {

@@ -49,6 +49,10 @@ class ScriptedS3:
         self._next("get_object")
         raise ClientError({"Error": {"Code": "NoSuchKey"}, "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetObject")
 
+    def head_object(self, **_: Any) -> dict[str, Any]:
+        self._next("head_object")
+        raise ClientError({"Error": {"Code": "404"}, "ResponseMetadata": {"HTTPStatusCode": 404}}, "HeadObject")
+
 
 def _store(client: ScriptedS3) -> S3SpecStore:
     return S3SpecStore(
@@ -87,6 +91,24 @@ def test_a_refused_write_records_no_change() -> None:
     with pytest.raises(WorkflowAlreadyExistsError):
         _store(client).create(SourceType.MANUAL, make_document("shop.a"))
     assert client.calls == ["put_object"]
+
+
+def _conflict() -> ClientError:
+    error = {"Error": {"Code": "ConditionalRequestConflict"}, "ResponseMetadata": {"HTTPStatusCode": 409}}
+    return ClientError(error, "PutObject")
+
+
+def test_a_create_that_met_a_concurrent_write_to_a_key_still_free_is_sent_again() -> None:
+    client = ScriptedS3(put_object=[_conflict()])
+    assert _store(client).create(SourceType.MANUAL, make_document("shop.a")) == "e1"
+    assert client.calls == ["put_object", "head_object", "put_object", "record_change"]
+
+
+def test_a_create_that_keeps_meeting_concurrent_writes_is_already_exists_after_three_attempts() -> None:
+    client = ScriptedS3(put_object=[_conflict(), _conflict(), _conflict(), _conflict()])
+    with pytest.raises(WorkflowAlreadyExistsError):
+        _store(client).create(SourceType.MANUAL, make_document("shop.a"))
+    assert client.calls == ["put_object", "head_object"] * 3
 
 
 @pytest.mark.parametrize("failure", [ReadTimeoutError(endpoint_url=ENDPOINT), ConnectionClosedError(endpoint_url=ENDPOINT)])

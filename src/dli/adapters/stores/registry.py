@@ -1,0 +1,97 @@
+"""The one registry of spec store URLs: ``memory://``, ``file:///path``, ``s3://bucket/prefix``.
+
+The server, LOCAL mode, publish and the DAG factory open their store here (through the composition
+root). Each store's adapter is imported only when its scheme is used: boto3 costs a command that
+never reads S3 nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from dli.adapters.urls import display_url
+from dli.domain.model.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from dli.domain.model.enums import SourceType
+    from dli.ports import SpecStore
+
+__all__ = ["STORE_SCHEMES", "open_factory_store", "open_store"]
+
+
+def _memory_store(url: str, **_timeouts: float | None) -> SpecStore:
+    from dli.adapters.stores.memory import InMemorySpecStore
+
+    return InMemorySpecStore(url=url)
+
+
+def _file_store(url: str, **_timeouts: float | None) -> SpecStore:
+    from dli.adapters.stores.filesystem import FilesystemSpecStore
+
+    return FilesystemSpecStore.from_url(url)
+
+
+def _s3_store(
+    url: str, *, connect_timeout_seconds: float | None = None, read_timeout_seconds: float | None = None
+) -> SpecStore:
+    from dli.adapters.stores.s3 import S3SpecStore
+
+    timeouts = {
+        key: value
+        for key, value in (("connect_timeout", connect_timeout_seconds), ("read_timeout", read_timeout_seconds))
+        if value is not None
+    }
+    return S3SpecStore.from_url(url, **timeouts)
+
+
+STORE_SCHEMES: Mapping[str, Callable[..., SpecStore]] = {
+    "memory": _memory_store,
+    "file": _file_store,
+    "s3": _s3_store,
+}
+"""URL scheme -> the spec store it names.
+
+Each factory takes the URL and the keyword arguments ``connect_timeout_seconds`` and
+``read_timeout_seconds`` (``None``: the adapter's default); stores that do no network I/O ignore them.
+"""
+
+
+def open_store(
+    url: str, *, connect_timeout_seconds: float | None = None, read_timeout_seconds: float | None = None
+) -> SpecStore:
+    """The spec store ``url`` names (DLI-001 for a scheme no store has)."""
+    factory = STORE_SCHEMES.get(urlsplit(url).scheme)
+    if factory is None:
+        raise ConfigurationError(
+            f"Unknown spec store URL {display_url(url)!r}",
+            hints=("Use memory://, file:///absolute/path or s3://bucket/prefix.",),
+        )
+    return factory(url, connect_timeout_seconds=connect_timeout_seconds, read_timeout_seconds=read_timeout_seconds)
+
+
+def open_factory_store(
+    url: str,
+    *,
+    cache_dir: Path | None = None,
+    listed: Mapping[SourceType, Mapping[str, str]] | None = None,
+    full_listing_interval_seconds: float = 300.0,
+) -> SpecStore:
+    """The store as the DAG factory reads it: ``s3://`` through a disk cache refreshed by ETag.
+
+    ``listed``: the etags of a listing made elsewhere (the DAG bundle's index): the cache serves
+    those versions without listing S3 again. Between two full listings, at most
+    ``full_listing_interval_seconds`` apart, an instance kept across listings (the bundle's) reads
+    the store's change feed instead.
+    """
+    store = open_store(url)
+    if urlsplit(url).scheme != "s3":
+        return store
+    from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
+
+    return DiskCachedSpecStore(
+        store, cache_dir=cache_dir or default_cache_dir(url), listed=listed,
+        full_listing_interval_seconds=full_listing_interval_seconds,
+    )

@@ -1,0 +1,164 @@
+"""The ``WorkflowAPI`` facade's wiring for each execution mode, and the bus ``publish`` runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from dli.domain.model.errors import ConfigurationError
+from dli.entrypoints.bootstrap.orchestrators import build_orchestrator
+from dli.entrypoints.bootstrap.stores import build_store
+from dli.entrypoints.bootstrap.timeouts import env_seconds
+from dli.entrypoints.context import ExecutionContext, ExecutionMode
+
+if TYPE_CHECKING:
+    from dli.domain.model.spec import DatasetSpec
+    from dli.domain.usecases.bus import Handles, MessageBus
+    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
+
+__all__ = ["Wiring", "bootstrap", "build_publisher", "system_clock"]
+
+
+def system_clock(clock: Clock | None) -> Clock:
+    """``clock``, or the system's when none is given."""
+    if clock is not None:
+        return clock
+    from dli.adapters.clock import SystemClock
+
+    return SystemClock()
+
+
+class Wiring(NamedTuple):
+    """What a ``WorkflowAPI`` runs on.
+
+    A named tuple rather than an attrs class: every facade is wired here, and creating an attrs
+    class costs each CLI start.
+    """
+
+    bus: Handles
+    """Carries out the workflow messages: in process (MOCK, LOCAL) or through Basecamp (SERVER)."""
+    local_specs: LocalSpecs
+    """The user's project."""
+    publisher: Callable[[str, Path], Handles]
+    """A bus from a project to the store at a URL, for ``publish`` (CI writes the store directly)."""
+
+
+def _bus(
+    context: ExecutionContext, *, store: SpecStore | None, orchestrator: Orchestrator | None, clock: Clock | None
+) -> Handles:
+    from dli.domain.usecases.bus import MessageBus
+
+    mode = context.execution_mode
+    if mode is ExecutionMode.SERVER:
+        if not context.server_url:
+            raise ConfigurationError(
+                "server_url required for SERVER mode",
+                hints=("Pass --server URL, set DLI_SERVER_URL, or use --mode mock.",),
+            )
+        from dli.adapters.basecamp.client import BasecampClient
+
+        return BasecampClient(
+            base_url=context.server_url, token=context.api_token, timeout_seconds=context.timeout_seconds
+        )
+    clock = system_clock(clock)
+    if mode is ExecutionMode.MOCK:
+        from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+        from dli.adapters.simulation.seed import seed_mock
+        from dli.adapters.stores.memory import InMemorySpecStore
+
+        if store is None and orchestrator is None:
+            mock_store = InMemorySpecStore()
+            mock_orchestrator = InMemoryOrchestrator(clock=clock, store=mock_store)
+            seed_mock(mock_store, mock_orchestrator, now=clock.now())
+            store, orchestrator = mock_store, mock_orchestrator
+        store = store or InMemorySpecStore()
+        orchestrator = orchestrator or InMemoryOrchestrator(clock=clock, store=store)
+    else:  # LOCAL
+        if store is None:
+            if not context.store_url:
+                raise ConfigurationError("store_url required for LOCAL mode", hints=("Set DLI_STORE_URL.",))
+            store = build_store(context.store_url)
+        if orchestrator is None:
+            if not context.airflow_url:
+                raise ConfigurationError("airflow_url required for LOCAL mode", hints=("Set DLI_AIRFLOW_URL.",))
+            orchestrator = build_orchestrator(
+                context.airflow_url,
+                clock=clock,
+                username=context.airflow_username,
+                password=context.airflow_password,
+                timeout_seconds=context.timeout_seconds,
+                connect_timeout_seconds=env_seconds("DLI_AIRFLOW_CONNECT_TIMEOUT"),
+                read_timeout_seconds=env_seconds("DLI_AIRFLOW_READ_TIMEOUT"),
+                store=store,
+            )
+    return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
+
+
+def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None = None) -> MessageBus:
+    """The bus ``dli workflow publish`` runs on: the project on disk and the store at ``store_url``.
+
+    Raises:
+        ConfigurationError: ``project_path`` is not a dli project (no ``dli.yaml``) (DLI-001).
+    """
+    from dli.adapters.local_project import FilesystemProject
+    from dli.domain.usecases.bus import MessageBus
+
+    root = Path(project_path)
+    if not (root / "dli.yaml").is_file():
+        # Guard: with --prune, publishing an empty directory would delete every code spec.
+        raise ConfigurationError(
+            f"{root} is not a dli project (no dli.yaml)",
+            hints=("Run publish from the project root or pass --path to it.",),
+        )
+    return MessageBus(store=build_store(store_url), local_specs=FilesystemProject(root), clock=system_clock(clock))
+
+
+class _ProjectOnFirstUse:
+    """The project on disk, opened when a command first reads a spec.
+
+    Most commands (``list``, ``status``, ``history`` ...) never read the local project: they do not
+    pay for importing and building its adapter.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._project: LocalSpecs | None = None
+
+    def _opened(self) -> LocalSpecs:
+        if self._project is None:
+            from dli.adapters.local_project import FilesystemProject
+
+            self._project = FilesystemProject(self._root)
+        return self._project
+
+    def find(self, name: str) -> DatasetSpec | None:
+        return self._opened().find(name)
+
+    def all(self) -> Sequence[DatasetSpec]:
+        return self._opened().all()
+
+    def warnings(self) -> tuple[str, ...]:
+        return self._project.warnings() if self._project is not None else ()
+
+
+def bootstrap(
+    context: ExecutionContext | None = None,
+    *,
+    bus: Handles | None = None,
+    local_specs: LocalSpecs | None = None,
+    store: SpecStore | None = None,
+    orchestrator: Orchestrator | None = None,
+    clock: Clock | None = None,
+) -> Wiring:
+    """Wire a ``WorkflowAPI`` for ``context``; every port may be swapped (tests pass fakes here)."""
+    context = context or ExecutionContext()
+    if bus is None:
+        bus = _bus(context, store=store, orchestrator=orchestrator, clock=clock)
+    if local_specs is None:
+        local_specs = _ProjectOnFirstUse(context.project_path)
+
+    def publisher(store_url: str, project_path: Path) -> Handles:
+        return build_publisher(store_url=store_url, project_path=project_path, clock=clock)
+
+    return Wiring(bus=bus, local_specs=local_specs, publisher=publisher)
