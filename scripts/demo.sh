@@ -33,11 +33,11 @@ show dli workflow register shop.daily_revenue --cron "30 7 * * *" --tz Asia/Seou
 show dli workflow list
 
 step "Run one now and follow it"
-show dli workflow run shop.orders_raw -p execution_date=2025-01-01 --wait
+show dli workflow run shop.orders_raw -p execution_date=2025-01-01 --wait --timeout 600
 
 step "Backfill three dates, in order"
-show dli workflow backfill shop.orders_raw -s 2025-01-02 -e 2025-01-04 --wait
-show dli workflow backfill shop.daily_revenue -s 2025-01-01 -e 2025-01-03 -p min_amount=50 --wait
+show dli workflow backfill shop.orders_raw -s 2025-01-02 -e 2025-01-04 --wait --timeout 600
+show dli workflow backfill shop.daily_revenue -s 2025-01-01 -e 2025-01-03 -p min_amount=50 --wait --timeout 600
 
 step "History, with the dataset's metadata"
 show dli workflow history -d shop.daily_revenue --show-dataset-info

@@ -57,6 +57,34 @@ def _processes_under(folder: Path) -> list[str]:
     return found
 
 
+def _run_logged(command: list[str], cwd: Path, env: dict[str, str], log: Path, *, timeout: float
+                ) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` with its output (both streams, in order) in ``log``; a command still running
+    after ``timeout`` is killed and reported with exit status -9, so the test can say where it stood."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+            out.write(f"\n[test] killed after {timeout:.0f} s\n")
+    return subprocess.CompletedProcess(command, proc.returncode, log.read_text(errors="replace"), "")
+
+
+def _diagnosis(clone: Path, output: str) -> str:
+    """What a failed or hung step printed last, and what the stack's logs said that looks like trouble."""
+    parts = ["--- last output ---", output[-5000:]]
+    for log in sorted((clone / ".dli-dev" / "logs").glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        trouble = [line for i, line in enumerate(lines)
+                   if any(re.search(r"ERROR|Traceback|locked|died|Exception", near) for near in lines[max(0, i - 8):i + 1])]
+        parts += [f"--- {log.name}: {len(lines)} lines, last trouble ---", *trouble[-25:],
+                  f"--- {log.name}: last lines ---", *lines[-15:]]
+    return "\n".join(parts)
+
+
 @pytest.fixture
 def newcomer(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     clone = _fresh_clone(tmp_path / "dli")
@@ -74,13 +102,12 @@ def test_demo_then_tour_on_a_fresh_clone_succeed_and_dev_down_leaves_nothing_run
     assert not (clone / ".venv").exists() and not (clone / ".dli-dev").exists()
     pids: list[int] = []
     try:
-        demo = subprocess.run(["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True,
-                              timeout=1800)
+        demo = _run_logged(["bash", "scripts/demo.sh"], clone, env, clone.parent / "demo.log", timeout=1500)
         state = clone / ".dli-dev" / "state.json"
         if state.exists():
             recorded = json.loads(state.read_text())
             pids = [recorded[name]["pid"] for name in ("airflow", "basecamp") if name in recorded]
-        assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
+        assert demo.returncode == 0, _diagnosis(clone, demo.stdout)
         # What the example's SQL wrote, printed at the end: orders of 2025-01-01..04, revenue per day.
         written = demo.stdout.split("What the SQL wrote", 1)[1]
         orders, revenue = written.split("daily_revenue", 1)
@@ -89,9 +116,9 @@ def test_demo_then_tour_on_a_fresh_clone_succeed_and_dev_down_leaves_nothing_run
         assert sorted(set(re.findall(r"'(2025-01-0\d)'", revenue))) == ["2025-01-01", "2025-01-02", "2025-01-03"]
         assert (clone / "examples" / "shop").is_dir() and len(pids) == 2
 
-        tour = subprocess.run(["bash", "-euo", "pipefail", "-c", "set -x\n" + _tour((clone / "README.md").read_text())],
-                              cwd=clone, env=env, capture_output=True, text=True, timeout=900)
-        assert tour.returncode == 0, tour.stdout[-4000:] + tour.stderr[-4000:]
+        tour = _run_logged(["bash", "-euo", "pipefail", "-c", "set -x\n" + _tour((clone / "README.md").read_text())],
+                           clone, env, clone.parent / "tour.log", timeout=900)
+        assert tour.returncode == 0, _diagnosis(clone, tour.stdout)
         # The demo's two registrations, active (the demo's last publish pruned the code specs) ...
         assert "Total: 2 workflows (2 active)" in tour.stdout, tour.stdout
         # ... and after the tour's `publish`, `list --source manual` shows both overridden by code.

@@ -24,7 +24,9 @@ import tenacity
 import yaml
 
 from dli.domain.model.errors import ConfigurationError, ServerError
+from dli.entrypoints.airflow.sqlite_metadata import CONNECT_ARGS_PATH
 from dli.entrypoints.devstack.processes import (
+    free_port,
     leader_alive,
     port_in_use,
     session_alive,
@@ -305,6 +307,11 @@ class DevStack:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+            # Airflow's log servers default to the fixed ports 8793/8794: another Airflow on this machine
+            # (or a second stack) would hold them.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": CONNECT_ARGS_PATH,
             "PYTHONUNBUFFERED": "1",
         })
         return env

@@ -128,3 +128,21 @@ def test_every_spec_meant_for_the_local_database_finds_a_connection_airflow_has(
     defined = env.get(f"AIRFLOW_CONN_{conn_id.upper()}")
     assert defined is not None, f"{conn_id} is not defined for Airflow"
     assert json.loads(defined) == {"conn_type": "sqlite", "host": str(stack.database)}
+
+
+# -- Airflow's configuration ----------------------------------------------------------------------
+
+
+def test_airflow_waits_for_the_sqlite_lock_longer_than_the_drivers_five_seconds(tmp_path):
+    import importlib
+
+    env = DevStack(tmp_path / "home")._airflow_env(tmp_path / "venv", 8080)
+    module, _, name = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"].rpartition(".")
+    connect_args = getattr(importlib.import_module(module), name)
+    assert connect_args["timeout"] >= 30
+
+
+def test_airflow_log_servers_leave_the_default_ports_to_another_airflow_on_the_machine(tmp_path):
+    env = DevStack(tmp_path / "home")._airflow_env(tmp_path / "venv", 8080)
+    ports = {int(env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]), int(env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"])}
+    assert len(ports) == 2 and not ports & {8793, 8794, 8080}
