@@ -80,7 +80,7 @@ def _diagnosis(clone: Path, output: str) -> str:
         lines = log.read_text(errors="replace").splitlines()
         trouble = [line for i, line in enumerate(lines)
                    if any(re.search(r"ERROR|Traceback|locked|died|Exception", near) for near in lines[max(0, i - 8):i + 1])]
-        parts += [f"--- {log.name}: {len(lines)} lines, last trouble ---", *trouble[-25:],
+        parts += [f"--- {log.name}: {len(lines)} lines, last trouble ---", *trouble[-60:],
                   f"--- {log.name}: last lines ---", *lines[-15:]]
     return "\n".join(parts)
 
