@@ -29,7 +29,6 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
-from dli.entrypoints.airflow.sqlite_metadata import CONNECT_ARGS_PATH
 from dli.entrypoints.devstack.processes import free_port, stop_session
 
 DEFAULT_USERNAME = "admin"
@@ -109,8 +108,6 @@ class AirflowStack:
             # Log servers default to fixed ports 8793/8794: give each stack its own.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            # Wait for SQLite's lock 60 s rather than 5 s, as the local stack does (see the module).
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": CONNECT_ARGS_PATH,
             # New / changed DAG files get picked up quickly.
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",

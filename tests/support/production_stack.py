@@ -381,7 +381,6 @@ class ProductionStack:
         assert self.s3 is not None
         base = AirflowStack(self.venv, self.dags, self.home, port=self.api_port, username=self.username).build_env()
         base["PYTHONPATH"] = os.pathsep.join([base["PYTHONPATH"], str(self.root / "pylib")])
-        base.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS")  # SQLite's arguments; this stack is on PostgreSQL
         database = self.database_url
         base.update(
             {

@@ -8,8 +8,10 @@ and ``up`` can tell a half-started stack. ``down`` removes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -24,7 +26,6 @@ import tenacity
 import yaml
 
 from dli.domain.model.errors import ConfigurationError, ServerError
-from dli.entrypoints.airflow.sqlite_metadata import CONNECT_ARGS_PATH
 from dli.entrypoints.devstack.processes import (
     free_port,
     leader_alive,
@@ -311,7 +312,6 @@ class DevStack:
             # (or a second stack) would hold them.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": CONNECT_ARGS_PATH,
             "PYTHONUNBUFFERED": "1",
         })
         return env
@@ -333,6 +333,7 @@ class DevStack:
     def _start_airflow(self, state: dict[str, Any], started: list[str], venv: Path, port: int,
                        progress: Progress, timeout: float) -> None:
         log, url = self._prepare("airflow", "Airflow", "--airflow-port", port, progress, starting="Airflow standalone")
+        _write_ahead_logged(self.home / "airflow" / "airflow.db")
         self._launch(state, started, "airflow", [str(venv / "bin" / "airflow"), "standalone"],
                      env=self._airflow_env(venv, port), log=log, cwd=self.home / "airflow",
                      entry={"port": port, "url": url, "log": str(log), "venv": str(venv)})
@@ -470,3 +471,15 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def _write_ahead_logged(database: Path) -> None:
+    """Put Airflow's SQLite metadata database in write-ahead-log mode (kept in the file).
+
+    In SQLite's default mode a writer waits for every reader: the API server's reads and the
+    scheduler's commits lock each other out, and on a busy machine Airflow's requests fail with
+    "database is locked". With a write-ahead log readers never block the writer.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
