@@ -50,7 +50,7 @@ class AirflowEnv:
 @pytest.fixture(scope="module")
 def airflow_orchestrator(stack: E2EStack) -> AirflowOrchestrator:
     store = FilesystemSpecStore(stack.store_dir)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for name, sql in _SQL.items():
         if store.read(SourceType.MANUAL, name) is None:
             spec = DatasetSpec(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from itertools import pairwise
 
 import pytest
 
@@ -100,7 +101,7 @@ class OrchestratorContract:
         assert [f.run_type for f in finals] == [RunType.BACKFILL] * 3
         assert [f.logical_date.date() for f in finals] == dates
         assert [f.parameters.get("execution_date") for f in finals] == [d.isoformat() for d in dates]
-        assert all(a.finished_at <= b.started_at for a, b in zip(finals, finals[1:]))
+        assert all(a.finished_at <= b.started_at for a, b in pairwise(finals))
 
     def test_backfill_stops_after_the_first_failed_date(self, orch_env):
         orch = orch_env.orchestrator

@@ -32,14 +32,14 @@ from concurrent.futures import ThreadPoolExecutor
 import attrs
 import structlog
 
+from dli.adapters.stores._feed import FeedFollower, FeedRead
+from dli.adapters.stores._shared import StoreDecorator
 from dli.domain.model.catalog import Catalog, FireTimes, broken_spec, misnamed
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ServerError, SpecInvalidError, WorkflowRegistrationError
 from dli.domain.model.override import Resolution, Transition, diff_resolutions, resolve_override
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
-from dli.adapters.stores._feed import FeedFollower, FeedRead
-from dli.adapters.stores._shared import StoreDecorator
 from dli.ports.change_feed import ChangeFeed
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
@@ -129,7 +129,7 @@ class IndexedSpecStore(StoreDecorator):
             if isinstance(inner, ChangeFeed)
             else None
         )
-        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._log = logger or structlog.get_logger("dli.spec_index")
         self._lock = threading.RLock()
         self._check_lock = threading.Lock()

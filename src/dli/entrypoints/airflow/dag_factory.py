@@ -72,7 +72,7 @@ BROKEN_TAG = airflow_runs.BROKEN_TAG
 BROKEN_PREFIX = airflow_runs.BROKEN_PREFIX
 # start_date when a document has no registration time: any past date works, but unpausing such a
 # DAG makes Airflow run its latest past tick at once (see docs/airflow.md).
-_FALLBACK_START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+_FALLBACK_START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 _TEMPLATE_EXT = (".sql", ".json")
 # How often a waiting dli_guard looks again (it frees its worker slot in between: reschedule mode).
 GUARD_POKE_SECONDS = 3.0
@@ -347,9 +347,9 @@ def build_dag(
     previous = DliGuard(task_id=TASK_ID_GUARD, dag=dag)
     declares_date = spec.parameter("execution_date") is not None
     pre_ids, post_ids = statement_task_ids(spec)
-    steps = [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(pre_ids, spec.pre_statements)]
+    steps = [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(pre_ids, spec.pre_statements, strict=True)]
     steps.append((TASK_ID_QUERY, spec.query_statement, False))
-    steps += [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(post_ids, spec.post_statements)]
+    steps += [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(post_ids, spec.post_statements, strict=True)]
     for task_id, sql, continue_on_error in steps:
         task = DliSqlOperator(
             task_id=task_id,

@@ -291,7 +291,7 @@ async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
     while True:
         try:
             await anyio.to_thread.run_sync(settings.store.check)
-            app.state["last_check"] = dt.datetime.now(dt.timezone.utc)
+            app.state["last_check"] = dt.datetime.now(dt.UTC)
             app.state["last_check_error"] = None
         except DLIError as exc:
             app.state["last_check_error"] = f"[{exc.code.value}] {exc.message}"

@@ -153,7 +153,7 @@ class TestBackfill:
         lines = result.stdout.splitlines()
         status_of = {line.split()[0]: line.split()[2] for line in lines if line.startswith("2025-") and len(line.split()) >= 4}
         assert status_of == {"2025-01-01": "completed", "2025-01-02": "failed", "2025-01-03": "killed"}
-        assert lines[lines.index(next(l for l in lines if l.startswith("2025-01-02"))) + 1] == "  Error: disk full"
+        assert lines[lines.index(next(x for x in lines if x.startswith("2025-01-02"))) + 1] == "  Error: disk full"
 
     def test_wait_json_reports_every_date(self, cli):
         data = cli("workflow", "backfill", CLICKS, "-s", "2025-01-01", "-e", "2025-01-02", "--wait", "-f", "json").json()
