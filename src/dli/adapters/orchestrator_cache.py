@@ -24,10 +24,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from dli.domain.model.enums import RunStatus
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.runs import split_run_id
 from dli.domain.model.workflow import DagState
-from dli.domain.model.enums import RunStatus
 from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator, RunRecord, WorkflowState
 
 __all__ = ["CachingOrchestrator"]

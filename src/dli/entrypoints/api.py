@@ -29,18 +29,10 @@ from dli.domain.usecases.message import MAX_LIMIT, MAX_PAGE
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
-    from dli.domain.model.workflow import (
-        DagState,
-        RunLogs,
-        WorkflowHistoryResult,
-        WorkflowInfo,
-        WorkflowListResult,
-        WorkflowRegisterResult,
-        WorkflowRunResult,
-        WorkflowStatusResult,
-    )
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
+    from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult, WorkflowRegisterResult
+    from dli.domain.model.workflow_runs import RunLogs, WorkflowHistoryResult, WorkflowRunResult, WorkflowStatusResult
     from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore

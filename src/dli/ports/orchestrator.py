@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,31 +11,10 @@ import attrs
 from dli.domain.model.enums import RunStatus, RunType
 
 if TYPE_CHECKING:
-    from dli.domain.model.workflow import DagState, RetryWait
-    from dli.ports._backfill import BackfillHandle, ChainStep
+    from dli.domain.model.workflow import DagState
+    from dli.domain.model.workflow_runs import RetryWait
 
-__all__ = ["BackfillHandle", "ChainStep", "DagState", "Orchestrator", "RunRecord", "WorkflowState"]
-
-# Built on first use (PEP 562): a listing needs none of them, and creating an attrs class costs
-# start-up time.
-_LATER = {
-    "BackfillHandle": "dli.ports._backfill",
-    "ChainStep": "dli.ports._backfill",
-    "DagState": "dli.domain.model.workflow",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LATER.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LATER})
+__all__ = ["BackfillHandle", "ChainStep", "Orchestrator", "RunRecord", "WorkflowState"]
 
 
 @attrs.frozen(kw_only=True)
@@ -77,6 +55,30 @@ class WorkflowState:
     """Whether its schedule is paused; ``None`` when the orchestrator does not know it yet."""
     running: bool
     """Whether it has a pending or running run."""
+
+
+@attrs.frozen(kw_only=True)
+class BackfillHandle:
+    """A backfill that was started."""
+
+    backfill_id: str
+    """Orchestrator's id of the backfill."""
+    run_ids: tuple[str, ...]
+    """One run per date, in date order."""
+
+
+@attrs.frozen(kw_only=True)
+class ChainStep:
+    """One run of a chained backfill: a dataset and the date it processes."""
+
+    name: str
+    """The dataset (workflow)."""
+    date: dt.date
+    """The calendar day it processes (its ``execution_date``), in ``timezone``."""
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """Run parameters besides ``execution_date``."""
+    timezone: str = "UTC"
+    """The workflow's schedule timezone."""
 
 
 class Orchestrator(Protocol):

@@ -34,8 +34,9 @@ from dli.adapters.airflow.dags import PATTERN_CHARS, AirflowDags
 from dli.adapters.airflow.session import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, AirflowSession
 from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy
 from dli.domain.model.enums import RunStatus
+from dli.domain.model.workflow import DagState
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, ChainStep, RunRecord, WorkflowState
 
 __all__ = ["AirflowOrchestrator"]
 

@@ -23,8 +23,8 @@ from dli.adapters.codecs.yaml_documents import load_yaml
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, InvalidCronError, SpecInvalidError, describe
 from dli.domain.model.near_misses import closest_key
-from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.rules import Items, rule_of
+from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DEFAULT_RULES, QUERY_SOURCES, DatasetSpec, Parameter, SpecDocument, Statement
 
 __all__ = [

@@ -23,7 +23,7 @@ import itertools
 import threading
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -31,16 +31,14 @@ import attrs
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.errors import ConfigurationError, DLIError, InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
+from dli.domain.model.workflow import DagState
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, ChainStep, RunRecord, WorkflowState
 from dli.ports.spec_store import SpecStore
-
-if TYPE_CHECKING:  # built on first use (dli.ports.orchestrator): MOCK mode's listing needs none of them
-    from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState
 
 __all__ = ["InMemoryOrchestrator"]
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 
 @attrs.frozen
@@ -125,8 +123,6 @@ class InMemoryOrchestrator:
 
     def dag_state(self, name: str) -> DagState:
         """Always live: the simulation needs no parsing."""
-        from dli.ports.orchestrator import DagState
-
         return DagState(visible=True)
 
     def is_paused(self, name: str) -> bool | None:
@@ -180,14 +176,10 @@ class InMemoryOrchestrator:
         triggered_by: str | None,
         timezone: str = "UTC",
     ) -> BackfillHandle:
-        from dli.ports.orchestrator import ChainStep
-
         steps = [ChainStep(name=name, date=d, parameters=parameters, timezone=timezone) for d in dates]
         return self.backfill_chain(steps, triggered_by=triggered_by)
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
-        from dli.ports.orchestrator import BackfillHandle
-
         with self._lock:
             now = self._clock.now()
             backfill_id = str(next(self._ids))
@@ -389,7 +381,7 @@ class InMemoryOrchestrator:
                     record, status=RunStatus.FAILED, finished_at=end, error_message=run.fails_with, retry=None
                 )
             if now < next_begin:
-                from dli.domain.model.workflow import RetryWait
+                from dli.domain.model.workflow_runs import RetryWait
 
                 wait = RetryWait(
                     attempt=attempt,

@@ -20,7 +20,7 @@ from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.parameters import backfill_dates
 from dli.domain.model.rules import RULE
 from dli.domain.model.spec import DatasetSpec, SpecDocument
-from dli.domain.model.workflow import WorkflowRunResult
+from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import require_active
 from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.message import (

@@ -5,10 +5,11 @@ from __future__ import annotations
 import attrs
 
 from dli.domain.model.enums import ResultStatus, RunStatus, SourceType
-from dli.domain.model.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
 from dli.domain.model.names import closest_name
-from dli.domain.usecases._workflows import run_fields
 from dli.domain.model.rules import checked
+from dli.domain.model.workflow import DatasetInfo
+from dli.domain.model.workflow_runs import WorkflowHistoryResult, WorkflowRun
+from dli.domain.usecases._workflows import run_fields
 from dli.domain.usecases.message import (
     LIMIT,
     NAME,

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 
 from dli.domain.model.enums import RunStatus
-from dli.domain.model.workflow import WorkflowStatusResult
+from dli.domain.model.workflow_runs import WorkflowStatusResult
 from dli.entrypoints.cli.exit_codes import ExitCode
 from dli.entrypoints.cli.session import Session
 

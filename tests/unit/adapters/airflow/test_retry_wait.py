@@ -14,7 +14,7 @@ import pytest
 
 from dli.adapters.airflow.runs import retry_wait, timedelta_of
 from dli.domain.model.enums import RunStatus
-from dli.domain.model.workflow import RetryWait
+from dli.domain.model.workflow_runs import RetryWait
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 
 CAPTURED: dict[str, Any] = json.loads((Path(__file__).parent / "responses" / "up_for_retry.json").read_text())
@@ -23,7 +23,7 @@ TI = CAPTURED["task_instances_list"]["task_instances"][0]
 TASK = CAPTURED["task"]
 DAG, NATIVE = RUN["dag_id"], RUN["dag_run_id"]
 RUN_ID = f"{DAG}@{NATIVE}"
-FAILED_AT = dt.datetime(2026, 12, 7, 18, 50, 27, 219033, tzinfo=dt.timezone.utc)
+FAILED_AT = dt.datetime(2026, 12, 7, 18, 50, 27, 219033, tzinfo=dt.UTC)
 ERROR = "OperationalError: no such table: capture_no_such_table"
 
 
