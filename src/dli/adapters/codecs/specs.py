@@ -180,10 +180,10 @@ def _problems(exc: BaseException, path: tuple[str, ...]) -> Iterator[_Problem]:
         for sub in without:
             yield from _problems(sub, path)
     elif isinstance(exc, IterableValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            yield from _problems(sub, (*path, f"[{note.index}]"))
-        for sub in without:
+        items, rest = exc.group_exceptions()
+        for sub, item in items:
+            yield from _problems(sub, (*path, f"[{item.index}]"))
+        for sub in rest:
             yield from _problems(sub, path)
     else:
         yield _leaf(path, exc)

@@ -125,17 +125,20 @@ class DliSqlOperator(SQLExecuteQueryOperator):
 
     def _publish(self, context: Any) -> None:
         """Record the dataset's new data: the event starts the DAGs scheduled after it."""
+        dataset = self.publishes
+        if dataset is None:  # the DAG's schedule names no downstream that waits for it
+            return
         dag_run = context["dag_run"]
         if _is_backfill(dag_run):
             self.log.info("dli: a backfill run publishes nothing (it does not start downstream datasets)")
             return
         declared = context["params"].get("execution_date") if self.declares_execution_date else None
         date = str(declared) if declared else _date_macro(dag_run, timezone=self.publish_timezone)
-        extra = {"dataset": self.publishes, "execution_date": date, "run_id": make_run_id(self.publishes, dag_run.run_id)}
-        context["outlet_events"][AssetAlias(airflow_runs.publish_alias(self.publishes))].add(
-            dataset_asset(self.publishes), extra=extra
+        extra = {"dataset": dataset, "execution_date": date, "run_id": make_run_id(dataset, dag_run.run_id)}
+        context["outlet_events"][AssetAlias(airflow_runs.publish_alias(dataset))].add(
+            dataset_asset(dataset), extra=extra
         )
-        self.log.info("dli: published %s for execution_date %s", airflow_runs.asset_name(self.publishes), date)
+        self.log.info("dli: published %s for execution_date %s", airflow_runs.asset_name(dataset), date)
 
     def _execute(self, context: Any) -> Any:
         try:
