@@ -17,7 +17,6 @@ Every other method passes through unchanged.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -28,7 +27,7 @@ from dli.domain.model.enums import RunStatus
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.runs import split_run_id
 from dli.domain.model.workflow import DagState
-from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator, RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, Orchestrator, RunRecord, WorkflowState
 
 __all__ = ["CachingOrchestrator"]
 
@@ -183,21 +182,11 @@ class CachingOrchestrator:
         finally:
             self.forget(name)
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
         try:
-            return self._inner.backfill(
-                name, dates=dates, parameters=parameters, triggered_by=triggered_by, timezone=timezone
-            )
+            return self._inner.backfill(request)
         finally:
-            self.forget(name)
+            self.forget(request.name)
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
         try:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from dli.domain.model.workflow import DagState
     from dli.domain.model.workflow_runs import RetryWait
 
-__all__ = ["BackfillHandle", "ChainStep", "Orchestrator", "RunRecord", "WorkflowState"]
+__all__ = ["BackfillHandle", "BackfillRequest", "ChainStep", "Orchestrator", "RunRecord", "WorkflowState"]
 
 
 @attrs.frozen(kw_only=True)
@@ -65,6 +65,22 @@ class BackfillHandle:
     """Orchestrator's id of the backfill."""
     run_ids: tuple[str, ...]
     """One run per date, in date order."""
+
+
+@attrs.frozen(kw_only=True)
+class BackfillRequest:
+    """A backfill of one workflow: one run per date, in date order."""
+
+    name: str
+    """The dataset (workflow)."""
+    dates: Sequence[dt.date]
+    """The calendar days it processes (their ``execution_date``), in ``timezone``."""
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """Run parameters besides ``execution_date``."""
+    triggered_by: str | None = None
+    """Who asked for it."""
+    timezone: str = "UTC"
+    """The workflow's schedule timezone."""
 
 
 @attrs.frozen(kw_only=True)
@@ -127,18 +143,10 @@ class Orchestrator(Protocol):
         """Start an adhoc run now."""
         ...
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
         """Start one run per date, sequential in date order, stopping after the first failed date.
 
-        ``dates`` are calendar days in ``timezone``, the workflow's schedule timezone.
+        ``request.dates`` are calendar days in ``request.timezone``, the workflow's schedule timezone.
         """
         ...
 

@@ -20,7 +20,7 @@ import pytest
 
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
-from dli.ports.orchestrator import ChainStep, WorkflowState
+from dli.ports.orchestrator import BackfillRequest, ChainStep, WorkflowState
 
 UNKNOWN = "contract.never_registered"
 
@@ -92,7 +92,7 @@ class OrchestratorContract:
     def test_backfill_runs_dates_in_order(self, orch_env):
         orch = orch_env.orchestrator
         dates = [dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)]
-        handle = orch.backfill(orch_env.ok, dates=dates, parameters={}, triggered_by="bob")
+        handle = orch.backfill(BackfillRequest(name=orch_env.ok, dates=dates, triggered_by="bob"))
         assert len(handle.run_ids) == 3
         for run_id in handle.run_ids:
             orch_env.wait(_terminal(orch, run_id), 300)
@@ -106,7 +106,7 @@ class OrchestratorContract:
     def test_backfill_stops_after_the_first_failed_date(self, orch_env):
         orch = orch_env.orchestrator
         dates = [dt.date(2025, 2, 1), dt.date(2025, 2, 2), dt.date(2025, 2, 3)]
-        handle = orch.backfill(orch_env.failing, dates=dates, parameters={}, triggered_by=None)
+        handle = orch.backfill(BackfillRequest(name=orch_env.failing, dates=dates))
         for run_id in handle.run_ids:
             orch_env.wait(_terminal(orch, run_id), 300)
         finals = [orch.get_run(r) for r in handle.run_ids]

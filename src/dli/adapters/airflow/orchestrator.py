@@ -20,7 +20,6 @@ waits, errors), ``logs``, ``lists`` (paging) and ``session`` (authentication, ti
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
@@ -36,7 +35,7 @@ from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy
 from dli.domain.model.enums import RunStatus
 from dli.domain.model.workflow import DagState
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, ChainStep, RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, RunRecord, WorkflowState
 
 __all__ = ["AirflowOrchestrator"]
 
@@ -139,16 +138,10 @@ class AirflowOrchestrator:
 
     # -- backfills ---------------------------------------------------------------------------------
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
-        return self._backfills.of_dates(name, dates, parameters, triggered_by, timezone)
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
+        return self._backfills.of_dates(
+            request.name, request.dates, request.parameters, request.triggered_by, request.timezone
+        )
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
         return self._backfills.chain(steps, triggered_by)

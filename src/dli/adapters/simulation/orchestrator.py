@@ -33,7 +33,7 @@ from dli.domain.model.errors import ConfigurationError, DLIError, InvalidStateEr
 from dli.domain.model.runs import make_run_id, split_run_id
 from dli.domain.model.workflow import DagState
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, ChainStep, RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, RunRecord, WorkflowState
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["InMemoryOrchestrator"]
@@ -167,17 +167,12 @@ class InMemoryOrchestrator:
             self._runs[record.run_id] = self._new_run(record, name, now.date(), start_at=now + self._queue)
             return record
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
-        steps = [ChainStep(name=name, date=d, parameters=parameters, timezone=timezone) for d in dates]
-        return self.backfill_chain(steps, triggered_by=triggered_by)
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
+        steps = [
+            ChainStep(name=request.name, date=d, parameters=request.parameters, timezone=request.timezone)
+            for d in request.dates
+        ]
+        return self.backfill_chain(steps, triggered_by=request.triggered_by)
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
         with self._lock:

@@ -35,7 +35,7 @@ from dli.domain.usecases.message import (
     to_parameters,
 )
 from dli.domain.usecases.runs import check_runnable, split_parameters
-from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator
+from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, Orchestrator
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["TriggerBackfill", "trigger_backfill"]
@@ -163,9 +163,10 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
         steps = [ChainStep(name=name, date=day, parameters=checked, timezone=timezone) for day in dates]
         handle = orchestrator.backfill_chain(steps, triggered_by=message.actor)
     else:
-        handle = orchestrator.backfill(
-            name, dates=dates, parameters=checked, triggered_by=message.actor, timezone=timezone
+        request = BackfillRequest(
+            name=name, dates=dates, parameters=checked, triggered_by=message.actor, timezone=timezone
         )
+        handle = orchestrator.backfill(request)
     return _started(
         name, orchestrator, handle, dates=iso, datasets=(), parameters=checked, warnings=warnings,
         message=f"Backfill {span} triggered ({len(iso)} date(s))",

@@ -12,6 +12,7 @@ import pytest
 
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.errors import ServerError, WorkflowExecutionError
+from dli.ports.orchestrator import BackfillRequest
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 
 PAGE_CAP = 100  # Airflow's default maximum_page_limit
@@ -118,9 +119,7 @@ def test_a_backfill_refused_with_database_locked_is_sent_again() -> None:
         run = _run(dag_run_id="backfill__1", run_type="backfill", conf={"dli_backfill": markers[-1]})
         return _page(request, "dag_runs", [run])
 
-    handle = ScriptedAirflow(handler).orchestrator().backfill(
-        "a.b", dates=[dt.date(2025, 1, 1)], parameters={}, triggered_by=None
-    )
+    handle = ScriptedAirflow(handler).orchestrator().backfill(BackfillRequest(name="a.b", dates=[dt.date(2025, 1, 1)]))
     assert len(markers) == 2 and handle.backfill_id == "7" and handle.run_ids == ("a.b@backfill__1",)
 
 
