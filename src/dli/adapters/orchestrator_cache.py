@@ -23,11 +23,18 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from dli.domain.model.enums import RunStatus
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.runs import split_run_id
 from dli.domain.model.workflow import DagState
-from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, Orchestrator, RunRecord, WorkflowState
+from dli.ports.orchestrator import (
+    BackfillHandle,
+    BackfillRequest,
+    ChainStep,
+    Orchestrator,
+    RunQuery,
+    RunRecord,
+    WorkflowState,
+)
 
 __all__ = ["CachingOrchestrator"]
 
@@ -218,14 +225,8 @@ class CachingOrchestrator:
     def get_run(self, run_id: str) -> RunRecord | None:
         return self._inner.get_run(run_id)
 
-    def list_runs(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        status: RunStatus | None = None,
-        limit: int = 20,
-    ) -> tuple[Sequence[RunRecord], int]:
-        return self._inner.list_runs(names=names, status=status, limit=limit)
+    def list_runs(self, query: RunQuery) -> tuple[Sequence[RunRecord], int]:
+        return self._inner.list_runs(query)
 
     def running(self) -> set[str]:
         return self._inner.running()

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from dli.domain.model.workflow import DagState
     from dli.domain.model.workflow_runs import RetryWait
 
-__all__ = ["BackfillHandle", "BackfillRequest", "ChainStep", "Orchestrator", "RunRecord", "WorkflowState"]
+__all__ = ["BackfillHandle", "BackfillRequest", "ChainStep", "Orchestrator", "RunQuery", "RunRecord", "WorkflowState"]
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +45,18 @@ class RunRecord:
     """Who triggered it."""
     retry: RetryWait | None = None
     """Set while the run (RUNNING) waits for the next attempt of a statement that failed."""
+
+
+@attrs.frozen(kw_only=True)
+class RunQuery:
+    """Which runs ``list_runs`` answers with."""
+
+    names: Collection[str] | None = None
+    """Only runs of these workflows (``None``: all workflows; empty: none)."""
+    status: RunStatus | None = None
+    """Only runs in this status."""
+    limit: int = 20
+    """At most this many runs."""
 
 
 @attrs.frozen(kw_only=True)
@@ -166,17 +178,8 @@ class Orchestrator(Protocol):
         """The run, or ``None`` when the orchestrator has no such run."""
         ...
 
-    def list_runs(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        status: RunStatus | None = None,
-        limit: int = 20,
-    ) -> tuple[Sequence[RunRecord], int]:
-        """Runs newest first (at most ``limit``) and how many matched in all.
-
-        ``names`` restricts to those workflows (``None``: all workflows; empty: none).
-        """
+    def list_runs(self, query: RunQuery) -> tuple[Sequence[RunRecord], int]:
+        """The runs ``query`` asks for, newest first (at most ``query.limit``), and how many matched in all."""
         ...
 
     def stop_run(self, run_id: str) -> RunRecord:

@@ -20,7 +20,7 @@ import pytest
 
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
-from dli.ports.orchestrator import BackfillRequest, ChainStep, WorkflowState
+from dli.ports.orchestrator import BackfillRequest, ChainStep, RunQuery, WorkflowState
 
 UNKNOWN = "contract.never_registered"
 
@@ -65,7 +65,7 @@ class OrchestratorContract:
         assert retry.failed_at is not None
         assert retry.next_attempt_at == retry.failed_at + dt.timedelta(seconds=orch_env.retry_delay_seconds)
         assert orch.is_running(orch_env.retrying)
-        listed, _ = orch.list_runs(names={orch_env.retrying}, limit=5)
+        listed, _ = orch.list_runs(RunQuery(names={orch_env.retrying}, limit=5))
         assert next(r for r in listed if r.run_id == record.run_id).retry == retry
         orch_env.wait(_terminal(orch, record.run_id), 300)
         final = orch.get_run(record.run_id)
@@ -163,16 +163,16 @@ class OrchestratorContract:
         orch_env.wait(_terminal(orch, first.run_id), 180)
         second = orch.trigger(orch_env.ok, parameters={}, triggered_by=None)
         orch_env.wait(_terminal(orch, second.run_id), 180)
-        runs, total = orch.list_runs(names={orch_env.ok}, limit=1)
+        runs, total = orch.list_runs(RunQuery(names={orch_env.ok}, limit=1))
         assert [r.run_id for r in runs] == [second.run_id] and total >= 2
-        runs, _ = orch.list_runs(names={orch_env.ok}, limit=50)
+        runs, _ = orch.list_runs(RunQuery(names={orch_env.ok}, limit=50))
         ids = [r.run_id for r in runs]
         assert ids.index(second.run_id) < ids.index(first.run_id)
         assert all(r.dataset_name == orch_env.ok for r in runs)
-        failed, _ = orch.list_runs(names={orch_env.ok}, status=RunStatus.FAILED, limit=50)
+        failed, _ = orch.list_runs(RunQuery(names={orch_env.ok}, status=RunStatus.FAILED, limit=50))
         assert second.run_id not in [r.run_id for r in failed]
         assert all(r.status is RunStatus.FAILED for r in failed)
-        none, none_total = orch.list_runs(names=set(), limit=5)
+        none, none_total = orch.list_runs(RunQuery(names=set(), limit=5))
         assert list(none) == [] and none_total == 0
 
     def test_pause_state_round_trips(self, orch_env):

@@ -242,7 +242,7 @@ class _UnreachableStore(InMemorySpecStore):
 
 
 class _BrokenOrchestrator(InMemoryOrchestrator):
-    def list_runs(self, **kwargs):
+    def list_runs(self, query):
         raise RuntimeError("bug")
 
 

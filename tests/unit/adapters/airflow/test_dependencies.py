@@ -10,7 +10,7 @@ import pytest
 from dli.adapters.airflow.runs import asset_name, run_record
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import ServerError
-from dli.ports.orchestrator import ChainStep
+from dli.ports.orchestrator import ChainStep, RunQuery
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 from tests.unit.adapters.airflow.test_orchestrator import _run
 
@@ -93,7 +93,7 @@ def test_a_run_whose_guard_still_waits_is_pending_and_not_started(guard) -> None
     orch = airflow.orchestrator()
     record = orch.get_run("s.b@asset_triggered__1")
     assert (record.status, record.started_at, record.run_type) == (RunStatus.PENDING, None, RunType.SCHEDULED)
-    (listed,), _ = orch.list_runs(names={"s.b"})
+    (listed,), _ = orch.list_runs(RunQuery(names={"s.b"}))
     assert (listed.status, listed.started_at) == (RunStatus.PENDING, None)
 
 
@@ -104,7 +104,7 @@ def test_a_run_let_through_by_its_guard_started_when_the_guard_ended() -> None:
     record = orch.get_run("s.b@asset_triggered__1")
     assert record.status is RunStatus.COMPLETED
     assert record.started_at == dt.datetime(2025, 1, 1, 0, 0, 9, tzinfo=dt.UTC)
-    (listed,), _ = orch.list_runs(names={"s.b"})
+    (listed,), _ = orch.list_runs(RunQuery(names={"s.b"}))
     assert listed.started_at == record.started_at
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 
+from dli.ports.orchestrator import RunQuery
+
 CLICKS = "iceberg.analytics.daily_clicks"
 REPORT = "iceberg.analytics.ad_hoc_report"
 
@@ -81,7 +83,7 @@ class TestRun:
 
     def test_wait_on_a_killed_run_exits_4(self, cli):
         def stop_then_sleep(seconds: float) -> None:
-            runs, _total = cli.orchestrator.list_runs(names=[CLICKS], limit=100)
+            runs, _total = cli.orchestrator.list_runs(RunQuery(names=[CLICKS], limit=100))
             for run in runs:
                 if not run.status.is_terminal:
                     cli.orchestrator.stop_run(run.run_id)
