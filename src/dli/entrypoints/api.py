@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import attrs
 
@@ -28,14 +28,13 @@ from dli.domain.model.spec import DatasetSpec, minimal_spec
 from dli.domain.usecases.message import MAX_LIMIT, MAX_PAGE
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
-if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
+if TYPE_CHECKING:  # annotations only: a listing does not import the models of runs
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
     from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult, WorkflowRegisterResult
     from dli.domain.model.workflow_runs import RunLogs, WorkflowHistoryResult, WorkflowRunResult, WorkflowStatusResult
-    from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
-    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
+    from dli.entrypoints.bootstrap.wiring import Ports
 
 __all__ = ["WorkflowAPI"]
 
@@ -54,21 +53,19 @@ class WorkflowAPI:
         self,
         context: ExecutionContext | None = None,
         *,
-        bus: Handles | None = None,
-        local_specs: LocalSpecs | None = None,
-        store: SpecStore | None = None,
-        orchestrator: Orchestrator | None = None,
-        clock: Clock | None = None,
         wiring: Wiring | None = None,
+        **ports: Unpack[Ports],
     ) -> None:
-        """Build the facade; the composition root wires what is not given from ``context``."""
+        """Build the facade; the composition root wires what is not given from ``context``.
+
+        ``ports`` swaps in any of ``bus``, ``local_specs``, ``store``, ``orchestrator``, ``clock``
+        (tests pass fakes).
+        """
         self.context = context or ExecutionContext()
         if wiring is None:
             from dli.entrypoints.bootstrap import bootstrap
 
-            wiring = bootstrap(
-                self.context, bus=bus, local_specs=local_specs, store=store, orchestrator=orchestrator, clock=clock
-            )
+            wiring = bootstrap(self.context, **ports)
         self._bus = wiring.bus
         self._local = wiring.local_specs
         self._publisher = wiring.publisher
