@@ -375,18 +375,23 @@ class WorkflowAPI:
         Airflow not answering one request in time) is retried at the next poll; only
         ``max_poll_failures`` failures in a row end the wait with that error.
         """
+        import tenacity  # only a wait pays for importing it
+
         deadline = None if timeout_seconds is None else monotonic() + timeout_seconds
-        failures = 0
+
+        def give_up(attempt: tenacity.RetryCallState) -> bool:
+            return attempt.attempt_number >= max_poll_failures or (deadline is not None and monotonic() >= deadline)
+
+        # One poll: a failure is retried at the next poll, until failures in a row or the deadline end it.
+        poll = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((ServerError, ServerUnreachableError)),
+            stop=give_up,
+            wait=tenacity.wait_fixed(poll_seconds),
+            sleep=sleep,
+            reraise=True,
+        )
         while True:
-            try:
-                status = self.get_status(run_id)
-            except (ServerError, ServerUnreachableError):
-                failures += 1
-                if failures >= max_poll_failures or (deadline is not None and monotonic() >= deadline):
-                    raise
-                sleep(poll_seconds)
-                continue
-            failures = 0
+            status = poll(self.get_status, run_id)
             if on_update is not None:
                 on_update(status)
             if status.is_terminal:
