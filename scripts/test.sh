@@ -33,6 +33,8 @@ export DLI_AIRFLOW_VENV="${DLI_AIRFLOW_VENV:-$PWD/.venv-airflow}"
 .venv/bin/python -m coverage report --include='src/dli/domain/*' --fail-under=90 >/dev/null \
   && echo "domain coverage >= 90%" \
   || { .venv/bin/python -m coverage report --include='src/dli/domain/*'; echo "domain coverage below 90%"; exit 1; }
-# Types: strict for domain and ports, the pyproject.toml baseline for the rest.
+# Lint (rules in pyproject.toml [tool.ruff]), then types: strict for domain and ports, the
+# pyproject.toml baseline for the rest.
+.venv/bin/ruff check src tests
 .venv/bin/mypy src
 .venv/bin/lint-imports

@@ -7,6 +7,8 @@ must give the same results, error codes included. Subclasses provide a ``backend
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from dli import (
@@ -16,7 +18,7 @@ from dli import (
     SourceType,
     WorkflowStatus,
 )
-from dli.domain.model.errors import ErrorCode, DLIError
+from dli.domain.model.errors import DLIError, ErrorCode
 from dli.domain.model.spec import Parameter
 from tests.support.backends import write_spec
 from tests.support.specs import make_spec
@@ -334,7 +336,7 @@ class ControlPlaneContract:
         assert [f.logical_date.date().isoformat() for f in finals] == list(result.dates)
         starts = [f.started_at for f in finals]
         assert starts == sorted(starts)
-        assert all(a.finished_at <= b.started_at for a, b in zip(finals, finals[1:]))
+        assert all(a.finished_at <= b.started_at for a, b in pairwise(finals))
         history = backend.api.history(dataset_name=NAME, limit=10)
         assert {r.run_type for r in history.runs} == {RunType.BACKFILL}
 
@@ -475,16 +477,16 @@ class ControlPlaneContract:
         self._pipeline(backend)
         dry = backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-03", dry_run=True,
                                    with_downstream=True)
-        plan = list(zip(dry.dates, dry.datasets))
+        plan = list(zip(dry.dates, dry.datasets, strict=True))
         assert plan == [("2025-01-02", "shop.a"), ("2025-01-02", "shop.b"), ("2025-01-02", "shop.c"),
                         ("2025-01-03", "shop.a"), ("2025-01-03", "shop.b"), ("2025-01-03", "shop.c")]
         assert dry.run_ids == () and backend.api.history(limit=100).total_count == 0
         result = backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-03", with_downstream=True)
-        assert list(zip(result.dates, result.datasets)) == plan
+        assert list(zip(result.dates, result.datasets, strict=True)) == plan
         finals = [self.finish(backend, r) for r in result.run_ids]
         assert [(f.dataset_name, f.parameters["execution_date"]) for f in finals] == [(n, d) for d, n in plan]
         assert all(f.run_status is RunStatus.COMPLETED and f.run_type is RunType.BACKFILL for f in finals)
-        assert all(a.finished_at <= b.started_at for a, b in zip(finals, finals[1:]))
+        assert all(a.finished_at <= b.started_at for a, b in pairwise(finals))
         for _ in range(10):
             backend.sleep(0.5)
         assert backend.api.history(dataset_name="shop.c", limit=50).total_count == 2  # nothing more started

@@ -14,7 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from dli import WorkflowAPI, ExecutionContext, ExecutionMode
+from dli import ExecutionContext, ExecutionMode
 from dli.adapters.stores.filesystem import FilesystemSpecStore
 from dli.domain.model.enums import SourceType
 from dli.domain.model.spec import DatasetSpec, SpecDocument

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from dli import WorkflowAPI, ExecutionContext, ExecutionMode
+from dli import ExecutionContext, ExecutionMode, WorkflowAPI
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore

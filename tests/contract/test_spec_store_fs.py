@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dli.adapters.stores.filesystem import FilesystemSpecStore
-from dli.adapters.stores._shared import etag_of
 from dli.adapters.codecs.specs import document_to_bytes
+from dli.adapters.stores._shared import etag_of
+from dli.adapters.stores.filesystem import FilesystemSpecStore
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import (
     ConfigurationError,

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dli.adapters.stores.s3 import S3SpecStore
 from dli.adapters.codecs.specs import document_to_bytes
+from dli.adapters.stores.s3 import S3SpecStore
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import (
     ConfigurationError,
@@ -25,14 +25,7 @@ from dli.domain.model.errors import (
 from dli.entrypoints.bootstrap import build_store
 from dli.testing.change_feed import ChangeFeedContract
 from dli.testing.spec_store import SpecStoreContract
-from tests.support.s3_servers import (  # noqa: F401 - fixtures
-    S3Server,
-    client_for,
-    free_port,
-    moto_auth_enforced,
-    moto_server,
-    rclone_server,
-)
+from tests.support.s3_servers import S3Server, client_for, free_port, moto_auth_enforced
 from tests.support.specs import make_document
 
 MANUAL, CODE = SourceType.MANUAL, SourceType.CODE

@@ -208,7 +208,7 @@ def test_every_sql_task_of_a_corpus_dag_carries_the_execution_block_over_the_pro
     tasks = _tasks(stack, dataset.name)
     chain = [GUARD, *(s.task_id for s in dataset.steps)]
     assert sorted(tasks) == sorted(chain)
-    for task_id, after in zip(chain, [*chain[1:], None]):
+    for task_id, after in zip(chain, [*chain[1:], None], strict=True):
         assert tasks[task_id]["downstream_task_ids"] == ([after] if after else []), tasks[task_id]
     for step in dataset.steps:
         task = tasks[step.task_id]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,7 @@ def test_backfill_with_downstream_runs_each_date_through_the_pipeline_in_order(s
         (A, "2025-01-02"), (B, "2025-01-02"), (C, "2025-01-02"), (A, "2025-01-03"), (B, "2025-01-03"), (C, "2025-01-03")
     ]
     assert all(r["run_status"] == "COMPLETED" and r["run_type"] == "backfill" for r in runs)
-    assert all(x["finished_at"] <= y["started_at"] for x, y in zip(runs, runs[1:]))
+    assert all(x["finished_at"] <= y["started_at"] for x, y in pairwise(runs))
     assert _rows(stack, "2025-01-02") == [("a", "2025-01-02"), ("b", "2025-01-02"), ("c", "2025-01-02")]
     assert _rows(stack, "2025-01-03") == [("a", "2025-01-03"), ("b", "2025-01-03"), ("c", "2025-01-03")]
     # The backfill's runs published nothing: b ran only for the backfill, no extra upstream-started run.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def test_a_required_execution_date_backfills_three_dates_in_order_with_rows_for_
     assert [r["run_status"] for r in runs] == ["COMPLETED"] * 3
     assert [r["run_type"] for r in runs] == ["backfill"] * 3
     assert [r["parameters"]["execution_date"] for r in runs] == dates
-    assert all(a["finished_at"] <= b["started_at"] for a, b in zip(runs, runs[1:])), runs  # one after another
+    assert all(a["finished_at"] <= b["started_at"] for a, b in pairwise(runs)), runs  # one after another
     rows = stack.rows(
         "SELECT dt, COUNT(*), SUM(amount) FROM compat_orders_raw WHERE dt BETWEEN ? AND ? GROUP BY dt ORDER BY dt",
         dates[0], dates[-1],

@@ -17,6 +17,7 @@ from dli.domain.model.enums import RunStatus, SourceType
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.ports.orchestrator import RunQuery
 from dli.testing.orchestrator import OrchestratorContract
 from tests.e2e.stack import E2EStack, wait_for
 
@@ -50,7 +51,7 @@ class AirflowEnv:
 @pytest.fixture(scope="module")
 def airflow_orchestrator(stack: E2EStack) -> AirflowOrchestrator:
     store = FilesystemSpecStore(stack.store_dir)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for name, sql in _SQL.items():
         if store.read(SourceType.MANUAL, name) is None:
             spec = DatasetSpec(
@@ -80,7 +81,7 @@ class TestAirflowOrchestrator(OrchestratorContract):
         yield AirflowEnv(orchestrator=airflow_orchestrator)
         # A test that failed before stopping "slow" must not leave it burning a core under the next ones.
         for status in (RunStatus.RUNNING, RunStatus.PENDING):
-            runs, _ = airflow_orchestrator.list_runs(names=["contract.slow"], status=status, limit=50)
+            runs, _ = airflow_orchestrator.list_runs(RunQuery(names=["contract.slow"], status=status, limit=50))
             for run in runs:
                 with contextlib.suppress(DLIError):
                     airflow_orchestrator.stop_run(run.run_id)

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,7 @@ def test_backfill_runs_three_dates_in_order_with_a_row_for_each(stack: E2EStack,
     assert [f["run_status"] for f in finals] == ["COMPLETED"] * 3
     assert [f["run_type"] for f in finals] == ["backfill"] * 3
     assert [f["logical_date"][:10] for f in finals] == ["2025-01-01", "2025-01-02", "2025-01-03"]
-    assert all(a["finished_at"] <= b["started_at"] for a, b in zip(finals, finals[1:]))
+    assert all(a["finished_at"] <= b["started_at"] for a, b in pairwise(finals))
     rows = stack.rows("SELECT dt, label FROM e2e_orders WHERE dt LIKE '2025-01-0%' ORDER BY dt")
     assert rows == [("2025-01-01", "bf"), ("2025-01-02", "bf"), ("2025-01-03", "bf")]
 
@@ -198,8 +199,8 @@ def test_a_run_waiting_for_its_retry_shows_the_attempt_the_error_and_when_the_ne
         assert due - failed_at == dt.timedelta(seconds=60)
         lines = stack.dli("workflow", "status", run_id, project=project).stdout.splitlines()
         assert "  Status: running (waiting to retry)" in lines
-        assert f"  Attempt: 1 of 2 failed at {failed_at.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC" in lines
-        next_line = f"  Next attempt: 2 of 2, due {due.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC ("
+        assert f"  Attempt: 1 of 2 failed at {failed_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" in lines
+        next_line = f"  Next attempt: 2 of 2, due {due.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC ("
         assert any(line.startswith(next_line) for line in lines), lines
         assert f"  Last error: {error}" in lines
         waited = waiter.result()

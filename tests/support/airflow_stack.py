@@ -26,8 +26,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from dli.entrypoints.devstack.processes import free_port, stop_session
 
@@ -129,7 +129,7 @@ class AirflowStack:
         return env
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "AirflowStack":
+    def start(self) -> AirflowStack:
         if self.proc is not None:
             raise AirflowStackError("stack already started")
         if not self.airflow_bin.exists():
@@ -160,7 +160,7 @@ class AirflowStack:
         self.startup_seconds = round(time.monotonic() - t0, 1)
         return self
 
-    def __enter__(self) -> "AirflowStack":
+    def __enter__(self) -> AirflowStack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -228,7 +228,7 @@ class AirflowStack:
                 return  # any answer means the routes are built
             except (urllib.error.URLError, OSError) as exc:
                 if time.monotonic() > deadline:
-                    raise self._fail(f"the execution API did not answer ({exc!r})")
+                    raise self._fail(f"the execution API did not answer ({exc!r})") from exc
                 time.sleep(0.5)
 
     def _read_password(self, deadline: float) -> str:
@@ -238,7 +238,7 @@ class AirflowStack:
                 return json.loads(path.read_text())[self.username]
             except (OSError, ValueError, KeyError):
                 if time.monotonic() > deadline:
-                    raise self._fail(f"no password for {self.username!r} in {path}")
+                    raise self._fail(f"no password for {self.username!r} in {path}") from None
                 time.sleep(0.2)
 
     def health(self) -> dict:

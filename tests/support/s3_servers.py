@@ -169,7 +169,7 @@ def run_rclone(data_dir: Path, *extra_args: str) -> Iterator[S3Server]:
                 stdin=subprocess.DEVNULL,
             )
         try:
-            _wait_listening(port, timeout=15, alive=lambda: process.poll() is None)
+            _wait_listening(port, timeout=15, alive=lambda process=process: process.poll() is None)
         except RuntimeError:
             _stop(process)
             if attempt == 2:

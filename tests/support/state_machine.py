@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from dli import WorkflowAPI, ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowStatus
+from dli import ExecutionContext, ExecutionMode, RunStatus, SourceType, WorkflowAPI, WorkflowStatus
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.domain.model.errors import DLIError

@@ -71,7 +71,7 @@ class RetryPolicy:
         Giving up re-raises the last error, or returns the last result (e.g. the last 503 response),
         so the caller reports it as it would report a single failure.
         """
-        retry = tenacity.retry_if_exception(retry_error)
+        retry: tenacity.retry_base = tenacity.retry_if_exception(retry_error)
         if retry_result is not None:
             retry = retry | tenacity.retry_if_result(retry_result)
         retrying = tenacity.Retrying(

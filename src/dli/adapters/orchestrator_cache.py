@@ -17,7 +17,6 @@ Every other method passes through unchanged.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -27,8 +26,15 @@ from typing import Any
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.runs import split_run_id
 from dli.domain.model.workflow import DagState
-from dli.domain.model.enums import RunStatus
-from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator, RunRecord, WorkflowState
+from dli.ports.orchestrator import (
+    BackfillHandle,
+    BackfillRequest,
+    ChainStep,
+    Orchestrator,
+    RunQuery,
+    RunRecord,
+    WorkflowState,
+)
 
 __all__ = ["CachingOrchestrator"]
 
@@ -183,21 +189,11 @@ class CachingOrchestrator:
         finally:
             self.forget(name)
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
         try:
-            return self._inner.backfill(
-                name, dates=dates, parameters=parameters, triggered_by=triggered_by, timezone=timezone
-            )
+            return self._inner.backfill(request)
         finally:
-            self.forget(name)
+            self.forget(request.name)
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
         try:
@@ -229,14 +225,8 @@ class CachingOrchestrator:
     def get_run(self, run_id: str) -> RunRecord | None:
         return self._inner.get_run(run_id)
 
-    def list_runs(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        status: RunStatus | None = None,
-        limit: int = 20,
-    ) -> tuple[Sequence[RunRecord], int]:
-        return self._inner.list_runs(names=names, status=status, limit=limit)
+    def list_runs(self, query: RunQuery) -> tuple[Sequence[RunRecord], int]:
+        return self._inner.list_runs(query)
 
     def running(self) -> set[str]:
         return self._inner.running()

@@ -142,7 +142,7 @@ def read_project_config(root: Path) -> ProjectConfig:
     datasets_dir = root
     if discovery.get("datasets_dir") is not None:
         datasets_dir = _datasets_dir(root, path, discovery["datasets_dir"])
-    patterns = DEFAULT_PATTERNS
+    patterns: tuple[str, ...] = DEFAULT_PATTERNS
     if discovery.get("dataset_patterns") is not None:
         patterns = _patterns(path, discovery["dataset_patterns"])
 

@@ -95,7 +95,7 @@ class TokenFile:
             user=user,
             salt=salt.hex(),
             digest=_digest(salt, secret).hex(),
-            created_at=(now or dt.datetime.now(dt.timezone.utc)).isoformat(),
+            created_at=(now or dt.datetime.now(dt.UTC)).isoformat(),
         )
         with self._lock:
             entries = dict(self._load_locked())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import attrs
 
@@ -28,22 +28,13 @@ from dli.domain.model.spec import DatasetSpec, minimal_spec
 from dli.domain.usecases.message import MAX_LIMIT, MAX_PAGE
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
-if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
-    from dli.domain.model.workflow import (
-        DagState,
-        RunLogs,
-        WorkflowHistoryResult,
-        WorkflowInfo,
-        WorkflowListResult,
-        WorkflowRegisterResult,
-        WorkflowRunResult,
-        WorkflowStatusResult,
-    )
+if TYPE_CHECKING:  # annotations only: a listing does not import the models of runs
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
-    from dli.domain.usecases.bus import Handles
+    from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult, WorkflowRegisterResult
+    from dli.domain.model.workflow_runs import RunLogs, WorkflowHistoryResult, WorkflowRunResult, WorkflowStatusResult
     from dli.entrypoints.bootstrap import Wiring
-    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
+    from dli.entrypoints.bootstrap.wiring import Ports
 
 __all__ = ["WorkflowAPI"]
 
@@ -62,21 +53,19 @@ class WorkflowAPI:
         self,
         context: ExecutionContext | None = None,
         *,
-        bus: Handles | None = None,
-        local_specs: LocalSpecs | None = None,
-        store: SpecStore | None = None,
-        orchestrator: Orchestrator | None = None,
-        clock: Clock | None = None,
         wiring: Wiring | None = None,
+        **ports: Unpack[Ports],
     ) -> None:
-        """Build the facade; the composition root wires what is not given from ``context``."""
+        """Build the facade; the composition root wires what is not given from ``context``.
+
+        ``ports`` swaps in any of ``bus``, ``local_specs``, ``store``, ``orchestrator``, ``clock``
+        (tests pass fakes).
+        """
         self.context = context or ExecutionContext()
         if wiring is None:
             from dli.entrypoints.bootstrap import bootstrap
 
-            wiring = bootstrap(
-                self.context, bus=bus, local_specs=local_specs, store=store, orchestrator=orchestrator, clock=clock
-            )
+            wiring = bootstrap(self.context, **ports)
         self._bus = wiring.bus
         self._local = wiring.local_specs
         self._publisher = wiring.publisher
@@ -386,18 +375,23 @@ class WorkflowAPI:
         Airflow not answering one request in time) is retried at the next poll; only
         ``max_poll_failures`` failures in a row end the wait with that error.
         """
+        import tenacity  # only a wait pays for importing it
+
         deadline = None if timeout_seconds is None else monotonic() + timeout_seconds
-        failures = 0
+
+        def give_up(attempt: tenacity.RetryCallState) -> bool:
+            return attempt.attempt_number >= max_poll_failures or (deadline is not None and monotonic() >= deadline)
+
+        # One poll: a failure is retried at the next poll, until failures in a row or the deadline end it.
+        poll = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type((ServerError, ServerUnreachableError)),
+            stop=give_up,
+            wait=tenacity.wait_fixed(poll_seconds),
+            sleep=sleep,
+            reraise=True,
+        )
         while True:
-            try:
-                status = self.get_status(run_id)
-            except (ServerError, ServerUnreachableError):
-                failures += 1
-                if failures >= max_poll_failures or (deadline is not None and monotonic() >= deadline):
-                    raise
-                sleep(poll_seconds)
-                continue
-            failures = 0
+            status = poll(self.get_status, run_id)
             if on_update is not None:
                 on_update(status)
             if status.is_terminal:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,31 +11,10 @@ import attrs
 from dli.domain.model.enums import RunStatus, RunType
 
 if TYPE_CHECKING:
-    from dli.domain.model.workflow import DagState, RetryWait
-    from dli.ports._backfill import BackfillHandle, ChainStep
+    from dli.domain.model.workflow import DagState
+    from dli.domain.model.workflow_runs import RetryWait
 
-__all__ = ["BackfillHandle", "ChainStep", "DagState", "Orchestrator", "RunRecord", "WorkflowState"]
-
-# Built on first use (PEP 562): a listing needs none of them, and creating an attrs class costs
-# start-up time.
-_LATER = {
-    "BackfillHandle": "dli.ports._backfill",
-    "ChainStep": "dli.ports._backfill",
-    "DagState": "dli.domain.model.workflow",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LATER.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LATER})
+__all__ = ["BackfillHandle", "BackfillRequest", "ChainStep", "Orchestrator", "RunQuery", "RunRecord", "WorkflowState"]
 
 
 @attrs.frozen(kw_only=True)
@@ -70,6 +48,18 @@ class RunRecord:
 
 
 @attrs.frozen(kw_only=True)
+class RunQuery:
+    """Which runs ``list_runs`` answers with."""
+
+    names: Collection[str] | None = None
+    """Only runs of these workflows (``None``: all workflows; empty: none)."""
+    status: RunStatus | None = None
+    """Only runs in this status."""
+    limit: int = 20
+    """At most this many runs."""
+
+
+@attrs.frozen(kw_only=True)
 class WorkflowState:
     """What the orchestrator says about one workflow, for a list row."""
 
@@ -77,6 +67,46 @@ class WorkflowState:
     """Whether its schedule is paused; ``None`` when the orchestrator does not know it yet."""
     running: bool
     """Whether it has a pending or running run."""
+
+
+@attrs.frozen(kw_only=True)
+class BackfillHandle:
+    """A backfill that was started."""
+
+    backfill_id: str
+    """Orchestrator's id of the backfill."""
+    run_ids: tuple[str, ...]
+    """One run per date, in date order."""
+
+
+@attrs.frozen(kw_only=True)
+class BackfillRequest:
+    """A backfill of one workflow: one run per date, in date order."""
+
+    name: str
+    """The dataset (workflow)."""
+    dates: Sequence[dt.date]
+    """The calendar days it processes (their ``execution_date``), in ``timezone``."""
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """Run parameters besides ``execution_date``."""
+    triggered_by: str | None = None
+    """Who asked for it."""
+    timezone: str = "UTC"
+    """The workflow's schedule timezone."""
+
+
+@attrs.frozen(kw_only=True)
+class ChainStep:
+    """One run of a chained backfill: a dataset and the date it processes."""
+
+    name: str
+    """The dataset (workflow)."""
+    date: dt.date
+    """The calendar day it processes (its ``execution_date``), in ``timezone``."""
+    parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    """Run parameters besides ``execution_date``."""
+    timezone: str = "UTC"
+    """The workflow's schedule timezone."""
 
 
 class Orchestrator(Protocol):
@@ -125,18 +155,10 @@ class Orchestrator(Protocol):
         """Start an adhoc run now."""
         ...
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
         """Start one run per date, sequential in date order, stopping after the first failed date.
 
-        ``dates`` are calendar days in ``timezone``, the workflow's schedule timezone.
+        ``request.dates`` are calendar days in ``request.timezone``, the workflow's schedule timezone.
         """
         ...
 
@@ -156,17 +178,8 @@ class Orchestrator(Protocol):
         """The run, or ``None`` when the orchestrator has no such run."""
         ...
 
-    def list_runs(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        status: RunStatus | None = None,
-        limit: int = 20,
-    ) -> tuple[Sequence[RunRecord], int]:
-        """Runs newest first (at most ``limit``) and how many matched in all.
-
-        ``names`` restricts to those workflows (``None``: all workflows; empty: none).
-        """
+    def list_runs(self, query: RunQuery) -> tuple[Sequence[RunRecord], int]:
+        """The runs ``query`` asks for, newest first (at most ``query.limit``), and how many matched in all."""
         ...
 
     def stop_run(self, run_id: str) -> RunRecord:

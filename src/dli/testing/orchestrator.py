@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from itertools import pairwise
 
 import pytest
 
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
-from dli.ports.orchestrator import ChainStep, WorkflowState
+from dli.ports.orchestrator import BackfillRequest, ChainStep, RunQuery, WorkflowState
 
 UNKNOWN = "contract.never_registered"
 
@@ -64,7 +65,7 @@ class OrchestratorContract:
         assert retry.failed_at is not None
         assert retry.next_attempt_at == retry.failed_at + dt.timedelta(seconds=orch_env.retry_delay_seconds)
         assert orch.is_running(orch_env.retrying)
-        listed, _ = orch.list_runs(names={orch_env.retrying}, limit=5)
+        listed, _ = orch.list_runs(RunQuery(names={orch_env.retrying}, limit=5))
         assert next(r for r in listed if r.run_id == record.run_id).retry == retry
         orch_env.wait(_terminal(orch, record.run_id), 300)
         final = orch.get_run(record.run_id)
@@ -91,7 +92,7 @@ class OrchestratorContract:
     def test_backfill_runs_dates_in_order(self, orch_env):
         orch = orch_env.orchestrator
         dates = [dt.date(2025, 1, 1), dt.date(2025, 1, 2), dt.date(2025, 1, 3)]
-        handle = orch.backfill(orch_env.ok, dates=dates, parameters={}, triggered_by="bob")
+        handle = orch.backfill(BackfillRequest(name=orch_env.ok, dates=dates, triggered_by="bob"))
         assert len(handle.run_ids) == 3
         for run_id in handle.run_ids:
             orch_env.wait(_terminal(orch, run_id), 300)
@@ -100,12 +101,12 @@ class OrchestratorContract:
         assert [f.run_type for f in finals] == [RunType.BACKFILL] * 3
         assert [f.logical_date.date() for f in finals] == dates
         assert [f.parameters.get("execution_date") for f in finals] == [d.isoformat() for d in dates]
-        assert all(a.finished_at <= b.started_at for a, b in zip(finals, finals[1:]))
+        assert all(a.finished_at <= b.started_at for a, b in pairwise(finals))
 
     def test_backfill_stops_after_the_first_failed_date(self, orch_env):
         orch = orch_env.orchestrator
         dates = [dt.date(2025, 2, 1), dt.date(2025, 2, 2), dt.date(2025, 2, 3)]
-        handle = orch.backfill(orch_env.failing, dates=dates, parameters={}, triggered_by=None)
+        handle = orch.backfill(BackfillRequest(name=orch_env.failing, dates=dates))
         for run_id in handle.run_ids:
             orch_env.wait(_terminal(orch, run_id), 300)
         finals = [orch.get_run(r) for r in handle.run_ids]
@@ -162,16 +163,16 @@ class OrchestratorContract:
         orch_env.wait(_terminal(orch, first.run_id), 180)
         second = orch.trigger(orch_env.ok, parameters={}, triggered_by=None)
         orch_env.wait(_terminal(orch, second.run_id), 180)
-        runs, total = orch.list_runs(names={orch_env.ok}, limit=1)
+        runs, total = orch.list_runs(RunQuery(names={orch_env.ok}, limit=1))
         assert [r.run_id for r in runs] == [second.run_id] and total >= 2
-        runs, _ = orch.list_runs(names={orch_env.ok}, limit=50)
+        runs, _ = orch.list_runs(RunQuery(names={orch_env.ok}, limit=50))
         ids = [r.run_id for r in runs]
         assert ids.index(second.run_id) < ids.index(first.run_id)
         assert all(r.dataset_name == orch_env.ok for r in runs)
-        failed, _ = orch.list_runs(names={orch_env.ok}, status=RunStatus.FAILED, limit=50)
+        failed, _ = orch.list_runs(RunQuery(names={orch_env.ok}, status=RunStatus.FAILED, limit=50))
         assert second.run_id not in [r.run_id for r in failed]
         assert all(r.status is RunStatus.FAILED for r in failed)
-        none, none_total = orch.list_runs(names=set(), limit=5)
+        none, none_total = orch.list_runs(RunQuery(names=set(), limit=5))
         assert list(none) == [] and none_total == 0
 
     def test_pause_state_round_trips(self, orch_env):

@@ -11,7 +11,7 @@ from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument
 
 __all__ = ["UTC", "make_document", "make_spec", "params_spec"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def make_spec(name: str = "shop.sales.daily", *, cron: str | None = "0 9 * * *", timezone: str = "UTC",

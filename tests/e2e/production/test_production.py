@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,7 @@ def test_backfill_runs_three_dates_in_order_with_a_row_for_each(production: Prod
     finals = [production.wait_run(r) for r in result["run_ids"]]
     assert [f["run_status"] for f in finals] == ["COMPLETED"] * 3
     assert [f["logical_date"][:10] for f in finals] == ["2025-01-01", "2025-01-02", "2025-01-03"]
-    assert all(a["finished_at"] <= b["started_at"] for a, b in zip(finals, finals[1:]))
+    assert all(a["finished_at"] <= b["started_at"] for a, b in pairwise(finals))
     rows = production.rows("SELECT dt, label FROM prod_orders WHERE label = 'bf' ORDER BY dt")
     assert rows == [("2025-01-01", "bf"), ("2025-01-02", "bf"), ("2025-01-03", "bf")]
 

@@ -7,7 +7,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from dli import WorkflowAPI, ExecutionContext, ExecutionMode
+from dli import ExecutionContext, ExecutionMode, WorkflowAPI
 from dli.adapters.basecamp.client import BasecampClient
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator

@@ -8,12 +8,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from dli.adapters.basecamp.client import BasecampClient
-from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun
+from dli.adapters.clock import SystemClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
-from dli.adapters.clock import SystemClock
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.errors import ErrorCode, ServerError, StoreUnavailableError
+from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun
 from dli.entrypoints.server.errors import STATUS_BY_CODE
 from dli.ports.orchestrator import RunRecord
 from tests.integration.server.conftest import LiveServer
@@ -211,7 +211,7 @@ def test_a_scheduled_run_round_trips_through_the_client(in_process):
     orchestrator = InMemoryOrchestrator(clock=SystemClock())
     store = InMemorySpecStore()
     store.create(SourceType.MANUAL, make_document("shop.sales.daily"))
-    logical = dt.datetime(2025, 1, 1, 9, tzinfo=dt.timezone.utc)
+    logical = dt.datetime(2025, 1, 1, 9, tzinfo=dt.UTC)
     orchestrator.add_run(
         RunRecord(
             run_id=SCHEDULED,
@@ -219,7 +219,7 @@ def test_a_scheduled_run_round_trips_through_the_client(in_process):
             status=RunStatus.RUNNING,
             run_type=RunType.SCHEDULED,
             logical_date=logical,
-            started_at=dt.datetime.now(dt.timezone.utc),
+            started_at=dt.datetime.now(dt.UTC),
         )
     )
     app = in_process(store=store, orchestrator=orchestrator)
@@ -242,7 +242,7 @@ class _UnreachableStore(InMemorySpecStore):
 
 
 class _BrokenOrchestrator(InMemoryOrchestrator):
-    def list_runs(self, **kwargs):
+    def list_runs(self, query):
         raise RuntimeError("bug")
 
 

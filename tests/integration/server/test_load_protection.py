@@ -120,20 +120,20 @@ def test_a_full_queue_is_503_with_retry_after_and_a_client_that_left_is_not_work
         env=AIRFLOW_LOGIN,
     ):
         # The one slot: a history request waits for the hanging Airflow.
-        def hold() -> None:
+        def hold(server: BasecampProcess = server) -> None:
             with contextlib.suppress(httpx.HTTPError):  # the server stops before Airflow ever answers
                 _call(server, "GET", "/api/v1/history", timeout=120)
 
         holder = threading.Thread(target=hold, daemon=True)
         holder.start()
-        _wait(lambda: _health(server)["load"]["in_flight"] == 1)
+        _wait(lambda server=server: _health(server)["load"]["in_flight"] == 1)
         # The one place in the queue: a client that will leave before its turn.
         leaver = socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
         leaver.sendall(
             f"GET /api/v1/history HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {server.token}\r\n"
             "X-Request-ID: the-leaver\r\n\r\n".encode()
         )
-        _wait(lambda: _health(server)["load"]["queued"] == 1)
+        _wait(lambda server=server: _health(server)["load"]["queued"] == 1)
 
         refused = _call(server, "GET", "/api/v1/workflows", timeout=30)
         assert refused.status_code == 503
@@ -141,10 +141,10 @@ def test_a_full_queue_is_503_with_retry_after_and_a_client_that_left_is_not_work
         assert refused.json()["error"]["code"] == "DLI-503" and "busy" in refused.json()["error"]["message"]
 
         leaver.close()
-        _wait(lambda: _health(server)["load"]["abandoned"] == 1)
+        _wait(lambda server=server: _health(server)["load"]["abandoned"] == 1)
         load = _health(server)["load"]
         assert (load["queued"], load["in_flight"], load["refused"]) == (0, 1, 1)
-        line = server.wait_for_log(lambda l: l.get("request_id") == "the-leaver")
+        line = server.wait_for_log(lambda line: line.get("request_id") == "the-leaver")
         assert line["status"] == 499 and line["queued_ms"] > 0
 
 
@@ -154,7 +154,7 @@ def test_serve_with_two_workers_answers_from_both_over_one_port(tmp_path: Path):
         tmp_path / "server", store_url=_store(tmp_path / "store"), orchestrator_url=unreachable,
         extra_args=["--workers", "2"], env=AIRFLOW_LOGIN,
     ):
-        _wait(lambda: len({l["pid"] for l in server.log_lines() if l.get("event") == "server_starting"}) == 3)
+        _wait(lambda server=server: len({line["pid"] for line in server.log_lines() if line.get("event") == "server_starting"}) == 3)
         for _ in range(10):
             response = _call(server, "GET", "/api/v1/workflows")
             assert response.status_code == 200

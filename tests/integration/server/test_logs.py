@@ -16,7 +16,7 @@ def test_each_request_is_one_json_line_with_method_path_status_duration_user_and
     )
     assert response.status_code == 404
     assert response.headers["x-request-id"] == "trace-123"
-    line = live.process.wait_for_log(lambda l: l.get("event") == "request" and l.get("request_id") == "trace-123")
+    line = live.process.wait_for_log(lambda entry: entry.get("event") == "request" and entry.get("request_id") == "trace-123")
     assert line["method"] == "GET"
     assert line["path"] == "/api/v1/workflows/shop.logs.none"
     assert line["status"] == 404
@@ -28,7 +28,7 @@ def test_each_request_is_one_json_line_with_method_path_status_duration_user_and
 def test_refused_requests_are_logged_without_a_user(live: LiveServer):
     response = httpx.get(live.url + "/api/v1/history", headers={"X-Request-ID": "anon-1"}, timeout=10)
     assert response.status_code == 401
-    line = live.process.wait_for_log(lambda l: l.get("request_id") == "anon-1")
+    line = live.process.wait_for_log(lambda entry: entry.get("request_id") == "anon-1")
     assert (line["status"], line["user"]) == (401, None)
 
 
@@ -37,7 +37,7 @@ def test_a_missing_or_odd_request_id_is_replaced_by_a_generated_one(live: LiveSe
     response = httpx.get(live.url + "/health", headers={"X-Request-ID": odd}, timeout=10)
     generated = response.headers["x-request-id"]
     assert generated != odd and len(generated) == 32
-    assert live.process.wait_for_log(lambda l: l.get("request_id") == generated)["path"] == "/health"
+    assert live.process.wait_for_log(lambda entry: entry.get("request_id") == generated)["path"] == "/health"
 
 
 def test_tokens_in_the_path_and_query_are_redacted_from_the_request_log(live: LiveServer):
@@ -50,7 +50,7 @@ def test_tokens_in_the_path_and_query_are_redacted_from_the_request_log(live: Li
         timeout=10,
     )
     assert response.status_code in (404, 422)
-    line = live.process.wait_for_log(lambda l: l.get("request_id") == "redact-1")
+    line = live.process.wait_for_log(lambda entry: entry.get("request_id") == "redact-1")
     assert line["path"] == "/api/v1/workflows/bc_***"
     assert line["query"] == "token=***&limit=5"
     assert leaked not in live.process.log_text() and jwt not in live.process.log_text()
@@ -61,12 +61,12 @@ def test_a_token_shaped_request_id_is_replaced_and_never_logged(live: LiveServer
     response = httpx.get(live.url + "/health", headers={"X-Request-ID": token_like}, timeout=10)
     generated = response.headers["x-request-id"]
     assert generated != token_like and len(generated) == 32
-    assert live.process.wait_for_log(lambda l: l.get("request_id") == generated)["path"] == "/health"
+    assert live.process.wait_for_log(lambda entry: entry.get("request_id") == generated)["path"] == "/health"
     assert token_like not in live.process.log_text()
 
 
 def test_server_start_is_logged_without_credentials(live: LiveServer):
-    start = live.process.wait_for_log(lambda l: l.get("event") == "server_starting")
+    start = live.process.wait_for_log(lambda entry: entry.get("event") == "server_starting")
     assert start["store"] == live.store_dir.as_uri()
     assert start["check_interval_seconds"] == 0.2
     assert live.process.token not in live.process.log_text()
@@ -95,6 +95,6 @@ def test_the_check_logs_transitions_through_structlog(in_process):
     app.store.inner.create(SourceType.CODE, make_document("shop.logs.code", source=SourceType.CODE))
     with capture_logs() as logs:
         app.store.check()
-    assert [(l["event"], l["dataset_name"], l["transition"]) for l in logs if l["event"] == "override_transition"] == [
+    assert [(entry["event"], entry["dataset_name"], entry["transition"]) for entry in logs if entry["event"] == "override_transition"] == [
         ("override_transition", "shop.logs.code", "appeared")
     ]

@@ -12,10 +12,9 @@ import yaml
 from dli.adapters.codecs.specs import spec_to_dict
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError
-from dli.entrypoints.bootstrap import build_store
-from dli.entrypoints.cli.app import invoke
 from dli.domain.usecases.publish import PublishSpecs
-from dli.entrypoints.bootstrap import build_publisher
+from dli.entrypoints.bootstrap import build_publisher, build_store
+from dli.entrypoints.cli.app import invoke
 from tests.support.backends import write_spec
 from tests.support.bad_input import billion_laughs
 from tests.support.specs import make_document, make_spec

@@ -11,6 +11,7 @@ from dli.adapters.clock import FakeClock
 from dli.adapters.orchestrator_cache import CachingOrchestrator
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.domain.model.errors import ServerError
+from dli.ports.orchestrator import RunQuery
 
 
 class Inner(InMemoryOrchestrator):
@@ -122,7 +123,7 @@ def test_other_methods_pass_through(cached):
     run = cache.trigger("a.b", parameters={"x": 1}, triggered_by="alice")
     assert cache.get_run(run.run_id).parameters == {"x": 1}
     assert cache.is_running("a.b") and cache.running() == {"a.b"}
-    assert cache.list_runs(names={"a.b"})[1] == 1
+    assert cache.list_runs(RunQuery(names={"a.b"}))[1] == 1
     assert cache.dag_state("a.b").visible
     cache.sync("a.b")
     assert "run started" in cache.logs(run.run_id) or cache.logs(run.run_id) == ""

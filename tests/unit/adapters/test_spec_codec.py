@@ -103,7 +103,7 @@ def test_parameters_serialise_compactly():
 def test_registered_at_is_iso_with_offset():
     raw = document_to_bytes(make_document())
     assert b"2025-01-01T12:00:00+00:00" in raw
-    assert document_from_bytes(raw, where="x").registered_at == dt.datetime(2025, 1, 1, 12, tzinfo=dt.timezone.utc)
+    assert document_from_bytes(raw, where="x").registered_at == dt.datetime(2025, 1, 1, 12, tzinfo=dt.UTC)
 
 
 BODY = {"name": "a.b", "query_statement": "SELECT 1", "schedule": {"cron": "0 9 * * *"}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import attrs
 import pytest
 from hypothesis import given, settings
@@ -63,7 +65,7 @@ def test_a_cycle_is_found_exactly_when_there_is_one_and_it_is_a_real_cycle(depen
     if cycle is not None:
         assert cycle[0] == cycle[-1] and len(cycle) >= 2
         assert len(set(cycle[:-1])) == len(cycle) - 1  # a simple cycle
-        for node, upstream in zip(cycle, cycle[1:]):
+        for node, upstream in pairwise(cycle):
             assert upstream in depends_on[node]
 
 

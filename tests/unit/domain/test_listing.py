@@ -23,7 +23,7 @@ from dli.ports.orchestrator import WorkflowState
 from dli.testing.specs import make_document
 
 CODE, MANUAL = SourceType.CODE, SourceType.MANUAL
-NOW = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.UTC)
 
 
 class RecordingOrchestrator(InMemoryOrchestrator):

@@ -33,7 +33,7 @@ def test_every_message_names_its_result_class_and_has_a_handler_taking_the_messa
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.__name__)
 def test_every_message_is_frozen_and_carries_its_actor(kind):
     assert attrs.has(kind) and "actor" in attrs.fields_dict(kind)
-    assert kind.__attrs_attrs__ is not None and getattr(kind, "__setattr__") is not object.__setattr__
+    assert kind.__attrs_attrs__ is not None and kind.__setattr__ is not object.__setattr__
 
 
 def test_a_second_handler_for_a_message_is_refused():

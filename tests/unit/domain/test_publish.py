@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError
-from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.publish import PublishAction, PublishedSpec, plan_publish
+from dli.domain.model.schedule import ScheduleConfig
 from tests.support.specs import make_spec
 
-NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 A = PublishAction
 
 

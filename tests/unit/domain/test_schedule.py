@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from dli.domain.model.errors import InvalidCronError, SpecInvalidError
 from dli.domain.model.schedule import ScheduleConfig, fire_times, next_run, registration_schedule, validate_cron
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_schedule_defaults_match_the_spec():

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from dli import WorkflowAPI, ExecutionContext, ExecutionMode, ResultStatus, RunStatus, SourceType, WorkflowStatus
+from dli import ExecutionContext, ExecutionMode, ResultStatus, RunStatus, SourceType, WorkflowAPI, WorkflowStatus
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
@@ -343,8 +343,8 @@ def test_an_unreadable_code_spec_keeps_its_name_code_managed(tmp_path, broken_st
 
 @pytest.mark.parametrize("found_by", ["listing", "change-feed"])
 def test_the_server_index_lets_force_replace_an_unreadable_manual_spec(tmp_path, found_by):
-    from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.stores.filesystem import FilesystemSpecStore
+    from dli.adapters.stores.indexed import IndexedSpecStore
 
     class FeedOverFiles(FilesystemSpecStore):
         """Files plus a change feed naming the hand-made upload (as an S3 record would)."""

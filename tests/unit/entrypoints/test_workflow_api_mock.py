@@ -4,9 +4,9 @@ import pytest
 
 from dli import (
     ConfigurationError,
-    InvalidCronError,
     ExecutionContext,
     ExecutionMode,
+    InvalidCronError,
     ResultStatus,
     RunStatus,
     SourceType,

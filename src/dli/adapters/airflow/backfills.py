@@ -42,7 +42,7 @@ class AirflowBackfills:
         try:
             tz: dt.tzinfo = zoneinfo.ZoneInfo(zone_name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            tz, zone_name = dt.timezone.utc, "UTC"
+            tz, zone_name = dt.UTC, "UTC"
         ordered = sorted(dates)
         start = dt.datetime.combine(ordered[0], dt.time(), tzinfo=tz)
         end = dt.datetime.combine(ordered[-1], dt.time(23, 59, 59), tzinfo=tz)
@@ -110,7 +110,7 @@ class AirflowBackfills:
         if not steps:
             raise ParameterInvalidError("A backfill needs at least one date")
         chain_id = uuid.uuid4().hex
-        stamp = f"{self._clock.now().astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}_{chain_id[:12]}"
+        stamp = f"{self._clock.now().astimezone(dt.UTC):%Y%m%dT%H%M%S}_{chain_id[:12]}"
         note = run_note(triggered_by)
         created: list[tuple[str, str]] = []
         previous: dict[str, str] | None = None

@@ -60,7 +60,7 @@ class AirflowRuns:
 
     def trigger(self, name: str, *, parameters: Mapping[str, Any], triggered_by: str | None) -> RunRecord:
         # 48 random bits after the second: two triggers of one DAG cannot collide in practice.
-        native = f"dli__{self._clock.now().astimezone(dt.timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:12]}"
+        native = f"dli__{self._clock.now().astimezone(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:12]}"
         body = {"dag_run_id": native, "logical_date": None, "conf": dict(parameters), "note": run_note(triggered_by)}
         return run_record(create_run(self._http, self._dags, name, body, f"trigger '{name}'"))
 
@@ -115,8 +115,9 @@ class AirflowRuns:
         total = 0
         # At least one page even for limit 0: its total_entries is the count asked for.
         states = AIRFLOW_STATES[status] if status else None
-        for raws, total in lists.run_pages(self._http, names, states, max_items=max(limit, 1)):
+        for raws, page_total in lists.run_pages(self._http, names, states, max_items=max(limit, 1)):
             records.extend(self._details.records(raws))
+            total = page_total  # every page repeats the count; the last one is the newest
         return records[:limit], total
 
     def _list_failed_or_killed(

@@ -13,7 +13,7 @@ from dli.adapters.airflow import lists
 from dli.adapters.airflow.runs import BROKEN_PREFIX, BROKEN_TAG, shard_of, shard_of_file, shard_tag
 from dli.adapters.airflow.session import AirflowSession, database_failed, segment
 from dli.domain.model.errors import WorkflowExecutionError
-from dli.ports.orchestrator import DagState
+from dli.domain.model.workflow import DagState
 
 __all__ = ["PATTERN_CHARS", "AirflowDags"]
 

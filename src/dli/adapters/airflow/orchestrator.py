@@ -20,7 +20,6 @@ waits, errors), ``logs``, ``lists`` (paging) and ``session`` (authentication, ti
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
@@ -33,9 +32,9 @@ from dli.adapters.airflow.dag_runs import AirflowRuns
 from dli.adapters.airflow.dags import PATTERN_CHARS, AirflowDags
 from dli.adapters.airflow.session import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, AirflowSession
 from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy
-from dli.domain.model.enums import RunStatus
+from dli.domain.model.workflow import DagState
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState, RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, RunQuery, RunRecord, WorkflowState
 
 __all__ = ["AirflowOrchestrator"]
 
@@ -122,10 +121,8 @@ class AirflowOrchestrator:
     def stop_run(self, run_id: str) -> RunRecord:
         return self._runs.stop_run(run_id)
 
-    def list_runs(
-        self, *, names: Collection[str] | None = None, status: RunStatus | None = None, limit: int = 20
-    ) -> tuple[Sequence[RunRecord], int]:
-        return self._runs.page(names, status, limit)
+    def list_runs(self, query: RunQuery) -> tuple[Sequence[RunRecord], int]:
+        return self._runs.page(query.names, query.status, query.limit)
 
     def is_running(self, name: str) -> bool:
         return self._runs.is_running(name)
@@ -138,16 +135,10 @@ class AirflowOrchestrator:
 
     # -- backfills ---------------------------------------------------------------------------------
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
-        return self._backfills.of_dates(name, dates, parameters, triggered_by, timezone)
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
+        return self._backfills.of_dates(
+            request.name, request.dates, request.parameters, request.triggered_by, request.timezone
+        )
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
         return self._backfills.chain(steps, triggered_by)

@@ -17,7 +17,7 @@ from dli.domain.model.runs import make_run_id
 from dli.ports.orchestrator import RunRecord
 
 if TYPE_CHECKING:
-    from dli.domain.model.workflow import RetryWait
+    from dli.domain.model.workflow_runs import RetryWait
 
 __all__ = [
     "AIRFLOW_STATES",
@@ -114,7 +114,7 @@ def parse_time(value: Any) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 
@@ -151,7 +151,7 @@ def retry_wait(ti: Mapping[str, Any], task: Mapping[str, Any] | None, error: str
     """
     if ti.get("state") != UP_FOR_RETRY:
         return None
-    from dli.domain.model.workflow import RetryWait
+    from dli.domain.model.workflow_runs import RetryWait
 
     attempt = max(1, _int(ti.get("try_number"), 1))
     # up_for_retry means an attempt is left, whatever a stale max_tries says.
@@ -176,7 +176,7 @@ def zone(name: Any) -> dt.tzinfo:
     try:
         return zoneinfo.ZoneInfo(str(name or "UTC"))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.timezone.utc
+        return dt.UTC
 
 
 def format_event(event: Any) -> str:

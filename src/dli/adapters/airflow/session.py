@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any
 
 import attrs
@@ -122,8 +122,11 @@ class AirflowTokenAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
 
-    async def async_auth_flow(self, request: httpx.Request) -> Any:  # pragma: no cover - dli's clients are sync
+    async def async_auth_flow(  # pragma: no cover - dli's clients are sync
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         raise NotImplementedError("AirflowTokenAuth is for synchronous clients")
+        yield request  # never reached: the yield makes this the async generator httpx.Auth declares
 
     def _check_login_answered(self, asked: float) -> None:
         """Fail if a login sent while this thread waited for the lock got no answer."""

@@ -23,7 +23,7 @@ from dli.adapters.airflow.runs import (
 )
 from dli.adapters.airflow.session import AirflowSession, segment
 from dli.domain.model.enums import RunStatus
-from dli.domain.model.workflow import RetryWait
+from dli.domain.model.workflow_runs import RetryWait
 from dli.ports.orchestrator import RunRecord
 
 __all__ = ["MAX_ERROR_LOOKUPS", "RunDetails"]

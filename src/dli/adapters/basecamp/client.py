@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import tenacity
+
 from dli.adapters.basecamp.operations import operation_for
+from dli.adapters.codecs.results import from_jsonable
 from dli.adapters.http_retry import RetryPolicy, send_with_retries
 from dli.adapters.urls import display_url
-from dli.adapters.codecs.results import from_jsonable
 from dli.domain.model.errors import (
     AuthenticationError,
     DLIError,
-    ErrorCode,
     ServerError,
     ServerUnreachableError,
     error_for_code,

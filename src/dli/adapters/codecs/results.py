@@ -24,7 +24,7 @@ converter = make_converter()
 
 def _unstructure_datetime(value: dt.datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     # Keep the zone's offset (a next run in Asia/Seoul stays +09:00) but drop the ZoneInfo object.
     return value.isoformat()
 
@@ -35,7 +35,7 @@ def _structure_datetime(value: Any, _type: type) -> dt.datetime:
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO-8601 datetime string, got {type(value).__name__}")
     parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 converter.register_unstructure_hook(dt.datetime, _unstructure_datetime)

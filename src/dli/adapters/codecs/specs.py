@@ -23,8 +23,8 @@ from dli.adapters.codecs.yaml_documents import load_yaml
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, InvalidCronError, SpecInvalidError, describe
 from dli.domain.model.near_misses import closest_key
-from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.rules import Items, rule_of
+from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DEFAULT_RULES, QUERY_SOURCES, DatasetSpec, Parameter, SpecDocument, Statement
 
 __all__ = [
@@ -180,10 +180,10 @@ def _problems(exc: BaseException, path: tuple[str, ...]) -> Iterator[_Problem]:
         for sub in without:
             yield from _problems(sub, path)
     elif isinstance(exc, IterableValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            yield from _problems(sub, (*path, f"[{note.index}]"))
-        for sub in without:
+        items, rest = exc.group_exceptions()
+        for sub, item in items:
+            yield from _problems(sub, (*path, f"[{item.index}]"))
+        for sub in rest:
             yield from _problems(sub, path)
     else:
         yield _leaf(path, exc)

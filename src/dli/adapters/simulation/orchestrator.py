@@ -23,7 +23,7 @@ import itertools
 import threading
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -31,16 +31,14 @@ import attrs
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.errors import ConfigurationError, DLIError, InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.runs import make_run_id, split_run_id
+from dli.domain.model.workflow import DagState
 from dli.ports.clock import Clock
-from dli.ports.orchestrator import RunRecord, WorkflowState
+from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, RunQuery, RunRecord, WorkflowState
 from dli.ports.spec_store import SpecStore
-
-if TYPE_CHECKING:  # built on first use (dli.ports.orchestrator): MOCK mode's listing needs none of them
-    from dli.ports.orchestrator import BackfillHandle, ChainStep, DagState
 
 __all__ = ["InMemoryOrchestrator"]
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 
 @attrs.frozen
@@ -61,6 +59,30 @@ class _Run:
     retry_delay: dt.timedelta = dt.timedelta(0)
     failing_attempts: int | None = None  # with fails_with: how many attempts fail (None: all)
     logged_attempts: int = 0  # attempts whose end is in the log
+
+
+
+def _queued(
+    name: str,
+    native: str,
+    run_type: RunType,
+    parameters: Mapping[str, Any],
+    *,
+    logical_date: dt.datetime,
+    at: dt.datetime,
+    by: str | None = None,
+) -> RunRecord:
+    """A new run of ``name``, PENDING since ``at``."""
+    return RunRecord(
+        run_id=make_run_id(name, native),
+        dataset_name=name,
+        status=RunStatus.PENDING,
+        run_type=run_type,
+        parameters=dict(parameters),
+        logical_date=logical_date,
+        queued_at=at,
+        triggered_by=by,
+    )
 
 
 class InMemoryOrchestrator:
@@ -125,8 +147,6 @@ class InMemoryOrchestrator:
 
     def dag_state(self, name: str) -> DagState:
         """Always live: the simulation needs no parsing."""
-        from dli.ports.orchestrator import DagState
-
         return DagState(visible=True)
 
     def is_paused(self, name: str) -> bool | None:
@@ -158,36 +178,18 @@ class InMemoryOrchestrator:
         with self._lock:
             now = self._clock.now()
             native = f"mock_adhoc__{now.strftime('%Y%m%dT%H%M%S')}_{next(self._ids)}"
-            record = RunRecord(
-                run_id=make_run_id(name, native),
-                dataset_name=name,
-                status=RunStatus.PENDING,
-                run_type=RunType.ADHOC,
-                parameters=dict(parameters),
-                logical_date=now,
-                queued_at=now,
-                triggered_by=triggered_by,
-            )
+            record = _queued(name, native, RunType.ADHOC, parameters, logical_date=now, at=now, by=triggered_by)
             self._runs[record.run_id] = self._new_run(record, name, now.date(), start_at=now + self._queue)
             return record
 
-    def backfill(
-        self,
-        name: str,
-        *,
-        dates: Sequence[dt.date],
-        parameters: Mapping[str, Any],
-        triggered_by: str | None,
-        timezone: str = "UTC",
-    ) -> BackfillHandle:
-        from dli.ports.orchestrator import ChainStep
-
-        steps = [ChainStep(name=name, date=d, parameters=parameters, timezone=timezone) for d in dates]
-        return self.backfill_chain(steps, triggered_by=triggered_by)
+    def backfill(self, request: BackfillRequest) -> BackfillHandle:
+        steps = [
+            ChainStep(name=request.name, date=d, parameters=request.parameters, timezone=request.timezone)
+            for d in request.dates
+        ]
+        return self.backfill_chain(steps, triggered_by=request.triggered_by)
 
     def backfill_chain(self, steps: Sequence[ChainStep], *, triggered_by: str | None) -> BackfillHandle:
-        from dli.ports.orchestrator import BackfillHandle
-
         with self._lock:
             now = self._clock.now()
             backfill_id = str(next(self._ids))
@@ -196,15 +198,9 @@ class InMemoryOrchestrator:
             for step in steps:
                 native = f"mock_backfill__{step.date.isoformat()}_{backfill_id}"
                 logical = dt.datetime.combine(step.date, dt.time(), tzinfo=zoneinfo.ZoneInfo(step.timezone))
-                record = RunRecord(
-                    run_id=make_run_id(step.name, native),
-                    dataset_name=step.name,
-                    status=RunStatus.PENDING,
-                    run_type=RunType.BACKFILL,
-                    parameters={**step.parameters, "execution_date": step.date.isoformat()},
-                    logical_date=logical,
-                    queued_at=now,
-                    triggered_by=triggered_by,
+                parameters = {**step.parameters, "execution_date": step.date.isoformat()}
+                record = _queued(
+                    step.name, native, RunType.BACKFILL, parameters, logical_date=logical, at=now, by=triggered_by
                 )
                 self._runs[record.run_id] = self._new_run(
                     record, step.name, step.date, start_at=now + self._queue if previous is None else None, after=previous
@@ -219,13 +215,8 @@ class InMemoryOrchestrator:
             run = self._runs.get(run_id)
             return run.record if run else None
 
-    def list_runs(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        status: RunStatus | None = None,
-        limit: int = 20,
-    ) -> tuple[Sequence[RunRecord], int]:
+    def list_runs(self, query: RunQuery) -> tuple[Sequence[RunRecord], int]:
+        names, status = query.names, query.status
         with self._lock:
             self._advance()
             matched = [
@@ -235,7 +226,7 @@ class InMemoryOrchestrator:
             ]
         epoch = dt.datetime.min.replace(tzinfo=_UTC)
         matched.sort(key=lambda r: (r.queued_at or r.started_at or epoch, r.logical_date or epoch, r.run_id), reverse=True)
-        return matched[:limit], len(matched)
+        return matched[: query.limit], len(matched)
 
     def stop_run(self, run_id: str) -> RunRecord:
         with self._lock:
@@ -389,7 +380,7 @@ class InMemoryOrchestrator:
                     record, status=RunStatus.FAILED, finished_at=end, error_message=run.fails_with, retry=None
                 )
             if now < next_begin:
-                from dli.domain.model.workflow import RetryWait
+                from dli.domain.model.workflow_runs import RetryWait
 
                 wait = RetryWait(
                     attempt=attempt,
@@ -434,15 +425,7 @@ class InMemoryOrchestrator:
             events.clear()
             at = record.finished_at
             native = f"mock_asset_triggered__{at.strftime('%Y%m%dT%H%M%S')}_{next(self._ids)}"
-            triggered = RunRecord(
-                run_id=make_run_id(name, native),
-                dataset_name=name,
-                status=RunStatus.PENDING,
-                run_type=RunType.SCHEDULED,
-                parameters={"execution_date": execution_date},
-                logical_date=at,
-                queued_at=at,
-            )
+            triggered = _queued(name, native, RunType.SCHEDULED, {"execution_date": execution_date}, logical_date=at, at=at)
             self._runs[triggered.run_id] = self._new_run(
                 triggered,
                 name,

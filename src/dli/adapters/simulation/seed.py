@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
-from dli.ports.spec_store import SpecStore
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.runs import make_run_id
 from dli.domain.model.schedule import ScheduleConfig
 from dli.domain.model.spec import DatasetSpec, Parameter, SpecDocument
 from dli.ports.orchestrator import RunRecord
+from dli.ports.spec_store import SpecStore
 
 __all__ = ["seed_mock"]
 
@@ -53,7 +53,7 @@ def seed_mock(store: SpecStore, orchestrator: InMemoryOrchestrator, *, now: dt.d
         (1, RunStatus.COMPLETED, 125, None),
     ):
         day = (now - dt.timedelta(days=days_ago)).date()
-        fire = dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.timezone.utc)
+        fire = dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC)
         orchestrator.add_run(
             RunRecord(
                 run_id=make_run_id("iceberg.analytics.daily_clicks", f"scheduled__{fire.isoformat()}"),
@@ -69,7 +69,7 @@ def seed_mock(store: SpecStore, orchestrator: InMemoryOrchestrator, *, now: dt.d
             )
         )
     report_day = (now - dt.timedelta(days=1)).date()
-    started = dt.datetime.combine(report_day, dt.time(15, 30), tzinfo=dt.timezone.utc)
+    started = dt.datetime.combine(report_day, dt.time(15, 30), tzinfo=dt.UTC)
     orchestrator.add_run(
         RunRecord(
             run_id=make_run_id("iceberg.analytics.ad_hoc_report", f"manual__{started.isoformat()}"),

@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
 from dli.adapters.files import fsync_dir, write_temp
 from dli.adapters.stores._shared import already_exists, changed_since_read, etag_of
-from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
 from dli.domain.model.names import validate_dataset_name

@@ -28,22 +28,25 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import attrs
 import structlog
 
+from dli.adapters.stores._feed import FeedFollower, FeedRead
+from dli.adapters.stores._shared import StoreDecorator
 from dli.domain.model.catalog import Catalog, FireTimes, broken_spec, misnamed
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, ServerError, SpecInvalidError, WorkflowRegistrationError
 from dli.domain.model.override import Resolution, Transition, diff_resolutions, resolve_override
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
-from dli.adapters.stores._feed import FeedFollower, FeedRead
-from dli.adapters.stores._shared import StoreDecorator
 from dli.ports.change_feed import ChangeFeed
 from dli.ports.spec_store import SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
+
+_T = TypeVar("_T")
 
 _SOURCES = (SourceType.CODE, SourceType.MANUAL)
 _READERS = 8  # keys a check reads at once (boto3 keeps 10 connections per client)
@@ -74,6 +77,14 @@ class _Broken:
     spec: BrokenSpec
 
 
+def _take(mine: dict[str, _T], theirs: Mapping[str, _T], name: str) -> None:
+    """Make ``mine[name]`` what ``theirs[name]`` is, or absent."""
+    if name in theirs:
+        mine[name] = theirs[name]
+    else:
+        mine.pop(name, None)
+
+
 @attrs.define
 class _Index:
     """Everything known about the store's keys: readable documents and broken ones, per source."""
@@ -93,11 +104,8 @@ class _Index:
 
     def take(self, other: _Index, source: SourceType, name: str) -> None:
         """Make ``name`` under ``source`` what it is in ``other``."""
-        for mine, theirs in ((self.docs, other.docs), (self.broken, other.broken)):
-            if name in theirs[source]:
-                mine[source][name] = theirs[source][name]  # type: ignore[index]
-            else:
-                mine[source].pop(name, None)
+        _take(self.docs[source], other.docs[source], name)
+        _take(self.broken[source], other.broken[source], name)
 
 
 class IndexedSpecStore(StoreDecorator):
@@ -129,7 +137,7 @@ class IndexedSpecStore(StoreDecorator):
             if isinstance(inner, ChangeFeed)
             else None
         )
-        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._log = logger or structlog.get_logger("dli.spec_index")
         self._lock = threading.RLock()
         self._check_lock = threading.Lock()

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from dli.domain.model.enums import SourceType
 from dli.adapters.stores._shared import already_exists, changed_since_read
+from dli.domain.model.enums import SourceType
 from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import VersionedDocument
 

@@ -37,14 +37,13 @@ def _file_store(url: str, **_timeouts: float | None) -> SpecStore:
 def _s3_store(
     url: str, *, connect_timeout_seconds: float | None = None, read_timeout_seconds: float | None = None
 ) -> SpecStore:
-    from dli.adapters.stores.s3 import S3SpecStore
+    from dli.adapters.stores import s3
 
-    timeouts = {
-        key: value
-        for key, value in (("connect_timeout", connect_timeout_seconds), ("read_timeout", read_timeout_seconds))
-        if value is not None
-    }
-    return S3SpecStore.from_url(url, **timeouts)
+    return s3.S3SpecStore.from_url(
+        url,
+        connect_timeout=s3.DEFAULT_CONNECT_TIMEOUT if connect_timeout_seconds is None else connect_timeout_seconds,
+        read_timeout=s3.DEFAULT_READ_TIMEOUT if read_timeout_seconds is None else read_timeout_seconds,
+    )
 
 
 STORE_SCHEMES: Mapping[str, Callable[..., SpecStore]] = {

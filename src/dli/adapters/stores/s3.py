@@ -29,9 +29,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 import structlog
 import tenacity
-import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -459,7 +459,7 @@ class S3SpecStore:
 
 def _stamp(seconds: float) -> str:
     """A fixed-width UTC time that sorts as it reads (change keys start with it)."""
-    moment = dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
     return moment.strftime("%Y%m%dT%H%M%S%fZ")
 
 

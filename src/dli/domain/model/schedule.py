@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -33,7 +33,7 @@ __all__ = [
     "validate_timezone",
 ]
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 DEFAULT_RETRY_ATTEMPTS = 1
 """Attempts of a failed run in all, when the schedule does not say."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import keyword
-import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs

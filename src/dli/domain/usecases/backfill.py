@@ -20,7 +20,7 @@ from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.parameters import backfill_dates
 from dli.domain.model.rules import RULE
 from dli.domain.model.spec import DatasetSpec, SpecDocument
-from dli.domain.model.workflow import WorkflowRunResult
+from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import require_active
 from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.message import (
@@ -34,8 +34,8 @@ from dli.domain.usecases.message import (
     handles,
     to_parameters,
 )
-from dli.domain.usecases.runs import check_runnable, split_parameters
-from dli.ports.orchestrator import BackfillHandle, ChainStep, Orchestrator
+from dli.domain.usecases.runs import check_runnable, dry_run_result, split_parameters
+from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, Orchestrator
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["TriggerBackfill", "trigger_backfill"]
@@ -128,16 +128,8 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
         days = tuple(step.date.isoformat() for step in steps)
         what = f"'{name}' and {len(downstream)} downstream dataset(s){': ' + ', '.join(downstream) if downstream else ''}"
         if message.dry_run:
-            return WorkflowRunResult(
-                dataset_name=name,
-                status=ResultStatus.SUCCESS,
-                dry_run=True,
-                dates=days,
-                datasets=names,
-                parameters=checked,
-                warnings=tuple(warnings),
-                message=f"Dry run: backfill of {what} would run {len(steps)} run(s), {span}",
-            )
+            summary = f"Dry run: backfill of {what} would run {len(steps)} run(s), {span}"
+            return dry_run_result(name, checked, warnings, summary, dates=days, datasets=names)
         for dataset, doc in documents.items():
             check_runnable(dataset, orchestrator, doc.schedule.enabled)
         handle = orchestrator.backfill_chain(steps, triggered_by=message.actor)
@@ -146,15 +138,8 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
             message=f"Backfill {span} triggered for {what} ({len(steps)} runs, date by date)",
         )
     if message.dry_run:
-        return WorkflowRunResult(
-            dataset_name=name,
-            status=ResultStatus.SUCCESS,
-            dry_run=True,
-            dates=iso,
-            parameters=checked,
-            warnings=tuple(warnings),
-            message=f"Dry run: backfill of '{name}' would run {len(iso)} date(s), {span}",
-        )
+        summary = f"Dry run: backfill of '{name}' would run {len(iso)} date(s), {span}"
+        return dry_run_result(name, checked, warnings, summary, dates=iso)
     check_runnable(name, orchestrator, document.schedule.enabled)
     timezone = document.schedule.timezone
     if document.schedule.cron is None:
@@ -163,9 +148,10 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
         steps = [ChainStep(name=name, date=day, parameters=checked, timezone=timezone) for day in dates]
         handle = orchestrator.backfill_chain(steps, triggered_by=message.actor)
     else:
-        handle = orchestrator.backfill(
-            name, dates=dates, parameters=checked, triggered_by=message.actor, timezone=timezone
+        request = BackfillRequest(
+            name=name, dates=dates, parameters=checked, triggered_by=message.actor, timezone=timezone
         )
+        handle = orchestrator.backfill(request)
     return _started(
         name, orchestrator, handle, dates=iso, datasets=(), parameters=checked, warnings=warnings,
         message=f"Backfill {span} triggered ({len(iso)} date(s))",

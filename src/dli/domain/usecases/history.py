@@ -5,10 +5,11 @@ from __future__ import annotations
 import attrs
 
 from dli.domain.model.enums import ResultStatus, RunStatus, SourceType
-from dli.domain.model.workflow import DatasetInfo, WorkflowHistoryResult, WorkflowRun
 from dli.domain.model.names import closest_name
-from dli.domain.usecases._workflows import run_fields
 from dli.domain.model.rules import checked
+from dli.domain.model.workflow import DatasetInfo
+from dli.domain.model.workflow_runs import WorkflowHistoryResult, WorkflowRun
+from dli.domain.usecases._workflows import run_fields
 from dli.domain.usecases.message import (
     LIMIT,
     NAME,
@@ -20,7 +21,7 @@ from dli.domain.usecases.message import (
     to_enum,
     to_source_type,
 )
-from dli.ports.orchestrator import Orchestrator
+from dli.ports.orchestrator import Orchestrator, RunQuery
 from dli.ports.spec_store import SpecStore
 
 __all__ = ["GetHistory", "get_history"]
@@ -69,7 +70,7 @@ def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestr
         manual = set(store.list_etags(SourceType.MANUAL))
         of_source = code if message.source_type is SourceType.CODE else manual - code
         names = of_source if names is None else names & of_source
-    records, total = orchestrator.list_runs(names=names, status=message.run_status, limit=message.limit)
+    records, total = orchestrator.list_runs(RunQuery(names=names, status=message.run_status, limit=message.limit))
     runs = tuple(
         WorkflowRun(status=r.status, **run_fields(r, SourceType.CODE if r.dataset_name in code else SourceType.MANUAL))
         for r in records

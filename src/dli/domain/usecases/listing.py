@@ -31,12 +31,9 @@ from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator, WorkflowState
 from dli.ports.spec_store import SpecCatalog, SpecStore
 
-
 __all__ = [
-    "GetDagState",
     "GetWorkflow",
     "ListWorkflows",
-    "get_dag_state",
     "get_workflow",
     "list_workflows",
     "scan_catalog",

@@ -17,10 +17,11 @@ from dli.domain.model.errors import (
     WorkflowUnregisterError,
     already_registered,
 )
+from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.spec import DatasetSpec, SpecDocument
-from dli.domain.model.workflow import WorkflowRegisterResult, WorkflowRunResult
-from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.workflow import WorkflowRegisterResult
+from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import not_found, read_or_broken, workflow_info
 from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, flag, handles

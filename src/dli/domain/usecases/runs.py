@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -11,7 +11,7 @@ from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.parameters import BUILTIN_PARAMETERS, coerce_parameters
 from dli.domain.model.spec import DatasetSpec
-from dli.domain.model.workflow import RunLogs, WorkflowRunResult, WorkflowStatusResult
+from dli.domain.model.workflow_runs import RunLogs, WorkflowRunResult, WorkflowStatusResult
 from dli.domain.usecases._workflows import require_active, run_fields
 from dli.domain.usecases.message import (
     NAME,
@@ -33,6 +33,7 @@ __all__ = [
     "StopRun",
     "TriggerRun",
     "check_runnable",
+    "dry_run_result",
     "get_run_logs",
     "get_run_status",
     "split_parameters",
@@ -92,6 +93,28 @@ class GetRunLogs(Message[RunLogs]):
     """Public run id."""
 
 
+def dry_run_result(
+    name: str,
+    parameters: Mapping[str, Any],
+    warnings: Sequence[str],
+    message: str,
+    *,
+    dates: tuple[str, ...] = (),
+    datasets: tuple[str, ...] = (),
+) -> WorkflowRunResult:
+    """What a dry run of a run or a backfill answers: what would run, with which parameters."""
+    return WorkflowRunResult(
+        dataset_name=name,
+        status=ResultStatus.SUCCESS,
+        dry_run=True,
+        dates=dates,
+        datasets=datasets,
+        parameters=parameters,
+        warnings=tuple(warnings),
+        message=message,
+    )
+
+
 def check_runnable(name: str, orchestrator: Orchestrator, enabled: bool) -> None:
     """A paused workflow's runs would wait in the queue until unpaused: refuse clearly instead."""
     paused = orchestrator.is_paused(name)
@@ -129,13 +152,11 @@ def trigger_run(message: TriggerRun, *, store: SpecStore, orchestrator: Orchestr
     _, document = require_active(store, name)
     parameters, warnings = split_parameters(document.spec, message.parameters)
     if message.dry_run:
-        return WorkflowRunResult(
-            dataset_name=name,
-            status=ResultStatus.SUCCESS,
-            dry_run=True,
-            parameters=parameters,
-            warnings=warnings,
-            message=f"Dry run: '{name}' ({document.source_type.value}) would run with {parameters or 'no parameters'}",
+        return dry_run_result(
+            name,
+            parameters,
+            warnings,
+            f"Dry run: '{name}' ({document.source_type.value}) would run with {parameters or 'no parameters'}",
         )
     check_runnable(name, orchestrator, document.schedule.enabled)
     record = orchestrator.trigger(name, parameters=parameters, triggered_by=message.actor)

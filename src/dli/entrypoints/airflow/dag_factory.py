@@ -72,7 +72,7 @@ BROKEN_TAG = airflow_runs.BROKEN_TAG
 BROKEN_PREFIX = airflow_runs.BROKEN_PREFIX
 # start_date when a document has no registration time: any past date works, but unpausing such a
 # DAG makes Airflow run its latest past tick at once (see docs/airflow.md).
-_FALLBACK_START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+_FALLBACK_START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 _TEMPLATE_EXT = (".sql", ".json")
 # How often a waiting dli_guard looks again (it frees its worker slot in between: reschedule mode).
 GUARD_POKE_SECONDS = 3.0
@@ -125,17 +125,20 @@ class DliSqlOperator(SQLExecuteQueryOperator):
 
     def _publish(self, context: Any) -> None:
         """Record the dataset's new data: the event starts the DAGs scheduled after it."""
+        dataset = self.publishes
+        if dataset is None:  # the DAG's schedule names no downstream that waits for it
+            return
         dag_run = context["dag_run"]
         if _is_backfill(dag_run):
             self.log.info("dli: a backfill run publishes nothing (it does not start downstream datasets)")
             return
         declared = context["params"].get("execution_date") if self.declares_execution_date else None
         date = str(declared) if declared else _date_macro(dag_run, timezone=self.publish_timezone)
-        extra = {"dataset": self.publishes, "execution_date": date, "run_id": make_run_id(self.publishes, dag_run.run_id)}
-        context["outlet_events"][AssetAlias(airflow_runs.publish_alias(self.publishes))].add(
-            dataset_asset(self.publishes), extra=extra
+        extra = {"dataset": dataset, "execution_date": date, "run_id": make_run_id(dataset, dag_run.run_id)}
+        context["outlet_events"][AssetAlias(airflow_runs.publish_alias(dataset))].add(
+            dataset_asset(dataset), extra=extra
         )
-        self.log.info("dli: published %s for execution_date %s", airflow_runs.asset_name(self.publishes), date)
+        self.log.info("dli: published %s for execution_date %s", airflow_runs.asset_name(dataset), date)
 
     def _execute(self, context: Any) -> Any:
         try:
@@ -347,9 +350,9 @@ def build_dag(
     previous = DliGuard(task_id=TASK_ID_GUARD, dag=dag)
     declares_date = spec.parameter("execution_date") is not None
     pre_ids, post_ids = statement_task_ids(spec)
-    steps = [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(pre_ids, spec.pre_statements)]
+    steps = [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(pre_ids, spec.pre_statements, strict=True)]
     steps.append((TASK_ID_QUERY, spec.query_statement, False))
-    steps += [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(post_ids, spec.post_statements)]
+    steps += [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(post_ids, spec.post_statements, strict=True)]
     for task_id, sql, continue_on_error in steps:
         task = DliSqlOperator(
             task_id=task_id,

@@ -183,7 +183,7 @@ def sync_bundle(
             entry = IndexEntry(source=source, etag=etag, upstreams=_upstreams(store, name, source))
             unchanged = False
         specs[name] = entry
-    if unchanged and len(specs) == len(known):
+    if unchanged and previous is not None and len(specs) == len(known):
         present = {path.name for path in folder.glob("dli_shard_*.py")}
         if present == {shard_file(shard_of(name, shards), shards) for name in specs}:
             return SyncReport(written=(), removed=(), datasets=len(specs), index=previous)

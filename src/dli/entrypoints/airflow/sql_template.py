@@ -95,9 +95,9 @@ def execution_date_for(
         return published
     when = logical_date or run_after
     if when is None:  # pragma: no cover - Airflow always sets run_after
-        when = dt.datetime.now(dt.timezone.utc)
+        when = dt.datetime.now(dt.UTC)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return when.astimezone(zoneinfo.ZoneInfo(timezone)).strftime("%Y-%m-%d")
 
 

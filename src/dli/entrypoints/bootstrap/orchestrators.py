@@ -41,18 +41,18 @@ def build_orchestrator(
 
         return InMemoryOrchestrator.from_url(url, clock=clock, store=store)
     if scheme in ("http", "https"):
+        from dli.adapters.airflow import session
         from dli.adapters.airflow.orchestrator import AirflowOrchestrator
 
-        timeouts = {
-            key: value
-            for key, value in (
-                ("connect_timeout_seconds", connect_timeout_seconds),
-                ("read_timeout_seconds", read_timeout_seconds),
-            )
-            if value is not None
-        }
         return AirflowOrchestrator(
-            base_url=url, username=username, password=password, timeout_seconds=timeout_seconds, clock=clock, **timeouts
+            base_url=url,
+            username=username,
+            password=password,
+            timeout_seconds=timeout_seconds,
+            clock=clock,
+            connect_timeout_seconds=session.DEFAULT_CONNECT_TIMEOUT if connect_timeout_seconds is None
+            else connect_timeout_seconds,
+            read_timeout_seconds=session.DEFAULT_READ_TIMEOUT if read_timeout_seconds is None else read_timeout_seconds,
         )
     raise ConfigurationError(
         f"Unknown orchestrator URL {public_url(url)!r}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypedDict, Unpack
 
 from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.bootstrap.orchestrators import build_orchestrator
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from dli.domain.usecases.bus import Handles, MessageBus
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
 
-__all__ = ["Wiring", "bootstrap", "build_publisher", "system_clock"]
+__all__ = ["Ports", "Wiring", "bootstrap", "build_publisher", "system_clock"]
 
 
 def system_clock(clock: Clock | None) -> Clock:
@@ -142,17 +142,21 @@ class _ProjectOnFirstUse:
         return self._project.warnings() if self._project is not None else ()
 
 
-def bootstrap(
-    context: ExecutionContext | None = None,
-    *,
-    bus: Handles | None = None,
-    local_specs: LocalSpecs | None = None,
-    store: SpecStore | None = None,
-    orchestrator: Orchestrator | None = None,
-    clock: Clock | None = None,
-) -> Wiring:
-    """Wire a ``WorkflowAPI`` for ``context``; every port may be swapped (tests pass fakes here)."""
+class Ports(TypedDict, total=False):
+    """What a caller may swap in (tests pass fakes); what is not given is wired from the context."""
+
+    bus: Handles
+    local_specs: LocalSpecs
+    store: SpecStore
+    orchestrator: Orchestrator
+    clock: Clock
+
+
+def bootstrap(context: ExecutionContext | None = None, **ports: Unpack[Ports]) -> Wiring:
+    """Wire a ``WorkflowAPI`` for ``context``; every port may be swapped (``Ports``)."""
     context = context or ExecutionContext()
+    bus, local_specs = ports.get("bus"), ports.get("local_specs")
+    store, orchestrator, clock = ports.get("store"), ports.get("orchestrator"), ports.get("clock")
     if bus is None:
         bus = _bus(context, store=store, orchestrator=orchestrator, clock=clock)
     if local_specs is None:

@@ -8,10 +8,11 @@ The exit status tells the outcome (docs/cli.md): completed 0, failed 3, killed 4
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 
 from dli.domain.model.enums import RunStatus
-from dli.domain.model.workflow import WorkflowStatusResult
+from dli.domain.model.workflow_runs import WorkflowStatusResult
 from dli.entrypoints.cli.exit_codes import ExitCode
 from dli.entrypoints.cli.session import Session
 
@@ -50,7 +51,11 @@ def _progress(
     """Yield ``(update(done, status), note(line))``; draws only when stderr is a terminal (quiet
     otherwise); a note is a line on stderr, printed above the bar while one is drawn."""
     if not session.err_is_terminal():
-        yield (lambda _done, _status: None), (lambda line: session.err.write(line + "\n"))
+
+        def write(line: str) -> None:
+            session.err.write(line + "\n")
+
+        yield (lambda _done, _status: None), write
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -94,7 +99,7 @@ def follow_runs(
 
     with _progress(session, len(run_ids), label) as (update, note):
 
-        def seen(status: WorkflowStatusResult, index: int) -> None:
+        def seen(index: int, status: WorkflowStatusResult) -> None:
             update(index, run_state(status.run_status, status.retry))
             retry = status.retry
             if retry is not None and (status.run_id, retry.attempt) not in announced:
@@ -107,7 +112,7 @@ def follow_runs(
                 run_id,
                 timeout_seconds=remaining,
                 poll_seconds=poll_seconds,
-                on_update=lambda s, i=index: seen(s, i),
+                on_update=functools.partial(seen, index),
                 sleep=session.sleep,
                 monotonic=session.monotonic,
             )

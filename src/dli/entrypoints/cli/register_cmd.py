@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import attrs
 from cyclopts import Parameter
 
 from dli.entrypoints.cli.options import DatasetArg, FormatOption
 from dli.entrypoints.cli.session import current
+
+if TYPE_CHECKING:
+    from dli.domain.model.schedule import ScheduleConfig
+    from dli.domain.model.spec import DatasetSpec
+    from dli.entrypoints.api import WorkflowAPI
 
 __all__ = ["register", "unregister"]
 
@@ -239,7 +244,7 @@ class _Upstreams:
     """What register would warn about."""
 
 
-def _upstreams(api, spec, schedule) -> _Upstreams:  # type: ignore[no-untyped-def]
+def _upstreams(api: WorkflowAPI, spec: DatasetSpec, schedule: ScheduleConfig) -> _Upstreams:
     """Which upstreams are managed (one lookup each), whether registering would close a cycle
     (DLI-203, as register would say), and the trigger in words."""
     from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
@@ -251,13 +256,13 @@ def _upstreams(api, spec, schedule) -> _Upstreams:  # type: ignore[no-untyped-de
         if name == spec.name:
             continue
         try:
-            graph = api.dependencies(name, direction=DependencyDirection.UPSTREAM)
+            found = api.dependencies(name, direction=DependencyDirection.UPSTREAM)
         except (WorkflowNotFoundError, SpecInvalidError):  # no store knows it, or not even a dataset name
             continue
-        for node in graph.nodes:
+        for node in found.nodes:
             if not node.external:
                 known.setdefault(node.name, ())
-        for edge in graph.edges:
+        for edge in found.edges:
             known[edge.downstream] = (*known.get(edge.downstream, ()), edge.upstream)
     graph = DependencyGraph.of({**known, spec.name: spec.depends_on})
     check_acyclic(graph, roots=[spec.name])

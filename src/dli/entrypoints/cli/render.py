@@ -20,15 +20,8 @@ from dli.domain.model.schedule import FireTime
 from dli.entrypoints.cli.session import Session
 
 if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model.workflow)
-    from dli.domain.model.workflow import (
-        RetryWait,
-        WorkflowHistoryResult,
-        WorkflowInfo,
-        WorkflowListResult,
-        WorkflowRegisterResult,
-        WorkflowRunResult,
-        WorkflowStatusResult,
-    )
+    from dli.domain.model.workflow import WorkflowInfo, WorkflowListResult, WorkflowRegisterResult
+    from dli.domain.model.workflow_runs import RetryWait, WorkflowHistoryResult, WorkflowRunResult, WorkflowStatusResult
 
 __all__ = [
     "duration",
@@ -43,7 +36,7 @@ __all__ = [
     "render_status_table",
 ]
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 _UNLIMITED = 10_000
 
 _STATUS_STYLE = {

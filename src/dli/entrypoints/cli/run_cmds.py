@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from cyclopts import Parameter
 
 from dli.entrypoints.cli.options import DatasetArg, Format, Params, RunIdArg, parse_params
 from dli.entrypoints.cli.session import current
+
+if TYPE_CHECKING:
+    from dli.domain.model.workflow_runs import WorkflowRunResult
+    from dli.entrypoints.cli.session import Session
 
 __all__ = ["backfill", "logs", "run", "stop"]
 
@@ -104,7 +109,16 @@ def backfill(
     return _follow(session, result, run_ids, dates, timeout, poll, format, f"Backfill of {dataset_name}")
 
 
-def _follow(session, result, run_ids, dates, timeout, poll, output, label) -> int:  # type: ignore[no-untyped-def]
+def _follow(
+    session: Session,
+    result: WorkflowRunResult,
+    run_ids: Sequence[str],
+    dates: Sequence[str],
+    timeout: float | None,
+    poll: float,
+    output: str,
+    label: str,
+) -> int:
     from dli.entrypoints.cli import render
     from dli.entrypoints.cli.follow import follow_runs, outcome, outcome_code
 

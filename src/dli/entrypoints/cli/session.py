@@ -115,7 +115,7 @@ class Session:
 
 
 def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _make_console(stream: TextIO) -> Console:

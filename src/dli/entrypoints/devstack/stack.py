@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import tenacity
@@ -386,21 +386,30 @@ class DevStack:
         pid = int(state[name]["pid"])
         start = time.monotonic()
         last_note = start
-        while not healthy():
-            failure = None
-            if not leader_alive(pid):
-                failure = f"{what} exited while starting"
-            elif time.monotonic() - start > timeout:
-                failure = f"{what} not healthy after {timeout:.0f}s"
-            if failure:
-                # The leader may be gone while processes it spawned live on: stop the whole session.
-                if self._stop(state, name):
-                    started.remove(name)
-                raise ServerError(failure, hints=(f"See its log: {log}", _tail(log)))
+
+        def hopeless(_attempt: tenacity.RetryCallState) -> bool:
+            return not leader_alive(pid) or time.monotonic() - start > timeout
+
+        def give_up(_attempt: tenacity.RetryCallState) -> NoReturn:
+            failure = f"{what} exited while starting" if not leader_alive(pid) else f"{what} not healthy after {timeout:.0f}s"
+            # The leader may be gone while processes it spawned live on: stop the whole session.
+            if self._stop(state, name):
+                started.remove(name)
+            raise ServerError(failure, hints=(f"See its log: {log}", _tail(log)))
+
+        def note(attempt: tenacity.RetryCallState) -> None:
+            nonlocal last_note
             if time.monotonic() - last_note > 10:
                 progress(f"  ... waiting for {what} ({time.monotonic() - start:.0f}s)")
                 last_note = time.monotonic()
-            time.sleep(0.5)
+
+        tenacity.Retrying(
+            retry=tenacity.retry_if_result(lambda ok: not ok),
+            wait=tenacity.wait_fixed(0.5),
+            stop=hopeless,
+            before_sleep=note,
+            retry_error_callback=give_up,
+        )(healthy)
         progress(f"{what} is healthy ({time.monotonic() - start:.0f}s)")
 
     def _client_config_token(self) -> str | None:

@@ -35,7 +35,8 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Any for the app's own arguments: Litestar types its scope and messages as TypedDicts, read here as mappings.
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 @attrs.frozen(kw_only=True)
@@ -116,7 +117,7 @@ class AdmissionControl:
                 # The body is read: the next receive() returns only when the client disconnects.
                 watcher = asyncio.ensure_future(receive())
             if not gone:
-                pending = {waiter} if watcher is None else {waiter, watcher}
+                pending: set[asyncio.Future[Any]] = {waiter} if watcher is None else {waiter, watcher}
                 await asyncio.wait(pending, timeout=self._limits.queue_timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
                 gone = watcher is not None and watcher.done()
         except BaseException:

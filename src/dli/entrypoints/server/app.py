@@ -124,7 +124,8 @@ class HealthReport:
 
 
 def _settings(request: Request[Any, Any, Any]) -> ServerSettings:
-    return request.app.state["settings"]  # type: ignore[no-any-return]
+    settings: ServerSettings = request.app.state["settings"]
+    return settings
 
 
 # -- health and OpenAPI --------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def _on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)  # type: ignore[attr-defined]
+    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)
     _log.error("unhandled_error", path=request.url.path, request_id=request_id, exc_info=exc)
     body = error_bytes(
         ErrorCode.SERVER_ERROR,
@@ -291,7 +292,7 @@ async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
     while True:
         try:
             await anyio.to_thread.run_sync(settings.store.check)
-            app.state["last_check"] = dt.datetime.now(dt.timezone.utc)
+            app.state["last_check"] = dt.datetime.now(dt.UTC)
             app.state["last_check_error"] = None
         except DLIError as exc:
             app.state["last_check_error"] = f"[{exc.code.value}] {exc.message}"

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio.to_thread
 import attrs
 from litestar import Request, Response, route
+from litestar.enums import HttpMethod
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import OpenAPIType, Reference
+from litestar.openapi.spec import OpenAPIType, Reference, RequestBody
 from litestar.openapi.spec import Operation as OpenAPIOperation
 from litestar.openapi.spec import Parameter as OpenAPIParameter
 from litestar.openapi.spec import Schema as OpenAPISchema
@@ -47,6 +48,17 @@ def _documented(kind: Any, keywords: dict[str, Any], where: type[ParameterKwarg]
     if where is not None:
         return Annotated[kind, where(schema_extra=keywords or None)]
     return Annotated[kind, ParameterKwarg(schema_extra=keywords)] if keywords else kind
+
+
+def _actor(request: Request[Any, Any, Any]) -> str | None:
+    """The authenticated user the middleware put into the request's scope."""
+    user = request.scope.get(USER_SCOPE_KEY)
+    return user if isinstance(user, str) else None
+
+
+def _generic(alias: Any, argument: type) -> Any:
+    """``alias[argument]`` for a class made at run time: annotations the framework reads, not mypy."""
+    return alias[argument]
 
 
 def _body_class(op: Operation) -> type:
@@ -111,7 +123,7 @@ def _operation_class(op: Operation) -> type[OpenAPIOperation]:
     @dataclasses.dataclass
     class Documented(OpenAPIOperation):
         def __post_init__(self) -> None:
-            if self.request_body is not None:
+            if isinstance(self.request_body, RequestBody):
                 self.request_body.required = op.body_required
             for parameter in self.parameters or ():
                 if isinstance(parameter, OpenAPIParameter) and parameter.param_in == "query" and parameter.schema:
@@ -133,8 +145,8 @@ def _signature(op: Operation) -> tuple[inspect.Signature, dict[str, Any]]:
         # The route parses nothing itself (``before`` decodes the body strictly); an absent body is
         # None here, and the document says whether the operation needs one (``_operation_class``).
         body = _body_class(op)
-        params.append(inspect.Parameter("data", kw, annotation=JSONBody[body], default=None))  # type: ignore[valid-type]
-    returns = Response[op.result]  # type: ignore[name-defined]
+        params.append(inspect.Parameter("data", kw, annotation=_generic(JSONBody, body), default=None))
+    returns = _generic(Response, op.result)
     annotations = {p.name: p.annotation for p in params}
     annotations["return"] = returns
     return inspect.Signature(params, return_annotation=returns), annotations
@@ -184,10 +196,10 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
         _check_query(request, op)
         request.scope["dli.message"] = op.decode(  # type: ignore[typeddict-unknown-key]
             path={name: request.path_params[name] for name in op.path_fields},
-            query=request.query_params.multi_items() if op.method == "GET" else (),
+            query=list(request.query_params.multi_items()) if op.method == "GET" else (),
             body=b"" if op.method == "GET" else await request.body(),
             content_type=request.headers.get("content-type"),
-            actor=request.scope.get(USER_SCOPE_KEY),  # type: ignore[attr-defined]
+            actor=_actor(request),
         )
 
     async def endpoint(request: Request[Any, Any, Any], **kwargs: Any) -> Response[Any]:
@@ -235,7 +247,7 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
         )
     return route(
         _litestar_path(op.path),
-        http_method=[op.method],
+        http_method=[HttpMethod(op.method)],
         name=op.message.__name__,
         operation_id=op.message.__name__,
         summary=(endpoint.__doc__ or "").split("\n")[0],

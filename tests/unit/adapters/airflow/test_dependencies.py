@@ -10,7 +10,7 @@ import pytest
 from dli.adapters.airflow.runs import asset_name, run_record
 from dli.domain.model.enums import RunStatus, RunType
 from dli.domain.model.errors import ServerError
-from dli.ports.orchestrator import ChainStep
+from dli.ports.orchestrator import ChainStep, RunQuery
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 from tests.unit.adapters.airflow.test_orchestrator import _run
 
@@ -40,7 +40,7 @@ def test_a_chain_is_one_manual_run_per_step_each_naming_the_run_before_it() -> N
     assert markers[1]["after"] == {"dag_id": "s.a", "run_id": sent[0]["dag_run_id"], "dataset": "s.a", "date": "2025-01-02"}
     assert markers[2]["after"]["run_id"] == sent[1]["dag_run_id"]
     assert len({m["id"] for m in markers}) == 1 and markers[0]["timezone"] == "Asia/Seoul"
-    assert handle.run_ids == tuple(f"{n}@{s['dag_run_id']}" for n, s in zip(["s.a", "s.b", "s.a"], sent))
+    assert handle.run_ids == tuple(f"{n}@{s['dag_run_id']}" for n, s in zip(["s.a", "s.b", "s.a"], sent, strict=True))
     assert all(s["note"] == "dli: triggered by alice" for s in sent)
 
 
@@ -93,7 +93,7 @@ def test_a_run_whose_guard_still_waits_is_pending_and_not_started(guard) -> None
     orch = airflow.orchestrator()
     record = orch.get_run("s.b@asset_triggered__1")
     assert (record.status, record.started_at, record.run_type) == (RunStatus.PENDING, None, RunType.SCHEDULED)
-    (listed,), _ = orch.list_runs(names={"s.b"})
+    (listed,), _ = orch.list_runs(RunQuery(names={"s.b"}))
     assert (listed.status, listed.started_at) == (RunStatus.PENDING, None)
 
 
@@ -103,8 +103,8 @@ def test_a_run_let_through_by_its_guard_started_when_the_guard_ended() -> None:
     orch = airflow.orchestrator()
     record = orch.get_run("s.b@asset_triggered__1")
     assert record.status is RunStatus.COMPLETED
-    assert record.started_at == dt.datetime(2025, 1, 1, 0, 0, 9, tzinfo=dt.timezone.utc)
-    (listed,), _ = orch.list_runs(names={"s.b"})
+    assert record.started_at == dt.datetime(2025, 1, 1, 0, 0, 9, tzinfo=dt.UTC)
+    (listed,), _ = orch.list_runs(RunQuery(names={"s.b"}))
     assert listed.started_at == record.started_at
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.errors import ServerError, WorkflowExecutionError
+from dli.ports.orchestrator import BackfillRequest, RunQuery
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 
 PAGE_CAP = 100  # Airflow's default maximum_page_limit
@@ -118,9 +119,7 @@ def test_a_backfill_refused_with_database_locked_is_sent_again() -> None:
         run = _run(dag_run_id="backfill__1", run_type="backfill", conf={"dli_backfill": markers[-1]})
         return _page(request, "dag_runs", [run])
 
-    handle = ScriptedAirflow(handler).orchestrator().backfill(
-        "a.b", dates=[dt.date(2025, 1, 1)], parameters={}, triggered_by=None
-    )
+    handle = ScriptedAirflow(handler).orchestrator().backfill(BackfillRequest(name="a.b", dates=[dt.date(2025, 1, 1)]))
     assert len(markers) == 2 and handle.backfill_id == "7" and handle.run_ids == ("a.b@backfill__1",)
 
 
@@ -176,7 +175,7 @@ def test_every_list_is_read_page_by_page_within_airflows_page_cap() -> None:
     states = orch.pause_states()
     assert len(states) == 250 and states["d.n248"] is True and states["d.n249"] is False
     assert orch.running() == {f"d.n{i:03}" for i in range(230)}
-    recent, total = orch.list_runs(limit=150)
+    recent, total = orch.list_runs(RunQuery(limit=150))
     assert len(recent) == 150 and total == 230
 
 
@@ -244,7 +243,7 @@ def test_a_run_stopped_through_dli_maps_to_killed_and_backfill_runs_carry_their_
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"dag_runs": [killed, backfill], "total_entries": 2})
 
-    runs, total = ScriptedAirflow(handler).orchestrator().list_runs(names={"a.b"})
+    runs, total = ScriptedAirflow(handler).orchestrator().list_runs(RunQuery(names={"a.b"}))
     assert total == 2
     assert runs[0].status is RunStatus.KILLED and runs[0].triggered_by == "alice" and runs[0].run_id == "a.b@r1"
     assert runs[1].run_type is RunType.BACKFILL and runs[1].triggered_by == "bob"

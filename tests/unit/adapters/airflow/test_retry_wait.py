@@ -14,7 +14,8 @@ import pytest
 
 from dli.adapters.airflow.runs import retry_wait, timedelta_of
 from dli.domain.model.enums import RunStatus
-from dli.domain.model.workflow import RetryWait
+from dli.domain.model.workflow_runs import RetryWait
+from dli.ports.orchestrator import RunQuery
 from tests.unit.adapters.airflow.scripted import ScriptedAirflow, body
 
 CAPTURED: dict[str, Any] = json.loads((Path(__file__).parent / "responses" / "up_for_retry.json").read_text())
@@ -23,7 +24,7 @@ TI = CAPTURED["task_instances_list"]["task_instances"][0]
 TASK = CAPTURED["task"]
 DAG, NATIVE = RUN["dag_id"], RUN["dag_run_id"]
 RUN_ID = f"{DAG}@{NATIVE}"
-FAILED_AT = dt.datetime(2026, 12, 7, 18, 50, 27, 219033, tzinfo=dt.timezone.utc)
+FAILED_AT = dt.datetime(2026, 12, 7, 18, 50, 27, 219033, tzinfo=dt.UTC)
 ERROR = "OperationalError: no such table: capture_no_such_table"
 
 
@@ -120,7 +121,7 @@ def test_a_finished_run_asks_nothing_about_retries() -> None:
 
 def test_history_rows_of_runs_waiting_for_a_retry_carry_it_from_one_request_for_the_page() -> None:
     airflow = _airflow()
-    runs, total = airflow.orchestrator().list_runs(names={DAG}, limit=10)
+    runs, total = airflow.orchestrator().list_runs(RunQuery(names={DAG}, limit=10))
     assert total == 1 and runs[0].status is RunStatus.RUNNING
     assert runs[0].retry == retry_wait(TI, TASK, ERROR)
     assert sum(path.endswith("/taskInstances/list") for _, path in airflow.calls()) == 1

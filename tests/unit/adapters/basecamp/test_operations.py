@@ -10,15 +10,15 @@ from dli.adapters.basecamp.operations import MalformedBodyError, UnsupportedMedi
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import InvalidCronError, ParameterInvalidError, SpecInvalidError
 from dli.domain.usecases.backfill import TriggerBackfill
+from dli.domain.usecases.dag_state import GetDagState
 from dli.domain.usecases.dependencies import GetDependencies
 from dli.domain.usecases.history import GetHistory
-from dli.domain.usecases.dag_state import GetDagState
 from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
 from dli.domain.usecases.message import Message, message_types
 from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
+from dli.domain.usecases.publish import PublishSpecs
 from dli.domain.usecases.register import RegisterWorkflow, UnregisterWorkflow
 from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun, TriggerRun
-from dli.domain.usecases.publish import PublishSpecs
 from tests.support.specs import make_spec
 
 EXAMPLES: list[Message] = [

@@ -13,6 +13,7 @@ from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.domain.model.enums import RunStatus, RunType, SourceType
 from dli.domain.model.spec import SpecDocument
+from dli.ports.orchestrator import BackfillRequest, RunQuery
 from dli.testing.specs import make_spec
 
 
@@ -37,7 +38,7 @@ def _run(orch, clock, name, date):
 
 
 def _joined(orch):
-    runs, _ = orch.list_runs(names={"s.joined"}, limit=10)
+    runs, _ = orch.list_runs(RunQuery(names={"s.joined"}, limit=10))
     return list(reversed(runs))
 
 
@@ -62,7 +63,7 @@ def test_failed_runs_and_backfills_publish_nothing(env):
     clock.advance(10)
     assert orch.get_run(record.run_id).status is RunStatus.FAILED
     orch.clear_failure("s.a")
-    orch.backfill("s.a", dates=[dt.date(2025, 1, 1)], parameters={}, triggered_by=None)
+    orch.backfill(BackfillRequest(name="s.a", dates=[dt.date(2025, 1, 1)]))
     clock.advance(10)
     _run(orch, clock, "s.b", "2025-01-01")
     assert _joined(orch) == []
@@ -73,7 +74,7 @@ def test_without_a_store_nothing_is_started_by_upstream_data():
     orch = InMemoryOrchestrator(clock=clock)
     orch.trigger("s.a", parameters={}, triggered_by=None)
     clock.advance(10)
-    assert orch.list_runs(limit=10)[1] == 1
+    assert orch.list_runs(RunQuery(limit=10))[1] == 1
 
 
 # -- retries ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ PYTHON = VENV / "bin" / "python"
 
 pytestmark = pytest.mark.skipif(not PYTHON.exists(), reason=f"no Airflow venv at {VENV} (scripts/install-airflow.sh)")
 
-REGISTERED = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+REGISTERED = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 _PROBE = textwrap.dedent(
     """

@@ -14,7 +14,7 @@ from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.entrypoints.airflow.spec_source import load_specs
 from tests.support.s3_servers import run_moto
 
-NOW = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def _doc(name: str, source: SourceType, sql: str = "SELECT 1") -> SpecDocument:

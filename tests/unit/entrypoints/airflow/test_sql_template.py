@@ -19,7 +19,7 @@ from dli.entrypoints.airflow.sql_template import (
     statement_task_ids,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _slipped_through(**fields) -> Parameter:
@@ -111,7 +111,7 @@ def test_statement_task_ids_are_ordered_and_airflow_safe() -> None:
 def test_a_run_started_by_upstream_data_is_for_the_latest_date_its_triggering_events_carry():
     from dli.entrypoints.airflow.sql_template import execution_date_for
 
-    later = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    later = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     extras = [{"execution_date": "2025-01-01"}, {"execution_date": "2025-01-03"}, {"dataset": "x"}]
     assert execution_date_for(conf={}, logical_date=None, run_after=later, timezone="UTC", triggering=extras) == "2025-01-03"
     assert execution_date_for(conf={"execution_date": "2024-01-01"}, logical_date=None, run_after=later,

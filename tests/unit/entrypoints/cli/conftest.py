@@ -18,13 +18,13 @@ import pytest
 
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
-from dli.adapters.stores.memory import InMemorySpecStore
 from dli.adapters.simulation.seed import seed_mock
+from dli.adapters.stores.memory import InMemorySpecStore
 from dli.entrypoints.api import WorkflowAPI
 from dli.entrypoints.cli.app import invoke
 from dli.entrypoints.context import ExecutionContext
 
-NOW = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.UTC)
 
 
 @attrs.frozen

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import io
 
-from cyclopts import App
-
 from dli import __version__
 from dli.domain.model.errors import ServerUnreachableError
-from dli.entrypoints.cli import app as app_module
 from dli.entrypoints.cli.app import invoke
 from dli.entrypoints.context import ExecutionMode
 

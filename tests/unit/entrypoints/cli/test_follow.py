@@ -3,7 +3,7 @@
 import pytest
 
 from dli.domain.model.enums import RunStatus, RunType, SourceType
-from dli.domain.model.workflow import WorkflowStatusResult
+from dli.domain.model.workflow_runs import WorkflowStatusResult
 from dli.entrypoints.cli.follow import outcome, outcome_code
 
 

@@ -8,13 +8,14 @@ import pytest
 
 from dli.adapters.codecs.results import from_jsonable, to_jsonable
 from dli.domain.model.enums import RunStatus, RunType, SourceType, WorkflowStatus
-from dli.domain.model.workflow import RetryWait, WorkflowInfo, WorkflowStatusResult
+from dli.domain.model.workflow import WorkflowInfo
+from dli.domain.model.workflow_runs import RetryWait, WorkflowStatusResult
 from dli.entrypoints.cli.render import countdown, duration, local_time, render_status, retry_notice, utc_time
 from dli.entrypoints.cli.session import Session
 from dli.entrypoints.cli.settings import Resolved
 from dli.entrypoints.context import ExecutionContext
 
-FAILED_AT = dt.datetime(2025, 1, 2, 9, 0, 30, tzinfo=dt.timezone.utc)
+FAILED_AT = dt.datetime(2025, 1, 2, 9, 0, 30, tzinfo=dt.UTC)
 
 
 def test_duration_is_seconds_then_hours():
@@ -27,7 +28,7 @@ def test_duration_is_seconds_then_hours():
 def test_local_time_shows_the_zone_abbreviation_even_after_a_json_round_trip():
     info = WorkflowInfo(
         dataset_name="a.b", source_type=SourceType.MANUAL, status=WorkflowStatus.ACTIVE, cron="0 9 * * *",
-        timezone="Asia/Seoul", next_run=dt.datetime(2025, 1, 2, 0, 0, tzinfo=dt.timezone.utc),
+        timezone="Asia/Seoul", next_run=dt.datetime(2025, 1, 2, 0, 0, tzinfo=dt.UTC),
     )
     wire = from_jsonable(to_jsonable(info), WorkflowInfo)  # fixed +09:00 offset, no zone name
     assert local_time(wire.next_run, wire.timezone) == "2025-01-02 09:00:00 KST"

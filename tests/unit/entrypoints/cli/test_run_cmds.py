@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 
+from dli.ports.orchestrator import RunQuery
+
 CLICKS = "iceberg.analytics.daily_clicks"
 REPORT = "iceberg.analytics.ad_hoc_report"
 
@@ -81,7 +83,7 @@ class TestRun:
 
     def test_wait_on_a_killed_run_exits_4(self, cli):
         def stop_then_sleep(seconds: float) -> None:
-            runs, _total = cli.orchestrator.list_runs(names=[CLICKS], limit=100)
+            runs, _total = cli.orchestrator.list_runs(RunQuery(names=[CLICKS], limit=100))
             for run in runs:
                 if not run.status.is_terminal:
                     cli.orchestrator.stop_run(run.run_id)
@@ -153,7 +155,7 @@ class TestBackfill:
         lines = result.stdout.splitlines()
         status_of = {line.split()[0]: line.split()[2] for line in lines if line.startswith("2025-") and len(line.split()) >= 4}
         assert status_of == {"2025-01-01": "completed", "2025-01-02": "failed", "2025-01-03": "killed"}
-        assert lines[lines.index(next(l for l in lines if l.startswith("2025-01-02"))) + 1] == "  Error: disk full"
+        assert lines[lines.index(next(x for x in lines if x.startswith("2025-01-02"))) + 1] == "  Error: disk full"
 
     def test_wait_json_reports_every_date(self, cli):
         data = cli("workflow", "backfill", CLICKS, "-s", "2025-01-01", "-e", "2025-01-02", "--wait", "-f", "json").json()

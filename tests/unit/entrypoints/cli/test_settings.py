@@ -8,9 +8,9 @@ import attrs
 import pytest
 
 from dli.adapters.config_file import read_user_config
-from dli.entrypoints.bootstrap import read_project_server
 from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.api import WorkflowAPI
+from dli.entrypoints.bootstrap import read_project_server
 from dli.entrypoints.cli.settings import Flags, resolve_context, user_config_path
 from dli.entrypoints.context import DEFAULT_SERVER_URL, ExecutionMode
 

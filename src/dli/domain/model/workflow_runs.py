@@ -1,9 +1,5 @@
-"""The result models of the operations other than listing: runs, their status and logs, history,
-registration and a DAG's state.
-
-Re-exported by ``dli.domain.model.workflow`` and built on first use from there: ``dli workflow list``
-and ``dli --help`` do not pay for creating these attrs classes.
-"""
+"""A workflow's runs as users see them: a run, its status, its logs, the history, and the result of
+the operations that start or stop runs."""
 
 from __future__ import annotations
 
@@ -14,15 +10,12 @@ from typing import Any
 import attrs
 
 from dli.domain.model.enums import ResultStatus, RunStatus, RunType, SourceType
-from dli.domain.model._rows import WorkflowInfo  # annotations are resolved at run time (codecs, OpenAPI)
+from dli.domain.model.workflow import DatasetInfo
 
 __all__ = [
-    "DagState",
-    "DatasetInfo",
     "RetryWait",
     "RunLogs",
     "WorkflowHistoryResult",
-    "WorkflowRegisterResult",
     "WorkflowRun",
     "WorkflowRunResult",
     "WorkflowStatusResult",
@@ -125,28 +118,6 @@ class WorkflowRun(_RunTiming):
 
 
 @attrs.frozen(kw_only=True)
-class WorkflowRegisterResult:
-    """Result of ``register``."""
-
-    dataset_name: str
-    """Registered dataset."""
-    status: ResultStatus
-    """Outcome."""
-    source_type: SourceType = SourceType.MANUAL
-    """Always ``manual``: only manual workflows are registered through the API."""
-    workflow_info: WorkflowInfo | None = None
-    """The workflow as registered."""
-    message: str | None = None
-    """Human-readable summary."""
-    warning: str | None = None
-    """Warning, e.g. when the workflow is registered but overridden."""
-    updated: bool = False
-    """``True`` when an existing manual workflow was replaced (``force``)."""
-    previous_cron: str | None = None
-    """The cron expression before a forced update."""
-
-
-@attrs.frozen(kw_only=True)
 class WorkflowRunResult:
     """Result of run, backfill, stop, pause, unpause and unregister."""
 
@@ -206,22 +177,6 @@ class WorkflowStatusResult(_RunTiming):
 
 
 @attrs.frozen(kw_only=True)
-class DatasetInfo:
-    """Dataset metadata shown with history."""
-
-    name: str
-    """Dataset name."""
-    owner: str | None = None
-    """Owner."""
-    team: str | None = None
-    """Team."""
-    description: str | None = None
-    """Description."""
-    source_type: SourceType | None = None
-    """Source of the active workflow."""
-
-
-@attrs.frozen(kw_only=True)
 class WorkflowHistoryResult:
     """Result of ``history``."""
 
@@ -245,13 +200,3 @@ class RunLogs:
     """The run."""
     text: str
     """The logs, task by task."""
-
-
-@attrs.frozen(kw_only=True)
-class DagState:
-    """Whether the orchestrator has picked up a workflow's stored spec."""
-
-    visible: bool
-    """The workflow exists in the orchestrator (for Airflow: its DAG was parsed)."""
-    error: str | None = None
-    """Why it cannot run: the spec's or the DAG file's import error."""
