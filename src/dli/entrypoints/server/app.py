@@ -32,6 +32,7 @@ from dli.domain.model.workflow import BrokenSpec
 from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, AdmissionStats
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
+from dli.entrypoints.server.probes import BoundedProbe
 from dli.entrypoints.server.routes import BodySchemaPlugin, build_routes
 
 if TYPE_CHECKING:
@@ -147,6 +148,17 @@ MAX_BROKEN_SHOWN = 100
 
 PROBE_BUDGET_SECONDS = 0.5
 """Longest a health probe waits for the orchestrator (probes often time out after one second)."""
+STORE_PROBE_BUDGET_SECONDS = 2.0
+"""Longest a health probe waits for the spec store: an S3 GET can take a second on a busy endpoint."""
+
+
+def store_probe(store: IndexedSpecStore) -> BoundedProbe:
+    """The store's health probe: a read of a key that does not exist, past the index (one GET on S3)."""
+    return BoundedProbe(
+        lambda: store.inner.read(SourceType.MANUAL, PROBE_NAME),
+        describe=f"Spec store {store.url}",
+        budget_seconds=STORE_PROBE_BUDGET_SECONDS,
+    )
 
 
 def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
@@ -172,30 +184,27 @@ def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
 async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     """Reachability of the spec store and the orchestrator, broken specs, load (no token needed). 503 when degraded.
 
-    The store's reachability is the outcome of the last periodic check (no store I/O per probe once a
-    check has run); the orchestrator is asked about one workflow.
+    Answered within a few seconds whatever the dependencies do: the store is asked for one missing
+    key (a single GET, whatever the store's size) and waited for at most ``STORE_PROBE_BUDGET_SECONDS``;
+    the orchestrator is asked about one workflow, at most ``PROBE_BUDGET_SECONDS``. Both side by side.
     """
     settings = _settings(request)
     state = request.app.state
-    if state.get("last_check") is None and state.get("last_check_error") is None:
-        store_probe = (settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE))
-    else:
-        store_probe = None
     found: dict[str, ComponentHealth] = {}
 
-    async def probe(name: str, url: str, check: Callable[[], object]) -> None:
-        found[name] = await anyio.to_thread.run_sync(_probe, url, check)
+    async def probe_store() -> None:
+        outcome = await state["store_probe"].probe()
+        found["store"] = ComponentHealth(reachable=outcome.reachable, url=settings.store.url, error=outcome.error)
 
-    async with anyio.create_task_group() as group:  # side by side: two hung backends cost one timeout
-        if store_probe is not None:
-            group.start_soon(probe, "store", *store_probe)
-        group.start_soon(probe, "orchestrator", settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator, settings.orchestrator_url))
-    if store_probe is not None:
-        store = found["store"]
-    elif state.get("last_check_error") is not None:
-        store = ComponentHealth(reachable=False, url=settings.store.url, error=state["last_check_error"])
-    else:
-        store = ComponentHealth(reachable=True, url=settings.store.url)
+    async def probe_orchestrator() -> None:
+        found["orchestrator"] = await anyio.to_thread.run_sync(
+            _probe, settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator, settings.orchestrator_url)
+        )
+
+    async with anyio.create_task_group() as group:  # side by side: two hung backends cost one budget
+        group.start_soon(probe_store)
+        group.start_soon(probe_orchestrator)
+    store = found["store"]
     orchestrator = found["orchestrator"]
     ok = store.reachable and orchestrator.reachable
     broken = settings.store.broken()
@@ -318,6 +327,7 @@ def create_app(settings: ServerSettings) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             settings.bus.close()  # the orchestrator's HTTP connections
+            app.state["store_probe"].close()
 
     app = Litestar(
         route_handlers=[*build_routes(settings.operations, _settings), health, openapi_document],
@@ -342,6 +352,7 @@ def create_app(settings: ServerSettings) -> Any:
     app.state["settings"] = settings
     app.state["last_check"] = None
     app.state["last_check_error"] = None
+    app.state["store_probe"] = store_probe(settings.store)
     # Logging and auth outside, so refused and abandoned requests are logged; /health is never queued.
     admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health"}))
     app.state["admission"] = admission
