@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
+    from dli.entrypoints.server.metrics import ServerMetrics
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 
@@ -72,6 +74,10 @@ class ServerSettings:
     """Orchestrator URL (without credentials), for /health."""
     admission: AdmissionLimits = AdmissionLimits()
     """How many requests are worked on and wait at once."""
+    metrics: ServerMetrics | None = None
+    """Prometheus metrics (``GET /metrics``), or ``None`` when they are off or not installed."""
+    metrics_need_token: bool = False
+    """Whether ``GET /metrics`` asks for a bearer token (scrapers usually send none)."""
 
     def body(self, result: object) -> bytes:
         """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
@@ -173,6 +179,7 @@ def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
 
 @get(
     "/health",
+    name="health",
     tags=["health"],
     security=[],
     responses={
@@ -222,7 +229,19 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     return settings.respond(report, 200 if ok else 503)
 
 
-@get("/openapi.json", tags=["health"], include_in_schema=False)
+@get("/metrics", name="metrics", tags=["health"], include_in_schema=False)
+async def metrics_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Prometheus exposition of the server's metrics (a token only with ``--metrics-need-token``)."""
+    metrics = _settings(request).metrics
+    assert metrics is not None  # the route exists only with metrics on
+    admission = request.app.state.get("admission")
+    if admission is not None:
+        metrics.sample_admission(admission)
+    body, content_type = await anyio.to_thread.run_sync(metrics.exposition)
+    return Response(content=body, media_type=content_type)
+
+
+@get("/openapi.json", name="openapi", tags=["health"], include_in_schema=False)
 async def openapi_document(request: Request[Any, Any, Any]) -> Response[Any]:
     """The OpenAPI 3.1 document (no token needed)."""
     return Response(content=request.app.openapi_schema.to_schema(), media_type="application/json")
@@ -296,18 +315,30 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
 # -- the override check ----------------------------------------------------------------------------
 
 
+def _index_checked(settings: ServerSettings, started: float, error: BaseException | None) -> None:
+    if settings.metrics is not None:
+        workflows = len(settings.store.catalog()) if error is None else 0
+        settings.metrics.index_checked(
+            time.perf_counter() - started, error, workflows=workflows, broken=len(settings.store.broken())
+        )
+
+
 async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await anyio.to_thread.run_sync(settings.store.check)
             app.state["last_check"] = dt.datetime.now(dt.timezone.utc)
             app.state["last_check_error"] = None
+            _index_checked(settings, started, None)
         except DLIError as exc:
             app.state["last_check_error"] = f"[{exc.code.value}] {exc.message}"
             _log.warning("override_check_failed", code=exc.code.value, error=exc.message)
+            _index_checked(settings, started, exc)
         except Exception as exc:  # keep checking: the next one may succeed
             app.state["last_check_error"] = type(exc).__name__
             _log.error("override_check_crashed", exc_info=exc)
+            _index_checked(settings, started, exc)
         await asyncio.sleep(settings.check_interval_seconds)
 
 
@@ -328,9 +359,16 @@ def create_app(settings: ServerSettings) -> Any:
                 await task
             settings.bus.close()  # the orchestrator's HTTP connections
             app.state["store_probe"].close()
+            if settings.metrics is not None:
+                settings.metrics.close()
 
     app = Litestar(
-        route_handlers=[*build_routes(settings.operations, _settings), health, openapi_document],
+        route_handlers=[
+            *build_routes(settings.operations, _settings),
+            health,
+            openapi_document,
+            *([metrics_page] if settings.metrics is not None else []),
+        ],
         lifespan=[lifespan],
         exception_handlers={DLIError: _on_dli_error, HTTPException: _on_http_error, Exception: _on_unexpected},
         request_max_body_size=MAX_BODY_BYTES,
@@ -353,7 +391,14 @@ def create_app(settings: ServerSettings) -> Any:
     app.state["last_check"] = None
     app.state["last_check_error"] = None
     app.state["store_probe"] = store_probe(settings.store)
-    # Logging and auth outside, so refused and abandoned requests are logged; /health is never queued.
-    admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health"}))
+    # Logging and auth outside, so refused and abandoned requests are logged; /health and /metrics
+    # are never queued (a busy server is when they matter most).
+    admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health", "/metrics"}))
     app.state["admission"] = admission
-    return RequestMiddleware(admission, tokens=settings.tokens, public_paths=PUBLIC_PATHS)
+    public = PUBLIC_PATHS if settings.metrics_need_token else PUBLIC_PATHS | {"/metrics"}
+    outer: Any = RequestMiddleware(admission, tokens=settings.tokens, public_paths=public)
+    if settings.metrics is not None:
+        from dli.entrypoints.server.metrics import MetricsMiddleware
+
+        outer = MetricsMiddleware(outer, metrics=settings.metrics, admission=admission)
+    return outer
