@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from dli.ports.orchestrator import Orchestrator
     from dli.ports.spec_store import SpecStore, VersionedDocument
 
-__all__ = ["CallObserver", "InstrumentedOrchestrator", "instrumented_store", "no_observer"]
+__all__ = ["CallObserver", "InstrumentedOrchestrator", "combined", "instrumented_store", "no_observer"]
 
 
 class CallObserver(Protocol):
@@ -148,3 +148,18 @@ class InstrumentedOrchestrator:
 
             self._wrapped[name] = wrapped = call
         return wrapped
+
+
+def combined(*observers: CallObserver) -> CallObserver:
+    """One observer reporting each call to every one of ``observers`` (the first outermost)."""
+    if len(observers) == 1:
+        return observers[0]
+
+    @contextlib.contextmanager
+    def observe(dependency: str, kind: str, operation: str) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for observer in observers:
+                stack.enter_context(observer(dependency, kind, operation))
+            yield
+
+    return observe

@@ -12,6 +12,7 @@ from dli.entrypoints.bootstrap.wiring import system_clock
 
 if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
+    from dli.adapters.tracing import Tracer
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
     from dli.entrypoints.server.metrics import ServerMetrics
@@ -74,16 +75,21 @@ def build_server(
         raise ConfigurationError("--full-check-interval must be positive")
     clock = system_clock(clock)
     observer = _observer(metrics)
+    tracer = _tracer()
+    observers = [
+        *([observer.observe_call] if observer is not None else []),
+        *([tracer.observe_call] if tracer is not None else []),
+    ]
     if store is None:
         store = build_store(
             store_url,
             connect_timeout_seconds=store_connect_timeout_seconds,
             read_timeout_seconds=store_read_timeout_seconds,
         )
-    if observer is not None:
-        from dli.adapters.instrumented import instrumented_store
+    if observers:
+        from dli.adapters.instrumented import combined, instrumented_store
 
-        store = instrumented_store(store, observer.observe_call)
+        store = instrumented_store(store, combined(*observers))
     indexed = IndexedSpecStore(store, now=clock.now, full_check_interval_seconds=full_check_interval_seconds)
     if orchestrator is None:
         orchestrator = build_orchestrator(
@@ -95,11 +101,11 @@ def build_server(
             read_timeout_seconds=airflow_read_timeout_seconds,
             store=indexed,
         )
-    if observer is not None:
-        from dli.adapters.instrumented import InstrumentedOrchestrator
+    if observers:
+        from dli.adapters.instrumented import InstrumentedOrchestrator, combined
 
         kind = "memory" if orchestrator_url.startswith("memory:") else "airflow"
-        orchestrator = InstrumentedOrchestrator(orchestrator, observer.observe_call, kind=kind)
+        orchestrator = InstrumentedOrchestrator(orchestrator, combined(*observers), kind=kind)
     orchestrator = CachingOrchestrator(orchestrator, ttl_seconds=state_ttl_seconds)
     return ServerSettings(
         store=indexed,
@@ -113,7 +119,17 @@ def build_server(
         **({"admission": admission} if admission is not None else {}),
         metrics=observer,
         metrics_need_token=metrics_need_token,
+        tracer=tracer,
     )
+
+
+def _tracer() -> Tracer | None:
+    """OpenTelemetry spans when the ``otel`` extra is installed and ``OTEL_*`` (or the embedding
+    application) set a tracer provider up; ``None`` otherwise."""
+    from dli.adapters.tracing import Tracer
+
+    tracer = Tracer()
+    return tracer if tracer.recording else None
 
 
 def _observer(metrics: bool | None) -> ServerMetrics | None:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
     from dli.entrypoints.server.metrics import ServerMetrics
+    from dli.entrypoints.server.tracing import Tracer
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 
@@ -78,6 +79,8 @@ class ServerSettings:
     """Prometheus metrics (``GET /metrics``), or ``None`` when they are off or not installed."""
     metrics_need_token: bool = False
     """Whether ``GET /metrics`` asks for a bearer token (scrapers usually send none)."""
+    tracer: Tracer | None = None
+    """OpenTelemetry spans of the requests, or ``None`` (the trace id of a client's ``traceparent`` is still logged)."""
 
     def body(self, result: object) -> bytes:
         """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
@@ -401,4 +404,6 @@ def create_app(settings: ServerSettings) -> Any:
         from dli.entrypoints.server.metrics import MetricsMiddleware
 
         outer = MetricsMiddleware(outer, metrics=settings.metrics, admission=admission)
-    return outer
+    from dli.entrypoints.server.tracing import TracingMiddleware
+
+    return TracingMiddleware(outer, tracer=settings.tracer)

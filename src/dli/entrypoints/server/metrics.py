@@ -34,7 +34,7 @@ from dli.entrypoints.server.admission import CLIENT_GONE_SCOPE_KEY, QUEUED_MS_SC
 if TYPE_CHECKING:
     from dli.entrypoints.server.admission import AdmissionControl
 
-__all__ = ["MULTIPROC_ENV", "MetricsMiddleware", "ServerMetrics", "metrics_available"]
+__all__ = ["MULTIPROC_ENV", "MetricsMiddleware", "ServerMetrics", "metrics_available", "request_operation"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -205,7 +205,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _operation(scope: Scope) -> str:
+def request_operation(scope: Scope) -> str:
     handler = scope.get("route_handler")
     if handler is None:
         return "none"  # refused before routing (credentials, load) or no such route
@@ -269,7 +269,7 @@ class MetricsMiddleware:
         if scope.get(CLIENT_GONE_SCOPE_KEY) and "started" not in seen:
             status = 499
         code = _error_code(seen.get("body", b"")) if status >= 400 and "body" in seen else ""
-        operation = _operation(scope)
+        operation = request_operation(scope)
         metrics.requests.labels(operation, scope.get("method", ""), str(status), code).inc()
         metrics.request_seconds.labels(operation).observe(seconds)
         if status == 401 or code == ErrorCode.AUTH_FAILED.value:
