@@ -130,6 +130,16 @@ class ServerMetrics:
             "dli_auth_failures", "Requests refused for their credentials, by reason", ["reason"], registry=r
         )
         self._admission_seen = (0, 0, 0)
+        # The labelled children, looked up once: ``labels()`` costs about as much as the update itself.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     # -- dependency calls ------------------------------------------------------------------------
 
@@ -144,8 +154,8 @@ class ServerMetrics:
             error = exc
             raise
         finally:
-            self.dependency_seconds.labels(dependency, kind, operation).observe(time.perf_counter() - started)
-            self.dependency_calls.labels(dependency, kind, operation, outcome_of(error)).inc()
+            self.child(self.dependency_seconds, dependency, kind, operation).observe(time.perf_counter() - started)
+            self.child(self.dependency_calls, dependency, kind, operation, outcome_of(error)).inc()
 
     # -- the index -------------------------------------------------------------------------------
 
@@ -161,7 +171,11 @@ class ServerMetrics:
     # -- admission -------------------------------------------------------------------------------
 
     def sample_admission(self, admission: AdmissionControl) -> None:
-        """Queue depth now, and the refusals since the last sample (the admission control counts them)."""
+        """Queue depth now, and the refusals since the last sample (the admission control counts them).
+
+        Sampled when a request ends (and at each scrape): a queue that builds up is seen as the
+        requests that waited in it end.
+        """
         stats = admission.stats
         self.in_flight.set(stats.in_flight)
         self.queued.set(stats.queued)
@@ -246,8 +260,6 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         seen: dict[str, Any] = {"status": 500}
-        if self._admission is not None:
-            self._metrics.sample_admission(self._admission)
 
         async def watching(message: Message) -> None:
             kind = message["type"]
@@ -270,8 +282,8 @@ class MetricsMiddleware:
             status = 499
         code = _error_code(seen.get("body", b"")) if status >= 400 and "body" in seen else ""
         operation = request_operation(scope)
-        metrics.requests.labels(operation, scope.get("method", ""), str(status), code).inc()
-        metrics.request_seconds.labels(operation).observe(seconds)
+        metrics.child(metrics.requests, operation, scope.get("method", ""), str(status), code).inc()
+        metrics.child(metrics.request_seconds, operation).observe(seconds)
         if status == 401 or code == ErrorCode.AUTH_FAILED.value:
             metrics.auth_failures.labels(_auth_reason(scope, status)).inc()
         queued_ms = scope.get(QUEUED_MS_SCOPE_KEY)
