@@ -209,7 +209,9 @@ def serve(
         uvicorn.run(_build_app(options), **common)
         return
     with _multiprocess_metrics(metrics):
-        _build_app(options)  # fail here, once, on a bad option rather than in every worker
+        # Fail here, once, on a bad option rather than in every worker; without metrics, so that this
+        # process (which serves nothing) leaves no values of its own in the workers' directory.
+        _build_app({**options, "metrics": False})
         os.environ[_WORKER_OPTIONS] = json.dumps(options)
         uvicorn.run("dli.entrypoints.server.cli:worker_app", factory=True, workers=workers, **common)
 
@@ -223,6 +225,10 @@ def _multiprocess_metrics(metrics: bool | None) -> Iterator[None]:
     """
     from dli.entrypoints.server.metrics import MULTIPROC_ENV, metrics_available
 
+    if metrics and not metrics_available():
+        raise ConfigurationError(
+            "Metrics need prometheus-client", hints=("pip install 'dli[metrics]', or start the server with --no-metrics.",)
+        )
     if metrics is False or not metrics_available():
         yield
         return
