@@ -159,11 +159,19 @@ class Tracer:
 
     @contextlib.contextmanager
     def observe_call(self, dependency: str, kind: str, operation: str) -> Iterator[None]:
-        """A client span around one dependency call (``dli.adapters.instrumented.CallObserver``)."""
+        """A client span around one dependency call (``dli.adapters.instrumented.CallObserver``).
+
+        Only inside a trace (a request's): the periodic override check and the health probes would
+        otherwise start a new trace every few seconds.
+        """
         if self._tracer is None:
             yield
             return
-        from opentelemetry.trace import SpanKind
+        from opentelemetry.trace import SpanKind, get_current_span
+
+        if not get_current_span().get_span_context().is_valid:
+            yield
+            return
 
         with self._tracer.start_as_current_span(
             f"{dependency}.{operation}",

@@ -128,3 +128,15 @@ def test_the_cli_sends_a_traceparent_whose_trace_id_the_server_logs(tmp_path: Pa
         line = process.wait_for_log(lambda l: l.get("event") == "request" and l.get("path") == "/api/v1/workflows")
         assert len(line["trace_id"]) == 32 and int(line["trace_id"], 16) != 0
         json.loads(result.stdout)
+
+
+def test_background_work_starts_no_traces_of_its_own(server, exporter: InMemorySpanExporter) -> None:
+    # The override check runs every 30 s by default, health probes every few seconds: a dependency
+    # span is made only inside a request's trace, never as a trace of its own.
+    url, _ = server
+    exporter.clear()
+    for _ in range(3):
+        assert httpx.get(f"{url}/health").status_code == 200
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans if s.kind is SpanKind.SERVER] == ["GET health"] * 3
+    assert [s.name for s in spans if s.parent is None and s.kind is not SpanKind.SERVER] == []
