@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["SpanHandle", "Tracer", "configure_from_env", "new_traceparent"]
+__all__ = ["SpanHandle", "Tracer", "configure_from_env", "inject_trace_context", "new_traceparent"]
 
 _INSTRUMENTATION = "dli"
 
@@ -90,6 +90,19 @@ def _otlp_exporter() -> Any | None:
 
         return GrpcExporter()
     return None
+
+
+def inject_trace_context(request: Any) -> None:
+    """An httpx request hook: the current trace context in its headers (``traceparent``), so that a
+    traced service called on a request's behalf (Airflow) continues the request's trace.
+
+    Free when OpenTelemetry is not in use (nothing imported, nothing sent).
+    """
+    if "opentelemetry.propagate" not in sys.modules:
+        return
+    from opentelemetry import propagate
+
+    propagate.inject(request.headers)
 
 
 class SpanHandle:
