@@ -79,8 +79,14 @@ def test_a_library_call_is_one_trace_through_the_server_to_the_store_and_the_orc
     with trace.get_tracer("test").start_as_current_span("dli workflow register") as root:
         api.register("shop.orders", cron="0 6 * * *")
     trace_id = root.get_span_context().trace_id
-    spans = [span for span in exporter.get_finished_spans() if span.context.trace_id == trace_id]
-    by_name = {span.name: span for span in spans}
+    # The server's span ends once the answer is sent: the client may have it a moment before.
+    deadline = time.monotonic() + 10
+    while True:
+        spans = [span for span in exporter.get_finished_spans() if span.context.trace_id == trace_id]
+        by_name = {span.name: span for span in spans}
+        if "POST RegisterWorkflow" in by_name or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
 
     client = by_name["basecamp RegisterWorkflow"]
     assert client.kind is SpanKind.CLIENT and client.parent.span_id == root.get_span_context().span_id
@@ -137,6 +143,9 @@ def test_background_work_starts_no_traces_of_its_own(server, exporter: InMemoryS
     exporter.clear()
     for _ in range(3):
         assert httpx.get(f"{url}/health").status_code == 200
+    deadline = time.monotonic() + 10
+    while len([s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
     spans = exporter.get_finished_spans()
     assert [s.name for s in spans if s.kind is SpanKind.SERVER] == ["GET health"] * 3
     assert [s.name for s in spans if s.parent is None and s.kind is not SpanKind.SERVER] == []
