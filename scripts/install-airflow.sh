@@ -42,6 +42,8 @@ PINS=(
   "apache-airflow==${AIRFLOW_VERSION}"
   "apache-airflow-providers-common-sql"
   "apache-airflow-providers-sqlite"
+  # OpenLineage run events of the DAG factory's SQL tasks (docs/operations.md, "Lineage").
+  "apache-airflow-providers-openlineage"
   # The production-shaped e2e stack (tests/support/production_stack.py): CeleryExecutor with a
   # Redis broker and a PostgreSQL metadata database (psycopg2 for Airflow's sync engine, asyncpg
   # for its async one).
@@ -61,6 +63,7 @@ try:
     ok = version("apache-airflow") == sys.argv[1]
     version("apache-airflow-providers-common-sql")
     version("apache-airflow-providers-sqlite")
+    version("apache-airflow-providers-openlineage")
     version("apache-airflow-providers-celery")
     version("psycopg2-binary")
     version("asyncpg")

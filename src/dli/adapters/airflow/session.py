@@ -18,6 +18,7 @@ import attrs
 import httpx
 
 from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy, send_with_retries
+from dli.adapters.tracing import inject_trace_context
 from dli.adapters.urls import display_url, path_segment
 from dli.domain.model.errors import ConfigurationError, DLIError, ServerError
 
@@ -208,6 +209,8 @@ class AirflowSession:
             timeout=httpx.Timeout(read_timeout_seconds, connect=connect_timeout_seconds),
             transport=transport,
             auth=self.auth,
+            # The trace of the Basecamp request (or CLI command) this call is made for goes on in Airflow.
+            event_hooks={"request": [inject_trace_context]},
         )
 
     def __repr__(self) -> str:

@@ -25,6 +25,7 @@ import tenacity
 from dli.adapters.basecamp.operations import operation_for
 from dli.adapters.codecs.results import from_jsonable
 from dli.adapters.http_retry import RetryPolicy, send_with_retries
+from dli.adapters.tracing import Tracer
 from dli.adapters.urls import display_url
 from dli.domain.model.errors import (
     AuthenticationError,
@@ -94,6 +95,7 @@ class BasecampClient:
         self._has_token = bool(token)
         self._policy = RetryPolicy(attempts=max(0, retries) + 1, first_wait_seconds=backoff_seconds)
         self._sleep = sleep
+        self._tracer = Tracer()
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=headers,
@@ -132,7 +134,9 @@ class BasecampClient:
             kwargs["params"] = params
         if body is not None:
             kwargs["json"] = body
-        return self._request(operation.method, path, result_type(type(message)), **kwargs)
+        # W3C trace context: the server's spans and log lines of this request carry the trace id.
+        with self._tracer.client_request(type(message).__name__) as trace_headers:
+            return self._request(operation.method, path, result_type(type(message)), headers=trace_headers, **kwargs)
 
     # -- transport -----------------------------------------------------------------------------
 

@@ -104,6 +104,8 @@ class DliSqlOperator(SQLExecuteQueryOperator):
         publishes: str | None = None,
         timezone: str = "UTC",
         declares_execution_date: bool = False,
+        lineage_inputs: Sequence[str] = (),
+        lineage_output: str | None = None,
         **kwargs: Any,
     ) -> None:
         if publishes is not None:
@@ -116,6 +118,20 @@ class DliSqlOperator(SQLExecuteQueryOperator):
         self.publishes = publishes
         self.publish_timezone = timezone
         self.declares_execution_date = declares_execution_date
+        self.lineage_inputs = tuple(lineage_inputs)
+        self.lineage_output = lineage_output
+
+    # -- OpenLineage (apache-airflow-providers-openlineage calls these when it is installed) ------
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """The dataset's lineage: it reads its ``depends_on`` and writes itself (start, complete, fail)."""
+        return lineage_of(self.lineage_inputs, self.lineage_output)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_start()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_start()
 
     def execute(self, context: Any) -> Any:
         result = self._execute(context)
@@ -156,6 +172,24 @@ class DliSqlOperator(SQLExecuteQueryOperator):
             # The statement is marked continue_on_error: the task succeeds, the failure stays in the log.
             self.log.warning("Statement failed, continuing (continue_on_error): %s: %s", type(exc).__name__, exc)
             return None
+
+
+LINEAGE_NAMESPACE_ENV = "DLI_OPENLINEAGE_NAMESPACE"
+"""The OpenLineage namespace of dli's datasets (default ``dli``): where Marquez or DataHub group them."""
+
+
+def lineage_of(inputs: Sequence[str], output: str | None) -> Any:
+    """OpenLineage inputs and outputs of a SQL task (``None`` without the OpenLineage provider)."""
+    try:
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+    except ImportError:
+        return None
+    namespace = os.environ.get(LINEAGE_NAMESPACE_ENV) or "dli"
+    return OperatorLineage(
+        inputs=[Dataset(namespace=namespace, name=name) for name in inputs],
+        outputs=[Dataset(namespace=namespace, name=output)] if output else [],
+    )
 
 
 def _date_macro(dag_run: Any, *, timezone: str) -> str:
@@ -369,6 +403,8 @@ def build_dag(
             publishes=spec.name if task_id == TASK_ID_QUERY else None,
             timezone=schedule.timezone,
             declares_execution_date=declares_date,
+            lineage_inputs=spec.depends_on,
+            lineage_output=spec.name,
             dag=dag,
         )
         previous >> task

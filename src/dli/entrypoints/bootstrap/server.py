@@ -12,8 +12,10 @@ from dli.entrypoints.bootstrap.wiring import system_clock
 
 if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
+    from dli.adapters.tracing import Tracer
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
+    from dli.entrypoints.server.metrics import ServerMetrics
     from dli.ports import Clock, Orchestrator, SpecStore
 
 __all__ = ["build_server", "build_tokens"]
@@ -44,6 +46,8 @@ def build_server(
     clock: Clock | None = None,
     state_ttl_seconds: float = 5.0,
     admission: AdmissionLimits | None = None,
+    metrics: bool | None = None,
+    metrics_need_token: bool = False,
 ) -> ServerSettings:
     """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table.
 
@@ -53,6 +57,10 @@ def build_server(
 
     The orchestrator is wrapped so that list rows' run state is cached for ``state_ttl_seconds``
     and never waits long for a slow or unreachable Airflow (``CachingOrchestrator``).
+
+    ``metrics``: serve Prometheus metrics at ``/metrics`` (``None``: when prometheus-client is
+    installed); the store and the orchestrator are then wrapped so that every call to them is
+    counted and timed. ``metrics_need_token``: ``/metrics`` asks for a bearer token like the API.
     """
     from dli.adapters.basecamp.operations import operations
     from dli.adapters.codecs.results import to_jsonable
@@ -66,12 +74,22 @@ def build_server(
     if full_check_interval_seconds <= 0:
         raise ConfigurationError("--full-check-interval must be positive")
     clock = system_clock(clock)
+    observer = _observer(metrics)
+    tracer = _tracer()
+    observers = [
+        *([observer.observe_call] if observer is not None else []),
+        *([tracer.observe_call] if tracer is not None else []),
+    ]
     if store is None:
         store = build_store(
             store_url,
             connect_timeout_seconds=store_connect_timeout_seconds,
             read_timeout_seconds=store_read_timeout_seconds,
         )
+    if observers:
+        from dli.adapters.instrumented import combined, instrumented_store
+
+        store = instrumented_store(store, combined(*observers))
     indexed = IndexedSpecStore(store, now=clock.now, full_check_interval_seconds=full_check_interval_seconds)
     if orchestrator is None:
         orchestrator = build_orchestrator(
@@ -83,6 +101,11 @@ def build_server(
             read_timeout_seconds=airflow_read_timeout_seconds,
             store=indexed,
         )
+    if observers:
+        from dli.adapters.instrumented import InstrumentedOrchestrator, combined
+
+        kind = "memory" if orchestrator_url.startswith("memory:") else "airflow"
+        orchestrator = InstrumentedOrchestrator(orchestrator, combined(*observers), kind=kind)
     orchestrator = CachingOrchestrator(orchestrator, ttl_seconds=state_ttl_seconds)
     return ServerSettings(
         store=indexed,
@@ -94,4 +117,32 @@ def build_server(
         check_interval_seconds=check_interval_seconds,
         orchestrator_url=public_url(orchestrator_url),
         **({"admission": admission} if admission is not None else {}),
+        metrics=observer,
+        metrics_need_token=metrics_need_token,
+        tracer=tracer,
     )
+
+
+def _tracer() -> Tracer | None:
+    """OpenTelemetry spans when the ``otel`` extra is installed and ``OTEL_*`` (or the embedding
+    application) set a tracer provider up; ``None`` otherwise."""
+    from dli.adapters.tracing import Tracer
+
+    tracer = Tracer()
+    return tracer if tracer.recording else None
+
+
+def _observer(metrics: bool | None) -> ServerMetrics | None:
+    """The server's metrics when asked for (``None``: if prometheus-client is installed)."""
+    from dli.entrypoints.server.metrics import ServerMetrics, metrics_available
+
+    if metrics is False:
+        return None
+    if not metrics_available():
+        if metrics:
+            raise ConfigurationError(
+                "Metrics need prometheus-client",
+                hints=("pip install 'dli[metrics]', or start the server with --no-metrics.",),
+            )
+        return None
+    return ServerMetrics()

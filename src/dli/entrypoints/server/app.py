@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from dli.domain.model.workflow import BrokenSpec
 from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, AdmissionStats
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
+from dli.entrypoints.server.probes import BoundedProbe
 from dli.entrypoints.server.routes import BodySchemaPlugin, build_routes
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
+    from dli.entrypoints.server.metrics import ServerMetrics
+    from dli.entrypoints.server.tracing import Tracer
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 
@@ -71,6 +75,12 @@ class ServerSettings:
     """Orchestrator URL (without credentials), for /health."""
     admission: AdmissionLimits = AdmissionLimits()
     """How many requests are worked on and wait at once."""
+    metrics: ServerMetrics | None = None
+    """Prometheus metrics (``GET /metrics``), or ``None`` when they are off or not installed."""
+    metrics_need_token: bool = False
+    """Whether ``GET /metrics`` asks for a bearer token (scrapers usually send none)."""
+    tracer: Tracer | None = None
+    """OpenTelemetry spans of the requests, or ``None`` (the trace id of a client's ``traceparent`` is still logged)."""
 
     def body(self, result: object) -> bytes:
         """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
@@ -148,6 +158,17 @@ MAX_BROKEN_SHOWN = 100
 
 PROBE_BUDGET_SECONDS = 0.5
 """Longest a health probe waits for the orchestrator (probes often time out after one second)."""
+STORE_PROBE_BUDGET_SECONDS = 2.0
+"""Longest a health probe waits for the spec store: an S3 GET can take a second on a busy endpoint."""
+
+
+def store_probe(store: IndexedSpecStore) -> BoundedProbe:
+    """The store's health probe: a read of a key that does not exist, past the index (one GET on S3)."""
+    return BoundedProbe(
+        lambda: store.inner.read(SourceType.MANUAL, PROBE_NAME),
+        describe=f"Spec store {store.url}",
+        budget_seconds=STORE_PROBE_BUDGET_SECONDS,
+    )
 
 
 def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
@@ -162,6 +183,7 @@ def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
 
 @get(
     "/health",
+    name="health",
     tags=["health"],
     security=[],
     responses={
@@ -173,30 +195,27 @@ def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
 async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     """Reachability of the spec store and the orchestrator, broken specs, load (no token needed). 503 when degraded.
 
-    The store's reachability is the outcome of the last periodic check (no store I/O per probe once a
-    check has run); the orchestrator is asked about one workflow.
+    Answered within a few seconds whatever the dependencies do: the store is asked for one missing
+    key (a single GET, whatever the store's size) and waited for at most ``STORE_PROBE_BUDGET_SECONDS``;
+    the orchestrator is asked about one workflow, at most ``PROBE_BUDGET_SECONDS``. Both side by side.
     """
     settings = _settings(request)
     state = request.app.state
-    if state.get("last_check") is None and state.get("last_check_error") is None:
-        store_probe = (settings.store.url, lambda: settings.store.inner.list_etags(SourceType.CODE))
-    else:
-        store_probe = None
     found: dict[str, ComponentHealth] = {}
 
-    async def probe(name: str, url: str, check: Callable[[], object]) -> None:
-        found[name] = await anyio.to_thread.run_sync(_probe, url, check)
+    async def probe_store() -> None:
+        outcome = await state["store_probe"].probe()
+        found["store"] = ComponentHealth(reachable=outcome.reachable, url=settings.store.url, error=outcome.error)
 
-    async with anyio.create_task_group() as group:  # side by side: two hung backends cost one timeout
-        if store_probe is not None:
-            group.start_soon(probe, "store", *store_probe)
-        group.start_soon(probe, "orchestrator", settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator, settings.orchestrator_url))
-    if store_probe is not None:
-        store = found["store"]
-    elif state.get("last_check_error") is not None:
-        store = ComponentHealth(reachable=False, url=settings.store.url, error=state["last_check_error"])
-    else:
-        store = ComponentHealth(reachable=True, url=settings.store.url)
+    async def probe_orchestrator() -> None:
+        found["orchestrator"] = await anyio.to_thread.run_sync(
+            _probe, settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator, settings.orchestrator_url)
+        )
+
+    async with anyio.create_task_group() as group:  # side by side: two hung backends cost one budget
+        group.start_soon(probe_store)
+        group.start_soon(probe_orchestrator)
+    store = found["store"]
     orchestrator = found["orchestrator"]
     ok = store.reachable and orchestrator.reachable
     broken = settings.store.broken()
@@ -214,7 +233,19 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
     return settings.respond(report, 200 if ok else 503)
 
 
-@get("/openapi.json", tags=["health"], include_in_schema=False)
+@get("/metrics", name="metrics", tags=["health"], include_in_schema=False)
+async def metrics_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Prometheus exposition of the server's metrics (a token only with ``--metrics-need-token``)."""
+    metrics = _settings(request).metrics
+    assert metrics is not None  # the route exists only with metrics on
+    admission = request.app.state.get("admission")
+    if admission is not None:
+        metrics.sample_admission(admission)
+    body, content_type = await anyio.to_thread.run_sync(metrics.exposition)
+    return Response(content=body, media_type=content_type)
+
+
+@get("/openapi.json", name="openapi", tags=["health"], include_in_schema=False)
 async def openapi_document(request: Request[Any, Any, Any]) -> Response[Any]:
     """The OpenAPI 3.1 document (no token needed)."""
     return Response(content=request.app.openapi_schema.to_schema(), media_type="application/json")
@@ -288,18 +319,30 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
 # -- the override check ----------------------------------------------------------------------------
 
 
+def _index_checked(settings: ServerSettings, started: float, error: BaseException | None) -> None:
+    if settings.metrics is not None:
+        workflows = len(settings.store.catalog()) if error is None else 0
+        settings.metrics.index_checked(
+            time.perf_counter() - started, error, workflows=workflows, broken=len(settings.store.broken())
+        )
+
+
 async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await anyio.to_thread.run_sync(settings.store.check)
             app.state["last_check"] = dt.datetime.now(dt.UTC)
             app.state["last_check_error"] = None
+            _index_checked(settings, started, None)
         except DLIError as exc:
             app.state["last_check_error"] = f"[{exc.code.value}] {exc.message}"
             _log.warning("override_check_failed", code=exc.code.value, error=exc.message)
+            _index_checked(settings, started, exc)
         except Exception as exc:  # keep checking: the next one may succeed
             app.state["last_check_error"] = type(exc).__name__
             _log.error("override_check_crashed", exc_info=exc)
+            _index_checked(settings, started, exc)
         await asyncio.sleep(settings.check_interval_seconds)
 
 
@@ -319,9 +362,17 @@ def create_app(settings: ServerSettings) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             settings.bus.close()  # the orchestrator's HTTP connections
+            app.state["store_probe"].close()
+            if settings.metrics is not None:
+                settings.metrics.close()
 
     app = Litestar(
-        route_handlers=[*build_routes(settings.operations, _settings), health, openapi_document],
+        route_handlers=[
+            *build_routes(settings.operations, _settings),
+            health,
+            openapi_document,
+            *([metrics_page] if settings.metrics is not None else []),
+        ],
         lifespan=[lifespan],
         exception_handlers={DLIError: _on_dli_error, HTTPException: _on_http_error, Exception: _on_unexpected},
         request_max_body_size=MAX_BODY_BYTES,
@@ -343,7 +394,17 @@ def create_app(settings: ServerSettings) -> Any:
     app.state["settings"] = settings
     app.state["last_check"] = None
     app.state["last_check_error"] = None
-    # Logging and auth outside, so refused and abandoned requests are logged; /health is never queued.
-    admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health"}))
+    app.state["store_probe"] = store_probe(settings.store)
+    # Logging and auth outside, so refused and abandoned requests are logged; /health and /metrics
+    # are never queued (a busy server is when they matter most).
+    admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health", "/metrics"}))
     app.state["admission"] = admission
-    return RequestMiddleware(admission, tokens=settings.tokens, public_paths=PUBLIC_PATHS)
+    public = PUBLIC_PATHS if settings.metrics_need_token else PUBLIC_PATHS | {"/metrics"}
+    outer: Any = RequestMiddleware(admission, tokens=settings.tokens, public_paths=public)
+    if settings.metrics is not None:
+        from dli.entrypoints.server.metrics import MetricsMiddleware
+
+        outer = MetricsMiddleware(outer, metrics=settings.metrics, admission=admission)
+    from dli.entrypoints.server.tracing import TracingMiddleware
+
+    return TracingMiddleware(outer, tracer=settings.tracer)

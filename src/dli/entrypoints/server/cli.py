@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -65,6 +69,8 @@ def _build_app(options: dict[str, Any]) -> Any:
         store_connect_timeout_seconds=options.get("store_connect_timeout"),
         store_read_timeout_seconds=options.get("store_read_timeout"),
         admission=admission,
+        metrics=options.get("metrics"),
+        metrics_need_token=options.get("metrics_need_token", False),
     )
     structlog.get_logger("dli.server").info(
         "server_starting",
@@ -79,6 +85,7 @@ def _build_app(options: dict[str, Any]) -> Any:
         max_queued=admission.max_queued,
         queue_timeout_seconds=admission.queue_timeout_seconds,
         workers=options["workers"],
+        metrics=settings.metrics is not None,
         pid=os.getpid(),
     )
     return create_app(settings)
@@ -109,6 +116,8 @@ def serve(
     max_queued: int = 64,
     queue_timeout: float = 5.0,
     workers: int = 1,
+    metrics: bool | None = None,
+    metrics_need_token: bool = False,
 ) -> None:
     """Serve the REST API.
 
@@ -152,6 +161,13 @@ def serve(
     workers
         Server processes sharing the port, each with its own index (like replicas: a write made
         through one is seen by the others within --check-interval). At most one per CPU core.
+    metrics
+        Serve Prometheus metrics at /metrics (default: when prometheus-client is installed,
+        'pip install dli[metrics]'). With --workers N the workers share PROMETHEUS_MULTIPROC_DIR
+        (a fresh temporary directory unless set), so a scrape counts the whole server.
+    metrics_need_token
+        Ask for a bearer token on /metrics like on the API (default: no token, as Prometheus
+        scrapes expect; the metrics hold no names of workflows or users).
     """
     import uvicorn
 
@@ -182,6 +198,8 @@ def serve(
         "airflow_read_timeout": airflow_read_timeout,
         "store_connect_timeout": store_connect_timeout,
         "store_read_timeout": store_read_timeout,
+        "metrics": metrics,
+        "metrics_need_token": metrics_need_token,
     }
     common: dict[str, Any] = {
         "host": host, "port": port, "log_level": "warning", "access_log": False, "server_header": False,
@@ -190,9 +208,45 @@ def serve(
     if workers == 1:
         uvicorn.run(_build_app(options), **common)
         return
-    _build_app(options)  # fail here, once, on a bad option rather than in every worker
-    os.environ[_WORKER_OPTIONS] = json.dumps(options)
-    uvicorn.run("dli.entrypoints.server.cli:worker_app", factory=True, workers=workers, **common)
+    with _multiprocess_metrics(metrics):
+        # Fail here, once, on a bad option rather than in every worker; without metrics, so that this
+        # process (which serves nothing) leaves no values of its own in the workers' directory.
+        _build_app({**options, "metrics": False})
+        os.environ[_WORKER_OPTIONS] = json.dumps(options)
+        uvicorn.run("dli.entrypoints.server.cli:worker_app", factory=True, workers=workers, **common)
+
+
+@contextlib.contextmanager
+def _multiprocess_metrics(metrics: bool | None) -> Iterator[None]:
+    """Workers write their metrics to one directory, emptied at start (prometheus_client's multiprocess mode).
+
+    Set before any worker starts (prometheus_client reads it when imported); a temporary directory
+    removed at exit unless the operator chose one.
+    """
+    from dli.entrypoints.server.metrics import MULTIPROC_ENV, metrics_available
+
+    if metrics and not metrics_available():
+        raise ConfigurationError(
+            "Metrics need prometheus-client", hints=("pip install 'dli[metrics]', or start the server with --no-metrics.",)
+        )
+    if metrics is False or not metrics_available():
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # a previous run's counts are not this one's
+            stale.unlink(missing_ok=True)
+        yield
+        return
+    directory = Path(tempfile.mkdtemp(prefix="basecamp-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @token_app.command
