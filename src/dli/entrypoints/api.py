@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model
     )
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
+    from dli.domain.model.audit import AuditTrail
     from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
@@ -303,6 +304,20 @@ class WorkflowAPI:
             include_dataset_info=include_dataset_info,
         )
         return self._bus.handle(message)
+
+    def audit(
+        self,
+        *,
+        dataset_name: str | None = None,
+        by: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> AuditTrail:
+        """The audit trail, newest first: writes and refusals (of ``dataset_name``, by ``by``, from the
+        day ``since`` on); on a server with a policy, only the teams the caller may view."""
+        from dli.domain.usecases.audit import GetAuditTrail
+
+        return self._bus.handle(GetAuditTrail(dataset_name=dataset_name, by=by, since=since, limit=limit))
 
     def dependencies(
         self,

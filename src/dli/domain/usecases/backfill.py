@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from dli.domain.model.verbs import Verb
 from dli.domain.model.enums import ResultStatus
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.parameters import backfill_dates
@@ -47,6 +48,7 @@ class TriggerBackfill(Message[WorkflowRunResult]):
     """Run each date of a range in order, stopping after the first failure."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/backfill", tag="runs")
+    verb = Verb.BACKFILL
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""

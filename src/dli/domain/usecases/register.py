@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from dli.domain.model.verbs import Verb
 from dli.domain.model.dependencies import check_acyclic, upstream_warnings
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
@@ -47,11 +48,16 @@ class RegisterWorkflow(Message[WorkflowRegisterResult]):
     """Store a spec with its schedule under manual/ and make the orchestrator schedule it."""
 
     route = Route(path="/api/v1/workflows", tag="workflows", created=True)
+    verb = Verb.REGISTER
 
     spec: DatasetSpec = attrs.field(validator=_scheduled)
     """The dataset spec, its ``schedule`` set."""
     force: bool = flag(default=False)
     """Replace an existing MANUAL registration."""
+
+    def subject(self) -> str | None:
+        """The dataset the new spec is of."""
+        return self.spec.name
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -59,6 +65,7 @@ class UnregisterWorkflow(Message[WorkflowRunResult]):
     """Delete a MANUAL workflow (a CODE one goes through Git: DLI-803)."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}", tag="workflows", method="DELETE")
+    verb = Verb.UNREGISTER
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""

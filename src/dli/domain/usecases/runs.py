@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from dli.domain.model.verbs import Verb
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.parameters import BUILTIN_PARAMETERS, coerce_parameters
@@ -47,6 +48,7 @@ class TriggerRun(Message[WorkflowRunResult]):
     """Start an adhoc run; ``dry_run`` only validates the parameters."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/run", tag="runs")
+    verb = Verb.RUN
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""
@@ -65,6 +67,7 @@ class StopRun(Message[WorkflowRunResult]):
     """Kill a pending or running run (DLI-807 when it already finished)."""
 
     route = Route(path="/api/v1/runs/{run_id}/stop", tag="runs")
+    verb = Verb.STOP
 
     run_id: str = attrs.field(validator=check_run_id, metadata=RUN_ID)
     """Public run id (``<dataset>@<run>``)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,16 +14,41 @@ from dli.entrypoints.bootstrap.wiring import system_clock
 
 if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
+    from dli.domain.model.access import Policy
+    from dli.entrypoints.server.identities import Authenticator
+    from dli.ports.audit_log import AuditLog
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
     from dli.ports import Clock, Orchestrator, SpecStore
 
-__all__ = ["build_server", "build_tokens"]
+__all__ = ["build_audit_log", "build_server", "build_tokens", "default_replica", "read_policy_file"]
+
+
+def read_policy_file(path: Path) -> Policy:
+    """The policy of ``basecamp serve --policy`` (DLI-001 when it is not a valid one)."""
+    from dli.adapters.policy_file import read_policy
+
+    return read_policy(path)
+
+
+def build_audit_log(store: object) -> AuditLog:
+    """The audit trail kept in ``store`` (``.dli/audit/`` of a filesystem or S3 store; in memory otherwise)."""
+    from dli.adapters.stores.audit import audit_log_of
+
+    return audit_log_of(store)
+
+
+def default_replica() -> str:
+    """How audit records name this server process: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def build_tokens(path: Path) -> TokenFile:
     """The API tokens file (only hashes are stored)."""
     from dli.adapters.token_file import TokenFile
+    from dli.domain.model.access import Policy
+    from dli.entrypoints.server.identities import Authenticator
+    from dli.ports.audit_log import AuditLog
 
     return TokenFile(path)
 
@@ -44,6 +71,11 @@ def build_server(
     clock: Clock | None = None,
     state_ttl_seconds: float = 5.0,
     admission: AdmissionLimits | None = None,
+    policy_file: Path | None = None,
+    policy: Policy | None = None,
+    audit: AuditLog | None = None,
+    replica: str | None = None,
+    authenticator: Authenticator | None = None,
 ) -> ServerSettings:
     """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table.
 
@@ -53,6 +85,10 @@ def build_server(
 
     The orchestrator is wrapped so that list rows' run state is cached for ``state_ttl_seconds``
     and never waits long for a slow or unreachable Airflow (``CachingOrchestrator``).
+
+    ``policy_file`` (or ``policy``, for tests) decides who may do what; without either, every
+    authenticated caller may do everything. Every write and refusal is recorded in ``audit`` (by
+    default the store's own trail, under ``.dli/audit/``), naming ``replica`` (default host:pid).
     """
     from dli.adapters.basecamp.operations import operations
     from dli.adapters.codecs.results import to_jsonable
@@ -84,11 +120,25 @@ def build_server(
             store=indexed,
         )
     orchestrator = CachingOrchestrator(orchestrator, ttl_seconds=state_ttl_seconds)
+    if policy is None and policy_file is not None:
+        policy = read_policy_file(policy_file)
+    if audit is None:
+        audit = build_audit_log(store)
+    bus = MessageBus(
+        store=indexed,
+        orchestrator=orchestrator,
+        clock=clock,
+        policy=policy,
+        audit=audit,
+        replica=replica or default_replica(),
+    )
+    tokens = build_tokens(tokens_file)
     return ServerSettings(
         store=indexed,
         orchestrator=orchestrator,
-        bus=MessageBus(store=indexed, orchestrator=orchestrator, clock=clock),
-        tokens=build_tokens(tokens_file),
+        bus=bus,
+        tokens=tokens,
+        authenticator=authenticator,
         operations=operations(),
         encode=to_jsonable,
         check_interval_seconds=check_interval_seconds,

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
+    from dli.entrypoints.server.identities import Authenticator
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 
@@ -71,6 +72,8 @@ class ServerSettings:
     """Orchestrator URL (without credentials), for /health."""
     admission: AdmissionLimits = AdmissionLimits()
     """How many requests are worked on and wait at once."""
+    authenticator: Authenticator | None = None
+    """Who may call the API, when more than the tokens file (OIDC); ``None``: the tokens file alone."""
 
     def body(self, result: object) -> bytes:
         """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
@@ -345,4 +348,5 @@ def create_app(settings: ServerSettings) -> Any:
     # Logging and auth outside, so refused and abandoned requests are logged; /health is never queued.
     admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health"}))
     app.state["admission"] = admission
-    return RequestMiddleware(admission, tokens=settings.tokens, public_paths=PUBLIC_PATHS)
+    authenticator = settings.authenticator if settings.authenticator is not None else settings.tokens
+    return RequestMiddleware(admission, tokens=authenticator, public_paths=PUBLIC_PATHS)

@@ -65,14 +65,23 @@ def _build_app(options: dict[str, Any]) -> Any:
         store_connect_timeout_seconds=options.get("store_connect_timeout"),
         store_read_timeout_seconds=options.get("store_read_timeout"),
         admission=admission,
+        policy_file=Path(options["policy"]) if options.get("policy") else None,
     )
-    structlog.get_logger("dli.server").info(
+    log = structlog.get_logger("dli.server")
+    if not options.get("policy"):
+        log.warning(
+            "no_policy",
+            message="No --policy given: every authenticated caller may do everything to every team's workflows",
+            hint="Give 'basecamp serve --policy policy.yaml' (docs/security.md) on a Basecamp several teams share.",
+        )
+    log.info(
         "server_starting",
         host=options["host"],
         port=options["port"],
         store=settings.store.url,
         orchestrator=settings.orchestrator_url,
         tokens_file=options["tokens_file"],
+        policy=options.get("policy"),
         check_interval_seconds=options["check_interval"],
         full_check_interval_seconds=options.get("full_check_interval", 300.0),
         max_in_flight=admission.max_in_flight,
@@ -109,6 +118,7 @@ def serve(
     max_queued: int = 64,
     queue_timeout: float = 5.0,
     workers: int = 1,
+    policy: Annotated[Path | None, Parameter(env_var="BASECAMP_POLICY")] = None,
 ) -> None:
     """Serve the REST API.
 
@@ -152,6 +162,10 @@ def serve(
     workers
         Server processes sharing the port, each with its own index (like replicas: a write made
         through one is seen by the others within --check-interval). At most one per CPU core.
+    policy
+        The policy file (admins, teams' editors/operators/viewers, default): who may do what to
+        which team's workflows (docs/security.md). Without it every authenticated caller may do
+        everything (a warning says so at start-up).
     """
     import uvicorn
 
@@ -182,6 +196,7 @@ def serve(
         "airflow_read_timeout": airflow_read_timeout,
         "store_connect_timeout": store_connect_timeout,
         "store_read_timeout": store_read_timeout,
+        "policy": str(policy) if policy is not None else None,
     }
     common: dict[str, Any] = {
         "host": host, "port": port, "log_level": "warning", "access_log": False, "server_header": False,
@@ -196,21 +211,29 @@ def serve(
 
 
 @token_app.command
-def add(user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json")) -> None:
+def add(
+    user: str,
+    *,
+    group: Annotated[tuple[str, ...], Parameter(consume_multiple=False)] = (),
+    tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json"),
+) -> None:
     """Create a token for USER and print it (it is shown only this once).
 
     Parameters
     ----------
     user
         The user name the token authenticates (recorded as registered_by / triggered_by).
+    group
+        A group the user belongs to, for the policy's 'group:NAME' entries; repeat for several.
     tokens_file
         Where the token hashes are kept.
     """
     from dli.entrypoints.bootstrap import build_tokens
 
-    token = build_tokens(tokens_file).add(user)
+    token = build_tokens(tokens_file).add(user, groups=group)
     print(token)
-    print(f"Token for {user} added to {tokens_file}; it is not shown again.", file=sys.stderr)
+    groups = f" (groups: {', '.join(sorted(set(group)))})" if group else ""
+    print(f"Token for {user}{groups} added to {tokens_file}; it is not shown again.", file=sys.stderr)
 
 
 @token_app.command
