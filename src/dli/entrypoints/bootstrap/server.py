@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from dli.entrypoints.server.app import ServerSettings
     from dli.ports import Clock, Orchestrator, SpecStore
 
-__all__ = ["build_audit_log", "build_server", "build_tokens", "default_replica", "read_policy_file"]
+__all__ = ["build_audit_log", "build_oidc_verifier", "build_server", "build_tokens", "default_replica", "read_policy_file"]
 
 
 def read_policy_file(path: Path) -> Policy:
@@ -36,6 +36,24 @@ def build_audit_log(store: object) -> AuditLog:
     from dli.adapters.stores.audit import audit_log_of
 
     return audit_log_of(store)
+
+
+def build_oidc_verifier(
+    issuer: str | None, audience: str | None, *, user_claim: str = "email", groups_claim: str = "groups"
+) -> Authenticator:
+    """The verifier of the issuer's bearer JWTs (``basecamp serve --oidc-issuer URL --oidc-audience AUD``)."""
+    if not issuer or not audience:
+        raise ConfigurationError(
+            "--oidc-issuer and --oidc-audience go together",
+            hints=("The audience is what the issuer puts in 'aud': usually the client id of dli.",),
+        )
+    try:
+        from dli.adapters.oidc import OIDCVerifier
+    except ImportError:
+        raise ConfigurationError(
+            "OIDC sign-in needs the 'oidc' extra", hints=("pip install 'dli[oidc]'",)
+        ) from None
+    return OIDCVerifier(issuer, audience, user_claim=user_claim, groups_claim=groups_claim)
 
 
 def default_replica() -> str:
@@ -76,6 +94,10 @@ def build_server(
     audit: AuditLog | None = None,
     replica: str | None = None,
     authenticator: Authenticator | None = None,
+    oidc_issuer: str | None = None,
+    oidc_audience: str | None = None,
+    oidc_user_claim: str = "email",
+    oidc_groups_claim: str = "groups",
 ) -> ServerSettings:
     """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table.
 
@@ -133,6 +155,11 @@ def build_server(
         replica=replica or default_replica(),
     )
     tokens = build_tokens(tokens_file)
+    if authenticator is None and (oidc_issuer or oidc_audience):
+        from dli.entrypoints.server.identities import FirstOf
+
+        verifier = build_oidc_verifier(oidc_issuer, oidc_audience, user_claim=oidc_user_claim, groups_claim=oidc_groups_claim)
+        authenticator = FirstOf([tokens, verifier])
     return ServerSettings(
         store=indexed,
         orchestrator=orchestrator,

@@ -66,6 +66,10 @@ def _build_app(options: dict[str, Any]) -> Any:
         store_read_timeout_seconds=options.get("store_read_timeout"),
         admission=admission,
         policy_file=Path(options["policy"]) if options.get("policy") else None,
+        oidc_issuer=options.get("oidc_issuer"),
+        oidc_audience=options.get("oidc_audience"),
+        oidc_user_claim=options.get("oidc_user_claim") or "email",
+        oidc_groups_claim=options.get("oidc_groups_claim") or "groups",
     )
     log = structlog.get_logger("dli.server")
     if not options.get("policy"):
@@ -82,6 +86,7 @@ def _build_app(options: dict[str, Any]) -> Any:
         orchestrator=settings.orchestrator_url,
         tokens_file=options["tokens_file"],
         policy=options.get("policy"),
+        oidc_issuer=options.get("oidc_issuer"),
         check_interval_seconds=options["check_interval"],
         full_check_interval_seconds=options.get("full_check_interval", 300.0),
         max_in_flight=admission.max_in_flight,
@@ -119,6 +124,10 @@ def serve(
     queue_timeout: float = 5.0,
     workers: int = 1,
     policy: Annotated[Path | None, Parameter(env_var="BASECAMP_POLICY")] = None,
+    oidc_issuer: Annotated[str | None, Parameter(env_var="BASECAMP_OIDC_ISSUER")] = None,
+    oidc_audience: Annotated[str | None, Parameter(env_var="BASECAMP_OIDC_AUDIENCE")] = None,
+    oidc_user_claim: str = "email",
+    oidc_groups_claim: str = "groups",
 ) -> None:
     """Serve the REST API.
 
@@ -166,6 +175,16 @@ def serve(
         The policy file (admins, teams' editors/operators/viewers, default): who may do what to
         which team's workflows (docs/security.md). Without it every authenticated caller may do
         everything (a warning says so at start-up).
+    oidc_issuer
+        Also accept bearer JWTs (ID tokens or JWT access tokens) signed by this OpenID Connect
+        issuer (its discovery document and keys are fetched and cached). Tokens of the tokens
+        file keep working.
+    oidc_audience
+        The audience those JWTs must carry in 'aud' (usually dli's client id at the issuer).
+    oidc_user_claim
+        The claim naming the user.
+    oidc_groups_claim
+        The claim listing the user's groups (for the policy's 'group:NAME').
     """
     import uvicorn
 
@@ -197,6 +216,10 @@ def serve(
         "store_connect_timeout": store_connect_timeout,
         "store_read_timeout": store_read_timeout,
         "policy": str(policy) if policy is not None else None,
+        "oidc_issuer": oidc_issuer,
+        "oidc_audience": oidc_audience,
+        "oidc_user_claim": oidc_user_claim,
+        "oidc_groups_claim": oidc_groups_claim,
     }
     common: dict[str, Any] = {
         "host": host, "port": port, "log_level": "warning", "access_log": False, "server_header": False,
