@@ -17,7 +17,15 @@ mode needs them, so that ``dli --help`` and MOCK mode stay fast.
 
 from __future__ import annotations
 
-from dli.entrypoints.bootstrap.cli import json_ready, read_project_server, read_user_config
+from dli.entrypoints.bootstrap.cli import (
+    json_ready,
+    login_token,
+    read_project_server,
+    read_user_config,
+    sign_in,
+    sign_out,
+    signed_in,
+)
 from dli.entrypoints.bootstrap.orchestrators import build_orchestrator, public_url
 from dli.entrypoints.bootstrap.server import build_audit_log, build_server, build_tokens, read_policy_file
 from dli.entrypoints.bootstrap.stores import build_factory_store, build_store, warm_factory
@@ -37,7 +45,11 @@ __all__ = [
     "check_timeout",
     "json_ready",
     "public_url",
+    "login_token",
     "read_policy_file",
+    "sign_in",
+    "sign_out",
+    "signed_in",
     "read_project_server",
     "read_user_config",
     "warm_factory",

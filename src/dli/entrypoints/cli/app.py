@@ -63,6 +63,7 @@ for _path, _name, _help in _WORKFLOW_COMMANDS:
 
 app.command(f"{_PKG}.completion_cmd:completion", name="completion", help="Print or install shell completion.")
 app.command(f"{_PKG}.dev_cmd:dev_app", name="dev", help="Run a local development stack (Airflow, store, server).")
+app.command(f"{_PKG}.auth_cmd:auth_app", name="auth", help="Sign in to Basecamp with your identity provider (OIDC).")
 
 _GLOBAL = Group("Global options", sort_key=100)
 

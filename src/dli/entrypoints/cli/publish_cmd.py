@@ -39,7 +39,7 @@ def publish(
         Parameter(
             metavar="WHO",
             env_var="DLI_ACTOR",
-            help="Who publishes, for the audit trail and registered_by. [default: the CI's commit and job "
+            help=r"Who publishes, for the audit trail and registered_by. \[default: the CI's commit and job "
                  "(GITHUB_SHA/GITHUB_JOB, CI_COMMIT_SHA/CI_JOB_ID), else DLI_PUBLISHER, else 'ci']",
         ),
     ] = None,
