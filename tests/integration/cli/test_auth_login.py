@@ -58,7 +58,7 @@ def _env(tmp_path: Path, provider: OIDCProvider, basecamp: BasecampProcess, **ex
 
 
 def _dli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dli", *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "dli", *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def _login(env: dict[str, str], user: str) -> tuple[int, str]:
@@ -82,7 +82,7 @@ def _login(env: dict[str, str], user: str) -> tuple[int, str]:
         if line.startswith("http"):
             threading.Thread(target=browser, args=(line.strip(),), daemon=True).start()
             break
-    out, err = process.communicate(timeout=60)
+    _out, err = process.communicate(timeout=60)
     assert driven.wait(10)
     return process.returncode, "".join(seen) + err
 

@@ -66,7 +66,7 @@ def oracle(policy: Policy, identity: Identity, verb: str, team: str | None, sour
     me = {"*", identity.name} | {"group:" + g for g in identity.groups}
     if me & set(policy.admins):
         return True
-    roles = policy.teams[team] if team in policy.teams else policy.default
+    roles = policy.teams.get(team, policy.default)
     level = 0
     if me & set(roles.viewers):
         level = 1
