@@ -105,3 +105,22 @@ def test_without_a_policy_the_server_warns_at_start_up(tmp_path):
         assert line["level"] == "warning" and "every authenticated caller" in line["message"]
     finally:
         server.stop()
+
+
+def test_dli_workflow_audit_reads_the_trail_through_a_replica_as_json_and_as_a_table(replicas):
+    a, _b, who = replicas
+    import json
+    import os
+
+    assert _call(a, who["dee"], "POST", "/api/v1/workflows/de.sales.daily/run", json={}).status_code == 200
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
+    env.update(DLI_CONFIG=os.devnull, DLI_SERVER_URL=a.url, DLI_API_TOKEN=who["dee"], PYTHONWARNINGS="ignore")
+    done = subprocess.run([sys.executable, "-m", "dli", "workflow", "audit", "--actor", "dee", "-n", "5", "--format", "json"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert set(body) >= {"records", "total_count"}
+    assert body["records"] and all(r["actor"] == "dee" and r["team"] == "@de" for r in body["records"])
+    table = subprocess.run([sys.executable, "-m", "dli", "workflow", "audit", "-d", "de.sales.daily"],
+                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert table.returncode == 0 and "dee (token)" in table.stdout and "de.sales.daily" in table.stdout

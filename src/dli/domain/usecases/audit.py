@@ -51,5 +51,6 @@ def get_audit_trail(message: GetAuditTrail, *, audit: AuditLog, visible: Visibil
         and (message.by is None or r.actor == message.by)
         and (everything or visible(r.team))  # type: ignore[misc]
     ]
+    matched.reverse()  # the log answers oldest first: records of the same instant stay newest first
     matched.sort(key=lambda r: r.time, reverse=True)
     return AuditTrail(records=tuple(matched[: message.limit]), total_count=len(matched))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dli.domain.model.access import Decision, Identity, Policy, Target, Verb, decide_all, role_of
 from dli.domain.model.audit import AuditOutcome, AuditRecord
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import DLIError, WorkflowPermissionError
+from dli.domain.model.errors import DLIError, SpecInvalidError, WorkflowPermissionError
 from dli.domain.model.permissions import Action, check_allowed
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _active(store: SpecStore, name: str) -> tuple[str | None, SourceType] | None
     for source in (SourceType.CODE, SourceType.MANUAL):
         try:
             versioned = store.read(source, name)
-        except DLIError:
+        except SpecInvalidError:
             continue  # a broken document: the handler says what is wrong with it
         if versioned is not None:
             return versioned.document.spec.team, source
@@ -164,7 +164,8 @@ def audit_record(
         outcome=outcome,
         dataset=message.subject() if _safe_subject(message) else None,
         team=team,
-        source_type=target.source if target else None,
+        # A new registration has no source yet: it writes a MANUAL one.
+        source_type=(target.source if target else None) or (SourceType.MANUAL if message.verb is Verb.REGISTER else None),
         code=error.code.value if error is not None else None,
         detail=detail,
         request_id=request_id,

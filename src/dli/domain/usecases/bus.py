@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 
-from dli.domain.model.errors import DLIError, ServerError
+from dli.domain.model.errors import DLIError, ServerError, StoreUnavailableError
 from dli.domain.usecases.message import Message, handler_of
 
 if TYPE_CHECKING:
@@ -144,7 +144,9 @@ class MessageBus:
         try:
             result = handler(message, visible=visible) if wants_visible else handler(message)
         except DLIError as exc:
-            if audited:
+            # A store that cannot be reached cannot keep the record either: trying would only make
+            # the caller wait out its timeout twice. The request's log line (with its id) remains.
+            if audited and not isinstance(exc, StoreUnavailableError):
                 self._record(message, identity, targets, AuditOutcome.FAILED, exc, request_id)
             raise
         if audited:
