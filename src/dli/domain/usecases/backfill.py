@@ -15,12 +15,12 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.verbs import Verb
 from dli.domain.model.enums import ResultStatus
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.parameters import backfill_dates
 from dli.domain.model.rules import RULE
 from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow import WorkflowRunResult
 from dli.domain.usecases._workflows import require_active
 from dli.domain.usecases.dependencies import load_active_specs

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get
 
 import attrs
 
-from dli.domain.model.verbs import Verb
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ParameterInvalidError
 from dli.domain.model.names import DATASET_NAME, validate_dataset_name
 from dli.domain.model.rules import RULE, Date, Flag, Matching, Whole, checked
 from dli.domain.model.runs import MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, split_run_id
+from dli.domain.model.verbs import Verb
 
 if TYPE_CHECKING:
     from enum import Enum

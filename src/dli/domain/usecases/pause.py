@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 
-from dli.domain.model.verbs import Verb
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowOverriddenError
 from dli.domain.model.permissions import Action, check_allowed
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow import WorkflowRunResult
 from dli.domain.usecases._workflows import find, not_found
 from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, handles, to_source_type

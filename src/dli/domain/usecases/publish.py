@@ -13,7 +13,6 @@ import attrs
 
 from dli.domain.model.access import AuthMethod
 from dli.domain.model.audit import AuditOutcome, AuditRecord
-
 from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError

@@ -6,7 +6,6 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.verbs import Verb
 from dli.domain.model.dependencies import check_acyclic, upstream_warnings
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import (
@@ -20,6 +19,7 @@ from dli.domain.model.errors import (
 )
 from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow import WorkflowRegisterResult, WorkflowRunResult
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.usecases._workflows import not_found, read_or_broken, workflow_info

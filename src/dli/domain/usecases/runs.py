@@ -7,11 +7,11 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.verbs import Verb
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.parameters import BUILTIN_PARAMETERS, coerce_parameters
 from dli.domain.model.spec import DatasetSpec
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow import RunLogs, WorkflowRunResult, WorkflowStatusResult
 from dli.domain.usecases._workflows import require_active, run_fields
 from dli.domain.usecases.message import (
