@@ -269,3 +269,16 @@ def test_every_write_is_audited_with_its_outcome():
     assert {(r.actor, r.auth, r.team, r.dataset, r.source_type) for r in records} == {
         ("alice", "token", "@de", NAME, SourceType.MANUAL)
     }
+
+
+def test_a_name_without_a_spec_is_decided_by_the_default_roles():
+    policy = Policy(admins={"root"}, teams={"@de": TeamRoles(operators={"*"})}, default=TeamRoles())
+    clock = FakeClock(dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc))
+    store = InMemorySpecStore()
+    bus = MessageBus(store=store, orchestrator=InMemoryOrchestrator(clock=clock, store=store), clock=clock, policy=policy)
+    gone = StopRun(run_id="shop.gone.daily@manual__1")  # a run of a workflow whose spec was deleted
+    with pytest.raises(WorkflowPermissionError, match="no team"):
+        bus.handle(gone, caller=Identity(name="bob"))
+    with pytest.raises(DLIError) as not_found:
+        bus.handle(gone, caller=Identity(name="root"))
+    assert not_found.value.code.value == "DLI-800"

@@ -83,7 +83,7 @@ def visible_names(store: SpecStore, visible: Visibility) -> set[str]:
 
 
 def targets_of(message: Message[Any], store: SpecStore) -> list[Target]:
-    """The workflows the policy decides on for ``message`` (none: nothing to check, e.g. no such workflow)."""
+    """The workflows the policy decides on for ``message`` (none: it names no workflow, e.g. a listing)."""
     name = message.subject()
     if name is None:
         return []
@@ -94,8 +94,8 @@ def targets_of(message: Message[Any], store: SpecStore) -> list[Target]:
         if active is not None and message.force and active[0] != team:  # type: ignore[attr-defined]
             targets.append(Target(team=active[0], source=active[1], dataset=name))
         return targets
-    if active is None:
-        return []
+    if active is None:  # no spec (any more): the default roles decide, e.g. for the runs of a deleted workflow
+        return [Target(team=None, source=None, dataset=name)]
     return [Target(team=active[0], source=active[1], dataset=name)]
 
 
