@@ -159,6 +159,22 @@ class ControlPlaneContract:
         assert "resumed" in backend.api.unpause(NAME).message
         assert backend.api.get(NAME).status is WorkflowStatus.ACTIVE
 
+    def test_every_write_and_refusal_is_in_the_audit_trail_newest_first(self, backend):
+        self.local(backend, team="@de")
+        backend.api.register(NAME, cron="0 9 * * *")
+        backend.api.pause(NAME)
+        with pytest.raises(DLIError):
+            backend.api.pause(NAME)  # already paused: a failed write is recorded too
+        backend.api.get(NAME)  # a read is not
+        trail = backend.api.audit(dataset_name=NAME)
+        assert [(r.action, r.outcome.value, r.code) for r in trail.records] == [
+            ("pause", "failed", "DLI-807"), ("pause", "ok", None), ("register", "ok", None),
+        ]
+        assert trail.total_count == 3
+        assert {(r.dataset, r.team, r.source_type) for r in trail.records} == {(NAME, "@de", SourceType.MANUAL)}
+        assert [r.action for r in backend.api.audit(dataset_name=NAME, limit=1).records] == ["pause"]
+        assert backend.api.audit(dataset_name="shop.other.daily").records == ()
+
     def test_unregister_of_an_overridden_manual_keeps_the_code_workflow(self, backend):
         self.local(backend)
         backend.api.register(NAME, cron="0 8 * * *")

@@ -25,9 +25,10 @@ from typing import Any
 import attrs
 
 from dli.adapters.files import write_atomic
+from dli.domain.model.access import AuthMethod, Identity
 from dli.domain.model.errors import ConfigurationError
 
-__all__ = ["TokenEntry", "TokenFile", "validate_user"]
+__all__ = ["TokenEntry", "TokenFile", "validate_group", "validate_user"]
 
 _PREFIX = "bc_"
 _TOKEN = re.compile(r"bc_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
@@ -43,6 +44,22 @@ def validate_user(user: str) -> str:
             hints=("Use letters, digits and . _ @ + - (at most 100 characters), e.g. 'alice@example.com'.",),
         )
     return user
+
+
+def validate_group(group: str) -> str:
+    """Return ``group`` if it is a sane group name (the policy names it as ``group:NAME``), else DLI-001."""
+    if not _USER.fullmatch(group):
+        raise ConfigurationError(
+            f"Invalid group name {group[:100]!r}",
+            hints=("Use letters, digits and . _ @ + - (at most 100 characters), e.g. 'data-eng'.",),
+        )
+    return group
+
+
+def _groups(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+        raise TypeError("groups")
+    return tuple(value)
 
 
 def _digest(salt: bytes, secret: str) -> bytes:
@@ -63,6 +80,8 @@ class TokenEntry:
     """Hex ``sha256(salt + secret)``."""
     created_at: str
     """ISO-8601 creation time."""
+    groups: tuple[str, ...] = ()
+    """Groups the user belongs to, for the policy (``group:NAME``); absent in files written before groups."""
 
 
 class TokenFile:
@@ -84,9 +103,10 @@ class TokenFile:
         """Where the tokens are kept."""
         return self._path
 
-    def add(self, user: str, *, now: dt.datetime | None = None) -> str:
-        """Create a token for ``user``, store its hash, and return the token (shown once)."""
+    def add(self, user: str, *, groups: tuple[str, ...] = (), now: dt.datetime | None = None) -> str:
+        """Create a token for ``user`` (a member of ``groups``), store its hash, and return the token (shown once)."""
         validate_user(user)
+        groups = tuple(sorted({validate_group(g) for g in groups}))
         token_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
@@ -96,6 +116,7 @@ class TokenFile:
             salt=salt.hex(),
             digest=_digest(salt, secret).hex(),
             created_at=(now or dt.datetime.now(dt.UTC)).isoformat(),
+            groups=groups,
         )
         with self._lock:
             entries = dict(self._load_locked())
@@ -112,6 +133,11 @@ class TokenFile:
                 self._write_locked(kept)
             return len(entries) - len(kept)
 
+    def entries(self) -> list[TokenEntry]:
+        """Every stored entry (hashes only), by user."""
+        with self._lock:
+            return sorted(self._load_locked().values(), key=lambda e: (e.user, e.created_at))
+
     def users(self) -> list[str]:
         """Users that have at least one token, sorted."""
         with self._lock:
@@ -119,6 +145,18 @@ class TokenFile:
 
     def authenticate(self, token: str) -> str | None:
         """The user of ``token``, or ``None`` when it is not a valid token."""
+        entry = self.identify(token)
+        return entry.user if entry is not None else None
+
+    def identity(self, token: str) -> Identity | None:
+        """Who ``token`` authenticates (its user and groups), or ``None`` when it is not a valid token."""
+        entry = self.identify(token)
+        if entry is None:
+            return None
+        return Identity(name=entry.user, groups=frozenset(entry.groups), method=AuthMethod.TOKEN)
+
+    def identify(self, token: str) -> TokenEntry | None:
+        """The entry (user, groups) of ``token``, or ``None`` when it is not a valid token."""
         match = _TOKEN.fullmatch(token)
         with self._lock:
             entries = self._load_locked()
@@ -128,7 +166,7 @@ class TokenFile:
             hmac.compare_digest(self._decoy, _digest(b"\0" * 16, secret))
             return None
         ok = hmac.compare_digest(bytes.fromhex(entry.digest), _digest(bytes.fromhex(entry.salt), secret))
-        return entry.user if ok else None
+        return entry if ok else None
 
     # -- file ------------------------------------------------------------------------------------
 
@@ -157,6 +195,7 @@ class TokenFile:
                     salt=str(t["salt"]),
                     digest=str(t["digest"]),
                     created_at=str(t.get("created_at", "")),
+                    groups=_groups(t.get("groups", [])),
                 )
                 for t in tokens
             }

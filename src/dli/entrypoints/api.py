@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # annotations only: a listing does not import the models of r
     from dli.domain.model.publish import PublishResult
     from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult, WorkflowRegisterResult
     from dli.domain.model.workflow_runs import RunLogs, WorkflowHistoryResult, WorkflowRunResult, WorkflowStatusResult
+    from dli.domain.model.audit import AuditTrail
+    from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
     from dli.entrypoints.bootstrap.wiring import Ports
 
@@ -292,6 +294,20 @@ class WorkflowAPI:
             include_dataset_info=include_dataset_info,
         )
         return self._bus.handle(message)
+
+    def audit(
+        self,
+        *,
+        dataset_name: str | None = None,
+        by: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> AuditTrail:
+        """The audit trail, newest first: writes and refusals (of ``dataset_name``, by ``by``, from the
+        day ``since`` on); on a server with a policy, only the teams the caller may view."""
+        from dli.domain.usecases.audit import GetAuditTrail
+
+        return self._bus.handle(GetAuditTrail(dataset_name=dataset_name, by=by, since=since, limit=limit))
 
     def dependencies(
         self,

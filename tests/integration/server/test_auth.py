@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import subprocess
 import sys
@@ -153,3 +154,34 @@ def test_basecamp_token_add_prints_the_token_once_and_stores_its_hash(tmp_path):
     assert token.startswith("bc_") and token not in result.stderr
     assert token.rsplit("_", 1)[1] not in path.read_text()
     assert TokenFile(path).authenticate(token) == "dave"
+
+
+def test_basecamp_token_add_keeps_the_groups_given(tmp_path):
+    path = tmp_path / "tokens.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "dli.entrypoints.server", "token", "add", "erin", "--group", "de", "--group", "de-oncall",
+         "--tokens-file", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    identity = TokenFile(path).identity(result.stdout.strip())
+    assert identity is not None and identity.name == "erin" and identity.groups == {"de", "de-oncall"}
+    assert identity.method.value == "token"
+    assert "groups: de, de-oncall" in result.stderr
+
+
+def test_a_tokens_file_written_before_groups_still_works(tmp_path):
+    path = tmp_path / "tokens.json"
+    token = TokenFile(path).add("old")
+    data = json.loads(path.read_text())
+    for entry in data["tokens"]:
+        entry.pop("groups")
+    path.write_text(json.dumps(data))
+    identity = TokenFile(path).identity(token)
+    assert identity is not None and identity.name == "old" and identity.groups == frozenset()
+
+
+@pytest.mark.parametrize("group", ["", "a b", "x" * 101])
+def test_token_add_refuses_odd_group_names(tmp_path, group):
+    with pytest.raises(ConfigurationError):
+        TokenFile(tmp_path / "tokens.json").add("alice", groups=(group,))
+    assert not (tmp_path / "tokens.json").exists()

@@ -20,6 +20,7 @@ from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.parameters import backfill_dates
 from dli.domain.model.rules import RULE
 from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import require_active
 from dli.domain.usecases.dependencies import load_active_specs
@@ -47,6 +48,7 @@ class TriggerBackfill(Message[WorkflowRunResult]):
     """Run each date of a range in order, stopping after the first failure."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/backfill", tag="runs")
+    verb = Verb.BACKFILL
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from dli.domain.model.dependencies import (
@@ -25,6 +27,9 @@ from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.usecases._workflows import not_found
 from dli.domain.usecases.message import DEPTH, NAME, Message, Route, check_dataset_name, handles, to_enum
 from dli.ports.spec_store import SpecStore
+
+if TYPE_CHECKING:
+    from dli.domain.usecases.authorization import Visibility
 
 __all__ = ["ActiveSpecs", "GetDependencies", "get_dependencies", "load_active_specs"]
 
@@ -100,7 +105,9 @@ def _node(active: ActiveSpecs, name: str, relation: str, distance: int) -> Depen
 
 
 @handles(GetDependencies)
-def get_dependencies(message: GetDependencies, *, store: SpecStore) -> WorkflowDependenciesResult:
+def get_dependencies(
+    message: GetDependencies, *, store: SpecStore, visible: Visibility | None = None
+) -> WorkflowDependenciesResult:
     """The upstreams and/or downstreams of a workflow, as nodes and edges (DLI-800 when no store knows it)."""
     name = message.dataset_name
     active = load_active_specs(store)
@@ -124,6 +131,12 @@ def get_dependencies(message: GetDependencies, *, store: SpecStore) -> WorkflowD
             for neighbour in graph.direct(other, side):
                 upstream, downstream = (neighbour, other) if side is DependencyDirection.UPSTREAM else (other, neighbour)
                 edges[(upstream, downstream)] = DependencyEdge(upstream=upstream, downstream=downstream)
+    if visible is not None and not visible.everything:  # leave out the workflows the caller may not view
+        hidden = {
+            n.name for n in nodes if not n.external and not visible(getattr(active.spec(n.name), "team", None))
+        } - {name}
+        nodes = [n for n in nodes if n.name not in hidden]
+        edges = {k: e for k, e in edges.items() if not hidden & set(k)}
     return WorkflowDependenciesResult(
         dataset_name=name,
         direction=message.direction,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from dli.domain.model.enums import ResultStatus, RunStatus, SourceType
@@ -23,6 +25,9 @@ from dli.domain.usecases.message import (
 )
 from dli.ports.orchestrator import Orchestrator, RunQuery
 from dli.ports.spec_store import SpecStore
+
+if TYPE_CHECKING:
+    from dli.domain.usecases.authorization import Visibility
 
 __all__ = ["GetHistory", "get_history"]
 
@@ -54,7 +59,9 @@ class GetHistory(Message[WorkflowHistoryResult]):
 
 
 @handles(GetHistory)
-def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestrator) -> WorkflowHistoryResult:
+def get_history(
+    message: GetHistory, *, store: SpecStore, orchestrator: Orchestrator, visible: Visibility | None = None
+) -> WorkflowHistoryResult:
     """Runs matching the filters; filtering and the limit are left to the orchestrator.
 
     ``dataset_name`` is a filter, as the others: a name no run matches gives an empty history. When
@@ -70,6 +77,11 @@ def get_history(message: GetHistory, *, store: SpecStore, orchestrator: Orchestr
         manual = set(store.list_etags(SourceType.MANUAL))
         of_source = code if message.source_type is SourceType.CODE else manual - code
         names = of_source if names is None else names & of_source
+    if visible is not None and not visible.everything:  # runs of what the caller may not view: neither shown nor counted
+        from dli.domain.usecases.authorization import visible_names
+
+        allowed = visible_names(store, visible)
+        names = allowed if names is None else names & allowed
     records, total = orchestrator.list_runs(RunQuery(names=names, status=message.run_status, limit=message.limit))
     runs = tuple(
         WorkflowRun(status=r.status, **run_fields(r, SourceType.CODE if r.dataset_name in code else SourceType.MANUAL))

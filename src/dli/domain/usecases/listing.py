@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import functools
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -30,6 +30,10 @@ from dli.domain.usecases.message import (
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator, WorkflowState
 from dli.ports.spec_store import SpecCatalog, SpecStore
+
+if TYPE_CHECKING:
+    from dli.domain.usecases.authorization import Visibility
+
 
 __all__ = [
     "GetWorkflow",
@@ -191,7 +195,12 @@ def _ask(orchestrator: Orchestrator, names: Collection[str]) -> tuple[dict[str, 
 
 @handles(ListWorkflows)
 def list_workflows(
-    message: ListWorkflows, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock
+    message: ListWorkflows,
+    *,
+    store: SpecStore,
+    orchestrator: Orchestrator,
+    clock: Clock,
+    visible: Visibility | None = None,
 ) -> WorkflowListResult:
     """One page of the stored workflows matching the filters; a manual spec overridden by code is listed too.
 
@@ -215,6 +224,10 @@ def list_workflows(
 
     candidates: Sequence[CatalogEntry] = selection.entries if wanted else ()
     keys: Sequence[tuple[str, int]] | None = selection.keys if wanted else ()
+    if visible is not None and not visible.everything:  # what the caller may not view is neither listed nor counted
+        candidates = [e for e in candidates if visible(_active_team(catalog, e))]
+        keys = None
+        broken = [b for b in broken if visible(None)]
     states: dict[str, WorkflowState] = {}
     warnings: list[str] = []
     if message.running_only:
@@ -266,6 +279,15 @@ def list_workflows(
         broken_count=len(broken),
         warnings=tuple(warnings),
     )
+
+
+def _active_team(catalog: Catalog, entry: CatalogEntry) -> str | None:
+    """The team of the workflow ``entry`` is a document of: its active (code over manual) spec's."""
+    if entry.overridden:
+        for other in catalog.entries_of(entry.name):
+            if other.source_type is SourceType.CODE:
+                return other.document.spec.team
+    return entry.document.spec.team
 
 
 def _paused(states: Mapping[str, WorkflowState], name: str) -> bool | None:

@@ -32,6 +32,7 @@ from dli.domain.model.errors import ParameterInvalidError
 from dli.domain.model.names import DATASET_NAME, validate_dataset_name
 from dli.domain.model.rules import RULE, Date, Flag, Matching, Whole, checked
 from dli.domain.model.runs import MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, split_run_id
+from dli.domain.model.verbs import Verb
 
 if TYPE_CHECKING:
     from enum import Enum
@@ -86,9 +87,21 @@ class Message(Generic[R]):
     """Whether the operation only reads (served as a GET)."""
     route: ClassVar[Route | None] = None
     """Its HTTP route; ``None``: not served over HTTP."""
+    verb: ClassVar[Verb] = Verb.VIEW
+    """What it does to its workflow, as far as the policy is concerned (``dli.domain.model.access``)."""
 
     actor: str | None = attrs.field(default=None)
     """Who asks (``registered_by``, ``triggered_by``); the bus or the server fills it in."""
+
+    def subject(self) -> str | None:
+        """The dataset the operation is about, if one: the policy decides on its team."""
+        name = getattr(self, "dataset_name", None)
+        if isinstance(name, str):
+            return name
+        run_id = getattr(self, "run_id", None)
+        if isinstance(run_id, str):
+            return split_run_id(run_id)[0]
+        return None
 
     def __repr__(self) -> str:
         # Written once here rather than generated per message class: start-up time.

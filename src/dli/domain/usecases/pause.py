@@ -7,6 +7,7 @@ import attrs
 from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowOverriddenError
 from dli.domain.model.permissions import Action, check_allowed
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import find, not_found
 from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, handles, to_source_type
@@ -22,6 +23,7 @@ class PauseWorkflow(Message[WorkflowRunResult]):
     """Pause the schedule of the active workflow (CODE workflows too)."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/pause", tag="workflows")
+    verb = Verb.PAUSE
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""
@@ -34,6 +36,7 @@ class UnpauseWorkflow(Message[WorkflowRunResult]):
     """Resume the schedule (DLI-806 when the manual workflow meant is overridden)."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/unpause", tag="workflows")
+    verb = Verb.UNPAUSE
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""

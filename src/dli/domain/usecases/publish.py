@@ -7,8 +7,12 @@ writes, so a concurrent publisher fails rather than being overwritten.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
+from dli.domain.model.access import AuthMethod
+from dli.domain.model.audit import AuditOutcome, AuditRecord
 from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import SpecInvalidError
@@ -25,6 +29,9 @@ from dli.domain.usecases.message import Message, flag, handles
 from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.spec_store import SpecStore
+
+if TYPE_CHECKING:
+    from dli.ports.audit_log import AuditLog
 
 __all__ = ["DEFAULT_PUBLISHER", "PublishSpecs", "publish_specs"]
 
@@ -93,8 +100,36 @@ def _apply(plan: PublishPlan, store: SpecStore) -> None:
             store.delete(SourceType.CODE, item.dataset_name)
 
 
+_WRITES = frozenset({PublishAction.CREATE, PublishAction.UPDATE, PublishAction.DELETE})
+
+
+def _record(plan: PublishPlan, published: dict[str, PublishedSpec], actor: str, clock: Clock, audit: AuditLog) -> None:
+    """One audit record per code spec the publish wrote (CI holds its own store credentials: no server sees it)."""
+    now = clock.now()
+    for item in plan.items:
+        if item.action not in _WRITES:
+            continue
+        before = published.get(item.dataset_name)
+        spec = item.document.spec if item.document is not None else (before.spec if before is not None else None)
+        audit.append(
+            AuditRecord(
+                time=now,
+                actor=actor,
+                auth=AuthMethod.LOCAL.value,
+                action="publish",
+                outcome=AuditOutcome.OK,
+                dataset=item.dataset_name,
+                team=spec.team if spec is not None else None,
+                source_type=SourceType.CODE,
+                detail=item.action.value,
+            )
+        )
+
+
 @handles(PublishSpecs)
-def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: LocalSpecs, clock: Clock) -> PublishResult:
+def publish_specs(
+    message: PublishSpecs, *, store: SpecStore, local_specs: LocalSpecs, clock: Clock, audit: AuditLog | None = None
+) -> PublishResult:
     """Validate every spec of the project, plan, and (unless ``dry_run``) apply.
 
     Raises:
@@ -123,6 +158,8 @@ def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: Local
     )
     if not message.dry_run:
         _apply(plan, store)
+        if audit is not None:
+            _record(plan, published, message.actor or DEFAULT_PUBLISHER, clock, audit)
     return PublishResult(
         store=store.url,
         dry_run=message.dry_run,

@@ -20,6 +20,7 @@ from dli.domain.model.errors import (
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow import WorkflowRegisterResult
 from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import not_found, read_or_broken, workflow_info
@@ -48,11 +49,16 @@ class RegisterWorkflow(Message[WorkflowRegisterResult]):
     """Store a spec with its schedule under manual/ and make the orchestrator schedule it."""
 
     route = Route(path="/api/v1/workflows", tag="workflows", created=True)
+    verb = Verb.REGISTER
 
     spec: DatasetSpec = attrs.field(validator=_scheduled)
     """The dataset spec, its ``schedule`` set."""
     force: bool = flag(default=False)
     """Replace an existing MANUAL registration."""
+
+    def subject(self) -> str | None:
+        """The dataset the new spec is of."""
+        return self.spec.name
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -60,6 +66,7 @@ class UnregisterWorkflow(Message[WorkflowRunResult]):
     """Delete a MANUAL workflow (a CODE one goes through Git: DLI-803)."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}", tag="workflows", method="DELETE")
+    verb = Verb.UNREGISTER
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""

@@ -11,6 +11,7 @@ from dli.domain.model.enums import ResultStatus, SourceType
 from dli.domain.model.errors import InvalidStateError, WorkflowNotFoundError
 from dli.domain.model.parameters import BUILTIN_PARAMETERS, coerce_parameters
 from dli.domain.model.spec import DatasetSpec
+from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow_runs import RunLogs, WorkflowRunResult, WorkflowStatusResult
 from dli.domain.usecases._workflows import require_active, run_fields
 from dli.domain.usecases.message import (
@@ -48,6 +49,7 @@ class TriggerRun(Message[WorkflowRunResult]):
     """Start an adhoc run; ``dry_run`` only validates the parameters."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/run", tag="runs")
+    verb = Verb.RUN
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""
@@ -66,6 +68,7 @@ class StopRun(Message[WorkflowRunResult]):
     """Kill a pending or running run (DLI-807 when it already finished)."""
 
     route = Route(path="/api/v1/runs/{run_id}/stop", tag="runs")
+    verb = Verb.STOP
 
     run_id: str = attrs.field(validator=check_run_id, metadata=RUN_ID)
     """Public run id (``<dataset>@<run>``)."""

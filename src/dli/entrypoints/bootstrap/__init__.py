@@ -7,7 +7,7 @@ concern:
   bus of ``dli workflow publish`` (``build_publisher``);
 - ``stores``: spec stores by URL (``build_store``; ``build_factory_store`` for the DAG factory);
 - ``orchestrators``: Airflow or the simulation by URL (``build_orchestrator``);
-- ``server``: what ``basecamp serve`` runs (``build_server``) and its tokens file (``build_tokens``);
+- ``server``: what ``basecamp serve`` runs (``build_server``), its tokens file (``build_tokens``), policy file (``read_policy_file``) and audit trail (``build_audit_log``);
 - ``cli``: the CLI's configuration files and the JSON shape it prints (``json_ready``);
 - ``timeouts``: the dependency timeouts, checked once.
 
@@ -17,9 +17,17 @@ mode needs them, so that ``dli --help`` and MOCK mode stay fast.
 
 from __future__ import annotations
 
-from dli.entrypoints.bootstrap.cli import json_ready, read_project_server, read_user_config
+from dli.entrypoints.bootstrap.cli import (
+    json_ready,
+    login_token,
+    read_project_server,
+    read_user_config,
+    sign_in,
+    sign_out,
+    signed_in,
+)
 from dli.entrypoints.bootstrap.orchestrators import build_orchestrator, public_url
-from dli.entrypoints.bootstrap.server import build_server, build_tokens
+from dli.entrypoints.bootstrap.server import build_audit_log, build_server, build_tokens, read_policy_file
 from dli.entrypoints.bootstrap.stores import build_factory_store, build_store, warm_factory
 from dli.entrypoints.bootstrap.timeouts import check_timeout
 from dli.entrypoints.bootstrap.wiring import Wiring, bootstrap, build_publisher
@@ -30,12 +38,18 @@ __all__ = [
     "build_factory_store",
     "build_orchestrator",
     "build_publisher",
+    "build_audit_log",
     "build_server",
     "build_store",
     "build_tokens",
     "check_timeout",
     "json_ready",
     "public_url",
+    "login_token",
+    "read_policy_file",
+    "sign_in",
+    "sign_out",
+    "signed_in",
     "read_project_server",
     "read_user_config",
     "warm_factory",

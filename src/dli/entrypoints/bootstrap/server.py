@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,17 +15,60 @@ from dli.entrypoints.bootstrap.wiring import system_clock
 if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
     from dli.adapters.tracing import Tracer
+    from dli.domain.model.access import Policy
+    from dli.entrypoints.server.identities import Authenticator
+    from dli.ports.audit_log import AuditLog
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
     from dli.entrypoints.server.metrics import ServerMetrics
     from dli.ports import Clock, Orchestrator, SpecStore
 
-__all__ = ["build_server", "build_tokens"]
+__all__ = ["build_audit_log", "build_oidc_verifier", "build_server", "build_tokens", "default_replica", "read_policy_file"]
+
+
+def read_policy_file(path: Path) -> Policy:
+    """The policy of ``basecamp serve --policy`` (DLI-001 when it is not a valid one)."""
+    from dli.adapters.policy_file import read_policy
+
+    return read_policy(path)
+
+
+def build_audit_log(store: object) -> AuditLog:
+    """The audit trail kept in ``store`` (``.dli/audit/`` of a filesystem or S3 store; in memory otherwise)."""
+    from dli.adapters.stores.audit import audit_log_of
+
+    return audit_log_of(store)
+
+
+def build_oidc_verifier(
+    issuer: str | None, audience: str | None, *, user_claim: str = "email", groups_claim: str = "groups"
+) -> Authenticator:
+    """The verifier of the issuer's bearer JWTs (``basecamp serve --oidc-issuer URL --oidc-audience AUD``)."""
+    if not issuer or not audience:
+        raise ConfigurationError(
+            "--oidc-issuer and --oidc-audience go together",
+            hints=("The audience is what the issuer puts in 'aud': usually the client id of dli.",),
+        )
+    try:
+        from dli.adapters.oidc import OIDCVerifier
+    except ImportError:
+        raise ConfigurationError(
+            "OIDC sign-in needs the 'oidc' extra", hints=("pip install 'dli[oidc]'",)
+        ) from None
+    return OIDCVerifier(issuer, audience, user_claim=user_claim, groups_claim=groups_claim)
+
+
+def default_replica() -> str:
+    """How audit records name this server process: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def build_tokens(path: Path) -> TokenFile:
     """The API tokens file (only hashes are stored)."""
     from dli.adapters.token_file import TokenFile
+    from dli.domain.model.access import Policy
+    from dli.entrypoints.server.identities import Authenticator
+    from dli.ports.audit_log import AuditLog
 
     return TokenFile(path)
 
@@ -48,6 +93,15 @@ def build_server(
     admission: AdmissionLimits | None = None,
     metrics: bool | None = None,
     metrics_need_token: bool = False,
+    policy_file: Path | None = None,
+    policy: Policy | None = None,
+    audit: AuditLog | None = None,
+    replica: str | None = None,
+    authenticator: Authenticator | None = None,
+    oidc_issuer: str | None = None,
+    oidc_audience: str | None = None,
+    oidc_user_claim: str = "email",
+    oidc_groups_claim: str = "groups",
 ) -> ServerSettings:
     """Everything ``basecamp serve`` (and the server tests) run: an indexed store, the bus, the API table.
 
@@ -61,6 +115,9 @@ def build_server(
     ``metrics``: serve Prometheus metrics at ``/metrics`` (``None``: when prometheus-client is
     installed); the store and the orchestrator are then wrapped so that every call to them is
     counted and timed. ``metrics_need_token``: ``/metrics`` asks for a bearer token like the API.
+    ``policy_file`` (or ``policy``, for tests) decides who may do what; without either, every
+    authenticated caller may do everything. Every write and refusal is recorded in ``audit`` (by
+    default the store's own trail, under ``.dli/audit/``), naming ``replica`` (default host:pid).
     """
     from dli.adapters.basecamp.operations import operations
     from dli.adapters.codecs.results import to_jsonable
@@ -86,6 +143,7 @@ def build_server(
             connect_timeout_seconds=store_connect_timeout_seconds,
             read_timeout_seconds=store_read_timeout_seconds,
         )
+    audit = audit if audit is not None else build_audit_log(store)  # the store's own trail, not counted as its calls
     if observers:
         from dli.adapters.instrumented import combined, instrumented_store
 
@@ -107,11 +165,28 @@ def build_server(
         kind = "memory" if orchestrator_url.startswith("memory:") else "airflow"
         orchestrator = InstrumentedOrchestrator(orchestrator, combined(*observers), kind=kind)
     orchestrator = CachingOrchestrator(orchestrator, ttl_seconds=state_ttl_seconds)
+    if policy is None and policy_file is not None:
+        policy = read_policy_file(policy_file)
+    bus = MessageBus(
+        store=indexed,
+        orchestrator=orchestrator,
+        clock=clock,
+        policy=policy,
+        audit=audit,
+        replica=replica or default_replica(),
+    )
+    tokens = build_tokens(tokens_file)
+    if authenticator is None and (oidc_issuer or oidc_audience):
+        from dli.entrypoints.server.identities import FirstOf
+
+        verifier = build_oidc_verifier(oidc_issuer, oidc_audience, user_claim=oidc_user_claim, groups_claim=oidc_groups_claim)
+        authenticator = FirstOf([tokens, verifier])
     return ServerSettings(
         store=indexed,
         orchestrator=orchestrator,
-        bus=MessageBus(store=indexed, orchestrator=orchestrator, clock=clock),
-        tokens=build_tokens(tokens_file),
+        bus=bus,
+        tokens=tokens,
+        authenticator=authenticator,
         operations=operations(),
         encode=to_jsonable,
         check_interval_seconds=check_interval_seconds,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from dli.domain.model.spec import DatasetSpec
     from dli.domain.usecases.bus import Handles, MessageBus
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
+    from dli.ports.audit_log import AuditLog
 
 __all__ = ["Ports", "Wiring", "bootstrap", "build_publisher", "system_clock"]
 
@@ -92,7 +93,13 @@ def _bus(
                 read_timeout_seconds=env_seconds("DLI_AIRFLOW_READ_TIMEOUT"),
                 store=store,
             )
-    return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
+    return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user, audit=_audit_of(store))
+
+
+def _audit_of(store: object) -> AuditLog:
+    from dli.adapters.stores.audit import audit_log_of
+
+    return audit_log_of(store)
 
 
 def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None = None) -> MessageBus:
@@ -111,7 +118,8 @@ def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None =
             f"{root} is not a dli project (no dli.yaml)",
             hints=("Run publish from the project root or pass --path to it.",),
         )
-    return MessageBus(store=build_store(store_url), local_specs=FilesystemProject(root), clock=system_clock(clock))
+    store = build_store(store_url)
+    return MessageBus(store=store, local_specs=FilesystemProject(root), clock=system_clock(clock), audit=_audit_of(store))
 
 
 class _ProjectOnFirstUse:

@@ -56,12 +56,14 @@ _WORKFLOW_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("schedule_cmds:unpause", "unpause", "Resume a workflow's schedule."),
     ("run_cmds:logs", "logs", "Print the task logs of a run."),
     ("publish_cmd:publish", "publish", "Publish the project's specs as CODE workflows (CI/CD)."),
+    ("audit_cmd:audit", "audit", "Show who changed (or was refused) what, newest first."),
 )
 for _path, _name, _help in _WORKFLOW_COMMANDS:
     workflow_app.command(f"{_PKG}.{_path}", name=_name, help=_help)
 
 app.command(f"{_PKG}.completion_cmd:completion", name="completion", help="Print or install shell completion.")
 app.command(f"{_PKG}.dev_cmd:dev_app", name="dev", help="Run a local development stack (Airflow, store, server).")
+app.command(f"{_PKG}.auth_cmd:auth_app", name="auth", help="Sign in to Basecamp with your identity provider (OIDC).")
 
 _GLOBAL = Group("Global options", sort_key=100)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from cyclopts import Parameter
 from dli.entrypoints.cli.options import FormatOption
 from dli.entrypoints.cli.session import Session, current
 
-__all__ = ["publish", "render_publish"]
+__all__ = ["ci_actor", "publish", "render_publish"]
 
 CHANGE_SHOWS = (
     "Basecamp servers reading this store show the change at their next check of it: within their "
@@ -33,6 +34,15 @@ def publish(
     path: Annotated[Path | None, Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]")] = None,
     prune: Annotated[bool, Parameter(negative="", help="Delete code specs of datasets no longer scheduled in the project.")] = False,
     dry_run: Annotated[bool, Parameter(negative="", help="Show the plan; write nothing.")] = False,
+    actor: Annotated[
+        str | None,
+        Parameter(
+            metavar="WHO",
+            env_var="DLI_ACTOR",
+            help=r"Who publishes, for the audit trail and registered_by. \[default: the CI's commit and job "
+                 "(GITHUB_SHA/GITHUB_JOB, CI_COMMIT_SHA/CI_JOB_ID), else DLI_PUBLISHER, else 'ci']",
+        ),
+    ] = None,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
 ) -> int:
     """Publish the project's scheduled dataset specs as CODE workflows (CI/CD).
@@ -48,11 +58,24 @@ def publish(
         project_path=path,
         prune=prune,
         dry_run=dry_run,
-        publisher=os.environ.get("DLI_PUBLISHER") or None,
+        publisher=actor or os.environ.get("DLI_PUBLISHER") or ci_actor(os.environ),
     )
     from dli.entrypoints.cli.render import output
 
     return output(session, result, format, render_publish)
+
+
+def ci_actor(env: Mapping[str, str]) -> str | None:
+    """The CI identity the environment tells (commit and job), for a publish given no --actor."""
+    if env.get("GITHUB_SHA"):
+        repo = env.get("GITHUB_REPOSITORY", "github")
+        return f"{repo}@{env['GITHUB_SHA'][:12]}" + (f"/{env['GITHUB_JOB']}" if env.get("GITHUB_JOB") else "") + (
+            f"#{env['GITHUB_RUN_ID']}" if env.get("GITHUB_RUN_ID") else ""
+        )
+    if env.get("CI_COMMIT_SHA"):
+        project = env.get("CI_PROJECT_PATH", "gitlab")
+        return f"{project}@{env['CI_COMMIT_SHA'][:12]}" + (f"/job-{env['CI_JOB_ID']}" if env.get("CI_JOB_ID") else "")
+    return None
 
 
 def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishResult, imported lazily

@@ -19,7 +19,7 @@ from dli.entrypoints.context import DEFAULT_SERVER_URL, ExecutionContext, Execut
 if TYPE_CHECKING:
     from dli.adapters.config_file import ConfigValues
 
-__all__ = ["Flags", "Resolved", "resolve_context", "user_config_path"]
+__all__ = ["Flags", "Resolved", "credentials_path", "resolve_context", "user_config_path"]
 
 ENV_MODE = "DLI_MODE"
 ENV_SERVER_URL = "DLI_SERVER_URL"
@@ -101,6 +101,23 @@ class _Files:
         return self._server
 
 
+def credentials_path(env: Mapping[str, str]) -> Path:
+    """Where ``dli auth login`` keeps its tokens: ``$DLI_CREDENTIALS``, else next to the user config file."""
+    if env.get("DLI_CREDENTIALS"):
+        return Path(env["DLI_CREDENTIALS"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+    return Path(base) / "dli" / "credentials.json"
+
+
+def _signed_in_token(env: Mapping[str, str]) -> str | None:
+    path = credentials_path(env)
+    if not path.exists():
+        return None
+    from dli.entrypoints.bootstrap import login_token
+
+    return login_token(path)
+
+
 def _first(*getters: Callable[[], str | None]) -> str | None:
     for get in getters:
         value = get()
@@ -142,7 +159,9 @@ def resolve_context(flags: Flags, env: Mapping[str, str] | None = None) -> Resol
             lambda: files.project().server_url,
             lambda: files.user().server_url,
         ) or DEFAULT_SERVER_URL
-        api_token = _first(lambda: env.get(ENV_API_TOKEN), lambda: files.user().api_token)
+        api_token = _first(
+            lambda: env.get(ENV_API_TOKEN), lambda: files.user().api_token, lambda: _signed_in_token(env)
+        )
         warnings.extend(files.project().warnings)
     elif mode is ExecutionMode.LOCAL:
         store_url = _first(lambda: env.get(ENV_STORE_URL), lambda: files.user().store_url)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from dli.domain.usecases.bus import MessageBus
     from dli.entrypoints.server.metrics import ServerMetrics
     from dli.entrypoints.server.tracing import Tracer
+    from dli.entrypoints.server.identities import Authenticator
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 
@@ -81,6 +82,8 @@ class ServerSettings:
     """Whether ``GET /metrics`` asks for a bearer token (scrapers usually send none)."""
     tracer: Tracer | None = None
     """OpenTelemetry spans of the requests, or ``None`` (the trace id of a client's ``traceparent`` is still logged)."""
+    authenticator: Authenticator | None = None
+    """Who may call the API, when more than the tokens file (OIDC); ``None``: the tokens file alone."""
 
     def body(self, result: object) -> bytes:
         """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
@@ -399,8 +402,9 @@ def create_app(settings: ServerSettings) -> Any:
     # are never queued (a busy server is when they matter most).
     admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health", "/metrics"}))
     app.state["admission"] = admission
+    authenticator = settings.authenticator if settings.authenticator is not None else settings.tokens
     public = PUBLIC_PATHS if settings.metrics_need_token else PUBLIC_PATHS | {"/metrics"}
-    outer: Any = RequestMiddleware(admission, tokens=settings.tokens, public_paths=public)
+    outer: Any = RequestMiddleware(admission, tokens=authenticator, public_paths=public)
     if settings.metrics is not None:
         from dli.entrypoints.server.metrics import MetricsMiddleware
 

@@ -71,14 +71,28 @@ def _build_app(options: dict[str, Any]) -> Any:
         admission=admission,
         metrics=options.get("metrics"),
         metrics_need_token=options.get("metrics_need_token", False),
+        policy_file=Path(options["policy"]) if options.get("policy") else None,
+        oidc_issuer=options.get("oidc_issuer"),
+        oidc_audience=options.get("oidc_audience"),
+        oidc_user_claim=options.get("oidc_user_claim") or "email",
+        oidc_groups_claim=options.get("oidc_groups_claim") or "groups",
     )
-    structlog.get_logger("dli.server").info(
+    log = structlog.get_logger("dli.server")
+    if not options.get("policy"):
+        log.warning(
+            "no_policy",
+            message="No --policy given: every authenticated caller may do everything to every team's workflows",
+            hint="Give 'basecamp serve --policy policy.yaml' (docs/security.md) on a Basecamp several teams share.",
+        )
+    log.info(
         "server_starting",
         host=options["host"],
         port=options["port"],
         store=settings.store.url,
         orchestrator=settings.orchestrator_url,
         tokens_file=options["tokens_file"],
+        policy=options.get("policy"),
+        oidc_issuer=options.get("oidc_issuer"),
         check_interval_seconds=options["check_interval"],
         full_check_interval_seconds=options.get("full_check_interval", 300.0),
         max_in_flight=admission.max_in_flight,
@@ -118,6 +132,11 @@ def serve(
     workers: int = 1,
     metrics: bool | None = None,
     metrics_need_token: bool = False,
+    policy: Annotated[Path | None, Parameter(env_var="BASECAMP_POLICY")] = None,
+    oidc_issuer: Annotated[str | None, Parameter(env_var="BASECAMP_OIDC_ISSUER")] = None,
+    oidc_audience: Annotated[str | None, Parameter(env_var="BASECAMP_OIDC_AUDIENCE")] = None,
+    oidc_user_claim: str = "email",
+    oidc_groups_claim: str = "groups",
 ) -> None:
     """Serve the REST API.
 
@@ -168,6 +187,20 @@ def serve(
     metrics_need_token
         Ask for a bearer token on /metrics like on the API (default: no token, as Prometheus
         scrapes expect; the metrics hold no names of workflows or users).
+    policy
+        The policy file (admins, teams' editors/operators/viewers, default): who may do what to
+        which team's workflows (docs/security.md). Without it every authenticated caller may do
+        everything (a warning says so at start-up).
+    oidc_issuer
+        Also accept bearer JWTs (ID tokens or JWT access tokens) signed by this OpenID Connect
+        issuer (its discovery document and keys are fetched and cached). Tokens of the tokens
+        file keep working.
+    oidc_audience
+        The audience those JWTs must carry in 'aud' (usually dli's client id at the issuer).
+    oidc_user_claim
+        The claim naming the user.
+    oidc_groups_claim
+        The claim listing the user's groups (for the policy's 'group:NAME').
     """
     import uvicorn
 
@@ -200,6 +233,11 @@ def serve(
         "store_read_timeout": store_read_timeout,
         "metrics": metrics,
         "metrics_need_token": metrics_need_token,
+        "policy": str(policy) if policy is not None else None,
+        "oidc_issuer": oidc_issuer,
+        "oidc_audience": oidc_audience,
+        "oidc_user_claim": oidc_user_claim,
+        "oidc_groups_claim": oidc_groups_claim,
     }
     common: dict[str, Any] = {
         "host": host, "port": port, "log_level": "warning", "access_log": False, "server_header": False,
@@ -250,21 +288,29 @@ def _multiprocess_metrics(metrics: bool | None) -> Iterator[None]:
 
 
 @token_app.command
-def add(user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json")) -> None:
+def add(
+    user: str,
+    *,
+    group: Annotated[tuple[str, ...], Parameter(consume_multiple=False)] = (),
+    tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json"),
+) -> None:
     """Create a token for USER and print it (it is shown only this once).
 
     Parameters
     ----------
     user
         The user name the token authenticates (recorded as registered_by / triggered_by).
+    group
+        A group the user belongs to, for the policy's 'group:NAME' entries; repeat for several.
     tokens_file
         Where the token hashes are kept.
     """
     from dli.entrypoints.bootstrap import build_tokens
 
-    token = build_tokens(tokens_file).add(user)
+    token = build_tokens(tokens_file).add(user, groups=group)
     print(token)
-    print(f"Token for {user} added to {tokens_file}; it is not shown again.", file=sys.stderr)
+    groups = f" (groups: {', '.join(sorted(set(group)))})" if group else ""
+    print(f"Token for {user}{groups} added to {tokens_file}; it is not shown again.", file=sys.stderr)
 
 
 @token_app.command

@@ -22,11 +22,13 @@ from dli.entrypoints.server.errors import dli_error_bytes, error_bytes
 from dli.entrypoints.server.logs import redact
 
 if TYPE_CHECKING:
-    from dli.adapters.token_file import TokenFile
+    from dli.entrypoints.server.identities import Authenticator
 
-__all__ = ["USER_SCOPE_KEY", "REQUEST_ID_SCOPE_KEY", "RequestMiddleware"]
+__all__ = ["IDENTITY_SCOPE_KEY", "REQUEST_ID_SCOPE_KEY", "USER_SCOPE_KEY", "RequestMiddleware"]
 
 USER_SCOPE_KEY = "dli.user"
+IDENTITY_SCOPE_KEY = "dli.identity"
+"""The caller's ``Identity`` (name, groups, how it authenticated), for the policy."""
 REQUEST_ID_SCOPE_KEY = "dli.request_id"
 
 Scope = MutableMapping[str, Any]
@@ -59,7 +61,7 @@ class RequestMiddleware:
         self,
         app: ASGIApp,
         *,
-        tokens: TokenFile,
+        tokens: Authenticator,
         public_paths: frozenset[str],
         logger: Any | None = None,
     ) -> None:
@@ -124,18 +126,19 @@ class RequestMiddleware:
             )
             return 401, body, challenge
         try:
-            user = self._tokens.authenticate(token)
-        except DLIError as exc:  # unreadable tokens file: the server's problem
-            self._log.error("tokens_file_error", code=exc.code.value, error=exc.message)
+            identity = self._tokens.identity(token)
+        except DLIError as exc:  # unreadable tokens file, issuer unreachable: the server's problem
+            self._log.error("authentication_error", code=exc.code.value, error=exc.message)
             return 503, dli_error_bytes(exc), []
-        if user is None:
+        if identity is None:
             body = error_bytes(
                 ErrorCode.AUTH_FAILED,
                 "Invalid API token",
-                hints=("Ask an administrator for a token ('basecamp token add USER').",),
+                hints=("Ask an administrator for a token ('basecamp token add USER'), or sign in again ('dli auth login').",),
             )
             return 401, body, challenge
-        scope[USER_SCOPE_KEY] = user
+        scope[USER_SCOPE_KEY] = identity.name
+        scope[IDENTITY_SCOPE_KEY] = identity
         raw_path: bytes = scope.get("raw_path") or b""
         if raw_path.startswith(b"/api/v1/workflows/") and _ENCODED_TRICKS.search(raw_path):
             body = error_bytes(

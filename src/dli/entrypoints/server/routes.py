@@ -29,7 +29,7 @@ from litestar.plugins import OpenAPISchemaPluginProtocol
 from litestar.plugins.attrs import AttrsSchemaPlugin
 
 from dli.domain.model.errors import ParameterInvalidError
-from dli.entrypoints.server.middleware import USER_SCOPE_KEY
+from dli.entrypoints.server.middleware import IDENTITY_SCOPE_KEY, REQUEST_ID_SCOPE_KEY, USER_SCOPE_KEY
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -211,11 +211,13 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
                 answers.writes += 1
         if op.cache_seconds <= 0:
             return await _handle(request, settings, kwargs)
-        key = (request.scope["path"], request.scope.get("query_string"), settings.store.version, answers.writes)
+        # The caller is part of the key: with a policy, callers of different teams see different rows.
+        caller = request.scope.get(IDENTITY_SCOPE_KEY)  # type: ignore[attr-defined]
+        key = (request.scope["path"], request.scope.get("query_string"), caller, settings.store.version, answers.writes)
         hit = answers.get(key)
         if hit is None:
             status, body = await _answer(request, settings, kwargs)
-            if key[2:] == (settings.store.version, answers.writes):  # nothing changed meanwhile
+            if key[3:] == (settings.store.version, answers.writes):  # nothing changed meanwhile
                 answers.put(key, op.cache_seconds, status, body)
         else:
             status, body = hit
@@ -227,10 +229,12 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
 
     async def _answer(request: Request[Any, Any, Any], settings: Any, kwargs: dict[str, Any]) -> tuple[int, bytes]:
         message = request.scope["dli.message"]  # type: ignore[typeddict-item]
+        caller = request.scope.get(IDENTITY_SCOPE_KEY)  # type: ignore[attr-defined]
+        request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)  # type: ignore[attr-defined]
 
         def handle() -> tuple[int, bytes]:
             # Encoding a page of rows costs as much as computing it: both stay off the event loop.
-            result = settings.bus.handle(message)
+            result = settings.bus.handle(message, caller=caller, request_id=request_id)
             return op.success_status(result), settings.body(result)
 
         return await anyio.to_thread.run_sync(handle)
@@ -286,7 +290,7 @@ def _error_responses() -> dict[int, Any]:
         for status, description in (
             (400, "Malformed request: not JSON, not UTF-8 (DLI-204)"),
             (401, "Missing or invalid bearer token (DLI-502)"),
-            (403, "Not allowed on a CODE workflow (DLI-803)"),
+            (403, "Not allowed: a CODE workflow's spec, or a role the policy does not give the caller (DLI-803)"),
             (404, "No such workflow or run (DLI-800)"),
             (405, "Method not allowed on this path; the Allow header lists the allowed ones (DLI-204)"),
             (409, "Already exists, overridden or invalid state (DLI-801, DLI-804, DLI-806, DLI-807, DLI-808)"),

@@ -9,6 +9,7 @@ import pytest
 from dli.adapters.basecamp.operations import MalformedBodyError, UnsupportedMediaTypeError, operation_for, operations
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import InvalidCronError, ParameterInvalidError, SpecInvalidError
+from dli.domain.usecases.audit import GetAuditTrail
 from dli.domain.usecases.backfill import TriggerBackfill
 from dli.domain.usecases.dag_state import GetDagState
 from dli.domain.usecases.dependencies import GetDependencies
@@ -40,6 +41,7 @@ EXAMPLES: list[Message] = [
     GetRunLogs(run_id="shop.sales.daily@manual__1"),
     GetHistory(dataset_name="shop.sales.daily", source_type=SourceType.MANUAL, run_status=RunStatus.FAILED,
                  limit=5, include_dataset_info=False),
+    GetAuditTrail(dataset_name="shop.sales.daily", by="alice@example.com", since="2025-01-01", limit=3),
 ]
 
 
