@@ -7,7 +7,7 @@ and ``dli workflow list`` should not pay for building every message class and im
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +15,12 @@ import attrs
 
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import (
+    ConfigurationError,
     DatasetNotFoundError,
     ParameterInvalidError,
     ServerError,
     ServerUnreachableError,
+    SpecInvalidError,
     WorkflowNotFoundError,
     WorkflowRegistrationError,
 )
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model
     )
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
+    from dli.domain.model.sql_check import ValidationResult
     from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
@@ -80,6 +83,7 @@ class WorkflowAPI:
         self._bus = wiring.bus
         self._local = wiring.local_specs
         self._publisher = wiring.publisher
+        self._local_bus = wiring.local_bus
 
     def close(self) -> None:
         """Close the connections of the backends (HTTP pools); the facade is unusable afterwards."""
@@ -167,7 +171,10 @@ class WorkflowAPI:
             retry_delay_seconds=retry_delay_seconds,
         )
         spec = attrs.evolve(spec, schedule=schedule)
-        result: WorkflowRegisterResult = self._bus.handle(RegisterWorkflow(spec=spec, force=force))
+        try:
+            result: WorkflowRegisterResult = self._bus.handle(RegisterWorkflow(spec=spec, force=force))
+        except SpecInvalidError as exc:
+            raise _in_file(exc, self._local.location(spec.name)) from None
         told = [*self.project_warnings(), *([result.warning] if result.warning else [])]
         return attrs.evolve(result, warning="; ".join(told) or None)
 
@@ -342,6 +349,29 @@ class WorkflowAPI:
 
         return self._bus.handle(UnpauseWorkflow(dataset_name=dataset_name, source_type=source_type))
 
+    # -- checking the project --------------------------------------------------------------------
+
+    def validate(self, names: Sequence[str] = (), *, strict: bool = False) -> ValidationResult:
+        """Check the SQL of the local project's specs (``names``; none: every spec), writing nothing.
+
+        Each statement is rendered with its parameters' defaults and parsed in the spec's dialect:
+        syntax errors, statements not checked, the ``depends_on`` the SQL disagrees with. ``strict``
+        counts warnings as errors. The result's ``valid`` says whether register/publish would accept
+        the SQL; nothing raises for a finding.
+
+        Raises:
+            DatasetNotFoundError: A named dataset has no spec (DLI-101).
+            SpecInvalidError: A spec file is not a valid spec (DLI-203).
+        """
+        from dli.domain.usecases.validate import ValidateSpecs
+
+        return self._checker().handle(ValidateSpecs(names=names, strict=strict))
+
+    def _checker(self) -> Handles:
+        if self._local_bus is None:
+            raise ConfigurationError("This facade was wired without a local bus (validate, lineage)")
+        return self._local_bus
+
     # -- the code path ---------------------------------------------------------------------------
 
     def publish(
@@ -443,3 +473,11 @@ class WorkflowAPI:
                     details={"dataset_name": name},
                 )
             sleep(max(0.0, min(poll_seconds, deadline - monotonic())))
+
+
+def _in_file(error: SpecInvalidError, location: str | None) -> SpecInvalidError:
+    """An SQL check's error (its statements named under ``spec``) naming the spec's file instead."""
+    if location is None or not error.details.get("sql"):
+        return error
+    message = error.message.replace("spec: ", f"{location}: ")
+    return SpecInvalidError(message, hints=error.hints, details=error.details)

@@ -6,6 +6,7 @@ from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.orchestrator import Orchestrator, RunRecord
 from dli.ports.spec_store import SpecStore, VersionedDocument
+from dli.ports.sql_analyzer import SqlAnalyzer
 
 if TYPE_CHECKING:
     from dli.ports.orchestrator import BackfillHandle
@@ -17,6 +18,7 @@ __all__ = [
     "Orchestrator",
     "RunRecord",
     "SpecStore",
+    "SqlAnalyzer",
     "VersionedDocument",
 ]
 

@@ -2,7 +2,8 @@
 
 Each message type registers its handler (``message.handles``) in the module that defines both, so
 the bus finds a message's handler by its type. A handler takes the message and, as keyword
-arguments, the ports it names (``store``, ``orchestrator``, ``clock``, ``local_specs``); the bus
+arguments, the ports it names (``store``, ``orchestrator``, ``clock``, ``local_specs``,
+``sql_analyzer``; one with a default in the signature is optional); the bus
 gives each handler only those, once, on first use (dependency injection by parameter name).
 
 ``Handles`` is the application's own interface: the in-process ``MessageBus`` implements it, and so
@@ -38,7 +39,13 @@ class Handles(Protocol):
 
 
 def _inject(handler: Callable[..., Any], ports: Mapping[str, object]) -> Callable[[Message[Any]], Any]:
-    wanted = [name for name in inspect.signature(handler).parameters if name != "message"]
+    parameters = inspect.signature(handler).parameters
+    # A port with a default in the handler's signature is one it can do without (the SQL analyzer).
+    wanted = [
+        name
+        for name, parameter in parameters.items()
+        if name != "message" and (parameter.default is inspect.Parameter.empty or ports.get(name) is not None)
+    ]
     missing = [name for name in wanted if ports.get(name) is None]
     if missing:
 
@@ -59,6 +66,7 @@ class MessageBus:
         orchestrator: object | None = None,
         clock: object | None = None,
         local_specs: object | None = None,
+        sql_analyzer: object | None = None,
         actor: str | None = None,
     ) -> None:
         """Wire handlers to the ports they need (each on first use); ``actor`` is who messages run for
@@ -67,7 +75,13 @@ class MessageBus:
         self.orchestrator = orchestrator
         self.clock = clock
         self.actor = actor
-        self._ports = {"store": store, "orchestrator": orchestrator, "clock": clock, "local_specs": local_specs}
+        self._ports = {
+            "store": store,
+            "orchestrator": orchestrator,
+            "clock": clock,
+            "local_specs": local_specs,
+            "sql_analyzer": sql_analyzer,
+        }
         self._handlers: dict[type[Message[Any]], Callable[[Message[Any]], Any]] = {}
 
     def handle(self, message: Message[R]) -> R:

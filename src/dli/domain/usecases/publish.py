@@ -22,9 +22,11 @@ from dli.domain.model.publish import (
 )
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.usecases.message import Message, flag, handles
+from dli.domain.usecases.validate import check_spec_sql, refuse_sql_errors, sql_warnings
 from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.spec_store import SpecStore
+from dli.ports.sql_analyzer import SqlAnalyzer
 
 __all__ = ["DEFAULT_PUBLISHER", "PublishSpecs", "publish_specs"]
 
@@ -94,11 +96,19 @@ def _apply(plan: PublishPlan, store: SpecStore) -> None:
 
 
 @handles(PublishSpecs)
-def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: LocalSpecs, clock: Clock) -> PublishResult:
+def publish_specs(
+    message: PublishSpecs,
+    *,
+    store: SpecStore,
+    local_specs: LocalSpecs,
+    clock: Clock,
+    sql_analyzer: SqlAnalyzer | None = None,
+) -> PublishResult:
     """Validate every spec of the project, plan, and (unless ``dry_run``) apply.
 
     Raises:
-        SpecInvalidError: Some spec is invalid, or the specs would depend on each other in a cycle;
+        SpecInvalidError: Some spec is invalid (with an SQL analyzer: a statement's SQL does not
+            parse in its dialect), or the specs would depend on each other in a cycle;
             the message lists each problem (or the cycle) and nothing is written (DLI-203).
         WorkflowAlreadyExistsError: A create found a code spec someone else just wrote (DLI-804).
         WorkflowRegistrationError: An update found the code spec changed since it was read (DLI-801).
@@ -117,9 +127,17 @@ def publish_specs(message: PublishSpecs, *, store: SpecStore, local_specs: Local
     graph = _graph_after(plan, project, published, store)
     # A dependency cycle through a published dataset: DLI-203 naming it, nothing written (a dry run says so too).
     check_acyclic(graph, roots=sorted(project))
+    sql = []
+    if sql_analyzer is not None:
+        managed = list(graph.upstreams)
+        reports = [check_spec_sql(project[name], sql_analyzer, managed=managed) for name in sorted(project)]
+        # Every spec's errors at once, each naming its file: nothing is written (a dry run says so too).
+        refuse_sql_errors(reports, files={name: local_specs.location(name) for name in project})
+        sql = [w for report in reports for w in sql_warnings(report)]
     warnings = (
         *local_specs.warnings(),
         *(w for name in sorted(project) for w in upstream_warnings(graph, project[name])),
+        *sql,
     )
     if not message.dry_run:
         _apply(plan, store)

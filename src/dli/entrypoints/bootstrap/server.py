@@ -57,6 +57,7 @@ def build_server(
     from dli.adapters.basecamp.operations import operations
     from dli.adapters.codecs.results import to_jsonable
     from dli.adapters.orchestrator_cache import CachingOrchestrator
+    from dli.adapters.sql import build_sql_analyzer
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.domain.usecases.bus import MessageBus
     from dli.entrypoints.server.app import ServerSettings
@@ -87,7 +88,8 @@ def build_server(
     return ServerSettings(
         store=indexed,
         orchestrator=orchestrator,
-        bus=MessageBus(store=indexed, orchestrator=orchestrator, clock=clock),
+        # The server checks the SQL of what it is sent; sqlglot is imported now, not on the first request.
+        bus=MessageBus(store=indexed, orchestrator=orchestrator, clock=clock, sql_analyzer=build_sql_analyzer()),
         tokens=build_tokens(tokens_file),
         operations=operations(),
         encode=to_jsonable,

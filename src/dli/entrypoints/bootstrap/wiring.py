@@ -15,9 +15,9 @@ from dli.entrypoints.context import ExecutionContext, ExecutionMode
 if TYPE_CHECKING:
     from dli.domain.model.spec import DatasetSpec
     from dli.domain.usecases.bus import Handles, MessageBus
-    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
+    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore, SqlAnalyzer
 
-__all__ = ["Wiring", "bootstrap", "build_publisher", "system_clock"]
+__all__ = ["Wiring", "bootstrap", "build_publisher", "sql_analyzer", "system_clock"]
 
 
 def system_clock(clock: Clock | None) -> Clock:
@@ -42,6 +42,8 @@ class Wiring(NamedTuple):
     """The user's project."""
     publisher: Callable[[str, Path], Handles]
     """A bus from a project to the store at a URL, for ``publish`` (CI writes the store directly)."""
+    local_bus: Handles | None = None
+    """Carries out what only reads the local project (``validate``), in process in every mode."""
 
 
 def _bus(
@@ -92,7 +94,16 @@ def _bus(
                 read_timeout_seconds=env_seconds("DLI_AIRFLOW_READ_TIMEOUT"),
                 store=store,
             )
-    return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user)
+    return MessageBus(
+        store=store, orchestrator=orchestrator, clock=clock, sql_analyzer=sql_analyzer(), actor=context.user
+    )
+
+
+def sql_analyzer() -> SqlAnalyzer:
+    """The SQL analyzer (sqlglot, imported on first use)."""
+    from dli.adapters.sql import LazySqlAnalyzer
+
+    return LazySqlAnalyzer()
 
 
 def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None = None) -> MessageBus:
@@ -111,7 +122,12 @@ def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None =
             f"{root} is not a dli project (no dli.yaml)",
             hints=("Run publish from the project root or pass --path to it.",),
         )
-    return MessageBus(store=build_store(store_url), local_specs=FilesystemProject(root), clock=system_clock(clock))
+    return MessageBus(
+        store=build_store(store_url),
+        local_specs=FilesystemProject(root),
+        clock=system_clock(clock),
+        sql_analyzer=sql_analyzer(),
+    )
 
 
 class _ProjectOnFirstUse:
@@ -138,6 +154,9 @@ class _ProjectOnFirstUse:
     def all(self) -> Sequence[DatasetSpec]:
         return self._opened().all()
 
+    def location(self, name: str) -> str | None:
+        return self._opened().location(name)
+
     def warnings(self) -> tuple[str, ...]:
         return self._project.warnings() if self._project is not None else ()
 
@@ -161,4 +180,7 @@ def bootstrap(
     def publisher(store_url: str, project_path: Path) -> Handles:
         return build_publisher(store_url=store_url, project_path=project_path, clock=clock)
 
-    return Wiring(bus=bus, local_specs=local_specs, publisher=publisher)
+    from dli.domain.usecases.bus import MessageBus
+
+    local_bus = MessageBus(local_specs=local_specs, sql_analyzer=sql_analyzer(), actor=context.user)
+    return Wiring(bus=bus, local_specs=local_specs, publisher=publisher, local_bus=local_bus)
