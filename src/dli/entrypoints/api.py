@@ -367,6 +367,10 @@ class WorkflowAPI:
 
         return self._checker().handle(ValidateSpecs(names=names, strict=strict))
 
+    def project_has(self, dataset_name: str) -> bool:
+        """Whether the local project has a spec of ``dataset_name`` (MOCK mode makes one up otherwise)."""
+        return self._local.find(dataset_name) is not None
+
     def _checker(self) -> Handles:
         if self._local_bus is None:
             raise ConfigurationError("This facade was wired without a local bus (validate, lineage)")

@@ -24,6 +24,8 @@ from dli.domain.model.sql_check import ColumnLineage, StatementAnalysis, SyntaxP
 __all__ = ["SqlglotAnalyzer", "known_dialect"]
 
 _CLASS = re.compile(r"<class '[\w.]*\.(\w+)'>")
+# sqlglot's words for an expression cut short, in the user's: "incomplete And (its expression is missing)".
+_MISSING = re.compile(r"Required keyword: '(\w+)' missing for (\w+)")
 
 # sqlglot logs a warning for each statement it falls back to a Command for; dli reports those itself.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -63,6 +65,7 @@ def _parse_problem(exc: ParseError, sql: str) -> SyntaxProblem:
         return SyntaxProblem(message=str(exc))
     first = exc.errors[0]
     description = _CLASS.sub(r"\1", first.get("description") or str(exc))
+    description = _MISSING.sub(r"incomplete \2 (its \1 is missing)", description)
     highlight = first.get("highlight") or ""
     line, column = first.get("line"), first.get("col")
     if highlight:

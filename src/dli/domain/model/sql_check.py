@@ -42,12 +42,14 @@ __all__ = [
     "SyntaxProblem",
     "ValidationResult",
     "dependency_findings",
+    "finding_lines",
     "judge_statement",
     "match_dataset",
     "no_dialect_finding",
     "sample_variables",
     "spec_statements",
     "sql_error",
+    "validation_error",
 ]
 
 SAMPLE_EXECUTION_DATE = "2025-01-01"
@@ -407,3 +409,24 @@ class ValidationResult:
     @property
     def valid(self) -> bool:
         return self.errors == 0
+
+
+def validation_error(result: ValidationResult) -> SpecInvalidError | None:
+    """DLI-203 for the errors of a ``validate`` result (as register and publish would refuse), or ``None``."""
+    lines: list[str] = []
+    shown: list[str] = []
+    for spec in result.specs:
+        for finding in spec.findings:
+            if finding.severity is not Severity.ERROR:
+                continue
+            lines.append(f"{spec.file or spec.dataset_name}: {spec.dataset_name}: {finding.message}")
+            if finding.excerpt:
+                shown.append(f"{finding.statement} line {finding.line}:\n{finding.excerpt}")
+    if not lines:
+        return None
+    return SpecInvalidError("; ".join(lines), hints=(*shown, SQL_HINT), details={"problems": lines, "sql": True})
+
+
+def finding_lines(findings: Iterable[Finding], *, severity: Severity) -> tuple[str, ...]:
+    """The findings of one severity as lines to tell (the hint in parentheses)."""
+    return tuple(f.message + (f" ({f.hint})" if f.hint else "") for f in findings if f.severity is severity)
