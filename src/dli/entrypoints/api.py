@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model
     )
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.publish import PublishResult
-    from dli.domain.model.sql_check import ValidationResult
+    from dli.domain.model.sql_check import ValidationResult, WorkflowLineageResult
     from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
@@ -317,17 +317,31 @@ class WorkflowAPI:
         *,
         direction: DependencyDirection | str = DependencyDirection.BOTH,
         depth: int | None = None,
+        from_sql: bool = False,
     ) -> WorkflowDependenciesResult:
         """The upstream and/or downstream datasets of a workflow (``direction``: ``upstream``,
         ``downstream`` or ``both``), at most ``depth`` steps away; names no store knows are external.
+        ``from_sql``: also the tables its SQL reads (``from_sql`` of the result), beside ``depends_on``.
 
         Raises:
             WorkflowNotFoundError: No store knows the workflow (DLI-800).
         """
         from dli.domain.usecases.dependencies import GetDependencies
 
-        message = GetDependencies(dataset_name=dataset_name, direction=direction, depth=depth)
+        message = GetDependencies(dataset_name=dataset_name, direction=direction, depth=depth, from_sql=from_sql)
         return self._bus.handle(message)
+
+    def lineage(self, dataset_name: str, *, column: str | None = None) -> WorkflowLineageResult:
+        """Which upstream columns feed each output column of a workflow's query (its active spec's),
+        parsed in its dialect; ``column``: that output column only.
+
+        Raises:
+            WorkflowNotFoundError: No store knows the workflow (DLI-800).
+            SpecInvalidError: The query does not parse, has no SELECT, or no column ``column`` (DLI-203).
+        """
+        from dli.domain.usecases.lineage import GetLineage
+
+        return self._bus.handle(GetLineage(dataset_name=dataset_name, column=column))
 
     def logs(self, run_id: str) -> RunLogs:
         """Task logs of a run."""

@@ -152,3 +152,26 @@ def test_server_mode_register_names_the_spec_file_of_a_syntax_error(live: LiveSe
     assert result.returncode == 2
     assert f"[DLI-203]: {path}: shop.typo: query_statement, line 1, column " in result.stderr
     assert not any("shop.typo" in f for f in live.stored_files())
+
+
+def test_server_mode_deps_from_sql_and_lineage_read_the_stored_sql(live: LiveServer, tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dli.yaml").write_text("defaults: {dialect: spark}\n")
+    (project / "dataset.mart.lineage_daily.yaml").write_text(
+        "name: mart.lineage_daily\ndepends_on: [raw.events]\nquery_statement: |\n"
+        "  INSERT OVERWRITE TABLE mart.lineage_daily\n"
+        "  SELECT user_id, COUNT(*) AS clicks FROM raw.events WHERE dt = '{{ execution_date }}' GROUP BY user_id\n"
+    )
+    assert dli(live, project, "workflow", "register", "mart.lineage_daily", "--cron", "0 6 * * *").returncode == 0
+    deps = dli(live, project, "workflow", "deps", "mart.lineage_daily", "--from-sql", "-f", "json")
+    assert deps.returncode == 0, deps.stderr
+    assert json.loads(deps.stdout)["from_sql"] == [{"table": "raw.events", "dataset": None, "declared": True}]
+    lineage = dli(live, project, "workflow", "lineage", "mart.lineage_daily", "-f", "json")
+    assert lineage.returncode == 0, lineage.stderr
+    body = json.loads(lineage.stdout)
+    assert body["dialect"] == "spark"
+    assert {c["column"]: c["sources"] for c in body["columns"]} == {
+        "user_id": ["raw.events.user_id"],
+        "clicks": [],
+    }

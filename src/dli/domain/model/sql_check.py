@@ -36,13 +36,16 @@ __all__ = [
     "Severity",
     "SpecStatement",
     "SpecValidation",
+    "SqlEdge",
     "SqlReport",
     "StatementAnalysis",
     "StatementReport",
     "SyntaxProblem",
     "ValidationResult",
+    "WorkflowLineageResult",
     "dependency_findings",
     "finding_lines",
+    "inferred_upstreams",
     "judge_statement",
     "match_dataset",
     "no_dialect_finding",
@@ -430,3 +433,40 @@ def validation_error(result: ValidationResult) -> SpecInvalidError | None:
 def finding_lines(findings: Iterable[Finding], *, severity: Severity) -> tuple[str, ...]:
     """The findings of one severity as lines to tell (the hint in parentheses)."""
     return tuple(f.message + (f" ({f.hint})" if f.hint else "") for f in findings if f.severity is severity)
+
+
+@attrs.frozen(kw_only=True)
+class SqlEdge:
+    """A table a dataset's SQL reads, beside what its ``depends_on`` declares."""
+
+    table: str
+    """The table as the SQL names it (lower case)."""
+    dataset: str | None = None
+    """The managed dataset it is, if any."""
+    declared: bool = False
+    """Whether ``depends_on`` names it."""
+
+
+def inferred_upstreams(spec: DatasetSpec, report: SqlReport, *, managed: Collection[str]) -> tuple[SqlEdge, ...]:
+    """The tables ``spec``'s statements read (its own table aside), each matched to a managed dataset
+    and to ``depends_on``."""
+    declared = {name.lower() for name in spec.depends_on}
+    others = [name for name in managed if name.lower() != spec.name.lower()]
+    edges = []
+    for table in report.reads:
+        dataset = match_dataset(table, others)
+        named = (dataset or table).lower()
+        is_declared = named in declared or any(d.endswith("." + table) for d in declared)
+        edges.append(SqlEdge(table=table, dataset=dataset, declared=is_declared))
+    return tuple(edges)
+
+
+@attrs.frozen(kw_only=True)
+class WorkflowLineageResult:
+    """Result of ``lineage`` (``dli workflow lineage``): the columns of a workflow's query and their sources."""
+
+    dataset_name: str
+    dialect: str | None
+    """The dialect the query was parsed in."""
+    columns: tuple[ColumnLineage, ...] = ()
+    """Each output column (in the query's order) with the upstream columns feeding it."""

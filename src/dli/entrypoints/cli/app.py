@@ -52,6 +52,7 @@ _WORKFLOW_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("query_cmds:list_workflows", "list", "List registered workflows."),
     ("query_cmds:history", "history", "Show execution history, newest first."),
     ("deps_cmd:deps", "deps", "Show a workflow's upstream and downstream datasets."),
+    ("lineage_cmd:lineage", "lineage", "Show the upstream columns of each output column of a workflow's query."),
     ("schedule_cmds:pause", "pause", "Pause a workflow's schedule."),
     ("schedule_cmds:unpause", "unpause", "Resume a workflow's schedule."),
     ("run_cmds:logs", "logs", "Print the task logs of a run."),

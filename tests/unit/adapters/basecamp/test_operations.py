@@ -13,6 +13,7 @@ from dli.domain.usecases.backfill import TriggerBackfill
 from dli.domain.usecases.dependencies import GetDependencies
 from dli.domain.usecases.history import GetHistory
 from dli.domain.usecases.dag_state import GetDagState
+from dli.domain.usecases.lineage import GetLineage
 from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
 from dli.domain.usecases.message import Message, message_types
 from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
@@ -34,6 +35,9 @@ EXAMPLES: list[Message] = [
                       parameters={"n": 1}, with_downstream=True),
     RegisterWorkflow(spec=make_spec("shop.sales.after", cron=None, after="upstream", depends_on=("shop.sales.daily",))),
     GetDependencies(dataset_name="shop.sales.daily", direction=DependencyDirection.UPSTREAM, depth=2),
+    GetDependencies(dataset_name="shop.sales.daily", from_sql=True),
+    GetLineage(dataset_name="shop.sales.daily", column="revenue"),
+    GetLineage(dataset_name="shop.sales.daily"),
     PauseWorkflow(dataset_name="shop.sales.daily", source_type=SourceType.CODE),
     UnpauseWorkflow(dataset_name="shop.sales.daily"),
     GetRunStatus(run_id="shop.sales.daily@scheduled__2025-01-01T09:00:00+00:00"),

@@ -163,3 +163,60 @@ def test_the_corpus_project_validates_with_its_vendor_statements_noted(cli, tmp_
     assert result.exit_code == 0, result.output
     assert "0 error(s)" in result.stdout
     assert "not checked (sqlglot does not parse this ALTER statement in the trino dialect)" in result.stdout
+
+
+REPORT = """\
+name: shop.report
+owner: me@example.com
+execution: {dialect: trino}
+depends_on: [shop.orders, shop.users]
+query_statement: |
+  INSERT INTO shop.report
+  SELECT o.region AS region, SUM(o.amount * f.rate) AS revenue, '{{ execution_date }}' AS dt
+  FROM shop.orders AS o JOIN raw.fx AS f ON o.currency = f.currency
+  GROUP BY o.region
+"""
+
+
+@pytest.fixture
+def registered(cli):
+    _project(cli.project, ORDERS, REPORT)
+    assert cli("workflow", "register", "shop.orders", "--cron", "0 5 * * *").exit_code == 0
+    result = cli("workflow", "register", "shop.report", "--cron", "0 6 * * *")
+    assert result.exit_code == 0
+    return result
+
+
+def test_register_warns_about_a_depends_on_entry_no_statement_reads(registered):
+    assert "depends_on names 'shop.users', which no statement reads" in registered.stderr
+
+
+def test_deps_from_sql_shows_the_tables_read_beside_the_declared_edges(cli, registered):
+    result = cli("workflow", "deps", "shop.report", "--upstream", "--from-sql")
+    assert result.exit_code == 0, result.stderr
+    assert "From the SQL (tables its statements read):" in result.stdout
+    assert "  shop.orders  (dataset shop.orders; declared in depends_on)" in result.stdout
+    assert "  raw.fx  (not a dataset dli manages; NOT in depends_on)" in result.stdout
+    assert "depends_on names 'shop.users', which no statement reads" in result.stderr
+    data = cli("workflow", "deps", "shop.report", "--from-sql", "-f", "json").json()
+    assert {e["table"]: e["declared"] for e in data["from_sql"]} == {"shop.orders": True, "raw.fx": False}
+    assert cli("workflow", "deps", "shop.report", "-f", "json").json()["from_sql"] is None
+
+
+def test_lineage_traces_each_output_column_to_its_upstream_columns(cli, registered):
+    result = cli("workflow", "lineage", "shop.report", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    columns = {c["column"]: set(c["sources"]) for c in result.json()["columns"]}
+    assert columns == {
+        "region": {"shop.orders.region"},
+        "revenue": {"shop.orders.amount", "raw.fx.rate"},
+        "dt": set(),
+    }
+    table = cli("workflow", "lineage", "shop.report", "--column", "region").stdout.splitlines()
+    assert table == ["COLUMN  SOURCES", "region  shop.orders.region"]
+
+
+def test_lineage_of_an_unknown_column_is_dli_203_listing_the_columns(cli, registered):
+    result = cli("workflow", "lineage", "shop.report", "--column", "nope")
+    assert result.exit_code == 2
+    assert "no output column 'nope'" in result.stderr and "region, revenue, dt" in result.stderr
