@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the result classes are built on first use (dli.domain.model
         WorkflowStatusResult,
     )
     from dli.domain.model.dependencies import WorkflowDependenciesResult
+    from dli.domain.model.plan import PlanResult
     from dli.domain.model.publish import PublishResult
     from dli.domain.model.sql_check import ValidationResult, WorkflowLineageResult
     from dli.domain.usecases.bus import Handles
@@ -412,6 +413,22 @@ class WorkflowAPI:
         bus = self._publisher(store_url, Path(project_path or self.context.project_path))
         try:
             return bus.handle(PublishSpecs(prune=prune, dry_run=dry_run, actor=publisher))
+        finally:
+            bus.close()
+
+    def plan(self, *, store_url: str, project_path: Path | str | None = None, prune: bool = False) -> PlanResult:
+        """What ``publish`` would change in the store at ``store_url``, explained; writes nothing.
+
+        Each create, update (its changed fields and a diff of the SQL) and delete (``prune``), the
+        MANUAL workflows that would become overridden or active again, schedule changes with their
+        next fire times, the managed datasets downstream of each change, and the SQL check's
+        findings (``errors``: publish would refuse).
+        """
+        from dli.domain.usecases.publish import PlanPublish
+
+        bus = self._publisher(store_url, Path(project_path or self.context.project_path))
+        try:
+            return bus.handle(PlanPublish(prune=prune))
         finally:
             bus.close()
 

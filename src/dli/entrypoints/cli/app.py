@@ -57,6 +57,7 @@ _WORKFLOW_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("schedule_cmds:unpause", "unpause", "Resume a workflow's schedule."),
     ("run_cmds:logs", "logs", "Print the task logs of a run."),
     ("publish_cmd:publish", "publish", "Publish the project's specs as CODE workflows (CI/CD)."),
+    ("plan_cmd:plan", "plan", "Show what publish would change, explained (for a pull request)."),
     ("validate_cmd:validate", "validate", "Check the SQL of the project's specs in their dialect."),
 )
 for _path, _name, _help in _WORKFLOW_COMMANDS:

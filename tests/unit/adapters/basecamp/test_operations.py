@@ -19,7 +19,7 @@ from dli.domain.usecases.message import Message, message_types
 from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
 from dli.domain.usecases.register import RegisterWorkflow, UnregisterWorkflow
 from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun, TriggerRun
-from dli.domain.usecases.publish import PublishSpecs
+from dli.domain.usecases.publish import PlanPublish, PublishSpecs
 from dli.domain.usecases.validate import ValidateSpecs
 from tests.support.specs import make_spec
 
@@ -48,11 +48,11 @@ EXAMPLES: list[Message] = [
 ]
 
 
-def test_every_message_with_a_route_has_exactly_one_row_and_only_publish_and_validate_have_none():
-    # Both read the local project (publish: CI writes the store directly; validate: writes nothing).
+def test_every_message_with_a_route_has_exactly_one_row_and_only_publish_plan_and_validate_have_none():
+    # They read the local project (publish: CI writes the store directly; plan and validate: write nothing).
     served = [op.message for op in operations()]
     assert len(served) == len(set(served))
-    assert set(served) == set(message_types()) - {PublishSpecs, ValidateSpecs}
+    assert set(served) == set(message_types()) - {PublishSpecs, PlanPublish, ValidateSpecs}
     assert {type(e) for e in EXAMPLES} >= set(served)
 
 

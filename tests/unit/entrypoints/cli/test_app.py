@@ -47,7 +47,8 @@ _HELP_PAGES = [
     (), ("workflow",), ("workflow", "register"), ("workflow", "unregister"), ("workflow", "run"),
     ("workflow", "backfill"), ("workflow", "stop"), ("workflow", "status"), ("workflow", "list"),
     ("workflow", "history"), ("workflow", "pause"), ("workflow", "unpause"), ("workflow", "logs"),
-    ("workflow", "publish"), ("workflow", "validate"), ("workflow", "lineage"), ("completion",), ("dev", "up"),
+    ("workflow", "publish"), ("workflow", "validate"), ("workflow", "lineage"), ("workflow", "plan"),
+    ("completion",), ("dev", "up"),
     ("dev", "down"),
     ("dev", "status"),
 ]
