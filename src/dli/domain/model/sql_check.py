@@ -32,6 +32,7 @@ __all__ = [
     "SAMPLE_EXECUTION_DATE",
     "SQL_HINT",
     "ColumnLineage",
+    "DatasetNames",
     "Finding",
     "Severity",
     "SpecStatement",
@@ -291,24 +292,50 @@ def no_dialect_finding() -> Finding:
     )
 
 
-def match_dataset(table: str, datasets: Collection[str]) -> str | None:
+@attrs.frozen
+class DatasetNames:
+    """The datasets dli manages, indexed for matching table names (built once per check of many specs)."""
+
+    exact: Mapping[str, str]
+    """Lower-case name -> the dataset."""
+    suffixes: Mapping[str, str | None]
+    """``schema.table`` (a name without its catalog) -> the one dataset it can be (``None``: several)."""
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> DatasetNames:
+        exact: dict[str, str] = {}
+        suffixes: dict[str, str | None] = {}
+        for name in names:
+            lowered = name.lower()
+            exact[lowered] = name
+            parts = lowered.split(".")
+            for start in range(1, len(parts) - 1):  # at least two parts: a bare table name is too vague
+                key = ".".join(parts[start:])
+                suffixes[key] = name if suffixes.get(key, name) == name else None
+        return cls(exact, suffixes)
+
+    def match(self, table: str, *, besides: str | None = None) -> str | None:
+        """The dataset ``table`` is (``besides``: never that one), as ``match_dataset`` says."""
+        table = table.lower()
+        found = self.exact.get(table)
+        if found is None and "." in table:
+            found = self.suffixes.get(table)
+        if found is not None and besides is not None and found.lower() == besides.lower():
+            return None
+        return found
+
+
+def match_dataset(table: str, datasets: Collection[str] | DatasetNames) -> str | None:
     """The dataset ``table`` is, when it is one: the same name (case aside), or the one dataset whose
     name ends with the table's parts when the SQL leaves out the catalog (``analytics.daily_clicks``
     for ``iceberg.analytics.daily_clicks``). A bare table name (``orders``) matches only a dataset of
     that very name: too many datasets end in ``.orders``."""
-    lowered = {name.lower(): name for name in datasets}
-    table = table.lower()
-    if table in lowered:
-        return lowered[table]
-    if "." not in table:
-        return None
-    suffix = "." + table
-    found = [name for key, name in lowered.items() if key.endswith(suffix)]
-    return found[0] if len(found) == 1 else None
+    names = datasets if isinstance(datasets, DatasetNames) else DatasetNames.of(datasets)
+    return names.match(table)
 
 
 def dependency_findings(
-    spec: DatasetSpec, statements: Iterable[StatementReport], *, managed: Collection[str]
+    spec: DatasetSpec, statements: Iterable[StatementReport], *, managed: Collection[str] | DatasetNames
 ) -> list[Finding]:
     """Warnings comparing what the SQL reads with ``depends_on``.
 
@@ -321,8 +348,8 @@ def dependency_findings(
     reads = [t for s in reports for t in s.reads]
     declared = {name.lower() for name in spec.depends_on}
     findings = []
-    others = [name for name in managed if name.lower() != spec.name.lower()]
-    for dataset in dict.fromkeys(d for t in reads if (d := match_dataset(t, others)) is not None):
+    names = managed if isinstance(managed, DatasetNames) else DatasetNames.of(managed)
+    for dataset in dict.fromkeys(d for t in reads if (d := names.match(t, besides=spec.name)) is not None):
         if dataset.lower() not in declared:
             findings.append(
                 Finding(
@@ -447,14 +474,16 @@ class SqlEdge:
     """Whether ``depends_on`` names it."""
 
 
-def inferred_upstreams(spec: DatasetSpec, report: SqlReport, *, managed: Collection[str]) -> tuple[SqlEdge, ...]:
+def inferred_upstreams(
+    spec: DatasetSpec, report: SqlReport, *, managed: Collection[str] | DatasetNames
+) -> tuple[SqlEdge, ...]:
     """The tables ``spec``'s statements read (its own table aside), each matched to a managed dataset
     and to ``depends_on``."""
     declared = {name.lower() for name in spec.depends_on}
-    others = [name for name in managed if name.lower() != spec.name.lower()]
+    names = managed if isinstance(managed, DatasetNames) else DatasetNames.of(managed)
     edges = []
     for table in report.reads:
-        dataset = match_dataset(table, others)
+        dataset = names.match(table, besides=spec.name)
         named = (dataset or table).lower()
         is_declared = named in declared or any(d.endswith("." + table) for d in declared)
         edges.append(SqlEdge(table=table, dataset=dataset, declared=is_declared))

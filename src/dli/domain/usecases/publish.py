@@ -22,7 +22,7 @@ from dli.domain.model.publish import (
 )
 from dli.domain.model.plan import PlanResult, explain_item
 from dli.domain.model.spec import DatasetSpec
-from dli.domain.model.sql_check import Finding
+from dli.domain.model.sql_check import DatasetNames, Finding
 from dli.domain.usecases.message import Message, flag, handles
 from dli.domain.usecases.validate import check_spec_sql, refuse_sql_errors, sql_warnings
 from dli.ports.clock import Clock
@@ -131,7 +131,7 @@ def publish_specs(
     check_acyclic(graph, roots=sorted(project))
     sql = []
     if sql_analyzer is not None:
-        managed = list(graph.upstreams)
+        managed = DatasetNames.of(graph.upstreams)
         reports = [check_spec_sql(project[name], sql_analyzer, managed=managed) for name in sorted(project)]
         # Every spec's errors at once, each naming its file: nothing is written (a dry run says so too).
         refuse_sql_errors(reports, files={name: local_specs.location(name) for name in project})
@@ -190,7 +190,7 @@ def plan_specs(
     graph = _graph_after(plan, project, published, store)
     check_acyclic(graph, roots=sorted(project))
     manual = set(store.list_etags(SourceType.MANUAL))
-    managed = list(graph.upstreams)
+    managed = DatasetNames.of(graph.upstreams)
     warnings = [*local_specs.warnings()]
     items = []
     errors = 0

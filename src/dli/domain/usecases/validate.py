@@ -16,6 +16,7 @@ from dli.domain.model.execution import execution_settings
 from dli.domain.model.names import validate_dataset_name
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.model.sql_check import (
+    DatasetNames,
     Finding,
     Severity,
     SpecValidation,
@@ -36,10 +37,13 @@ from dli.ports.sql_analyzer import SqlAnalyzer
 __all__ = ["ValidateSpecs", "check_spec_sql", "refuse_sql_errors", "sql_warnings", "validate_specs"]
 
 
-def check_spec_sql(spec: DatasetSpec, analyzer: SqlAnalyzer, *, managed: Collection[str] = ()) -> SqlReport:
+def check_spec_sql(
+    spec: DatasetSpec, analyzer: SqlAnalyzer, *, managed: Collection[str] | DatasetNames = ()
+) -> SqlReport:
     """Every statement of ``spec`` rendered with sample values and parsed in its dialect; the verdicts.
 
-    ``managed``: the datasets dli knows, for the ``depends_on`` warnings (none: not compared).
+    ``managed``: the datasets dli knows, for the ``depends_on`` warnings (none: not compared); a
+    ``DatasetNames`` built once when checking many specs.
 
     Raises:
         SpecInvalidError: The spec's dialect is not one the analyzer knows (DLI-203).
@@ -122,7 +126,7 @@ def validate_specs(message: ValidateSpecs, *, local_specs: LocalSpecs, sql_analy
             project = specs
     else:
         specs = project
-    managed = [s.name for s in project]
+    managed = DatasetNames.of(s.name for s in project)
     checked = []
     for spec in specs:
         report = check_spec_sql(spec, sql_analyzer, managed=managed)
