@@ -70,7 +70,7 @@ def make_specs(count: int, dialect: str) -> list[DatasetSpec]:
     return specs
 
 
-def best(rounds: int, run) -> tuple[float, float]:  # noqa: ANN001
+def best(rounds: int, run) -> tuple[float, float]:
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
@@ -98,7 +98,7 @@ def register_overhead(rounds: int) -> tuple[float, float]:
     for analyzer in (None, SqlglotAnalyzer()):
         times = []
         for _ in range(rounds * 20):
-            clock = FakeClock(current=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+            clock = FakeClock(current=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
             store = InMemorySpecStore()
             bus = MessageBus(store=store, orchestrator=InMemoryOrchestrator(clock=clock, store=store), clock=clock,
                              sql_analyzer=analyzer)
