@@ -17,6 +17,10 @@ __all__ = ["SqlAnalyzer"]
 class SqlAnalyzer(Protocol):
     """Parses the statements of dataset specs."""
 
+    def knows_dialect(self, dialect: str) -> bool:
+        """Whether ``dialect`` (lower case) is one the parser has a grammar for."""
+        ...
+
     def analyze(self, template: str, *, variables: Mapping[str, Any], dialect: str | None) -> StatementAnalysis:
         """Render ``template`` with ``variables`` and parse it in ``dialect`` (``None``: a generic parse).
 

@@ -34,6 +34,9 @@ class ScriptedAnalyzer:
         self.answers = answers or {}
         self.calls: list[tuple[str, str | None, dict]] = []
 
+    def knows_dialect(self, dialect):
+        return dialect != "nosuchsql"
+
     def analyze(self, template, *, variables, dialect):
         self.calls.append((template, dialect, dict(variables)))
         return self.answers.get(template, StatementAnalysis(rendered=template))
@@ -153,3 +156,14 @@ def test_tables_match_datasets_by_name_or_without_their_catalog_but_a_bare_name_
     assert match_dataset("daily_clicks", datasets) is None
     assert match_dataset("orders", datasets) == "orders"
     assert match_dataset("other.daily_clicks", datasets) is None
+
+
+def test_a_dialect_the_parser_does_not_know_is_parsed_generically_and_its_errors_are_warnings():
+    # The dialect also picks the Airflow connection: a name sqlglot lacks must not refuse the spec.
+    spec = make_spec(query_statement="Q", execution={"dialect": "NoSuchSQL"})
+    analyzer = ScriptedAnalyzer({"Q": BROKEN})
+    report = check_spec_sql(spec, analyzer)
+    assert analyzer.calls[0][1] is None and report.errors == ()
+    messages = [w.message for w in report.warnings]
+    assert any("sqlglot knows no SQL dialect 'nosuchsql'" in m for m in messages)
+    assert any("SQL syntax error (parsed as generic SQL" in m for m in messages)

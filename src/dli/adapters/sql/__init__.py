@@ -28,6 +28,9 @@ class LazySqlAnalyzer:
             self._analyzer = build_sql_analyzer()
         return self._analyzer
 
+    def knows_dialect(self, dialect: str) -> bool:
+        return self._built().knows_dialect(dialect)
+
     def analyze(self, template: str, *, variables: Mapping[str, Any], dialect: str | None) -> StatementAnalysis:
         return self._built().analyze(template, variables=variables, dialect=dialect)
 

@@ -123,6 +123,13 @@ def _tables(statement: exp.Expr) -> tuple[list[str], list[str]]:
 class SqlglotAnalyzer:
     """Renders and parses statements with sqlglot."""
 
+    def knows_dialect(self, dialect: str) -> bool:
+        try:
+            known_dialect(dialect)
+        except SpecInvalidError:
+            return False
+        return True
+
     def analyze(self, template: str, *, variables: Mapping[str, Any], dialect: str | None) -> StatementAnalysis:
         parser = known_dialect(dialect)
         try:

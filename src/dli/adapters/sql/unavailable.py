@@ -16,6 +16,9 @@ _WHY = "sqlglot is not installed: pip install 'dli[sql]'"
 class UnavailableAnalyzer:
     """Checks nothing and says why."""
 
+    def knows_dialect(self, dialect: str) -> bool:
+        return True  # nothing is parsed: no dialect to doubt
+
     def analyze(self, template: str, *, variables: Mapping[str, Any], dialect: str | None) -> StatementAnalysis:
         return StatementAnalysis(rendered=template, unchecked=_WHY)
 

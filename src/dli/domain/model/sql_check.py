@@ -239,8 +239,11 @@ def _excerpt(sql: str, line: int | None, column: int | None) -> str:
     return f"{text}\n{' ' * caret_at}^"
 
 
-def judge_statement(statement: SpecStatement, analysis: StatementAnalysis) -> list[Finding]:
-    """What one statement's analysis means: an error, a warning (``continue_on_error``), a note, or nothing."""
+def judge_statement(
+    statement: SpecStatement, analysis: StatementAnalysis, *, unknown_dialect: str | None = None
+) -> list[Finding]:
+    """What one statement's analysis means: an error, a warning (``continue_on_error``, or parsed as
+    generic SQL because the parser knows no ``unknown_dialect``), a note, or nothing."""
     if analysis.problem is not None:
         problem = analysis.problem
         where = statement.label
@@ -248,13 +251,17 @@ def judge_statement(statement: SpecStatement, analysis: StatementAnalysis) -> li
             where += f", line {problem.line}"
             if problem.column is not None:
                 where += f", column {problem.column}"
+        why = None
         if statement.continue_on_error:
+            why = "the statement has continue_on_error: true, so each run would log its failure and go on"
+        elif unknown_dialect is not None:
+            why = f"parsed as generic SQL: sqlglot knows no dialect '{unknown_dialect}', so this may be valid there"
+        if why is not None:
             return [
                 Finding(
                     severity=Severity.WARNING,
                     statement=statement.label,
-                    message=f"{where}: SQL syntax error (the statement has continue_on_error: true, so "
-                    f"each run would log its failure and go on): {problem.message}",
+                    message=f"{where}: SQL syntax error ({why}): {problem.message}",
                     line=problem.line,
                     column=problem.column,
                     excerpt=_excerpt(analysis.rendered, problem.line, problem.column),
@@ -283,8 +290,15 @@ def judge_statement(statement: SpecStatement, analysis: StatementAnalysis) -> li
     return []
 
 
-def no_dialect_finding() -> Finding:
-    """The warning of a spec whose dialect nothing names."""
+def no_dialect_finding(unknown: str | None = None) -> Finding:
+    """The warning of a spec whose dialect nothing names (or names one the parser does not know)."""
+    if unknown is not None:
+        return Finding(
+            severity=Severity.WARNING,
+            message=f"sqlglot knows no SQL dialect '{unknown}': the statements were checked as generic SQL, "
+            "and a syntax error is only a warning",
+            hint="If the dialect has another name in sqlglot (e.g. postgres, tsql, spark, hive), use that one.",
+        )
     return Finding(
         severity=Severity.WARNING,
         message="no SQL dialect: the statements were checked with the generic SQL dialect only",

@@ -14,7 +14,13 @@ from dli.domain.model.rules import Text, checked
 from dli.domain.model.sql_check import WorkflowLineageResult, sample_variables
 from dli.domain.usecases._workflows import not_found
 from dli.domain.usecases.dependencies import load_active_specs
-from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, handles
+from dli.domain.usecases.message import (
+    NAME,
+    Message,
+    Route,
+    check_dataset_name,
+    handles,
+)
 from dli.ports.spec_store import SpecStore
 from dli.ports.sql_analyzer import SqlAnalyzer
 
@@ -47,6 +53,8 @@ def get_lineage(message: GetLineage, *, store: SpecStore, sql_analyzer: SqlAnaly
     if spec.query_statement is None:
         raise SpecInvalidError(f"'{name}' has no query statement to trace", details={"dataset_name": name})
     dialect = execution_settings(spec).dialect
+    if dialect is not None and not sql_analyzer.knows_dialect(dialect):
+        dialect = None  # traced as generic SQL
     columns = sql_analyzer.lineage(
         spec.query_statement, variables=sample_variables(spec), dialect=dialect, column=message.column
     )

@@ -45,16 +45,19 @@ def check_spec_sql(
     ``managed``: the datasets dli knows, for the ``depends_on`` warnings (none: not compared); a
     ``DatasetNames`` built once when checking many specs.
 
-    Raises:
-        SpecInvalidError: The spec's dialect is not one the analyzer knows (DLI-203).
+    A dialect the analyzer does not know is parsed as generic SQL, its syntax errors only warnings.
     """
     dialect = execution_settings(spec).dialect
+    unknown = None
+    if dialect is not None and not analyzer.knows_dialect(dialect):
+        # The dialect also names the Airflow connection: a name sqlglot lacks is no reason to refuse.
+        unknown, dialect = dialect, None
     variables = sample_variables(spec)
-    findings: list[Finding] = [] if dialect else [no_dialect_finding()]
+    findings: list[Finding] = [] if dialect else [no_dialect_finding(unknown)]
     reports = []
     for statement in spec_statements(spec):
         analysis = analyzer.analyze(statement.sql, variables=variables, dialect=dialect)
-        findings += judge_statement(statement, analysis)
+        findings += judge_statement(statement, analysis, unknown_dialect=unknown)
         reports.append(
             StatementReport(
                 statement=statement.label,
