@@ -56,9 +56,13 @@ class FilesystemProject:
         self.root = Path(root)
         self._index: _Scan | None = None
         self._warnings: dict[str, None] = {}  # in the order found, each once
+        self._locations: dict[str, str] = {}
 
     def warnings(self) -> tuple[str, ...]:
         return tuple(self._warnings)
+
+    def location(self, name: str) -> str | None:
+        return self._locations.get(name)
 
     def _scan(self) -> _Scan:
         if self._index is None:
@@ -152,6 +156,7 @@ class FilesystemProject:
                 )
             data = self._with_defaults(data)
         spec = spec_from_dict(data, where=str(path))
+        self._locations.setdefault(spec.name, str(path))
         self._warnings.update(dict.fromkeys(spec_warnings(data, where=str(path))))
         query_label = None
         if spec.query_statement is None and spec.query_file is not None:

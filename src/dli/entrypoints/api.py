@@ -7,7 +7,7 @@ and ``dli workflow list`` should not pay for building every message class and im
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -15,10 +15,12 @@ import attrs
 
 from dli.domain.model.enums import DependencyDirection, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import (
+    ConfigurationError,
     DatasetNotFoundError,
     ParameterInvalidError,
     ServerError,
     ServerUnreachableError,
+    SpecInvalidError,
     WorkflowNotFoundError,
     WorkflowRegistrationError,
 )
@@ -30,10 +32,12 @@ from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:  # annotations only: a listing does not import the models of runs
     from dli.domain.model.dependencies import WorkflowDependenciesResult
+    from dli.domain.model.plan import PlanResult
     from dli.domain.model.publish import PublishResult
     from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult, WorkflowRegisterResult
     from dli.domain.model.workflow_runs import RunLogs, WorkflowHistoryResult, WorkflowRunResult, WorkflowStatusResult
     from dli.domain.model.audit import AuditTrail
+    from dli.domain.model.sql_check import ValidationResult, WorkflowLineageResult
     from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
     from dli.entrypoints.bootstrap.wiring import Ports
@@ -71,6 +75,7 @@ class WorkflowAPI:
         self._bus = wiring.bus
         self._local = wiring.local_specs
         self._publisher = wiring.publisher
+        self._local_bus = wiring.local_bus
 
     def close(self) -> None:
         """Close the connections of the backends (HTTP pools); the facade is unusable afterwards."""
@@ -158,7 +163,10 @@ class WorkflowAPI:
             retry_delay_seconds=retry_delay_seconds,
         )
         spec = attrs.evolve(spec, schedule=schedule)
-        result: WorkflowRegisterResult = self._bus.handle(RegisterWorkflow(spec=spec, force=force))
+        try:
+            result: WorkflowRegisterResult = self._bus.handle(RegisterWorkflow(spec=spec, force=force))
+        except SpecInvalidError as exc:
+            raise _in_file(exc, self._local.location(spec.name)) from None
         told = [*self.project_warnings(), *([result.warning] if result.warning else [])]
         return attrs.evolve(result, warning="; ".join(told) or None)
 
@@ -315,17 +323,31 @@ class WorkflowAPI:
         *,
         direction: DependencyDirection | str = DependencyDirection.BOTH,
         depth: int | None = None,
+        from_sql: bool = False,
     ) -> WorkflowDependenciesResult:
         """The upstream and/or downstream datasets of a workflow (``direction``: ``upstream``,
         ``downstream`` or ``both``), at most ``depth`` steps away; names no store knows are external.
+        ``from_sql``: also the tables its SQL reads (``from_sql`` of the result), beside ``depends_on``.
 
         Raises:
             WorkflowNotFoundError: No store knows the workflow (DLI-800).
         """
         from dli.domain.usecases.dependencies import GetDependencies
 
-        message = GetDependencies(dataset_name=dataset_name, direction=direction, depth=depth)
+        message = GetDependencies(dataset_name=dataset_name, direction=direction, depth=depth, from_sql=from_sql)
         return self._bus.handle(message)
+
+    def lineage(self, dataset_name: str, *, column: str | None = None) -> WorkflowLineageResult:
+        """Which upstream columns feed each output column of a workflow's query (its active spec's),
+        parsed in its dialect; ``column``: that output column only.
+
+        Raises:
+            WorkflowNotFoundError: No store knows the workflow (DLI-800).
+            SpecInvalidError: The query does not parse, has no SELECT, or no column ``column`` (DLI-203).
+        """
+        from dli.domain.usecases.lineage import GetLineage
+
+        return self._bus.handle(GetLineage(dataset_name=dataset_name, column=column))
 
     def logs(self, run_id: str) -> RunLogs:
         """Task logs of a run."""
@@ -346,6 +368,33 @@ class WorkflowAPI:
         from dli.domain.usecases.pause import UnpauseWorkflow
 
         return self._bus.handle(UnpauseWorkflow(dataset_name=dataset_name, source_type=source_type))
+
+    # -- checking the project --------------------------------------------------------------------
+
+    def validate(self, names: Sequence[str] = (), *, strict: bool = False) -> ValidationResult:
+        """Check the SQL of the local project's specs (``names``; none: every spec), writing nothing.
+
+        Each statement is rendered with its parameters' defaults and parsed in the spec's dialect:
+        syntax errors, statements not checked, the ``depends_on`` the SQL disagrees with. ``strict``
+        counts warnings as errors. The result's ``valid`` says whether register/publish would accept
+        the SQL; nothing raises for a finding.
+
+        Raises:
+            DatasetNotFoundError: A named dataset has no spec (DLI-101).
+            SpecInvalidError: A spec file is not a valid spec (DLI-203).
+        """
+        from dli.domain.usecases.validate import ValidateSpecs
+
+        return self._checker().handle(ValidateSpecs(names=names, strict=strict))
+
+    def project_has(self, dataset_name: str) -> bool:
+        """Whether the local project has a spec of ``dataset_name`` (MOCK mode makes one up otherwise)."""
+        return self._local.find(dataset_name) is not None
+
+    def _checker(self) -> Handles:
+        if self._local_bus is None:
+            raise ConfigurationError("This facade was wired without a local bus (validate, lineage)")
+        return self._local_bus
 
     # -- the code path ---------------------------------------------------------------------------
 
@@ -369,6 +418,22 @@ class WorkflowAPI:
         bus = self._publisher(store_url, Path(project_path or self.context.project_path))
         try:
             return bus.handle(PublishSpecs(prune=prune, dry_run=dry_run, actor=publisher))
+        finally:
+            bus.close()
+
+    def plan(self, *, store_url: str, project_path: Path | str | None = None, prune: bool = False) -> PlanResult:
+        """What ``publish`` would change in the store at ``store_url``, explained; writes nothing.
+
+        Each create, update (its changed fields and a diff of the SQL) and delete (``prune``), the
+        MANUAL workflows that would become overridden or active again, schedule changes with their
+        next fire times, the managed datasets downstream of each change, and the SQL check's
+        findings (``errors``: publish would refuse).
+        """
+        from dli.domain.usecases.publish import PlanPublish
+
+        bus = self._publisher(store_url, Path(project_path or self.context.project_path))
+        try:
+            return bus.handle(PlanPublish(prune=prune))
         finally:
             bus.close()
 
@@ -453,3 +518,11 @@ class WorkflowAPI:
                     details={"dataset_name": name},
                 )
             sleep(max(0.0, min(poll_seconds, deadline - monotonic())))
+
+
+def _in_file(error: SpecInvalidError, location: str | None) -> SpecInvalidError:
+    """An SQL check's error (its statements named under ``spec``) naming the spec's file instead."""
+    if location is None or not error.details.get("sql"):
+        return error
+    message = error.message.replace("spec: ", f"{location}: ")
+    return SpecInvalidError(message, hints=error.hints, details=error.details)

@@ -4,6 +4,7 @@ from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.orchestrator import BackfillHandle, Orchestrator, RunRecord
 from dli.ports.spec_store import SpecStore, VersionedDocument
+from dli.ports.sql_analyzer import SqlAnalyzer
 
 __all__ = [
     "BackfillHandle",
@@ -12,5 +13,6 @@ __all__ = [
     "Orchestrator",
     "RunRecord",
     "SpecStore",
+    "SqlAnalyzer",
     "VersionedDocument",
 ]

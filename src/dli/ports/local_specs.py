@@ -30,6 +30,10 @@ class LocalSpecs(Protocol):
         """
         ...
 
+    def location(self, name: str) -> str | None:
+        """The file a spec read so far came from (for messages naming it); ``None`` when not known."""
+        ...
+
     def warnings(self) -> tuple[str, ...]:
         """What reading the project so far found worth telling (each once): keys of ``dli.yaml``
         and fields of the specs read that look like misspellings of ones dli uses (they are ignored

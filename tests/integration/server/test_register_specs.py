@@ -118,3 +118,60 @@ def test_server_mode_history_of_a_name_no_workflow_has_is_empty_with_a_warning(l
     assert (data["runs"], data["warnings"]) == ([], ["No workflow is named 'no.such.thing' (see 'dli workflow list')"])
     known = json.loads(dli(live, project, "workflow", "history", "-d", "shop.history_seen", "-f", "json").stdout)
     assert (known["runs"], known["warnings"]) == ([], [])
+
+
+def test_the_server_refuses_a_spec_whose_sql_does_not_parse_in_its_dialect_and_stores_nothing(live: LiveServer):
+    # Whatever client sent it (an older dli, curl): the server runs the SQL check on what it is sent.
+    spec = spec_to_dict(make_spec("shop.broken_sql", cron="0 9 * * *", execution={"dialect": "trino"}))
+    spec["query_statement"] = "SELECT region,\n  COUNT(*)\nFROM shop.orders\nWHERE dt = '{{ execution_date }}' AND AND 1 = 1"
+    response = live.call("POST", "/api/v1/workflows", json={"spec": spec, "force": False})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "DLI-203"
+    assert error["message"].startswith("spec: shop.broken_sql: query_statement, line 4, column 29: SQL syntax error")
+    assert "WHERE dt = '2025-01-01' AND AND 1 = 1\n                            ^" in "\n".join(error["hints"])
+    assert not any("shop.broken_sql" in f for f in live.stored_files())
+
+
+def test_the_server_accepts_a_vendor_statement_it_cannot_parse_and_warns_about_a_missing_dialect(live: LiveServer):
+    spec = spec_to_dict(make_spec("shop.vendor_sql", cron="0 9 * * *"))
+    spec["post_statements"] = [{"sql": "ALTER TABLE shop.vendor_sql EXECUTE optimize", "continue_on_error": True}]
+    response = live.call("POST", "/api/v1/workflows", json={"spec": spec, "force": False})
+    assert response.status_code == 201, response.text
+    assert "no SQL dialect" in response.json()["warning"]
+    assert "manual/shop.vendor_sql.yaml" in live.stored_files()
+
+
+def test_server_mode_register_names_the_spec_file_of_a_syntax_error(live: LiveServer, tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dli.yaml").write_text("defaults: {dialect: postgres}\n")
+    path = project / "dataset.shop.typo.yaml"
+    path.write_text("name: shop.typo\nquery_statement: SELECT id FROM public.orders GROUP BY BY id\n")
+    result = dli(live, project, "workflow", "register", "shop.typo", "--cron", "0 6 * * *")
+    assert result.returncode == 2
+    assert f"[DLI-203]: {path}: shop.typo: query_statement, line 1, column " in result.stderr
+    assert not any("shop.typo" in f for f in live.stored_files())
+
+
+def test_server_mode_deps_from_sql_and_lineage_read_the_stored_sql(live: LiveServer, tmp_path: Path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dli.yaml").write_text("defaults: {dialect: spark}\n")
+    (project / "dataset.mart.lineage_daily.yaml").write_text(
+        "name: mart.lineage_daily\ndepends_on: [raw.events]\nquery_statement: |\n"
+        "  INSERT OVERWRITE TABLE mart.lineage_daily\n"
+        "  SELECT user_id, COUNT(*) AS clicks FROM raw.events WHERE dt = '{{ execution_date }}' GROUP BY user_id\n"
+    )
+    assert dli(live, project, "workflow", "register", "mart.lineage_daily", "--cron", "0 6 * * *").returncode == 0
+    deps = dli(live, project, "workflow", "deps", "mart.lineage_daily", "--from-sql", "-f", "json")
+    assert deps.returncode == 0, deps.stderr
+    assert json.loads(deps.stdout)["from_sql"] == [{"table": "raw.events", "dataset": None, "declared": True}]
+    lineage = dli(live, project, "workflow", "lineage", "mart.lineage_daily", "-f", "json")
+    assert lineage.returncode == 0, lineage.stderr
+    body = json.loads(lineage.stdout)
+    assert body["dialect"] == "spark"
+    assert {c["column"]: c["sources"] for c in body["columns"]} == {
+        "user_id": ["raw.events.user_id"],
+        "clicks": [],
+    }

@@ -19,6 +19,7 @@ import attrs
 from dli.domain.model.enums import DependencyDirection, ResultStatus, ScheduleTrigger, SourceType
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.spec import DatasetSpec
+from dli.domain.model.sql_check import SqlEdge
 
 __all__ = [
     "DependencyEdge",
@@ -279,3 +280,7 @@ class WorkflowDependenciesResult:
     """Every dependency between two of the nodes that the walk followed."""
     status: ResultStatus = ResultStatus.SUCCESS
     """Outcome."""
+    from_sql: tuple[SqlEdge, ...] | None = None
+    """With ``from_sql``: the tables the dataset's SQL reads, matched to datasets and ``depends_on``."""
+    sql_warnings: tuple[str, ...] = ()
+    """With ``from_sql``: what the SQL check says about ``depends_on`` (and the SQL itself)."""

@@ -2,7 +2,8 @@
 
 Each message type registers its handler (``message.handles``) in the module that defines both, so
 the bus finds a message's handler by its type. A handler takes the message and, as keyword
-arguments, the ports it names (``store``, ``orchestrator``, ``clock``, ``local_specs``); the bus
+arguments, the ports it names (``store``, ``orchestrator``, ``clock``, ``local_specs``,
+``sql_analyzer``; one with a default in the signature is optional); the bus
 gives each handler only those, once, on first use (dependency injection by parameter name).
 
 ``Handles`` is the application's own interface: the in-process ``MessageBus`` implements it, and so
@@ -76,6 +77,7 @@ class MessageBus:
         orchestrator: object | None = None,
         clock: object | None = None,
         local_specs: object | None = None,
+        sql_analyzer: object | None = None,
         actor: str | None = None,
         policy: Policy | None = None,
         audit: AuditLog | None = None,
@@ -103,6 +105,7 @@ class MessageBus:
             "local_specs": local_specs,
             "audit": audit,
             "policy": policy,
+            "sql_analyzer": sql_analyzer,
         }
         self._handlers: dict[type[Message[Any]], tuple[Callable[..., Any], bool]] = {}
 

@@ -24,9 +24,11 @@ from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.override import resolve_override
 from dli.domain.model.rules import checked
 from dli.domain.model.spec import DatasetSpec, SpecDocument
+from dli.domain.model.sql_check import SqlEdge, inferred_upstreams
 from dli.domain.usecases._workflows import not_found
-from dli.domain.usecases.message import DEPTH, NAME, Message, Route, check_dataset_name, handles, to_enum
+from dli.domain.usecases.message import DEPTH, NAME, Message, Route, check_dataset_name, flag, handles, to_enum
 from dli.ports.spec_store import SpecStore
+from dli.ports.sql_analyzer import SqlAnalyzer
 
 if TYPE_CHECKING:
     from dli.domain.usecases.authorization import Visibility
@@ -52,6 +54,8 @@ class GetDependencies(Message[WorkflowDependenciesResult]):
     """``upstream``, ``downstream`` or ``both``."""
     depth: int | None = checked(DEPTH, request=True, default=None)
     """At most this many steps away (``None``: all)."""
+    from_sql: bool = flag(default=False)
+    """Also the tables the dataset's SQL reads (parsed in its dialect), beside its ``depends_on``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -106,9 +110,15 @@ def _node(active: ActiveSpecs, name: str, relation: str, distance: int) -> Depen
 
 @handles(GetDependencies)
 def get_dependencies(
-    message: GetDependencies, *, store: SpecStore, visible: Visibility | None = None
+    message: GetDependencies, *, store: SpecStore,
+    sql_analyzer: SqlAnalyzer | None = None,
+    visible: Visibility | None = None,
 ) -> WorkflowDependenciesResult:
-    """The upstreams and/or downstreams of a workflow, as nodes and edges (DLI-800 when no store knows it)."""
+    """The upstreams and/or downstreams of a workflow, as nodes and edges (DLI-800 when no store knows it).
+
+    ``from_sql``: also the tables its active spec's statements read, each matched to a managed
+    dataset and to ``depends_on``, with the SQL check's warnings about them.
+    """
     name = message.dataset_name
     active = load_active_specs(store)
     graph = active.graph
@@ -137,10 +147,28 @@ def get_dependencies(
         } - {name}
         nodes = [n for n in nodes if n.name not in hidden]
         edges = {k: e for k, e in edges.items() if not hidden & set(k)}
+    from_sql, sql_warnings = _from_sql(active, name, sql_analyzer) if message.from_sql else (None, ())
     return WorkflowDependenciesResult(
         dataset_name=name,
         direction=message.direction,
         depth=message.depth,
         nodes=tuple(nodes),
         edges=tuple(edges[key] for key in sorted(edges)),
+        from_sql=from_sql,
+        sql_warnings=sql_warnings,
     )
+
+
+def _from_sql(
+    active: ActiveSpecs, name: str, analyzer: SqlAnalyzer | None
+) -> tuple[tuple[SqlEdge, ...], tuple[str, ...]]:
+    from dli.domain.usecases.validate import check_spec_sql
+
+    spec = active.spec(name)
+    if analyzer is None or spec is None:
+        why = "no SQL analyzer here (pip install 'dli[sql]')" if analyzer is None else "its stored spec cannot be read"
+        return (), (f"The SQL of '{name}' was not read: {why}",)
+    managed = list(active.graph.upstreams)
+    report = check_spec_sql(spec, analyzer, managed=managed)
+    warnings = tuple(f.message + (f" ({f.hint})" if f.hint else "") for f in (*report.errors, *report.warnings))
+    return inferred_upstreams(spec, report, managed=managed), warnings

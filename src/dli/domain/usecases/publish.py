@@ -14,7 +14,7 @@ import attrs
 from dli.domain.model.access import AuthMethod
 from dli.domain.model.audit import AuditOutcome, AuditRecord
 from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
-from dli.domain.model.enums import SourceType
+from dli.domain.model.enums import DependencyDirection, SourceType
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.publish import (
     PublishAction,
@@ -24,16 +24,20 @@ from dli.domain.model.publish import (
     PublishResultItem,
     plan_publish,
 )
+from dli.domain.model.plan import PlanResult, explain_item
 from dli.domain.model.spec import DatasetSpec
+from dli.domain.model.sql_check import DatasetNames, Finding
 from dli.domain.usecases.message import Message, flag, handles
+from dli.domain.usecases.validate import check_spec_sql, refuse_sql_errors, sql_warnings
 from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
 from dli.ports.spec_store import SpecStore
+from dli.ports.sql_analyzer import SqlAnalyzer
 
 if TYPE_CHECKING:
     from dli.ports.audit_log import AuditLog
 
-__all__ = ["DEFAULT_PUBLISHER", "PublishSpecs", "publish_specs"]
+__all__ = ["DEFAULT_PUBLISHER", "PlanPublish", "PublishSpecs", "plan_specs", "publish_specs"]
 
 
 
@@ -128,12 +132,19 @@ def _record(plan: PublishPlan, published: dict[str, PublishedSpec], actor: str, 
 
 @handles(PublishSpecs)
 def publish_specs(
-    message: PublishSpecs, *, store: SpecStore, local_specs: LocalSpecs, clock: Clock, audit: AuditLog | None = None
+    message: PublishSpecs,
+    *,
+    store: SpecStore,
+    local_specs: LocalSpecs,
+    clock: Clock,
+    sql_analyzer: SqlAnalyzer | None = None,
+    audit: AuditLog | None = None,
 ) -> PublishResult:
     """Validate every spec of the project, plan, and (unless ``dry_run``) apply.
 
     Raises:
-        SpecInvalidError: Some spec is invalid, or the specs would depend on each other in a cycle;
+        SpecInvalidError: Some spec is invalid (with an SQL analyzer: a statement's SQL does not
+            parse in its dialect), or the specs would depend on each other in a cycle;
             the message lists each problem (or the cycle) and nothing is written (DLI-203).
         WorkflowAlreadyExistsError: A create found a code spec someone else just wrote (DLI-804).
         WorkflowRegistrationError: An update found the code spec changed since it was read (DLI-801).
@@ -152,9 +163,17 @@ def publish_specs(
     graph = _graph_after(plan, project, published, store)
     # A dependency cycle through a published dataset: DLI-203 naming it, nothing written (a dry run says so too).
     check_acyclic(graph, roots=sorted(project))
+    sql = []
+    if sql_analyzer is not None:
+        managed = DatasetNames.of(graph.upstreams)
+        reports = [check_spec_sql(project[name], sql_analyzer, managed=managed) for name in sorted(project)]
+        # Every spec's errors at once, each naming its file: nothing is written (a dry run says so too).
+        refuse_sql_errors(reports, files={name: local_specs.location(name) for name in project})
+        sql = [w for report in reports for w in sql_warnings(report)]
     warnings = (
         *local_specs.warnings(),
         *(w for name in sorted(project) for w in upstream_warnings(graph, project[name])),
+        *sql,
     )
     if not message.dry_run:
         _apply(plan, store)
@@ -170,4 +189,76 @@ def publish_specs(
         skipped=plan.skipped,
         summary={action.value: plan.count(action) for action in PublishAction},
         warnings=warnings,
+    )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class PlanPublish(Message[PlanResult]):
+    """What ``publish`` would change, explained (what CI runs on a pull request); writes nothing (not served)."""
+
+    query = True
+
+    prune: bool = flag(default=False)
+    """Plan the deletes of code specs whose dataset left the project."""
+
+
+@handles(PlanPublish)
+def plan_specs(
+    message: PlanPublish,
+    *,
+    store: SpecStore,
+    local_specs: LocalSpecs,
+    clock: Clock,
+    sql_analyzer: SqlAnalyzer | None = None,
+) -> PlanResult:
+    """The publish plan with each change explained: changed fields and SQL diff, MANUAL workflows
+    overridden or active again, schedule changes and their next fire times, the datasets downstream,
+    the SQL check's findings (errors counted, not raised: the plan shows them all).
+
+    Raises:
+        SpecInvalidError: A spec file is invalid, or the specs would form a dependency cycle (DLI-203).
+    """
+    specs = local_specs.all()
+    published = _read_published(store)
+    now = clock.now()
+    plan = plan_publish(specs=specs, published=published, prune=message.prune, publisher=DEFAULT_PUBLISHER, now=now)
+    project = {spec.name: spec for spec in specs if spec.schedule is not None}
+    graph = _graph_after(plan, project, published, store)
+    check_acyclic(graph, roots=sorted(project))
+    manual = set(store.list_etags(SourceType.MANUAL))
+    managed = DatasetNames.of(graph.upstreams)
+    warnings = [*local_specs.warnings()]
+    items = []
+    errors = 0
+    for item in plan.items:
+        spec = project.get(item.dataset_name)
+        findings: tuple[Finding, ...] = ()
+        if sql_analyzer is not None and spec is not None and item.writes:
+            report = check_spec_sql(spec, sql_analyzer, managed=managed)
+            findings = report.findings
+            errors += len(report.errors)
+        stored = published.get(item.dataset_name)
+        items.append(
+            explain_item(
+                item,
+                project=spec,
+                stored=stored.spec if stored is not None else None,
+                manual=manual,
+                downstream=graph.walk(item.dataset_name, DependencyDirection.DOWNSTREAM),
+                findings=tuple(findings),
+                now=now,
+            )
+        )
+        if spec is not None and item.writes:
+            warnings += upstream_warnings(graph, spec)
+    order = {PublishAction.CREATE: 0, PublishAction.UPDATE: 1, PublishAction.DELETE: 2}
+    items.sort(key=lambda i: (order.get(i.action, 3), i.dataset_name))
+    return PlanResult(
+        store=store.url,
+        prune=message.prune,
+        items=tuple(items),
+        summary={action.value: plan.count(action) for action in PublishAction},
+        skipped=plan.skipped,
+        warnings=tuple(dict.fromkeys(warnings)),
+        errors=errors,
     )

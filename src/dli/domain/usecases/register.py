@@ -26,9 +26,11 @@ from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import not_found, read_or_broken, workflow_info
 from dli.domain.usecases.dependencies import load_active_specs
 from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, flag, handles
+from dli.domain.usecases.validate import check_spec_sql, refuse_sql_errors, sql_warnings
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
+from dli.ports.sql_analyzer import SqlAnalyzer
 
 __all__ = ["RegisterWorkflow", "UnregisterWorkflow", "register_workflow", "unregister_workflow"]
 
@@ -99,14 +101,21 @@ def _unregistered_but_not_told(name: str, problem: DLIError) -> str:
 
 @handles(RegisterWorkflow)
 def register_workflow(
-    message: RegisterWorkflow, *, store: SpecStore, orchestrator: Orchestrator, clock: Clock
+    message: RegisterWorkflow,
+    *,
+    store: SpecStore,
+    orchestrator: Orchestrator,
+    clock: Clock,
+    sql_analyzer: SqlAnalyzer | None = None,
 ) -> WorkflowRegisterResult:
     """Store the spec under manual/ and make the orchestrator schedule it.
 
     A CODE workflow of the same name refuses (DLI-803); an existing MANUAL one needs ``force``
     (DLI-804), and is then replaced only if it did not change since it was read. A ``depends_on``
     that closes a dependency cycle among managed datasets refuses (DLI-203, naming the cycle);
-    upstreams no store knows are external and only warned about.
+    upstreams no store knows are external and only warned about. With an SQL analyzer, each
+    statement is parsed in the spec's dialect first (``check_spec_sql``): a syntax error refuses
+    (DLI-203, naming statement, line and column) before anything is written.
 
     The store is the source of truth: once the spec is written, the registration has happened. If
     the orchestrator cannot be told then (down, hung, refusing), the result says so in its
@@ -127,6 +136,10 @@ def register_workflow(
     active = load_active_specs(store, overlay={spec.name: spec})
     check_acyclic(active.graph, roots=[spec.name])
     warnings = list(upstream_warnings(active.graph, spec))
+    if sql_analyzer is not None:
+        report = check_spec_sql(spec, sql_analyzer, managed=list(active.graph.upstreams))
+        refuse_sql_errors([report], where="spec")
+        warnings += sql_warnings(report)
     now = clock.now()
     document = SpecDocument(
         spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now

@@ -122,6 +122,7 @@ def build_server(
     from dli.adapters.basecamp.operations import operations
     from dli.adapters.codecs.results import to_jsonable
     from dli.adapters.orchestrator_cache import CachingOrchestrator
+    from dli.adapters.sql import build_sql_analyzer
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.domain.usecases.bus import MessageBus
     from dli.entrypoints.server.app import ServerSettings
@@ -174,6 +175,8 @@ def build_server(
         policy=policy,
         audit=audit,
         replica=replica or default_replica(),
+        # The server checks the SQL of what it is sent; sqlglot is imported now, not on the first request.
+        sql_analyzer=build_sql_analyzer(),
     )
     tokens = build_tokens(tokens_file)
     if authenticator is None and (oidc_issuer or oidc_audience):

@@ -15,10 +15,10 @@ from dli.entrypoints.context import ExecutionContext, ExecutionMode
 if TYPE_CHECKING:
     from dli.domain.model.spec import DatasetSpec
     from dli.domain.usecases.bus import Handles, MessageBus
-    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore
+    from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore, SqlAnalyzer
     from dli.ports.audit_log import AuditLog
 
-__all__ = ["Ports", "Wiring", "bootstrap", "build_publisher", "system_clock"]
+__all__ = ["Ports", "Wiring", "bootstrap", "build_publisher", "sql_analyzer", "system_clock"]
 
 
 def system_clock(clock: Clock | None) -> Clock:
@@ -43,6 +43,8 @@ class Wiring(NamedTuple):
     """The user's project."""
     publisher: Callable[[str, Path], Handles]
     """A bus from a project to the store at a URL, for ``publish`` (CI writes the store directly)."""
+    local_bus: Handles | None = None
+    """Carries out what only reads the local project (``validate``), in process in every mode."""
 
 
 def _bus(
@@ -93,13 +95,27 @@ def _bus(
                 read_timeout_seconds=env_seconds("DLI_AIRFLOW_READ_TIMEOUT"),
                 store=store,
             )
-    return MessageBus(store=store, orchestrator=orchestrator, clock=clock, actor=context.user, audit=_audit_of(store))
+    return MessageBus(
+        store=store,
+        orchestrator=orchestrator,
+        clock=clock,
+        sql_analyzer=sql_analyzer(),
+        actor=context.user,
+        audit=_audit_of(store),
+    )
 
 
 def _audit_of(store: object) -> AuditLog:
     from dli.adapters.stores.audit import audit_log_of
 
     return audit_log_of(store)
+
+
+def sql_analyzer() -> SqlAnalyzer:
+    """The SQL analyzer (sqlglot, imported on first use)."""
+    from dli.adapters.sql import LazySqlAnalyzer
+
+    return LazySqlAnalyzer()
 
 
 def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None = None) -> MessageBus:
@@ -119,7 +135,13 @@ def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None =
             hints=("Run publish from the project root or pass --path to it.",),
         )
     store = build_store(store_url)
-    return MessageBus(store=store, local_specs=FilesystemProject(root), clock=system_clock(clock), audit=_audit_of(store))
+    return MessageBus(
+        store=store,
+        local_specs=FilesystemProject(root),
+        clock=system_clock(clock),
+        sql_analyzer=sql_analyzer(),
+        audit=_audit_of(store),
+    )
 
 
 class _ProjectOnFirstUse:
@@ -145,6 +167,9 @@ class _ProjectOnFirstUse:
 
     def all(self) -> Sequence[DatasetSpec]:
         return self._opened().all()
+
+    def location(self, name: str) -> str | None:
+        return self._opened().location(name)
 
     def warnings(self) -> tuple[str, ...]:
         return self._project.warnings() if self._project is not None else ()
@@ -173,4 +198,7 @@ def bootstrap(context: ExecutionContext | None = None, **ports: Unpack[Ports]) -
     def publisher(store_url: str, project_path: Path) -> Handles:
         return build_publisher(store_url=store_url, project_path=project_path, clock=clock)
 
-    return Wiring(bus=bus, local_specs=local_specs, publisher=publisher)
+    from dli.domain.usecases.bus import MessageBus
+
+    local_bus = MessageBus(local_specs=local_specs, sql_analyzer=sql_analyzer(), actor=context.user)
+    return Wiring(bus=bus, local_specs=local_specs, publisher=publisher, local_bus=local_bus)

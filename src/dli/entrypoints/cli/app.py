@@ -52,11 +52,14 @@ _WORKFLOW_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("query_cmds:list_workflows", "list", "List registered workflows."),
     ("query_cmds:history", "history", "Show execution history, newest first."),
     ("deps_cmd:deps", "deps", "Show a workflow's upstream and downstream datasets."),
+    ("lineage_cmd:lineage", "lineage", "Show the upstream columns of each output column of a workflow's query."),
     ("schedule_cmds:pause", "pause", "Pause a workflow's schedule."),
     ("schedule_cmds:unpause", "unpause", "Resume a workflow's schedule."),
     ("run_cmds:logs", "logs", "Print the task logs of a run."),
     ("publish_cmd:publish", "publish", "Publish the project's specs as CODE workflows (CI/CD)."),
     ("audit_cmd:audit", "audit", "Show who changed (or was refused) what, newest first."),
+    ("plan_cmd:plan", "plan", "Show what publish would change, explained (for a pull request)."),
+    ("validate_cmd:validate", "validate", "Check the SQL of the project's specs in their dialect."),
 )
 for _path, _name, _help in _WORKFLOW_COMMANDS:
     workflow_app.command(f"{_PKG}.{_path}", name=_name, help=_help)

@@ -29,12 +29,16 @@ def deps(
     upstream: Annotated[bool, Parameter(negative="", help="Only what it depends on.")] = False,
     downstream: Annotated[bool, Parameter(negative="", help="Only what depends on it.")] = False,
     depth: Annotated[int | None, Parameter(help="At most this many steps away [default: all].")] = None,
+    from_sql: Annotated[
+        bool,
+        Parameter(negative="", show_default=False, help="Also the tables its SQL reads, beside its depends_on."),
+    ] = False,
     format: DepsFormat = "table",  # noqa: A002 - the option is --format
 ) -> int:
     """Show the datasets a workflow depends on and those that depend on it (externals marked)."""
     session = current()
     direction = "both" if upstream == downstream else "upstream" if upstream else "downstream"
-    result = session.api.dependencies(dataset_name, direction=direction, depth=depth)
+    result = session.api.dependencies(dataset_name, direction=direction, depth=depth, from_sql=from_sql)
     if format == "json":
         from dli.entrypoints.cli.render import print_json
 
@@ -43,7 +47,24 @@ def deps(
         session.write(mermaid(result))
     else:
         _render_tree(session, result)
+        if result.from_sql is not None:
+            _render_from_sql(session, result)
     return 0
+
+
+def _render_from_sql(session: Session, result: WorkflowDependenciesResult) -> None:
+    """The tables the SQL reads beside ``depends_on``: inferred and declared edges side by side."""
+    session.write()
+    session.write("From the SQL (tables its statements read):")
+    edges = result.from_sql or ()
+    for edge in edges:
+        what = f"dataset {edge.dataset}" if edge.dataset else "not a dataset dli manages"
+        declared = "declared in depends_on" if edge.declared else "NOT in depends_on"
+        session.write(f"  {edge.table}  ({what}; {declared})")
+    if not edges:
+        session.write("  (none)")
+    for warning in result.sql_warnings:
+        session.warn(warning)
 
 
 def _label(node: DependencyNode) -> str:

@@ -143,11 +143,23 @@ def _dry_run(
     from dli.domain.model.errors import already_registered
     from dli.domain.model.permissions import Action, check_allowed
     from dli.domain.model.schedule import fire_times, registration_schedule
+    from dli.domain.model.sql_check import Severity, finding_lines, validation_error
     from dli.entrypoints.cli import render
 
     session = current()
     api = session.api
     spec = api.load_spec(dataset_name)
+    # The SQL check register would run (the server runs it too): a syntax error refuses here.
+    checked = api.validate([dataset_name]) if api.project_has(dataset_name) else None
+    sql_warnings: tuple[str, ...] = ()
+    sql_notes: tuple[str, ...] = ()
+    if checked is not None:
+        error = validation_error(checked)
+        if error is not None:
+            raise error
+        findings = [f for s in checked.specs for f in s.findings]
+        sql_warnings = finding_lines(findings, severity=Severity.WARNING)
+        sql_notes = finding_lines(findings, severity=Severity.NOTE)
     schedule = registration_schedule(
         spec.schedule,
         cron=cron,
@@ -196,7 +208,8 @@ def _dry_run(
                 "trigger": schedule.trigger,
                 "upstreams": {"managed": list(upstreams.managed), "external": list(upstreams.external)},
                 "trigger_explained": upstreams.explained,
-                "warnings": [*api.project_warnings(), *upstreams.warnings],
+                "warnings": [*api.project_warnings(), *upstreams.warnings, *sql_warnings],
+                "sql_notes": list(sql_notes),
                 "fire_times": times,
             },
         )
@@ -217,7 +230,9 @@ def _dry_run(
         session.write(f"  {label}: {value}")
     if upstreams.external:
         session.write(f"  External upstreams (no store knows them; never a trigger): {', '.join(upstreams.external)}")
-    for warning in (*api.project_warnings(), *upstreams.warnings):
+    for note in sql_notes:
+        session.write(f"  Note: {note}")
+    for warning in (*api.project_warnings(), *upstreams.warnings, *sql_warnings):
         session.warn(warning)
     if schedule.cron is None:
         return 0

@@ -14,12 +14,16 @@ from dli.domain.usecases.backfill import TriggerBackfill
 from dli.domain.usecases.dag_state import GetDagState
 from dli.domain.usecases.dependencies import GetDependencies
 from dli.domain.usecases.history import GetHistory
+from dli.domain.usecases.dag_state import GetDagState
+from dli.domain.usecases.lineage import GetLineage
 from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
 from dli.domain.usecases.message import Message, message_types
 from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
 from dli.domain.usecases.publish import PublishSpecs
 from dli.domain.usecases.register import RegisterWorkflow, UnregisterWorkflow
 from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun, TriggerRun
+from dli.domain.usecases.publish import PlanPublish, PublishSpecs
+from dli.domain.usecases.validate import ValidateSpecs
 from tests.support.specs import make_spec
 
 EXAMPLES: list[Message] = [
@@ -34,6 +38,9 @@ EXAMPLES: list[Message] = [
                       parameters={"n": 1}, with_downstream=True),
     RegisterWorkflow(spec=make_spec("shop.sales.after", cron=None, after="upstream", depends_on=("shop.sales.daily",))),
     GetDependencies(dataset_name="shop.sales.daily", direction=DependencyDirection.UPSTREAM, depth=2),
+    GetDependencies(dataset_name="shop.sales.daily", from_sql=True),
+    GetLineage(dataset_name="shop.sales.daily", column="revenue"),
+    GetLineage(dataset_name="shop.sales.daily"),
     PauseWorkflow(dataset_name="shop.sales.daily", source_type=SourceType.CODE),
     UnpauseWorkflow(dataset_name="shop.sales.daily"),
     GetRunStatus(run_id="shop.sales.daily@scheduled__2025-01-01T09:00:00+00:00"),
@@ -45,10 +52,11 @@ EXAMPLES: list[Message] = [
 ]
 
 
-def test_every_message_with_a_route_has_exactly_one_row_and_only_publish_has_none():
+def test_every_message_with_a_route_has_exactly_one_row_and_only_publish_plan_and_validate_have_none():
+    # They read the local project (publish: CI writes the store directly; plan and validate: write nothing).
     served = [op.message for op in operations()]
     assert len(served) == len(set(served))
-    assert set(served) == set(message_types()) - {PublishSpecs}
+    assert set(served) == set(message_types()) - {PublishSpecs, PlanPublish, ValidateSpecs}
     assert {type(e) for e in EXAMPLES} >= set(served)
 
 

@@ -44,7 +44,10 @@ _HELP_PAGES = [
     (), ("workflow",), ("workflow", "register"), ("workflow", "unregister"), ("workflow", "run"),
     ("workflow", "backfill"), ("workflow", "stop"), ("workflow", "status"), ("workflow", "list"),
     ("workflow", "history"), ("workflow", "pause"), ("workflow", "unpause"), ("workflow", "logs"),
-    ("workflow", "publish"), ("completion",), ("dev", "up"), ("dev", "down"), ("dev", "status"),
+    ("workflow", "publish"), ("workflow", "validate"), ("workflow", "lineage"), ("workflow", "plan"),
+    ("completion",), ("dev", "up"),
+    ("dev", "down"),
+    ("dev", "status"),
 ]
 
 

@@ -1,0 +1,51 @@
+"""The analyzer is built lazily (sqlglot imported on the first check only) and says so when sqlglot
+is not installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dli
+from dli.adapters.sql import build_sql_analyzer
+from dli.adapters.sql.unavailable import UnavailableAnalyzer
+
+
+def _run(code: str) -> str:
+    src = str(Path(dli.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_listing_workflows_in_mock_mode_never_imports_sqlglot():
+    code = (
+        "import sys\n"
+        "from dli import WorkflowAPI, ExecutionContext, ExecutionMode\n"
+        "api = WorkflowAPI(ExecutionContext(execution_mode=ExecutionMode.MOCK))\n"
+        "api.list_workflows(limit=5)\n"
+        "print('sqlglot' in sys.modules)"
+    )
+    assert _run(code).strip() == "False"
+
+
+def test_the_lazy_analyzer_imports_sqlglot_on_its_first_check():
+    code = (
+        "import sys\n"
+        "from dli.adapters.sql import LazySqlAnalyzer\n"
+        "a = LazySqlAnalyzer()\n"
+        "before = 'sqlglot' in sys.modules\n"
+        "a.analyze('SELECT 1', variables={}, dialect='trino')\n"
+        "print(before, 'sqlglot' in sys.modules)"
+    )
+    assert _run(code).split() == ["False", "True"]
+
+
+def test_without_sqlglot_every_statement_is_not_checked_and_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sqlglot", None)  # import sqlglot now raises ImportError
+    monkeypatch.delitem(sys.modules, "dli.adapters.sql.sqlglot_analyzer", raising=False)
+    analyzer = build_sql_analyzer()
+    assert isinstance(analyzer, UnavailableAnalyzer)
+    result = analyzer.analyze("SELEC broken", variables={}, dialect="trino")
+    assert result.problem is None and "pip install 'dli[sql]'" in (result.unchecked or "")
