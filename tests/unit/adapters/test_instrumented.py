@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dli.adapters._fake_clock import FakeClock
+from dli.adapters.clock import FakeClock
 from dli.adapters.instrumented import InstrumentedOrchestrator, instrumented_store
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
 from dli.adapters.stores.filesystem import FilesystemSpecStore

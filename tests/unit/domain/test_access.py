@@ -20,9 +20,11 @@ from dli.domain.model.audit import AuditOutcome
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, WorkflowPermissionError
 from dli.domain.model.verbs import Role, Verb
+from dli.domain.usecases.lineage import GetLineage
 from dli.domain.usecases.audit import GetAuditTrail
 from dli.domain.usecases.backfill import TriggerBackfill
 from dli.domain.usecases.bus import MessageBus
+from dli.ports.orchestrator import RunQuery
 from dli.domain.usecases.dag_state import GetDagState
 from dli.domain.usecases.dependencies import GetDependencies
 from dli.domain.usecases.history import GetHistory
@@ -144,6 +146,7 @@ def _message(verb_kind: str, *, team: str | None, force: bool):
         "GetRunStatus": GetRunStatus(run_id=run_id),
         "GetRunLogs": GetRunLogs(run_id=run_id),
         "GetAuditTrail": GetAuditTrail(),
+        "GetLineage": GetLineage(dataset_name=NAME),
         "RegisterWorkflow": RegisterWorkflow(spec=make_spec(NAME, team=team), force=force),
         "UnregisterWorkflow": UnregisterWorkflow(dataset_name=NAME),
         "TriggerRun": TriggerRun(dataset_name=NAME),
@@ -199,7 +202,7 @@ def test_the_bus_refuses_what_the_oracle_refuses_and_then_writes_nothing(
         assert len(rows) == result.total_count == (1 if allowed else 0)
         return
     before = (dict(store.list_etags(SourceType.CODE)), dict(store.list_etags(SourceType.MANUAL)))
-    runs_before = orchestrator.list_runs(names=None, status=None, limit=100)[1]
+    runs_before = orchestrator.list_runs(RunQuery(limit=100))[1]
     try:
         bus.handle(message, caller=identity, request_id="req-1")
         refused = None
@@ -214,7 +217,7 @@ def test_the_bus_refuses_what_the_oracle_refuses_and_then_writes_nothing(
     assert refused is not None, f"{identity} may not {verb} a workflow of {team}"
     after = (dict(store.list_etags(SourceType.CODE)), dict(store.list_etags(SourceType.MANUAL)))
     assert after == before
-    assert orchestrator.list_runs(names=None, status=None, limit=100)[1] == runs_before
+    assert orchestrator.list_runs(RunQuery(limit=100))[1] == runs_before
     (record,) = list(audit.records())
     assert record.outcome is AuditOutcome.DENIED and record.code == "DLI-803"
     assert record.actor == identity.name and record.auth == identity.method.value and record.request_id == "req-1"
