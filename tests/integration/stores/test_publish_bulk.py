@@ -1,4 +1,5 @@
-"""Publish over S3 (moto) with concurrent writes and the published-spec index.
+"""Publish over S3 with concurrent writes and the published-spec index (moto, which enforces
+conditional writes, and rclone, which does not).
 
 A publish that changes nothing reads no document; the index is a shortcut only (a document changed
 behind it, or an index that is garbage, costs reads, never a wrong ``unchanged``); a write that
@@ -21,7 +22,7 @@ from dli.domain.model.errors import WorkflowAlreadyExistsError
 from dli.domain.usecases.bus import MessageBus
 from dli.domain.usecases.publish import PublishSpecs
 from tests.support.backends import write_spec
-from tests.support.s3_servers import client_for
+from tests.support.s3_servers import S3Server, client_for
 from tests.support.specs import make_document, make_spec
 
 CODE = SourceType.CODE
@@ -36,11 +37,16 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(params=["moto", "rclone"])
+def server(request) -> S3Server:
+    return request.getfixturevalue(f"{request.param}_server")
+
+
 @pytest.fixture
-def store(moto_server, monkeypatch) -> S3SpecStore:
-    for key, value in moto_server.env().items():
+def store(server, monkeypatch) -> S3SpecStore:
+    for key, value in server.env().items():
         monkeypatch.setenv(key, value)
-    store = S3SpecStore.from_url(f"s3://{moto_server.new_bucket()}/specs", endpoint_url=moto_server.endpoint_url)
+    store = S3SpecStore.from_url(f"s3://{server.new_bucket()}/specs", endpoint_url=server.endpoint_url)
     store.requests = []  # type: ignore[attr-defined]
 
     def count(request: Any, **_: Any) -> None:
@@ -71,11 +77,11 @@ def test_an_unchanged_publish_reads_no_spec_document(project, store):
     assert [m for m, _ in store.requests if m in ("PUT", "DELETE")] == []  # nothing written either
 
 
-def test_a_document_changed_behind_the_index_is_read_and_republished(project, store, moto_server):
+def test_a_document_changed_behind_the_index_is_read_and_republished(project, store, server):
     publish(project, store)
     bucket = store.url.removeprefix("s3://").split("/")[0]
     changed = make_document(NAMES[3], source=CODE, description="edited by hand", cron="3 9 * * *")
-    client_for(moto_server).put_object(Bucket=bucket, Key=f"specs/code/{NAMES[3]}.yaml", Body=document_to_bytes(changed))
+    client_for(server).put_object(Bucket=bucket, Key=f"specs/code/{NAMES[3]}.yaml", Body=document_to_bytes(changed))
     store.requests.clear()
 
     result = publish(project, store)
@@ -85,10 +91,10 @@ def test_a_document_changed_behind_the_index_is_read_and_republished(project, st
     assert store.read(CODE, NAMES[3]).document.spec == make_spec(NAMES[3], cron="3 9 * * *")
 
 
-def test_a_garbage_published_index_costs_reads_not_a_wrong_answer(project, store, moto_server):
+def test_a_garbage_published_index_costs_reads_not_a_wrong_answer(project, store, server):
     publish(project, store)
     bucket = store.url.removeprefix("s3://").split("/")[0]
-    client_for(moto_server).put_object(Bucket=bucket, Key="specs/.dli/published-code.json", Body=b"{not json")
+    client_for(server).put_object(Bucket=bucket, Key="specs/.dli/published-code.json", Body=b"{not json")
     # The project changes one spec: whatever the index says, that one is updated.
     write_spec(project, make_spec(NAMES[5], cron="5 9 * * *", description="new"))
     store.requests.clear()
@@ -99,9 +105,9 @@ def test_a_garbage_published_index_costs_reads_not_a_wrong_answer(project, store
     assert len(spec_reads(store)) == len(NAMES)
 
 
-def test_a_failed_write_of_a_concurrent_publish_is_reported_and_every_persisted_one_named(project, store, moto_server):
+def test_a_failed_write_of_a_concurrent_publish_is_reported_and_every_persisted_one_named(project, store, server):
     bucket = store.url.removeprefix("s3://").split("/")[0]
-    raw = client_for(moto_server)
+    raw = client_for(server)
     taken = NAMES[7]
 
     # Someone else creates one of the specs after the publisher listed code/ (at the index read).
