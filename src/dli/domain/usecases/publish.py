@@ -145,7 +145,10 @@ def _apply(plan: PublishPlan, store: SpecStore) -> dict[str, str | None]:
         not_written = [i.dataset_name for i, o in zip(changes, outcomes, strict=True) if isinstance(o, (DLIError, NotStarted))]
         error.details = {**error.details, "written": written, "not_written": not_written}
         if len(changes) > 1:
-            error.message = f"{error.message} ({len(written)} other change(s) of this publish were written, {len(not_written)} not)"
+            error.message = (
+                f"{error.message} ({len(written)} of this publish's {len(changes)} changes were written, "
+                f"{len(not_written)} were not: see not_written)"
+            )
         raise error
     return {
         item.dataset_name: outcome
