@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from dli.domain.model.enums import SourceType
-from dli.domain.model.spec import SpecDocument
+from dli.domain.model.errors import DLIError, SpecInvalidError
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 
 if TYPE_CHECKING:
     from dli.domain.model.catalog import Catalog
 
-__all__ = ["SpecCatalog", "SpecStore", "VersionedDocument"]
+__all__ = ["NOT_STARTED", "BulkSpecStore", "NotStarted", "PublishedSpecIndex", "SpecCatalog", "SpecStore", "VersionedDocument"]
+
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -95,4 +98,54 @@ class SpecCatalog(Protocol):
         Raises:
             StoreUnavailableError: The store could not be read the first time.
         """
+        ...
+
+
+class NotStarted:
+    """The outcome of a call ``BulkSpecStore.run_all`` did not start (an earlier one failed)."""
+
+    def __repr__(self) -> str:
+        return "NOT_STARTED"
+
+
+NOT_STARTED = NotStarted()
+
+
+@runtime_checkable
+class BulkSpecStore(Protocol):
+    """A store whose requests are best sent many at once (S3: a round trip each), a bounded number at a time.
+
+    Each call keeps the store's own guarantees (atomic, conditional, retried where that is safe).
+    """
+
+    def read_many(self, source: SourceType, names: Iterable[str]) -> Mapping[str, VersionedDocument | None | SpecInvalidError]:
+        """``read`` of each name: the document, ``None`` (not there) or the error that makes it unreadable.
+
+        Raises:
+            StoreUnavailableError: The store cannot be reached or read.
+        """
+        ...
+
+    def run_all(self, calls: Sequence[Callable[[], _T]]) -> list[_T | DLIError | NotStarted]:
+        """Run the store calls concurrently; each outcome is the call's result, its ``DLIError``, or
+        ``NOT_STARTED`` when an earlier failure stopped the batch before it started (calls already
+        in flight are waited for, so every outcome is final)."""
+        ...
+
+
+@runtime_checkable
+class PublishedSpecIndex(Protocol):
+    """A store that remembers which spec each published document holds, so that a publish that
+    changes nothing need not read the documents back."""
+
+    def known_specs(
+        self, source: SourceType, listed: Mapping[str, str], candidates: Mapping[str, DatasetSpec]
+    ) -> set[str]:
+        """The names of ``candidates`` whose document, at its ``listed`` etag, is known to hold
+        exactly that spec (a name missing is simply read)."""
+        ...
+
+    def remember_specs(self, source: SourceType, specs: Mapping[str, tuple[str, DatasetSpec]]) -> None:
+        """Record that the document of each name, at the etag given, holds the spec given
+        (best effort: a failure is logged, never raised)."""
         ...

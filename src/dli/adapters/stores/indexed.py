@@ -24,6 +24,7 @@ and never hides the other documents.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +43,7 @@ from dli.domain.model.override import Resolution, Transition, diff_resolutions, 
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
 from dli.ports.change_feed import ChangeFeed
-from dli.ports.spec_store import SpecStore, VersionedDocument
+from dli.ports.spec_store import BulkSpecStore, SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
 
@@ -343,6 +344,13 @@ class IndexedSpecStore(StoreDecorator):
         try:
             if len(keys) < _PARALLEL_FROM:
                 fetched = [fetch(key) for key in keys]
+            elif isinstance(self._inner, BulkSpecStore):
+                # The store's own bound (S3: 32 GETs in flight, a connection each).
+                outcomes = self._inner.run_all([functools.partial(fetch, key) for key in keys])
+                failed = next((o for o in outcomes if isinstance(o, ServerError)), None)
+                if failed is not None:
+                    raise failed
+                fetched = outcomes
             else:
                 with ThreadPoolExecutor(_READERS, thread_name_prefix="dli-index-read") as pool:
                     fetched = list(pool.map(fetch, keys))

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -45,15 +47,15 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
+from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes, spec_to_dict
 from dli.adapters.http_retry import DEFAULT_POLICY, RETRY_STATUSES, RetryPolicy
 from dli.adapters.stores._shared import already_exists, changed_since_read, etag_of
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import ConfigurationError, SpecInvalidError, StoreUnavailableError
+from dli.domain.model.errors import ConfigurationError, DLIError, SpecInvalidError, StoreUnavailableError
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.model.spec import SpecDocument
+from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.ports.change_feed import SpecChange
-from dli.ports.spec_store import VersionedDocument
+from dli.ports.spec_store import NOT_STARTED, VersionedDocument
 
 __all__ = ["ConditionalWrites", "S3SpecStore"]
 
@@ -68,6 +70,11 @@ _SOURCE_VALUES = frozenset(s.value for s in SourceType)
 _READS = frozenset({"read", "list"})
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
+DEFAULT_CONCURRENCY = 32
+"""S3 requests a bulk read or write keeps in flight (and the client's connection pool size)."""
+# The digest scheme of the published-spec index (``.dli/published-<source>.json``): a new scheme
+# makes every entry a miss, never a wrong hit.
+_DIGEST_SCHEME = "sha256:spec_to_dict:json-sorted:1"
 
 
 def _retryable(action: str, error: BaseException) -> bool:
@@ -122,8 +129,12 @@ class S3SpecStore:
         conditional_writes: ConditionalWrites | None = None,
         retry_policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._bucket = bucket
+        self._concurrency = max(1, concurrency)
+        # The published-spec index as last read, by source: (name -> (etag, digest)).
+        self._published: dict[SourceType, dict[str, tuple[str, str]]] = {}
         self._prefix = prefix.strip("/")
         self._client = client
         self._conditional = conditional_writes
@@ -168,6 +179,8 @@ class S3SpecStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if endpoint_url else None,
+            # Bulk reads and writes keep DEFAULT_CONCURRENCY requests in flight (botocore's pool: 10).
+            max_pool_connections=DEFAULT_CONCURRENCY,
         )
         core = botocore.session.get_session()
         # dli reads no date of a response, and botocore's date parsing is most of the CPU a listing
@@ -285,6 +298,108 @@ class S3SpecStore:
         self._call("delete", lambda: self._client.delete_object(Bucket=self._bucket, Key=key))
         self._record(source, name)
         return True
+
+    # -- many at once (BulkSpecStore) ----------------------------------------------------------
+
+    def read_many(
+        self, source: SourceType, names: Iterable[str]
+    ) -> Mapping[str, VersionedDocument | None | SpecInvalidError]:
+        """``read`` of each name, ``concurrency`` GETs in flight; an unreadable document is its error."""
+        wanted = list(names)
+
+        def one(name: str) -> VersionedDocument | None | SpecInvalidError:
+            try:
+                return self.read(source, name)
+            except SpecInvalidError as exc:
+                return exc
+
+        outcomes = self.run_all([lambda name=name: one(name) for name in wanted])  # type: ignore[misc]
+        for outcome in outcomes:
+            if isinstance(outcome, DLIError) and not isinstance(outcome, SpecInvalidError):
+                raise outcome  # the store is unavailable: as ``read`` would
+        return {name: outcome for name, outcome in zip(wanted, outcomes, strict=True)}
+
+    def run_all(self, calls: Sequence[Callable[[], _T]]) -> list[Any]:
+        """Run ``calls`` (this store's calls) on up to ``concurrency`` threads.
+
+        After the first failure no further call starts (``NOT_STARTED``); those in flight finish, so
+        each outcome says exactly what happened to its call. A DLIError is an outcome; any other
+        exception is raised once every call in flight is done.
+        """
+        outcomes: list[Any] = [NOT_STARTED] * len(calls)
+        failed = threading.Event()
+
+        def run(index: int) -> None:
+            if failed.is_set():
+                return
+            try:
+                outcomes[index] = calls[index]()
+            except DLIError as exc:
+                outcomes[index] = exc
+                failed.set()
+            except BaseException:
+                failed.set()
+                raise
+
+        if len(calls) <= 1 or self._concurrency == 1:
+            for index in range(len(calls)):
+                run(index)
+            return outcomes
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(calls)), thread_name_prefix="dli-s3") as pool:
+            for future in [pool.submit(run, index) for index in range(len(calls))]:
+                future.result()
+        return outcomes
+
+    # -- the published-spec index (PublishedSpecIndex) -----------------------------------------
+
+    def known_specs(
+        self, source: SourceType, listed: Mapping[str, str], candidates: Mapping[str, DatasetSpec]
+    ) -> set[str]:
+        """Names whose document at its listed etag holds the candidate spec, by the index under
+        ``<prefix>/.dli/published-<source>.json`` (one GET; an etag that moved is a miss).
+
+        The index is only a shortcut: an entry names the etag it was true at, and S3 changes a key's
+        etag with its bytes, so a stale or foreign entry can only make the caller read."""
+        index = self._published[source] = self._read_published_index(source)
+        known: set[str] = set()
+        for name, spec in candidates.items():
+            entry = index.get(name)
+            if entry is not None and name in listed and entry[0] == listed[name] and entry[1] == _spec_digest(spec):
+                known.add(name)
+        return known
+
+    def remember_specs(self, source: SourceType, specs: Mapping[str, tuple[str, DatasetSpec]]) -> None:
+        entries = {name: (etag, _spec_digest(spec)) for name, (etag, spec) in sorted(specs.items())}
+        if entries == self._published.get(source):
+            return  # nothing new: a publish that changed nothing writes nothing
+        body = json.dumps({"scheme": _DIGEST_SCHEME, "specs": {n: list(e) for n, e in entries.items()}},
+                          separators=(",", ":")).encode()
+        key = self._published_index_key(source)
+        try:
+            self._call("write", lambda: self._client.put_object(Bucket=self._bucket, Key=key, Body=body))
+        except DLIError as exc:
+            structlog.get_logger("dli.s3_store").warning("published_index_not_written", store=self.url,
+                                                         source=source.value, error=exc.message)
+            return
+        self._published[source] = entries
+
+    def _read_published_index(self, source: SourceType) -> dict[str, tuple[str, str]]:
+        try:
+            fetched = self._get(self._published_index_key(source))
+        except DLIError:
+            return {}  # a shortcut only: without it, the documents are read
+        if fetched is None:
+            return {}
+        try:
+            data = json.loads(fetched[0])
+            if data.get("scheme") != _DIGEST_SCHEME:
+                return {}
+            return {str(n): (str(e[0]), str(e[1])) for n, e in data["specs"].items()}
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return {}
+
+    def _published_index_key(self, source: SourceType) -> str:
+        return f"{self._base()}.dli/published-{source.value}.json"
 
     # -- the change feed (ChangeFeed) ----------------------------------------------------------
 
@@ -477,6 +592,12 @@ def _valid_name(name: str) -> bool:
     except SpecInvalidError:
         return False
     return True
+
+
+def _spec_digest(spec: DatasetSpec) -> str:
+    """A hash of everything a spec says (not who stored it or when): equal specs, equal digests."""
+    canonical = json.dumps(spec_to_dict(spec), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _content_md5(raw: bytes) -> str:

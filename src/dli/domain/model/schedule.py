@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -100,6 +101,9 @@ def _cron_error(cron: object, reason: str, *hints: str) -> InvalidCronError:
     )
 
 
+# Memoised: loading a store validates each spec's cron, and thousands of specs share a few dozen
+# expressions.
+@functools.lru_cache(maxsize=4096)
 def _croniter_accepts(expression: str) -> bool:
     from croniter import croniter  # imported on first use: it costs CLI start-up time
 
@@ -109,6 +113,7 @@ def _croniter_accepts(expression: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
 def _never_fires(expression: str) -> bool:
     from croniter import CroniterError, croniter
 

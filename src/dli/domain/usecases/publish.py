@@ -7,6 +7,8 @@ writes, so a concurrent publisher fails rather than being overwritten.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
@@ -15,10 +17,11 @@ from dli.domain.model.access import AuthMethod
 from dli.domain.model.audit import AuditOutcome, AuditRecord
 from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
 from dli.domain.model.enums import DependencyDirection, SourceType
-from dli.domain.model.errors import SpecInvalidError
+from dli.domain.model.errors import DLIError, SpecInvalidError
 from dli.domain.model.publish import (
     PublishAction,
     PublishedSpec,
+    PublishItem,
     PublishPlan,
     PublishResult,
     PublishResultItem,
@@ -31,7 +34,14 @@ from dli.domain.usecases.message import Message, flag, handles
 from dli.domain.usecases.validate import check_spec_sql, refuse_sql_errors, sql_warnings
 from dli.ports.clock import Clock
 from dli.ports.local_specs import LocalSpecs
-from dli.ports.spec_store import SpecStore
+from dli.ports.spec_store import (
+    NOT_STARTED,
+    BulkSpecStore,
+    PublishedSpecIndex,
+    SpecStore,
+    VersionedDocument,
+    NotStarted,
+)
 from dli.ports.sql_analyzer import SqlAnalyzer
 
 if TYPE_CHECKING:
@@ -53,18 +63,20 @@ class PublishSpecs(Message[PublishResult]):
 DEFAULT_PUBLISHER = "ci"
 
 
-def _read_published(store: SpecStore) -> dict[str, PublishedSpec]:
-    """What ``code/`` holds; an unreadable document is listed without a spec (so it is rewritten)."""
-    published: dict[str, PublishedSpec] = {}
-    for name, etag in store.list_etags(SourceType.CODE).items():
-        try:
-            versioned = store.read(SourceType.CODE, name)
-        except SpecInvalidError:
-            published[name] = PublishedSpec(etag=etag, spec=None)
-            continue
-        if versioned is not None:  # deleted since it was listed
-            published[name] = PublishedSpec(etag=versioned.etag, spec=versioned.document.spec)
-    return published
+def _read_published(store: SpecStore, project: dict[str, DatasetSpec]) -> dict[str, PublishedSpec]:
+    """What ``code/`` holds; an unreadable document is listed without a spec (so it is rewritten).
+
+    A document the store knows to hold the project's spec unchanged (``PublishedSpecIndex``) is not read.
+    """
+    listed = store.list_etags(SourceType.CODE)
+    known = store.known_specs(SourceType.CODE, listed, project) if isinstance(store, PublishedSpecIndex) else set()
+    published = {name: PublishedSpec(etag=listed[name], spec=project[name]) for name in sorted(known)}
+    for name, read in _read_many(store, SourceType.CODE, [n for n in listed if n not in known]).items():
+        if isinstance(read, SpecInvalidError):
+            published[name] = PublishedSpec(etag=listed[name], spec=None)
+        elif read is not None:  # deleted since it was listed
+            published[name] = PublishedSpec(etag=read.etag, spec=read.document.spec)
+    return dict(sorted(published.items()))
 
 
 def _graph_after(
@@ -79,29 +91,92 @@ def _graph_after(
         elif item.action is PublishAction.KEEP:
             code[item.dataset_name] = published[item.dataset_name].spec
     manual: dict[str, DatasetSpec | None] = {}
-    for name in store.list_etags(SourceType.MANUAL):
-        if name in code:
-            continue
-        try:
-            versioned = store.read(SourceType.MANUAL, name)
-        except SpecInvalidError:
+    wanted = [name for name in store.list_etags(SourceType.MANUAL) if name not in code]
+    for name, read in _read_many(store, SourceType.MANUAL, wanted).items():
+        if isinstance(read, SpecInvalidError):
             manual[name] = None
-            continue
-        if versioned is not None:
-            manual[name] = versioned.document.spec
+        elif read is not None:
+            manual[name] = read.document.spec
     return DependencyGraph.of_specs({**manual, **code})
 
 
-def _apply(plan: PublishPlan, store: SpecStore) -> None:
-    for item in plan.changes:
-        if item.action is PublishAction.CREATE:
-            assert item.document is not None
-            store.create(SourceType.CODE, item.document)
-        elif item.action is PublishAction.UPDATE:
-            assert item.document is not None and item.etag is not None
-            store.replace(SourceType.CODE, item.document, etag=item.etag)
-        elif item.action is PublishAction.DELETE:
-            store.delete(SourceType.CODE, item.dataset_name)
+# -- reading and writing many documents (concurrently where the store does: BulkSpecStore) ------
+
+
+def _read_many(
+    store: SpecStore, source: SourceType, names: list[str]
+) -> dict[str, VersionedDocument | None | SpecInvalidError]:
+    if isinstance(store, BulkSpecStore):
+        return dict(store.read_many(source, names))
+    read: dict[str, VersionedDocument | None | SpecInvalidError] = {}
+    for name in names:
+        try:
+            read[name] = store.read(source, name)
+        except SpecInvalidError as exc:
+            read[name] = exc
+    return read
+
+
+def _write(store: SpecStore, item: PublishItem) -> str | None:
+    """Apply one change; the new etag of what a create or update wrote."""
+    if item.action is PublishAction.CREATE:
+        assert item.document is not None
+        return store.create(SourceType.CODE, item.document)
+    if item.action is PublishAction.UPDATE:
+        assert item.document is not None and item.etag is not None
+        return store.replace(SourceType.CODE, item.document, etag=item.etag)
+    store.delete(SourceType.CODE, item.dataset_name)
+    return None
+
+
+def _apply(plan: PublishPlan, store: SpecStore) -> dict[str, str | None]:
+    """Apply the plan's changes, each atomic and conditional; the etag each create or update wrote.
+
+    Raises:
+        DLIError: The first change (in plan order) that failed; once one fails no other starts, and
+            the error's details list what was ``written`` and what was ``not_written`` anyway.
+    """
+    changes = plan.changes
+    calls: list[Callable[[], str | None]] = [functools.partial(_write, store, item) for item in changes]
+    if isinstance(store, BulkSpecStore):
+        outcomes: list[object] = list(store.run_all(calls))
+    else:
+        outcomes = [NOT_STARTED] * len(calls)
+        for index, call in enumerate(calls):
+            try:
+                outcomes[index] = call()
+            except DLIError as exc:
+                outcomes[index] = exc
+                break
+    failures = [o for o in outcomes if isinstance(o, DLIError)]
+    written = [i.dataset_name for i, o in zip(changes, outcomes, strict=True) if not isinstance(o, (DLIError, NotStarted))]
+    if failures:
+        error = failures[0]
+        not_written = [i.dataset_name for i, o in zip(changes, outcomes, strict=True) if isinstance(o, (DLIError, NotStarted))]
+        error.details = {**error.details, "written": written, "not_written": not_written}
+        if len(changes) > 1:
+            error.message = (
+                f"{error.message} ({len(written)} of this publish's {len(changes)} changes were written, "
+                f"{len(not_written)} were not: see not_written)"
+            )
+        raise error
+    return {
+        item.dataset_name: outcome
+        for item, outcome in zip(changes, outcomes, strict=True)
+        if isinstance(outcome, str)
+    }
+
+
+def _remember(store: SpecStore, plan: PublishPlan, project: dict[str, DatasetSpec], etags: dict[str, str | None]) -> None:
+    """Tell a ``PublishedSpecIndex`` which spec each code document now holds (the next publish's shortcut)."""
+    if not isinstance(store, PublishedSpecIndex):
+        return
+    holds: dict[str, tuple[str, DatasetSpec]] = {}
+    for item in plan.items:
+        etag = etags.get(item.dataset_name) if item.writes else item.etag
+        if item.action in (PublishAction.CREATE, PublishAction.UPDATE, PublishAction.UNCHANGED) and etag:
+            holds[item.dataset_name] = (etag, project[item.dataset_name])
+    store.remember_specs(SourceType.CODE, holds)
 
 
 _WRITES = frozenset({PublishAction.CREATE, PublishAction.UPDATE, PublishAction.DELETE})
@@ -151,7 +226,8 @@ def publish_specs(
         StoreUnavailableError: The store cannot be read or written (DLI-503).
     """
     specs = local_specs.all()
-    published = _read_published(store)
+    project = {spec.name: spec for spec in specs if spec.schedule is not None}
+    published = _read_published(store, project)
     plan = plan_publish(
         specs=specs,
         published=published,
@@ -159,7 +235,6 @@ def publish_specs(
         publisher=message.actor or DEFAULT_PUBLISHER,
         now=clock.now(),
     )
-    project = {spec.name: spec for spec in specs if spec.schedule is not None}
     graph = _graph_after(plan, project, published, store)
     # A dependency cycle through a published dataset: DLI-203 naming it, nothing written (a dry run says so too).
     check_acyclic(graph, roots=sorted(project))
@@ -176,7 +251,7 @@ def publish_specs(
         *sql,
     )
     if not message.dry_run:
-        _apply(plan, store)
+        _remember(store, plan, project, _apply(plan, store))
         if audit is not None:
             _record(plan, published, message.actor or DEFAULT_PUBLISHER, clock, audit)
     return PublishResult(
@@ -219,10 +294,10 @@ def plan_specs(
         SpecInvalidError: A spec file is invalid, or the specs would form a dependency cycle (DLI-203).
     """
     specs = local_specs.all()
-    published = _read_published(store)
+    project = {spec.name: spec for spec in specs if spec.schedule is not None}
+    published = _read_published(store, project)
     now = clock.now()
     plan = plan_publish(specs=specs, published=published, prune=message.prune, publisher=DEFAULT_PUBLISHER, now=now)
-    project = {spec.name: spec for spec in specs if spec.schedule is not None}
     graph = _graph_after(plan, project, published, store)
     check_acyclic(graph, roots=sorted(project))
     manual = set(store.list_etags(SourceType.MANUAL))

@@ -13,6 +13,12 @@ instead) and rewrites only the shard files whose specs changed; Airflow's DAG pr
 and parses a new file first. dli asks Airflow to parse the dataset's shard file after a write
 (``PUT /api/v2/parseDagFile``), which also makes the processor refresh the bundle at once.
 
+A shard rewritten while Airflow parses its previous version is not lost (``shards.ParseWatch``):
+each parse records the content it started on, and a refresh that finds a rewritten shard whose new
+content no parse has started on, ``2 * refresh_interval`` after the rewrite, asks Airflow to parse
+it (a ``DagPriorityParsingRequest``, what ``PUT /api/v2/parseDagFile`` records), again at that pace
+until one does.
+
 On a worker, the bundle only makes sure the shard file of the DAG being run exists; that file then
 builds that one DAG (``load_shard``), as the two-line DAG file does.
 """
@@ -21,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +36,13 @@ from airflow.dag_processing.bundles.base import BaseDagBundle
 from airflow.sdk import get_parsing_context
 
 from dli.adapters.airflow.runs import shard_file, shard_of
-from dli.entrypoints.airflow.shards import BundleIndex, render_shard, sync_bundle
+from dli.entrypoints.airflow.shards import (
+    BundleIndex,
+    ParseWatch,
+    parsed_digest,
+    render_shard,
+    sync_bundle,
+)
 from dli.entrypoints.bootstrap import build_factory_store, warm_factory
 from dli.ports.spec_store import SpecStore
 
@@ -85,6 +99,8 @@ class DliDagBundle(BaseDagBundle):
         self._path = Path(self.base_dir) / "dags"
         self._store: SpecStore | None = None
         self._last: BundleIndex | None = None
+        # Airflow notices most rewrites by their mtime within a refresh or two; asked after that.
+        self._watch = ParseWatch(grace_seconds=2 * max(float(self.refresh_interval), 1.0))
 
     @property
     def path(self) -> Path:
@@ -119,6 +135,34 @@ class DliDagBundle(BaseDagBundle):
                 "dli bundle %s: %d dataset(s); rewrote %s; removed %s", self.name, report.datasets,
                 ", ".join(report.written[:10]) or "-", ", ".join(report.removed[:10]) or "-",
             )
+        now = time.monotonic()
+        self._watch.rewritten(report.digests, report.removed, now=now)
+        due = self._watch.due(lambda name: parsed_digest(self._path, name), now=now)
+        if due:
+            self._request_parse(due)
+
+    def _request_parse(self, files: Sequence[str]) -> None:
+        """Ask the DAG processor to parse ``files`` next (what ``PUT /api/v2/parseDagFile`` does):
+        their new content was written while an older one was being parsed, or not noticed yet."""
+        try:
+            from airflow.models.dagbag import DagPriorityParsingRequest
+            from airflow.utils.session import create_session
+            from sqlalchemy import select
+
+            with create_session() as session:
+                for name in files:
+                    asked = session.scalars(
+                        select(DagPriorityParsingRequest).where(
+                            DagPriorityParsingRequest.bundle_name == self.name,
+                            DagPriorityParsingRequest.relative_fileloc == name,
+                        )
+                    ).first()
+                    if asked is None:
+                        session.add(DagPriorityParsingRequest(bundle_name=self.name, relative_fileloc=name))
+        except Exception as exc:  # noqa: BLE001 - the next refresh asks again; parsing goes on meanwhile
+            log.warning("dli bundle %s: could not ask Airflow to parse %s: %s", self.name, ", ".join(files), exc)
+            return
+        log.info("dli bundle %s: asked Airflow to parse %s (rewritten, not parsed since)", self.name, ", ".join(files))
 
     def _ensure_shard_of(self, dag_id: str) -> None:
         """A worker parses only the shard file of the DAG it runs: write it if this host lacks it.

@@ -502,7 +502,11 @@ def load_shard(
     dialects = dialect_connections(os.environ)
     only = get_parsing_context().dag_id
     if specs is not None and not only:
+        from dli.entrypoints.airflow.shards import record_parse
         from dli.entrypoints.bootstrap import build_factory_store
+
+        # First: the bundle's ParseWatch learns that a parse of this content started.
+        record_parse(shard_path, specs)
 
         listed: dict[SourceType, dict[str, str]] = {source: {} for source in SourceType}
         sources = {}

@@ -14,16 +14,24 @@ of them does. The upstreams are there because a downstream DAG's schedule names 
 upstreams the store holds: registering an upstream rewrites the shard of its downstream datasets
 too. ``dli_bundle.json`` keeps the last listing (with the upstreams read from each version), so a
 refresh reads only the specs whose version is new.
+
+A shard rewritten while Airflow parses its previous version would be lost until
+``min_file_process_interval``: Airflow 3's DAG processor re-parses a file whose mtime is newer than
+its last parse *finished* (``DagFileProcessorManager._sort_by_mtime``), and that stale parse finished
+after the rewrite. So each parse records the digest of the content it read (``record_parse``, at its
+start, in ``.dli_parsed/``), and ``ParseWatch`` names the rewritten shards no parse of the new
+content has started on a little after the rewrite: the bundle asks Airflow to parse them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -33,9 +41,24 @@ from dli.domain.model.enums import SourceType
 from dli.domain.model.override import resolve_override
 from dli.ports.spec_store import SpecStore
 
-__all__ = ["INDEX_FILE", "BundleIndex", "IndexEntry", "SyncReport", "read_index", "render_shard", "sync_bundle"]
+__all__ = [
+    "INDEX_FILE",
+    "PARSED_DIR",
+    "BundleIndex",
+    "IndexEntry",
+    "ParseWatch",
+    "SyncReport",
+    "parsed_digest",
+    "read_index",
+    "record_parse",
+    "render_shard",
+    "shard_digest",
+    "sync_bundle",
+]
 
 INDEX_FILE = "dli_bundle.json"
+PARSED_DIR = ".dli_parsed"
+"""Next to the shard files: ``<shard file>.digest``, the content the last parse of it started on."""
 _FORMAT = 1
 
 
@@ -79,6 +102,69 @@ class SyncReport:
     """Datasets in the store."""
     index: BundleIndex
     """The listing the folder now reflects (pass it as ``last`` to the next sync)."""
+    digests: Mapping[str, str] = attrs.field(factory=dict)
+    """``shard_digest`` of each file written, by file name."""
+
+
+def shard_digest(specs: Mapping[str, tuple[str, str, Sequence[str]]]) -> str:
+    """What a shard file says (its ``specs``), as a hash: the bundle's and the parse's agree."""
+    canonical = {name: [source, etag, list(upstreams)] for name, (source, etag, upstreams) in specs.items()}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def record_parse(shard_path: str, specs: Mapping[str, tuple[str, str, Sequence[str]]]) -> None:
+    """At the start of a shard file's parse: record the content it parses (best effort; a failure
+    only costs a re-parse the bundle asks for)."""
+    path = Path(shard_path)
+    folder = path.parent / PARSED_DIR
+    with contextlib.suppress(OSError):
+        folder.mkdir(exist_ok=True)
+        _write_if_changed(folder / f"{path.name}.digest", shard_digest(specs))
+
+
+def parsed_digest(folder: Path, file_name: str) -> str | None:
+    """The digest the last parse of ``file_name`` in ``folder`` started on, if any was recorded."""
+    try:
+        return (folder / PARSED_DIR / f"{file_name}.digest").read_text().strip() or None
+    except OSError:
+        return None
+
+
+@attrs.define
+class ParseWatch:
+    """The shard files rewritten that no parse of their new content has been seen to start on.
+
+    ``due`` names those whose grace (``grace_seconds`` after the rewrite, or after the last request)
+    ran out: ask Airflow to parse them. A file stays watched until a parse of its current content
+    starts, so a request lost or answered by a parse of older content is repeated.
+    """
+
+    grace_seconds: float
+    """How long Airflow is left to notice a rewrite by its mtime before being asked."""
+    _pending: dict[str, tuple[str, float]] = attrs.field(factory=dict, init=False)
+
+    @property
+    def pending(self) -> dict[str, str]:
+        """File name -> the digest awaited."""
+        return {name: digest for name, (digest, _) in self._pending.items()}
+
+    def rewritten(self, digests: Mapping[str, str], removed: Sequence[str], *, now: float) -> None:
+        """Files just written (with their digests) and removed."""
+        for name, digest in digests.items():
+            self._pending[name] = (digest, now + self.grace_seconds)
+        for name in removed:
+            self._pending.pop(name, None)
+
+    def due(self, parsed: Callable[[str], str | None], *, now: float) -> list[str]:
+        """The files to ask a parse of now; ``parsed(name)``: the digest the last parse started on."""
+        asked = []
+        for name, (digest, due_at) in sorted(self._pending.items()):
+            if parsed(name) == digest:
+                del self._pending[name]
+            elif now >= due_at:
+                asked.append(name)
+                self._pending[name] = (digest, now + self.grace_seconds)
+        return asked
 
 
 def render_shard(
@@ -201,6 +287,7 @@ def sync_bundle(
     for name in specs:
         by_shard[shard_of(name, shards)].append(name)
     written = []
+    digests = {}
     for number, names in sorted(by_shard.items()):
         members = {}
         for name in names:
@@ -210,6 +297,7 @@ def sync_bundle(
         text = render_shard(number, shards, store_url=store_url, specs=members)
         if _write_if_changed(folder / shard_file(number, shards), text):
             written.append(shard_file(number, shards))
+            digests[shard_file(number, shards)] = shard_digest(members)
     removed = []
     for path in folder.glob("dli_shard_*.py"):
         parsed = shard_of_file(path.name)
@@ -221,4 +309,5 @@ def sync_bundle(
         removed=tuple(sorted(removed)),
         datasets=len(specs),
         index=BundleIndex(store_url=store_url, shards=shards, specs=specs),
+        digests=digests,
     )

@@ -111,3 +111,13 @@ def test_a_worker_writes_and_parses_only_the_shard_of_the_dag_it_runs(tmp_path: 
         shard_file(shard_of("shop.ds_03", SHARDS), SHARDS): ["shop.ds_03"]
     }
     assert not (Path(out["path"]) / "dli_bundle.json").exists()  # no listing of the store on a worker
+
+
+def test_each_shard_parse_records_the_content_it_parsed_for_the_bundles_parse_watch(processor: dict) -> None:
+    from dli.entrypoints.airflow.shards import parsed_digest, shard_digest
+    from tests.unit.entrypoints.airflow.test_parse_watch import specs_in
+
+    folder = Path(processor["path"])
+    assert processor["files"]
+    for file in processor["files"]:
+        assert parsed_digest(folder, file) == shard_digest(specs_in((folder / file).read_text())), file
