@@ -31,13 +31,13 @@ from dli.domain.usecases.message import MAX_LIMIT, MAX_PAGE
 from dli.entrypoints.context import ExecutionContext, ExecutionMode
 
 if TYPE_CHECKING:  # annotations only: a listing does not import the models of runs
+    from dli.domain.model.audit import AuditTrail
     from dli.domain.model.dependencies import WorkflowDependenciesResult
     from dli.domain.model.plan import PlanResult
     from dli.domain.model.publish import PublishResult
+    from dli.domain.model.sql_check import ValidationResult, WorkflowLineageResult
     from dli.domain.model.workflow import DagState, WorkflowInfo, WorkflowListResult, WorkflowRegisterResult
     from dli.domain.model.workflow_runs import RunLogs, WorkflowHistoryResult, WorkflowRunResult, WorkflowStatusResult
-    from dli.domain.model.audit import AuditTrail
-    from dli.domain.model.sql_check import ValidationResult, WorkflowLineageResult
     from dli.domain.usecases.bus import Handles
     from dli.entrypoints.bootstrap import Wiring
     from dli.entrypoints.bootstrap.wiring import Ports

@@ -112,13 +112,13 @@ def test_the_trace_id_of_a_clients_traceparent_is_in_the_servers_log_lines_witho
             "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
         }
         assert httpx.get(f"{process.url}/api/v1/workflows", headers=headers).status_code == 200
-        line = process.wait_for_log(lambda l, t=trace_id: l.get("event") == "request" and l.get("trace_id") == t)
+        line = process.wait_for_log(lambda line, t=trace_id: line.get("event") == "request" and line.get("trace_id") == t)
         assert line["path"] == "/api/v1/workflows"
         # A malformed traceparent is ignored, not logged.
         headers["traceparent"] = "00-not-a-trace-01"
         assert httpx.get(f"{process.url}/api/v1/workflows", headers=headers).status_code == 200
         time.sleep(0.3)
-        last = [l for l in process.log_lines() if l.get("event") == "request"][-1]
+        last = [line for line in process.log_lines() if line.get("event") == "request"][-1]
         assert "trace_id" not in last
 
 
@@ -131,7 +131,7 @@ def test_the_cli_sends_a_traceparent_whose_trace_id_the_server_logs(tmp_path: Pa
         env = dli_env(tmp_path, DLI_MODE="server", DLI_SERVER_URL=process.url, DLI_API_TOKEN=process.token)
         result = run_dli("workflow", "list", "--format", "json", env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        line = process.wait_for_log(lambda l: l.get("event") == "request" and l.get("path") == "/api/v1/workflows")
+        line = process.wait_for_log(lambda line: line.get("event") == "request" and line.get("path") == "/api/v1/workflows")
         assert len(line["trace_id"]) == 32 and int(line["trace_id"], 16) != 0
         json.loads(result.stdout)
 

@@ -18,7 +18,7 @@ from dli.entrypoints.cli.app import invoke
 from tests.support.backends import write_spec
 from tests.support.specs import make_document, make_spec
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture(params=["file", "s3"])

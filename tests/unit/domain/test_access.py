@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dli.adapters.basecamp.operations import operations
 from dli.adapters.clock import FakeClock
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.sql import LazySqlAnalyzer
 from dli.adapters.stores.audit import MemoryAuditLog
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.domain.model.access import AuthMethod, Identity, Policy, Target, TeamRoles, decide
@@ -20,18 +21,18 @@ from dli.domain.model.audit import AuditOutcome
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, WorkflowPermissionError
 from dli.domain.model.verbs import Role, Verb
-from dli.domain.usecases.lineage import GetLineage
 from dli.domain.usecases.audit import GetAuditTrail
 from dli.domain.usecases.backfill import TriggerBackfill
 from dli.domain.usecases.bus import MessageBus
-from dli.ports.orchestrator import RunQuery
 from dli.domain.usecases.dag_state import GetDagState
 from dli.domain.usecases.dependencies import GetDependencies
 from dli.domain.usecases.history import GetHistory
+from dli.domain.usecases.lineage import GetLineage
 from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
 from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
 from dli.domain.usecases.register import RegisterWorkflow, UnregisterWorkflow
 from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun, TriggerRun
+from dli.ports.orchestrator import RunQuery
 from tests.support.specs import make_document, make_spec
 
 NAME = "shop.sales.daily"
@@ -158,13 +159,16 @@ def _message(verb_kind: str, *, team: str | None, force: bool):
 
 
 def _bus(policy: Policy, team: str | None, source: SourceType):
-    clock = FakeClock(dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc))
+    clock = FakeClock(dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
     store = InMemorySpecStore()
     store.create(source, make_document(NAME, source=source, team=team))
     orchestrator = InMemoryOrchestrator(clock=clock, store=store)
     orchestrator.sync(NAME)
     audit = MemoryAuditLog()
-    return MessageBus(store=store, orchestrator=orchestrator, clock=clock, policy=policy, audit=audit), store, orchestrator, audit
+    bus = MessageBus(
+        store=store, orchestrator=orchestrator, clock=clock, policy=policy, audit=audit, sql_analyzer=LazySqlAnalyzer()
+    )
+    return bus, store, orchestrator, audit
 
 
 def test_every_served_message_is_tried_by_the_bus_test():
@@ -231,7 +235,7 @@ def test_the_bus_refuses_what_the_oracle_refuses_and_then_writes_nothing(
 def _record(team):
     from dli.domain.model.audit import AuditRecord
 
-    return AuditRecord(time=dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc), actor="x", auth="token",
+    return AuditRecord(time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), actor="x", auth="token",
                        action="run", outcome=AuditOutcome.OK, dataset=NAME, team=team)
 
 
@@ -276,7 +280,7 @@ def test_every_write_is_audited_with_its_outcome():
 
 def test_a_name_without_a_spec_is_decided_by_the_default_roles():
     policy = Policy(admins={"root"}, teams={"@de": TeamRoles(operators={"*"})}, default=TeamRoles())
-    clock = FakeClock(dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc))
+    clock = FakeClock(dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
     store = InMemorySpecStore()
     bus = MessageBus(store=store, orchestrator=InMemoryOrchestrator(clock=clock, store=store), clock=clock, policy=policy)
     gone = StopRun(run_id="shop.gone.daily@manual__1")  # a run of a workflow whose spec was deleted

@@ -29,7 +29,7 @@ _STAMP = "%Y%m%dT%H%M%S.%fZ"
 
 
 def _stamp(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).strftime(_STAMP)
+    return when.astimezone(dt.UTC).strftime(_STAMP)
 
 
 def _key_name(record: AuditRecord) -> str:
@@ -39,7 +39,7 @@ def _key_name(record: AuditRecord) -> str:
 def encode_record(record: AuditRecord) -> bytes:
     """The JSON object a record is kept as."""
     data: dict[str, Any] = {
-        "time": record.time.astimezone(dt.timezone.utc).isoformat(),
+        "time": record.time.astimezone(dt.UTC).isoformat(),
         "actor": record.actor,
         "auth": record.auth,
         "action": record.action,

@@ -43,7 +43,7 @@ from dli.domain.model.override import Resolution, Transition, diff_resolutions, 
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
 from dli.ports.change_feed import ChangeFeed
-from dli.ports.spec_store import BulkSpecStore, SpecStore, VersionedDocument
+from dli.ports.spec_store import BulkSpecStore, NotStarted, SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
 
@@ -350,7 +350,8 @@ class IndexedSpecStore(StoreDecorator):
                 failed = next((o for o in outcomes if isinstance(o, ServerError)), None)
                 if failed is not None:
                     raise failed
-                fetched = outcomes
+                # NOT_STARTED follows only a failure of the store, raised above.
+                fetched = [o for o in outcomes if not isinstance(o, NotStarted)]
             else:
                 with ThreadPoolExecutor(_READERS, thread_name_prefix="dli-index-read") as pool:
                     fetched = list(pool.map(fetch, keys))

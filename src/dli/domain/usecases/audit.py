@@ -42,7 +42,7 @@ class GetAuditTrail(Message[AuditTrail]):
 @handles(GetAuditTrail)
 def get_audit_trail(message: GetAuditTrail, *, audit: AuditLog, visible: Visibility | None = None) -> AuditTrail:
     """The matching records, newest first; a team's records only for its viewers (admins: all)."""
-    since = dt.datetime.fromisoformat(message.since).replace(tzinfo=dt.timezone.utc) if message.since else None
+    since = dt.datetime.fromisoformat(message.since).replace(tzinfo=dt.UTC) if message.since else None
     everything = visible is None or visible.everything
     matched = [
         r

@@ -169,7 +169,7 @@ class MessageBus:
 
         if self.audit is None:
             return
-        now = self.clock.now() if self.clock is not None else dt.datetime.now(dt.timezone.utc)  # type: ignore[attr-defined]
+        now = self.clock.now() if self.clock is not None else dt.datetime.now(dt.UTC)  # type: ignore[attr-defined]
         record = audit_record(
             message, identity, targets, now=now, outcome=outcome, error=error, request_id=request_id, replica=self.replica
         )

@@ -8,7 +8,6 @@ listing and reads answer from memory, so building the graph reads no document fr
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from typing import TYPE_CHECKING
 
 import attrs

@@ -18,6 +18,7 @@ from dli.domain.model.audit import AuditOutcome, AuditRecord
 from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
 from dli.domain.model.enums import DependencyDirection, SourceType
 from dli.domain.model.errors import DLIError, SpecInvalidError
+from dli.domain.model.plan import PlanResult, explain_item
 from dli.domain.model.publish import (
     PublishAction,
     PublishedSpec,
@@ -27,7 +28,6 @@ from dli.domain.model.publish import (
     PublishResultItem,
     plan_publish,
 )
-from dli.domain.model.plan import PlanResult, explain_item
 from dli.domain.model.spec import DatasetSpec
 from dli.domain.model.sql_check import DatasetNames, Finding
 from dli.domain.usecases.message import Message, flag, handles
@@ -37,10 +37,10 @@ from dli.ports.local_specs import LocalSpecs
 from dli.ports.spec_store import (
     NOT_STARTED,
     BulkSpecStore,
+    NotStarted,
     PublishedSpecIndex,
     SpecStore,
     VersionedDocument,
-    NotStarted,
 )
 from dli.ports.sql_analyzer import SqlAnalyzer
 

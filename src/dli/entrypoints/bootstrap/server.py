@@ -16,12 +16,12 @@ if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
     from dli.adapters.tracing import Tracer
     from dli.domain.model.access import Policy
-    from dli.entrypoints.server.identities import Authenticator
-    from dli.ports.audit_log import AuditLog
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
+    from dli.entrypoints.server.identities import Authenticator
     from dli.entrypoints.server.metrics import ServerMetrics
     from dli.ports import Clock, Orchestrator, SpecStore
+    from dli.ports.audit_log import AuditLog
 
 __all__ = ["build_audit_log", "build_oidc_verifier", "build_server", "build_tokens", "default_replica", "read_policy_file"]
 
@@ -66,9 +66,6 @@ def default_replica() -> str:
 def build_tokens(path: Path) -> TokenFile:
     """The API tokens file (only hashes are stored)."""
     from dli.adapters.token_file import TokenFile
-    from dli.domain.model.access import Policy
-    from dli.entrypoints.server.identities import Authenticator
-    from dli.ports.audit_log import AuditLog
 
     return TokenFile(path)
 

@@ -65,7 +65,7 @@ def status() -> int:
     if login is None:
         print("Not signed in (dli auth login).")
         return 1
-    until = dt.datetime.fromtimestamp(login.expires_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    until = dt.datetime.fromtimestamp(login.expires_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     groups = f" (groups: {', '.join(login.groups)})" if login.groups else ""
     refresh = "renewable" if login.refresh_token else "not renewable: sign in again then"
     print(f"Signed in as {login.user or '?'}{groups} at {login.issuer}")

@@ -42,9 +42,9 @@ if TYPE_CHECKING:
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
+    from dli.entrypoints.server.identities import Authenticator
     from dli.entrypoints.server.metrics import ServerMetrics
     from dli.entrypoints.server.tracing import Tracer
-    from dli.entrypoints.server.identities import Authenticator
 
 __all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
 

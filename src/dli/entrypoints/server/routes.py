@@ -212,7 +212,7 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
         if op.cache_seconds <= 0:
             return await _handle(request, settings, kwargs)
         # The caller is part of the key: with a policy, callers of different teams see different rows.
-        caller = request.scope.get(IDENTITY_SCOPE_KEY)  # type: ignore[attr-defined]
+        caller = request.scope.get(IDENTITY_SCOPE_KEY)
         key = (request.scope["path"], request.scope.get("query_string"), caller, settings.store.version, answers.writes)
         hit = answers.get(key)
         if hit is None:
@@ -229,8 +229,8 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
 
     async def _answer(request: Request[Any, Any, Any], settings: Any, kwargs: dict[str, Any]) -> tuple[int, bytes]:
         message = request.scope["dli.message"]  # type: ignore[typeddict-item]
-        caller = request.scope.get(IDENTITY_SCOPE_KEY)  # type: ignore[attr-defined]
-        request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)  # type: ignore[attr-defined]
+        caller = request.scope.get(IDENTITY_SCOPE_KEY)
+        request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)
 
         def handle() -> tuple[int, bytes]:
             # Encoding a page of rows costs as much as computing it: both stay off the event loop.
