@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["GetAuditTrail", "get_audit_trail"]
 
 
-def _or_none(value: object) -> object:
-    return None if value == "" else value
-
-
 @attrs.frozen(kw_only=True, repr=False)
 class GetAuditTrail(Message[AuditTrail]):
     """Writes and refusals recorded by every replica, newest first (only the teams the caller may view)."""
@@ -31,9 +27,9 @@ class GetAuditTrail(Message[AuditTrail]):
 
     dataset_name: str | None = attrs.field(default=None, validator=check_optional_dataset_name, metadata=NAME)
     """Only records about this dataset."""
-    by: str | None = checked(Text(nullable=True), request=True, default=None, converter=_or_none)
+    by: str | None = checked(Text(nullable=True), request=True, default=None)
     """Only records of this actor."""
-    since: str | None = checked(Date(nullable=True), request=True, default=None, converter=_or_none)
+    since: str | None = checked(Date(nullable=True), request=True, default=None)
     """Only records from this day (``YYYY-MM-DD``, UTC) on."""
     limit: int = checked(LIMIT, request=True, default=100)
     """At most this many records."""
