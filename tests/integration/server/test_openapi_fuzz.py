@@ -84,7 +84,8 @@ def test_the_fuzzed_document_is_the_one_the_server_serves(fuzzed_server: Basecam
 
 def keeps_unstated_rules(body: object) -> bool:
     """Whether a request body keeps the rules no JSON Schema can state (docs/server.md says them): a
-    spec declares each parameter once; a backfill's range runs forward, at most MAX_BACKFILL_DAYS."""
+    spec declares each parameter once, and its statements parse as SQL in its dialect; a backfill's
+    range runs forward, at most MAX_BACKFILL_DAYS."""
     from dli.domain.model.parameters import MAX_BACKFILL_DAYS
 
     if not isinstance(body, dict):
@@ -94,6 +95,8 @@ def keeps_unstated_rules(body: object) -> bool:
         names = [str(p.get("name")) for p in spec["parameters"] if isinstance(p, dict)]
         if len(names) != len(set(names)):
             return False
+    if isinstance(spec, dict) and not _sql_parses(spec):
+        return False
     start, end = body.get("start_date"), body.get("end_date")
     if isinstance(start, str) and isinstance(end, str):
         try:
@@ -102,6 +105,26 @@ def keeps_unstated_rules(body: object) -> bool:
             return True
         return first <= last and (last - first).days < MAX_BACKFILL_DAYS
     return True
+
+
+def _sql_parses(spec: dict) -> bool:
+    """Whether every statement of the spec parses in its dialect (generated text rarely does); the
+    spec decoded as the server decodes a register body."""
+    import json
+
+    from dli.adapters.basecamp.operations import operation_for
+    from dli.adapters.sql.sqlglot_analyzer import SqlglotAnalyzer
+    from dli.domain.usecases.register import RegisterWorkflow
+    from dli.domain.usecases.validate import check_spec_sql
+
+    try:
+        message = operation_for(RegisterWorkflow).decode(
+            path={}, query=[], body=json.dumps({"spec": spec}).encode(), content_type="application/json", actor="fuzz"
+        )
+    except Exception:  # noqa: BLE001 - not a spec: the other checks say what happens to it
+        return True
+    assert isinstance(message, RegisterWorkflow)
+    return not check_spec_sql(message.spec, SqlglotAnalyzer()).errors
 
 
 @pytest.mark.timeout(600)
