@@ -36,5 +36,6 @@ export DLI_AIRFLOW_VENV="${DLI_AIRFLOW_VENV:-$PWD/.venv-airflow}"
 # Lint (rules in pyproject.toml [tool.ruff]), then types: strict for domain and ports, the
 # pyproject.toml baseline for the rest.
 .venv/bin/ruff check src tests
+.venv/bin/ruff format --check src tests
 .venv/bin/mypy src
 .venv/bin/lint-imports

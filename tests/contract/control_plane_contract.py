@@ -41,8 +41,13 @@ class ControlPlaneContract:
         return spec
 
     def finish(self, backend, run_id, timeout=120.0):
-        return backend.api.wait_for_run(run_id, timeout_seconds=timeout, poll_seconds=0.5, sleep=backend.sleep,
-                                        monotonic=getattr(backend, "monotonic", None) or __import__("time").monotonic)
+        return backend.api.wait_for_run(
+            run_id,
+            timeout_seconds=timeout,
+            poll_seconds=0.5,
+            sleep=backend.sleep,
+            monotonic=getattr(backend, "monotonic", None) or __import__("time").monotonic,
+        )
 
     # -- register ------------------------------------------------------------------------------
 
@@ -168,7 +173,9 @@ class ControlPlaneContract:
         backend.api.get(NAME)  # a read is not
         trail = backend.api.audit(dataset_name=NAME)
         assert [(r.action, r.outcome.value, r.code) for r in trail.records] == [
-            ("pause", "failed", "DLI-807"), ("pause", "ok", None), ("register", "ok", None),
+            ("pause", "failed", "DLI-807"),
+            ("pause", "ok", None),
+            ("register", "ok", None),
         ]
         assert trail.total_count == 3
         assert {(r.dataset, r.team, r.source_type) for r in trail.records} == {(NAME, "@de", SourceType.MANUAL)}
@@ -247,7 +254,10 @@ class ControlPlaneContract:
         self.local(
             backend,
             name,
-            parameters=(Parameter(name="region", type="string", required=True), Parameter(name="limit", type="integer")),
+            parameters=(
+                Parameter(name="region", type="string", required=True),
+                Parameter(name="limit", type="integer"),
+            ),
         )
         backend.api.register(name, cron="0 9 * * *")
 
@@ -323,7 +333,12 @@ class ControlPlaneContract:
 
     @pytest.mark.parametrize(
         ("start", "end"),
-        [("2025-01-03", "2025-01-01"), ("2025/01/01", "2025-01-02"), ("2025-02-30", "2025-03-01"), ("2020-01-01", "2025-01-01")],
+        [
+            ("2025-01-03", "2025-01-01"),
+            ("2025/01/01", "2025-01-02"),
+            ("2025-02-30", "2025-03-01"),
+            ("2020-01-01", "2025-01-01"),
+        ],
     )
     def test_backfill_rejects_bad_ranges(self, backend, start, end):
         self.local(backend)
@@ -393,7 +408,10 @@ class ControlPlaneContract:
         backend.api.register("shop.a.one", cron="0 9 * * *")
         result = backend.api.history(dataset_name="no.such.dataset")
         assert (result.status, result.runs, result.total_count, result.dataset_info) == (
-            ResultStatus.SUCCESS, (), 0, None
+            ResultStatus.SUCCESS,
+            (),
+            0,
+            None,
         )
         assert result.warnings == ("No workflow is named 'no.such.dataset' (see 'dli workflow list')",)
         close = backend.api.history(dataset_name="shop.a.onw")
@@ -435,7 +453,10 @@ class ControlPlaneContract:
         backend.api.register("shop.d", cron="0 7 * * *", after_upstream=True)
         listed = {w.dataset_name: w for w in backend.api.list_workflows().workflows}
         assert {n: w.trigger.value for n, w in listed.items()} == {
-            "shop.a": "cron", "shop.b": "upstream", "shop.c": "upstream", "shop.d": "both"
+            "shop.a": "cron",
+            "shop.b": "upstream",
+            "shop.c": "upstream",
+            "shop.d": "both",
         }
         assert (listed["shop.b"].cron, listed["shop.b"].next_run) == (None, None)
         assert listed["shop.d"].next_run is not None and listed["shop.a"].next_run is not None
@@ -491,11 +512,18 @@ class ControlPlaneContract:
 
     def test_backfill_with_downstream_runs_date_by_date_in_dependency_order(self, backend):
         self._pipeline(backend)
-        dry = backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-03", dry_run=True,
-                                   with_downstream=True)
+        dry = backend.api.backfill(
+            "shop.a", start_date="2025-01-02", end_date="2025-01-03", dry_run=True, with_downstream=True
+        )
         plan = list(zip(dry.dates, dry.datasets, strict=True))
-        assert plan == [("2025-01-02", "shop.a"), ("2025-01-02", "shop.b"), ("2025-01-02", "shop.c"),
-                        ("2025-01-03", "shop.a"), ("2025-01-03", "shop.b"), ("2025-01-03", "shop.c")]
+        assert plan == [
+            ("2025-01-02", "shop.a"),
+            ("2025-01-02", "shop.b"),
+            ("2025-01-02", "shop.c"),
+            ("2025-01-03", "shop.a"),
+            ("2025-01-03", "shop.b"),
+            ("2025-01-03", "shop.c"),
+        ]
         assert dry.run_ids == () and backend.api.history(limit=100).total_count == 0
         result = backend.api.backfill("shop.a", start_date="2025-01-02", end_date="2025-01-03", with_downstream=True)
         assert list(zip(result.dates, result.datasets, strict=True)) == plan
@@ -539,21 +567,30 @@ class ControlPlaneContract:
         self._pipeline(backend)
         up = backend.api.dependencies("shop.c", direction="upstream")
         assert [(n.name, n.relation, n.distance) for n in up.nodes] == [
-            ("shop.c", "root", 0), ("ext.raw.users", "upstream", 1), ("shop.b", "upstream", 1), ("shop.a", "upstream", 2)
+            ("shop.c", "root", 0),
+            ("ext.raw.users", "upstream", 1),
+            ("shop.b", "upstream", 1),
+            ("shop.a", "upstream", 2),
         ]
         assert {(e.upstream, e.downstream) for e in up.edges} == {
-            ("shop.b", "shop.c"), ("ext.raw.users", "shop.c"), ("shop.a", "shop.b")
+            ("shop.b", "shop.c"),
+            ("ext.raw.users", "shop.c"),
+            ("shop.a", "shop.b"),
         }
         near = backend.api.dependencies("shop.c", direction="upstream", depth=1)
         assert {n.name for n in near.nodes} == {"shop.c", "shop.b", "ext.raw.users"}
         assert ("shop.a", "shop.b") not in {(e.upstream, e.downstream) for e in near.edges}
         down = backend.api.dependencies("shop.a", direction="downstream")
         assert [(n.name, n.trigger.value, n.source_type.value) for n in down.nodes] == [
-            ("shop.a", "cron", "manual"), ("shop.b", "upstream", "manual"), ("shop.c", "upstream", "manual")
+            ("shop.a", "cron", "manual"),
+            ("shop.b", "upstream", "manual"),
+            ("shop.c", "upstream", "manual"),
         ]
         both = backend.api.dependencies("shop.b")
         assert {(n.name, n.relation) for n in both.nodes} == {
-            ("shop.b", "root"), ("shop.a", "upstream"), ("shop.c", "downstream")
+            ("shop.b", "root"),
+            ("shop.a", "upstream"),
+            ("shop.c", "downstream"),
         }
         with pytest.raises(DLIError) as exc:
             backend.api.dependencies("no.such.dataset")

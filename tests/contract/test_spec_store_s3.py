@@ -73,16 +73,17 @@ def _stored(server: S3Server, bucket: str, key: str) -> bytes:
 # -- layout and interoperability ------------------------------------------------------------------
 
 
-def test_documents_are_stored_under_prefix_code_and_manual_and_each_write_leaves_a_change_record(
-    server, bucket, store
-):
+def test_documents_are_stored_under_prefix_code_and_manual_and_each_write_leaves_a_change_record(server, bucket, store):
     manual = make_document()
     store.create(MANUAL, manual)
     store.create(CODE, make_document("shop.code.only", source=CODE))
     keys = sorted(o["Key"] for o in client_for(server).list_objects_v2(Bucket=bucket)["Contents"])
     records = [k.split("/")[-1].split("-", 2)[2] for k in keys if k.startswith("team/specs/.dli/changes/")]
     assert sorted(records) == ["code-shop.code.only", f"manual-{NAME}"]
-    assert [k for k in keys if "/.dli/" not in k] == ["team/specs/code/shop.code.only.yaml", f"team/specs/manual/{NAME}.yaml"]
+    assert [k for k in keys if "/.dli/" not in k] == [
+        "team/specs/code/shop.code.only.yaml",
+        f"team/specs/manual/{NAME}.yaml",
+    ]
     assert _stored(server, bucket, f"team/specs/manual/{NAME}.yaml") == document_to_bytes(manual)
 
 
@@ -109,8 +110,12 @@ def test_a_spec_uploaded_by_other_tools_is_read(server, bucket, store):
 def test_listing_ignores_nested_foreign_and_probe_keys(server, bucket, store):
     store.create(MANUAL, make_document())  # the first write also runs the conditional-write probe
     client = client_for(server)
-    for key in ("team/specs/manual/archive/old.yaml", "team/specs/manual/notes.txt",
-                "team/specs/manual/Bad Name.yaml", "team/specs/manualx/other.yaml"):
+    for key in (
+        "team/specs/manual/archive/old.yaml",
+        "team/specs/manual/notes.txt",
+        "team/specs/manual/Bad Name.yaml",
+        "team/specs/manualx/other.yaml",
+    ):
         client.put_object(Bucket=bucket, Key=key, Body=b"name: x\n")
     assert list(store.list_etags(MANUAL)) == [NAME]
     left = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="team/specs/.dli/").get("Contents", [])]
@@ -184,9 +189,7 @@ def test_parallel_replaces_of_one_version_on_moto_have_one_winner(moto_server, m
     with ThreadPoolExecutor(len(documents)) as pool:
         outcomes = list(pool.map(update, range(len(documents))))
     assert outcomes.count("won") == 1
-    assert _stored(moto_server, bucket, f"p/manual/{NAME}.yaml") == document_to_bytes(
-        documents[outcomes.index("won")]
-    )
+    assert _stored(moto_server, bucket, f"p/manual/{NAME}.yaml") == document_to_bytes(documents[outcomes.index("won")])
 
 
 def test_without_enforcement_a_create_that_lost_the_race_reports_already_exists(rclone_server, monkeypatch):
@@ -223,8 +226,11 @@ def _assert_names_store_without_secrets(exc: DLIError, url: str, *secrets: str) 
 
 def test_missing_bucket_is_store_unavailable_naming_the_store(server):
     store = S3SpecStore.from_url("s3://no-such-bucket-dli/p")
-    for action in (lambda: store.list_etags(MANUAL), lambda: store.read(MANUAL, NAME),
-                   lambda: store.create(MANUAL, make_document())):
+    for action in (
+        lambda: store.list_etags(MANUAL),
+        lambda: store.read(MANUAL, NAME),
+        lambda: store.create(MANUAL, make_document()),
+    ):
         with pytest.raises(StoreUnavailableError) as info:
             action()
         _assert_names_store_without_secrets(info.value, "s3://no-such-bucket-dli/p", server.secret_key)
@@ -238,8 +244,7 @@ def test_wrong_secret_is_store_unavailable_without_the_secret(rclone_server, mon
     store = S3SpecStore.from_url(f"s3://{bucket}/p")
     with pytest.raises(StoreUnavailableError) as info:
         store.list_etags(MANUAL)
-    _assert_names_store_without_secrets(info.value, f"s3://{bucket}/p", "wrong-secret-value",
-                                        rclone_server.secret_key)
+    _assert_names_store_without_secrets(info.value, f"s3://{bucket}/p", "wrong-secret-value", rclone_server.secret_key)
     assert "credentials were rejected" in info.value.message
 
 
@@ -262,11 +267,21 @@ def test_access_denied_is_store_unavailable_and_nothing_is_written(moto_server, 
     admin.put_user_policy(
         UserName="reader",
         PolicyName="read-only",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            # s3:ListBucket is what AWS checks for a listing; moto 5.2.6 checks the operation's name
-            # (s3:ListObjectsV2) instead. Granting both reads the same on either, and still grants
-            # nothing that writes.
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"], "Resource": "*"}]}),
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    # s3:ListBucket is what AWS checks for a listing; moto 5.2.6 checks the operation's name
+                    # (s3:ListObjectsV2) instead. Granting both reads the same on either, and still grants
+                    # nothing that writes.
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListObjectsV2"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
     )
     key = admin.create_access_key(UserName="reader")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])

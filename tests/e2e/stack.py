@@ -78,13 +78,26 @@ class E2EStack:
         env = {
             # The S3 store (its datasets use the e2e_s3 prefix) is read by dli's DAG bundle, as
             # docs/airflow.md recommends; the filesystem store by the two-line DAG file above.
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([
-                {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-                {"name": S3_BUNDLE, "classpath": "dli.entrypoints.airflow.bundle.DliDagBundle",
-                 # A spec copied in around dli (test_s3_store's broken one) is listed within 20 s.
-                 "kwargs": {"store_url": self.s3_store_url, "shards": S3_SHARDS, "refresh_interval": 5,
-                            "full_listing_interval": 20}},
-            ]),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+                [
+                    {
+                        "name": "dags-folder",
+                        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                        "kwargs": {},
+                    },
+                    {
+                        "name": S3_BUNDLE,
+                        "classpath": "dli.entrypoints.airflow.bundle.DliDagBundle",
+                        # A spec copied in around dli (test_s3_store's broken one) is listed within 20 s.
+                        "kwargs": {
+                            "store_url": self.s3_store_url,
+                            "shards": S3_SHARDS,
+                            "refresh_interval": 5,
+                            "full_listing_interval": 20,
+                        },
+                    },
+                ]
+            ),
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(self.root / "bundles"),
             "DLI_STORE_URL": self.store_url,
             "DLI_CACHE_DIR": str(self.root / "s3cache"),

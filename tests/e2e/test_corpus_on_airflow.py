@@ -105,21 +105,23 @@ def expected_datasets(project: Path) -> list[Expected]:
         data = yaml.safe_load(path.read_text())
         execution = {**defaults, **(data.get("execution") or {})}
         timeout = execution.get("timeout_seconds")
-        found.append(Expected(
-            project=project,
-            name=data.get("name") or path.name.split(".", 1)[1].rsplit(".", 1)[0],
-            owner=data.get("owner"),
-            retries=execution.get("retry_count", DEFAULT_RETRIES),
-            retry_delay=float(execution.get("retry_delay_seconds", DEFAULT_RETRY_DELAY)),
-            timeout=None if timeout is None else float(timeout),
-            dialect=execution.get("dialect"),
-            conn_id=execution.get("conn_id"),
-            steps=(
-                *_steps("pre", data.get("pre_statements") or []),
-                Step("query", False),
-                *_steps("post", data.get("post_statements") or []),
-            ),
-        ))
+        found.append(
+            Expected(
+                project=project,
+                name=data.get("name") or path.name.split(".", 1)[1].rsplit(".", 1)[0],
+                owner=data.get("owner"),
+                retries=execution.get("retry_count", DEFAULT_RETRIES),
+                retry_delay=float(execution.get("retry_delay_seconds", DEFAULT_RETRY_DELAY)),
+                timeout=None if timeout is None else float(timeout),
+                dialect=execution.get("dialect"),
+                conn_id=execution.get("conn_id"),
+                steps=(
+                    *_steps("pre", data.get("pre_statements") or []),
+                    Step("query", False),
+                    *_steps("post", data.get("post_statements") or []),
+                ),
+            )
+        )
     return found
 
 
@@ -146,7 +148,14 @@ def registered(stack: E2EStack) -> Iterator[dict[str, dict[str, Any]]]:
     try:
         for dataset in EXPECTED:
             results[dataset.name] = stack.dli_json(
-                "workflow", "register", dataset.name, "--cron", CRON, "--timezone", TIMEZONE, "--wait",
+                "workflow",
+                "register",
+                dataset.name,
+                "--cron",
+                CRON,
+                "--timezone",
+                TIMEZONE,
+                "--wait",
                 project=dataset.project,
             )
             done.append(dataset)
@@ -247,14 +256,15 @@ def test_a_run_of_a_corpus_dataset_renders_its_first_statement_and_fails_at_conn
 ) -> None:
     conn_id = dataset.connection(_dialect_connections(stack))
     first = dataset.steps[0].task_id
-    run_id = stack.dli_json("workflow", "run", dataset.name, "-p", f"execution_date={RUN_DATE}", project=dataset.project)[
-        "run_id"
-    ]
+    run_id = stack.dli_json(
+        "workflow", "run", dataset.name, "-p", f"execution_date={RUN_DATE}", project=dataset.project
+    )["run_id"]
     try:
         # The first attempt ends (up for retry, or failed when the block allows no retry); no later one is awaited.
         ended = wait_for(
             lambda: (ti := _task_instance(stack, run_id, first))["state"] in ("up_for_retry", "failed") and ti,
-            timeout=240, what=f"the first attempt of {first}",
+            timeout=240,
+            what=f"the first attempt of {first}",
         )
         assert ended["rendered_fields"]["conn_id"] == conn_id, ended["rendered_fields"]
         # The corpus's Jinja rendered on Airflow before connecting: no placeholder is left.

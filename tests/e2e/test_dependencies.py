@@ -71,19 +71,25 @@ def _runs(stack: E2EStack, name: str, *, at_least: int, timeout: float = 300) ->
 
 
 def _rows(stack: E2EStack, date: str) -> list[tuple[str, str]]:
-    return [(d, dt) for d, dt, _ in stack.rows("SELECT dataset, dt, run_id FROM e2e_deps WHERE dt = ? ORDER BY rowid", date)]
+    return [
+        (d, dt) for d, dt, _ in stack.rows("SELECT dataset, dt, run_id FROM e2e_deps WHERE dt = ? ORDER BY rowid", date)
+    ]
 
 
 def test_lists_show_the_trigger_of_each_dataset(stack: E2EStack, project: Path) -> None:
     listed = {w["dataset_name"]: w for w in stack.dli_json("workflow", "list", "-d", "e2e.deps_*")["workflows"]}
     assert {n: (w["trigger"], w["cron"]) for n, w in listed.items()} == {
-        A: ("cron", YEARLY), B: ("upstream", None), C: ("upstream", None)
+        A: ("cron", YEARLY),
+        B: ("upstream", None),
+        C: ("upstream", None),
     }
     dag = stack.dag(B)
     assert dag is not None and dag["is_paused"] is False
 
 
-def test_one_run_of_the_upstream_runs_its_downstreams_in_order_for_the_same_date(stack: E2EStack, project: Path) -> None:
+def test_one_run_of_the_upstream_runs_its_downstreams_in_order_for_the_same_date(
+    stack: E2EStack, project: Path
+) -> None:
     ran = stack.dli("workflow", "run", A, "-p", "execution_date=2025-01-01", "--wait", project=project, timeout=600)
     assert "Outcome: completed" in ran.stdout
     (a,) = _runs(stack, A, at_least=1)
@@ -103,7 +109,10 @@ def test_one_run_of_the_upstream_runs_its_downstreams_in_order_for_the_same_date
 def test_deps_shows_the_upstreams_and_the_external_table(stack: E2EStack, project: Path) -> None:
     graph = stack.dli_json("workflow", "deps", C, "--upstream", project=project)
     assert {(n["name"], n["external"]) for n in graph["nodes"]} == {
-        (C, False), (B, False), (A, False), ("e2e_ext.raw_users", True)
+        (C, False),
+        (B, False),
+        (A, False),
+        ("e2e_ext.raw_users", True),
     }
     tree = stack.dli("workflow", "deps", C, "--upstream", project=project).stdout
     assert f"└── {A} (manual, cron)" in tree and "e2e_ext.raw_users (external)" in tree
@@ -139,14 +148,30 @@ def test_a_cycle_is_refused_at_register_and_at_publish_and_nothing_is_written(st
 def test_backfill_with_downstream_runs_each_date_through_the_pipeline_in_order(stack: E2EStack, project: Path) -> None:
     before_b = len(_runs(stack, B, at_least=1))
     result = stack.dli(
-        "workflow", "backfill", A, "-s", "2025-01-02", "-e", "2025-01-03", "--with-downstream", "--wait",
-        "--format", "json", project=project, timeout=900,
+        "workflow",
+        "backfill",
+        A,
+        "-s",
+        "2025-01-02",
+        "-e",
+        "2025-01-03",
+        "--with-downstream",
+        "--wait",
+        "--format",
+        "json",
+        project=project,
+        timeout=900,
     )
     done = json.loads(result.stdout)
     assert done["outcome"] == "completed"
     runs = done["runs"]
     assert [(r["dataset_name"], r["parameters"]["execution_date"]) for r in runs] == [
-        (A, "2025-01-02"), (B, "2025-01-02"), (C, "2025-01-02"), (A, "2025-01-03"), (B, "2025-01-03"), (C, "2025-01-03")
+        (A, "2025-01-02"),
+        (B, "2025-01-02"),
+        (C, "2025-01-02"),
+        (A, "2025-01-03"),
+        (B, "2025-01-03"),
+        (C, "2025-01-03"),
     ]
     assert all(r["run_status"] == "COMPLETED" and r["run_type"] == "backfill" for r in runs)
     assert all(x["finished_at"] <= y["started_at"] for x, y in pairwise(runs))

@@ -48,8 +48,10 @@ def test_dev_up_runs_the_example_and_down_stops_everything(tmp_path):
         for name in ("shop.orders_raw", "shop.region_report"):
             reg = dli("workflow", "register", name, "--cron", "0 6 * * *", "--wait", cwd=project)
             assert reg.returncode == 0, reg.stdout + reg.stderr
-        for args in (("shop.orders_raw", "-p", "execution_date=2025-03-01"),
-                     ("shop.region_report", "-p", "execution_date=2025-03-01", "-p", "region=us")):
+        for args in (
+            ("shop.orders_raw", "-p", "execution_date=2025-03-01"),
+            ("shop.region_report", "-p", "execution_date=2025-03-01", "-p", "region=us"),
+        ):
             run = dli("workflow", "run", *args, "--wait", "--timeout", "300", cwd=project)
             assert run.returncode == 0, run.stdout + run.stderr
         with sqlite3.connect(home / "local.sqlite") as db:

@@ -36,7 +36,9 @@ def _seconds(value: Any) -> float | None:
     """A REST ``TimeDelta`` (``{"__type": "TimeDelta", "days", "seconds", "microseconds"}``) in seconds."""
     if value is None:
         return None
-    return dt.timedelta(days=value["days"], seconds=value["seconds"], microseconds=value["microseconds"]).total_seconds()
+    return dt.timedelta(
+        days=value["days"], seconds=value["seconds"], microseconds=value["microseconds"]
+    ).total_seconds()
 
 
 def _tasks(stack: E2EStack, name: str) -> dict[str, dict[str, Any]]:
@@ -72,7 +74,9 @@ def test_a_dialect_mapped_by_the_factory_runs_on_the_mapped_connection(stack: E2
     final = _run(stack, project, "compat.orders_raw")
     assert final["run_status"] == "COMPLETED", final
     assert stack.rows("SELECT order_id, amount FROM compat_orders_raw WHERE dt = ? ORDER BY order_id", DAY) == [
-        (1, 10), (2, 20), (3, 30)
+        (1, 10),
+        (2, 20),
+        (3, 30),
     ]
     assert _rendered_conn_id(stack, final["run_id"], "query") == CONN_ID
 
@@ -108,8 +112,21 @@ def test_a_required_execution_date_backfills_three_dates_in_order_with_rows_for_
     run's ``execution_date``, so the required parameter is never missing, and each date writes its rows."""
     dates = ["2025-01-02", "2025-01-03", "2025-01-04"]
     result = stack.dli(
-        "workflow", "backfill", "compat.orders_raw", "-s", dates[0], "-e", dates[-1], "--wait", "--poll", "1",
-        "--format", "json", project=project, check=False, timeout=600,
+        "workflow",
+        "backfill",
+        "compat.orders_raw",
+        "-s",
+        dates[0],
+        "-e",
+        dates[-1],
+        "--wait",
+        "--poll",
+        "1",
+        "--format",
+        "json",
+        project=project,
+        check=False,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     waited = json.loads(result.stdout)
@@ -121,6 +138,7 @@ def test_a_required_execution_date_backfills_three_dates_in_order_with_rows_for_
     assert all(a["finished_at"] <= b["started_at"] for a, b in pairwise(runs)), runs  # one after another
     rows = stack.rows(
         "SELECT dt, COUNT(*), SUM(amount) FROM compat_orders_raw WHERE dt BETWEEN ? AND ? GROUP BY dt ORDER BY dt",
-        dates[0], dates[-1],
+        dates[0],
+        dates[-1],
     )
     assert rows == [(day, 3, 60) for day in dates]

@@ -40,7 +40,9 @@ def _has_provider() -> bool:
 
 def test_sql_tasks_emit_start_complete_and_fail_with_depends_on_as_inputs_and_the_dataset_as_output(tmp_path: Path):
     if not _has_provider():
-        pytest.fail("apache-airflow-providers-openlineage is not installed in the Airflow venv (scripts/install-airflow.sh)")
+        pytest.fail(
+            "apache-airflow-providers-openlineage is not installed in the Airflow venv (scripts/install-airflow.sh)"
+        )
     store = FilesystemSpecStore(tmp_path / "store")
     spec = make_spec(
         "shop.orders",
@@ -54,18 +56,24 @@ def test_sql_tasks_emit_start_complete_and_fail_with_depends_on_as_inputs_and_th
     shutil.copy(REPO / "src" / "dli" / "entrypoints" / "airflow" / "dli_dags.py", dags / "dli_dags.py")
     events_file = tmp_path / "openlineage.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))}
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events_file), "append": True}),
-        "AIRFLOW__OPENLINEAGE__NAMESPACE": "airflow-e2e",
-        "AIRFLOW_CONN_DLI_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "warehouse.sqlite")}),
-        "DLI_STORE_URL": (tmp_path / "store").as_uri(),
-        "DLI_OPENLINEAGE_NAMESPACE": "sqlite://warehouse",
-        "PYTHONPATH": str(REPO / "src"),
-    })
-    migrated = subprocess.run([str(AIRFLOW), "db", "migrate"], capture_output=True, text=True, env=env, timeout=240, check=False)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(events_file), "append": True}
+            ),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "airflow-e2e",
+            "AIRFLOW_CONN_DLI_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "warehouse.sqlite")}),
+            "DLI_STORE_URL": (tmp_path / "store").as_uri(),
+            "DLI_OPENLINEAGE_NAMESPACE": "sqlite://warehouse",
+            "PYTHONPATH": str(REPO / "src"),
+        }
+    )
+    migrated = subprocess.run(
+        [str(AIRFLOW), "db", "migrate"], capture_output=True, text=True, env=env, timeout=240, check=False
+    )
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     ran = subprocess.run(
         [str(AIRFLOW), "dags", "test", "shop.orders"], capture_output=True, text=True, env=env, timeout=240, check=False

@@ -24,10 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _fresh_clone(target: Path) -> Path:
     """The files a clone of the work tree would hold (tracked and new, not ignored), nothing else."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -57,13 +63,15 @@ def _processes_under(folder: Path) -> list[str]:
     return found
 
 
-def _run_logged(command: list[str], cwd: Path, env: dict[str, str], log: Path, *, timeout: float
-                ) -> subprocess.CompletedProcess[str]:
+def _run_logged(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path, *, timeout: float
+) -> subprocess.CompletedProcess[str]:
     """Run ``command`` with its output (both streams, in order) in ``log``; a command still running
     after ``timeout`` is killed and reported with exit status -9, so the test can say where it stood."""
     with log.open("w") as out:
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -78,10 +86,17 @@ def _diagnosis(clone: Path, output: str) -> str:
     parts = ["--- last output ---", output[-5000:]]
     for log in sorted((clone / ".dli-dev" / "logs").glob("*.log")):
         lines = log.read_text(errors="replace").splitlines()
-        trouble = [line for i, line in enumerate(lines)
-                   if any(re.search(r"ERROR|Traceback|locked|died|Exception", near) for near in lines[max(0, i - 8):i + 1])]
-        parts += [f"--- {log.name}: {len(lines)} lines, last trouble ---", *trouble[-60:],
-                  f"--- {log.name}: last lines ---", *lines[-15:]]
+        trouble = [
+            line
+            for i, line in enumerate(lines)
+            if any(re.search(r"ERROR|Traceback|locked|died|Exception", near) for near in lines[max(0, i - 8) : i + 1])
+        ]
+        parts += [
+            f"--- {log.name}: {len(lines)} lines, last trouble ---",
+            *trouble[-60:],
+            f"--- {log.name}: last lines ---",
+            *lines[-15:],
+        ]
     return "\n".join(parts)
 
 
@@ -111,22 +126,43 @@ def test_demo_then_tour_on_a_fresh_clone_succeed_and_dev_down_leaves_nothing_run
         # What the example's SQL wrote, printed at the end: orders of 2025-01-01..04, revenue per day.
         written = demo.stdout.split("What the SQL wrote", 1)[1]
         orders, revenue = written.split("daily_revenue", 1)
-        assert sorted(set(re.findall(r"'(2025-01-0\d)'", orders))) == ["2025-01-01", "2025-01-02", "2025-01-03",
-                                                                         "2025-01-04"]
+        assert sorted(set(re.findall(r"'(2025-01-0\d)'", orders))) == [
+            "2025-01-01",
+            "2025-01-02",
+            "2025-01-03",
+            "2025-01-04",
+        ]
         assert sorted(set(re.findall(r"'(2025-01-0\d)'", revenue))) == ["2025-01-01", "2025-01-02", "2025-01-03"]
         assert (clone / "examples" / "shop").is_dir() and len(pids) == 2
 
-        tour = _run_logged(["bash", "-euo", "pipefail", "-c", "set -x\n" + _tour((clone / "README.md").read_text())],
-                           clone, env, clone.parent / "tour.log", timeout=900)
+        tour = _run_logged(
+            ["bash", "-euo", "pipefail", "-c", "set -x\n" + _tour((clone / "README.md").read_text())],
+            clone,
+            env,
+            clone.parent / "tour.log",
+            timeout=900,
+        )
         assert tour.returncode == 0, _diagnosis(clone, tour.stdout)
         # The demo's two registrations, active (the demo's last publish pruned the code specs) ...
         assert "Total: 2 workflows (2 active)" in tour.stdout, tour.stdout
         # ... and after the tour's `publish`, `list --source manual` shows both overridden by code.
         assert "Total: 2 workflows (2 overridden)" in tour.stdout, tour.stdout
-        assert len([line for line in tour.stdout.splitlines() if line.startswith("shop.") and " overridden " in line]) == 2
+        assert (
+            len([line for line in tour.stdout.splitlines() if line.startswith("shop.") and " overridden " in line]) == 2
+        )
     finally:
-        down = subprocess.run([str(clone / ".venv" / "bin" / "dli"), "dev", "down"], cwd=clone, env=env,
-                              capture_output=True, text=True, timeout=300) if (clone / ".venv").exists() else None
+        down = (
+            subprocess.run(
+                [str(clone / ".venv" / "bin" / "dli"), "dev", "down"],
+                cwd=clone,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if (clone / ".venv").exists()
+            else None
+        )
     assert down is not None and down.returncode == 0, down and down.stderr
     assert [pid for pid in pids if session_alive(pid)] == []
     assert _processes_under(clone) == []

@@ -105,7 +105,10 @@ query_statement: INSERT INTO e2e_layered (label, run_id) VALUES ('{sql_label}', 
 
 @pytest.fixture(scope="module")
 def project(stack: E2EStack) -> Path:
-    return write_project(stack.root / "project", [ORDERS, FRAGILE, BURN, SEOUL, MINUTELY, RETRYING, _layered("manual", with_schedule=False)])
+    return write_project(
+        stack.root / "project",
+        [ORDERS, FRAGILE, BURN, SEOUL, MINUTELY, RETRYING, _layered("manual", with_schedule=False)],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +144,16 @@ def test_run_with_a_parameter_completes_and_the_rows_carry_it(stack: E2EStack, p
 
 def test_backfill_runs_three_dates_in_order_with_a_row_for_each(stack: E2EStack, project: Path) -> None:
     result = stack.dli_json(
-        "workflow", "backfill", "e2e.orders", "--start", "2025-01-01", "--end", "2025-01-03", "-p", "label=bf", project=project
+        "workflow",
+        "backfill",
+        "e2e.orders",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-01-03",
+        "-p",
+        "label=bf",
+        project=project,
     )
     run_ids = result["run_ids"]
     assert len(run_ids) == 3
@@ -156,7 +168,9 @@ def test_backfill_runs_three_dates_in_order_with_a_row_for_each(stack: E2EStack,
 
 def test_backfill_dates_are_days_in_the_workflows_timezone(stack: E2EStack, project: Path) -> None:
     _register(stack, project, "e2e.seoul", cron="30 7 * * *", timezone="Asia/Seoul")
-    result = stack.dli_json("workflow", "backfill", "e2e.seoul", "--start", "2025-01-01", "--end", "2025-01-02", project=project)
+    result = stack.dli_json(
+        "workflow", "backfill", "e2e.seoul", "--start", "2025-01-01", "--end", "2025-01-02", project=project
+    )
     finals = [stack.wait_run(r) for r in result["run_ids"]]
     assert [f["run_status"] for f in finals] == ["COMPLETED"] * 2
     assert [f["parameters"]["execution_date"] for f in finals] == ["2025-01-01", "2025-01-02"]
@@ -165,7 +179,9 @@ def test_backfill_dates_are_days_in_the_workflows_timezone(stack: E2EStack, proj
 
 def test_failed_sql_is_failed_with_airflows_error_in_status_and_history(stack: E2EStack, project: Path) -> None:
     _register(stack, project, "e2e.fragile")
-    run_id = stack.dli_json("workflow", "run", "e2e.fragile", "-p", "execution_date=2025-03-01", project=project)["run_id"]
+    run_id = stack.dli_json("workflow", "run", "e2e.fragile", "-p", "execution_date=2025-03-01", project=project)[
+        "run_id"
+    ]
     final = stack.wait_run(run_id)
     assert final["run_status"] == "FAILED"
     assert "no such table: e2e_no_such_table" in final["error_message"]
@@ -183,7 +199,16 @@ def test_a_run_waiting_for_its_retry_shows_the_attempt_the_error_and_when_the_ne
     error = "OperationalError: no such table: e2e_no_such_table"
     with ThreadPoolExecutor(max_workers=1) as pool:
         waiter = pool.submit(
-            stack.dli, "workflow", "run", "e2e.retrying", "--wait", "--poll", "2", project=project, check=False, timeout=400
+            stack.dli,
+            "workflow",
+            "run",
+            "e2e.retrying",
+            "--wait",
+            "--poll",
+            "2",
+            project=project,
+            check=False,
+            timeout=400,
         )
 
         def waiting() -> dict | None:
@@ -214,7 +239,9 @@ def test_a_run_waiting_for_its_retry_shows_the_attempt_the_error_and_when_the_ne
 
 
 def test_backfill_stops_after_the_failing_date(stack: E2EStack, project: Path) -> None:
-    result = stack.dli_json("workflow", "backfill", "e2e.fragile", "--start", "2025-03-01", "--end", "2025-03-03", project=project)
+    result = stack.dli_json(
+        "workflow", "backfill", "e2e.fragile", "--start", "2025-03-01", "--end", "2025-03-03", project=project
+    )
     finals = [stack.wait_run(r) for r in result["run_ids"]]
     assert [f["run_status"] for f in finals] == ["FAILED", "KILLED", "KILLED"]
     assert "no such table" in finals[0]["error_message"]
@@ -284,13 +311,16 @@ def test_publish_overrides_a_manual_workflow_and_prune_brings_it_back(stack: E2E
     _register(stack, project, "e2e.layered")
     code_project = write_project(stack.root / "code-project", [_layered("code", with_schedule=True)])
     stack.dli("workflow", "publish", "--path", str(code_project), "--store", stack.store_url)
+
     def layered() -> set[tuple[str, str]]:
         listed = stack.dli_json("workflow", "list", "--dataset", "e2e.layered", project=project)["workflows"]
         return {(w["source_type"], w["status"]) for w in listed}
 
     # The server re-reads the store every --check-interval (1 s here).
     wait_for(lambda: layered() == {("code", "active"), ("manual", "overridden")}, timeout=30, what="manual overridden")
-    wait_for(lambda: "source:code" in {t["name"] for t in stack.dag("e2e.layered")["tags"]}, timeout=60, what="code DAG")
+    wait_for(
+        lambda: "source:code" in {t["name"] for t in stack.dag("e2e.layered")["tags"]}, timeout=60, what="code DAG"
+    )
     run_id = stack.dli_json("workflow", "run", "e2e.layered", project=project)["run_id"]
     assert stack.wait_run(run_id)["run_status"] == "COMPLETED"
     native = run_id.split("@", 1)[1]
@@ -299,7 +329,9 @@ def test_publish_overrides_a_manual_workflow_and_prune_brings_it_back(stack: E2E
     empty = write_project(stack.root / "empty-project", [])
     stack.dli("workflow", "publish", "--path", str(empty), "--store", stack.store_url, "--prune")
     wait_for(lambda: layered() == {("manual", "active")}, timeout=30, what="manual active again")
-    wait_for(lambda: "source:manual" in {t["name"] for t in stack.dag("e2e.layered")["tags"]}, timeout=60, what="manual DAG")
+    wait_for(
+        lambda: "source:manual" in {t["name"] for t in stack.dag("e2e.layered")["tags"]}, timeout=60, what="manual DAG"
+    )
     run_id = stack.dli_json("workflow", "run", "e2e.layered", project=project)["run_id"]
     assert stack.wait_run(run_id)["run_status"] == "COMPLETED"
     assert stack.rows("SELECT label FROM e2e_layered WHERE run_id = ?", run_id.split("@", 1)[1]) == [("manual",)]
@@ -324,9 +356,13 @@ def test_history_lists_scheduled_adhoc_and_backfill_runs_with_their_types(
 
 def test_local_mode_runs_the_use_cases_in_process_against_airflow(stack: E2EStack, project: Path) -> None:
     env = {"DLI_STORE_URL": stack.store_url, "DLI_AIRFLOW_URL": stack.airflow.base_url, **stack.airflow_env()}
-    run_id = stack.dli_json("workflow", "run", "e2e.orders", "-p", "label=local", mode="local", env=env, project=project)["run_id"]
+    run_id = stack.dli_json(
+        "workflow", "run", "e2e.orders", "-p", "label=local", mode="local", env=env, project=project
+    )["run_id"]
     deadline = time.monotonic() + 240
-    while (status := stack.dli_json("workflow", "status", run_id, mode="local", env=env, project=project))["run_status"] not in (
+    while (status := stack.dli_json("workflow", "status", run_id, mode="local", env=env, project=project))[
+        "run_status"
+    ] not in (
         "COMPLETED",
         "FAILED",
         "KILLED",

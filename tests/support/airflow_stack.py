@@ -222,7 +222,9 @@ class AirflowStack:
         """
         while True:
             try:
-                urllib.request.urlopen(f"{self.base_url}/execution/health", timeout=max(1.0, deadline - time.monotonic()))
+                urllib.request.urlopen(
+                    f"{self.base_url}/execution/health", timeout=max(1.0, deadline - time.monotonic())
+                )
                 return
             except urllib.error.HTTPError:
                 return  # any answer means the routes are built

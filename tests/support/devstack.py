@@ -17,7 +17,7 @@ from typing import Any
 #   exit     exits at once, leaving its children running;
 #   monitor  answers its health endpoint only, so Basecamp stays unhealthy;
 #   full     also answers what Basecamp's health check asks (log-in and the DAG list).
-FAKE_AIRFLOW = r'''#!{python}
+FAKE_AIRFLOW = r"""#!{python}
 import http.server
 import json
 import os
@@ -70,7 +70,7 @@ class Api(http.server.BaseHTTPRequestHandler):
 
 
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["AIRFLOW__API__PORT"])), Api).serve_forever()
-'''
+"""
 
 
 def make_fake_airflow_venv(venv: Path) -> Path:

@@ -40,15 +40,26 @@ class OIDCProvider:
     def tokens_for(self, sub: str, *, client_id: str = CLIENT_ID, scope: str = "openid email") -> dict[str, Any]:
         """The token response (``id_token``, ``refresh_token`` ...) of an approved authorization-code flow."""
         redirect = "http://127.0.0.1:9/callback"
-        params = {"client_id": client_id, "redirect_uri": redirect, "response_type": "code", "scope": scope, "state": "s"}
+        params = {
+            "client_id": client_id,
+            "redirect_uri": redirect,
+            "response_type": "code",
+            "scope": scope,
+            "state": "s",
+        }
         with httpx.Client(timeout=10) as client:
             approved = client.post(f"{self.issuer}/oauth2/authorize", params=params, data={"sub": sub})
             assert approved.status_code == 302, approved.text[:500]
             code = urllib.parse.parse_qs(urllib.parse.urlsplit(approved.headers["location"]).query)["code"][0]
             answer = client.post(
                 f"{self.issuer}/oauth2/token",
-                data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
-                      "client_id": client_id, "client_secret": "any"},
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": redirect,
+                    "client_id": client_id,
+                    "client_secret": "any",
+                },
             )
             answer.raise_for_status()
             return answer.json()

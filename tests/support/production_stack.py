@@ -58,13 +58,13 @@ WORKER_HOSTNAMES = ("prod-worker-1", "prod-worker-2")
 # Airflow stamps each task instance with ``[core] hostname_callable()``. Both workers run on this one
 # machine, so the default (the machine's FQDN) could not tell them apart; in production each worker
 # is a pod or host of its own and the default is what you want.
-_HOSTNAME_MODULE = '''\
+_HOSTNAME_MODULE = """\
 import os
 
 
 def hostname() -> str:
     return os.environ["DLI_WORKER_HOSTNAME"]
-'''
+"""
 
 
 class ProductionStackError(RuntimeError):
@@ -98,8 +98,7 @@ def find_redis_server() -> str:
     if found:
         return found
     raise ProductionStackError(
-        "redis-server is not installed: apt-get install -y --no-install-recommends redis-server "
-        "(scripts/test.sh does)"
+        "redis-server is not installed: apt-get install -y --no-install-recommends redis-server (scripts/test.sh does)"
     )
 
 
@@ -298,7 +297,18 @@ class ProductionStack:
         init_log = self.logs / "initdb.log"
         with open(init_log, "wb") as out:
             code = subprocess.run(
-                [*prefix, str(pg_bin / "initdb"), "-D", str(data), "-U", "airflow", "--auth=trust", "-E", "UTF8", "--no-sync"],
+                [
+                    *prefix,
+                    str(pg_bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "airflow",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self._pg_dir,
@@ -310,10 +320,24 @@ class ProductionStack:
         postgres = Component(
             "postgres",
             [
-                *prefix, str(pg_bin / "postgres"), "-D", str(data), "-p", str(self.pg_port),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self._pg_dir}",
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=300",
+                *prefix,
+                str(pg_bin / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.pg_port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self._pg_dir}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
             ],
             log=self.logs / "postgres.log",
             env={**os.environ, "LC_ALL": "C"},
@@ -324,7 +348,17 @@ class ProductionStack:
         while True:
             postgres.check()
             ready = subprocess.run(
-                [str(pg_bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "airflow", "-d", "postgres"],
+                [
+                    str(pg_bin / "pg_isready"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.pg_port),
+                    "-U",
+                    "airflow",
+                    "-d",
+                    "postgres",
+                ],
                 capture_output=True,
             )
             if ready.returncode == 0:
@@ -346,8 +380,19 @@ class ProductionStack:
         redis = Component(
             "redis",
             [
-                redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--daemonize", "no", "--dir", str(redis_dir),
+                redis_server,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(redis_dir),
             ],
             log=self.logs / "redis.log",
             env=os.environ,
@@ -357,7 +402,10 @@ class ProductionStack:
         deadline = time.monotonic() + 30
         while True:
             redis.check()
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as sock:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.redis_port), timeout=1) as sock,
+            ):
                 sock.sendall(b"PING\r\n")
                 if sock.recv(16).startswith(b"+PONG"):
                     return
@@ -447,8 +495,17 @@ class ProductionStack:
                 AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
             )
             argv = [
-                airflow, "celery", "worker", "--celery-hostname", hostname, "--concurrency", "1",
-                "--pid", str(self.home / f"{hostname}.pid"), "--without-mingle", "--without-gossip",
+                airflow,
+                "celery",
+                "worker",
+                "--celery-hostname",
+                hostname,
+                "--concurrency",
+                "1",
+                "--pid",
+                str(self.home / f"{hostname}.pid"),
+                "--without-mingle",
+                "--without-gossip",
             ]
             self.components.append(
                 Component(f"worker {hostname}", argv, log=self.logs / f"{hostname}.log", env=worker_env, cwd=self.home)

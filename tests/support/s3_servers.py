@@ -80,8 +80,11 @@ def client_for(server: S3Server):  # noqa: ANN201 - boto3 client
         aws_access_key_id=server.access_key,
         aws_secret_access_key=server.secret_key,
         region_name=REGION,
-        config=Config(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                      response_checksum_validation="when_required"),
+        config=Config(
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
     )
 
 
@@ -154,14 +157,22 @@ def run_rclone(data_dir: Path, *extra_args: str) -> Iterator[S3Server]:
         with open(log, "wb") as log_file:
             process = subprocess.Popen(
                 [
-                    rclone_binary(), "serve", "s3", str(data_dir),
-                    "--addr", f"127.0.0.1:{port}",
-                    "--auth-key", f"{access_key},{secret_key}",
-                    "--config", str(config),
+                    rclone_binary(),
+                    "serve",
+                    "s3",
+                    str(data_dir),
+                    "--addr",
+                    f"127.0.0.1:{port}",
+                    "--auth-key",
+                    f"{access_key},{secret_key}",
+                    "--config",
+                    str(config),
                     # Every change goes through this server, so its directory cache stays coherent
                     # (a zero --dir-cache-time makes each write take seconds).
-                    "--vfs-cache-mode", "off",
-                    "--log-level", "ERROR",
+                    "--vfs-cache-mode",
+                    "off",
+                    "--log-level",
+                    "ERROR",
                     *extra_args,
                 ],
                 stdout=log_file,
@@ -198,9 +209,8 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-
-
 # -- pytest fixtures (import them into a test module or conftest to use them) -------------------
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[S3Server]:
@@ -222,8 +232,12 @@ def moto_auth_enforced(server: S3Server) -> Iterator[None]:
     import urllib.request
 
     def reset(count: str) -> None:
-        request = urllib.request.Request(f"{server.endpoint_url}/moto-api/reset-auth", data=count.encode(), headers={"Content-Type": "text/plain"},
-                                         method="POST")
+        request = urllib.request.Request(
+            f"{server.endpoint_url}/moto-api/reset-auth",
+            data=count.encode(),
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 

@@ -164,8 +164,12 @@ def workflow_machine(store_factory: Callable[[], SpecStore]) -> type[RuleBasedSt
         @invariant()
         def stored_specs_match_the_model(self) -> None:
             # A manual spec is never lost unless unregistered; code specs never change through the API.
-            assert {n: v.document.schedule.cron for n in NAMES if (v := self.store.read(SourceType.MANUAL, n))} == self.manual
-            assert {n: v.document.schedule.cron for n in NAMES if (v := self.store.read(SourceType.CODE, n))} == self.code
+            assert {
+                n: v.document.schedule.cron for n in NAMES if (v := self.store.read(SourceType.MANUAL, n))
+            } == self.manual
+            assert {
+                n: v.document.schedule.cron for n in NAMES if (v := self.store.read(SourceType.CODE, n))
+            } == self.code
 
         @invariant()
         def listing_matches_the_model(self) -> None:

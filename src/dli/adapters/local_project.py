@@ -85,9 +85,7 @@ class FilesystemProject:
                             unnamed.append(path)
                         else:
                             named.setdefault(name, []).append(path)
-            self._index = _Scan(
-                config=config, named={k: tuple(v) for k, v in named.items()}, unnamed=tuple(unnamed)
-            )
+            self._index = _Scan(config=config, named={k: tuple(v) for k, v in named.items()}, unnamed=tuple(unnamed))
         return self._index
 
     def find(self, name: str) -> DatasetSpec | None:
@@ -193,16 +191,14 @@ class FilesystemProject:
             ) from None
         if len(raw) > MAX_QUERY_FILE_BYTES:
             raise SpecInvalidError(
-                f"{spec_path}: query_file {query_file!r} ({target}) is larger than "
-                f"{MAX_QUERY_FILE_BYTES // 1024} KiB",
+                f"{spec_path}: query_file {query_file!r} ({target}) is larger than {MAX_QUERY_FILE_BYTES // 1024} KiB",
                 hints=("Keep one statement per dataset; load data with a pre_statement, not inline SQL.",),
             )
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SpecInvalidError(
-                f"{spec_path}: query_file {query_file!r} ({target}) is not UTF-8 text "
-                f"(byte {exc.start}: {exc.reason})",
+                f"{spec_path}: query_file {query_file!r} ({target}) is not UTF-8 text (byte {exc.start}: {exc.reason})",
                 hints=("Save the SQL file as UTF-8.",),
             ) from None
 

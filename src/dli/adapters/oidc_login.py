@@ -165,7 +165,13 @@ class OIDCLogin:
             self._endpoints = data
         return self._endpoints
 
-    def login(self, *, show_url: Callable[[str], None], open_browser: Callable[[str], bool] | None, timeout_seconds: float = 300.0) -> StoredLogin:
+    def login(
+        self,
+        *,
+        show_url: Callable[[str], None],
+        open_browser: Callable[[str], bool] | None,
+        timeout_seconds: float = 300.0,
+    ) -> StoredLogin:
         """Run the authorization-code flow with PKCE through a loopback redirect; the tokens it got."""
         endpoints = self._discover()
         verifier = secrets.token_urlsafe(64)
@@ -177,11 +183,17 @@ class OIDCLogin:
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         try:
-            query = urllib.parse.urlencode({
-                "response_type": "code", "client_id": self.client_id, "redirect_uri": redirect_uri,
-                "scope": "openid email profile offline_access", "state": state,
-                "code_challenge": challenge, "code_challenge_method": "S256",
-            })
+            query = urllib.parse.urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": self.client_id,
+                    "redirect_uri": redirect_uri,
+                    "scope": "openid email profile offline_access",
+                    "state": state,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                }
+            )
             url = f"{endpoints['authorization_endpoint']}?{query}"
             show_url(url)
             if open_browser is not None:
@@ -199,8 +211,13 @@ class OIDCLogin:
         if "code" not in result:
             raise AuthenticationError(f"The issuer refused the sign-in: {result.get('error', 'no code')[:100]}")
         return self._token(
-            {"grant_type": "authorization_code", "code": result["code"], "redirect_uri": redirect_uri,
-             "client_id": self.client_id, "code_verifier": verifier}
+            {
+                "grant_type": "authorization_code",
+                "code": result["code"],
+                "redirect_uri": redirect_uri,
+                "client_id": self.client_id,
+                "code_verifier": verifier,
+            }
         )
 
     def refresh(self, login: StoredLogin) -> StoredLogin:
@@ -224,7 +241,8 @@ class OIDCLogin:
             raise AuthenticationError(f"Cannot reach the issuer's token endpoint ({type(exc).__name__})") from None
         if response.status_code != 200:
             raise AuthenticationError(
-                f"The issuer refused the sign-in (HTTP {response.status_code})", hints=("Sign in again: dli auth login",)
+                f"The issuer refused the sign-in (HTTP {response.status_code})",
+                hints=("Sign in again: dli auth login",),
             )
         data = response.json()
         id_token = data.get("id_token")
@@ -239,7 +257,9 @@ class OIDCLogin:
                     hints=("Sign in again: dli auth login",),
                 )
             else:
-                raise AuthenticationError("The issuer gave no ID token", hints=("Is 'openid' among the client's scopes?",))
+                raise AuthenticationError(
+                    "The issuer gave no ID token", hints=("Is 'openid' among the client's scopes?",)
+                )
         claims = _claims(id_token)
         expires = claims.get("exp")
         groups = claims.get("groups", ())
@@ -248,7 +268,9 @@ class OIDCLogin:
             client_id=self.client_id,
             id_token=id_token,
             refresh_token=data.get("refresh_token"),
-            expires_at=float(expires) if isinstance(expires, (int, float)) else self._now() + float(data.get("expires_in", 300)),
+            expires_at=float(expires)
+            if isinstance(expires, (int, float))
+            else self._now() + float(data.get("expires_in", 300)),
             user=claims.get("email") or claims.get("sub"),
             groups=tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else (),
             client_secret=self.client_secret,

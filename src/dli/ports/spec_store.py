@@ -14,7 +14,15 @@ from dli.domain.model.spec import DatasetSpec, SpecDocument
 if TYPE_CHECKING:
     from dli.domain.model.catalog import Catalog
 
-__all__ = ["NOT_STARTED", "BulkSpecStore", "NotStarted", "PublishedSpecIndex", "SpecCatalog", "SpecStore", "VersionedDocument"]
+__all__ = [
+    "NOT_STARTED",
+    "BulkSpecStore",
+    "NotStarted",
+    "PublishedSpecIndex",
+    "SpecCatalog",
+    "SpecStore",
+    "VersionedDocument",
+]
 
 _T = TypeVar("_T")
 
@@ -118,7 +126,9 @@ class BulkSpecStore(Protocol):
     Each call keeps the store's own guarantees (atomic, conditional, retried where that is safe).
     """
 
-    def read_many(self, source: SourceType, names: Iterable[str]) -> Mapping[str, VersionedDocument | None | SpecInvalidError]:
+    def read_many(
+        self, source: SourceType, names: Iterable[str]
+    ) -> Mapping[str, VersionedDocument | None | SpecInvalidError]:
         """``read`` of each name: the document, ``None`` (not there) or the error that makes it unreadable.
 
         Raises:

@@ -148,7 +148,10 @@ class OrchestratorContract:
         assert done[0].finished_at <= done[1].started_at
         assert [f.logical_date.date() for f in done] == [dt.date(2025, 5, 1), dt.date(2025, 5, 2)]
         failing = orch.backfill_chain(
-            [ChainStep(name=orch_env.failing, date=dt.date(2025, 6, 1)), ChainStep(name=orch_env.ok, date=dt.date(2025, 6, 1))],
+            [
+                ChainStep(name=orch_env.failing, date=dt.date(2025, 6, 1)),
+                ChainStep(name=orch_env.ok, date=dt.date(2025, 6, 1)),
+            ],
             triggered_by=None,
         )
         for run_id in failing.run_ids:

@@ -14,8 +14,15 @@ __all__ = ["UTC", "make_document", "make_spec", "params_spec"]
 UTC = dt.UTC
 
 
-def make_spec(name: str = "shop.sales.daily", *, cron: str | None = "0 9 * * *", timezone: str = "UTC",
-              enabled: bool = True, after: str | None = None, **fields: Any) -> DatasetSpec:
+def make_spec(
+    name: str = "shop.sales.daily",
+    *,
+    cron: str | None = "0 9 * * *",
+    timezone: str = "UTC",
+    enabled: bool = True,
+    after: str | None = None,
+    **fields: Any,
+) -> DatasetSpec:
     """A valid spec; pass ``cron=None`` (and no ``after``) for one without a schedule."""
     fields.setdefault("query_statement", "SELECT 1")
     fields.setdefault("owner", "owner@example.com")
@@ -23,8 +30,13 @@ def make_spec(name: str = "shop.sales.daily", *, cron: str | None = "0 9 * * *",
     return DatasetSpec(name=name, schedule=schedule, **fields)
 
 
-def make_document(name: str = "shop.sales.daily", *, source: SourceType = SourceType.MANUAL,
-                  registered_by: str | None = "alice", **spec_fields: Any) -> SpecDocument:
+def make_document(
+    name: str = "shop.sales.daily",
+    *,
+    source: SourceType = SourceType.MANUAL,
+    registered_by: str | None = "alice",
+    **spec_fields: Any,
+) -> SpecDocument:
     """A stored document."""
     return SpecDocument(
         spec=make_spec(name, **spec_fields),

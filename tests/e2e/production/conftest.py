@@ -59,7 +59,17 @@ class Production:
         assert self.stack.s3 is not None
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "AIRFLOW", "AWS_"))}
         env.update({"NO_COLOR": "1", **self.stack.s3.env()})
-        argv = [sys.executable, "-m", "dli", "workflow", "publish", "--path", str(project), "--store", self.stack.store_url]
+        argv = [
+            sys.executable,
+            "-m",
+            "dli",
+            "workflow",
+            "publish",
+            "--path",
+            str(project),
+            "--store",
+            self.stack.store_url,
+        ]
         result = subprocess.run([*argv, *extra], capture_output=True, text=True, env=env, timeout=120, cwd=project)
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -132,4 +142,3 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         yield Production(stack)
     finally:
         stack.stop()
-

@@ -106,7 +106,9 @@ def test_a_registration_through_one_replica_is_live_in_airflow_and_listed_by_the
     assert dag is not None and dag["is_paused"] is False
     assert {t["name"] for t in dag["tags"]} >= {"dli", "source:manual"}
     # Replica 2 learns of replica 1's write from the store, on its next check (every 1 s here).
-    wait_for(lambda: production.listed("prod.orders", replica=1) == {("manual", "active")}, timeout=10, what="listed on 2")
+    wait_for(
+        lambda: production.listed("prod.orders", replica=1) == {("manual", "active")}, timeout=10, what="listed on 2"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -174,19 +176,31 @@ def test_publish_overrides_manual_on_both_replicas_and_prune_falls_back(producti
     production.publish(code)
     both = (0, 1)
     overridden = {("code", "active"), ("manual", "overridden")}
-    wait_for(lambda: all(production.listed("prod.layered", replica=r) == overridden for r in both), timeout=15,
-             what="manual overridden on both replicas")
-    wait_for(lambda: "source:code" in {t["name"] for t in production.dag("prod.layered")["tags"]}, timeout=60,
-             what="the code DAG in Airflow")
+    wait_for(
+        lambda: all(production.listed("prod.layered", replica=r) == overridden for r in both),
+        timeout=15,
+        what="manual overridden on both replicas",
+    )
+    wait_for(
+        lambda: "source:code" in {t["name"] for t in production.dag("prod.layered")["tags"]},
+        timeout=60,
+        what="the code DAG in Airflow",
+    )
     run_id = production.dli_json("workflow", "run", "prod.layered", replica=1)["run_id"]
     assert production.wait_run(run_id)["run_status"] == "COMPLETED"
     assert production.rows("SELECT label FROM prod_layered WHERE run_id = ?", run_id.split("@", 1)[1]) == [("code",)]
 
     production.publish(write_project(production.root / "empty-project", []), "--prune")
-    wait_for(lambda: all(production.listed("prod.layered", replica=r) == {("manual", "active")} for r in both),
-             timeout=15, what="manual active again on both replicas")
-    wait_for(lambda: "source:manual" in {t["name"] for t in production.dag("prod.layered")["tags"]}, timeout=60,
-             what="the manual DAG back in Airflow")
+    wait_for(
+        lambda: all(production.listed("prod.layered", replica=r) == {("manual", "active")} for r in both),
+        timeout=15,
+        what="manual active again on both replicas",
+    )
+    wait_for(
+        lambda: "source:manual" in {t["name"] for t in production.dag("prod.layered")["tags"]},
+        timeout=60,
+        what="the manual DAG back in Airflow",
+    )
     run_id = production.dli_json("workflow", "run", "prod.layered", replica=0)["run_id"]
     assert production.wait_run(run_id)["run_status"] == "COMPLETED"
     assert production.rows("SELECT label FROM prod_layered WHERE run_id = ?", run_id.split("@", 1)[1]) == [("manual",)]

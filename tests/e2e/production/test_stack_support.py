@@ -18,8 +18,11 @@ def test_postgresql_and_redis_are_installed_for_the_production_suite() -> None:
 
 def test_a_component_that_dies_is_reported_with_the_tail_of_its_log(tmp_path: Path) -> None:
     component = Component(
-        "doomed", ["sh", "-c", "echo 'FATAL: no such database'; exit 3"], log=tmp_path / "doomed.log",
-        env=os.environ, cwd=tmp_path,
+        "doomed",
+        ["sh", "-c", "echo 'FATAL: no such database'; exit 3"],
+        log=tmp_path / "doomed.log",
+        env=os.environ,
+        cwd=tmp_path,
     )
     component.proc.wait(timeout=10)
     with pytest.raises(ProductionStackError, match=r"(?s)doomed exited \(code 3\).*FATAL: no such database"):

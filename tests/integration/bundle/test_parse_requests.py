@@ -46,17 +46,26 @@ _CHECK = textwrap.dedent(
 
 def test_a_reparse_request_is_recorded_once_and_claimed_by_the_dag_processor(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))}
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(tmp_path / "bundles"),
-        "DLI_STORE_URL": "memory://parse-requests",
-        "PYTHONPATH": str(REPO / "src"),  # the dli under test
-    })
-    migrate = subprocess.run([str(VENV / "bin" / "airflow"), "db", "migrate"], capture_output=True, text=True,
-                             env=env, timeout=300, check=False)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(tmp_path / "bundles"),
+            "DLI_STORE_URL": "memory://parse-requests",
+            "PYTHONPATH": str(REPO / "src"),  # the dli under test
+        }
+    )
+    migrate = subprocess.run(
+        [str(VENV / "bin" / "airflow"), "db", "migrate"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
-    done = subprocess.run([str(PYTHON), "-c", _CHECK], capture_output=True, text=True, env=env, timeout=300,
-                          check=False)
+    done = subprocess.run(
+        [str(PYTHON), "-c", _CHECK], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["rows"] == [["dli", "dli_shard_001_of_004.py"], ["dli", "dli_shard_002_of_004.py"]]

@@ -38,7 +38,8 @@ def basecamp(provider: OIDCProvider, tmp_path_factory: pytest.TempPathFactory) -
     root = tmp_path_factory.mktemp("login")
     FilesystemSpecStore(root / "store").create(SourceType.MANUAL, make_document("de.sales.daily", team="@de"))
     server = start_basecamp(
-        root / "server", store_url=(root / "store").as_uri(),
+        root / "server",
+        store_url=(root / "store").as_uri(),
         extra_args=["--oidc-issuer", provider.issuer, "--oidc-audience", CLIENT_ID],
     )
     yield server
@@ -49,22 +50,33 @@ def _env(tmp_path: Path, provider: OIDCProvider, basecamp: BasecampProcess, **ex
     env = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
     env.update(
         PYTHONPATH=os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
-        DLI_CONFIG=os.devnull, DLI_CREDENTIALS=str(tmp_path / "creds" / "credentials.json"),
-        DLI_OIDC_ISSUER=provider.issuer, DLI_OIDC_CLIENT_ID=CLIENT_ID, DLI_SERVER_URL=basecamp.url,
+        DLI_CONFIG=os.devnull,
+        DLI_CREDENTIALS=str(tmp_path / "creds" / "credentials.json"),
+        DLI_OIDC_ISSUER=provider.issuer,
+        DLI_OIDC_CLIENT_ID=CLIENT_ID,
+        DLI_SERVER_URL=basecamp.url,
         DLI_OIDC_CLIENT_SECRET="native-app",  # the mock authenticates every client at its token endpoint
-        PYTHONWARNINGS="ignore", **extra,
+        PYTHONWARNINGS="ignore",
+        **extra,
     )
     return env
 
 
 def _dli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dli", *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "dli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def _login(env: dict[str, str], user: str) -> tuple[int, str]:
     """``dli auth login --no-browser``; the printed URL is opened and approved as ``user`` (the browser's part)."""
-    process = subprocess.Popen([sys.executable, "-m", "dli", "auth", "login", "--no-browser"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dli", "auth", "login", "--no-browser"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: list[str] = []
     driven = threading.Event()
 
@@ -91,7 +103,11 @@ def test_login_with_pkce_keeps_the_tokens_privately_and_later_commands_use_them(
     env = _env(tmp_path, provider, basecamp)
     code, err = _login(env, "dee@example.com")
     assert code == 0, err
-    assert "code_challenge_method=S256" in err and "code_challenge=" in err and "redirect_uri=http%3A%2F%2F127.0.0.1" in err
+    assert (
+        "code_challenge_method=S256" in err
+        and "code_challenge=" in err
+        and "redirect_uri=http%3A%2F%2F127.0.0.1" in err
+    )
     path = tmp_path / "creds" / "credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     kept = json.loads(path.read_text())

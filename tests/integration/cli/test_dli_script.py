@@ -49,8 +49,17 @@ def test_list_in_mock_mode_prints_the_table_and_totals(env, tmp_path):
 
 
 def test_json_output_is_valid_json(env, tmp_path):
-    result = dli("workflow", "history", "-d", "iceberg.analytics.daily_clicks", "--show-dataset-info",
-                 "--format", "json", env=env, cwd=tmp_path)
+    result = dli(
+        "workflow",
+        "history",
+        "-d",
+        "iceberg.analytics.daily_clicks",
+        "--show-dataset-info",
+        "--format",
+        "json",
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0
     data = json.loads(result.stdout)
     assert data["dataset_info"]["name"] == "iceberg.analytics.daily_clicks"
@@ -80,16 +89,21 @@ def test_unreachable_server_is_dli_501_exit_1(env, tmp_path):
 @pytest.mark.slow
 def test_run_wait_completes_in_real_time(env, tmp_path):
     # MOCK runs take about 4 s of real time (1 s queued, 3 s running).
-    result = dli("workflow", "run", "iceberg.analytics.daily_clicks", "--wait", "--poll", "0.2",
-                 env=env, cwd=tmp_path)
+    result = dli("workflow", "run", "iceberg.analytics.daily_clicks", "--wait", "--poll", "0.2", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Outcome: completed" in result.stdout
     assert result.stderr == ""  # no spinner when stderr is not a terminal
 
 
 def test_python_dash_m_dli_works(env, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "dli", "workflow", "list", "-f", "json"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "dli", "workflow", "list", "-f", "json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0
     assert json.loads(result.stdout)["total_count"] == 4
 
@@ -106,11 +120,17 @@ sys.exit(code)
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["workflow", "--help"], ["workflow", "list", "--mode", "mock"], ["workflow", "history", "--mode", "mock"]],
+    [
+        ["--help"],
+        ["workflow", "--help"],
+        ["workflow", "list", "--mode", "mock"],
+        ["workflow", "history", "--mode", "mock"],
+    ],
 )
 def test_fast_paths_import_no_heavy_library(env, tmp_path, args):
-    result = subprocess.run([sys.executable, "-c", _HARNESS, *args], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", _HARNESS, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert "HEAVY=\n" in result.stderr
 
@@ -122,6 +142,7 @@ def test_help_does_not_import_the_command_modules(env, tmp_path):
         "with contextlib.redirect_stdout(io.StringIO()): invoke(['workflow', '--help'])\n"
         "print(sorted(m for m in sys.modules if m.endswith(('_cmd', '_cmds'))))\n"
     )
-    result = subprocess.run([sys.executable, "-c", harness], env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", harness], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "[]"

@@ -49,7 +49,16 @@ def test_register_and_unregister_with_airflow_down_succeed_with_a_warning(local)
 
     # --force and --format json: the warning is part of the result.
     forced = run_dli(
-        "workflow", "register", "shop.orders", "--cron", "0 7 * * *", "--force", "--format", "json", env=env, cwd=project
+        "workflow",
+        "register",
+        "shop.orders",
+        "--cron",
+        "0 7 * * *",
+        "--force",
+        "--format",
+        "json",
+        env=env,
+        cwd=project,
     )
     assert forced.returncode == 0, forced.stderr
     result = json.loads(forced.stdout)

@@ -45,8 +45,9 @@ class Dataset:
 
 
 def _is_spec_file(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml") and (path.name.startswith("dataset.") and path.stem != "dataset"
-                                                  or path.name in ("dataset.yaml", "dataset.yml"))
+    return path.suffix in (".yaml", ".yml") and (
+        path.name.startswith("dataset.") and path.stem != "dataset" or path.name in ("dataset.yaml", "dataset.yml")
+    )
 
 
 def datasets_of(project: Path) -> list[Dataset]:
@@ -142,7 +143,9 @@ def test_every_dataset_of_a_corpus_project_registers_runs_backfills_publishes_an
         assert {k: str(v).lower() for k, v in run["parameters"].items()} == dataset.required
 
     for name in names:
-        followed = stack.json("workflow", "backfill", name, "-s", BACKFILL[0], "-e", BACKFILL[1], "--wait", "--poll", "0.2")
+        followed = stack.json(
+            "workflow", "backfill", name, "-s", BACKFILL[0], "-e", BACKFILL[1], "--wait", "--poll", "0.2"
+        )
         assert followed["outcome"] == "completed", followed
         assert list(followed["result"]["dates"]) == BACKFILL_DATES
         runs = followed["runs"]
@@ -162,7 +165,8 @@ def test_every_dataset_of_a_corpus_project_registers_runs_backfills_publishes_an
     assert stack.listed("code") == scheduled
     listing = stack.json("workflow", "list")
     assert {(w["dataset_name"], w["source_type"]) for w in listing["workflows"]} == {
-        *((n, "manual") for n in names), *((n, "code") for n in scheduled)
+        *((n, "manual") for n in names),
+        *((n, "code") for n in scheduled),
     }
 
     # The dry run of an update (a registration exists now) passes too.

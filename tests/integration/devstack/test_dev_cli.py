@@ -46,8 +46,17 @@ def test_up_refuses_a_port_in_use_and_starts_nothing(tmp_path, fake_venv):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = dli("dev", "up", "--home", str(tmp_path / "home"), "--airflow-venv", str(fake_venv),
-                     "--airflow-port", str(port), env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+        result = dli(
+            "dev",
+            "up",
+            "--home",
+            str(tmp_path / "home"),
+            "--airflow-venv",
+            str(fake_venv),
+            "--airflow-port",
+            str(port),
+            env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")},
+        )
     assert result.returncode != 0
     assert "DLI-001" in result.stderr and str(port) in result.stderr
     assert "Traceback" not in result.stderr
@@ -70,10 +79,14 @@ def test_status_reports_a_half_started_stack_as_stopped(tmp_path):
     home.mkdir()
     dead = subprocess.Popen(["true"], start_new_session=True)
     dead.wait()
-    (home / "state.json").write_text(json.dumps({
-        "airflow": {"pid": dead.pid, "url": "http://127.0.0.1:9", "log": "a.log"},
-        "basecamp": {"pid": dead.pid, "url": "http://127.0.0.1:9", "log": "b.log"},
-    }))
+    (home / "state.json").write_text(
+        json.dumps(
+            {
+                "airflow": {"pid": dead.pid, "url": "http://127.0.0.1:9", "log": "a.log"},
+                "basecamp": {"pid": dead.pid, "url": "http://127.0.0.1:9", "log": "b.log"},
+            }
+        )
+    )
     result = dli("dev", "status", "--home", str(home))
     assert result.returncode == 1
     assert result.stdout.count("stopped") == 2
@@ -101,9 +114,26 @@ def test_down_stops_only_what_up_recorded(tmp_path):
 
 def dev_up(home: Path, venv: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [DLI, "dev", "up", "--home", str(home), "--airflow-venv", str(venv), "--user", "dev-test",
-         "--airflow-port", str(free_port()), "--server-port", str(free_port()), *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            DLI,
+            "dev",
+            "up",
+            "--home",
+            str(home),
+            "--airflow-venv",
+            str(venv),
+            "--user",
+            "dev-test",
+            "--airflow-port",
+            str(free_port()),
+            "--server-port",
+            str(free_port()),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

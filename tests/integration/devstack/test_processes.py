@@ -39,8 +39,11 @@ def test_a_session_lists_its_live_processes_and_no_zombie_or_stranger(tmp_path):
     leader = spawn_detached([sys.executable, "-c", LEADER], env=dict(os.environ), log=tmp_path / "a.log", cwd=tmp_path)
     stranger = spawn_detached(["sleep", "300"], env=dict(os.environ), log=tmp_path / "b.log", cwd=tmp_path)
     try:
-        wait_for(lambda: len(members(leader)) == 3 and not all(map(running, members(leader))), timeout=20,
-                 what="a live child and a zombie")
+        wait_for(
+            lambda: len(members(leader)) == 3 and not all(map(running, members(leader))),
+            timeout=20,
+            what="a live child and a zombie",
+        )
         live = [pid for pid in members(leader) if running(pid)]
         assert sorted(session_pids(leader)) == sorted(live) and leader in live and len(live) == 2
         assert stranger not in session_pids(leader)
@@ -53,8 +56,9 @@ def test_a_session_lists_its_live_processes_and_no_zombie_or_stranger(tmp_path):
 
 
 def test_a_leader_that_exits_is_gone_while_its_children_keep_the_session_alive(tmp_path):
-    leader = spawn_detached(["sh", "-c", "sleep 300 & exit 0"], env=dict(os.environ), log=tmp_path / "a.log",
-                            cwd=tmp_path)
+    leader = spawn_detached(
+        ["sh", "-c", "sleep 300 & exit 0"], env=dict(os.environ), log=tmp_path / "a.log", cwd=tmp_path
+    )
     try:
         wait_for(lambda: not leader_alive(leader), timeout=20, what="the leader to exit")
         assert session_alive(leader)

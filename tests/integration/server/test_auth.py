@@ -41,7 +41,9 @@ IDS = [f"{m} {p}" for m, p, _ in ENDPOINTS]
     [None, "Bearer", "Bearer wrong", "Basic dXNlcjpwYXNz", "Bearer bc_0000000000000000_" + "x" * 43],
     ids=["missing", "empty", "wrong", "basic", "unknown-id"],
 )
-def test_every_api_endpoint_refuses_a_missing_or_bad_token_with_401_dli_502(live: LiveServer, method, path, body, authorization):
+def test_every_api_endpoint_refuses_a_missing_or_bad_token_with_401_dli_502(
+    live: LiveServer, method, path, body, authorization
+):
     import httpx
 
     headers = {"Authorization": authorization} if authorization else {}
@@ -159,9 +161,23 @@ def test_basecamp_token_add_prints_the_token_once_and_stores_its_hash(tmp_path):
 def test_basecamp_token_add_keeps_the_groups_given(tmp_path):
     path = tmp_path / "tokens.json"
     result = subprocess.run(
-        [sys.executable, "-m", "dli.entrypoints.server", "token", "add", "erin", "--group", "de", "--group", "de-oncall",
-         "--tokens-file", str(path)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "dli.entrypoints.server",
+            "token",
+            "add",
+            "erin",
+            "--group",
+            "de",
+            "--group",
+            "de-oncall",
+            "--tokens-file",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     identity = TokenFile(path).identity(result.stdout.strip())
     assert identity is not None and identity.name == "erin" and identity.groups == {"de", "de-oncall"}

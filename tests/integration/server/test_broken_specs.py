@@ -114,7 +114,11 @@ def test_no_route_answers_500_for_a_broken_spec(world: World, key: str):
         ("GET", f"/api/v1/workflows/{seg}", {}),
         ("GET", f"/api/v1/workflows/{seg}/live", {}),
         ("POST", f"/api/v1/workflows/{seg}/run", {"json": {"dry_run": True}}),
-        ("POST", f"/api/v1/workflows/{seg}/backfill", {"json": {"start_date": "2025-01-01", "end_date": "2025-01-02", "dry_run": True}}),
+        (
+            "POST",
+            f"/api/v1/workflows/{seg}/backfill",
+            {"json": {"start_date": "2025-01-01", "end_date": "2025-01-02", "dry_run": True}},
+        ),
         ("POST", f"/api/v1/workflows/{seg}/pause", {}),
         ("POST", f"/api/v1/workflows/{seg}/unpause", {}),
         ("GET", "/api/v1/history", {"params": {"dataset_name": name}}),
@@ -133,12 +137,18 @@ def test_no_route_answers_500_for_a_broken_spec(world: World, key: str):
 def test_a_document_broken_behind_the_servers_back_is_named_within_a_check_and_healed_by_a_fix(world: World):
     key = "manual/shop.healthy.h11"
     world.write(key, "name: shop.healthy.h11\nschedule: 7\n")
-    deadline_ok = _wait(lambda: "manual/shop.healthy.h11.yaml" in _broken_of(world.call("GET", "/api/v1/workflows").json()))
+    deadline_ok = _wait(
+        lambda: "manual/shop.healthy.h11.yaml" in _broken_of(world.call("GET", "/api/v1/workflows").json())
+    )
     assert deadline_ok
-    names = [w["dataset_name"] for w in world.call("GET", "/api/v1/workflows", params={"limit": 1000}).json()["workflows"]]
+    names = [
+        w["dataset_name"] for w in world.call("GET", "/api/v1/workflows", params={"limit": 1000}).json()["workflows"]
+    ]
     assert "shop.healthy.h11" not in names and "shop.healthy.h10" in names
     world.write(key, GOOD)
-    assert _wait(lambda: "manual/shop.healthy.h11.yaml" not in _broken_of(world.call("GET", "/api/v1/workflows").json()))
+    assert _wait(
+        lambda: "manual/shop.healthy.h11.yaml" not in _broken_of(world.call("GET", "/api/v1/workflows").json())
+    )
     assert world.call("GET", "/api/v1/workflows/shop.healthy.h11").status_code == 200
 
 

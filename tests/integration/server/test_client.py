@@ -87,7 +87,9 @@ def test_basecamps_own_503_is_final_and_not_asked_again():
     # Basecamp's 503 names a dependency that is down or hung; its adapters already retried what was
     # safe. Asking again would triple what a hung dependency costs (each answer takes its timeout).
     def handler(request, n):
-        return httpx.Response(503, json={"error": {"code": "DLI-503", "message": "Airflow at http://af did not answer in 10 s"}})
+        return httpx.Response(
+            503, json={"error": {"code": "DLI-503", "message": "Airflow at http://af did not answer in 10 s"}}
+        )
 
     transport, calls = _mock(handler)
     client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None)
@@ -136,12 +138,22 @@ def test_error_bodies_become_the_same_exceptions_and_odd_bodies_a_server_error()
     def handler(request, n):
         if n == 1:
             return httpx.Response(
-                409, json={"error": {"code": "DLI-806", "message": "overridden", "details": {"dataset_name": "a"}, "hints": ["h"]}}
+                409,
+                json={
+                    "error": {
+                        "code": "DLI-806",
+                        "message": "overridden",
+                        "details": {"dataset_name": "a"},
+                        "hints": ["h"],
+                    }
+                },
             )
         return httpx.Response(502, text="<html>bad gateway</html>")
 
     transport, _ = _mock(handler)
-    client = BasecampClient(base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None, retries=0)
+    client = BasecampClient(
+        base_url="http://basecamp", token="t", transport=transport, sleep=lambda _s: None, retries=0
+    )
     with pytest.raises(WorkflowOverriddenError) as exc:
         client.handle(UnpauseWorkflow(dataset_name="a.b"))
     assert (exc.value.message, exc.value.details, exc.value.hints) == ("overridden", {"dataset_name": "a"}, ("h",))

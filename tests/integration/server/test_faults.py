@@ -104,7 +104,10 @@ def airflow_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Set
     store_dir.mkdir()
     airflow = f"http://127.0.0.1:{free_port()}"
     for server in running_basecamp(
-        root / "server", store_url=store_dir.as_uri(), orchestrator_url=airflow, env=AIRFLOW_LOGIN,
+        root / "server",
+        store_url=store_dir.as_uri(),
+        orchestrator_url=airflow,
+        env=AIRFLOW_LOGIN,
         ready_path="/openapi.json",
     ):
         env, project = _client(root, server)
@@ -125,7 +128,9 @@ def test_register_and_unregister_with_airflow_down_succeed_with_a_warning(airflo
     assert store.read(SourceType.MANUAL, "shop.orders").document.schedule.enabled is False
 
     # --format json: the warning is part of the result.
-    result = json.loads(setup.dli("workflow", "register", "shop.extra", "--cron", "0 6 * * *", "--format", "json").stdout)
+    result = json.loads(
+        setup.dli("workflow", "register", "shop.extra", "--cron", "0 6 * * *", "--format", "json").stdout
+    )
     assert result["warning"].startswith("Workflow 'shop.extra' is stored, but Airflow could not be told")
 
     removed = setup.dli("workflow", "unregister", "shop.orders")
@@ -145,7 +150,10 @@ def airflow_hung(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Set
     store_dir.mkdir()
     with hanging_server() as airflow:
         for server in running_basecamp(
-            root / "server", store_url=store_dir.as_uri(), orchestrator_url=airflow.url, env=AIRFLOW_LOGIN,
+            root / "server",
+            store_url=store_dir.as_uri(),
+            orchestrator_url=airflow.url,
+            env=AIRFLOW_LOGIN,
             ready_path="/openapi.json",
         ):
             env, project = _client(root, server)
@@ -155,12 +163,14 @@ def airflow_hung(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Set
 @pytest.fixture(scope="module")
 def airflow_hung_answers(airflow_hung) -> dict[str, Any]:
     setup, _ = airflow_hung
-    return _side_by_side({
-        "health": setup.health,
-        "register": lambda: setup.dli("workflow", "register", "shop.orders", "--cron", "0 6 * * *"),
-        "status": lambda: setup.dli("workflow", "status", "shop.orders@manual__2025-01-01T00:00:00+00:00"),
-        "history": lambda: setup.dli("workflow", "history"),
-    })
+    return _side_by_side(
+        {
+            "health": setup.health,
+            "register": lambda: setup.dli("workflow", "register", "shop.orders", "--cron", "0 6 * * *"),
+            "status": lambda: setup.dli("workflow", "status", "shop.orders@manual__2025-01-01T00:00:00+00:00"),
+            "history": lambda: setup.dli("workflow", "history"),
+        }
+    )
 
 
 @pytest.mark.timeout(120)
@@ -234,11 +244,13 @@ def s3_hung(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 @pytest.mark.timeout(120)
 def test_a_hung_s3_is_answered_fast_and_named_by_health_register_and_history(s3_hung) -> None:
-    answers = _side_by_side({
-        "health": s3_hung.health,
-        "register": lambda: s3_hung.dli("workflow", "register", "shop.orders", "--cron", "0 6 * * *"),
-        "history": lambda: s3_hung.dli("workflow", "history", "-d", "shop.orders"),
-    })
+    answers = _side_by_side(
+        {
+            "health": s3_hung.health,
+            "register": lambda: s3_hung.dli("workflow", "register", "shop.orders", "--cron", "0 6 * * *"),
+            "history": lambda: s3_hung.dli("workflow", "history", "-d", "shop.orders"),
+        }
+    )
     health = answers["health"]
     assert health.status_code == 503
     assert health.json()["store"]["error"] == "[DLI-503] Spec store s3://dli-hung/specs did not answer within 2 s"
@@ -271,11 +283,13 @@ def test_a_store_that_hangs_later_is_named_by_status_and_register(s3_hangs_later
     assert run.returncode == 0, run.stderr
     run_id = json.loads(run.stdout)["run_id"]
     proxy.hang()
-    answers = _side_by_side({
-        "status": lambda: setup.dli("workflow", "status", run_id),
-        "register": lambda: setup.dli("workflow", "register", "shop.extra", "--cron", "0 6 * * *"),
-        "health": setup.health,
-    })
+    answers = _side_by_side(
+        {
+            "status": lambda: setup.dli("workflow", "status", run_id),
+            "register": lambda: setup.dli("workflow", "register", "shop.extra", "--cron", "0 6 * * *"),
+            "health": setup.health,
+        }
+    )
     what = f"Spec store {setup.dependency} did not answer in 10 s"
     _says_503_naming(answers["status"], setup.dependency, what)
     _says_503_naming(answers["register"], setup.dependency, what)

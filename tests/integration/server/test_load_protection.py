@@ -116,7 +116,10 @@ def test_a_full_queue_is_503_with_retry_after_and_a_client_that_left_is_not_work
 ):
     args = ["--max-in-flight", "1", "--max-queued", "1", "--queue-timeout", "120"]
     for server in running_basecamp(
-        tmp_path / "server", store_url=_store(tmp_path / "store"), orchestrator_url=hanging.url, extra_args=args,
+        tmp_path / "server",
+        store_url=_store(tmp_path / "store"),
+        orchestrator_url=hanging.url,
+        extra_args=args,
         env=AIRFLOW_LOGIN,
     ):
         # The one slot: a history request waits for the hanging Airflow.
@@ -151,10 +154,17 @@ def test_a_full_queue_is_503_with_retry_after_and_a_client_that_left_is_not_work
 def test_serve_with_two_workers_answers_from_both_over_one_port(tmp_path: Path):
     unreachable = f"http://127.0.0.1:{free_port()}"
     for server in running_basecamp(
-        tmp_path / "server", store_url=_store(tmp_path / "store"), orchestrator_url=unreachable,
-        extra_args=["--workers", "2"], env=AIRFLOW_LOGIN,
+        tmp_path / "server",
+        store_url=_store(tmp_path / "store"),
+        orchestrator_url=unreachable,
+        extra_args=["--workers", "2"],
+        env=AIRFLOW_LOGIN,
     ):
-        _wait(lambda server=server: len({line["pid"] for line in server.log_lines() if line.get("event") == "server_starting"}) == 3)
+        _wait(
+            lambda server=server: (
+                len({line["pid"] for line in server.log_lines() if line.get("event") == "server_starting"}) == 3
+            )
+        )
         for _ in range(10):
             response = _call(server, "GET", "/api/v1/workflows")
             assert response.status_code == 200

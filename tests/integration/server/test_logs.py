@@ -16,7 +16,9 @@ def test_each_request_is_one_json_line_with_method_path_status_duration_user_and
     )
     assert response.status_code == 404
     assert response.headers["x-request-id"] == "trace-123"
-    line = live.process.wait_for_log(lambda entry: entry.get("event") == "request" and entry.get("request_id") == "trace-123")
+    line = live.process.wait_for_log(
+        lambda entry: entry.get("event") == "request" and entry.get("request_id") == "trace-123"
+    )
     assert line["method"] == "GET"
     assert line["path"] == "/api/v1/workflows/shop.logs.none"
     assert line["status"] == 404
@@ -95,6 +97,8 @@ def test_the_check_logs_transitions_through_structlog(in_process):
     app.store.inner.create(SourceType.CODE, make_document("shop.logs.code", source=SourceType.CODE))
     with capture_logs() as logs:
         app.store.check()
-    assert [(entry["event"], entry["dataset_name"], entry["transition"]) for entry in logs if entry["event"] == "override_transition"] == [
-        ("override_transition", "shop.logs.code", "appeared")
-    ]
+    assert [
+        (entry["event"], entry["dataset_name"], entry["transition"])
+        for entry in logs
+        if entry["event"] == "override_transition"
+    ] == [("override_transition", "shop.logs.code", "appeared")]

@@ -51,7 +51,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BasecampP
     store_dir.mkdir()
     store = FilesystemSpecStore(store_dir)
     for name in ("shop.orders", "shop.items"):
-        store.create(SourceType.CODE, SpecDocument(spec=make_spec(name), source_type=SourceType.CODE, registered_by="ci"))
+        store.create(
+            SourceType.CODE, SpecDocument(spec=make_spec(name), source_type=SourceType.CODE, registered_by="ci")
+        )
     store_dir.joinpath("code", "shop.broken.yaml").write_text("not: [a spec\n")
     for process in running_basecamp(root / "server", store_url=store_dir.as_uri(), check_interval=0.2):
         yield process, store_dir
@@ -93,12 +95,16 @@ def test_authentication_failures_are_counted_by_reason(server) -> None:
     assert httpx.get(url, headers={"Authorization": "Basic dXNlcjpwdw=="}).status_code == 401
     after = scrape(process.url)
     for reason, count in (("missing_token", 2), ("invalid_token", 1), ("malformed_header", 1)):
-        assert total(after, "dli_auth_failures_total", reason=reason) - total(
-            before, "dli_auth_failures_total", reason=reason
-        ) == count
-    assert total(after, "dli_requests_total", operation="none", status="401", code="DLI-502") - total(
-        before, "dli_requests_total", operation="none", status="401", code="DLI-502"
-    ) == 4
+        assert (
+            total(after, "dli_auth_failures_total", reason=reason)
+            - total(before, "dli_auth_failures_total", reason=reason)
+            == count
+        )
+    assert (
+        total(after, "dli_requests_total", operation="none", status="401", code="DLI-502")
+        - total(before, "dli_requests_total", operation="none", status="401", code="DLI-502")
+        == 4
+    )
     assert "bc_0123456789abcdef_wrong" not in httpx.get(f"{process.url}/metrics").text
 
 
@@ -135,7 +141,9 @@ def test_the_index_reports_its_workflows_broken_documents_and_checks(server) -> 
 def test_metrics_can_require_a_token(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     store_dir.mkdir()
-    for process in running_basecamp(tmp_path / "server", store_url=store_dir.as_uri(), extra_args=["--metrics-need-token"]):
+    for process in running_basecamp(
+        tmp_path / "server", store_url=store_dir.as_uri(), extra_args=["--metrics-need-token"]
+    ):
         refused = httpx.get(f"{process.url}/metrics")
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "DLI-502"
@@ -156,7 +164,10 @@ def test_with_two_workers_every_scrape_counts_the_requests_of_both(tmp_path: Pat
     store_dir.mkdir()
     airflow = f"http://127.0.0.1:{free_port()}"  # --workers needs a shared orchestrator; none is asked here
     for process in running_basecamp(
-        tmp_path / "server", store_url=store_dir.as_uri(), orchestrator_url=airflow, extra_args=["--workers", "2"],
+        tmp_path / "server",
+        store_url=store_dir.as_uri(),
+        orchestrator_url=airflow,
+        extra_args=["--workers", "2"],
         ready_path="/openapi.json",
     ):
         auth = {"Authorization": f"Bearer {process.token}"}

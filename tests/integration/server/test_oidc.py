@@ -60,8 +60,16 @@ def server(provider: OIDCProvider, tmp_path_factory: pytest.TempPathFactory) -> 
     store.create(SourceType.MANUAL, make_document("mkt.leads.daily", team="@mkt"))
     (root / "policy.yaml").write_text(POLICY)
     process = start_basecamp(
-        root / "server", store_url=store_dir.as_uri(),
-        extra_args=["--policy", str(root / "policy.yaml"), "--oidc-issuer", provider.issuer, "--oidc-audience", CLIENT_ID],
+        root / "server",
+        store_url=store_dir.as_uri(),
+        extra_args=[
+            "--policy",
+            str(root / "policy.yaml"),
+            "--oidc-issuer",
+            provider.issuer,
+            "--oidc-audience",
+            CLIENT_ID,
+        ],
     )
     try:
         yield process, store_dir
@@ -95,8 +103,15 @@ def test_id_tokens_of_several_users_and_groups_get_their_teams_roles(server, pro
 def _bad_tokens(provider: OIDCProvider) -> dict[str, str]:
     key = provider.signing_key()
     now = int(time.time())
-    good = {"iss": provider.issuer, "aud": CLIENT_ID, "sub": "dee@example.com", "email": "dee@example.com",
-            "groups": ["platform"], "iat": now, "exp": now + 600}
+    good = {
+        "iss": provider.issuer,
+        "aud": CLIENT_ID,
+        "sub": "dee@example.com",
+        "email": "dee@example.com",
+        "groups": ["platform"],
+        "iat": now,
+        "exp": now + 600,
+    }
     header = {"alg": "RS256", "kid": key.kid}
 
     def signed(claims: dict, with_key: RSAKey = key, kid: str | None = key.kid) -> str:
@@ -125,8 +140,19 @@ def _bad_tokens(provider: OIDCProvider) -> dict[str, str]:
     }
 
 
-BAD = ["expired", "not_yet_valid", "wrong_issuer", "wrong_audience", "alg_none", "hs256_keyed_with_the_public_key",
-       "unknown_kid", "payload_changed_after_signing", "garbage", "garbage_three_parts", "no_signature"]
+BAD = [
+    "expired",
+    "not_yet_valid",
+    "wrong_issuer",
+    "wrong_audience",
+    "alg_none",
+    "hs256_keyed_with_the_public_key",
+    "unknown_kid",
+    "payload_changed_after_signing",
+    "garbage",
+    "garbage_three_parts",
+    "no_signature",
+]
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -152,8 +178,11 @@ def test_the_good_token_the_bad_ones_are_made_from_is_accepted(provider):
     # The matrix is meaningful only if the same claims, properly signed, pass.
     key = provider.signing_key()
     now = int(time.time())
-    token = jwt.encode({"alg": "RS256", "kid": key.kid},
-                       {"iss": provider.issuer, "aud": CLIENT_ID, "email": "x@example.com", "iat": now, "exp": now + 60}, key)
+    token = jwt.encode(
+        {"alg": "RS256", "kid": key.kid},
+        {"iss": provider.issuer, "aud": CLIENT_ID, "email": "x@example.com", "iat": now, "exp": now + 60},
+        key,
+    )
     assert OIDCVerifier(provider.issuer, CLIENT_ID).identity(token).name == "x@example.com"
 
 

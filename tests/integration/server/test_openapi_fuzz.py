@@ -27,6 +27,7 @@ from tests.support.basecamp import BasecampProcess, running_basecamp  # noqa: E4
 MAX_EXAMPLES = 25
 """Generated requests per operation in the fuzzing phase (the coverage phase adds its own, bounded)."""
 
+
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BasecampProcess]:
     root: Path = tmp_path_factory.mktemp("fuzz")

@@ -29,24 +29,33 @@ def test_code_spec_appearing_and_disappearing_is_listed_and_logged(live: LiveSer
     name = "shop.override.live"
     assert live.call("POST", "/api/v1/workflows", json={"spec": {"name": name, **SPEC}}).status_code == 201
     live.process.wait_for_log(  # a check has seen the manual workflow alone
-        lambda entry: entry.get("event") == "override_transition" and entry.get("dataset_name") == name
-        and entry.get("transition") == TransitionKind.APPEARED.value
+        lambda entry: (
+            entry.get("event") == "override_transition"
+            and entry.get("dataset_name") == name
+            and entry.get("transition") == TransitionKind.APPEARED.value
+        )
     )
 
     live.publish_code(name, cron="0 9 * * *")  # behind the server's back, as CI does
     live.wait_until(lambda: (name, "manual", "overridden") in live.listed(dataset_filter=name))
     assert live.listed(dataset_filter=name) == [(name, "code", "active"), (name, "manual", "overridden")]
     overridden = live.process.wait_for_log(
-        lambda entry: entry.get("event") == "override_transition" and entry.get("dataset_name") == name
-        and entry.get("transition") == TransitionKind.OVERRIDDEN.value
+        lambda entry: (
+            entry.get("event") == "override_transition"
+            and entry.get("dataset_name") == name
+            and entry.get("transition") == TransitionKind.OVERRIDDEN.value
+        )
     )
     assert (overridden["active_before"], overridden["active_after"], overridden["level"]) == ("manual", "code", "info")
 
     live.store.delete(SourceType.CODE, name)
     live.wait_until(lambda: live.listed(dataset_filter=name) == [(name, "manual", "active")])
     back = live.process.wait_for_log(
-        lambda entry: entry.get("event") == "override_transition" and entry.get("dataset_name") == name
-        and entry.get("transition") == TransitionKind.FALLBACK.value
+        lambda entry: (
+            entry.get("event") == "override_transition"
+            and entry.get("dataset_name") == name
+            and entry.get("transition") == TransitionKind.FALLBACK.value
+        )
     )
     assert (back["active_before"], back["active_after"]) == ("code", "manual")
     assert live.call("GET", f"/api/v1/workflows/{name}").json()["cron"] == "0 8 * * *"
@@ -104,7 +113,8 @@ def _assert_three_changed(index: IndexedSpecStore, report) -> None:
     ]
     assert index.read(SourceType.MANUAL, "shop.bulk.t007").document.schedule.cron == "0 3 * * *"
     assert [(e.name, e.source_type.value) for e in index.catalog().entries_of("shop.bulk.t009")] == [
-        ("shop.bulk.t009", "code"), ("shop.bulk.t009", "manual"),
+        ("shop.bulk.t009", "code"),
+        ("shop.bulk.t009", "manual"),
     ]
     assert index.catalog().entries_of("shop.bulk.t008") == ()
 

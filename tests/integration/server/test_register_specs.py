@@ -34,7 +34,10 @@ def dli(live: LiveServer, project: Path, *args: str) -> subprocess.CompletedProc
     env.update(DLI_API_TOKEN=live.process.token, XDG_CONFIG_HOME=str(project / ".xdg"))
     return subprocess.run(
         [sys.executable, "-m", "dli", "--mode", "server", "--server", live.url, "--path", str(project), *args],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
@@ -81,7 +84,8 @@ def test_server_mode_register_takes_the_specs_schedule_section_and_flags_overrid
     dry = dli(live, project, "workflow", "register", "shop.scheduled", "--dry-run", "--format", "json")
     assert dry.returncode == 0, dry.stderr
     assert (json.loads(dry.stdout)["schedule"]["cron"], json.loads(dry.stdout)["schedule"]["timezone"]) == (
-        "15 4 * * *", "Asia/Seoul"
+        "15 4 * * *",
+        "Asia/Seoul",
     )
     result = dli(live, project, "workflow", "register", "shop.scheduled")
     assert result.returncode == 0, result.stderr
@@ -89,11 +93,16 @@ def test_server_mode_register_takes_the_specs_schedule_section_and_flags_overrid
     stored = yaml.safe_load((live.store_dir / "manual" / "shop.scheduled.yaml").read_text())
     assert (stored["schedule"]["cron"], stored["schedule"]["timezone"]) == ("15 4 * * *", "Asia/Seoul")
 
-    again = dli(live, project, "workflow", "register", "shop.scheduled", "--retry-attempts", "3", "--disabled", "--force")
+    again = dli(
+        live, project, "workflow", "register", "shop.scheduled", "--retry-attempts", "3", "--disabled", "--force"
+    )
     assert again.returncode == 0, again.stderr
     stored = yaml.safe_load((live.store_dir / "manual" / "shop.scheduled.yaml").read_text())["schedule"]
     assert (stored["cron"], stored["timezone"], stored["enabled"], stored["retry"]["max_attempts"]) == (
-        "15 4 * * *", "Asia/Seoul", False, 3
+        "15 4 * * *",
+        "Asia/Seoul",
+        False,
+        3,
     )
 
     refused = dli(live, project, "workflow", "register", "shop.unscheduled")
@@ -123,7 +132,9 @@ def test_server_mode_history_of_a_name_no_workflow_has_is_empty_with_a_warning(l
 def test_the_server_refuses_a_spec_whose_sql_does_not_parse_in_its_dialect_and_stores_nothing(live: LiveServer):
     # Whatever client sent it (an older dli, curl): the server runs the SQL check on what it is sent.
     spec = spec_to_dict(make_spec("shop.broken_sql", cron="0 9 * * *", execution={"dialect": "trino"}))
-    spec["query_statement"] = "SELECT region,\n  COUNT(*)\nFROM shop.orders\nWHERE dt = '{{ execution_date }}' AND AND 1 = 1"
+    spec["query_statement"] = (
+        "SELECT region,\n  COUNT(*)\nFROM shop.orders\nWHERE dt = '{{ execution_date }}' AND AND 1 = 1"
+    )
     response = live.call("POST", "/api/v1/workflows", json={"spec": spec, "force": False})
     assert response.status_code == 422, response.text
     error = response.json()["error"]

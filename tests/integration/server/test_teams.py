@@ -53,7 +53,10 @@ class Teams:
 def _spec_body(name: str, team: str) -> dict[str, Any]:
     return {
         "spec": {
-            "name": name, "owner": "o@example.com", "team": team, "query_statement": "SELECT 1",
+            "name": name,
+            "owner": "o@example.com",
+            "team": team,
+            "query_statement": "SELECT 1",
             "schedule": {"cron": "0 9 * * *", "timezone": "UTC"},
         }
     }
@@ -95,7 +98,12 @@ def test_an_operator_runs_but_may_not_unregister_and_the_refusal_names_team_role
     body = refused.json()["error"]
     assert body["code"] == "DLI-803"
     assert "@de" in body["message"] and "editor" in body["message"] and "'bob'" in body["message"]
-    assert body["details"] == {"dataset_name": "de.sales.daily", "team": "@de", "role_needed": "editor", "caller": "bob"}
+    assert body["details"] == {
+        "dataset_name": "de.sales.daily",
+        "team": "@de",
+        "role_needed": "editor",
+        "caller": "bob",
+    }
     assert teams.store.read(SourceType.MANUAL, "de.sales.daily") is not None  # nothing done
 
 
@@ -135,15 +143,21 @@ def test_lists_leave_out_and_do_not_count_what_the_caller_may_not_view(teams):
 
 def test_history_and_deps_leave_out_what_the_caller_may_not_view(teams):
     assert teams.call("eve", "POST", "/api/v1/workflows/mkt.leads.daily/run", json={}).status_code == 403
-    assert teams.call("mia", "POST", "/api/v1/workflows/mkt.leads.daily/run", json={}).status_code == 200  # editor ⊇ operator
+    assert (
+        teams.call("mia", "POST", "/api/v1/workflows/mkt.leads.daily/run", json={}).status_code == 200
+    )  # editor ⊇ operator
     assert teams.call("bob", "POST", "/api/v1/workflows/de.sales.daily/run", json={}).status_code == 200
     eve = teams.call("eve", "GET", "/api/v1/history").json()
     assert {r["dataset_name"] for r in eve["runs"]} == {"de.sales.daily"} and eve["total_count"] == 1
     mia = teams.call("mia", "GET", "/api/v1/history").json()
     assert {r["dataset_name"] for r in mia["runs"]} == {"de.sales.daily", "mkt.leads.daily"}
     assert teams.call("eve", "GET", "/api/v1/history", params={"dataset_name": "mkt.leads.daily"}).status_code == 403
-    teams.store.create(SourceType.MANUAL, make_document("de.sales.after", team="@de", cron=None, after="upstream",
-                                                        depends_on=("de.sales.daily", "mkt.leads.daily")))
+    teams.store.create(
+        SourceType.MANUAL,
+        make_document(
+            "de.sales.after", team="@de", cron=None, after="upstream", depends_on=("de.sales.daily", "mkt.leads.daily")
+        ),
+    )
     teams.settings.store.check()
     deps = teams.call("eve", "GET", "/api/v1/workflows/de.sales.after/deps").json()
     assert {n["name"] for n in deps["nodes"]} == {"de.sales.after", "de.sales.daily"}
@@ -183,7 +197,9 @@ def test_a_request_id_in_the_answer_is_the_one_in_the_audit_record(teams):
 def test_without_a_policy_every_authenticated_caller_may_do_everything_and_writes_are_still_audited(tmp_path):
     store_dir = tmp_path / "store"
     FilesystemSpecStore(store_dir).create(SourceType.MANUAL, make_document("mkt.leads.daily", team="@mkt"))
-    settings = build_server(store=FilesystemSpecStore(store_dir), tokens_file=tmp_path / "t.json", check_interval_seconds=3600)
+    settings = build_server(
+        store=FilesystemSpecStore(store_dir), tokens_file=tmp_path / "t.json", check_interval_seconds=3600
+    )
     token = settings.tokens.add("anyone")
     settings.store.check()
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:

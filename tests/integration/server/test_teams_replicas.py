@@ -28,7 +28,9 @@ default: {viewers: ["*"]}
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BasecampProcess, BasecampProcess, dict[str, str]]]:
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[BasecampProcess, BasecampProcess, dict[str, str]]]:
     root = tmp_path_factory.mktemp("teams")
     store_dir = root / "store"
     store = FilesystemSpecStore(store_dir)
@@ -67,7 +69,10 @@ def test_both_replicas_enforce_the_policy_and_share_one_audit_trail(replicas):
     for server in (a, b):  # each replica reads what the other wrote
         records = _call(server, who["root"], "GET", "/api/v1/audit").json()["records"]
         assert [(r["actor"], r["action"], r["outcome"]) for r in records] == [
-            ("dee", "run", "ok"), ("dee", "unregister", "denied"), ("mia", "pause", "ok"), ("dee", "pause", "denied"),
+            ("dee", "run", "ok"),
+            ("dee", "unregister", "denied"),
+            ("mia", "pause", "ok"),
+            ("dee", "pause", "denied"),
         ]
         assert len({r["replica"] for r in records}) == 2
     dee_sees = _call(b, who["dee"], "GET", "/api/v1/audit").json()
@@ -86,8 +91,22 @@ def test_no_token_appears_in_either_replicas_log(replicas):
 
 def _serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dli.entrypoints.server", "serve", "--port", "1", "--tokens-file", str(cwd / "t.json"), *args],
-        capture_output=True, text=True, timeout=60, cwd=cwd, check=False,
+        [
+            sys.executable,
+            "-m",
+            "dli.entrypoints.server",
+            "serve",
+            "--port",
+            "1",
+            "--tokens-file",
+            str(cwd / "t.json"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
     )
 
 
@@ -115,12 +134,24 @@ def test_dli_workflow_audit_reads_the_trail_through_a_replica_as_json_and_as_a_t
     assert _call(a, who["dee"], "POST", "/api/v1/workflows/de.sales.daily/run", json={}).status_code == 200
     env = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
     env.update(DLI_CONFIG=os.devnull, DLI_SERVER_URL=a.url, DLI_API_TOKEN=who["dee"], PYTHONWARNINGS="ignore")
-    done = subprocess.run([sys.executable, "-m", "dli", "workflow", "audit", "--actor", "dee", "-n", "5", "--format", "json"],
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "dli", "workflow", "audit", "--actor", "dee", "-n", "5", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert set(body) >= {"records", "total_count"}
     assert body["records"] and all(r["actor"] == "dee" and r["team"] == "@de" for r in body["records"])
-    table = subprocess.run([sys.executable, "-m", "dli", "workflow", "audit", "-d", "de.sales.daily"],
-                           env=env, capture_output=True, text=True, timeout=60, check=False)
+    table = subprocess.run(
+        [sys.executable, "-m", "dli", "workflow", "audit", "-d", "de.sales.daily"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert table.returncode == 0 and "dee (token)" in table.stdout and "de.sales.daily" in table.stdout

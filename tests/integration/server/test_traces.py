@@ -73,7 +73,9 @@ def test_a_library_call_is_one_trace_through_the_server_to_the_store_and_the_orc
     project = tmp_path / "project"
     write_spec(project, make_spec("shop.orders", cron=None))
     api = WorkflowAPI(
-        context=ExecutionContext(execution_mode=ExecutionMode.SERVER, server_url=url, api_token=token, project_path=project)
+        context=ExecutionContext(
+            execution_mode=ExecutionMode.SERVER, server_url=url, api_token=token, project_path=project
+        )
     )
     exporter.clear()
     with trace.get_tracer("test").start_as_current_span("dli workflow register") as root:
@@ -112,7 +114,9 @@ def test_the_trace_id_of_a_clients_traceparent_is_in_the_servers_log_lines_witho
             "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
         }
         assert httpx.get(f"{process.url}/api/v1/workflows", headers=headers).status_code == 200
-        line = process.wait_for_log(lambda line, t=trace_id: line.get("event") == "request" and line.get("trace_id") == t)
+        line = process.wait_for_log(
+            lambda line, t=trace_id: line.get("event") == "request" and line.get("trace_id") == t
+        )
         assert line["path"] == "/api/v1/workflows"
         # A malformed traceparent is ignored, not logged.
         headers["traceparent"] = "00-not-a-trace-01"
@@ -131,7 +135,9 @@ def test_the_cli_sends_a_traceparent_whose_trace_id_the_server_logs(tmp_path: Pa
         env = dli_env(tmp_path, DLI_MODE="server", DLI_SERVER_URL=process.url, DLI_API_TOKEN=process.token)
         result = run_dli("workflow", "list", "--format", "json", env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        line = process.wait_for_log(lambda line: line.get("event") == "request" and line.get("path") == "/api/v1/workflows")
+        line = process.wait_for_log(
+            lambda line: line.get("event") == "request" and line.get("path") == "/api/v1/workflows"
+        )
         assert len(line["trace_id"]) == 32 and int(line["trace_id"], 16) != 0
         json.loads(result.stdout)
 
@@ -144,7 +150,9 @@ def test_background_work_starts_no_traces_of_its_own(server, exporter: InMemoryS
     for _ in range(3):
         assert httpx.get(f"{url}/health").status_code == 200
     deadline = time.monotonic() + 10
-    while len([s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]) < 3 and time.monotonic() < deadline:
+    while (
+        len([s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]) < 3 and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     spans = exporter.get_finished_spans()
     assert [s.name for s in spans if s.kind is SpanKind.SERVER] == ["GET health"] * 3

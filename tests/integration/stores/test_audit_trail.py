@@ -33,9 +33,17 @@ def store_url(request, tmp_path, monkeypatch) -> str:
 
 def _record(day: int, actor: str = "alice", **fields) -> AuditRecord:
     return AuditRecord(
-        time=dt.datetime(2025, 3, day, 12, 0, tzinfo=UTC), actor=actor, auth="token", action="run",
-        outcome=AuditOutcome.OK, dataset="shop.sales.daily", team="@de", source_type=SourceType.MANUAL,
-        request_id=f"r{day}", replica="host:1", **fields,
+        time=dt.datetime(2025, 3, day, 12, 0, tzinfo=UTC),
+        actor=actor,
+        auth="token",
+        action="run",
+        outcome=AuditOutcome.OK,
+        dataset="shop.sales.daily",
+        team="@de",
+        source_type=SourceType.MANUAL,
+        request_id=f"r{day}",
+        replica="host:1",
+        **fields,
     )
 
 

@@ -35,7 +35,10 @@ def store(moto_server, monkeypatch) -> S3SpecStore:
 def test_the_first_load_reads_each_spec_once_and_keeps_a_broken_one_aside(store):
     gets: list[str] = []
     store._client.meta.events.register(
-        "before-send.s3", lambda request, **_: gets.append(request.url) if request.method == "GET" and "list-type" not in request.url else None
+        "before-send.s3",
+        lambda request, **_: (
+            gets.append(request.url) if request.method == "GET" and "list-type" not in request.url else None
+        ),
     )
     index = IndexedSpecStore(store)
 

@@ -58,7 +58,8 @@ def test_a_check_reads_the_writes_another_writer_recorded_and_lists_no_spec_fold
     assert (report.full, report.reread, report.removed) == (False, 3, 1)
     assert sorted(sent) == ["GET", "GET", "GET", "LIST specs/.dli/changes/"]
     assert [(t.name, t.kind) for t in report.transitions] == [
-        ("shop.many.t04", TransitionKind.OVERRIDDEN), ("shop.many.t05", TransitionKind.REMOVED),
+        ("shop.many.t04", TransitionKind.OVERRIDDEN),
+        ("shop.many.t05", TransitionKind.REMOVED),
     ]
     assert index.read(MANUAL, "shop.many.t03").document.schedule.cron == "0 3 * * *"
     sent.clear()
@@ -71,7 +72,8 @@ def test_a_spec_copied_in_around_dli_is_seen_by_the_next_full_check(server):
     index = IndexedSpecStore(build_store(f"s3://{bucket}/specs"))
     index.check()
     client_for(server).put_object(  # `aws s3 cp`: no change record
-        Bucket=bucket, Key="specs/code/shop.by.hand.yaml",
+        Bucket=bucket,
+        Key="specs/code/shop.by.hand.yaml",
         Body=b"name: shop.by.hand\nquery_statement: SELECT 1\nschedule:\n  cron: '0 4 * * *'\n",
     )
     assert index.check().reread == 0
@@ -98,5 +100,7 @@ def test_the_dag_bundle_refresh_downloads_the_recorded_changes_and_lists_no_spec
     writer.replace(MANUAL, make_document("shop.many.t03", cron="0 3 * * *"), etag=versioned.etag)
     again = sync_bundle(tmp_path / "dags", store, store_url=url, shards=8, last=first.index)
 
-    assert len(again.written) == 1 and again.index.specs["shop.many.t03"].etag != first.index.specs["shop.many.t03"].etag
+    assert (
+        len(again.written) == 1 and again.index.specs["shop.many.t03"].etag != first.index.specs["shop.many.t03"].etag
+    )
     assert sorted(sent) == ["GET", "LIST specs/.dli/changes/", "LIST specs/.dli/changes/"]  # one per source listed

@@ -169,7 +169,9 @@ def test_cli_json_output_lists_every_action(project, store_url):
     data = json.loads(out)
     assert data["store"] == build_store(store_url).url
     assert {i["dataset_name"]: i["action"] for i in data["items"]} == {
-        "shop.sales.daily": "create", "shop.sales.hourly": "create", "shop.sales.weekly": "create"
+        "shop.sales.daily": "create",
+        "shop.sales.hourly": "create",
+        "shop.sales.weekly": "create",
     }
     code, out, _ = run_cli("--path", str(project), "--store", store_url, "--format", "json")
     assert {i["action"] for i in json.loads(out)["items"]} == {"unchanged"}
@@ -207,7 +209,9 @@ def test_a_spec_with_broken_jinja_aborts_publish_naming_the_file_statement_and_l
     )
     code, _, err = run_cli("--path", str(project), "--store", store_url)
     assert code == 2
-    assert "DLI-203" in err and "dataset.shop.jinja.yaml: post_statements[0] (tidy), line 1: invalid Jinja template" in err
+    assert (
+        "DLI-203" in err and "dataset.shop.jinja.yaml: post_statements[0] (tidy), line 1: invalid Jinja template" in err
+    )
     assert build_store(store_url).list_etags(CODE) == {}
 
 
@@ -276,7 +280,9 @@ def test_external_upstreams_are_published_with_a_warning(tmp_path):
     root = tmp_path / "project"
     # SQL that reads its upstream, in a dialect: the SQL check has nothing to add.
     spec = make_spec(
-        "shop.a", depends_on=("erp.fx_rates",), execution={"dialect": "trino"},
+        "shop.a",
+        depends_on=("erp.fx_rates",),
+        execution={"dialect": "trino"},
         query_statement="SELECT * FROM erp.fx_rates",
     )
     write_spec(root, spec)

@@ -113,8 +113,11 @@ def test_a_failed_write_of_a_concurrent_publish_is_reported_and_every_persisted_
     # Someone else creates one of the specs after the publisher listed code/ (at the index read).
     def race(request: Any, **_: Any) -> None:
         if request.method == "GET" and request.url.endswith("/.dli/published-code.json"):
-            raw.put_object(Bucket=bucket, Key=f"specs/code/{taken}.yaml",
-                           Body=document_to_bytes(make_document(taken, source=CODE, registered_by="other")))
+            raw.put_object(
+                Bucket=bucket,
+                Key=f"specs/code/{taken}.yaml",
+                Body=document_to_bytes(make_document(taken, source=CODE, registered_by="other")),
+            )
 
     store._client.meta.events.register("before-send.s3", race)
 

@@ -43,8 +43,22 @@ def test_register_list_override_and_fallback_through_a_real_server(tmp_path, sto
 
         def dli(*args: str, project: Path = manual_project) -> subprocess.CompletedProcess[str]:
             result = subprocess.run(
-                [sys.executable, "-m", "dli", "--mode", "server", "--server", server.url, "--path", str(project), *args],
-                capture_output=True, text=True, env=base_env, timeout=60,
+                [
+                    sys.executable,
+                    "-m",
+                    "dli",
+                    "--mode",
+                    "server",
+                    "--server",
+                    server.url,
+                    "--path",
+                    str(project),
+                    *args,
+                ],
+                capture_output=True,
+                text=True,
+                env=base_env,
+                timeout=60,
             )
             assert result.returncode == 0, result.stdout + result.stderr
             return result

@@ -51,7 +51,10 @@ def test_giving_up_returns_the_last_answer() -> None:
 def test_a_caller_may_name_one_more_safe_answer_for_a_non_idempotent_request() -> None:
     answers = iter([httpx.Response(503, text="database is locked"), httpx.Response(201)])
     response = send_with_retries(
-        lambda: next(answers), method="POST", policy=NO_WAIT, sleep=lambda _s: None,
+        lambda: next(answers),
+        method="POST",
+        policy=NO_WAIT,
+        sleep=lambda _s: None,
         also=lambda r: "locked" in r.text,
     )
     assert response.status_code == 201
@@ -63,7 +66,9 @@ def test_waits_between_attempts_grow_and_stay_bounded() -> None:
     with pytest.raises(httpx.ConnectError):
         send_with_retries(
             lambda: (_ for _ in ()).throw(httpx.ConnectError("x", request=REQUEST)),
-            method="GET", policy=policy, sleep=waits.append,
+            method="GET",
+            policy=policy,
+            sleep=waits.append,
         )
     assert len(waits) == 5
     assert 0.2 <= waits[0] <= 0.4 and all(w <= 1.2 for w in waits) and waits[-1] >= 1.0

@@ -12,8 +12,10 @@ def write(path, text):
 
 def test_specs_are_found_recursively_and_query_file_is_read(tmp_path):
     write(tmp_path / "dli.yaml", "server:\n  url: http://basecamp:8081\n")
-    write(tmp_path / "models" / "sales" / "dataset.shop.sales.daily.yaml",
-          "name: shop.sales.daily\nquery_file: sql/daily.sql\nschedule: {cron: '0 9 * * *'}\n")
+    write(
+        tmp_path / "models" / "sales" / "dataset.shop.sales.daily.yaml",
+        "name: shop.sales.daily\nquery_file: sql/daily.sql\nschedule: {cron: '0 9 * * *'}\n",
+    )
     write(tmp_path / "models" / "sales" / "sql" / "daily.sql", "SELECT 42")
     write(tmp_path / "dataset.shop.other.yml", "query_statement: SELECT 1\n")
     write(tmp_path / ".venv" / "dataset.hidden.yaml", "name: hidden\nquery_statement: x\n")
@@ -60,8 +62,10 @@ def test_a_name_carried_inside_a_dataset_yaml_counts_for_duplicates(tmp_path):
 
 
 def test_discovery_settings_of_dli_yaml_are_honoured(tmp_path):
-    write(tmp_path / "dli.yaml",
-          "discovery:\n  datasets_dir: datasets\n  dataset_patterns: ['dataset.*.yaml', 'dataset.yaml']\n")
+    write(
+        tmp_path / "dli.yaml",
+        "discovery:\n  datasets_dir: datasets\n  dataset_patterns: ['dataset.*.yaml', 'dataset.yaml']\n",
+    )
     write(tmp_path / "datasets" / "orders" / "dataset.yaml", "name: shop.orders\nquery_statement: SELECT 1\n")
     write(tmp_path / "datasets" / "dataset.shop.sales.yaml", "query_statement: SELECT 2\n")
     write(tmp_path / "datasets" / "dataset.shop.old.yml", "query_statement: SELECT 3\n")  # not a pattern
@@ -113,13 +117,19 @@ def test_invalid_dli_yaml_settings_are_dli_203_naming_the_field(tmp_path, config
 
 
 def test_project_defaults_fill_the_execution_block_and_the_spec_wins(tmp_path):
-    write(tmp_path / "dli.yaml",
-          "defaults: {dialect: trino, timeout_seconds: 3600, retry_count: 2, retry_delay_seconds: 30}\n")
+    write(
+        tmp_path / "dli.yaml",
+        "defaults: {dialect: trino, timeout_seconds: 3600, retry_count: 2, retry_delay_seconds: 30}\n",
+    )
     write(tmp_path / "dataset.a.one.yaml", "query_statement: SELECT 1\nexecution: {timeout_seconds: 60, conn_id: wh}\n")
     write(tmp_path / "dataset.a.two.yaml", "query_statement: SELECT 2\n")
     project = FilesystemProject(tmp_path)
     assert project.find("a.one").execution == {
-        "dialect": "trino", "timeout_seconds": 60, "retry_count": 2, "retry_delay_seconds": 30, "conn_id": "wh"
+        "dialect": "trino",
+        "timeout_seconds": 60,
+        "retry_count": 2,
+        "retry_delay_seconds": 30,
+        "conn_id": "wh",
     }
     assert [s.execution["timeout_seconds"] for s in project.all()] == [60, 3600]
 
@@ -209,15 +219,19 @@ def test_metric_and_quality_files_and_dli_yaml_are_never_read_as_datasets_whatev
 
 
 def test_an_upstream_dli_project_reads_only_its_datasets_dir_with_its_patterns(tmp_path):
-    write(tmp_path / "dli.yaml",
-          "version: '1'\nproject: {name: p}\n"
-          "discovery: {datasets_dir: datasets, metrics_dir: metrics, metric_patterns: ['metric.*.yaml'],"
-          " dataset_patterns: ['dataset.*.yaml', 'dataset.yaml']}\n"
-          "defaults: {dialect: trino, retry_count: 2}\nenvironments: {dev: {connection_string: 'trino://x'}}\n"
-          "server: {url: 'http://localhost:8081', timeout: 30}\n")
-    write(tmp_path / "datasets" / "feed" / "dataset.iceberg.a.yaml",
-          "name: iceberg.a\ntype: Dataset\nquery_type: DML\nquery_statement: SELECT 1\n"
-          "versions: [{version: v1, started_at: 2024-01-01}]\nschema: [{name: dt, type: date}]\n")
+    write(
+        tmp_path / "dli.yaml",
+        "version: '1'\nproject: {name: p}\n"
+        "discovery: {datasets_dir: datasets, metrics_dir: metrics, metric_patterns: ['metric.*.yaml'],"
+        " dataset_patterns: ['dataset.*.yaml', 'dataset.yaml']}\n"
+        "defaults: {dialect: trino, retry_count: 2}\nenvironments: {dev: {connection_string: 'trino://x'}}\n"
+        "server: {url: 'http://localhost:8081', timeout: 30}\n",
+    )
+    write(
+        tmp_path / "datasets" / "feed" / "dataset.iceberg.a.yaml",
+        "name: iceberg.a\ntype: Dataset\nquery_type: DML\nquery_statement: SELECT 1\n"
+        "versions: [{version: v1, started_at: 2024-01-01}]\nschema: [{name: dt, type: date}]\n",
+    )
     write(tmp_path / "datasets" / "dataset.yaml", "name: iceberg.b\nquery_statement: SELECT 2\n")
     write(tmp_path / "dataset.iceberg.outside.yaml", "query_statement: SELECT 3\n")  # not under datasets_dir
     write(tmp_path / "metrics" / "metric.iceberg.m.yaml", "name: iceberg.m\n")
@@ -233,8 +247,10 @@ def test_an_upstream_dli_project_reads_only_its_datasets_dir_with_its_patterns(t
 
 def test_a_spec_field_that_looks_misspelt_is_kept_and_warned_once_naming_the_field_dli_uses(tmp_path):
     write(tmp_path / "dli.yaml", "discovery: {dataset_pattern: ['x.yaml']}\n")
-    write(tmp_path / "dataset.a.b.yaml",
-          "query_statement: SELECT 1\ndepend_on: [a.c]\nexecution: {retry_counts: 2}\nversions: []\n")
+    write(
+        tmp_path / "dataset.a.b.yaml",
+        "query_statement: SELECT 1\ndepend_on: [a.c]\nexecution: {retry_counts: 2}\nversions: []\n",
+    )
     project = FilesystemProject(tmp_path)
     spec = project.find("a.b")
     project.find("a.b")

@@ -27,8 +27,14 @@ def _issuer(answers: list[dict], seen: list[httpx.Request]) -> httpx.Client:
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path == "/.well-known/openid-configuration":
-            return httpx.Response(200, json={"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/authorize",
-                                             "token_endpoint": f"{ISSUER}/token"})
+            return httpx.Response(
+                200,
+                json={
+                    "issuer": ISSUER,
+                    "authorization_endpoint": f"{ISSUER}/authorize",
+                    "token_endpoint": f"{ISSUER}/token",
+                },
+            )
         return httpx.Response(200, json=answers.pop(0))
 
     return httpx.Client(transport=httpx.MockTransport(handle))
@@ -38,8 +44,9 @@ def test_a_refresh_sends_the_refresh_token_and_keeps_the_renewed_id_token(tmp_pa
     seen: list[httpx.Request] = []
     new_id = _jwt({"email": "dee@example.com", "exp": 2_000_000_000, "groups": ["de"]})
     client = OIDCLogin(ISSUER, "dli", client_secret="native", http=_issuer([{"id_token": new_id}], seen))
-    old = StoredLogin(issuer=ISSUER, client_id="dli", id_token="old", refresh_token="r1", expires_at=0,
-                      client_secret="native")
+    old = StoredLogin(
+        issuer=ISSUER, client_id="dli", id_token="old", refresh_token="r1", expires_at=0, client_secret="native"
+    )
     renewed = client.refresh(old)
     form = dict(urllib.parse.parse_qsl(seen[-1].content.decode()))
     assert form == {"grant_type": "refresh_token", "refresh_token": "r1", "client_id": "dli"}

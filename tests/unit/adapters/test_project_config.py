@@ -71,7 +71,11 @@ def test_keys_dli_does_not_use_are_accepted_and_ignored_at_any_level(tmp_path, t
     [
         ("discovery: [x]", SpecInvalidError, "discovery: expected a mapping"),
         ("discovery: {datasets_dir: 3}", SpecInvalidError, "discovery.datasets_dir: expected a folder name, got 3"),
-        ("discovery: {dataset_patterns: dataset.*.yaml}", SpecInvalidError, "discovery.dataset_patterns: expected a non-empty list"),
+        (
+            "discovery: {dataset_patterns: dataset.*.yaml}",
+            SpecInvalidError,
+            "discovery.dataset_patterns: expected a non-empty list",
+        ),
         ("defaults: trino", SpecInvalidError, "defaults: expected a mapping"),
         ("defaults: {retry_count: two}", SpecInvalidError, "defaults.retry_count: must be an integer"),
         ("defaults: {dialect: 3}", SpecInvalidError, "defaults.dialect: must be a name"),

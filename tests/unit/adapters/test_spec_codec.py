@@ -73,17 +73,29 @@ def test_ci_written_code_spec_without_registration_section_reads():
         (b"name: a.b\nschedule: {cron: '0 9 * * *'}", "query"),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: 'nope'}", "cron"),
         (b"name: a.b\nquery_statement: x\nparameters: [{name: p, type: blob}]\nschedule: {cron: '0 9 * * *'}", "type"),
-        (b"name: a.b\nquery_statement: x\nparameters: [{name: p, colour: red}]\nschedule: {cron: '0 9 * * *'}", "colour"),
+        (
+            b"name: a.b\nquery_statement: x\nparameters: [{name: p, colour: red}]\nschedule: {cron: '0 9 * * *'}",
+            "colour",
+        ),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 0}}", "max_attempts"),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {tries: 2}}", "tries"),
         (b"name: a.b\nquery_statement: x\nregistration: [1]\nschedule: {cron: '0 9 * * *'}", "registration"),
-        (b"name: a.b\nquery_statement: x\nregistration: {registered_by: [x]}\nschedule: {cron: '0 9 * * *'}",
-         "registration.registered_by: expected str"),
-        (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: 0}", "schedule.retry: expected a mapping"),
-        (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 1.0e+400}}",
-         "schedule.retry.max_attempts: must be an integer from 1 to 100, got float inf"),
-        (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 1e400}}",
-         "schedule.retry.max_attempts: must be an integer from 1 to 100, got str '1e400'"),
+        (
+            b"name: a.b\nquery_statement: x\nregistration: {registered_by: [x]}\nschedule: {cron: '0 9 * * *'}",
+            "registration.registered_by: expected str",
+        ),
+        (
+            b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: 0}",
+            "schedule.retry: expected a mapping",
+        ),
+        (
+            b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 1.0e+400}}",
+            "schedule.retry.max_attempts: must be an integer from 1 to 100, got float inf",
+        ),
+        (
+            b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', retry: {max_attempts: 1e400}}",
+            "schedule.retry.max_attempts: must be an integer from 1 to 100, got str '1e400'",
+        ),
         (b"name: a.b\nquery_statement: x\nschedule: {cron: '0 9 * * *', timezone: Nowhere/Land}", "timezone"),
     ],
 )
@@ -124,17 +136,26 @@ def with_fields(fields=None, **more):
         ({"owner": ["a"]}, "spec.owner: expected str, got list ['a']"),
         ({"schedule": {"enabled": "false"}}, "spec.schedule.enabled: expected bool, got str 'false'"),
         ({"parameters": [{"name": "a b"}]}, "spec.parameters[0].name: invalid parameter name 'a b'"),
-        ({"parameters": [{"name": "n", "type": "integer", "default": "10"}]},
-         "spec.parameters[0].default: expected an int for a parameter of type integer, got str '10'"),
+        (
+            {"parameters": [{"name": "n", "type": "integer", "default": "10"}]},
+            "spec.parameters[0].default: expected an int for a parameter of type integer, got str '10'",
+        ),
         ({"parameters": ["n"]}, "spec.parameters[0]: expected a mapping, got str 'n'"),
         ({"pre_statements": "x"}, "spec.pre_statements: expected a list, got str 'x'"),
-        ({"post_statements": [{"sql": "x", "continue_on_error": "yes"}]},
-         "spec.post_statements[0].continue_on_error: expected bool"),
+        (
+            {"post_statements": [{"sql": "x", "continue_on_error": "yes"}]},
+            "spec.post_statements[0].continue_on_error: expected bool",
+        ),
         ({"post_statements": [7]}, "spec.post_statements[0]: expected SQL text or a mapping with 'sql'"),
         ({"post_statements": [{"name": "x"}]}, "spec.post_statements[0].sql: missing required field"),
-        ({"schedule": {"retry": {"max_attempts": json.loads("1e400")}}},
-         "spec.schedule.retry.max_attempts: must be an integer from 1 to 100, got float inf"),
-        ({"schedule": {"retry": {"delay_seconds": 10**20}}}, "spec.schedule.retry.delay_seconds: must be an integer from 0 to 86400"),
+        (
+            {"schedule": {"retry": {"max_attempts": json.loads("1e400")}}},
+            "spec.schedule.retry.max_attempts: must be an integer from 1 to 100, got float inf",
+        ),
+        (
+            {"schedule": {"retry": {"delay_seconds": 10**20}}},
+            "spec.schedule.retry.delay_seconds: must be an integer from 0 to 86400",
+        ),
         ({"execution": {"timeout_seconds": -1}}, "spec.execution.timeout_seconds: must be an integer"),
         ({"execution": {"retry_count": "2"}}, "spec.execution.retry_count: must be an integer"),
         ({"execution": {"conn_id": 5}}, "spec.execution.conn_id: must be an Airflow connection id"),
@@ -168,8 +189,10 @@ def test_api_body_cron_and_timezone_problems_stay_dli_805(schedule, message):
 
 
 def test_problems_of_several_parameters_and_of_the_schedule_are_reported_together():
-    body = with_fields(parameters=[{"name": "a b"}, {"name": "ok"}, {"name": "n", "type": "float", "default": "x"}],
-                       schedule={"enabled": "no"})
+    body = with_fields(
+        parameters=[{"name": "a b"}, {"name": "ok"}, {"name": "n", "type": "float", "default": "x"}],
+        schedule={"enabled": "no"},
+    )
     with pytest.raises(SpecInvalidError) as exc:
         spec_from_dict(body, where="spec")
     assert exc.value.details["problems"] == [
@@ -213,8 +236,9 @@ def test_execution_round_trips_with_unknown_keys():
 
 
 def test_an_unquoted_yaml_date_default_reads_as_text():
-    data = load_yaml("name: a.b\nquery_statement: x\nparameters: [{name: d, type: date, default: 2025-01-31}]\n",
-                     where="f")
+    data = load_yaml(
+        "name: a.b\nquery_statement: x\nparameters: [{name: d, type: date, default: 2025-01-31}]\n", where="f"
+    )
     assert spec_from_dict(data).parameters[0].default == "2025-01-31"
 
 
@@ -250,14 +274,18 @@ def test_a_spec_with_dates_reads_back_equal_from_its_json_and_its_stored_documen
 def test_a_spec_built_in_python_with_a_date_in_extra_is_json_ready_too():
     from tests.support.specs import make_spec
 
-    spec = make_spec("shop.dated", extra={"since": dt.date(2024, 1, 1), "at": {dt.date(2024, 1, 2): dt.datetime(2024, 1, 2)}})
+    spec = make_spec(
+        "shop.dated", extra={"since": dt.date(2024, 1, 1), "at": {dt.date(2024, 1, 2): dt.datetime(2024, 1, 2)}}
+    )
     assert json.dumps(spec_to_dict(spec)) and spec_to_dict(spec)["at"] == {"2024-01-02": "2024-01-02T00:00:00"}
 
 
 def test_a_misspelt_field_of_a_parameter_or_statement_is_refused_with_a_did_you_mean():
     # Parameters and statements are dli's own shapes: an unknown field there is refused, the hint names the field meant.
-    body = with_fields(parameters=[{"name": "n", "type": "integer", "defualt": 3}],
-                       post_statements=[{"sql": "x", "continue_on_eror": True}])
+    body = with_fields(
+        parameters=[{"name": "n", "type": "integer", "defualt": 3}],
+        post_statements=[{"sql": "x", "continue_on_eror": True}],
+    )
     with pytest.raises(SpecInvalidError) as exc:
         spec_from_dict(body, where="spec")
     assert "spec.parameters[0]: unknown field(s) defualt" in exc.value.message

@@ -27,17 +27,28 @@ def write(path: Path, text: str) -> None:
 @pytest.mark.parametrize(
     ("spec_yaml", "sql_file", "expected"),
     [
-        ("pre_statements:\n  - DELETE FROM t WHERE dt = '{{ execution_date }'\nquery_statement: SELECT 1\n", None,
-         "pre_statements[0], line 1: invalid Jinja template: unexpected '}'"),
-        ("pre_statements:\n  - SELECT 0\n  - {name: clear, sql: \"DELETE FROM t WHERE dt = '{{ day'\"}\n"
-         "query_statement: SELECT 1\n", None,
-         "pre_statements[1] (clear), line 1: invalid Jinja template"),
-        ("query_statement: |\n  SELECT 1\n  FROM t\n  {% if x %}\n  WHERE a\n", None,
-         "query_statement, line"),
-        ("query_file: sql/q.sql\n", "SELECT 1\nFROM t\nWHERE dt = '{{ execution_date }'\n",
-         "query_file sql/q.sql, line 3: invalid Jinja template: unexpected '}'"),
-        ("query_statement: SELECT 1\npost_statements:\n  - {sql: '{% frobnicate %}', continue_on_error: true}\n", None,
-         "post_statements[0], line 1: invalid Jinja template: Encountered unknown tag 'frobnicate'"),
+        (
+            "pre_statements:\n  - DELETE FROM t WHERE dt = '{{ execution_date }'\nquery_statement: SELECT 1\n",
+            None,
+            "pre_statements[0], line 1: invalid Jinja template: unexpected '}'",
+        ),
+        (
+            "pre_statements:\n  - SELECT 0\n  - {name: clear, sql: \"DELETE FROM t WHERE dt = '{{ day'\"}\n"
+            "query_statement: SELECT 1\n",
+            None,
+            "pre_statements[1] (clear), line 1: invalid Jinja template",
+        ),
+        ("query_statement: |\n  SELECT 1\n  FROM t\n  {% if x %}\n  WHERE a\n", None, "query_statement, line"),
+        (
+            "query_file: sql/q.sql\n",
+            "SELECT 1\nFROM t\nWHERE dt = '{{ execution_date }'\n",
+            "query_file sql/q.sql, line 3: invalid Jinja template: unexpected '}'",
+        ),
+        (
+            "query_statement: SELECT 1\npost_statements:\n  - {sql: '{% frobnicate %}', continue_on_error: true}\n",
+            None,
+            "post_statements[0], line 1: invalid Jinja template: Encountered unknown tag 'frobnicate'",
+        ),
     ],
 )
 def test_a_statement_that_is_not_a_jinja_template_is_dli_203_naming_file_statement_and_line(
@@ -63,12 +74,17 @@ def test_the_offending_line_is_shown_in_a_hint(tmp_path):
 
 
 def test_every_broken_statement_is_reported_at_once(tmp_path):
-    write(tmp_path / "dataset.shop.x.yaml",
-          "pre_statements: ['{{ a', '{{ b }}', '{% endif %}']\nquery_statement: '{{'\npost_statements: ['{{ c }']\n")
+    write(
+        tmp_path / "dataset.shop.x.yaml",
+        "pre_statements: ['{{ a', '{{ b }}', '{% endif %}']\nquery_statement: '{{'\npost_statements: ['{{ c }']\n",
+    )
     with pytest.raises(SpecInvalidError) as exc:
         FilesystemProject(tmp_path).find("shop.x")
     assert [p.split(",")[0] for p in exc.value.details["problems"]] == [
-        "pre_statements[0]", "pre_statements[2]", "query_statement", "post_statements[0]"
+        "pre_statements[0]",
+        "pre_statements[2]",
+        "query_statement",
+        "post_statements[0]",
     ]
 
 
@@ -110,5 +126,7 @@ def test_the_register_api_refuses_broken_jinja_whatever_client_sent_it():
 
 def test_a_query_inlined_from_a_file_is_named_by_its_file_when_checked_again():
     spec = make_spec("shop.x", cron=None, query_statement="SELECT {{ x", query_file="sql/x.sql")
-    with pytest.raises(SpecInvalidError, match=r"^\[DLI-203\] spec\.query_statement \(from query_file sql/x\.sql\), line 1"):
+    with pytest.raises(
+        SpecInvalidError, match=r"^\[DLI-203\] spec\.query_statement \(from query_file sql/x\.sql\), line 1"
+    ):
         check_templates(spec, where="spec")

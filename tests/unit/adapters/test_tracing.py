@@ -29,17 +29,25 @@ def test_without_opentelemetry_every_request_gets_a_new_valid_traceparent() -> N
 def test_the_server_reads_only_valid_traceparents() -> None:
     assert trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert trace_id_of(new_traceparent()) is not None
-    for bad in (None, "", "00-not-a-trace-01", "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-" + "0" * 16 + "-01",
-                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"):
+    for bad in (
+        None,
+        "",
+        "00-not-a-trace-01",
+        "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-" + "0" * 16 + "-01",
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+    ):
         assert trace_id_of(bad) is None, bad
 
 
 def test_with_opentelemetry_the_client_sends_its_spans_context() -> None:
     _provider()
     tracer = Tracer(use_otel=True)
-    with trace.get_tracer("test").start_as_current_span("cli") as root, tracer.client_request("ListWorkflows") as headers:
+    with (
+        trace.get_tracer("test").start_as_current_span("cli") as root,
+        tracer.client_request("ListWorkflows") as headers,
+    ):
         sent = trace_id_of(headers["traceparent"])
     assert sent == format(root.get_span_context().trace_id, "032x")
 
@@ -54,7 +62,9 @@ def test_calls_to_airflow_carry_the_trace_of_the_request_they_are_made_for() -> 
             return httpx.Response(201, json={"access_token": "t"})
         return httpx.Response(200, json={})
 
-    session = AirflowSession(base_url="http://airflow", username="u", password="p", transport=httpx.MockTransport(answer))
+    session = AirflowSession(
+        base_url="http://airflow", username="u", password="p", transport=httpx.MockTransport(answer)
+    )
     with trace.get_tracer("test").start_as_current_span("request") as span:
         session.call("GET", "/api/v2/dags")
     session.call("GET", "/api/v2/dags")  # outside any trace: nothing to continue

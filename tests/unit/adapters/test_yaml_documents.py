@@ -9,7 +9,9 @@ from dli.domain.model.errors import SpecInvalidError
 
 def test_duplicate_keys_are_refused_naming_the_key_and_line():
     with pytest.raises(SpecInvalidError) as exc:
-        load_yaml("name: a.b\nquery_statement: x\nschedule:\n  cron: '0 9 * * *'\n  cron: '0 6 * * *'\n", where="f.yaml")
+        load_yaml(
+            "name: a.b\nquery_statement: x\nschedule:\n  cron: '0 9 * * *'\n  cron: '0 6 * * *'\n", where="f.yaml"
+        )
     assert exc.value.message == "f.yaml: line 5: duplicate key 'cron' (first at line 4)"
     assert exc.value.hints
 

@@ -102,7 +102,11 @@ def test_decide_agrees_with_the_oracle(policy, identity, verb, team, source):
 
 def test_roles_are_nested_editor_operator_viewer():
     alice = Identity(name="alice")
-    for role, can in (("editors", Verb), ("operators", set(Verb) - {Verb.REGISTER, Verb.UNREGISTER}), ("viewers", {Verb.VIEW})):
+    for role, can in (
+        ("editors", Verb),
+        ("operators", set(Verb) - {Verb.REGISTER, Verb.UNREGISTER}),
+        ("viewers", {Verb.VIEW}),
+    ):
         policy = Policy(teams={"@de": TeamRoles(**{role: {"alice"}})})
         allowed = {v for v in Verb if decide(policy, alice, v, Target(team="@de", source=SourceType.MANUAL)).allowed}
         assert allowed == set(can), role
@@ -235,8 +239,15 @@ def test_the_bus_refuses_what_the_oracle_refuses_and_then_writes_nothing(
 def _record(team):
     from dli.domain.model.audit import AuditRecord
 
-    return AuditRecord(time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), actor="x", auth="token",
-                       action="run", outcome=AuditOutcome.OK, dataset=NAME, team=team)
+    return AuditRecord(
+        time=dt.datetime(2025, 6, 1, tzinfo=dt.UTC),
+        actor="x",
+        auth="token",
+        action="run",
+        outcome=AuditOutcome.OK,
+        dataset=NAME,
+        team=team,
+    )
 
 
 def test_a_refusal_names_the_team_the_role_and_the_caller():
@@ -282,7 +293,9 @@ def test_a_name_without_a_spec_is_decided_by_the_default_roles():
     policy = Policy(admins={"root"}, teams={"@de": TeamRoles(operators={"*"})}, default=TeamRoles())
     clock = FakeClock(dt.datetime(2025, 6, 1, tzinfo=dt.UTC))
     store = InMemorySpecStore()
-    bus = MessageBus(store=store, orchestrator=InMemoryOrchestrator(clock=clock, store=store), clock=clock, policy=policy)
+    bus = MessageBus(
+        store=store, orchestrator=InMemoryOrchestrator(clock=clock, store=store), clock=clock, policy=policy
+    )
     gone = StopRun(run_id="shop.gone.daily@manual__1")  # a run of a workflow whose spec was deleted
     with pytest.raises(WorkflowPermissionError, match="no team"):
         bus.handle(gone, caller=Identity(name="bob"))

@@ -15,7 +15,9 @@ COMPAT = {"timeout_seconds": 1800, "retry_count": 3, "retry_delay_seconds": 60, 
 
 
 def _spec(execution: Any = None, *, attempts: int = 1, delay: int = 300, scheduled: bool = True) -> DatasetSpec:
-    schedule = ScheduleConfig(cron="0 9 * * *", retry_max_attempts=attempts, retry_delay_seconds=delay) if scheduled else None
+    schedule = (
+        ScheduleConfig(cron="0 9 * * *", retry_max_attempts=attempts, retry_delay_seconds=delay) if scheduled else None
+    )
     return DatasetSpec(name="shop.daily", query_statement="SELECT 1", execution=execution or {}, schedule=schedule)
 
 

@@ -222,7 +222,9 @@ def test_catalog_pieces():
     assert misnamed(MANUAL, "shop.y", doc).key == "manual/shop.y.yaml"
     assert broken_spec(CODE, "shop.z", ValueError("odd")).reason == "ValueError: odd"
     assert cursor_key("shop.x/code") < cursor_key("shop.x/manual") < cursor_key("shop.x0/code")
-    catalog = Catalog.build(code={"shop.x": (make_document("shop.x", source=CODE), "e1")}, manual={"shop.x": (doc, "e2")})
+    catalog = Catalog.build(
+        code={"shop.x": (make_document("shop.x", source=CODE), "e1")}, manual={"shop.x": (doc, "e2")}
+    )
     assert [(e.source_type, e.overridden) for e in catalog.entries_of("shop.x")] == [(CODE, False), (MANUAL, True)]
     assert catalog.select(overridden=True) is catalog.select(overridden=True)  # kept per catalog
     fires = FireTimes()

@@ -12,7 +12,24 @@ def test_valid_names_pass_unchanged(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "../x", "a/b", "a\\b", "A.b", "a..b", ".a", "a.", "1abc", "a b", "a-b", "a@b", "a:b", "x" * (MAX_NAME_LENGTH + 1), None, 3],
+    [
+        "",
+        "../x",
+        "a/b",
+        "a\\b",
+        "A.b",
+        "a..b",
+        ".a",
+        "a.",
+        "1abc",
+        "a b",
+        "a-b",
+        "a@b",
+        "a:b",
+        "x" * (MAX_NAME_LENGTH + 1),
+        None,
+        3,
+    ],
 )
 def test_names_that_could_escape_a_key_or_dag_id_are_rejected(name):
     with pytest.raises(SpecInvalidError) as exc:

@@ -60,15 +60,26 @@ def test_spec_warnings_cover_top_level_fields_and_the_execution_block():
     }
     warnings = spec_warnings(data, where="f.yaml")
     assert [w.split("did you mean ")[1] for w in warnings] == [
-        "'depends_on'?", "'query_file'?", "'schedule'?", "'timeout_seconds'?"
+        "'depends_on'?",
+        "'query_file'?",
+        "'schedule'?",
+        "'timeout_seconds'?",
     ]
     assert warnings[-1].startswith("f.yaml: execution: 'timeout_second'")
 
 
 def test_a_spec_written_for_the_upstream_dli_gets_no_warning():
     data = {
-        "name": "a.b", "type": "Dataset", "query_type": "DML", "versions": [], "schema": [],
-        "domains": ["x"], "tags": ["y"], "owner": "o", "team": "@t", "description": "d",
+        "name": "a.b",
+        "type": "Dataset",
+        "query_type": "DML",
+        "versions": [],
+        "schema": [],
+        "domains": ["x"],
+        "tags": ["y"],
+        "owner": "o",
+        "team": "@t",
+        "description": "d",
         "execution": {"timeout_seconds": 600, "retry_count": 2, "dialect": "trino"},
     }
     assert spec_warnings(data, where="f.yaml") == ()

@@ -32,7 +32,10 @@ def test_transitions_name_override_and_fallback():
 
 
 def test_code_only_replaced_by_manual_is_a_source_change():
-    kinds = [t.kind for t in diff_resolutions(resolve_override(code=["x"], manual=[]), resolve_override(code=[], manual=["x"]))]
+    kinds = [
+        t.kind
+        for t in diff_resolutions(resolve_override(code=["x"], manual=[]), resolve_override(code=[], manual=["x"]))
+    ]
     assert kinds == [TransitionKind.SOURCE_CHANGED]
 
 

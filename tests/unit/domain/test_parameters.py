@@ -53,7 +53,11 @@ def test_execution_date_is_always_allowed_and_checked():
 
 
 def test_backfill_dates_are_inclusive_and_ordered():
-    assert backfill_dates("2024-02-28", "2024-03-01") == [dt.date(2024, 2, 28), dt.date(2024, 2, 29), dt.date(2024, 3, 1)]
+    assert backfill_dates("2024-02-28", "2024-03-01") == [
+        dt.date(2024, 2, 28),
+        dt.date(2024, 2, 29),
+        dt.date(2024, 3, 1),
+    ]
     assert backfill_dates("2025-01-01", "2025-01-01") == [dt.date(2025, 1, 1)]
 
 
@@ -83,10 +87,12 @@ def test_a_required_parameter_without_default_must_be_given_and_an_optional_one_
     # The shape of the upstream corpus's parameters: execution_date required, lookback_days optional with a default.
     from dli.domain.model.spec import Parameter
 
-    spec = make_spec(parameters=(
-        Parameter(name="execution_date", type="date", required=True),
-        Parameter(name="lookback_days", type="integer", required=False, default=7),
-    ))
+    spec = make_spec(
+        parameters=(
+            Parameter(name="execution_date", type="date", required=True),
+            Parameter(name="lookback_days", type="integer", required=False, default=7),
+        )
+    )
     with pytest.raises(ParameterInvalidError) as exc:
         coerce_parameters(spec, {})
     assert exc.value.message.startswith("Missing required parameter 'execution_date'")

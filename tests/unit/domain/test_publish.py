@@ -98,8 +98,11 @@ def test_a_dataset_defined_twice_is_invalid():
 
 def test_items_are_sorted_and_counted():
     published = {"shop.b": stored(make_spec("shop.b")), "shop.z": stored(make_spec("shop.z"))}
-    result = plan([make_spec("shop.c"), make_spec("shop.b"), make_spec("shop.a", query_statement="SELECT 9")],
-                  published, prune=True)
+    result = plan(
+        [make_spec("shop.c"), make_spec("shop.b"), make_spec("shop.a", query_statement="SELECT 9")],
+        published,
+        prune=True,
+    )
     assert [i.dataset_name for i in result.items] == ["shop.a", "shop.b", "shop.c", "shop.z"]
     assert (result.count(A.CREATE), result.count(A.UNCHANGED), result.count(A.DELETE)) == (2, 1, 1)
 

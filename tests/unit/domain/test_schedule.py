@@ -30,7 +30,9 @@ def test_a_schedule_without_cron_needs_after_upstream():
     assert exc.value.code.value == "DLI-805"
     # The hint fits every place a schedule comes from (a spec file, an API body): it names the section's keys.
     assert "after: upstream" in exc.value.message
-    assert exc.value.hints == ("Write a 'cron' (5 fields, e.g. '0 9 * * *') and/or 'after: upstream' in the schedule: section.",)
+    assert exc.value.hints == (
+        "Write a 'cron' (5 fields, e.g. '0 9 * * *') and/or 'after: upstream' in the schedule: section.",
+    )
 
 
 SPEC_SCHEDULE = ScheduleConfig(
@@ -55,8 +57,12 @@ def test_registration_takes_the_spec_schedule_when_nothing_is_given():
 )
 def test_registration_arguments_override_the_spec_schedule_field_by_field(given, changed):
     expected = {
-        "cron": "15 4 * * *", "timezone": "Asia/Seoul", "enabled": False, "retry_max_attempts": 3,
-        "retry_delay_seconds": 60, "after": None,
+        "cron": "15 4 * * *",
+        "timezone": "Asia/Seoul",
+        "enabled": False,
+        "retry_max_attempts": 3,
+        "retry_delay_seconds": 60,
+        "after": None,
     }
     assert registration_schedule(SPEC_SCHEDULE, **given) == ScheduleConfig(**{**expected, **changed})
 
@@ -109,7 +115,9 @@ def test_after_accepts_only_upstream(after):
 def test_an_upstream_only_schedule_has_no_next_run():
     assert next_run(ScheduleConfig(after="upstream"), now=dt.datetime(2025, 1, 1, tzinfo=UTC)) is None
     both = ScheduleConfig(cron="0 9 * * *", after="upstream")
-    assert next_run(both, now=dt.datetime(2025, 1, 1, tzinfo=UTC)) == dt.datetime(2025, 1, 1, 9, tzinfo=zoneinfo.ZoneInfo("UTC"))
+    assert next_run(both, now=dt.datetime(2025, 1, 1, tzinfo=UTC)) == dt.datetime(
+        2025, 1, 1, 9, tzinfo=zoneinfo.ZoneInfo("UTC")
+    )
 
 
 def test_cron_whitespace_is_normalised():
@@ -186,7 +194,9 @@ def test_a_cron_that_fires_rarely_is_accepted(cron):
     assert ScheduleConfig(cron=cron).cron == cron
 
 
-@pytest.mark.parametrize(("cron", "timezone"), [("0 6 31 2 *", "UTC"), ("61 6 * * *", "UTC"), ("0 9 * * *", "Mars/Base")])
+@pytest.mark.parametrize(
+    ("cron", "timezone"), [("0 6 31 2 *", "UTC"), ("61 6 * * *", "UTC"), ("0 9 * * *", "Mars/Base")]
+)
 def test_fire_times_of_a_schedule_that_slipped_through_are_none(cron, timezone):
     after = dt.datetime(2025, 1, 1, tzinfo=UTC)
     assert list(fire_times(cron, timezone, after=after)) == []

@@ -75,8 +75,12 @@ def test_a_parameter_is_declared_once():
 
 @pytest.mark.parametrize(
     ("fields", "field"),
-    [({"sql": 1}, "sql"), ({"sql": "  "}, "sql"), ({"sql": "x", "name": 2}, "name"),
-     ({"sql": "x", "continue_on_error": "true"}, "continue_on_error")],
+    [
+        ({"sql": 1}, "sql"),
+        ({"sql": "  "}, "sql"),
+        ({"sql": "x", "name": 2}, "name"),
+        ({"sql": "x", "continue_on_error": "true"}, "continue_on_error"),
+    ],
 )
 def test_statements_are_typed(fields, field):
     with pytest.raises(SpecInvalidError) as exc:
@@ -133,8 +137,14 @@ def test_known_execution_keys_are_typed_and_bounded(execution, field):
 
 
 def test_execution_keeps_keys_it_does_not_know():
-    execution = {"conn_id": "wh", "dialect": "trino", "timeout_seconds": 3600, "retry_count": 0,
-                 "retry_delay_seconds": 0, "warehouse": {"size": "L"}}
+    execution = {
+        "conn_id": "wh",
+        "dialect": "trino",
+        "timeout_seconds": 3600,
+        "retry_count": 0,
+        "retry_delay_seconds": 0,
+        "warehouse": {"size": "L"},
+    }
     assert make_spec(execution=execution).execution == execution
 
 

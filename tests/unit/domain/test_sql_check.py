@@ -99,7 +99,9 @@ def test_the_spec_dialect_is_passed_lower_case_and_statements_go_in_run_order():
     analyzer = ScriptedAnalyzer()
     check_spec_sql(spec, analyzer)
     assert [(sql, dialect) for sql, dialect, _ in analyzer.calls] == [
-        ("PRE", "bigquery"), ("QUERY", "bigquery"), ("POST", "bigquery")
+        ("PRE", "bigquery"),
+        ("QUERY", "bigquery"),
+        ("POST", "bigquery"),
     ]
 
 

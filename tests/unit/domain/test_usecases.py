@@ -28,7 +28,9 @@ def env(tmp_path):
     orch = InMemoryOrchestrator(clock=clock, queue_seconds=1, run_seconds=3)
     api = WorkflowAPI(
         ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
-        store=store, orchestrator=orch, clock=clock,
+        store=store,
+        orchestrator=orch,
+        clock=clock,
     )
     write_spec(tmp_path, make_spec("shop.sales.daily", cron=None, description="Sales", team="@shop"))
     api.register("shop.sales.daily", cron="0 9 * * *")
@@ -69,9 +71,19 @@ def test_backfill_stops_after_the_first_failed_date(env):
     result = api.backfill("shop.sales.daily", start_date="2025-01-01", end_date="2025-01-04")
     clock.advance(60)
     statuses = [api.get_status(r) for r in result.run_ids]
-    assert [s.run_status for s in statuses] == [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.KILLED]
+    assert [s.run_status for s in statuses] == [
+        RunStatus.COMPLETED,
+        RunStatus.FAILED,
+        RunStatus.KILLED,
+        RunStatus.KILLED,
+    ]
     assert statuses[2].started_at is None and "backfill stopped" in statuses[2].error_message
-    assert [s.parameters["execution_date"] for s in statuses] == ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]
+    assert [s.parameters["execution_date"] for s in statuses] == [
+        "2025-01-01",
+        "2025-01-02",
+        "2025-01-03",
+        "2025-01-04",
+    ]
 
 
 def test_backfill_dates_wait_for_each_other(env):
@@ -105,7 +117,9 @@ def test_backfill_of_a_spec_requiring_execution_date_supplies_it(tmp_path):
     clock = FakeClock()
     api = WorkflowAPI(
         ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
-        store=InMemorySpecStore(), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock,
+        store=InMemorySpecStore(),
+        orchestrator=InMemoryOrchestrator(clock=clock),
+        clock=clock,
     )
     required = (Parameter(name="execution_date", type="date", required=True),)
     write_spec(tmp_path, make_spec("shop.daily", cron=None, parameters=required))
@@ -130,7 +144,9 @@ def test_declared_parameter_of_the_wrong_type_is_still_an_error(tmp_path):
     clock = FakeClock()
     api = WorkflowAPI(
         ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
-        store=InMemorySpecStore(), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock,
+        store=InMemorySpecStore(),
+        orchestrator=InMemoryOrchestrator(clock=clock),
+        clock=clock,
     )
     write_spec(tmp_path, make_spec("shop.typed", cron=None, parameters=(Parameter(name="n", type="integer"),)))
     api.register("shop.typed", cron="0 6 * * *")
@@ -158,7 +174,9 @@ def test_register_message_requires_a_schedule():
 
 def test_code_workflow_pause_survives_listing_and_unpause_resumes(env):
     api, _, _, store = env
-    store.create(SourceType.CODE, SpecDocument(spec=make_spec("shop.code.x", enabled=False), source_type=SourceType.CODE))
+    store.create(
+        SourceType.CODE, SpecDocument(spec=make_spec("shop.code.x", enabled=False), source_type=SourceType.CODE)
+    )
     assert api.get("shop.code.x").status is WorkflowStatus.PAUSED  # spec's enabled: false, orchestrator unaware
     api.unpause("shop.code.x")
     assert api.get("shop.code.x").status is WorkflowStatus.ACTIVE
@@ -171,8 +189,14 @@ def test_wait_for_run_returns_the_last_status_on_timeout(env):
     run_id = api.run("shop.sales.daily").run_id
     seen = []
     ticks = iter(range(100))
-    status = api.wait_for_run(run_id, timeout_seconds=2, poll_seconds=1, on_update=seen.append,
-                              sleep=lambda s: None, monotonic=lambda: next(ticks))
+    status = api.wait_for_run(
+        run_id,
+        timeout_seconds=2,
+        poll_seconds=1,
+        on_update=seen.append,
+        sleep=lambda s: None,
+        monotonic=lambda: next(ticks),
+    )
     assert status.run_status is RunStatus.PENDING and len(seen) >= 2
 
 
@@ -191,7 +215,9 @@ def test_backfill_dates_are_days_in_the_workflows_timezone(tmp_path):
     clock = FakeClock()
     api = WorkflowAPI(
         ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
-        store=InMemorySpecStore(), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock,
+        store=InMemorySpecStore(),
+        orchestrator=InMemoryOrchestrator(clock=clock),
+        clock=clock,
     )
     write_spec(tmp_path, make_spec("shop.seoul", cron=None))
     api.register("shop.seoul", cron="30 7 * * *", timezone="Asia/Seoul")
@@ -235,7 +261,9 @@ def flaky(tmp_path):
     orch = _FlakyOrchestrator(clock=clock)
     api = WorkflowAPI(
         ExecutionContext(execution_mode=ExecutionMode.LOCAL, project_path=tmp_path, user="alice"),
-        store=store, orchestrator=orch, clock=clock,
+        store=store,
+        orchestrator=orch,
+        clock=clock,
     )
     # A dialect, so that the SQL check has nothing to say either.
     write_spec(tmp_path, make_spec("shop.flaky", cron=None, execution={"dialect": "trino"}))

@@ -74,7 +74,9 @@ def test_basecamp_serve_refuses_a_bad_timeout_before_serving(tmp_path, monkeypat
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(SystemExit) as exited:
-        basecamp_cli.main(["serve", "--tokens-file", str(tmp_path / "t.json"), "--airflow-url", "http://af:8080", *args])
+        basecamp_cli.main(
+            ["serve", "--tokens-file", str(tmp_path / "t.json"), "--airflow-url", "http://af:8080", *args]
+        )
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "DLI-001" in err and "timeout must be a positive number of seconds" in err and "Traceback" not in err

@@ -32,7 +32,11 @@ class AirflowBackfills:
 
     def of_dates(
         self,
-        name: str, dates: Sequence[dt.date], parameters: Mapping[str, Any], triggered_by: str | None, timezone: str,
+        name: str,
+        dates: Sequence[dt.date],
+        parameters: Mapping[str, Any],
+        triggered_by: str | None,
+        timezone: str,
     ) -> BackfillHandle:
         """Airflow's backfill of the DAG of ``name`` over ``dates`` (the Orchestrator port's ``backfill``)."""
         if not dates:
@@ -69,7 +73,9 @@ class AirflowBackfills:
             ),
         )
         if response.status_code == 409:
-            raise InvalidStateError(f"Cannot backfill '{name}': {error_detail(response)}", details={"dataset_name": name})
+            raise InvalidStateError(
+                f"Cannot backfill '{name}': {error_detail(response)}", details={"dataset_name": name}
+            )
         if response.status_code in (400, 422):
             raise ParameterInvalidError(f"Airflow refused the backfill of '{name}': {error_detail(response)}")
         if response.status_code not in (200, 201):
@@ -120,7 +126,11 @@ class AirflowBackfills:
                 day = step.date.isoformat()
                 zone_name = step.timezone if isinstance(zone(step.timezone), zoneinfo.ZoneInfo) else "UTC"
                 marker: dict[str, Any] = {
-                    "id": chain_id, "date": day, "timezone": zone_name, "index": index, "triggered_by": triggered_by
+                    "id": chain_id,
+                    "date": day,
+                    "timezone": zone_name,
+                    "index": index,
+                    "triggered_by": triggered_by,
                 }
                 if previous is not None:
                     marker[CHAIN_AFTER] = previous

@@ -90,7 +90,9 @@ class AirflowRuns:
         name, raw = self._existing(run_id)
         record = run_record(raw)
         if record.status.is_terminal:
-            raise InvalidStateError(f"Run '{run_id}' already finished ({record.status.value})", details={"run_id": run_id})
+            raise InvalidStateError(
+                f"Run '{run_id}' already finished ({record.status.value})", details={"run_id": run_id}
+            )
         note = "\n".join(filter(None, [KILLED_NOTE, raw.get("note")]))
         response = self._http.call(
             "PATCH",

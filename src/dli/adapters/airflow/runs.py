@@ -94,7 +94,12 @@ def shard_of_file(path: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-_STATES = {"queued": RunStatus.PENDING, "running": RunStatus.RUNNING, "success": RunStatus.COMPLETED, "failed": RunStatus.FAILED}
+_STATES = {
+    "queued": RunStatus.PENDING,
+    "running": RunStatus.RUNNING,
+    "success": RunStatus.COMPLETED,
+    "failed": RunStatus.FAILED,
+}
 # Airflow states to ask for, per dli status (KILLED is a failed run with dli's note).
 AIRFLOW_STATES = {
     RunStatus.PENDING: ["queued"],
@@ -103,8 +108,12 @@ AIRFLOW_STATES = {
     RunStatus.FAILED: ["failed"],
     RunStatus.KILLED: ["failed"],
 }
-_RUN_TYPES = {"manual": RunType.ADHOC, "scheduled": RunType.SCHEDULED, "backfill": RunType.BACKFILL,
-              "asset_triggered": RunType.SCHEDULED}
+_RUN_TYPES = {
+    "manual": RunType.ADHOC,
+    "scheduled": RunType.SCHEDULED,
+    "backfill": RunType.BACKFILL,
+    "asset_triggered": RunType.SCHEDULED,
+}
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -115,7 +124,6 @@ def parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
 
 
 def timedelta_of(value: Any) -> dt.timedelta | None:
@@ -205,7 +213,9 @@ def run_record(raw: Mapping[str, Any]) -> RunRecord:
         status = RunStatus.KILLED
     run_type = _RUN_TYPES.get(str(raw.get("run_type")), RunType.SCHEDULED)
     logical = parse_time(raw.get("logical_date"))
-    triggered_by = next((line.removeprefix(TRIGGERED_BY_NOTE) for line in note_lines if line.startswith(TRIGGERED_BY_NOTE)), None)
+    triggered_by = next(
+        (line.removeprefix(TRIGGERED_BY_NOTE) for line in note_lines if line.startswith(TRIGGERED_BY_NOTE)), None
+    )
     if isinstance(marker, Mapping):
         tz = zone(marker.get("timezone"))
         chained_date = marker.get("date")

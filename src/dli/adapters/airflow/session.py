@@ -28,8 +28,6 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
 
 
-
-
 segment = path_segment
 
 

@@ -48,9 +48,6 @@ def _user_agent() -> str:
         return "dli"
 
 
-
-
-
 def _is_dli_error(response: httpx.Response) -> bool:
     """Whether the answer is Basecamp's own error body (a proxy's 502/503/504 is not): final."""
     try:
@@ -222,4 +219,3 @@ class BasecampClient:
             f"Basecamp server at {self._url} answered HTTP {response.status_code}",
             details={"server_url": self._url, "status": response.status_code},
         )
-

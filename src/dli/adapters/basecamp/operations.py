@@ -49,6 +49,7 @@ MAX_BODY_DEPTH = 64
 
 _PATH_FIELD = re.compile(r"\{(\w+)\}")
 
+
 def _register_spec_schema() -> dict[str, Any]:
     # What a spec file holds (generated from the model's rules), with the schedule a registration needs.
     schema = copy.deepcopy(spec_json_schema())
@@ -168,9 +169,7 @@ class Operation:
     @property
     def payload_fields(self) -> tuple[attrs.Attribute[Any], ...]:
         """Message fields carried in the query (GET) or the body."""
-        return tuple(
-            a for a in attrs.fields(self.message) if a.name != "actor" and a.name not in self.path_fields
-        )
+        return tuple(a for a in attrs.fields(self.message) if a.name != "actor" and a.name not in self.path_fields)
 
     @property
     def has_body(self) -> bool:

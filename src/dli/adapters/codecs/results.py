@@ -58,4 +58,3 @@ def from_jsonable(data: Any, cls: type[T]) -> T:
             f"Malformed {cls.__name__} in response: {detail}",
             hints=("The client and the Basecamp server may be of different dli versions: compare dli --version.",),
         ) from None
-

@@ -485,7 +485,9 @@ def document_from_bytes(raw: bytes, *, where: str, source: SourceType | None = N
         source_type = source  # the key prefix is authoritative
     registered_by = registration.get("registered_by")
     if registered_by is not None and not isinstance(registered_by, str):
-        raise SpecInvalidError(f"{where}: {_REGISTRATION_KEY}.registered_by: expected str, got {describe(registered_by)}")
+        raise SpecInvalidError(
+            f"{where}: {_REGISTRATION_KEY}.registered_by: expected str, got {describe(registered_by)}"
+        )
     registered_at = registration.get("registered_at")
     if isinstance(registered_at, str):
         try:

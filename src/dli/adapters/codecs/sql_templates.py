@@ -81,7 +81,9 @@ def template_problems(spec: DatasetSpec, *, query_label: str | None = None) -> l
             if len(text) > _SHOWN_LINE:
                 text = text[: _SHOWN_LINE - 3] + "..."
             where_in = f"{label}, line {exc.lineno}"
-            problems.append((f"{where_in}: invalid Jinja template: {exc.message}", f"{where_in}: {text}" if text else ""))
+            problems.append(
+                (f"{where_in}: invalid Jinja template: {exc.message}", f"{where_in}: {text}" if text else "")
+            )
     return problems
 
 

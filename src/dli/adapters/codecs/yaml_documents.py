@@ -73,8 +73,9 @@ def _check_expansion(root: yaml.Node) -> None:
             stack.append((node, True))
             for child in children:
                 if id(child) in in_progress:
-                    raise _RefusedYAML("an alias refers to a node that contains it", child.start_mark,
-                                       "Remove the recursive alias.")
+                    raise _RefusedYAML(
+                        "an alias refers to a node that contains it", child.start_mark, "Remove the recursive alias."
+                    )
                 if id(child) not in sizes:
                     stack.append((child, False))
             continue

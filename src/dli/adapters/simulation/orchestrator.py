@@ -61,7 +61,6 @@ class _Run:
     logged_attempts: int = 0  # attempts whose end is in the log
 
 
-
 def _queued(
     name: str,
     native: str,
@@ -156,9 +155,7 @@ class InMemoryOrchestrator:
     def is_running(self, name: str) -> bool:
         with self._lock:
             self._advance()
-            return any(
-                r.record.dataset_name == name and not r.record.status.is_terminal for r in self._runs.values()
-            )
+            return any(r.record.dataset_name == name and not r.record.status.is_terminal for r in self._runs.values())
 
     def workflow_states(self, names: Collection[str]) -> Mapping[str, WorkflowState]:
         with self._lock:
@@ -203,7 +200,11 @@ class InMemoryOrchestrator:
                     step.name, native, RunType.BACKFILL, parameters, logical_date=logical, at=now, by=triggered_by
                 )
                 self._runs[record.run_id] = self._new_run(
-                    record, step.name, step.date, start_at=now + self._queue if previous is None else None, after=previous
+                    record,
+                    step.name,
+                    step.date,
+                    start_at=now + self._queue if previous is None else None,
+                    after=previous,
                 )
                 previous = record.run_id
                 run_ids.append(record.run_id)
@@ -225,7 +226,9 @@ class InMemoryOrchestrator:
                 if (names is None or r.record.dataset_name in names) and (status is None or r.record.status is status)
             ]
         epoch = dt.datetime.min.replace(tzinfo=_UTC)
-        matched.sort(key=lambda r: (r.queued_at or r.started_at or epoch, r.logical_date or epoch, r.run_id), reverse=True)
+        matched.sort(
+            key=lambda r: (r.queued_at or r.started_at or epoch, r.logical_date or epoch, r.run_id), reverse=True
+        )
         return matched[: query.limit], len(matched)
 
     def stop_run(self, run_id: str) -> RunRecord:
@@ -425,7 +428,9 @@ class InMemoryOrchestrator:
             events.clear()
             at = record.finished_at
             native = f"mock_asset_triggered__{at.strftime('%Y%m%dT%H%M%S')}_{next(self._ids)}"
-            triggered = _queued(name, native, RunType.SCHEDULED, {"execution_date": execution_date}, logical_date=at, at=at)
+            triggered = _queued(
+                name, native, RunType.SCHEDULED, {"execution_date": execution_date}, logical_date=at, at=at
+            )
             self._runs[triggered.run_id] = self._new_run(
                 triggered,
                 name,

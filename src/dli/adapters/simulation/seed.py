@@ -32,15 +32,47 @@ def seed_mock(store: SpecStore, orchestrator: InMemoryOrchestrator, *, now: dt.d
     registered = now - dt.timedelta(days=30)
     clicks_params = (Parameter(name="min_clicks", type="integer", default=0, description="Drop rows below this"),)
     docs = [
-        (SourceType.CODE, _spec("iceberg.analytics.daily_clicks", "Daily click aggregation for analytics",
-                                "0 9 * * *", parameters=clicks_params), "ci-pipeline"),
-        (SourceType.MANUAL, _spec("iceberg.analytics.daily_clicks", "Daily click aggregation (manual draft)",
-                                  "0 8 * * *", parameters=clicks_params), "engineer"),
-        (SourceType.CODE, _spec("iceberg.analytics.user_metrics", "User metrics by region", "0 10 * * *",
-                                "Asia/Seoul", depends_on=("iceberg.analytics.daily_clicks", "iceberg.raw.users")),
-         "ci-pipeline"),
-        (SourceType.MANUAL, _spec("iceberg.analytics.ad_hoc_report", "Weekly ad-hoc report", "0 12 * * 1",
-                                  depends_on=("iceberg.analytics.user_metrics",)), "analyst"),
+        (
+            SourceType.CODE,
+            _spec(
+                "iceberg.analytics.daily_clicks",
+                "Daily click aggregation for analytics",
+                "0 9 * * *",
+                parameters=clicks_params,
+            ),
+            "ci-pipeline",
+        ),
+        (
+            SourceType.MANUAL,
+            _spec(
+                "iceberg.analytics.daily_clicks",
+                "Daily click aggregation (manual draft)",
+                "0 8 * * *",
+                parameters=clicks_params,
+            ),
+            "engineer",
+        ),
+        (
+            SourceType.CODE,
+            _spec(
+                "iceberg.analytics.user_metrics",
+                "User metrics by region",
+                "0 10 * * *",
+                "Asia/Seoul",
+                depends_on=("iceberg.analytics.daily_clicks", "iceberg.raw.users"),
+            ),
+            "ci-pipeline",
+        ),
+        (
+            SourceType.MANUAL,
+            _spec(
+                "iceberg.analytics.ad_hoc_report",
+                "Weekly ad-hoc report",
+                "0 12 * * 1",
+                depends_on=("iceberg.analytics.user_metrics",),
+            ),
+            "analyst",
+        ),
     ]
     for source, spec, who in docs:
         store.create(source, SpecDocument(spec=spec, source_type=source, registered_by=who, registered_at=registered))

@@ -177,7 +177,9 @@ class SqlglotAnalyzer:
         if query is None:
             raise SpecInvalidError(
                 "the query statement has no SELECT to trace",
-                hints=("Lineage traces the columns of the query's SELECT (also inside INSERT ... SELECT or CREATE ... AS SELECT).",),
+                hints=(
+                    "Lineage traces the columns of the query's SELECT (also inside INSERT ... SELECT or CREATE ... AS SELECT).",
+                ),
             )
         outputs = [select.alias_or_name for select in query.selects]
         if column is not None:

@@ -149,9 +149,10 @@ class S3AuditLog:
         store = self._store
         key = self._folder + _key_name(record)
         body = encode_record(record)
-        store._call("write the audit record", lambda: store._client.put_object(
-            Bucket=store._bucket, Key=key, Body=body, ContentType="application/json"
-        ))
+        store._call(
+            "write the audit record",
+            lambda: store._client.put_object(Bucket=store._bucket, Key=key, Body=body, ContentType="application/json"),
+        )
 
     def records(self, *, since: dt.datetime | None = None) -> Iterator[AuditRecord]:
         store = self._store

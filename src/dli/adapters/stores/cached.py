@@ -69,7 +69,9 @@ class DiskCachedSpecStore(StoreDecorator):
         that ``read`` serves those versions from the cache without listing the store again."""
         self._inner = inner
         self._dir = Path(cache_dir)
-        self._etags: dict[SourceType, dict[str, str]] = {source: dict(etags) for source, etags in (listed or {}).items()}
+        self._etags: dict[SourceType, dict[str, str]] = {
+            source: dict(etags) for source, etags in (listed or {}).items()
+        }
         self._lock = threading.Lock()
         self._feed = (
             FeedFollower(inner, full_interval_seconds=full_listing_interval_seconds, monotonic=monotonic)
@@ -170,7 +172,9 @@ class DiskCachedSpecStore(StoreDecorator):
                 pass
             else:
                 return VersionedDocument(
-                    document=document_from_bytes(raw, where=f"{self.url}/{source.value}/{name}{_SUFFIX}", source=source),
+                    document=document_from_bytes(
+                        raw, where=f"{self.url}/{source.value}/{name}{_SUFFIX}", source=source
+                    ),
                     etag=etag,
                 )
         return self._download(source, name)

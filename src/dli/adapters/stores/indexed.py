@@ -98,7 +98,9 @@ class _Index:
         return cls(docs={s: {} for s in _SOURCES}, broken={s: {} for s in _SOURCES})
 
     def copy(self) -> _Index:
-        return _Index(docs={s: dict(d) for s, d in self.docs.items()}, broken={s: dict(b) for s, b in self.broken.items()})
+        return _Index(
+            docs={s: dict(d) for s, d in self.docs.items()}, broken={s: dict(b) for s, b in self.broken.items()}
+        )
 
     def keys(self, source: SourceType) -> set[str]:
         return set(self.docs[source]) | set(self.broken[source])
@@ -132,7 +134,9 @@ class IndexedSpecStore(StoreDecorator):
         self._inner = inner
         self._feed = (
             FeedFollower(
-                inner, full_interval_seconds=full_check_interval_seconds, clock_skew_seconds=clock_skew_seconds,
+                inner,
+                full_interval_seconds=full_check_interval_seconds,
+                clock_skew_seconds=clock_skew_seconds,
                 monotonic=monotonic,
             )
             if isinstance(inner, ChangeFeed)
@@ -245,11 +249,19 @@ class IndexedSpecStore(StoreDecorator):
         for transition in transitions:
             self._log_transition(transition)
         self._log.debug(
-            "override_check", full=False, changes=len(changes), reread=len(wanted), broken=broken,
+            "override_check",
+            full=False,
+            changes=len(changes),
+            reread=len(wanted),
+            broken=broken,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return CheckReport(
-            listed=len(changes), reread=len(wanted), removed=removed, transitions=tuple(transitions), broken=broken,
+            listed=len(changes),
+            reread=len(wanted),
+            removed=removed,
+            transitions=tuple(transitions),
+            broken=broken,
             full=False,
         )
 
@@ -311,12 +323,15 @@ class IndexedSpecStore(StoreDecorator):
             )
         else:
             self._log.debug(
-                "override_check", full=True, listed=listed, reread=reread, removed=removed, broken=broken,
+                "override_check",
+                full=True,
+                listed=listed,
+                reread=reread,
+                removed=removed,
+                broken=broken,
                 duration_ms=duration_ms,
             )
-        return CheckReport(
-            listed=listed, reread=reread, removed=removed, transitions=tuple(transitions), broken=broken
-        )
+        return CheckReport(listed=listed, reread=reread, removed=removed, transitions=tuple(transitions), broken=broken)
 
     def _list_for_check(self, source: SourceType) -> Mapping[str, str]:
         try:
@@ -382,7 +397,11 @@ class IndexedSpecStore(StoreDecorator):
         if self._logged_broken.get((source, name)) != etag:
             self._logged_broken[(source, name)] = etag
             self._log.error(
-                "spec_unreadable", source=source.value, dataset_name=name, key=spec.key, code=spec.code,
+                "spec_unreadable",
+                source=source.value,
+                dataset_name=name,
+                key=spec.key,
+                code=spec.code,
                 error=spec.reason,
             )
 

@@ -91,6 +91,8 @@ def open_factory_store(
     from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
 
     return DiskCachedSpecStore(
-        store, cache_dir=cache_dir or default_cache_dir(url), listed=listed,
+        store,
+        cache_dir=cache_dir or default_cache_dir(url),
+        listed=listed,
         full_listing_interval_seconds=full_listing_interval_seconds,
     )

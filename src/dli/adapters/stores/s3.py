@@ -166,8 +166,10 @@ class S3SpecStore:
         if "@" in bucket or not _BUCKET.fullmatch(bucket):
             raise ConfigurationError(
                 f"Invalid S3 bucket name in store URL {_without_userinfo(url)!r}",
-                hints=("Bucket names are 3-63 lowercase letters, digits, '.' and '-'; put credentials in "
-                       "the environment or an AWS profile, never in the URL.",),
+                hints=(
+                    "Bucket names are 3-63 lowercase letters, digits, '.' and '-'; put credentials in "
+                    "the environment or an AWS profile, never in the URL.",
+                ),
             )
         if parts.query or parts.fragment:
             raise ConfigurationError(f"S3 store URL {url!r} must not have a query or fragment")
@@ -236,6 +238,7 @@ class S3SpecStore:
         enforced = self._enforced().if_none_match
         if not enforced and self._head(key) is not None:
             raise already_exists(source, document.name)
+
         def attempt() -> str:
             try:
                 extra = {"IfNoneMatch": "*"} if enforced else {}
@@ -372,14 +375,16 @@ class S3SpecStore:
         entries = {name: (etag, _spec_digest(spec)) for name, (etag, spec) in sorted(specs.items())}
         if entries == self._published.get(source):
             return  # nothing new: a publish that changed nothing writes nothing
-        body = json.dumps({"scheme": _DIGEST_SCHEME, "specs": {n: list(e) for n, e in entries.items()}},
-                          separators=(",", ":")).encode()
+        body = json.dumps(
+            {"scheme": _DIGEST_SCHEME, "specs": {n: list(e) for n, e in entries.items()}}, separators=(",", ":")
+        ).encode()
         key = self._published_index_key(source)
         try:
             self._call("write", lambda: self._client.put_object(Bucket=self._bucket, Key=key, Body=body))
         except DLIError as exc:
-            structlog.get_logger("dli.s3_store").warning("published_index_not_written", store=self.url,
-                                                         source=source.value, error=exc.message)
+            structlog.get_logger("dli.s3_store").warning(
+                "published_index_not_written", store=self.url, source=source.value, error=exc.message
+            )
             return
         self._published[source] = entries
 
@@ -432,8 +437,13 @@ class S3SpecStore:
         try:
             self._client.put_object(Bucket=self._bucket, Key=key, Body=b"")
         except (ClientError, BotoCoreError) as exc:
-            structlog.get_logger("dli.s3_store").warning("spec_change_not_recorded", store=self.url, source=source.value, dataset_name=name,
-                           error=type(exc).__name__)
+            structlog.get_logger("dli.s3_store").warning(
+                "spec_change_not_recorded",
+                store=self.url,
+                source=source.value,
+                dataset_name=name,
+                error=type(exc).__name__,
+            )
 
     # -- conditional-write probe ---------------------------------------------------------------
 
@@ -544,8 +554,14 @@ class S3SpecStore:
         code = _error_code(exc) or str(_status(exc))
         if code == "NoSuchBucket":
             reason, hint = f"bucket '{self._bucket}' does not exist", "Create the bucket or fix the store URL."
-        elif code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
-                      "AuthorizationHeaderMalformed", "InvalidClientTokenId"):
+        elif code in (
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "InvalidToken",
+            "AuthorizationHeaderMalformed",
+            "InvalidClientTokenId",
+        ):
             reason, hint = f"the S3 credentials were rejected ({code})", "Check the AWS credentials in use."
         elif code in ("AccessDenied", "403", "AllAccessDisabled"):
             reason, hint = "access denied", "Grant s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject."

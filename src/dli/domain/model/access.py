@@ -36,6 +36,7 @@ __all__ = [
     "role_of",
 ]
 
+
 def _names(values: Iterable[str]) -> frozenset[str]:
     return frozenset(values)
 
@@ -159,7 +160,9 @@ def decide(policy: Policy, identity: Identity, verb: Verb, target: Target) -> De
     return Decision(allowed=False, team=target.team, needed=verb.role)
 
 
-def decide_all(policy: Policy, identity: Identity, verb: Verb, targets: Iterable[Target]) -> tuple[Decision, Target | None]:
+def decide_all(
+    policy: Policy, identity: Identity, verb: Verb, targets: Iterable[Target]
+) -> tuple[Decision, Target | None]:
     """The first refusal among ``targets`` (with its target), else an allowance."""
     last = Decision(allowed=True, team=None)
     for target in targets:

@@ -294,9 +294,7 @@ class Catalog:
         """The broken documents of ``source`` whose name matches ``pattern``."""
         matcher = _name_matcher(pattern)
         return [
-            b
-            for b in self.broken
-            if (source is None or b.source_type is source) and _matches(b.dataset_name, matcher)
+            b for b in self.broken if (source is None or b.source_type is source) and _matches(b.dataset_name, matcher)
         ]
 
     def replace_name(

@@ -124,7 +124,7 @@ class DependencyGraph:
                     stack.pop()
                     continue
                 if colour[following] == grey:
-                    return (*path[path.index(following):], following)
+                    return (*path[path.index(following) :], following)
                 if colour[following] == white:
                     colour[following] = grey
                     path.append(following)

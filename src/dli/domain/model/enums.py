@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["DependencyDirection", "ResultStatus", "RunStatus", "RunType", "ScheduleTrigger", "SourceType", "WorkflowStatus"]
+__all__ = [
+    "DependencyDirection",
+    "ResultStatus",
+    "RunStatus",
+    "RunType",
+    "ScheduleTrigger",
+    "SourceType",
+    "WorkflowStatus",
+]
 
 
 class SourceType(str, enum.Enum):

@@ -118,9 +118,7 @@ class SpecInvalidError(DLIError):
     """A dataset spec (or a name in it) is invalid."""
 
     code = ErrorCode.SPEC_INVALID
-    default_hints = (
-        "The fields of a dataset spec and their types are listed under 'A dataset spec' in the README.",
-    )
+    default_hints = ("The fields of a dataset spec and their types are listed under 'A dataset spec' in the README.",)
 
 
 class ParameterInvalidError(DLIError):
@@ -177,9 +175,7 @@ class WorkflowRegistrationError(DLIError):
     """Registration failed."""
 
     code = ErrorCode.WORKFLOW_REGISTRATION_FAILED
-    default_hints = (
-        "Nothing was changed: run the command again; 'dli workflow list' shows what is registered.",
-    )
+    default_hints = ("Nothing was changed: run the command again; 'dli workflow list' shows what is registered.",)
 
 
 class WorkflowExecutionError(DLIError):
@@ -197,8 +193,7 @@ class WorkflowPermissionError(DLIError):
 
     code = ErrorCode.WORKFLOW_PERMISSION_DENIED
     default_hints = (
-        "CODE workflows change through Git (CI/CD publishes them); from the CLI they can only be "
-        "paused and unpaused.",
+        "CODE workflows change through Git (CI/CD publishes them); from the CLI they can only be paused and unpaused.",
     )
 
 
@@ -206,9 +201,7 @@ class WorkflowAlreadyExistsError(DLIError):
     """A MANUAL workflow exists and ``force`` was not given."""
 
     code = ErrorCode.WORKFLOW_ALREADY_EXISTS
-    default_hints = (
-        "Use --force to overwrite the existing MANUAL registration.",
-    )
+    default_hints = ("Use --force to overwrite the existing MANUAL registration.",)
 
 
 class InvalidCronError(DLIError):
@@ -236,8 +229,7 @@ class InvalidStateError(DLIError):
 
     code = ErrorCode.WORKFLOW_INVALID_STATE
     default_hints = (
-        "See the current state with 'dli workflow list' (workflows) or 'dli workflow status <run id>' "
-        "(runs).",
+        "See the current state with 'dli workflow list' (workflows) or 'dli workflow status <run id>' (runs).",
     )
 
 
@@ -245,9 +237,7 @@ class WorkflowUnregisterError(DLIError):
     """Unregistering failed."""
 
     code = ErrorCode.WORKFLOW_UNREGISTER_FAILED
-    default_hints = (
-        "Run the command again; 'dli workflow list' shows whether the workflow is still registered.",
-    )
+    default_hints = ("Run the command again; 'dli workflow list' shows whether the workflow is still registered.",)
 
 
 _KINDS = {bool: "bool", int: "int", float: "float", str: "str", list: "list", tuple: "list", dict: "mapping"}

@@ -23,6 +23,7 @@ __all__ = ["DEFAULT_RETRIES", "DEFAULT_RETRY_DELAY_SECONDS", "ExecutionSettings"
 _DEFAULT_ATTEMPTS = DEFAULT_RETRY_ATTEMPTS
 DEFAULT_RETRIES = _DEFAULT_ATTEMPTS - 1
 
+
 @attrs.frozen(kw_only=True)
 class ExecutionSettings:
     """What every SQL task of a dataset runs with."""

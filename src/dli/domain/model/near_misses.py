@@ -49,9 +49,7 @@ def near_miss_warnings(keys: Iterable[object], known: Collection[str], *, where:
             continue
         suggestion = closest_key(key, known)
         if suggestion is not None:
-            warnings.append(
-                f"{where}: '{key}' is not a key dli uses and is ignored; did you mean '{suggestion}'?"
-            )
+            warnings.append(f"{where}: '{key}' is not a key dli uses and is ignored; did you mean '{suggestion}'?")
     return tuple(warnings)
 
 

@@ -70,9 +70,7 @@ class Transition:
     """Resolution now."""
 
 
-def diff_resolutions(
-    before: Mapping[str, Resolution], after: Mapping[str, Resolution]
-) -> list[Transition]:
+def diff_resolutions(before: Mapping[str, Resolution], after: Mapping[str, Resolution]) -> list[Transition]:
     """The transitions from one resolution map to the next, sorted by name."""
     out: list[Transition] = []
     for name in sorted(set(before) | set(after)):

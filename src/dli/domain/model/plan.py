@@ -161,6 +161,3 @@ def explain_item(
         downstream=reached if item.action in _WRITES else (),
         findings=findings,
     )
-
-
-

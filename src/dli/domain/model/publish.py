@@ -182,5 +182,6 @@ class PublishResult:
     @property
     def changed(self) -> bool:
         """Whether the publish wrote (or, in a dry run, would write) anything."""
-        return any(self.summary.get(a.value, 0) for a in (PublishAction.CREATE, PublishAction.UPDATE,
-                                                             PublishAction.DELETE))
+        return any(
+            self.summary.get(a.value, 0) for a in (PublishAction.CREATE, PublishAction.UPDATE, PublishAction.DELETE)
+        )

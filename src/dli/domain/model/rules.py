@@ -19,7 +19,21 @@ import attrs
 
 from dli.domain.model.errors import DLIError, ParameterInvalidError, SpecInvalidError, describe, field_error
 
-__all__ = ["RULE", "Choice", "Date", "Flag", "Items", "Keys", "Matching", "Number", "Rule", "Text", "Whole", "checked", "rule_of"]
+__all__ = [
+    "RULE",
+    "Choice",
+    "Date",
+    "Flag",
+    "Items",
+    "Keys",
+    "Matching",
+    "Number",
+    "Rule",
+    "Text",
+    "Whole",
+    "checked",
+    "rule_of",
+]
 
 RULE = "dli.rule"
 """Key of an attrs field's ``metadata`` holding its rule."""

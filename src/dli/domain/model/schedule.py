@@ -67,16 +67,24 @@ def _cron_field(value: str, alone: str = "") -> str:
     return f"(?:{field}|{alone})" if alone else field
 
 
-CRON_PATTERN = "[ \t]*" + "[ \t]+".join(
-    _cron_field(value, alone)
-    for value, alone in (
-        ("[0-5]?[0-9]", ""),
-        ("[01]?[0-9]|2[0-3]", ""),
-        ("0?[1-9]|[12][0-9]|3[01]", "L"),  # L: the month's last day
-        ("0?[1-9]|1[0-2]|" + _names("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), ""),
-        ("0?[0-7]|" + _names("sun", "mon", "tue", "wed", "thu", "fri", "sat"), ""),
+CRON_PATTERN = (
+    "[ \t]*"
+    + "[ \t]+".join(
+        _cron_field(value, alone)
+        for value, alone in (
+            ("[0-5]?[0-9]", ""),
+            ("[01]?[0-9]|2[0-3]", ""),
+            ("0?[1-9]|[12][0-9]|3[01]", "L"),  # L: the month's last day
+            (
+                "0?[1-9]|1[0-2]|"
+                + _names("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+                "",
+            ),
+            ("0?[0-7]|" + _names("sun", "mon", "tue", "wed", "thu", "fri", "sat"), ""),
+        )
     )
-) + "[ \t]*"
+    + "[ \t]*"
+)
 """The forms of a cron expression dli takes: five fields of numbers in range (or month and weekday
 names), ``*``, lists, ranges and steps from 1 to 99 (or ``L``, the last day of the month), apart by spaces or tabs. Written in the regular
 expressions Python and JSON Schema share: ``validate_cron`` and the API document read this one."""
@@ -256,8 +264,13 @@ class ScheduleConfig:
         if self.cron is None and self.after is None:
             raise InvalidCronError(
                 "A schedule needs a cron expression, 'after: upstream', or both",
-                hints=("Write a 'cron' (5 fields, e.g. '0 9 * * *') and/or 'after: upstream' in the schedule: section.",),
-                details={"field": "cron", "problem": "missing: a schedule needs a cron expression or 'after: upstream'"},
+                hints=(
+                    "Write a 'cron' (5 fields, e.g. '0 9 * * *') and/or 'after: upstream' in the schedule: section.",
+                ),
+                details={
+                    "field": "cron",
+                    "problem": "missing: a schedule needs a cron expression or 'after: upstream'",
+                },
             )
 
     @property

@@ -58,7 +58,13 @@ __all__ = [
 
 SAMPLE_EXECUTION_DATE = "2025-01-01"
 """The ``execution_date`` statements are rendered with for the check (any valid date parses alike)."""
-_SAMPLES: Mapping[str, Any] = {"string": "x", "integer": 1, "float": 0.5, "boolean": True, "date": SAMPLE_EXECUTION_DATE}
+_SAMPLES: Mapping[str, Any] = {
+    "string": "x",
+    "integer": 1,
+    "float": 0.5,
+    "boolean": True,
+    "date": SAMPLE_EXECUTION_DATE,
+}
 SQL_HINT = (
     "The SQL is parsed in the spec's dialect (execution.dialect, else dli.yaml defaults.dialect) after its "
     "Jinja is rendered with the parameters' defaults; fix the statement, or set the dialect it is written in."
@@ -410,9 +416,7 @@ def sql_error(
                 shown.append(f"{finding.statement} line {finding.line}:\n{finding.excerpt}")
     if not lines:
         return None
-    return SpecInvalidError(
-        "; ".join(lines), hints=(*shown, SQL_HINT), details={"problems": lines, "sql": True}
-    )
+    return SpecInvalidError("; ".join(lines), hints=(*shown, SQL_HINT), details={"problems": lines, "sql": True})
 
 
 @attrs.frozen(kw_only=True)

@@ -143,4 +143,3 @@ class DagState:
     """The workflow exists in the orchestrator (for Airflow: its DAG was parsed)."""
     error: str | None = None
     """Why it cannot run: the spec's or the DAG file's import error."""
-

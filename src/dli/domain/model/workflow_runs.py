@@ -58,7 +58,9 @@ def _at_least_one(_instance: Any, attribute: attrs.Attribute[int], value: int) -
 
 def _another_attempt_left(instance: RetryWait, _attribute: attrs.Attribute[int], value: int) -> None:
     if value <= instance.attempt:
-        raise ValueError(f"max_attempts ({value}) must exceed the failed attempt ({instance.attempt}) while a retry waits")
+        raise ValueError(
+            f"max_attempts ({value}) must exceed the failed attempt ({instance.attempt}) while a retry waits"
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -41,9 +41,7 @@ class Visibility:
     def everything(self) -> bool:
         """Whether nothing is hidden (no policy, or an admin)."""
         return (
-            self.identity is None
-            or not self.policy.enforced
-            or bool(self.policy.admins & self.identity.principals())
+            self.identity is None or not self.policy.enforced or bool(self.policy.admins & self.identity.principals())
         )
 
     def __call__(self, team: str | None) -> bool:
@@ -104,7 +102,9 @@ def refusal(decision: Decision, identity: Identity, verb: Verb, target: Target) 
     name = target.dataset or "?"
     if decision.source_rule:
         try:
-            check_allowed(Action.MODIFY if verb is Verb.REGISTER else Action.DELETE, source=SourceType.CODE, dataset_name=name)
+            check_allowed(
+                Action.MODIFY if verb is Verb.REGISTER else Action.DELETE, source=SourceType.CODE, dataset_name=name
+            )
         except WorkflowPermissionError as exc:
             return exc
     needed = decision.needed.label if decision.needed else "?"
@@ -165,7 +165,8 @@ def audit_record(
         dataset=message.subject() if _safe_subject(message) else None,
         team=team,
         # A new registration has no source yet: it writes a MANUAL one.
-        source_type=(target.source if target else None) or (SourceType.MANUAL if message.verb is Verb.REGISTER else None),
+        source_type=(target.source if target else None)
+        or (SourceType.MANUAL if message.verb is Verb.REGISTER else None),
         code=error.code.value if error is not None else None,
         detail=detail,
         request_id=request_id,

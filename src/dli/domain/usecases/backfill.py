@@ -42,7 +42,6 @@ from dli.ports.spec_store import SpecStore
 __all__ = ["TriggerBackfill", "trigger_backfill"]
 
 
-
 @attrs.frozen(kw_only=True, repr=False)
 class TriggerBackfill(Message[WorkflowRunResult]):
     """Run each date of a range in order, stopping after the first failure."""
@@ -128,7 +127,9 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
         downstream = [d for d in documents if d != name]
         names = tuple(step.name for step in steps)
         days = tuple(step.date.isoformat() for step in steps)
-        what = f"'{name}' and {len(downstream)} downstream dataset(s){': ' + ', '.join(downstream) if downstream else ''}"
+        what = (
+            f"'{name}' and {len(downstream)} downstream dataset(s){': ' + ', '.join(downstream) if downstream else ''}"
+        )
         if message.dry_run:
             summary = f"Dry run: backfill of {what} would run {len(steps)} run(s), {span}"
             return dry_run_result(name, checked, warnings, summary, dates=days, datasets=names)
@@ -136,7 +137,13 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
             check_runnable(dataset, orchestrator, doc.schedule.enabled)
         handle = orchestrator.backfill_chain(steps, triggered_by=message.actor)
         return _started(
-            name, orchestrator, handle, dates=days, datasets=names, parameters=checked, warnings=warnings,
+            name,
+            orchestrator,
+            handle,
+            dates=days,
+            datasets=names,
+            parameters=checked,
+            warnings=warnings,
             message=f"Backfill {span} triggered for {what} ({len(steps)} runs, date by date)",
         )
     if message.dry_run:
@@ -155,7 +162,13 @@ def trigger_backfill(message: TriggerBackfill, *, store: SpecStore, orchestrator
         )
         handle = orchestrator.backfill(request)
     return _started(
-        name, orchestrator, handle, dates=iso, datasets=(), parameters=checked, warnings=warnings,
+        name,
+        orchestrator,
+        handle,
+        dates=iso,
+        datasets=(),
+        parameters=checked,
+        warnings=warnings,
         message=f"Backfill {span} triggered ({len(iso)} date(s))",
     )
 

@@ -171,7 +171,14 @@ class MessageBus:
             return
         now = self.clock.now() if self.clock is not None else dt.datetime.now(dt.UTC)  # type: ignore[attr-defined]
         record = audit_record(
-            message, identity, targets, now=now, outcome=outcome, error=error, request_id=request_id, replica=self.replica
+            message,
+            identity,
+            targets,
+            now=now,
+            outcome=outcome,
+            error=error,
+            request_id=request_id,
+            replica=self.replica,
         )
         try:
             self.audit.append(record)

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["ActiveSpecs", "GetDependencies", "get_dependencies", "load_active_specs"]
 
 
-
 def _direction(value: object) -> DependencyDirection:
     return to_enum(DependencyDirection, "direction", value) or DependencyDirection.BOTH
 
@@ -109,7 +108,9 @@ def _node(active: ActiveSpecs, name: str, relation: str, distance: int) -> Depen
 
 @handles(GetDependencies)
 def get_dependencies(
-    message: GetDependencies, *, store: SpecStore,
+    message: GetDependencies,
+    *,
+    store: SpecStore,
     sql_analyzer: SqlAnalyzer | None = None,
     visible: Visibility | None = None,
 ) -> WorkflowDependenciesResult:
@@ -138,7 +139,9 @@ def get_dependencies(
             if message.depth is not None and distance >= message.depth:
                 continue  # not expanded: its own neighbours are beyond the depth
             for neighbour in graph.direct(other, side):
-                upstream, downstream = (neighbour, other) if side is DependencyDirection.UPSTREAM else (other, neighbour)
+                upstream, downstream = (
+                    (neighbour, other) if side is DependencyDirection.UPSTREAM else (other, neighbour)
+                )
                 edges[(upstream, downstream)] = DependencyEdge(upstream=upstream, downstream=downstream)
     if visible is not None and not visible.everything:  # leave out the workflows the caller may not view
         hidden = {

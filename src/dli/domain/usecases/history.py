@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["GetHistory", "get_history"]
 
 
-
 def _run_status(value: object) -> RunStatus | None:
     return to_enum(RunStatus, "run status", value, upper=True)
 
@@ -48,9 +47,7 @@ class GetHistory(Message[WorkflowHistoryResult]):
     """Only this dataset."""
     source_type: SourceType | None = attrs.field(default=None, converter=to_source_type)
     """Only runs of workflows of this source."""
-    run_status: RunStatus | None = attrs.field(
-        default=None, converter=_run_status
-    )
+    run_status: RunStatus | None = attrs.field(default=None, converter=_run_status)
     """Only runs in this status."""
     limit: int = checked(LIMIT, request=True, default=20)
     """At most this many runs."""
@@ -77,7 +74,9 @@ def get_history(
         manual = set(store.list_etags(SourceType.MANUAL))
         of_source = code if message.source_type is SourceType.CODE else manual - code
         names = of_source if names is None else names & of_source
-    if visible is not None and not visible.everything:  # runs of what the caller may not view: neither shown nor counted
+    if (
+        visible is not None and not visible.everything
+    ):  # runs of what the caller may not view: neither shown nor counted
         from dli.domain.usecases.authorization import visible_names
 
         allowed = visible_names(store, visible)

@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 
-
 @attrs.frozen(kw_only=True, repr=False)
 class GetWorkflow(Message[WorkflowInfo]):
     """The active workflow of a dataset (CODE over MANUAL); DLI-800 when there is none."""
@@ -218,7 +217,9 @@ def list_workflows(
         wanted &= {message.status}
     if message.enabled_only:
         wanted &= {WorkflowStatus.ACTIVE}
-    overridden = None if WorkflowStatus.OVERRIDDEN in wanted and len(wanted) > 1 else WorkflowStatus.OVERRIDDEN in wanted
+    overridden = (
+        None if WorkflowStatus.OVERRIDDEN in wanted and len(wanted) > 1 else WorkflowStatus.OVERRIDDEN in wanted
+    )
     selection = catalog.select(source=message.source_type, pattern=message.dataset_filter, overridden=overridden)
     broken = catalog.broken_matching(source=message.source_type, pattern=message.dataset_filter)
 

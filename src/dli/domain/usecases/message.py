@@ -248,5 +248,6 @@ def check_date_text(_instance: object, attribute: attrs.Attribute[Any], value: A
     """Validator: a ``YYYY-MM-DD`` date (the range it is part of is checked by the handler, against the schedule)."""
     if DATE.problem(value) is not None:
         raise ParameterInvalidError(
-            f"Invalid {attribute.name.replace('_', ' ')}: {value!r}", hints=("Use the YYYY-MM-DD format, e.g. 2025-01-31.",)
+            f"Invalid {attribute.name.replace('_', ' ')}: {value!r}",
+            hints=("Use the YYYY-MM-DD format, e.g. 2025-01-31.",),
         )

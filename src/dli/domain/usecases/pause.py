@@ -17,7 +17,6 @@ from dli.ports.spec_store import SpecStore
 __all__ = ["PauseWorkflow", "UnpauseWorkflow", "pause_workflow", "unpause_workflow"]
 
 
-
 @attrs.frozen(kw_only=True, repr=False)
 class PauseWorkflow(Message[WorkflowRunResult]):
     """Pause the schedule of the active workflow (CODE workflows too)."""

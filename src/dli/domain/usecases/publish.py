@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PUBLISHER", "PlanPublish", "PublishSpecs", "plan_specs", "publish_specs"]
 
 
-
 @attrs.frozen(kw_only=True, repr=False)
 class PublishSpecs(Message[PublishResult]):
     """Publish the project's scheduled specs to the store's ``code/`` (what CI/CD runs; not served over HTTP)."""
@@ -59,6 +58,7 @@ class PublishSpecs(Message[PublishResult]):
     """Delete code specs whose dataset left the project."""
     dry_run: bool = flag(default=False)
     """Only plan."""
+
 
 DEFAULT_PUBLISHER = "ci"
 
@@ -149,10 +149,14 @@ def _apply(plan: PublishPlan, store: SpecStore) -> dict[str, str | None]:
                 outcomes[index] = exc
                 break
     failures = [o for o in outcomes if isinstance(o, DLIError)]
-    written = [i.dataset_name for i, o in zip(changes, outcomes, strict=True) if not isinstance(o, (DLIError, NotStarted))]
+    written = [
+        i.dataset_name for i, o in zip(changes, outcomes, strict=True) if not isinstance(o, (DLIError, NotStarted))
+    ]
     if failures:
         error = failures[0]
-        not_written = [i.dataset_name for i, o in zip(changes, outcomes, strict=True) if isinstance(o, (DLIError, NotStarted))]
+        not_written = [
+            i.dataset_name for i, o in zip(changes, outcomes, strict=True) if isinstance(o, (DLIError, NotStarted))
+        ]
         error.details = {**error.details, "written": written, "not_written": not_written}
         if len(changes) > 1:
             error.message = (
@@ -161,13 +165,13 @@ def _apply(plan: PublishPlan, store: SpecStore) -> dict[str, str | None]:
             )
         raise error
     return {
-        item.dataset_name: outcome
-        for item, outcome in zip(changes, outcomes, strict=True)
-        if isinstance(outcome, str)
+        item.dataset_name: outcome for item, outcome in zip(changes, outcomes, strict=True) if isinstance(outcome, str)
     }
 
 
-def _remember(store: SpecStore, plan: PublishPlan, project: dict[str, DatasetSpec], etags: dict[str, str | None]) -> None:
+def _remember(
+    store: SpecStore, plan: PublishPlan, project: dict[str, DatasetSpec], etags: dict[str, str | None]
+) -> None:
     """Tell a ``PublishedSpecIndex`` which spec each code document now holds (the next publish's shortcut)."""
     if not isinstance(store, PublishedSpecIndex):
         return
@@ -258,9 +262,7 @@ def publish_specs(
         store=store.url,
         dry_run=message.dry_run,
         prune=message.prune,
-        items=tuple(
-            PublishResultItem(dataset_name=i.dataset_name, action=i.action, cron=i.cron) for i in plan.items
-        ),
+        items=tuple(PublishResultItem(dataset_name=i.dataset_name, action=i.action, cron=i.cron) for i in plan.items),
         skipped=plan.skipped,
         summary={action.value: plan.count(action) for action in PublishAction},
         warnings=warnings,

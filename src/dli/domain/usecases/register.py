@@ -35,7 +35,6 @@ from dli.ports.sql_analyzer import SqlAnalyzer
 __all__ = ["RegisterWorkflow", "UnregisterWorkflow", "register_workflow", "unregister_workflow"]
 
 
-
 def _scheduled(_instance: object, _attribute: object, spec: Any) -> None:
     if not isinstance(spec, DatasetSpec):
         raise SpecInvalidError("spec must be a dataset spec")
@@ -72,6 +71,7 @@ class UnregisterWorkflow(Message[WorkflowRunResult]):
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""
+
 
 # How soon Airflow notices a stored spec by itself: the DAG processor re-parses the dli DAG file
 # (which reads the store) every [dag_processor] min_file_process_interval.
@@ -141,9 +141,7 @@ def register_workflow(
         refuse_sql_errors([report], where="spec")
         warnings += sql_warnings(report)
     now = clock.now()
-    document = SpecDocument(
-        spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now
-    )
+    document = SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now)
     previous_cron = None
     if manual is None:
         store.create(SourceType.MANUAL, document)

@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 
-
 @attrs.frozen(kw_only=True, repr=False)
 class TriggerRun(Message[WorkflowRunResult]):
     """Start an adhoc run; ``dry_run`` only validates the parameters."""

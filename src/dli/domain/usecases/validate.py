@@ -86,9 +86,7 @@ def refuse_sql_errors(
 
 def sql_warnings(report: SqlReport) -> tuple[str, ...]:
     """The report's warnings as the lines ``register`` and ``publish`` tell."""
-    return tuple(
-        f"{report.dataset_name}: {f.message}" + (f" ({f.hint})" if f.hint else "") for f in report.warnings
-    )
+    return tuple(f"{report.dataset_name}: {f.message}" + (f" ({f.hint})" if f.hint else "") for f in report.warnings)
 
 
 def _names(value: Iterable[str]) -> tuple[str, ...]:

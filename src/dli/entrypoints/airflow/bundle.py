@@ -122,18 +122,17 @@ class DliDagBundle(BaseDagBundle):
     def refresh(self) -> None:
         if self._store is None:
             # Kept across refreshes: the store remembers what it listed and reads only what changed.
-            self._store = build_factory_store(
-                self.store_url, full_listing_interval_seconds=self.full_listing_interval
-            )
+            self._store = build_factory_store(self.store_url, full_listing_interval_seconds=self.full_listing_interval)
         with self.lock():
-            report = sync_bundle(
-                self._path, self._store, store_url=self.store_url, shards=self.shards, last=self._last
-            )
+            report = sync_bundle(self._path, self._store, store_url=self.store_url, shards=self.shards, last=self._last)
         self._last = report.index
         if report.written or report.removed:
             log.info(
-                "dli bundle %s: %d dataset(s); rewrote %s; removed %s", self.name, report.datasets,
-                ", ".join(report.written[:10]) or "-", ", ".join(report.removed[:10]) or "-",
+                "dli bundle %s: %d dataset(s); rewrote %s; removed %s",
+                self.name,
+                report.datasets,
+                ", ".join(report.written[:10]) or "-",
+                ", ".join(report.removed[:10]) or "-",
             )
         now = time.monotonic()
         self._watch.rewritten(report.digests, report.removed, now=now)

@@ -68,5 +68,6 @@ def connection_for(settings: ExecutionSettings, dialects: Mapping[str, str]) -> 
     if dialect in dialects:
         return Connection(dialects[dialect], f"dialect {dialect!r}, mapped by {DIALECT_CONNECTIONS_ENV}")
     return Connection(
-        f"{dialect}_default", f"dialect {dialect!r}, which {DIALECT_CONNECTIONS_ENV} does not map (Airflow's <dialect>_default)"
+        f"{dialect}_default",
+        f"dialect {dialect!r}, which {DIALECT_CONNECTIONS_ENV} does not map (Airflow's <dialect>_default)",
     )

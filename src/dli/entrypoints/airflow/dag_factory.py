@@ -165,7 +165,9 @@ class DliSqlOperator(SQLExecuteQueryOperator):
                 self.log.error(
                     "dli: connection %r comes from %s. Define it in Airflow (e.g. AIRFLOW_CONN_%s) or change "
                     "the spec's execution.conn_id / dialect.",
-                    self.conn_id, self.conn_origin or "the spec", self.conn_id.upper(),
+                    self.conn_id,
+                    self.conn_origin or "the spec",
+                    self.conn_id.upper(),
                 )
             if not self.continue_on_error:
                 raise
@@ -249,9 +251,10 @@ class DliGuard(BaseSensorOperator):
             self.log.info("dli: waiting for %s (%s)", make_run_id(after["dag_id"], after["run_id"]), state)
             return False
         # Name the run that really failed: a run stopped by its own guard left it in XCom.
-        first = ti.xcom_pull(
-            task_ids=TASK_ID_GUARD, dag_id=after["dag_id"], run_id=after["run_id"], key="stopped_after"
-        ) or f"{after.get('dataset', after['dag_id'])} {after.get('date', '')}".strip()
+        first = (
+            ti.xcom_pull(task_ids=TASK_ID_GUARD, dag_id=after["dag_id"], run_id=after["run_id"], key="stopped_after")
+            or f"{after.get('dataset', after['dag_id'])} {after.get('date', '')}".strip()
+        )
         ti.xcom_push(key="stopped_after", value=first)
         raise AirflowFailException(f"Not run: the backfill stopped after {first} failed")
 
@@ -319,7 +322,9 @@ def _task_doc(dataset: str, task_id: str, connection: Connection, continue_on_er
         if continue_on_error
         else "continue_on_error: false (a failure fails the run)"
     )
-    return f"{what} of dli dataset `{dataset}`, on connection `{connection.conn_id}` ({connection.origin}).\n\n{on_error}"
+    return (
+        f"{what} of dli dataset `{dataset}`, on connection `{connection.conn_id}` ({connection.origin}).\n\n{on_error}"
+    )
 
 
 def _sql(sql: str, spec: DatasetSpec) -> str:
@@ -359,7 +364,9 @@ def build_dag(
     spec = document.spec
     schedule = document.schedule
     if spec.query_statement is None:
-        raise ValueError(f"{spec.name}: query_file {spec.query_file!r} was not inlined (publish or register inlines it)")
+        raise ValueError(
+            f"{spec.name}: query_file {spec.query_file!r} was not inlined (publish or register inlines it)"
+        )
     settings = execution_settings(spec)
     connection = connection_for(settings, dialects or {})
     params = {}
@@ -386,7 +393,9 @@ def build_dag(
     pre_ids, post_ids = statement_task_ids(spec)
     steps = [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(pre_ids, spec.pre_statements, strict=True)]
     steps.append((TASK_ID_QUERY, spec.query_statement, False))
-    steps += [(task_id, st.sql, st.continue_on_error) for task_id, st in zip(post_ids, spec.post_statements, strict=True)]
+    steps += [
+        (task_id, st.sql, st.continue_on_error) for task_id, st in zip(post_ids, spec.post_statements, strict=True)
+    ]
     for task_id, sql, continue_on_error in steps:
         task = DliSqlOperator(
             task_id=task_id,

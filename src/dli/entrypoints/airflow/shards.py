@@ -278,7 +278,8 @@ def sync_bundle(
         "store_url": store_url,
         "shards": shards,
         "specs": {
-            name: [e.source.value, e.etag, None if e.upstreams is None else list(e.upstreams)] for name, e in specs.items()
+            name: [e.source.value, e.etag, None if e.upstreams is None else list(e.upstreams)]
+            for name, e in specs.items()
         },
     }
     _write_if_changed(folder / INDEX_FILE, json.dumps(index, separators=(",", ":"), sort_keys=True))

@@ -51,7 +51,9 @@ def _load(store: SpecStore, name: str, source: SourceType) -> LoadedSpec | None:
     document = versioned.document
     if document.spec.name != name:
         return LoadedSpec(
-            name=name, source=source, where=where,
+            name=name,
+            source=source,
+            where=where,
             error=f"{where}: the spec is named {document.spec.name!r}, not {name!r}",
         )
     return LoadedSpec(name=name, source=source, document=document, where=where)

@@ -153,4 +153,3 @@ def statement_task_ids(spec: DatasetSpec) -> tuple[list[str], list[str]]:
         return out
 
     return ids("pre", spec.pre_statements), ids("post", spec.post_statements)
-

@@ -50,7 +50,8 @@ def build_orchestrator(
             password=password,
             timeout_seconds=timeout_seconds,
             clock=clock,
-            connect_timeout_seconds=session.DEFAULT_CONNECT_TIMEOUT if connect_timeout_seconds is None
+            connect_timeout_seconds=session.DEFAULT_CONNECT_TIMEOUT
+            if connect_timeout_seconds is None
             else connect_timeout_seconds,
             read_timeout_seconds=session.DEFAULT_READ_TIMEOUT if read_timeout_seconds is None else read_timeout_seconds,
         )
@@ -65,4 +66,3 @@ def public_url(url: str) -> str:
     from dli.adapters.urls import display_url
 
     return display_url(url)
-

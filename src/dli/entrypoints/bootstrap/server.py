@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from dli.ports import Clock, Orchestrator, SpecStore
     from dli.ports.audit_log import AuditLog
 
-__all__ = ["build_audit_log", "build_oidc_verifier", "build_server", "build_tokens", "default_replica", "read_policy_file"]
+__all__ = [
+    "build_audit_log",
+    "build_oidc_verifier",
+    "build_server",
+    "build_tokens",
+    "default_replica",
+    "read_policy_file",
+]
 
 
 def read_policy_file(path: Path) -> Policy:
@@ -52,9 +59,7 @@ def build_oidc_verifier(
     try:
         from dli.adapters.oidc import OIDCVerifier
     except ImportError:
-        raise ConfigurationError(
-            "OIDC sign-in needs the 'oidc' extra", hints=("pip install 'dli[oidc]'",)
-        ) from None
+        raise ConfigurationError("OIDC sign-in needs the 'oidc' extra", hints=("pip install 'dli[oidc]'",)) from None
     return OIDCVerifier(issuer, audience, user_claim=user_claim, groups_claim=groups_claim)
 
 
@@ -179,7 +184,9 @@ def build_server(
     if authenticator is None and (oidc_issuer or oidc_audience):
         from dli.entrypoints.server.identities import FirstOf
 
-        verifier = build_oidc_verifier(oidc_issuer, oidc_audience, user_claim=oidc_user_claim, groups_claim=oidc_groups_claim)
+        verifier = build_oidc_verifier(
+            oidc_issuer, oidc_audience, user_claim=oidc_user_claim, groups_claim=oidc_groups_claim
+        )
         authenticator = FirstOf([tokens, verifier])
     return ServerSettings(
         store=indexed,

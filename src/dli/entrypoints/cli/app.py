@@ -84,7 +84,9 @@ def _launcher(
     server: Annotated[
         str | None,
         Parameter(
-            group=_GLOBAL, metavar="URL", help=r"Basecamp server URL. \[env: DLI_SERVER_URL] \[default: http://localhost:8081]"
+            group=_GLOBAL,
+            metavar="URL",
+            help=r"Basecamp server URL. \[env: DLI_SERVER_URL] \[default: http://localhost:8081]",
         ),
     ] = None,
     path: Annotated[

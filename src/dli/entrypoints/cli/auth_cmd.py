@@ -24,7 +24,9 @@ def login(
     *,
     issuer: Annotated[str, Parameter(env_var="DLI_OIDC_ISSUER", help="The OpenID Connect issuer URL.")],
     client_id: Annotated[str, Parameter(env_var="DLI_OIDC_CLIENT_ID", help="dli's client id at the issuer.")] = "dli",
-    no_browser: Annotated[bool, Parameter(negative="", help="Print the sign-in URL instead of opening a browser.")] = False,
+    no_browser: Annotated[
+        bool, Parameter(negative="", help="Print the sign-in URL instead of opening a browser.")
+    ] = False,
     client_secret: Annotated[
         str | None,
         Parameter(env_var="DLI_OIDC_CLIENT_SECRET", show=False),
@@ -35,8 +37,10 @@ def login(
     from dli.entrypoints.cli.settings import credentials_path
 
     def show(url: str) -> None:
-        print("Open this URL in a browser on this machine to sign in:" if no_browser else "Opening the browser at:",
-              file=sys.stderr)
+        print(
+            "Open this URL in a browser on this machine to sign in:" if no_browser else "Opening the browser at:",
+            file=sys.stderr,
+        )
         print(url, file=sys.stderr, flush=True)
 
     def browser(url: str) -> bool:
@@ -46,8 +50,14 @@ def login(
 
     path = credentials_path(os.environ)
     # Some issuers give native apps a client "secret" (RFC 8252 8.5: it is not one); from the environment only.
-    login = sign_in(issuer=issuer, client_id=client_id, path=path, show_url=show,
-                    open_browser=None if no_browser else browser, client_secret=client_secret)
+    login = sign_in(
+        issuer=issuer,
+        client_id=client_id,
+        path=path,
+        show_url=show,
+        open_browser=None if no_browser else browser,
+        client_secret=client_secret,
+    )
     print(f"Signed in as {login.user or '?'} at {login.issuer}; tokens kept in {path}.", file=sys.stderr)
     return 0
 

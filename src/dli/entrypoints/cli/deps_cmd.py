@@ -70,8 +70,11 @@ def _render_from_sql(session: Session, result: WorkflowDependenciesResult) -> No
 def _label(node: DependencyNode) -> str:
     if node.external:
         return f"{node.name} (external)"
-    details = [d for d in (node.source_type.value if node.source_type else None,
-                           node.trigger.value if node.trigger else None) if d]
+    details = [
+        d
+        for d in (node.source_type.value if node.source_type else None, node.trigger.value if node.trigger else None)
+        if d
+    ]
     return f"{node.name} ({', '.join(details)})" if details else node.name
 
 

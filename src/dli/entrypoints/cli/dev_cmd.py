@@ -24,8 +24,12 @@ def _console():
 def up(
     *,
     home: Home = Path(".dli-dev"),
-    airflow_venv: Annotated[str | None, Parameter(help="Virtualenv with Airflow 3 and dli.", env_var="DLI_AIRFLOW_VENV")] = None,
-    airflow_port: Annotated[int, Parameter(help="Port of Airflow's API server and UI.", env_var="DLI_DEV_AIRFLOW_PORT")] = 8080,
+    airflow_venv: Annotated[
+        str | None, Parameter(help="Virtualenv with Airflow 3 and dli.", env_var="DLI_AIRFLOW_VENV")
+    ] = None,
+    airflow_port: Annotated[
+        int, Parameter(help="Port of Airflow's API server and UI.", env_var="DLI_DEV_AIRFLOW_PORT")
+    ] = 8080,
     server_port: Annotated[int, Parameter(help="Port of the Basecamp server.", env_var="DLI_DEV_SERVER_PORT")] = 8081,
     user: str = os.environ.get("USER", "dev"),
     timeout: float = 300.0,
@@ -40,8 +44,13 @@ def up(
     console = _console()
     stack = DevStack(home, user=user)
     with signals_interrupt():
-        state = stack.up(airflow_venv=find_airflow_venv(airflow_venv), airflow_port=airflow_port,
-                         basecamp_port=server_port, progress=console.print, timeout_seconds=timeout)
+        state = stack.up(
+            airflow_venv=find_airflow_venv(airflow_venv),
+            airflow_port=airflow_port,
+            basecamp_port=server_port,
+            progress=console.print,
+            timeout_seconds=timeout,
+        )
     airflow, basecamp = state["airflow"], state["basecamp"]
     # Every path ends its line, so that a terminal folding a long line leaves it whole to copy.
     print(f"Airflow UI:        {airflow['url']}  (user admin, password in the file below)")

@@ -20,9 +20,7 @@ def lineage(
     /,
     *,
     column: Annotated[str | None, Parameter(name=["--column", "-c"], help="Only this output column.")] = None,
-    format: Annotated[
-        Literal["table", "json"], Parameter(name=["--format", "-f"], help="table or json.")
-    ] = "table",
+    format: Annotated[Literal["table", "json"], Parameter(name=["--format", "-f"], help="table or json.")] = "table",
 ) -> int:
     """Show which upstream columns feed each output column of a workflow's query (parsed in its dialect)."""
     from dli.entrypoints.cli.render import output

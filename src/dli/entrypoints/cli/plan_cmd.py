@@ -14,23 +14,31 @@ if TYPE_CHECKING:
 
 __all__ = ["markdown", "plan", "text_lines"]
 
-_VERBS = {"create": "+ create", "update": "~ update", "delete": "- delete", "unchanged": "  unchanged",
-          "keep": "  keep (left the project; --prune deletes it)"}
+_VERBS = {
+    "create": "+ create",
+    "update": "~ update",
+    "delete": "- delete",
+    "unchanged": "  unchanged",
+    "keep": "  keep (left the project; --prune deletes it)",
+}
 
 
 def plan(
     *,
     store: Annotated[
         str,
-        Parameter(help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
-                       "AWS environment, never in the URL)."),
+        Parameter(
+            help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
+            "AWS environment, never in the URL)."
+        ),
     ],
     path: Annotated[
         Path | None,
         Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]"),
     ] = None,
     prune: Annotated[
-        bool, Parameter(negative="", show_default=False, help="Plan the deletes of code specs no longer in the project.")
+        bool,
+        Parameter(negative="", show_default=False, help="Plan the deletes of code specs no longer in the project."),
     ] = False,
     format: Annotated[
         Literal["table", "json", "markdown"],
@@ -38,8 +46,11 @@ def plan(
     ] = "table",
     detailed_exitcode: Annotated[
         bool,
-        Parameter(negative="", show_default=False,
-                  help="Exit 0 when nothing would change, 2 when something would, 1 on an error (as terraform plan)."),
+        Parameter(
+            negative="",
+            show_default=False,
+            help="Exit 0 when nothing would change, 2 when something would, 1 on an error (as terraform plan).",
+        ),
     ] = False,
 ) -> int:
     """Show what publish would change in the store, explained; write nothing (what CI runs on a pull request).
@@ -76,8 +87,10 @@ def plan(
 
 def _summary(result: PlanResult) -> str:
     counts = result.summary
-    text = (f"{counts.get('create', 0)} to create, {counts.get('update', 0)} to update, "
-            f"{counts.get('delete', 0)} to delete, {counts.get('unchanged', 0)} unchanged")
+    text = (
+        f"{counts.get('create', 0)} to create, {counts.get('update', 0)} to update, "
+        f"{counts.get('delete', 0)} to delete, {counts.get('unchanged', 0)} unchanged"
+    )
     if counts.get("keep"):
         text += f", {counts['keep']} kept (--prune deletes them)"
     if result.errors:
@@ -129,8 +142,16 @@ def markdown(result: PlanResult) -> str:
             out.append(f"| {item.action.value} | `{item.dataset_name}` | {details or '-'} |")
         for item in changes:
             if item.diff:
-                out += ["", f"<details><summary><code>{item.dataset_name}</code> diff</summary>", "",
-                        "```diff", item.diff, "```", "", "</details>"]
+                out += [
+                    "",
+                    f"<details><summary><code>{item.dataset_name}</code> diff</summary>",
+                    "",
+                    "```diff",
+                    item.diff,
+                    "```",
+                    "",
+                    "</details>",
+                ]
     else:
         out.append("No changes.")
     return "\n".join(out)

@@ -20,19 +20,31 @@ CHANGE_SHOWS = (
 )
 """Printed after a publish that changed the store: ``list`` lags behind it by up to a check interval."""
 
-_VERBS = {"create": "create", "update": "update", "unchanged": "unchanged", "delete": "delete",
-          "keep": "keep (left the project; --prune deletes it)"}
+_VERBS = {
+    "create": "create",
+    "update": "update",
+    "unchanged": "unchanged",
+    "delete": "delete",
+    "keep": "keep (left the project; --prune deletes it)",
+}
 
 
 def publish(
     *,
     store: Annotated[
         str,
-        Parameter(help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
-                       "AWS environment, never in the URL)."),
+        Parameter(
+            help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
+            "AWS environment, never in the URL)."
+        ),
     ],
-    path: Annotated[Path | None, Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]")] = None,
-    prune: Annotated[bool, Parameter(negative="", help="Delete code specs of datasets no longer scheduled in the project.")] = False,
+    path: Annotated[
+        Path | None,
+        Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]"),
+    ] = None,
+    prune: Annotated[
+        bool, Parameter(negative="", help="Delete code specs of datasets no longer scheduled in the project.")
+    ] = False,
     dry_run: Annotated[bool, Parameter(negative="", help="Show the plan; write nothing.")] = False,
     actor: Annotated[
         str | None,
@@ -40,7 +52,7 @@ def publish(
             metavar="WHO",
             env_var="DLI_ACTOR",
             help=r"Who publishes, for the audit trail and registered_by. \[default: the CI's commit and job "
-                 "(GITHUB_SHA/GITHUB_JOB, CI_COMMIT_SHA/CI_JOB_ID), else DLI_PUBLISHER, else 'ci']",
+            "(GITHUB_SHA/GITHUB_JOB, CI_COMMIT_SHA/CI_JOB_ID), else DLI_PUBLISHER, else 'ci']",
         ),
     ] = None,
     format: FormatOption = "table",  # noqa: A002 - the option is --format
@@ -69,8 +81,10 @@ def ci_actor(env: Mapping[str, str]) -> str | None:
     """The CI identity the environment tells (commit and job), for a publish given no --actor."""
     if env.get("GITHUB_SHA"):
         repo = env.get("GITHUB_REPOSITORY", "github")
-        return f"{repo}@{env['GITHUB_SHA'][:12]}" + (f"/{env['GITHUB_JOB']}" if env.get("GITHUB_JOB") else "") + (
-            f"#{env['GITHUB_RUN_ID']}" if env.get("GITHUB_RUN_ID") else ""
+        return (
+            f"{repo}@{env['GITHUB_SHA'][:12]}"
+            + (f"/{env['GITHUB_JOB']}" if env.get("GITHUB_JOB") else "")
+            + (f"#{env['GITHUB_RUN_ID']}" if env.get("GITHUB_RUN_ID") else "")
         )
     if env.get("CI_COMMIT_SHA"):
         project = env.get("CI_PROJECT_PATH", "gitlab")
@@ -94,15 +108,21 @@ def render_publish(session: Session, result) -> None:  # noqa: ANN001 - PublishR
     else:
         session.write("No scheduled datasets in the project and no code specs in the store.")
     counts = result.summary
-    parts = [f"{counts.get('create', 0)} to create", f"{counts.get('update', 0)} to update",
-             f"{counts.get('unchanged', 0)} unchanged", f"{counts.get('delete', 0)} to delete"]
+    parts = [
+        f"{counts.get('create', 0)} to create",
+        f"{counts.get('update', 0)} to update",
+        f"{counts.get('unchanged', 0)} unchanged",
+        f"{counts.get('delete', 0)} to delete",
+    ]
     if counts.get("keep"):
         parts.append(f"{counts['keep']} kept (use --prune to delete)")
     if result.dry_run:
         session.write(f"Dry run for {result.store}: " + ", ".join(parts) + ". Nothing was written.")
     else:
-        done = [p.replace(" to create", " created").replace(" to update", " updated").replace(" to delete", " deleted")
-                for p in parts]
+        done = [
+            p.replace(" to create", " created").replace(" to update", " updated").replace(" to delete", " deleted")
+            for p in parts
+        ]
         session.write(f"Published to {result.store}: " + ", ".join(done) + ".")
     if result.skipped:
         session.write(f"Not scheduled (no schedule: section), not published: {', '.join(result.skipped)}")

@@ -37,9 +37,7 @@ def list_workflows(
     limit: Annotated[
         int, Parameter(name=["--limit", "-n"], help="At most this many workflows (fetched 1,000 per request).")
     ] = 100,
-    after: Annotated[
-        str | None, Parameter(help="Start after this row: the cursor a previous listing printed.")
-    ] = None,
+    after: Annotated[str | None, Parameter(help="Start after this row: the cursor a previous listing printed.")] = None,
     format: Format = "table",  # noqa: A002
 ) -> int:
     """List registered workflows; stored specs that cannot be read are named on stderr."""

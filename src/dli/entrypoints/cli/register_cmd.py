@@ -67,13 +67,20 @@ def register(
     retry_delay: Annotated[
         int | None, Parameter(help="Seconds between attempts. Default: the spec's schedule: section, else 300.")
     ] = None,
-    force: Annotated[bool, Parameter(name=["--force", "-f"], negative="", help="Overwrite an existing MANUAL registration.")] = False,
+    force: Annotated[
+        bool, Parameter(name=["--force", "-f"], negative="", help="Overwrite an existing MANUAL registration.")
+    ] = False,
     dry_run: Annotated[
-        bool, Parameter(negative="", help="Validate, explain the trigger and show the next fire times; register nothing.")
+        bool,
+        Parameter(negative="", help="Validate, explain the trigger and show the next fire times; register nothing."),
     ] = False,
     from_: Annotated[
         str | None,
-        Parameter(name="--from", metavar="DATE", help="With --dry-run: list fire times from this date (YYYY-MM-DD, in the timezone)."),
+        Parameter(
+            name="--from",
+            metavar="DATE",
+            help="With --dry-run: list fire times from this date (YYYY-MM-DD, in the timezone).",
+        ),
     ] = None,
     wait: Annotated[
         bool,
@@ -283,7 +290,9 @@ def _upstreams(api: WorkflowAPI, spec: DatasetSpec, schedule: ScheduleConfig) ->
     check_acyclic(graph, roots=[spec.name])
     managed, external = graph.managed_upstreams(spec.name), graph.external_upstreams(spec.name)
     by_data = (
-        f"new data in every managed upstream ({', '.join(managed)})" if managed else "new upstream data (none managed yet)"
+        f"new data in every managed upstream ({', '.join(managed)})"
+        if managed
+        else "new upstream data (none managed yet)"
     )
     explained = {
         "cron": f"cron {schedule.cron}",

@@ -316,7 +316,9 @@ def render_status_table(session: Session, statuses: Sequence[tuple[str, Workflow
     """One row per (date, status): the end of ``backfill --wait``."""
     table = _table("DATE", "RUN_ID", "STATUS", "DURATION")
     for date, status in statuses:
-        table.add_row(date, status.run_id, _status_cell(status.run_status, status.retry), duration(status.duration_seconds))
+        table.add_row(
+            date, status.run_id, _status_cell(status.run_status, status.retry), duration(status.duration_seconds)
+        )
     _print_table(session, table, [_run_lines(s.error_message, s.retry) for _, s in statuses])
 
 
@@ -349,7 +351,12 @@ def render_list(session: Session, result: WorkflowListResult) -> None:
             elif info.running:
                 status.append(" (running)", style="cyan")
             table.add_row(
-                info.dataset_name, info.source_type.value, status, info.trigger.value, info.cron or "-", info.timezone,
+                info.dataset_name,
+                info.source_type.value,
+                status,
+                info.trigger.value,
+                info.cron or "-",
+                info.timezone,
                 next_run,
             )
         _print_table(session, table)
@@ -403,12 +410,17 @@ def render_history(session: Session, result: WorkflowHistoryResult, *, dataset_i
         table = _table("RUN_ID", "STATUS", "TYPE", "STARTED (UTC)", "DURATION")
         for run in result.runs:
             table.add_row(
-                run.run_id, _status_cell(run.status, run.retry), run.run_type.value, utc_time(run.started_at),
+                run.run_id,
+                _status_cell(run.status, run.retry),
+                run.run_type.value,
+                utc_time(run.started_at),
                 duration(run.duration_seconds),
             )
         _print_table(session, table, [_run_lines(r.error_message, r.retry) for r in result.runs])
     session.write()
-    session.write(f"Total: {len(result.runs)} run{'s' if len(result.runs) != 1 else ''} shown ({result.total_count} available)")
+    session.write(
+        f"Total: {len(result.runs)} run{'s' if len(result.runs) != 1 else ''} shown ({result.total_count} available)"
+    )
 
 
 def render_fire_times(session: Session, times: Sequence[FireTime], timezone: str) -> None:

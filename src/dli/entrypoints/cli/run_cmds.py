@@ -17,9 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["backfill", "logs", "run", "stop"]
 
 Wait = Annotated[bool, Parameter(name=["--wait", "-w"], negative="", help="Follow until every run is finished.")]
-Timeout = Annotated[
-    float | None, Parameter(help="With --wait: give up after this many seconds (exit status 5).")
-]
+Timeout = Annotated[float | None, Parameter(help="With --wait: give up after this many seconds (exit status 5).")]
 Poll = Annotated[float, Parameter(help="With --wait: seconds between status checks.")]
 DryRun = Annotated[bool, Parameter(negative="", help="Validate only; run nothing.")]
 
@@ -28,11 +26,13 @@ def _check_wait_options(timeout: float | None, poll: float) -> None:
     from dli.domain.model.errors import ParameterInvalidError
 
     if timeout is not None and timeout < 0:
-        raise ParameterInvalidError(f"--timeout must be >= 0, got {timeout}",
-                                    hints=("Give the seconds to wait, e.g. --timeout 600.",))
+        raise ParameterInvalidError(
+            f"--timeout must be >= 0, got {timeout}", hints=("Give the seconds to wait, e.g. --timeout 600.",)
+        )
     if poll <= 0:
-        raise ParameterInvalidError(f"--poll must be > 0, got {poll}",
-                                    hints=("Give the seconds between status checks, e.g. --poll 2.",))
+        raise ParameterInvalidError(
+            f"--poll must be > 0, got {poll}", hints=("Give the seconds between status checks, e.g. --poll 2.",)
+        )
 
 
 def run(
@@ -98,7 +98,9 @@ def backfill(
     from dli.entrypoints.cli import render
 
     title = (
-        f"Dry run: backfill of {dataset_name} is valid (nothing was run)" if dry_run else f"Backfill started: {dataset_name}"
+        f"Dry run: backfill of {dataset_name} is valid (nothing was run)"
+        if dry_run
+        else f"Backfill started: {dataset_name}"
     )
     run_ids = list(result.run_ids) or ([result.run_id] if result.run_id else [])
     if dry_run or not wait or not run_ids:

@@ -153,12 +153,15 @@ def resolve_context(flags: Flags, env: Mapping[str, str] | None = None) -> Resol
     server_url = api_token = None
     store_url = airflow_url = airflow_username = airflow_password = None
     if mode is ExecutionMode.SERVER:
-        server_url = _first(
-            lambda: flags.server_url,
-            lambda: env.get(ENV_SERVER_URL),
-            lambda: files.project().server_url,
-            lambda: files.user().server_url,
-        ) or DEFAULT_SERVER_URL
+        server_url = (
+            _first(
+                lambda: flags.server_url,
+                lambda: env.get(ENV_SERVER_URL),
+                lambda: files.project().server_url,
+                lambda: files.user().server_url,
+            )
+            or DEFAULT_SERVER_URL
+        )
         api_token = _first(
             lambda: env.get(ENV_API_TOKEN), lambda: files.user().api_token, lambda: _signed_in_token(env)
         )

@@ -27,9 +27,7 @@ def validate(
         bool, Parameter(name="--all", negative="", show_default=False, help="Check every spec of the project.")
     ] = False,
     strict: Annotated[bool, Parameter(negative="", show_default=False, help="Count warnings as errors.")] = False,
-    format: Annotated[
-        Literal["table", "json"], Parameter(name=["--format", "-f"], help="table or json.")
-    ] = "table",
+    format: Annotated[Literal["table", "json"], Parameter(name=["--format", "-f"], help="table or json.")] = "table",
 ) -> int:
     """Parse every statement of the specs in their SQL dialect, as register and publish do; write nothing.
 

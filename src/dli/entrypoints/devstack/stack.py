@@ -73,8 +73,11 @@ class ComponentStatus:
 
 def default_airflow_venvs() -> list[str | None]:
     """Where an Airflow virtualenv is looked for: the environment, then beside the project and dli."""
-    return [os.environ.get("DLI_AIRFLOW_VENV"), str(Path.cwd() / ".venv-airflow"),
-            str(Path(sys.prefix).parent / ".venv-airflow")]
+    return [
+        os.environ.get("DLI_AIRFLOW_VENV"),
+        str(Path.cwd() / ".venv-airflow"),
+        str(Path(sys.prefix).parent / ".venv-airflow"),
+    ]
 
 
 def find_airflow_venv(explicit: str | None = None, *, search: list[str | None] | None = None) -> Path:
@@ -84,8 +87,10 @@ def find_airflow_venv(explicit: str | None = None, *, search: list[str | None] |
             return Path(candidate).resolve()
     raise ConfigurationError(
         "No Airflow installation found for the dev stack",
-        hints=("Install it with: bash scripts/install-airflow.sh (creates .venv-airflow),",
-               "or point DLI_AIRFLOW_VENV / --airflow-venv at a virtualenv with apache-airflow 3 and dli."),
+        hints=(
+            "Install it with: bash scripts/install-airflow.sh (creates .venv-airflow),",
+            "or point DLI_AIRFLOW_VENV / --airflow-venv at a virtualenv with apache-airflow 3 and dli.",
+        ),
     )
 
 
@@ -173,8 +178,15 @@ class DevStack:
             entry = state.get(name) or {}
             running = bool(entry.get("pid")) and session_alive(int(entry["pid"]))
             url = entry.get("url")
-            out.append(ComponentStatus(name=name, url=url, running=running,
-                                       healthy=running and url is not None and health(url), log=entry.get("log")))
+            out.append(
+                ComponentStatus(
+                    name=name,
+                    url=url,
+                    running=running,
+                    healthy=running and url is not None and health(url),
+                    log=entry.get("log"),
+                )
+            )
         return out
 
     @staticmethod
@@ -214,8 +226,11 @@ class DevStack:
         state = self._state()
         current = {c.name: c for c in self.status()}
         # First, so that a user name the tokens file refuses fails before anything starts.
-        token = dev_token(self.home / "tokens.json", self.user,
-                          known=[state.get("token_for", {}).get(self.user), self._client_config_token()])
+        token = dev_token(
+            self.home / "tokens.json",
+            self.user,
+            known=[state.get("token_for", {}).get(self.user), self._client_config_token()],
+        )
         state.setdefault("token_for", {})[self.user] = token
         self._save(state)
         for folder in ("airflow", "dags", "store", "logs"):
@@ -241,8 +256,7 @@ class DevStack:
             else:
                 if current["basecamp"].running:
                     self._stop_for_restart(state, "basecamp")
-                self._start_basecamp(state, started, basecamp_port, airflow_url, password, progress,
-                                     timeout_seconds)
+                self._start_basecamp(state, started, basecamp_port, airflow_url, password, progress, timeout_seconds)
 
             self._write_client_config(state["basecamp"]["url"], token)
             state["client_config"] = str(self.client_config)
@@ -257,8 +271,18 @@ class DevStack:
             raise
         return state
 
-    def _launch(self, state: dict[str, Any], started: list[str], name: str, argv: Sequence[str], *,
-                env: Mapping[str, str], log: Path, cwd: Path, entry: dict[str, Any]) -> int:
+    def _launch(
+        self,
+        state: dict[str, Any],
+        started: list[str],
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        log: Path,
+        cwd: Path,
+        entry: dict[str, Any],
+    ) -> int:
         """Spawn ``argv`` as component ``name`` and record it; an interrupt waits until it is recorded."""
         with signals_deferred():
             pid = spawn_detached(argv, env=env, log=log, cwd=cwd)
@@ -269,8 +293,10 @@ class DevStack:
 
     def _stop_for_restart(self, state: dict[str, Any], name: str) -> None:
         if not self._stop(state, name):
-            raise ServerError(f"Could not stop the running {name} to restart it",
-                              hints=(f"Its processes are in session {state[name]['pid']}: ps -s {state[name]['pid']}",))
+            raise ServerError(
+                f"Could not stop the running {name} to restart it",
+                hints=(f"Its processes are in session {state[name]['pid']}: ps -s {state[name]['pid']}",),
+            )
 
     def _stop(self, state: dict[str, Any], name: str) -> bool:
         """Stop component ``name`` and forget it; return False (and keep it recorded) if it survived."""
@@ -287,33 +313,35 @@ class DevStack:
             env.pop(key, None)
         url = f"http://127.0.0.1:{port}"
         connection = json.dumps({"conn_type": "sqlite", "host": str(self.database)})
-        env.update({
-            "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",  # standalone starts 'airflow ...' by name
-            "VIRTUAL_ENV": str(venv),
-            "AIRFLOW_HOME": str(self.home / "airflow"),
-            "DLI_STORE_URL": self.store_url,
-            # The local database under every name a spec may reach it by: its conn_id, no
-            # execution block at all (dli_default), or `dialect: sqlite` (Airflow's sqlite_default).
-            **{f"AIRFLOW_CONN_{conn_id.upper()}": connection for conn_id in LOCAL_CONNECTIONS},
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-            # Without it every task fails when the API server is not on 8080 (port 8080 is Airflow's default).
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
-            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
-            # Airflow's log servers default to the fixed ports 8793/8794: another Airflow on this machine
-            # (or a second stack) would hold them.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",  # standalone starts 'airflow ...' by name
+                "VIRTUAL_ENV": str(venv),
+                "AIRFLOW_HOME": str(self.home / "airflow"),
+                "DLI_STORE_URL": self.store_url,
+                # The local database under every name a spec may reach it by: its conn_id, no
+                # execution block at all (dli_default), or `dialect: sqlite` (Airflow's sqlite_default).
+                **{f"AIRFLOW_CONN_{conn_id.upper()}": connection for conn_id in LOCAL_CONNECTIONS},
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                # Without it every task fails when the API server is not on 8080 (port 8080 is Airflow's default).
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(port),
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+                "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+                # Airflow's log servers default to the fixed ports 8793/8794: another Airflow on this machine
+                # (or a second stack) would hold them.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         return env
 
     def _prepare(
@@ -330,13 +358,21 @@ class DevStack:
         progress(f"  {log}")
         return log, f"http://127.0.0.1:{port}"
 
-    def _start_airflow(self, state: dict[str, Any], started: list[str], venv: Path, port: int,
-                       progress: Progress, timeout: float) -> None:
+    def _start_airflow(
+        self, state: dict[str, Any], started: list[str], venv: Path, port: int, progress: Progress, timeout: float
+    ) -> None:
         log, url = self._prepare("airflow", "Airflow", "--airflow-port", port, progress, starting="Airflow standalone")
         _write_ahead_logged(self.home / "airflow" / "airflow.db")
-        self._launch(state, started, "airflow", [str(venv / "bin" / "airflow"), "standalone"],
-                     env=self._airflow_env(venv, port), log=log, cwd=self.home / "airflow",
-                     entry={"port": port, "url": url, "log": str(log), "venv": str(venv)})
+        self._launch(
+            state,
+            started,
+            "airflow",
+            [str(venv / "bin" / "airflow"), "standalone"],
+            env=self._airflow_env(venv, port),
+            log=log,
+            cwd=self.home / "airflow",
+            entry={"port": port, "url": url, "log": str(log), "venv": str(venv)},
+        )
         self._wait(state, started, "airflow", lambda: self._airflow_healthy(url), "Airflow", log, progress, timeout)
 
     def _airflow_password(self, timeout: float) -> str:
@@ -361,8 +397,16 @@ class DevStack:
         candidate = Path(sys.executable).parent / "basecamp"
         return str(candidate) if candidate.exists() else "basecamp"
 
-    def _start_basecamp(self, state: dict[str, Any], started: list[str], port: int, airflow_url: str,
-                        password: str, progress: Progress, timeout: float) -> None:
+    def _start_basecamp(
+        self,
+        state: dict[str, Any],
+        started: list[str],
+        port: int,
+        airflow_url: str,
+        password: str,
+        progress: Progress,
+        timeout: float,
+    ) -> None:
         log, url = self._prepare("basecamp", "the Basecamp server", "--server-port", port, progress)
         # Airflow standalone on SQLite, on a laptop busy running it, can take longer than the
         # production default (10 s) to answer; the CLI's own timeout (30 s) stays the longer one.
@@ -372,16 +416,43 @@ class DevStack:
             "DLI_AIRFLOW_USERNAME": "admin",
             "DLI_AIRFLOW_PASSWORD": password,
         }
-        argv = [self._basecamp_bin(), "serve", "--port", str(port), "--store", self.store_url,
-                "--airflow-url", airflow_url, "--tokens-file", str(self.home / "tokens.json"),
-                "--check-interval", str(CHECK_INTERVAL_SECONDS)]
-        self._launch(state, started, "basecamp", argv, env=env, log=log, cwd=self.home,
-                     entry={"port": port, "url": url, "log": str(log), "airflow_url": airflow_url})
-        self._wait(state, started, "basecamp", lambda: self._basecamp_healthy(url), "Basecamp", log, progress,
-                   timeout)
+        argv = [
+            self._basecamp_bin(),
+            "serve",
+            "--port",
+            str(port),
+            "--store",
+            self.store_url,
+            "--airflow-url",
+            airflow_url,
+            "--tokens-file",
+            str(self.home / "tokens.json"),
+            "--check-interval",
+            str(CHECK_INTERVAL_SECONDS),
+        ]
+        self._launch(
+            state,
+            started,
+            "basecamp",
+            argv,
+            env=env,
+            log=log,
+            cwd=self.home,
+            entry={"port": port, "url": url, "log": str(log), "airflow_url": airflow_url},
+        )
+        self._wait(state, started, "basecamp", lambda: self._basecamp_healthy(url), "Basecamp", log, progress, timeout)
 
-    def _wait(self, state: dict[str, Any], started: list[str], name: str, healthy: Callable[[], bool], what: str,
-              log: Path, progress: Progress, timeout: float) -> None:
+    def _wait(
+        self,
+        state: dict[str, Any],
+        started: list[str],
+        name: str,
+        healthy: Callable[[], bool],
+        what: str,
+        log: Path,
+        progress: Progress,
+        timeout: float,
+    ) -> None:
         """Wait until ``healthy``; a component that dies or stays unhealthy is stopped and forgotten."""
         pid = int(state[name]["pid"])
         start = time.monotonic()
@@ -391,7 +462,9 @@ class DevStack:
             return not leader_alive(pid) or time.monotonic() - start > timeout
 
         def give_up(_attempt: tenacity.RetryCallState) -> NoReturn:
-            failure = f"{what} exited while starting" if not leader_alive(pid) else f"{what} not healthy after {timeout:.0f}s"
+            failure = (
+                f"{what} exited while starting" if not leader_alive(pid) else f"{what} not healthy after {timeout:.0f}s"
+            )
             # The leader may be gone while processes it spawned live on: stop the whole session.
             if self._stop(state, name):
                 started.remove(name)
@@ -469,8 +542,10 @@ class DevStack:
             target.unlink()
         if survivors:
             self._save(state)  # still recorded, so that the next 'down' tries again
-            raise ServerError(f"Could not stop {', '.join(survivors)}",
-                              hints=("Run 'dli dev down' again; see what is left with: ps -s <session>",))
+            raise ServerError(
+                f"Could not stop {', '.join(survivors)}",
+                hints=("Run 'dli dev down' again; see what is left with: ps -s <session>",),
+            )
         self.state_file.unlink(missing_ok=True)
         return stopped
 

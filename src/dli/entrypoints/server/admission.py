@@ -118,7 +118,9 @@ class AdmissionControl:
                 watcher = asyncio.ensure_future(receive())
             if not gone:
                 pending: set[asyncio.Future[Any]] = {waiter} if watcher is None else {waiter, watcher}
-                await asyncio.wait(pending, timeout=self._limits.queue_timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    pending, timeout=self._limits.queue_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
                 gone = watcher is not None and watcher.done()
         except BaseException:
             self._leave(waiter)
@@ -136,7 +138,9 @@ class AdmissionControl:
             self._leave(waiter)
             if watcher is not None:
                 watcher.cancel()
-            await self._busy(send, f"Basecamp is busy: waited {self._limits.queue_timeout_seconds:g}s for a free worker")
+            await self._busy(
+                send, f"Basecamp is busy: waited {self._limits.queue_timeout_seconds:g}s for a free worker"
+            )
             return
         try:
             await self._app(scope, self._replay(buffered, watcher, receive), send)

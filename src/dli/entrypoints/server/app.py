@@ -212,7 +212,9 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
 
     async def probe_orchestrator() -> None:
         found["orchestrator"] = await anyio.to_thread.run_sync(
-            _probe, settings.orchestrator_url, lambda: _orchestrator_probe(settings.orchestrator, settings.orchestrator_url)
+            _probe,
+            settings.orchestrator_url,
+            lambda: _orchestrator_probe(settings.orchestrator, settings.orchestrator_url),
         )
 
     async with anyio.create_task_group() as group:  # side by side: two hung backends cost one budget
@@ -282,8 +284,11 @@ def _on_http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     allow = next((value for key, value in (exc.headers or {}).items() if key.lower() == "allow"), None)
     headers = {"Allow": ", ".join(sorted(m.strip() for m in allow.split(",")))} if allow else None
     if status == 404:
-        body = error_bytes(ErrorCode.WORKFLOW_NOT_FOUND, f"Not found: {request.url.path}",
-                           hints=("See /openapi.json for the endpoints.",))
+        body = error_bytes(
+            ErrorCode.WORKFLOW_NOT_FOUND,
+            f"Not found: {request.url.path}",
+            hints=("See /openapi.json for the endpoints.",),
+        )
     elif status == 405:
         allowed = headers["Allow"] if headers else ""
         body = error_bytes(

@@ -240,7 +240,11 @@ def serve(
         "oidc_groups_claim": oidc_groups_claim,
     }
     common: dict[str, Any] = {
-        "host": host, "port": port, "log_level": "warning", "access_log": False, "server_header": False,
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "server_header": False,
         "proxy_headers": False,
     }
     if workers == 1:
@@ -265,7 +269,8 @@ def _multiprocess_metrics(metrics: bool | None) -> Iterator[None]:
 
     if metrics and not metrics_available():
         raise ConfigurationError(
-            "Metrics need prometheus-client", hints=("pip install 'dli[metrics]', or start the server with --no-metrics.",)
+            "Metrics need prometheus-client",
+            hints=("pip install 'dli[metrics]', or start the server with --no-metrics.",),
         )
     if metrics is False or not metrics_available():
         yield
@@ -314,7 +319,9 @@ def add(
 
 
 @token_app.command
-def revoke(user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json")) -> None:
+def revoke(
+    user: str, *, tokens_file: Annotated[Path, Parameter(env_var="BASECAMP_TOKENS_FILE")] = Path("basecamp-tokens.json")
+) -> None:
     """Delete every token of USER.
 
     Parameters

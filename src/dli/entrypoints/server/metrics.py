@@ -78,53 +78,79 @@ class ServerMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "dli_requests", "HTTP requests answered, by operation, method, status and DLI error code ('' on success)",
-            ["operation", "method", "status", "code"], registry=r,
+            "dli_requests",
+            "HTTP requests answered, by operation, method, status and DLI error code ('' on success)",
+            ["operation", "method", "status", "code"],
+            registry=r,
         )
         self.request_seconds = Histogram(
-            "dli_request_duration_seconds", "Time from a request's arrival to its last byte, by operation",
-            ["operation"], buckets=_REQUEST_BUCKETS, registry=r,
+            "dli_request_duration_seconds",
+            "Time from a request's arrival to its last byte, by operation",
+            ["operation"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
         )
         self.dependency_calls = Counter(
-            "dli_dependency_calls", "Calls to the spec store and the orchestrator, by outcome ('ok' or the DLI code)",
-            ["dependency", "kind", "operation", "outcome"], registry=r,
+            "dli_dependency_calls",
+            "Calls to the spec store and the orchestrator, by outcome ('ok' or the DLI code)",
+            ["dependency", "kind", "operation", "outcome"],
+            registry=r,
         )
         self.dependency_seconds = Histogram(
-            "dli_dependency_call_duration_seconds", "Duration of calls to the spec store and the orchestrator",
-            ["dependency", "kind", "operation"], buckets=_REQUEST_BUCKETS, registry=r,
+            "dli_dependency_call_duration_seconds",
+            "Duration of calls to the spec store and the orchestrator",
+            ["dependency", "kind", "operation"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
         )
         self.in_flight = Gauge(
-            "dli_admission_in_flight", "Requests being worked on (sampled at each request and scrape)",
-            registry=r, multiprocess_mode="livesum",
+            "dli_admission_in_flight",
+            "Requests being worked on (sampled at each request and scrape)",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.queued = Gauge(
-            "dli_admission_queued", "Requests waiting for a free slot (sampled at each request and scrape)",
-            registry=r, multiprocess_mode="livesum",
+            "dli_admission_queued",
+            "Requests waiting for a free slot (sampled at each request and scrape)",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.rejections = Counter(
             "dli_admission_rejections",
             "Requests not worked on: queue_full and queue_timeout (answered 503), client_gone (left while waiting)",
-            ["reason"], registry=r,
+            ["reason"],
+            registry=r,
         )
         self.wait_seconds = Histogram(
-            "dli_admission_wait_seconds", "Time a request waited for a free slot (only those that waited)",
-            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=r,
+            "dli_admission_wait_seconds",
+            "Time a request waited for a free slot (only those that waited)",
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
         )
         self.index_specs = Gauge(
-            "dli_index_workflows", "Workflows in the index, as of the last check", registry=r, multiprocess_mode="livemax"
+            "dli_index_workflows",
+            "Workflows in the index, as of the last check",
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.index_broken = Gauge(
-            "dli_index_broken_documents", "Stored documents that cannot be read, as of the last check",
-            registry=r, multiprocess_mode="livemax",
+            "dli_index_broken_documents",
+            "Stored documents that cannot be read, as of the last check",
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.index_check_seconds = Histogram(
-            "dli_index_check_duration_seconds", "Duration of the periodic override check, by outcome",
-            ["outcome"], buckets=_CHECK_BUCKETS, registry=r,
+            "dli_index_check_duration_seconds",
+            "Duration of the periodic override check, by outcome",
+            ["outcome"],
+            buckets=_CHECK_BUCKETS,
+            registry=r,
         )
         self.index_last_success = Gauge(
             "dli_index_last_success_timestamp_seconds",
             "When the index last caught up with the store (now minus this: how stale the index is)",
-            registry=r, multiprocess_mode="livemin",
+            registry=r,
+            multiprocess_mode="livemin",
         )
         self.auth_failures = Counter(
             "dli_auth_failures", "Requests refused for their credentials, by reason", ["reason"], registry=r
@@ -180,7 +206,9 @@ class ServerMetrics:
         self.in_flight.set(stats.in_flight)
         self.queued.set(stats.queued)
         counts = (stats.refused, stats.timed_out, stats.abandoned)
-        for reason, now, before in zip(("queue_full", "queue_timeout", "client_gone"), counts, self._admission_seen, strict=True):
+        for reason, now, before in zip(
+            ("queue_full", "queue_timeout", "client_gone"), counts, self._admission_seen, strict=True
+        ):
             if now > before:
                 self.rejections.labels(reason).inc(now - before)
         self._admission_seen = counts

@@ -70,7 +70,9 @@ class RequestMiddleware:
         self._public = public_paths
         self._log = logger or structlog.get_logger("dli.server")
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]) -> None:
+    async def __call__(
+        self, scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
+    ) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
@@ -134,7 +136,9 @@ class RequestMiddleware:
             body = error_bytes(
                 ErrorCode.AUTH_FAILED,
                 "Invalid API token",
-                hints=("Ask an administrator for a token ('basecamp token add USER'), or sign in again ('dli auth login').",),
+                hints=(
+                    "Ask an administrator for a token ('basecamp token add USER'), or sign in again ('dli auth login').",
+                ),
             )
             return 401, body, challenge
         scope[USER_SCOPE_KEY] = identity.name

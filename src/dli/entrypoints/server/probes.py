@@ -107,7 +107,9 @@ class BoundedProbe:
                 pass
         elif future.done():
             return future.result()
-        return ProbeOutcome(False, f"[{ErrorCode.SERVER_ERROR.value}] {self._describe} did not answer within {self._budget:g} s")
+        return ProbeOutcome(
+            False, f"[{ErrorCode.SERVER_ERROR.value}] {self._describe} did not answer within {self._budget:g} s"
+        )
 
     def close(self) -> None:
         """Stop waiting for a call still out (its thread ends with the dependency's own timeout)."""

@@ -93,7 +93,18 @@ class BodySchemaPlugin(OpenAPISchemaPluginProtocol):
         return schema
 
 
-_MOVED = ("pattern", "min_length", "max_length", "minimum", "maximum", "format", "examples", "description", "any_of", "schema_not")
+_MOVED = (
+    "pattern",
+    "min_length",
+    "max_length",
+    "minimum",
+    "maximum",
+    "format",
+    "examples",
+    "description",
+    "any_of",
+    "schema_not",
+)
 
 
 def _present(schema: OpenAPISchema | Reference) -> OpenAPISchema | Reference:

@@ -51,9 +51,7 @@ class ScriptedAirflow:
     def orchestrator(self, **kwargs: Any) -> AirflowOrchestrator:
         options: dict[str, Any] = {"sleep": lambda _s: None, "username": "admin", "password": PASSWORD}
         options.update(kwargs)
-        return AirflowOrchestrator(
-            base_url=URL, clock=FakeClock(), transport=httpx.MockTransport(self), **options
-        )
+        return AirflowOrchestrator(base_url=URL, clock=FakeClock(), transport=httpx.MockTransport(self), **options)
 
 
 def _streamed(response: httpx.Response, request: httpx.Request) -> httpx.Response:

@@ -19,7 +19,9 @@ def test_a_chain_is_one_manual_run_per_step_each_naming_the_run_before_it() -> N
     def handler(request: httpx.Request) -> httpx.Response:
         sent = body(request)
         dag = request.url.path.split("/")[4]
-        return httpx.Response(200, json=_run(dag_id=dag, dag_run_id=sent["dag_run_id"], state="queued", conf=sent["conf"]))
+        return httpx.Response(
+            200, json=_run(dag_id=dag, dag_run_id=sent["dag_run_id"], state="queued", conf=sent["conf"])
+        )
 
     airflow = ScriptedAirflow(handler)
     steps = [
@@ -29,7 +31,9 @@ def test_a_chain_is_one_manual_run_per_step_each_naming_the_run_before_it() -> N
     ]
     handle = airflow.orchestrator().backfill_chain(steps, triggered_by="alice")
     assert [c for c in airflow.calls()] == [
-        ("POST", "/api/v2/dags/s.a/dagRuns"), ("POST", "/api/v2/dags/s.b/dagRuns"), ("POST", "/api/v2/dags/s.a/dagRuns")
+        ("POST", "/api/v2/dags/s.a/dagRuns"),
+        ("POST", "/api/v2/dags/s.b/dagRuns"),
+        ("POST", "/api/v2/dags/s.a/dagRuns"),
     ]
     sent = [body(r) for r in airflow.requests]
     assert [s["logical_date"] for s in sent] == [None, None, None]
@@ -37,7 +41,12 @@ def test_a_chain_is_one_manual_run_per_step_each_naming_the_run_before_it() -> N
     assert sent[0]["conf"]["n"] == 1 and "n" not in sent[1]["conf"]
     markers = [s["conf"]["dli_backfill"] for s in sent]
     assert "after" not in markers[0]
-    assert markers[1]["after"] == {"dag_id": "s.a", "run_id": sent[0]["dag_run_id"], "dataset": "s.a", "date": "2025-01-02"}
+    assert markers[1]["after"] == {
+        "dag_id": "s.a",
+        "run_id": sent[0]["dag_run_id"],
+        "dataset": "s.a",
+        "date": "2025-01-02",
+    }
     assert markers[2]["after"]["run_id"] == sent[1]["dag_run_id"]
     assert len({m["id"] for m in markers}) == 1 and markers[0]["timezone"] == "Asia/Seoul"
     assert handle.run_ids == tuple(f"{n}@{s['dag_run_id']}" for n, s in zip(["s.a", "s.b", "s.a"], sent, strict=True))
@@ -109,16 +118,23 @@ def test_a_run_let_through_by_its_guard_started_when_the_guard_ended() -> None:
 
 
 def test_a_run_its_guard_stopped_is_killed_and_never_started() -> None:
-    guard = {"state": "failed", "end_date": "2025-01-01T00:00:09Z", "task_id": "dli_guard", "try_number": 0,
-             "dag_id": "s.b", "dag_run_id": "asset_triggered__1"}
+    guard = {
+        "state": "failed",
+        "end_date": "2025-01-01T00:00:09Z",
+        "task_id": "dli_guard",
+        "try_number": 0,
+        "dag_id": "s.b",
+        "dag_run_id": "asset_triggered__1",
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/taskInstances/dli_guard"):
             return httpx.Response(200, json=guard)
         if request.url.path.endswith("/taskInstances"):
             return httpx.Response(200, json={"task_instances": [guard], "total_entries": 1})
-        return httpx.Response(200, json=_run(dag_id="s.b", dag_run_id="asset_triggered__1", run_type="asset_triggered",
-                                             state="failed"))
+        return httpx.Response(
+            200, json=_run(dag_id="s.b", dag_run_id="asset_triggered__1", run_type="asset_triggered", state="failed")
+        )
 
     record = ScriptedAirflow(handler).orchestrator().get_run("s.b@asset_triggered__1")
     assert (record.status, record.started_at) == (RunStatus.KILLED, None)

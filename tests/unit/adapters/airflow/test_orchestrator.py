@@ -20,9 +20,17 @@ PAGE_CAP = 100  # Airflow's default maximum_page_limit
 
 def _run(**fields):
     base = {
-        "dag_id": "a.b", "dag_run_id": "r1", "state": "success", "run_type": "manual", "conf": {},
-        "note": None, "logical_date": None, "run_after": "2025-01-01T00:00:00Z", "queued_at": "2025-01-01T00:00:00Z",
-        "start_date": "2025-01-01T00:00:01Z", "end_date": "2025-01-01T00:00:02Z",
+        "dag_id": "a.b",
+        "dag_run_id": "r1",
+        "state": "success",
+        "run_type": "manual",
+        "conf": {},
+        "note": None,
+        "logical_date": None,
+        "run_after": "2025-01-01T00:00:00Z",
+        "queued_at": "2025-01-01T00:00:00Z",
+        "start_date": "2025-01-01T00:00:01Z",
+        "end_date": "2025-01-01T00:00:02Z",
     }
     return {**base, **fields}
 
@@ -137,7 +145,11 @@ def test_a_stop_refused_by_airflows_database_is_sent_again(refusal: httpx.Respon
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "PATCH":
             patches.append(body(request)["state"])
-            return refusal if len(patches) == 1 else httpx.Response(200, json=_run(state="failed", note=body(request)["note"]))
+            return (
+                refusal
+                if len(patches) == 1
+                else httpx.Response(200, json=_run(state="failed", note=body(request)["note"]))
+            )
         return httpx.Response(200, json=_run(state="running", end_date=None))
 
     record = ScriptedAirflow(handler).orchestrator().stop_run("a.b@r1")
@@ -236,7 +248,9 @@ def test_workflow_states_of_many_names_splits_the_search_to_keep_urls_short() ->
 def test_a_run_stopped_through_dli_maps_to_killed_and_backfill_runs_carry_their_date() -> None:
     killed = _run(state="failed", note="dli:killed\ndli: triggered by alice")
     backfill = _run(
-        dag_run_id="backfill__2025-01-01T15:00:00+00:00", run_type="backfill", logical_date="2025-01-01T15:00:00Z",
+        dag_run_id="backfill__2025-01-01T15:00:00+00:00",
+        run_type="backfill",
+        logical_date="2025-01-01T15:00:00Z",
         conf={"x": 1, "dli_backfill": {"timezone": "Asia/Seoul", "triggered_by": "bob"}},
     )
 
@@ -297,7 +311,9 @@ def test_unregister_pauses_a_running_dag_first() -> None:
     result, _ = _unregister_over(airflow)
     assert result.warnings == ()
     assert airflow.calls() == [
-        ("GET", "/api/v2/dags/a.b"), ("PATCH", "/api/v2/dags/a.b"), ("PUT", "/api/v2/parseDagFile/ft")
+        ("GET", "/api/v2/dags/a.b"),
+        ("PATCH", "/api/v2/dags/a.b"),
+        ("PUT", "/api/v2/parseDagFile/ft"),
     ]
     assert body(airflow.requests[1]) == {"is_paused": True}
 

@@ -62,7 +62,9 @@ def test_a_cleared_task_counts_its_attempts_on_from_its_raised_max_tries() -> No
 
 def test_airflow_timedelta_json_and_plain_seconds_decode_and_anything_else_is_none() -> None:
     assert timedelta_of(TASK["retry_delay"]) == dt.timedelta(seconds=60)
-    assert timedelta_of({"__type": "TimeDelta", "days": 1, "seconds": 5, "microseconds": 0}) == dt.timedelta(days=1, seconds=5)
+    assert timedelta_of({"__type": "TimeDelta", "days": 1, "seconds": 5, "microseconds": 0}) == dt.timedelta(
+        days=1, seconds=5
+    )
     assert timedelta_of(300) == dt.timedelta(seconds=300)
     assert timedelta_of(None) is None and timedelta_of("P1D") is None and timedelta_of(True) is None
 

@@ -107,13 +107,18 @@ def test_refused_credentials_are_a_server_error_without_the_password() -> None:
         return httpx.Response(401, json={"detail": "Invalid credentials"})
 
     orch = AirflowOrchestrator(
-        base_url="http://airflow.test:8080", username="admin", password=PASSWORD, clock=SystemClock(),
+        base_url="http://airflow.test:8080",
+        username="admin",
+        password=PASSWORD,
+        clock=SystemClock(),
         transport=httpx.MockTransport(transport),
     )
     with pytest.raises(ServerError) as caught:
         orch.pause_states()
     assert "refused dli's credentials" in caught.value.message
-    assert PASSWORD not in str(caught.value) and PASSWORD not in repr(caught.value.details) and PASSWORD not in repr(orch)
+    assert (
+        PASSWORD not in str(caught.value) and PASSWORD not in repr(caught.value.details) and PASSWORD not in repr(orch)
+    )
 
 
 # -- retries --------------------------------------------------------------------------------------
@@ -224,8 +229,12 @@ def test_threads_waiting_behind_a_login_that_got_no_answer_fail_at_once() -> Non
         raise httpx.ReadTimeout("no answer", request=request)
 
     orch = AirflowOrchestrator(
-        base_url="http://airflow.test:8080", username="admin", password=PASSWORD, clock=SystemClock(),
-        transport=httpx.MockTransport(transport), sleep=lambda _s: None,
+        base_url="http://airflow.test:8080",
+        username="admin",
+        password=PASSWORD,
+        clock=SystemClock(),
+        transport=httpx.MockTransport(transport),
+        sleep=lambda _s: None,
     )
     errors: list[str] = []
 

@@ -25,15 +25,26 @@ from dli.domain.usecases.validate import ValidateSpecs
 from tests.support.specs import make_spec
 
 EXAMPLES: list[Message] = [
-    ListWorkflows(source_type=SourceType.MANUAL, status=WorkflowStatus.PAUSED, dataset_filter="shop.*",
-                    running_only=True, enabled_only=False, limit=7),
+    ListWorkflows(
+        source_type=SourceType.MANUAL,
+        status=WorkflowStatus.PAUSED,
+        dataset_filter="shop.*",
+        running_only=True,
+        enabled_only=False,
+        limit=7,
+    ),
     RegisterWorkflow(spec=make_spec("shop.sales.daily", timezone="Asia/Seoul"), force=True),
     GetWorkflow(dataset_name="shop.sales.daily"),
     GetDagState(dataset_name="shop.sales.daily"),
     UnregisterWorkflow(dataset_name="shop.sales.daily"),
     TriggerRun(dataset_name="shop.sales.daily", parameters={"n": 3, "day": "2025-01-01"}, dry_run=True),
-    TriggerBackfill(dataset_name="shop.sales.daily", start_date="2025-01-01", end_date="2025-01-03",
-                      parameters={"n": 1}, with_downstream=True),
+    TriggerBackfill(
+        dataset_name="shop.sales.daily",
+        start_date="2025-01-01",
+        end_date="2025-01-03",
+        parameters={"n": 1},
+        with_downstream=True,
+    ),
     RegisterWorkflow(spec=make_spec("shop.sales.after", cron=None, after="upstream", depends_on=("shop.sales.daily",))),
     GetDependencies(dataset_name="shop.sales.daily", direction=DependencyDirection.UPSTREAM, depth=2),
     GetDependencies(dataset_name="shop.sales.daily", from_sql=True),
@@ -44,8 +55,13 @@ EXAMPLES: list[Message] = [
     GetRunStatus(run_id="shop.sales.daily@scheduled__2025-01-01T09:00:00+00:00"),
     StopRun(run_id="shop.sales.daily@manual__1"),
     GetRunLogs(run_id="shop.sales.daily@manual__1"),
-    GetHistory(dataset_name="shop.sales.daily", source_type=SourceType.MANUAL, run_status=RunStatus.FAILED,
-                 limit=5, include_dataset_info=False),
+    GetHistory(
+        dataset_name="shop.sales.daily",
+        source_type=SourceType.MANUAL,
+        run_status=RunStatus.FAILED,
+        limit=5,
+        include_dataset_info=False,
+    ),
     GetAuditTrail(dataset_name="shop.sales.daily", by="alice@example.com", since="2025-01-01", limit=3),
 ]
 
@@ -102,8 +118,13 @@ def _fields(message):
 def test_a_client_cannot_act_for_someone_else():
     op = operation_for(TriggerRun)
     with pytest.raises(ParameterInvalidError, match="actor"):
-        op.decode(path={"dataset_name": "a.b"}, query=(), body=b'{"actor": "mallory"}',
-                  content_type="application/json", actor="bob")
+        op.decode(
+            path={"dataset_name": "a.b"},
+            query=(),
+            body=b'{"actor": "mallory"}',
+            content_type="application/json",
+            actor="bob",
+        )
 
 
 @pytest.mark.parametrize(
@@ -150,8 +171,13 @@ def test_register_body_keeps_cron_errors_as_dli_805_and_spec_errors_as_dli_203()
 def test_enum_values_the_message_does_not_know_list_the_allowed_ones():
     op = operation_for(PauseWorkflow)
     with pytest.raises(ParameterInvalidError, match="Invalid source type: 'git'") as exc:
-        op.decode(path={"dataset_name": "a.b"}, query=(), body=b'{"source_type": "git"}',
-                  content_type="application/json", actor=None)
+        op.decode(
+            path={"dataset_name": "a.b"},
+            query=(),
+            body=b'{"source_type": "git"}',
+            content_type="application/json",
+            actor=None,
+        )
     assert exc.value.hints == ("Use one of: manual, code.",)
 
 
@@ -171,7 +197,13 @@ def test_a_query_value_the_document_does_not_allow_is_refused_not_guessed(query,
 
 
 def test_a_json_number_with_no_fraction_is_an_integer_as_json_schema_reads_it() -> None:
-    body = {"spec": {"name": "a.b", "query_statement": "SELECT 1", "schedule": {"cron": "0 6 * * *", "retry": {"max_attempts": 3.0}}}}
+    body = {
+        "spec": {
+            "name": "a.b",
+            "query_statement": "SELECT 1",
+            "schedule": {"cron": "0 6 * * *", "retry": {"max_attempts": 3.0}},
+        }
+    }
     message = operation_for(RegisterWorkflow).decode(
         path={}, query=(), body=json.dumps(body).encode(), content_type="application/json", actor="bob"
     )

@@ -86,8 +86,9 @@ def _retrying(*, schedule_attempts: int | None = None, failing_attempts: int | N
     store = InMemorySpecStore()
     spec = make_spec("s.flaky", execution={"retry_count": 2, "retry_delay_seconds": 300})
     if schedule_attempts is not None:
-        spec = attrs.evolve(spec, schedule=attrs.evolve(spec.schedule, retry_max_attempts=schedule_attempts,
-                                                        retry_delay_seconds=120))
+        spec = attrs.evolve(
+            spec, schedule=attrs.evolve(spec.schedule, retry_max_attempts=schedule_attempts, retry_delay_seconds=120)
+        )
     store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL))
     orch = InMemoryOrchestrator(clock=clock, store=store, queue_seconds=1, run_seconds=2)
     orch.inject_failure("s.flaky", "boom", attempts=failing_attempts)

@@ -22,31 +22,39 @@ def analyze(sql, dialect, variables=DATE):
 VALID = [
     (
         "trino",
-        ("INSERT INTO iceberg.reporting.daily SELECT country, COUNT(*) FROM iceberg.analytics.clicks "
-        "WHERE dt = DATE '{{ execution_date }}' AND ts > current_timestamp - INTERVAL '1' DAY GROUP BY 1"),
+        (
+            "INSERT INTO iceberg.reporting.daily SELECT country, COUNT(*) FROM iceberg.analytics.clicks "
+            "WHERE dt = DATE '{{ execution_date }}' AND ts > current_timestamp - INTERVAL '1' DAY GROUP BY 1"
+        ),
         ("iceberg.analytics.clicks",),
         ("iceberg.reporting.daily",),
     ),
     (
         "bigquery",
-        ("MERGE `proj.mart.users` AS t USING (SELECT * FROM `proj.raw.users` WHERE _PARTITIONDATE = "
-        "'{{ execution_date }}') AS s ON t.id = s.id WHEN MATCHED THEN UPDATE SET name = s.name "
-        "WHEN NOT MATCHED THEN INSERT ROW"),
+        (
+            "MERGE `proj.mart.users` AS t USING (SELECT * FROM `proj.raw.users` WHERE _PARTITIONDATE = "
+            "'{{ execution_date }}') AS s ON t.id = s.id WHEN MATCHED THEN UPDATE SET name = s.name "
+            "WHEN NOT MATCHED THEN INSERT ROW"
+        ),
         ("proj.raw.users",),
         ("proj.mart.users",),
     ),
     (
         "spark",
-        ("INSERT OVERWRITE TABLE mart.daily PARTITION (dt = '{{ execution_date }}') "
-        "SELECT user_id, explode(items) FROM raw.events LATERAL VIEW OUTER explode(tags) t AS tag"),
+        (
+            "INSERT OVERWRITE TABLE mart.daily PARTITION (dt = '{{ execution_date }}') "
+            "SELECT user_id, explode(items) FROM raw.events LATERAL VIEW OUTER explode(tags) t AS tag"
+        ),
         ("raw.events",),
         ("mart.daily",),
     ),
     (
         "postgres",
-        ("WITH recent AS (SELECT id, amount::numeric FROM public.orders WHERE created_at >= "
-        "'{{ execution_date }}'::date) INSERT INTO mart.totals SELECT id, SUM(amount) FROM recent GROUP BY id "
-        "ON CONFLICT (id) DO UPDATE SET total = EXCLUDED.total"),
+        (
+            "WITH recent AS (SELECT id, amount::numeric FROM public.orders WHERE created_at >= "
+            "'{{ execution_date }}'::date) INSERT INTO mart.totals SELECT id, SUM(amount) FROM recent GROUP BY id "
+            "ON CONFLICT (id) DO UPDATE SET total = EXCLUDED.total"
+        ),
         ("public.orders",),
         ("mart.totals",),
     ),
@@ -90,7 +98,9 @@ def test_an_unclosed_quote_is_a_syntax_error_with_a_line():
 
 
 def test_a_vendor_command_the_parser_does_not_know_is_not_checked_not_refused():
-    result = analyze("ALTER TABLE iceberg.analytics.daily_clicks EXECUTE optimize WHERE dt = '{{ execution_date }}'", "trino")
+    result = analyze(
+        "ALTER TABLE iceberg.analytics.daily_clicks EXECUTE optimize WHERE dt = '{{ execution_date }}'", "trino"
+    )
     assert result.problem is None
     assert result.unchecked is not None and "ALTER" in result.unchecked and "trino" in result.unchecked
 

@@ -57,9 +57,11 @@ def test_callers_waiting_for_a_failing_check_get_its_error_without_listing_again
     for thread in (checker, *readers):
         thread.join(20)
     assert inner.listings == 1
-    assert sorted(outcomes) == ["check: Spec store s3://hung/specs did not answer in 10 s"] + [
-        "read: Spec store s3://hung/specs did not answer in 10 s"
-    ] * 3
+    assert (
+        sorted(outcomes)
+        == ["check: Spec store s3://hung/specs did not answer in 10 s"]
+        + ["read: Spec store s3://hung/specs did not answer in 10 s"] * 3
+    )
     # A caller arriving after that check asks the store itself.
     with pytest.raises(StoreUnavailableError):
         store.list_etags(SourceType.CODE)

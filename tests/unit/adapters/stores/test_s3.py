@@ -56,7 +56,10 @@ class ScriptedS3:
 
 def _store(client: ScriptedS3) -> S3SpecStore:
     return S3SpecStore(
-        bucket="bkt", prefix="p", client=client, sleep=lambda _s: None,
+        bucket="bkt",
+        prefix="p",
+        client=client,
+        sleep=lambda _s: None,
         conditional_writes=ConditionalWrites(if_none_match=True, if_match=True),
     )
 
@@ -86,7 +89,9 @@ def test_a_write_that_persisted_succeeds_when_its_change_record_fails(failure) -
 
 
 def test_a_refused_write_records_no_change() -> None:
-    refused = ClientError({"Error": {"Code": "PreconditionFailed"}, "ResponseMetadata": {"HTTPStatusCode": 412}}, "PutObject")
+    refused = ClientError(
+        {"Error": {"Code": "PreconditionFailed"}, "ResponseMetadata": {"HTTPStatusCode": 412}}, "PutObject"
+    )
     client = ScriptedS3(put_object=[refused])
     with pytest.raises(WorkflowAlreadyExistsError):
         _store(client).create(SourceType.MANUAL, make_document("shop.a"))
@@ -111,7 +116,9 @@ def test_a_create_that_keeps_meeting_concurrent_writes_is_already_exists_after_t
     assert client.calls == ["put_object", "head_object"] * 3
 
 
-@pytest.mark.parametrize("failure", [ReadTimeoutError(endpoint_url=ENDPOINT), ConnectionClosedError(endpoint_url=ENDPOINT)])
+@pytest.mark.parametrize(
+    "failure", [ReadTimeoutError(endpoint_url=ENDPOINT), ConnectionClosedError(endpoint_url=ENDPOINT)]
+)
 def test_a_write_that_may_have_reached_s3_is_never_sent_twice(failure) -> None:
     client = ScriptedS3(put_object=[failure])
     with pytest.raises(StoreUnavailableError):

@@ -46,15 +46,19 @@ _PROBE = textwrap.dedent(
 
 
 def _probe(root: Path, store: Path, **env: str) -> dict:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))}
-    full_env.update({
-        "DLI_STORE_URL": store.as_uri(),
-        "AIRFLOW_HOME": str(root / "airflow-home"),
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(root / "bundles"),
-        "PYTHONPATH": str(REPO / "src"),  # the dli under test, not the one the Airflow venv has installed
-        "SHARDS": str(SHARDS),
-        **env,
-    })
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))
+    }
+    full_env.update(
+        {
+            "DLI_STORE_URL": store.as_uri(),
+            "AIRFLOW_HOME": str(root / "airflow-home"),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(root / "bundles"),
+            "PYTHONPATH": str(REPO / "src"),  # the dli under test, not the one the Airflow venv has installed
+            "SHARDS": str(SHARDS),
+            **env,
+        }
+    )
     done = subprocess.run([str(PYTHON), "-c", _PROBE], capture_output=True, text=True, env=full_env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -66,8 +70,12 @@ def store(tmp_path_factory) -> Path:
     specs = FilesystemSpecStore(root)
     for i in range(12):
         specs.create(SourceType.MANUAL, make_document(f"shop.ds_{i:02d}"))
-    specs.create(SourceType.MANUAL, make_document("shop.after", cron=None, after="upstream", depends_on=("shop.ds_00",)))
-    (root / "manual" / "shop.broken.yaml").write_text("name: shop.broken\nquery_statement: SELECT 1\nschedule: {cron: 'not a cron'}\n")
+    specs.create(
+        SourceType.MANUAL, make_document("shop.after", cron=None, after="upstream", depends_on=("shop.ds_00",))
+    )
+    (root / "manual" / "shop.broken.yaml").write_text(
+        "name: shop.broken\nquery_statement: SELECT 1\nschedule: {cron: 'not a cron'}\n"
+    )
     return root
 
 

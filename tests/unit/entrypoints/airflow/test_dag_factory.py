@@ -63,14 +63,18 @@ _PROBE = textwrap.dedent(
 
 
 def _run_probe(store: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))}
-    full_env.update({
-        "DLI_STORE_URL": store.as_uri(),
-        "AIRFLOW_HOME": str(store.parent / "airflow-home"),
-        # The dli under test, not the one the Airflow venv has installed.
-        "PYTHONPATH": str(REPO / "src"),
-        **env,
-    })
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))
+    }
+    full_env.update(
+        {
+            "DLI_STORE_URL": store.as_uri(),
+            "AIRFLOW_HOME": str(store.parent / "airflow-home"),
+            # The dli under test, not the one the Airflow venv has installed.
+            "PYTHONPATH": str(REPO / "src"),
+            **env,
+        }
+    )
     return subprocess.run([str(PYTHON), "-c", _PROBE], capture_output=True, text=True, env=full_env, timeout=300)
 
 
@@ -96,19 +100,26 @@ def built(tmp_path_factory) -> dict:
         pre_statements=(Statement(sql="CREATE TABLE IF NOT EXISTS t (d TEXT, n INT)"),),
         post_statements=(Statement(sql="ANALYZE t", name="analyze", continue_on_error=True),),
         execution={"conn_id": "dli_local"},
-        schedule=ScheduleConfig(cron="30 7 * * *", timezone="Asia/Seoul", enabled=False, retry_max_attempts=3, retry_delay_seconds=60),
+        schedule=ScheduleConfig(
+            cron="30 7 * * *", timezone="Asia/Seoul", enabled=False, retry_max_attempts=3, retry_delay_seconds=60
+        ),
     )
     store.create(SourceType.MANUAL, SpecDocument(spec=full, source_type=SourceType.MANUAL, registered_at=REGISTERED))
     minimal = DatasetSpec(name="shop.minimal", query_statement="SELECT 1", schedule=ScheduleConfig(cron="0 9 * * *"))
     store.create(SourceType.CODE, SpecDocument(spec=minimal, source_type=SourceType.CODE))
-    (root / "store" / "manual" / "shop.broken.yaml").write_text("name: shop.broken\nquery_statement: SELECT 1\nschedule: {cron: 'not a cron'}\n")
+    (root / "store" / "manual" / "shop.broken.yaml").write_text(
+        "name: shop.broken\nquery_statement: SELECT 1\nschedule: {cron: 'not a cron'}\n"
+    )
     # Written by another tool: the spec model refuses it when the store reads it.
     (root / "store" / "manual" / "shop.badexec.yaml").write_text(
         "name: shop.badexec\nquery_statement: SELECT 1\nexecution: {retry_count: three}\nschedule: {cron: '0 9 * * *'}\n"
     )
     specs = {
         "shop.compat": (COMPAT_EXECUTION, ScheduleConfig(cron="0 9 * * *")),
-        "shop.flags": (COMPAT_EXECUTION, ScheduleConfig(cron="0 9 * * *", retry_max_attempts=5, retry_delay_seconds=10)),
+        "shop.flags": (
+            COMPAT_EXECUTION,
+            ScheduleConfig(cron="0 9 * * *", retry_max_attempts=5, retry_delay_seconds=10),
+        ),
         "shop.unmapped": ({"dialect": "postgres"}, ScheduleConfig(cron="0 9 * * *")),
         "shop.pinned": ({**COMPAT_EXECUTION, "conn_id": "dli_local"}, ScheduleConfig(cron="0 9 * * *")),
     }
@@ -121,7 +132,9 @@ def built(tmp_path_factory) -> dict:
             execution=execution,
             schedule=schedule,
         )
-        store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_at=REGISTERED))
+        store.create(
+            SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_at=REGISTERED)
+        )
     mapping = json.dumps({"trino": "trino_prod"})
     return {
         "all": _probe(root / "store", DLI_DIALECT_CONNECTIONS=mapping),
@@ -132,7 +145,14 @@ def built(tmp_path_factory) -> dict:
 
 def test_one_dag_per_dataset_named_after_it(built) -> None:
     assert set(built["all"]) == {
-        "shop.daily", "shop.minimal", "shop.broken", "shop.compat", "shop.flags", "shop.unmapped", "shop.pinned", "shop.badexec"
+        "shop.daily",
+        "shop.minimal",
+        "shop.broken",
+        "shop.compat",
+        "shop.flags",
+        "shop.unmapped",
+        "shop.pinned",
+        "shop.badexec",
     }
     assert all(d["in_namespace"] for d in built["all"].values())
 
@@ -167,7 +187,10 @@ def test_each_sql_tasks_documentation_names_its_connection_and_whether_it_contin
     docs = built["all"]["shop.daily"]["doc"]
     assert "continue_on_error: true" in docs["post_1_analyze"] and "`post_1_analyze`" in docs["post_1_analyze"]
     assert "continue_on_error: false" in docs["pre_1"] and "continue_on_error: false" in docs["query"]
-    assert all("connection `dli_local` (execution.conn_id of the spec)" in docs[t] for t in ("pre_1", "query", "post_1_analyze"))
+    assert all(
+        "connection `dli_local` (execution.conn_id of the spec)" in docs[t]
+        for t in ("pre_1", "query", "post_1_analyze")
+    )
     assert all("`shop.daily`" in docs[t] for t in ("pre_1", "query", "post_1_analyze"))
     mapped = built["all"]["shop.compat"]["doc"]
     assert "connection `trino_prod` (dialect 'trino', mapped by DLI_DIALECT_CONNECTIONS)" in mapped["query"]

@@ -135,8 +135,13 @@ def probed(tmp_path_factory) -> dict:
     for spec in specs:
         store.create(SourceType.MANUAL, SpecDocument(spec=spec, source_type=SourceType.MANUAL))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))}
-    env.update({"DLI_STORE_URL": (root / "store").as_uri(), "AIRFLOW_HOME": str(root / "airflow-home"),
-                "PYTHONPATH": str(REPO / "src")})
+    env.update(
+        {
+            "DLI_STORE_URL": (root / "store").as_uri(),
+            "AIRFLOW_HOME": str(root / "airflow-home"),
+            "PYTHONPATH": str(REPO / "src"),
+        }
+    )
     done = subprocess.run([str(PYTHON), "-c", _PROBE], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -125,6 +125,7 @@ def test_a_shard_rewritten_during_its_parse_is_asked_for_again_and_reaches_airfl
     # The bundle's refreshes: before the grace runs out, nothing is asked; then the shard is.
     def parsed(name):
         return parsed_digest(folder, name)
+
     assert watch.due(parsed, now=1005.0) == []
     assert watch.due(parsed, now=1012.0) == [shard]
     airflow.ask([shard])
@@ -140,8 +141,10 @@ def test_a_request_answered_by_a_parse_of_older_content_is_repeated(setup):
     first, second, third = same_shard(3)
     store.create(SourceType.MANUAL, make_document(first))
     [shard] = sync(folder, store, watch, at=1000.0)
+
     def parsed(name):
         return parsed_digest(folder, name)
+
     airflow.finish(airflow.start(shard), at=1001.0)
     assert watch.due(parsed, now=1003.0) == []  # parsed with its content: done
 

@@ -53,7 +53,10 @@ def test_shard_of_agrees_across_processes_whatever_the_hash_seed() -> None:
     probe = "import sys; from dli.adapters.airflow.runs import shard_of; print([shard_of(n, 64) for n in sys.argv[1:]])"
     outputs = {
         subprocess.run(
-            [sys.executable, "-c", probe, *names], capture_output=True, text=True, check=True,
+            [sys.executable, "-c", probe, *names],
+            capture_output=True,
+            text=True,
+            check=True,
             env={**os.environ, "PYTHONHASHSEED": seed},
         ).stdout
         for seed in ("1", "2")
@@ -121,7 +124,9 @@ def test_a_new_dataset_in_a_shard_with_others_rewrites_that_shard_only(tmp_path:
     for name in base:
         store.create(SourceType.MANUAL, make_document(name))
     _sync(tmp_path, store)
-    sibling = next(f"shop.new_{i}" for i in range(1000) if shard_of(f"shop.new_{i}", SHARDS) == shard_of(base[0], SHARDS))
+    sibling = next(
+        f"shop.new_{i}" for i in range(1000) if shard_of(f"shop.new_{i}", SHARDS) == shard_of(base[0], SHARDS)
+    )
     store.create(SourceType.MANUAL, make_document(sibling))
     report = _sync(tmp_path, store)
     assert report.written == (shard_file(shard_of(base[0], SHARDS), SHARDS),)
@@ -149,9 +154,7 @@ def test_registering_an_upstream_rewrites_the_shard_of_a_dataset_scheduled_after
     assert read_index(tmp_path).specs[downstream].upstreams == (upstream,)
     store.create(SourceType.MANUAL, make_document(upstream))
     report = _sync(tmp_path, store)
-    assert sorted(report.written) == sorted(
-        shard_file(shard_of(n, SHARDS), SHARDS) for n in (upstream, downstream)
-    )
+    assert sorted(report.written) == sorted(shard_file(shard_of(n, SHARDS), SHARDS) for n in (upstream, downstream))
 
 
 def test_the_index_holds_the_code_spec_when_both_exist(tmp_path: Path) -> None:
@@ -221,13 +224,17 @@ def test_through_the_disk_cache_a_changed_spec_is_the_only_one_downloaded(tmp_pa
     names = [f"shop.ds_{i}" for i in range(20)]
     for name in names:
         inner.create(SourceType.MANUAL, make_document(name))
-    sync_bundle(tmp_path / "dags", DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache"), store_url="s3://b/p", shards=SHARDS)
+    sync_bundle(
+        tmp_path / "dags", DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache"), store_url="s3://b/p", shards=SHARDS
+    )
     assert sorted(inner.reads) == sorted(names)  # the first sync fills the cache
     inner.reads.clear()
     etag = inner.read(SourceType.MANUAL, "shop.ds_3").etag
     inner.replace(SourceType.MANUAL, make_document("shop.ds_3", cron="0 1 * * *"), etag=etag)
     inner.reads.clear()
-    sync_bundle(tmp_path / "dags", DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache"), store_url="s3://b/p", shards=SHARDS)
+    sync_bundle(
+        tmp_path / "dags", DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache"), store_url="s3://b/p", shards=SHARDS
+    )
     assert inner.reads == ["shop.ds_3"]
     # A shard's parse reads its versions from the cache, with the index's listing: nothing downloaded.
     index = read_index(tmp_path / "dags")
@@ -236,7 +243,6 @@ def test_through_the_disk_cache_a_changed_spec_is_the_only_one_downloaded(tmp_pa
     cached = DiskCachedSpecStore(inner, cache_dir=tmp_path / "cache", listed=listed)
     assert all(cached.read(SourceType.MANUAL, name) is not None for name in names)
     assert inner.reads == []
-
 
 
 def test_with_the_last_index_an_unchanged_listing_writes_nothing_and_a_lost_file_comes_back(tmp_path: Path) -> None:

@@ -41,21 +41,29 @@ def _render(template: str, *, conf=None, logical=None, run_after=None, params=No
 
 
 def test_bare_parameters_and_execution_date_render_from_params_and_the_run() -> None:
-    template = sql_template("SELECT '{{ execution_date }}', {{ min_amount }}", [Parameter(name="min_amount", type="integer")])
+    template = sql_template(
+        "SELECT '{{ execution_date }}', {{ min_amount }}", [Parameter(name="min_amount", type="integer")]
+    )
     sql = _render(template, logical=dt.datetime(2025, 1, 5, 9, tzinfo=UTC), params={"min_amount": 7})
     assert sql == "SELECT '2025-01-05', 7"
 
 
 def test_conf_execution_date_wins_over_the_logical_date() -> None:
-    sql = _render(sql_template("{{ execution_date }}", []), conf={"execution_date": "2024-12-31"},
-                  logical=dt.datetime(2025, 1, 5, tzinfo=UTC))
+    sql = _render(
+        sql_template("{{ execution_date }}", []),
+        conf={"execution_date": "2024-12-31"},
+        logical=dt.datetime(2025, 1, 5, tzinfo=UTC),
+    )
     assert sql == "2024-12-31"
 
 
 def test_a_manual_run_without_logical_date_uses_its_trigger_time_in_the_dag_timezone() -> None:
     # 2025-01-05 20:00 UTC is already 2025-01-06 in Seoul.
-    sql = _render(sql_template("{{ execution_date }}", []), run_after=dt.datetime(2025, 1, 5, 20, tzinfo=UTC),
-                  timezone="Asia/Seoul")
+    sql = _render(
+        sql_template("{{ execution_date }}", []),
+        run_after=dt.datetime(2025, 1, 5, 20, tzinfo=UTC),
+        timezone="Asia/Seoul",
+    )
     assert sql == "2025-01-06"
 
 
@@ -65,7 +73,9 @@ def test_a_parameter_without_value_renders_as_none_instead_of_failing() -> None:
 
 def test_a_declared_execution_date_parameter_falls_back_to_the_run_date() -> None:
     template = sql_template("{{ execution_date }}", [Parameter(name="execution_date", type="date")])
-    assert _render(template, logical=dt.datetime(2025, 2, 1, tzinfo=UTC), params={"execution_date": None}) == "2025-02-01"
+    assert (
+        _render(template, logical=dt.datetime(2025, 2, 1, tzinfo=UTC), params={"execution_date": None}) == "2025-02-01"
+    )
 
 
 def test_the_preamble_leaves_the_users_sql_unchanged() -> None:
@@ -113,7 +123,16 @@ def test_a_run_started_by_upstream_data_is_for_the_latest_date_its_triggering_ev
 
     later = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     extras = [{"execution_date": "2025-01-01"}, {"execution_date": "2025-01-03"}, {"dataset": "x"}]
-    assert execution_date_for(conf={}, logical_date=None, run_after=later, timezone="UTC", triggering=extras) == "2025-01-03"
-    assert execution_date_for(conf={"execution_date": "2024-01-01"}, logical_date=None, run_after=later,
-                              timezone="UTC", triggering=extras) == "2024-01-01"
-    assert execution_date_for(conf={}, logical_date=None, run_after=later, timezone="UTC", triggering=[{}]) == "2025-06-01"
+    assert (
+        execution_date_for(conf={}, logical_date=None, run_after=later, timezone="UTC", triggering=extras)
+        == "2025-01-03"
+    )
+    assert (
+        execution_date_for(
+            conf={"execution_date": "2024-01-01"}, logical_date=None, run_after=later, timezone="UTC", triggering=extras
+        )
+        == "2024-01-01"
+    )
+    assert (
+        execution_date_for(conf={}, logical_date=None, run_after=later, timezone="UTC", triggering=[{}]) == "2025-06-01"
+    )

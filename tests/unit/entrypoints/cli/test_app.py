@@ -21,15 +21,35 @@ def test_help_lists_the_workflow_group_and_builds_no_api(cli):
 def test_workflow_help_lists_every_subcommand(cli):
     result = cli("workflow", "--help")
     assert result.exit_code == 0
-    for name in ("register", "unregister", "run", "backfill", "stop", "status", "list", "history", "pause", "unpause", "logs"):
+    for name in (
+        "register",
+        "unregister",
+        "run",
+        "backfill",
+        "stop",
+        "status",
+        "list",
+        "history",
+        "pause",
+        "unpause",
+        "logs",
+    ):
         assert f" {name} " in result.stdout
 
 
 def test_subcommand_help_shows_its_options_and_the_short_flags(cli):
     result = cli("workflow", "register", "--help")
     assert result.exit_code == 0
-    for flag in ("--cron -c CRON", "--timezone -tz TZ", "--disabled", "--retry-attempts", "--retry-delay",
-                 "--force -f", "--dry-run", "--wait -w"):
+    for flag in (
+        "--cron -c CRON",
+        "--timezone -tz TZ",
+        "--disabled",
+        "--retry-attempts",
+        "--retry-delay",
+        "--force -f",
+        "--dry-run",
+        "--wait -w",
+    ):
         assert flag in result.stdout
 
 
@@ -41,11 +61,25 @@ def test_register_help_names_the_timezone_option_once_with_its_short_flag(cli):
 
 
 _HELP_PAGES = [
-    (), ("workflow",), ("workflow", "register"), ("workflow", "unregister"), ("workflow", "run"),
-    ("workflow", "backfill"), ("workflow", "stop"), ("workflow", "status"), ("workflow", "list"),
-    ("workflow", "history"), ("workflow", "pause"), ("workflow", "unpause"), ("workflow", "logs"),
-    ("workflow", "publish"), ("workflow", "validate"), ("workflow", "lineage"), ("workflow", "plan"),
-    ("completion",), ("dev", "up"),
+    (),
+    ("workflow",),
+    ("workflow", "register"),
+    ("workflow", "unregister"),
+    ("workflow", "run"),
+    ("workflow", "backfill"),
+    ("workflow", "stop"),
+    ("workflow", "status"),
+    ("workflow", "list"),
+    ("workflow", "history"),
+    ("workflow", "pause"),
+    ("workflow", "unpause"),
+    ("workflow", "logs"),
+    ("workflow", "publish"),
+    ("workflow", "validate"),
+    ("workflow", "lineage"),
+    ("workflow", "plan"),
+    ("completion",),
+    ("dev", "up"),
     ("dev", "down"),
     ("dev", "status"),
 ]

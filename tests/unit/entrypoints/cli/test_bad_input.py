@@ -26,7 +26,9 @@ def _refused(result, code: str, exit_code: int = 2) -> None:
 @pytest.fixture
 def project(cli) -> Path:
     spec = make_spec(
-        NAME, cron=None, parameters=(Parameter(name="f", type="float", default=1.0), Parameter(name="n", type="integer"))
+        NAME,
+        cron=None,
+        parameters=(Parameter(name="f", type="float", default=1.0), Parameter(name="n", type="integer")),
     )
     write_spec(cli.project, spec)
     return cli.project

@@ -36,12 +36,19 @@ def test_register_needs_a_cron_or_after_upstream(cli):
 
 
 def test_list_shows_the_trigger_in_a_column_and_in_json(cli, pipeline):
-    rows = {line.split()[0]: line.split() for line in cli("workflow", "list", "-d", "shop.*").stdout.splitlines()
-            if line.startswith("shop.")}
+    rows = {
+        line.split()[0]: line.split()
+        for line in cli("workflow", "list", "-d", "shop.*").stdout.splitlines()
+        if line.startswith("shop.")
+    }
     assert rows["shop.a"][3:5] == ["cron", "0"]
     assert rows["shop.b"][3:6] == ["upstream", "-", "UTC"] and rows["shop.b"][-1] == "-"
     listed = {w["dataset_name"]: w for w in cli("workflow", "list", "-f", "json").json()["workflows"]}
-    assert (listed["shop.b"]["trigger"], listed["shop.b"]["cron"], listed["shop.b"]["next_run"]) == ("upstream", None, None)
+    assert (listed["shop.b"]["trigger"], listed["shop.b"]["cron"], listed["shop.b"]["next_run"]) == (
+        "upstream",
+        None,
+        None,
+    )
 
 
 def test_deps_prints_a_tree_with_externals_marked(cli, pipeline):
@@ -87,7 +94,10 @@ def test_register_dry_run_explains_the_trigger_and_writes_nothing(cli, pipeline)
     write_spec(cli.project, make_spec("shop.d", cron=None, depends_on=("shop.c", "ext.t")))
     result = cli("workflow", "register", "shop.d", "--after-upstream", "--cron", "0 7 * * *", "--dry-run")
     assert result.exit_code == 0
-    assert "  Trigger: cron 0 7 * * * or new data in every managed upstream (shop.c), whichever comes first" in result.stdout
+    assert (
+        "  Trigger: cron 0 7 * * * or new data in every managed upstream (shop.c), whichever comes first"
+        in result.stdout
+    )
     assert "External upstreams (no store knows them; never a trigger): ext.t" in result.stdout
     assert "Next 5 fire times:" in result.stdout
     only = cli("workflow", "register", "shop.d", "--after-upstream", "--dry-run", "--format", "json").json()
@@ -103,24 +113,51 @@ def test_register_and_its_dry_run_refuse_a_cycle_naming_it(cli, pipeline):
         assert result.exit_code == 2
         assert "DLI-203" in result.stderr and "shop.a -> shop.c -> shop.b -> shop.a" in result.stderr
     assert cli("workflow", "deps", "shop.a", "--upstream", "-f", "json").json()["nodes"] == [
-        {"name": "shop.a", "relation": "root", "distance": 0, "external": False, "source_type": "manual",
-         "trigger": "cron"}
+        {
+            "name": "shop.a",
+            "relation": "root",
+            "distance": 0,
+            "external": False,
+            "source_type": "manual",
+            "trigger": "cron",
+        }
     ]
 
 
 def test_backfill_with_downstream_dry_run_shows_the_order_and_wait_follows_every_run(cli, pipeline):
-    dry = cli("workflow", "backfill", "shop.a", "-s", "2025-01-02", "-e", "2025-01-03", "--with-downstream", "--dry-run")
+    dry = cli(
+        "workflow", "backfill", "shop.a", "-s", "2025-01-02", "-e", "2025-01-03", "--with-downstream", "--dry-run"
+    )
     assert dry.exit_code == 0
     assert "  Dates: 2025-01-02 .. 2025-01-03 (2 dates, 6 runs)" in dry.stdout
-    order = dry.stdout.splitlines()[dry.stdout.splitlines().index("  Order:") + 1:]
+    order = dry.stdout.splitlines()[dry.stdout.splitlines().index("  Order:") + 1 :]
     assert [line.split() for line in order] == [
-        ["2025-01-02", "shop.a"], ["2025-01-02", "shop.b"], ["2025-01-02", "shop.c"],
-        ["2025-01-03", "shop.a"], ["2025-01-03", "shop.b"], ["2025-01-03", "shop.c"],
+        ["2025-01-02", "shop.a"],
+        ["2025-01-02", "shop.b"],
+        ["2025-01-02", "shop.c"],
+        ["2025-01-03", "shop.a"],
+        ["2025-01-03", "shop.b"],
+        ["2025-01-03", "shop.c"],
     ]
-    done = cli("workflow", "backfill", "shop.a", "-s", "2025-01-02", "-e", "2025-01-03", "--with-downstream", "--wait",
-               "-f", "json").json()
+    done = cli(
+        "workflow",
+        "backfill",
+        "shop.a",
+        "-s",
+        "2025-01-02",
+        "-e",
+        "2025-01-03",
+        "--with-downstream",
+        "--wait",
+        "-f",
+        "json",
+    ).json()
     assert done["outcome"] == "completed"
     assert [(r["dataset_name"], r["parameters"]["execution_date"]) for r in done["runs"]] == [
-        ("shop.a", "2025-01-02"), ("shop.b", "2025-01-02"), ("shop.c", "2025-01-02"),
-        ("shop.a", "2025-01-03"), ("shop.b", "2025-01-03"), ("shop.c", "2025-01-03"),
+        ("shop.a", "2025-01-02"),
+        ("shop.b", "2025-01-02"),
+        ("shop.c", "2025-01-02"),
+        ("shop.a", "2025-01-03"),
+        ("shop.b", "2025-01-03"),
+        ("shop.c", "2025-01-03"),
     ]

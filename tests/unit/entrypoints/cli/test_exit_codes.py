@@ -32,17 +32,25 @@ def test_operation_failures_are_exit_1(cls):
 
 
 def test_wait_outcomes_have_distinct_codes():
-    codes = [ExitCode.OK, ExitCode.FAILED, ExitCode.USAGE, ExitCode.RUN_FAILED, ExitCode.RUN_KILLED, ExitCode.WAIT_TIMEOUT]
+    codes = [
+        ExitCode.OK,
+        ExitCode.FAILED,
+        ExitCode.USAGE,
+        ExitCode.RUN_FAILED,
+        ExitCode.RUN_KILLED,
+        ExitCode.WAIT_TIMEOUT,
+    ]
     assert [int(c) for c in codes] == [0, 1, 2, 3, 4, 5]
 
 
 def test_error_format_is_code_message_and_hints_indented():
     stream = io.StringIO()
-    print_error(InvalidCronError("Invalid cron expression: 'x'", hints=("Expected 5 fields.", "e.g. '0 9 * * *'")), stream=stream)
+    print_error(
+        InvalidCronError("Invalid cron expression: 'x'", hints=("Expected 5 fields.", "e.g. '0 9 * * *'")),
+        stream=stream,
+    )
     assert stream.getvalue() == (
-        "Error [DLI-805]: Invalid cron expression: 'x'\n"
-        "       Expected 5 fields.\n"
-        "       e.g. '0 9 * * *'\n"
+        "Error [DLI-805]: Invalid cron expression: 'x'\n       Expected 5 fields.\n       e.g. '0 9 * * *'\n"
     )
 
 

@@ -32,7 +32,9 @@ def _warned(stderr: str) -> list[str]:
 def assert_both_near_misses_warned(stderr: str) -> None:
     text = "\n".join(_warned(stderr))
     assert "'dataset_pattern' is not a key dli uses and is ignored; did you mean 'dataset_patterns'?" in text
-    assert "dataset.shop.daily.yaml: 'depend_on' is not a key dli uses and is ignored; did you mean 'depends_on'?" in text
+    assert (
+        "dataset.shop.daily.yaml: 'depend_on' is not a key dli uses and is ignored; did you mean 'depends_on'?" in text
+    )
     assert "metrics_dir" not in text and "environments" not in text and "'type'" not in text
 
 

@@ -6,7 +6,12 @@ from dli.entrypoints.cli.publish_cmd import ci_actor
 
 
 def test_github_actions_is_named_by_repository_commit_job_and_run():
-    env = {"GITHUB_SHA": "0123456789abcdef", "GITHUB_JOB": "deploy", "GITHUB_REPOSITORY": "acme/p", "GITHUB_RUN_ID": "77"}
+    env = {
+        "GITHUB_SHA": "0123456789abcdef",
+        "GITHUB_JOB": "deploy",
+        "GITHUB_REPOSITORY": "acme/p",
+        "GITHUB_RUN_ID": "77",
+    }
     assert ci_actor(env) == "acme/p@0123456789ab/deploy#77"
 
 

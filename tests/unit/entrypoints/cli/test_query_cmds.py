@@ -73,9 +73,23 @@ class TestList:
         assert data["total_count"] == 4 and data["status"] == "success"
         assert (data["next_cursor"], data["broken"], data["broken_count"], data["warnings"]) == (None, [], 0, [])
         info = data["workflows"][0]
-        assert {"dataset_name", "source_type", "status", "cron", "timezone", "next_run", "overridden_by",
-                "enabled", "running", "owner", "team", "description", "registered_by", "registered_at",
-                "status_known"} <= set(info)
+        assert {
+            "dataset_name",
+            "source_type",
+            "status",
+            "cron",
+            "timezone",
+            "next_run",
+            "overridden_by",
+            "enabled",
+            "running",
+            "owner",
+            "team",
+            "description",
+            "registered_by",
+            "registered_at",
+            "status_known",
+        } <= set(info)
         assert info["status_known"] is True
         assert info["next_run"] == "2025-01-06T12:00:00+00:00"
 
@@ -87,7 +101,9 @@ class TestList:
         assert names == [f"bulk.page.t{i:04d}" for i in range(1_100)]  # more than one request answers
         assert first["total_count"] == 1_205 and first["next_cursor"] == "bulk.page.t1099/manual"
         rest = cli("workflow", "list", "-d", "bulk.page.*", "-n", "500", "--after", first["next_cursor"], "-f", "json")
-        assert [w["dataset_name"] for w in rest.json()["workflows"]] == [f"bulk.page.t{i:04d}" for i in range(1_100, 1_205)]
+        assert [w["dataset_name"] for w in rest.json()["workflows"]] == [
+            f"bulk.page.t{i:04d}" for i in range(1_100, 1_205)
+        ]
         assert rest.json()["next_cursor"] is None
         table = cli("workflow", "list", "-d", "bulk.page.*", "-n", "3")
         assert table.stdout.splitlines()[-1] == (
@@ -247,14 +263,27 @@ class TestHistory:
         assert data["warnings"] == []
         assert data["dataset_info"]["owner"] == "engineer@example.com"
         run = data["runs"][0]
-        assert {"run_id", "dataset_name", "source_type", "status", "run_type", "parameters", "logical_date",
-                "started_at", "finished_at", "error_message", "triggered_by"} <= set(run)
+        assert {
+            "run_id",
+            "dataset_name",
+            "source_type",
+            "status",
+            "run_type",
+            "parameters",
+            "logical_date",
+            "started_at",
+            "finished_at",
+            "error_message",
+            "triggered_by",
+        } <= set(run)
         assert run["started_at"] == "2024-12-31T09:00:40+00:00"
 
 
 class TestStatus:
     def test_status_of_a_run(self, cli):
-        run_id = cli("workflow", "history", "-d", CLICKS, "--status", "failed", "-f", "json").json()["runs"][0]["run_id"]
+        run_id = cli("workflow", "history", "-d", CLICKS, "--status", "failed", "-f", "json").json()["runs"][0][
+            "run_id"
+        ]
         result = cli("workflow", "status", run_id)
         assert result.exit_code == 0
         lines = result.stdout.splitlines()

@@ -27,7 +27,9 @@ def _dli_commands(lines: list[str], variables: dict[str, str]) -> list[list[str]
     for line in lines:
         tokens = shlex.split(_expand(line, variables), comments=True)
         while tokens:
-            head, tokens = (tokens[: tokens.index("&&")], tokens[tokens.index("&&") + 1:]) if "&&" in tokens else (tokens, [])
+            head, tokens = (
+                (tokens[: tokens.index("&&")], tokens[tokens.index("&&") + 1 :]) if "&&" in tokens else (tokens, [])
+            )
             if head and head[0] == "dli" and "dev" not in head[1:3]:
                 commands.append(head[1:])
     return commands

@@ -175,23 +175,57 @@ class TestDryRun:
         assert rows[0].split() == ["2025-01-02", "09:00:00", "KST", "2025-01-02", "00:00:00"]
 
     def test_dry_run_marks_dst_gap_and_overlap(self, cli):
-        gap = cli("workflow", "register", "test.dataset", "-c", "30 2 * * *", "--tz", "America/New_York",
-                  "--dry-run", "--from", "2025-03-08")
+        gap = cli(
+            "workflow",
+            "register",
+            "test.dataset",
+            "-c",
+            "30 2 * * *",
+            "--tz",
+            "America/New_York",
+            "--dry-run",
+            "--from",
+            "2025-03-08",
+        )
         gap_rows = gap.stdout.splitlines()[-5:]
         assert "DST gap" not in gap_rows[0]
         assert gap_rows[1].startswith("2025-03-09 03:00:00 EDT") and "DST gap" in gap_rows[1]
-        overlap = cli("workflow", "register", "test.dataset", "-c", "30 1 * * *", "--tz", "America/New_York",
-                      "--dry-run", "--from", "2025-11-02")
+        overlap = cli(
+            "workflow",
+            "register",
+            "test.dataset",
+            "-c",
+            "30 1 * * *",
+            "--tz",
+            "America/New_York",
+            "--dry-run",
+            "--from",
+            "2025-11-02",
+        )
         first = overlap.stdout.splitlines()[-5]
         assert first.startswith("2025-11-02 01:30:00 EDT") and "05:30:00" in first and "DST overlap" in first
 
     def test_dry_run_json_lists_fire_times(self, cli):
-        data = cli("workflow", "register", "test.dataset", "-c", "30 2 * * *", "--tz", "America/New_York",
-                   "--dry-run", "--from", "2025-03-09", "--format", "json").json()
+        data = cli(
+            "workflow",
+            "register",
+            "test.dataset",
+            "-c",
+            "30 2 * * *",
+            "--tz",
+            "America/New_York",
+            "--dry-run",
+            "--from",
+            "2025-03-09",
+            "--format",
+            "json",
+        ).json()
         assert data["dry_run"] is True and data["action"] == "register"
         assert data["schedule"]["cron"] == "30 2 * * *"
         assert data["fire_times"][0] == {
-            "local": "2025-03-09T03:00:00-04:00", "utc": "2025-03-09T07:00:00+00:00", "note": "DST gap",
+            "local": "2025-03-09T03:00:00-04:00",
+            "utc": "2025-03-09T07:00:00+00:00",
+            "note": "DST gap",
         }
         assert len(data["fire_times"]) == 5
 
@@ -294,8 +328,12 @@ class TestTheSpecsScheduleSection:
     def test_each_flag_overrides_only_its_field(self, cli, flags, changed):
         assert cli("workflow", "register", self.NAME, *flags).exit_code == 0
         expected = {
-            "cron": "15 4 * * *", "timezone": "Asia/Seoul", "enabled": False, "retry_max_attempts": 3,
-            "retry_delay_seconds": 60, "after": None,
+            "cron": "15 4 * * *",
+            "timezone": "Asia/Seoul",
+            "enabled": False,
+            "retry_max_attempts": 3,
+            "retry_delay_seconds": 60,
+            "after": None,
         }
         schedule = self.stored(cli)
         assert {k: getattr(schedule, k) for k in expected} == {**expected, **changed}
@@ -325,8 +363,12 @@ class TestTheSpecsScheduleSection:
     def test_dry_run_json_shows_the_overridden_schedule(self, cli):
         data = cli("workflow", "register", self.NAME, "--dry-run", "--tz", "UTC", "--format", "json").json()
         assert data["schedule"] == {
-            "cron": "15 4 * * *", "timezone": "UTC", "enabled": False, "retry_max_attempts": 3,
-            "retry_delay_seconds": 60, "after": None,
+            "cron": "15 4 * * *",
+            "timezone": "UTC",
+            "enabled": False,
+            "retry_max_attempts": 3,
+            "retry_delay_seconds": 60,
+            "after": None,
         }
 
     def test_without_flags_or_section_it_is_dli_805_with_hints_that_work(self, cli, isolated_env):

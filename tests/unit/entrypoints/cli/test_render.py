@@ -27,8 +27,12 @@ def test_duration_is_seconds_then_hours():
 
 def test_local_time_shows_the_zone_abbreviation_even_after_a_json_round_trip():
     info = WorkflowInfo(
-        dataset_name="a.b", source_type=SourceType.MANUAL, status=WorkflowStatus.ACTIVE, cron="0 9 * * *",
-        timezone="Asia/Seoul", next_run=dt.datetime(2025, 1, 2, 0, 0, tzinfo=dt.UTC),
+        dataset_name="a.b",
+        source_type=SourceType.MANUAL,
+        status=WorkflowStatus.ACTIVE,
+        cron="0 9 * * *",
+        timezone="Asia/Seoul",
+        next_run=dt.datetime(2025, 1, 2, 0, 0, tzinfo=dt.UTC),
     )
     wire = from_jsonable(to_jsonable(info), WorkflowInfo)  # fixed +09:00 offset, no zone name
     assert local_time(wire.next_run, wire.timezone) == "2025-01-02 09:00:00 KST"
@@ -49,11 +53,21 @@ def test_countdown_is_seconds_then_minutes_then_hours_and_now_once_due():
 
 
 def _waiting(**retry) -> WorkflowStatusResult:
-    wait = RetryWait(attempt=1, max_attempts=3, last_error="no such table: t", failed_at=FAILED_AT,
-                     next_attempt_at=FAILED_AT + dt.timedelta(minutes=5))
+    wait = RetryWait(
+        attempt=1,
+        max_attempts=3,
+        last_error="no such table: t",
+        failed_at=FAILED_AT,
+        next_attempt_at=FAILED_AT + dt.timedelta(minutes=5),
+    )
     return WorkflowStatusResult(
-        run_id="a.b@r1", dataset_name="a.b", source_type=SourceType.MANUAL, run_status=RunStatus.RUNNING,
-        run_type=RunType.ADHOC, started_at=FAILED_AT - dt.timedelta(seconds=20), retry=attrs.evolve(wait, **retry),
+        run_id="a.b@r1",
+        dataset_name="a.b",
+        source_type=SourceType.MANUAL,
+        run_status=RunStatus.RUNNING,
+        run_type=RunType.ADHOC,
+        started_at=FAILED_AT - dt.timedelta(seconds=20),
+        retry=attrs.evolve(wait, **retry),
     )
 
 
@@ -83,7 +97,10 @@ def test_what_is_not_known_of_a_retry_wait_is_said_so_not_invented():
 
 def test_the_wait_notice_is_one_line_with_the_error_and_the_due_time():
     notice = retry_notice("a.b@r1", _waiting().retry, FAILED_AT)
-    assert notice == "a.b@r1: attempt 1 of 3 failed: no such table: t; next attempt 2 of 3, due 2025-01-02 09:05:30 UTC (in 5m00s)"
+    assert (
+        notice
+        == "a.b@r1: attempt 1 of 3 failed: no such table: t; next attempt 2 of 3, due 2025-01-02 09:05:30 UTC (in 5m00s)"
+    )
 
 
 @pytest.mark.parametrize(("attempt", "max_attempts"), [(0, 2), (2, 2), (3, 2)])

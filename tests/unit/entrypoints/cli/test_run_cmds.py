@@ -22,8 +22,9 @@ class TestRun:
         assert "  Status: pending" in lines
 
     def test_params_are_parsed_and_typed_by_the_spec(self, cli):
-        data = cli("workflow", "run", CLICKS, "-p", "min_clicks=5", "--param", "execution_date=2025-01-01",
-                   "--format", "json").json()
+        data = cli(
+            "workflow", "run", CLICKS, "-p", "min_clicks=5", "--param", "execution_date=2025-01-01", "--format", "json"
+        ).json()
         assert data["parameters"] == {"min_clicks": 5, "execution_date": "2025-01-01"}
         assert data["run_status"] == "PENDING"
 
@@ -153,12 +154,16 @@ class TestBackfill:
         result = cli("workflow", "backfill", CLICKS, "-s", "2025-01-01", "-e", "2025-01-03", "--wait")
         assert result.exit_code == 3
         lines = result.stdout.splitlines()
-        status_of = {line.split()[0]: line.split()[2] for line in lines if line.startswith("2025-") and len(line.split()) >= 4}
+        status_of = {
+            line.split()[0]: line.split()[2] for line in lines if line.startswith("2025-") and len(line.split()) >= 4
+        }
         assert status_of == {"2025-01-01": "completed", "2025-01-02": "failed", "2025-01-03": "killed"}
         assert lines[lines.index(next(x for x in lines if x.startswith("2025-01-02"))) + 1] == "  Error: disk full"
 
     def test_wait_json_reports_every_date(self, cli):
-        data = cli("workflow", "backfill", CLICKS, "-s", "2025-01-01", "-e", "2025-01-02", "--wait", "-f", "json").json()
+        data = cli(
+            "workflow", "backfill", CLICKS, "-s", "2025-01-01", "-e", "2025-01-02", "--wait", "-f", "json"
+        ).json()
         assert data["outcome"] == "completed"
         assert data["result"]["dates"] == ["2025-01-01", "2025-01-02"]
         assert [r["run_id"] for r in data["runs"]] == data["result"]["run_ids"]

@@ -86,7 +86,10 @@ def test_local_mode_settings_come_from_environment_then_user_config(user_config)
     )
     ctx = resolve_context(Flags(mode="local"), _env(user_config)).context
     assert (ctx.store_url, ctx.airflow_url, ctx.airflow_username, ctx.airflow_password) == (
-        "file:///srv/specs", "http://af:8080", "admin", "file-pw"
+        "file:///srv/specs",
+        "http://af:8080",
+        "admin",
+        "file-pw",
     )
     env = _env(
         user_config,
@@ -97,7 +100,10 @@ def test_local_mode_settings_come_from_environment_then_user_config(user_config)
     )
     ctx = resolve_context(Flags(mode="local"), env).context
     assert (ctx.store_url, ctx.airflow_url, ctx.airflow_username, ctx.airflow_password) == (
-        "s3://bucket/p", "http://other:8080", "bob", "env-pw"
+        "s3://bucket/p",
+        "http://other:8080",
+        "bob",
+        "env-pw",
     )
     assert "env-pw" not in repr(ctx)
 
@@ -182,7 +188,9 @@ def test_dli_config_naming_a_missing_file_is_dli_001(cli, tmp_path, monkeypatch)
     monkeypatch.delenv("DLI_MODE")  # the mode is then looked up in the user config
     result = cli("workflow", "list")
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error [DLI-001]: DLI_CONFIG points at {tmp_path / 'gone.yaml'}, which does not exist")
+    assert result.stderr.startswith(
+        f"Error [DLI-001]: DLI_CONFIG points at {tmp_path / 'gone.yaml'}, which does not exist"
+    )
 
 
 def test_an_upstream_dli_yaml_gives_its_server_url_and_its_other_keys_are_ignored(user_config, isolated_env):
@@ -200,4 +208,7 @@ def test_a_misspelt_server_key_is_warned_on_stderr_naming_the_right_key(cli, iso
     monkeypatch.setenv("DLI_MODE", "server")
     result = cli("workflow", "list", factory=lambda ctx: WorkflowAPI(attrs.evolve(ctx, execution_mode="mock")))
     assert result.exit_code == 0
-    assert "Warning:" in result.stderr and "'urls' is not a key dli uses and is ignored; did you mean 'url'?" in result.stderr
+    assert (
+        "Warning:" in result.stderr
+        and "'urls' is not a key dli uses and is ignored; did you mean 'url'?" in result.stderr
+    )

@@ -36,9 +36,7 @@ def _loaded_by(*argv: str) -> set[str]:
     src = str(Path(dli.__file__).resolve().parents[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith("DLI_")}
     env.update(DLI_CONFIG=os.devnull, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE, *argv], env=env, capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", _PROBE, *argv], env=env, capture_output=True, text=True, check=True)
     status, _, modules = done.stdout.strip().partition(" ")
     assert status == "0", done.stderr
     return set(modules.split())

@@ -56,14 +56,16 @@ def _project(root: Path, *specs: str) -> Path:
 
 def _assert_names_the_syntax_error(stderr: str, project: Path) -> None:
     assert "[DLI-203]" in stderr
-    assert f"{project / 'models' / 'dataset.shop.broken.yaml'}: shop.broken: query_statement, line 4, column 29" in stderr
+    assert (
+        f"{project / 'models' / 'dataset.shop.broken.yaml'}: shop.broken: query_statement, line 4, column 29" in stderr
+    )
     # The offending line and a caret under the second AND.
     assert "WHERE dt = '2025-01-01' AND AND amount > 0" in stderr
     lines = stderr.splitlines()
     at = next(i for i, line in enumerate(lines) if line.rstrip().endswith("AND AND amount > 0"))
     caret = lines[at + 1]
     assert caret.strip() == "^"
-    assert lines[at][caret.index("^"):].startswith("AND amount")
+    assert lines[at][caret.index("^") :].startswith("AND amount")
 
 
 def test_validate_lists_each_spec_and_fails_with_dli_203_on_a_syntax_error(cli):

@@ -69,9 +69,13 @@ class TestWorkflowRegisterCommand:
         result = runner.invoke(
             app,
             [
-                "workflow", "register", "test.dataset",
-                "--cron", "0 9 * * *",
-                "--timezone", "Asia/Seoul",
+                "workflow",
+                "register",
+                "test.dataset",
+                "--cron",
+                "0 9 * * *",
+                "--timezone",
+                "Asia/Seoul",
             ],
         )
 

@@ -144,5 +144,8 @@ def test_airflows_sqlite_database_is_write_ahead_logged_before_airflow_creates_i
 
 def test_airflow_log_servers_leave_the_default_ports_to_another_airflow_on_the_machine(tmp_path):
     env = DevStack(tmp_path / "home")._airflow_env(tmp_path / "venv", 8080)
-    ports = {int(env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]), int(env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"])}
+    ports = {
+        int(env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]),
+        int(env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"]),
+    }
     assert len(ports) == 2 and not ports & {8793, 8794, 8080}

@@ -36,7 +36,12 @@ def test_token_shaped_text_is_redacted(text, secret) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["/api/v1/workflows/shop.bc_sales.daily", "/api/v1/history?dataset_name=shop.orders&limit=20", "/health", "abc_def"],
+    [
+        "/api/v1/workflows/shop.bc_sales.daily",
+        "/api/v1/history?dataset_name=shop.orders&limit=20",
+        "/health",
+        "abc_def",
+    ],
 )
 def test_ordinary_paths_and_queries_are_left_alone(text) -> None:
     assert redact(text) == text
