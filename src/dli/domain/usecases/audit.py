@@ -39,13 +39,13 @@ class GetAuditTrail(Message[AuditTrail]):
 def get_audit_trail(message: GetAuditTrail, *, audit: AuditLog, visible: Visibility | None = None) -> AuditTrail:
     """The matching records, newest first; a team's records only for its viewers (admins: all)."""
     since = dt.datetime.fromisoformat(message.since).replace(tzinfo=dt.UTC) if message.since else None
-    everything = visible is None or visible.everything
+    viewable = visible if visible is not None and not visible.everything else None
     matched = [
         r
         for r in audit.records(since=since)
         if (message.dataset_name is None or r.dataset == message.dataset_name)
         and (message.by is None or r.actor == message.by)
-        and (everything or visible(r.team))  # type: ignore[misc]
+        and (viewable is None or viewable(r.team))
     ]
     matched.reverse()  # the log answers oldest first: records of the same instant stay newest first
     matched.sort(key=lambda r: r.time, reverse=True)

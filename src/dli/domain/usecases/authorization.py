@@ -86,10 +86,12 @@ def targets_of(message: Message[Any], store: SpecStore) -> list[Target]:
     if name is None:
         return []
     active = _active(store, name)
-    if message.verb is Verb.REGISTER:
-        team = message.spec.team  # type: ignore[attr-defined]
+    from dli.domain.usecases.register import RegisterWorkflow
+
+    if isinstance(message, RegisterWorkflow):
+        team = message.spec.team
         targets = [Target(team=team, source=active[1] if active else None, dataset=name)]
-        if active is not None and message.force and active[0] != team:  # type: ignore[attr-defined]
+        if active is not None and message.force and active[0] != team:
             targets.append(Target(team=active[0], source=active[1], dataset=name))
         return targets
     if active is None:  # no spec (any more): the default roles decide, e.g. for the runs of a deleted workflow

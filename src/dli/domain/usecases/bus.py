@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from dli.domain.model.access import Identity, Policy, Target
     from dli.domain.model.audit import AuditOutcome
     from dli.ports.audit_log import AuditLog
+    from dli.ports.clock import Clock
+    from dli.ports.spec_store import SpecStore
 
 __all__ = ["Handles", "MessageBus"]
 
@@ -73,9 +75,9 @@ class MessageBus:
     def __init__(
         self,
         *,
-        store: object | None = None,
+        store: SpecStore | None = None,
         orchestrator: object | None = None,
-        clock: object | None = None,
+        clock: Clock | None = None,
         local_specs: object | None = None,
         sql_analyzer: object | None = None,
         actor: str | None = None,
@@ -139,7 +141,9 @@ class MessageBus:
 
         policy = self.policy or Policy.open()
         identity = caller or Identity(name=message.actor or "unknown", method=AuthMethod.LOCAL)
-        targets, refused = authorize(message, identity, policy, self.store)  # type: ignore[arg-type]
+        if self.store is None:
+            raise TypeError("A policy or an audit trail needs the spec store, which this bus was not given")
+        targets, refused = authorize(message, identity, policy, self.store)
         if refused is not None:
             self._record(message, identity, targets, AuditOutcome.DENIED, refused, request_id)
             raise refused
@@ -169,7 +173,7 @@ class MessageBus:
 
         if self.audit is None:
             return
-        now = self.clock.now() if self.clock is not None else dt.datetime.now(dt.UTC)  # type: ignore[attr-defined]
+        now = self.clock.now() if self.clock is not None else dt.datetime.now(dt.UTC)
         record = audit_record(
             message,
             identity,
