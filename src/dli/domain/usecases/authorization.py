@@ -19,6 +19,7 @@ from dli.domain.model.audit import AuditOutcome, AuditRecord
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import DLIError, SpecInvalidError, WorkflowPermissionError
 from dli.domain.model.permissions import Action, check_allowed
+from dli.domain.model.spec import DatasetSpec
 
 if TYPE_CHECKING:
     from dli.domain.usecases.message import Message
@@ -86,12 +87,11 @@ def targets_of(message: Message[Any], store: SpecStore) -> list[Target]:
     if name is None:
         return []
     active = _active(store, name)
-    from dli.domain.usecases.register import RegisterWorkflow
-
-    if isinstance(message, RegisterWorkflow):
-        team = message.spec.team
+    spec = getattr(message, "spec", None)  # a register's (not imported: register.py reaches this module)
+    if message.verb is Verb.REGISTER and isinstance(spec, DatasetSpec):
+        team = spec.team
         targets = [Target(team=team, source=active[1] if active else None, dataset=name)]
-        if active is not None and message.force and active[0] != team:
+        if active is not None and getattr(message, "force", False) is True and active[0] != team:
             targets.append(Target(team=active[0], source=active[1], dataset=name))
         return targets
     if active is None:  # no spec (any more): the default roles decide, e.g. for the runs of a deleted workflow
