@@ -132,6 +132,7 @@ class WorkflowAPI:
         retry_delay_seconds: int | None = None,
         force: bool = False,
         after_upstream: bool | None = None,
+        dry_run: bool = False,
     ) -> WorkflowRegisterResult:
         """Register the local dataset spec as a MANUAL workflow on ``cron`` in ``timezone``, and/or
         (``after_upstream``) whenever every upstream dataset of its ``depends_on`` that dli manages
@@ -149,6 +150,9 @@ class WorkflowAPI:
             SpecInvalidError: Its ``depends_on`` closes a dependency cycle (DLI-203, naming it).
             WorkflowPermissionError: A CODE workflow exists (DLI-803).
             WorkflowAlreadyExistsError: A MANUAL one exists and ``force`` is false (DLI-804).
+
+        ``dry_run``: every one of these checks (and the SQL check, and the policy's), then nothing is
+        written: the result says whether it would register or update, and what it would warn about.
         """
         from dli.domain.usecases.register import RegisterWorkflow
 
@@ -164,11 +168,11 @@ class WorkflowAPI:
         )
         spec = attrs.evolve(spec, schedule=schedule)
         try:
-            result: WorkflowRegisterResult = self._bus.handle(RegisterWorkflow(spec=spec, force=force))
+            result: WorkflowRegisterResult = self._bus.handle(RegisterWorkflow(spec=spec, force=force, dry_run=dry_run))
         except SpecInvalidError as exc:
             raise _in_file(exc, self._local.location(spec.name)) from None
-        told = [*self.project_warnings(), *([result.warning] if result.warning else [])]
-        return attrs.evolve(result, warning="; ".join(told) or None)
+        told = [*self.project_warnings(), *result.warnings]
+        return attrs.evolve(result, warning="; ".join(told) or None, warnings=tuple(told))
 
     def unregister(self, dataset_name: str) -> WorkflowRunResult:
         """Remove a MANUAL workflow (a CODE one is removed through Git: DLI-803)."""

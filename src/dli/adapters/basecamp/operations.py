@@ -183,7 +183,8 @@ class Operation:
 
     def success_status(self, result: object) -> int:
         """The HTTP status of a successful answer."""
-        return 201 if self.created and not getattr(result, "updated", False) else 200
+        created = self.created and not getattr(result, "updated", False) and not getattr(result, "dry_run", False)
+        return 201 if created else 200
 
     # -- client side -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import datetime as dt
 import attrs
 
 from dli.domain.model.enums import ResultStatus, ScheduleTrigger, SourceType, WorkflowStatus
+from dli.domain.model.schedule import ScheduleConfig
 
 __all__ = [
     "BrokenSpec",
@@ -112,11 +113,21 @@ class WorkflowRegisterResult:
     message: str | None = None
     """Human-readable summary."""
     warning: str | None = None
-    """Warning, e.g. when the workflow is registered but overridden."""
+    """Warning, e.g. when the workflow is registered but overridden (``warnings`` joined by "; ")."""
     updated: bool = False
     """``True`` when an existing manual workflow was replaced (``force``)."""
+    warnings: tuple[str, ...] = ()
+    """Each warning on its own."""
     previous_cron: str | None = None
     """The cron expression before a forced update."""
+    dry_run: bool = False
+    """``True`` when every check passed and nothing was written (``register --dry-run``)."""
+    schedule: ScheduleConfig | None = None
+    """The schedule registered (or, in a dry run, that would be)."""
+    upstreams: tuple[str, ...] = ()
+    """The upstreams of its ``depends_on`` that dli manages (they start its runs ``after: upstream``)."""
+    external_upstreams: tuple[str, ...] = ()
+    """The upstreams no store knows (external tables)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -130,7 +130,7 @@ class MessageBus:
                 "visible" in inspect.signature(handler).parameters,
             )
         handler, wants_visible = found
-        audited = self.audit is not None and message.verb.writes
+        audited = self.audit is not None and message.writes
         enforced = self.policy is not None and self.policy.enforced
         if not enforced and not audited:
             result: R = handler(message)

@@ -93,6 +93,11 @@ class Message(Generic[R]):
     actor: str | None = attrs.field(default=None)
     """Who asks (``registered_by``, ``triggered_by``); the bus or the server fills it in."""
 
+    @property
+    def writes(self) -> bool:
+        """Whether carrying it out changes anything (its verb writes, and it is no dry run): audited."""
+        return self.verb.writes and getattr(self, "dry_run", False) is not True
+
     def subject(self) -> str | None:
         """The dataset the operation is about, if one: the policy decides on its team."""
         name = getattr(self, "dataset_name", None)

@@ -29,7 +29,7 @@ from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name
 from dli.domain.usecases.validate import check_spec_sql, refuse_sql_errors, sql_warnings
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator
-from dli.ports.spec_store import SpecStore
+from dli.ports.spec_store import SpecStore, VersionedDocument
 from dli.ports.sql_analyzer import SqlAnalyzer
 
 __all__ = ["RegisterWorkflow", "UnregisterWorkflow", "register_workflow", "unregister_workflow"]
@@ -56,6 +56,8 @@ class RegisterWorkflow(Message[WorkflowRegisterResult]):
     """The dataset spec, its ``schedule`` set."""
     force: bool = flag(default=False)
     """Replace an existing MANUAL registration."""
+    dry_run: bool = flag(default=False)
+    """Run every check of a register (the same code), then write nothing and tell no orchestrator."""
 
     def subject(self) -> str | None:
         """The dataset the new spec is of."""
@@ -142,6 +144,24 @@ def register_workflow(
         warnings += sql_warnings(report)
     now = clock.now()
     document = SpecDocument(spec=spec, source_type=SourceType.MANUAL, registered_by=message.actor, registered_at=now)
+    managed, external = active.graph.managed_upstreams(spec.name), active.graph.external_upstreams(spec.name)
+    if message.dry_run:
+        return WorkflowRegisterResult(
+            dataset_name=spec.name,
+            status=ResultStatus.SUCCESS,
+            workflow_info=workflow_info(
+                document, overridden=False, paused=not spec.schedule.enabled, running=False, now=now
+            ),
+            message=f"Dry run: '{spec.name}' would be {'updated' if manual is not None else 'registered'}",
+            updated=manual is not None,
+            previous_cron=manual.document.schedule.cron if isinstance(manual, VersionedDocument) else None,
+            warning="; ".join(warnings) or None,
+            warnings=tuple(warnings),
+            dry_run=True,
+            schedule=spec.schedule,
+            upstreams=managed,
+            external_upstreams=external,
+        )
     previous_cron = None
     if manual is None:
         store.create(SourceType.MANUAL, document)
@@ -171,6 +191,10 @@ def register_workflow(
         updated=updated,
         previous_cron=previous_cron,
         warning="; ".join(warnings) or None,
+        warnings=tuple(warnings),
+        schedule=spec.schedule,
+        upstreams=managed,
+        external_upstreams=external,
     )
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 import itertools
 from typing import TYPE_CHECKING, Annotated
 
-import attrs
 from cyclopts import Parameter
 
 from dli.entrypoints.cli.options import DatasetArg, FormatOption
@@ -14,8 +13,6 @@ from dli.entrypoints.cli.session import current
 
 if TYPE_CHECKING:
     from dli.domain.model.schedule import ScheduleConfig
-    from dli.domain.model.spec import DatasetSpec
-    from dli.entrypoints.api import WorkflowAPI
 
 __all__ = ["register", "unregister"]
 
@@ -145,46 +142,26 @@ def _dry_run(
     output: str,
     start: str | None,
 ) -> int:
-    """Everything ``register`` would check, then the next fire times; nothing is written."""
-    from dli.domain.model.enums import SourceType
-    from dli.domain.model.errors import already_registered
-    from dli.domain.model.permissions import Action, check_allowed
-    from dli.domain.model.schedule import fire_times, registration_schedule
-    from dli.domain.model.sql_check import Severity, finding_lines, validation_error
+    """Register's own checks (the handler's, through the facade: the server's in SERVER mode), then
+    the next fire times; nothing is written."""
+    from dli.domain.model.schedule import fire_times
     from dli.entrypoints.cli import render
 
     session = current()
-    api = session.api
-    spec = api.load_spec(dataset_name)
-    # The SQL check register would run (the server runs it too): a syntax error refuses here.
-    checked = api.validate([dataset_name]) if api.project_has(dataset_name) else None
-    sql_warnings: tuple[str, ...] = ()
-    sql_notes: tuple[str, ...] = ()
-    if checked is not None:
-        error = validation_error(checked)
-        if error is not None:
-            raise error
-        findings = [f for s in checked.specs for f in s.findings]
-        sql_warnings = finding_lines(findings, severity=Severity.WARNING)
-        sql_notes = finding_lines(findings, severity=Severity.NOTE)
-    schedule = registration_schedule(
-        spec.schedule,
+    result = session.api.register(
+        dataset_name,
         cron=cron,
         after_upstream=after_upstream,
         timezone=timezone,
         enabled=enabled,
         retry_max_attempts=retry_attempts,
         retry_delay_seconds=retry_delay,
+        force=force,
+        dry_run=True,
     )
-    existing = api.get(dataset_name)
-    previous_cron = None
-    if existing is not None:
-        if existing.source_type is SourceType.CODE:
-            check_allowed(Action.MODIFY, source=SourceType.CODE, dataset_name=spec.name)
-        if not force:
-            raise already_registered(spec.name)
-        previous_cron = existing.cron
-    upstreams = _upstreams(api, spec, schedule)
+    assert result.schedule is not None  # a register's result always names its schedule
+    schedule = result.schedule
+    explained = _trigger_explained(schedule, result.upstreams)
     if start is None:
         after = session.now()
     else:
@@ -202,44 +179,42 @@ def _dry_run(
         if schedule.cron is not None
         else []
     )
-    action = "update" if existing is not None else "register"
+    warnings = list(result.warnings)
     if output == "json":
         render.print_json(
             session,
             {
-                "dataset_name": spec.name,
+                "dataset_name": result.dataset_name,
                 "dry_run": True,
-                "action": action,
-                "previous_cron": previous_cron,
+                "action": "update" if result.updated else "register",
+                "previous_cron": result.previous_cron,
                 "schedule": schedule,
                 "trigger": schedule.trigger,
-                "upstreams": {"managed": list(upstreams.managed), "external": list(upstreams.external)},
-                "trigger_explained": upstreams.explained,
-                "warnings": [*api.project_warnings(), *upstreams.warnings, *sql_warnings],
-                "sql_notes": list(sql_notes),
+                "upstreams": {"managed": list(result.upstreams), "external": list(result.external_upstreams)},
+                "trigger_explained": explained,
+                "warnings": warnings,
                 "fire_times": times,
             },
         )
         return 0
     fields = [("Source", "manual")]
-    if previous_cron is not None:
-        fields.append(("Previous cron", previous_cron))
+    if result.previous_cron is not None:
+        fields.append(("Previous cron", result.previous_cron))
     fields += [
-        ("Trigger", upstreams.explained),
+        ("Trigger", explained),
         ("Cron", schedule.cron or "-"),
         ("Timezone", schedule.timezone),
         ("Status", "active" if schedule.enabled else "paused (--disabled)"),
         ("Retry", f"{schedule.retry_max_attempts} attempt(s), {schedule.retry_delay_seconds}s apart"),
     ]
-    outcome = "updated" if existing is not None else "registered"
-    session.write(f"Dry run: {spec.name} is valid and would be {outcome} (nothing was changed)")
+    outcome = "updated" if result.updated else "registered"
+    session.write(f"Dry run: {result.dataset_name} is valid and would be {outcome} (nothing was changed)")
     for label, value in fields:
         session.write(f"  {label}: {value}")
-    if upstreams.external:
-        session.write(f"  External upstreams (no store knows them; never a trigger): {', '.join(upstreams.external)}")
-    for note in sql_notes:
-        session.write(f"  Note: {note}")
-    for warning in (*api.project_warnings(), *upstreams.warnings, *sql_warnings):
+    if result.external_upstreams:
+        external = ", ".join(result.external_upstreams)
+        session.write(f"  External upstreams (no store knows them; never a trigger): {external}")
+    for warning in warnings:
         session.warn(warning)
     if schedule.cron is None:
         return 0
@@ -252,54 +227,18 @@ def _dry_run(
     return 0
 
 
-@attrs.frozen(kw_only=True)
-class _Upstreams:
-    """What the dry run says about the spec's upstreams."""
-
-    managed: tuple[str, ...]
-    """Upstreams dli manages (they start runs after: upstream)."""
-    external: tuple[str, ...]
-    """Upstreams no store knows."""
-    explained: str
-    """The trigger in words."""
-    warnings: tuple[str, ...]
-    """What register would warn about."""
-
-
-def _upstreams(api: WorkflowAPI, spec: DatasetSpec, schedule: ScheduleConfig) -> _Upstreams:
-    """Which upstreams are managed (one lookup each), whether registering would close a cycle
-    (DLI-203, as register would say), and the trigger in words."""
-    from dli.domain.model.dependencies import DependencyGraph, check_acyclic, upstream_warnings
-    from dli.domain.model.enums import DependencyDirection
-    from dli.domain.model.errors import SpecInvalidError, WorkflowNotFoundError
-
-    known: dict[str, tuple[str, ...]] = {}
-    for name in dict.fromkeys(spec.depends_on):
-        if name == spec.name:
-            continue
-        try:
-            found = api.dependencies(name, direction=DependencyDirection.UPSTREAM)
-        except (WorkflowNotFoundError, SpecInvalidError):  # no store knows it, or not even a dataset name
-            continue
-        for node in found.nodes:
-            if not node.external:
-                known.setdefault(node.name, ())
-        for edge in found.edges:
-            known[edge.downstream] = (*known.get(edge.downstream, ()), edge.upstream)
-    graph = DependencyGraph.of({**known, spec.name: spec.depends_on})
-    check_acyclic(graph, roots=[spec.name])
-    managed, external = graph.managed_upstreams(spec.name), graph.external_upstreams(spec.name)
+def _trigger_explained(schedule: ScheduleConfig, managed: tuple[str, ...]) -> str:
+    """What starts the workflow's runs, in words."""
     by_data = (
         f"new data in every managed upstream ({', '.join(managed)})"
         if managed
         else "new upstream data (none managed yet)"
     )
-    explained = {
+    return {
         "cron": f"cron {schedule.cron}",
         "upstream": f"after upstream: {by_data}; no fire times",
         "both": f"cron {schedule.cron} or {by_data}, whichever comes first",
     }[schedule.trigger.value]
-    return _Upstreams(managed=managed, external=external, explained=explained, warnings=upstream_warnings(graph, spec))
 
 
 def unregister(

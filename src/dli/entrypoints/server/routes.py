@@ -258,7 +258,9 @@ def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], A
     responses = dict(ERROR_RESPONSES)
     if op.created:  # 201 for a new one, 200 when an existing one was replaced
         responses[200] = ResponseSpec(
-            data_container=op.result, generate_examples=False, description="Replaced an existing one"
+            data_container=op.result,
+            generate_examples=False,
+            description="Replaced an existing one, or a dry run (nothing written)",
         )
     return route(
         _litestar_path(op.path),
