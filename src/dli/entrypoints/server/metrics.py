@@ -24,7 +24,7 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -85,7 +85,7 @@ class ServerMetrics:
         def histogram(name: str, doc: str, labels: list[str], buckets: tuple[float, ...]) -> Any:
             return Histogram(name, doc, labels, buckets=buckets, registry=r)
 
-        def gauge(name: str, doc: str, mode: str) -> Any:
+        def gauge(name: str, doc: str, mode: Literal["livesum", "livemax", "livemin"]) -> Any:
             return Gauge(name, doc, registry=r, multiprocess_mode=mode)
 
         self.requests = counter(
