@@ -29,6 +29,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from dli.adapters.http_json import get_json
 from dli.domain.model.access import AuthMethod, Identity
 from dli.domain.model.errors import ConfigurationError, ServerError
 
@@ -170,15 +171,14 @@ class OIDCVerifier:
         self._kids = frozenset(k.kid for k in keys.keys if k.kid)
 
     def _get_json(self, url: str) -> dict[str, Any]:
-        try:
-            response = self._http.get(url)
-            response.raise_for_status()
-            data = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ServerError(
-                f"Cannot read {url} of the OIDC issuer ({type(exc).__name__})",
+        data = get_json(
+            self._http,
+            url,
+            unreadable=lambda why: ServerError(
+                f"Cannot read {url} of the OIDC issuer ({why})",
                 hints=("Check that the issuer is reachable from the server.",),
-            ) from None
+            ),
+        )
         if not isinstance(data, dict):
             raise ServerError(f"{url} of the OIDC issuer is not a JSON object")
         return data

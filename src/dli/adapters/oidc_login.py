@@ -26,6 +26,7 @@ import attrs
 import httpx
 
 from dli.adapters.files import write_atomic
+from dli.adapters.http_json import get_json
 from dli.domain.model.errors import AuthenticationError, ConfigurationError
 
 __all__ = ["LoginStore", "OIDCLogin", "StoredLogin"]
@@ -151,15 +152,14 @@ class OIDCLogin:
     def _discover(self) -> dict[str, Any]:
         if self._endpoints is None:
             url = f"{self.issuer}/.well-known/openid-configuration"
-            try:
-                response = self._http.get(url)
-                response.raise_for_status()
-                data = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                raise AuthenticationError(
-                    f"Cannot read the issuer's discovery document {url} ({type(exc).__name__})",
+            data = get_json(
+                self._http,
+                url,
+                unreadable=lambda why: AuthenticationError(
+                    f"Cannot read the issuer's discovery document {url} ({why})",
                     hints=("Check --issuer (DLI_OIDC_ISSUER) and the network.",),
-                ) from None
+                ),
+            )
             if not isinstance(data, dict) or "authorization_endpoint" not in data or "token_endpoint" not in data:
                 raise AuthenticationError(f"{url} is not an OpenID Connect discovery document")
             self._endpoints = data
