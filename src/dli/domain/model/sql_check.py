@@ -262,23 +262,13 @@ def judge_statement(
             why = "the statement has continue_on_error: true, so each run would log its failure and go on"
         elif unknown_dialect is not None:
             why = f"parsed as generic SQL: sqlglot knows no dialect '{unknown_dialect}', so this may be valid there"
-        if why is not None:
-            return [
-                Finding(
-                    severity=Severity.WARNING,
-                    statement=statement.label,
-                    message=f"{where}: SQL syntax error ({why}): {problem.message}",
-                    line=problem.line,
-                    column=problem.column,
-                    excerpt=_excerpt(analysis.rendered, problem.line, problem.column),
-                    hint=SQL_HINT,
-                )
-            ]
+        # A reason to doubt the error makes it a warning, and the message says the reason.
+        severity, doubt = (Severity.ERROR, "") if why is None else (Severity.WARNING, f" ({why})")
         return [
             Finding(
-                severity=Severity.ERROR,
+                severity=severity,
                 statement=statement.label,
-                message=f"{where}: SQL syntax error: {problem.message}",
+                message=f"{where}: SQL syntax error{doubt}: {problem.message}",
                 line=problem.line,
                 column=problem.column,
                 excerpt=_excerpt(analysis.rendered, problem.line, problem.column),
