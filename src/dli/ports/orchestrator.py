@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from dli.domain.model.enums import RunStatus
-from dli.domain.model.run import RunDetails
+from dli.domain.model.run_details import RunDetails
 
 if TYPE_CHECKING:
     from dli.domain.model.workflow import DagState

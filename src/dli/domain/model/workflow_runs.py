@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from dli.domain.model.enums import ResultStatus, RunStatus, SourceType
-from dli.domain.model.run import RetryWait, RunDetails
+from dli.domain.model.run_details import RetryWait, RunDetails
 from dli.domain.model.workflow import DatasetInfo
 
 __all__ = [

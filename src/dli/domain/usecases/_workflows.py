@@ -11,7 +11,7 @@ import attrs
 from dli.domain.model.enums import SourceType, WorkflowStatus
 from dli.domain.model.errors import SpecInvalidError, WorkflowNotFoundError
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.model.run import RunDetails
+from dli.domain.model.run_details import RunDetails
 from dli.domain.model.schedule import next_run
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import WorkflowInfo
