@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dli.adapters.stores._shared import StoreDecorator
 from dli.ports.change_feed import ChangeFeed
 
 if TYPE_CHECKING:
@@ -47,22 +48,13 @@ def store_kind(url: str) -> str:
     return url.partition("://")[0] or "unknown"
 
 
-class InstrumentedStore:
+class InstrumentedStore(StoreDecorator):
     """A spec store whose every call is reported to ``observe``."""
 
     def __init__(self, inner: SpecStore, observe: CallObserver, *, kind: str | None = None) -> None:
         self._inner = inner
         self._observe = observe
         self._kind = kind or store_kind(inner.url)
-
-    @property
-    def inner(self) -> SpecStore:
-        """The decorated store."""
-        return self._inner
-
-    @property
-    def url(self) -> str:
-        return self._inner.url
 
     def __repr__(self) -> str:
         return f"InstrumentedStore({self._inner!r})"

@@ -18,6 +18,7 @@ identity (``None``), which the server answers 401 DLI-502.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import time
@@ -29,6 +30,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from dli.adapters.http_json import get_json
 from dli.domain.model.access import AuthMethod, Identity
 from dli.domain.model.errors import ConfigurationError, ServerError
 
@@ -42,6 +44,13 @@ MAX_TOKEN_BYTES = 16 * 1024
 def _segment(text: str) -> Any:
     padded = text + "=" * (-len(text) % 4)
     return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+
+
+def _cannot_read(url: str, why: str) -> ServerError:
+    """A document of the issuer could not be fetched (``why``: the failure's class name)."""
+    return ServerError(
+        f"Cannot read {url} of the OIDC issuer ({why})", hints=("Check that the issuer is reachable from the server.",)
+    )
 
 
 class OIDCVerifier:
@@ -170,15 +179,7 @@ class OIDCVerifier:
         self._kids = frozenset(k.kid for k in keys.keys if k.kid)
 
     def _get_json(self, url: str) -> dict[str, Any]:
-        try:
-            response = self._http.get(url)
-            response.raise_for_status()
-            data = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ServerError(
-                f"Cannot read {url} of the OIDC issuer ({type(exc).__name__})",
-                hints=("Check that the issuer is reachable from the server.",),
-            ) from None
+        data = get_json(self._http, url, unreadable=functools.partial(_cannot_read, url))
         if not isinstance(data, dict):
             raise ServerError(f"{url} of the OIDC issuer is not a JSON object")
         return data

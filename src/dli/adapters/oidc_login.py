@@ -11,6 +11,7 @@ when the ID token has expired. No token is ever printed or logged.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import http.server
 import json
@@ -26,6 +27,7 @@ import attrs
 import httpx
 
 from dli.adapters.files import write_atomic
+from dli.adapters.http_json import get_json
 from dli.domain.model.errors import AuthenticationError, ConfigurationError
 
 __all__ = ["LoginStore", "OIDCLogin", "StoredLogin"]
@@ -129,6 +131,14 @@ class _Callback(http.server.BaseHTTPRequestHandler):
         pass  # the query holds the code: never written anywhere
 
 
+def _cannot_discover(url: str, why: str) -> AuthenticationError:
+    """The issuer's discovery document could not be fetched (``why``: the failure's class name)."""
+    return AuthenticationError(
+        f"Cannot read the issuer's discovery document {url} ({why})",
+        hints=("Check --issuer (DLI_OIDC_ISSUER) and the network.",),
+    )
+
+
 class OIDCLogin:
     """The issuer's endpoints, and the flows against them."""
 
@@ -151,15 +161,7 @@ class OIDCLogin:
     def _discover(self) -> dict[str, Any]:
         if self._endpoints is None:
             url = f"{self.issuer}/.well-known/openid-configuration"
-            try:
-                response = self._http.get(url)
-                response.raise_for_status()
-                data = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                raise AuthenticationError(
-                    f"Cannot read the issuer's discovery document {url} ({type(exc).__name__})",
-                    hints=("Check --issuer (DLI_OIDC_ISSUER) and the network.",),
-                ) from None
+            data = get_json(self._http, url, unreadable=functools.partial(_cannot_discover, url))
             if not isinstance(data, dict) or "authorization_endpoint" not in data or "token_endpoint" not in data:
                 raise AuthenticationError(f"{url} is not an OpenID Connect discovery document")
             self._endpoints = data

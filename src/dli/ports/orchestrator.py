@@ -8,43 +8,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from dli.domain.model.enums import RunStatus, RunType
+from dli.domain.model.enums import RunStatus
+from dli.domain.model.run_details import RunDetails
 
 if TYPE_CHECKING:
     from dli.domain.model.workflow import DagState
-    from dli.domain.model.workflow_runs import RetryWait
 
 __all__ = ["BackfillHandle", "BackfillRequest", "ChainStep", "Orchestrator", "RunQuery", "RunRecord", "WorkflowState"]
 
 
 @attrs.frozen(kw_only=True)
-class RunRecord:
+class RunRecord(RunDetails):
     """A run as the orchestrator knows it."""
 
-    run_id: str
-    """Public run id (``<dataset>@<native id>``)."""
-    dataset_name: str
-    """The dataset (DAG) it belongs to."""
     status: RunStatus
     """Current status."""
-    run_type: RunType
-    """What started it."""
-    parameters: Mapping[str, Any] = attrs.field(factory=dict)
-    """Parameters (``conf``) it was given."""
-    logical_date: dt.datetime | None = None
-    """Logical date."""
     queued_at: dt.datetime | None = None
     """When it was created (sort key of history)."""
-    started_at: dt.datetime | None = None
-    """When it started."""
-    finished_at: dt.datetime | None = None
-    """When it finished."""
-    error_message: str | None = None
-    """Why it failed."""
-    triggered_by: str | None = None
-    """Who triggered it."""
-    retry: RetryWait | None = None
-    """Set while the run (RUNNING) waits for the next attempt of a statement that failed."""
 
 
 @attrs.frozen(kw_only=True)

@@ -262,23 +262,13 @@ def judge_statement(
             why = "the statement has continue_on_error: true, so each run would log its failure and go on"
         elif unknown_dialect is not None:
             why = f"parsed as generic SQL: sqlglot knows no dialect '{unknown_dialect}', so this may be valid there"
-        if why is not None:
-            return [
-                Finding(
-                    severity=Severity.WARNING,
-                    statement=statement.label,
-                    message=f"{where}: SQL syntax error ({why}): {problem.message}",
-                    line=problem.line,
-                    column=problem.column,
-                    excerpt=_excerpt(analysis.rendered, problem.line, problem.column),
-                    hint=SQL_HINT,
-                )
-            ]
+        # A reason to doubt the error makes it a warning, and the message says the reason.
+        severity, doubt = (Severity.ERROR, "") if why is None else (Severity.WARNING, f" ({why})")
         return [
             Finding(
-                severity=Severity.ERROR,
+                severity=severity,
                 statement=statement.label,
-                message=f"{where}: SQL syntax error: {problem.message}",
+                message=f"{where}: SQL syntax error{doubt}: {problem.message}",
                 line=problem.line,
                 column=problem.column,
                 excerpt=_excerpt(analysis.rendered, problem.line, problem.column),
@@ -405,15 +395,22 @@ def sql_error(
 
     Each error is prefixed with its spec's file (``files``: dataset name -> file), else ``where``.
     """
+    errors: list[tuple[str, Finding]] = []
+    for report in reports:
+        origin = (files or {}).get(report.dataset_name) or where
+        prefix = f"{origin}: " if origin else ""
+        errors.extend((f"{prefix}{report.dataset_name}", finding) for finding in report.errors)
+    return _error_of(errors)
+
+
+def _error_of(errors: Iterable[tuple[str, Finding]]) -> SpecInvalidError | None:
+    """DLI-203 for the SQL errors given, each after the place it is in (file and dataset), or ``None``."""
     lines: list[str] = []
     shown: list[str] = []
-    for report in reports:
-        for finding in report.errors:
-            origin = (files or {}).get(report.dataset_name) or where
-            prefix = f"{origin}: " if origin else ""
-            lines.append(f"{prefix}{report.dataset_name}: {finding.message}")
-            if finding.excerpt:
-                shown.append(f"{finding.statement} line {finding.line}:\n{finding.excerpt}")
+    for place, finding in errors:
+        lines.append(f"{place}: {finding.message}")
+        if finding.excerpt:
+            shown.append(f"{finding.statement} line {finding.line}:\n{finding.excerpt}")
     if not lines:
         return None
     return SpecInvalidError("; ".join(lines), hints=(*shown, SQL_HINT), details={"problems": lines, "sql": True})
@@ -461,18 +458,12 @@ class ValidationResult:
 
 def validation_error(result: ValidationResult) -> SpecInvalidError | None:
     """DLI-203 for the errors of a ``validate`` result (as register and publish would refuse), or ``None``."""
-    lines: list[str] = []
-    shown: list[str] = []
-    for spec in result.specs:
-        for finding in spec.findings:
-            if finding.severity is not Severity.ERROR:
-                continue
-            lines.append(f"{spec.file or spec.dataset_name}: {spec.dataset_name}: {finding.message}")
-            if finding.excerpt:
-                shown.append(f"{finding.statement} line {finding.line}:\n{finding.excerpt}")
-    if not lines:
-        return None
-    return SpecInvalidError("; ".join(lines), hints=(*shown, SQL_HINT), details={"problems": lines, "sql": True})
+    return _error_of(
+        (f"{spec.file or spec.dataset_name}: {spec.dataset_name}", finding)
+        for spec in result.specs
+        for finding in spec.findings
+        if finding.severity is Severity.ERROR
+    )
 
 
 def finding_lines(findings: Iterable[Finding], *, severity: Severity) -> tuple[str, ...]:

@@ -9,11 +9,13 @@ from typing import Any
 
 import attrs
 
-from dli.domain.model.enums import ResultStatus, RunStatus, RunType, SourceType
+from dli.domain.model.enums import ResultStatus, RunStatus, SourceType
+from dli.domain.model.run_details import RetryWait, RunDetails
 from dli.domain.model.workflow import DatasetInfo
 
 __all__ = [
     "RetryWait",
+    "RunDetails",
     "RunLogs",
     "WorkflowHistoryResult",
     "WorkflowRun",
@@ -51,67 +53,14 @@ class _RunTiming:
         return None
 
 
-def _at_least_one(_instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, not {value}")
-
-
-def _another_attempt_left(instance: RetryWait, _attribute: attrs.Attribute[int], value: int) -> None:
-    if value <= instance.attempt:
-        raise ValueError(
-            f"max_attempts ({value}) must exceed the failed attempt ({instance.attempt}) while a retry waits"
-        )
-
-
 @attrs.frozen(kw_only=True)
-class RetryWait:
-    """A run whose statement failed and that waits for its next attempt (Airflow's ``up_for_retry``).
-
-    The run stays RUNNING meanwhile: it may still complete, ``stop`` kills it, ``--wait`` goes on
-    waiting. This says that the time passing is a wait for a retry, not a slow statement.
-    """
-
-    attempt: int = attrs.field(validator=_at_least_one)
-    """The attempt that failed, counted from 1 (the next one is ``attempt + 1``)."""
-    max_attempts: int = attrs.field(validator=_another_attempt_left)
-    """Attempts the statement gets in all: the spec's retries plus one."""
-    last_error: str | None = None
-    """Why the failed attempt failed, when the orchestrator can tell."""
-    failed_at: dt.datetime | None = None
-    """When the failed attempt ended."""
-    next_attempt_at: dt.datetime | None = None
-    """When the next attempt is due (``failed_at`` plus the retry delay); it starts then or at the
-    orchestrator's next scheduling round after. ``None`` when it cannot be known."""
-
-
-@attrs.frozen(kw_only=True)
-class WorkflowRun(_RunTiming):
+class WorkflowRun(RunDetails, _RunTiming):
     """One run of a workflow."""
 
-    run_id: str
-    """Run id, unique across workflows (``<dataset>@<orchestrator run id>``)."""
-    dataset_name: str
-    """The dataset."""
     source_type: SourceType
     """Source of the spec the run belongs to."""
     status: RunStatus
     """Run status."""
-    run_type: RunType
-    """``adhoc``, ``scheduled`` or ``backfill``."""
-    parameters: Mapping[str, Any] = attrs.field(factory=dict)
-    """Parameters the run was given."""
-    logical_date: dt.datetime | None = None
-    """The data interval / execution date the run is for."""
-    started_at: dt.datetime | None = None
-    """When it started running."""
-    finished_at: dt.datetime | None = None
-    """When it finished."""
-    error_message: str | None = None
-    """Why it failed."""
-    triggered_by: str | None = None
-    """User that triggered it (adhoc and backfill runs)."""
-    retry: RetryWait | None = None
-    """Set while the run (``running``) waits for the next attempt of a statement that failed."""
 
     @property
     def run_status(self) -> RunStatus:
@@ -149,33 +98,13 @@ class WorkflowRunResult:
 
 
 @attrs.frozen(kw_only=True)
-class WorkflowStatusResult(_RunTiming):
+class WorkflowStatusResult(RunDetails, _RunTiming):
     """Detailed status of one run."""
 
-    run_id: str
-    """Run id."""
-    dataset_name: str
-    """The dataset."""
     source_type: SourceType
     """Source of the workflow."""
     run_status: RunStatus
     """Current status."""
-    run_type: RunType
-    """``adhoc``, ``scheduled`` or ``backfill``."""
-    parameters: Mapping[str, Any] = attrs.field(factory=dict)
-    """Parameters of the run."""
-    logical_date: dt.datetime | None = None
-    """The date the run is for."""
-    started_at: dt.datetime | None = None
-    """Start time."""
-    finished_at: dt.datetime | None = None
-    """Finish time."""
-    error_message: str | None = None
-    """Error, if it failed."""
-    triggered_by: str | None = None
-    """Who triggered it."""
-    retry: RetryWait | None = None
-    """Set while the run (``running``) waits for the next attempt of a statement that failed."""
 
 
 @attrs.frozen(kw_only=True)

@@ -6,9 +6,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import attrs
+
 from dli.domain.model.enums import SourceType, WorkflowStatus
 from dli.domain.model.errors import SpecInvalidError, WorkflowNotFoundError
 from dli.domain.model.names import validate_dataset_name
+from dli.domain.model.run_details import RunDetails
 from dli.domain.model.schedule import next_run
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import WorkflowInfo
@@ -123,16 +126,5 @@ def workflow_info(
 def run_fields(record: RunRecord, source_type: SourceType) -> dict[str, Any]:
     """What a run's answers (a history row, a run's status) take from the orchestrator's record, but
     its status, whose field each names its own way."""
-    return {
-        "run_id": record.run_id,
-        "dataset_name": record.dataset_name,
-        "source_type": source_type,
-        "run_type": record.run_type,
-        "parameters": dict(record.parameters),
-        "logical_date": record.logical_date,
-        "started_at": record.started_at,
-        "finished_at": record.finished_at,
-        "error_message": record.error_message,
-        "triggered_by": record.triggered_by,
-        "retry": record.retry,
-    }
+    details = {field.name: getattr(record, field.name) for field in attrs.fields(RunDetails)}
+    return {**details, "parameters": dict(record.parameters), "source_type": source_type}

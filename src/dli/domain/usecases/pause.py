@@ -18,11 +18,8 @@ __all__ = ["PauseWorkflow", "UnpauseWorkflow", "pause_workflow", "unpause_workfl
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class PauseWorkflow(Message[WorkflowRunResult]):
-    """Pause the schedule of the active workflow (CODE workflows too)."""
-
-    route = Route(path="/api/v1/workflows/{dataset_name}/pause", tag="workflows")
-    verb = Verb.PAUSE
+class _ScheduleSwitch(Message[WorkflowRunResult]):
+    """What pausing and resuming a schedule both ask: the dataset, and which of its workflows."""
 
     dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
     """The dataset."""
@@ -31,16 +28,19 @@ class PauseWorkflow(Message[WorkflowRunResult]):
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class UnpauseWorkflow(Message[WorkflowRunResult]):
+class PauseWorkflow(_ScheduleSwitch):
+    """Pause the schedule of the active workflow (CODE workflows too)."""
+
+    route = Route(path="/api/v1/workflows/{dataset_name}/pause", tag="workflows")
+    verb = Verb.PAUSE
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class UnpauseWorkflow(_ScheduleSwitch):
     """Resume the schedule (DLI-806 when the manual workflow meant is overridden)."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/unpause", tag="workflows")
     verb = Verb.UNPAUSE
-
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
-    source_type: SourceType | None = attrs.field(default=None, converter=to_source_type)
-    """The workflow meant when code overrides manual."""
 
 
 def _set_paused(

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Literal
 
 from cyclopts import Parameter
 
 from dli.domain.model.errors import ParameterInvalidError
 
-__all__ = ["DatasetArg", "Format", "FormatOption", "Params", "RunIdArg", "SourceFilter", "parse_params"]
+__all__ = [
+    "DatasetArg",
+    "Format",
+    "FormatOption",
+    "Params",
+    "ProjectPathOption",
+    "RunIdArg",
+    "SourceFilter",
+    "StoreUrlOption",
+    "parse_params",
+]
 
 OutputFormat = Literal["table", "json"]
 
@@ -22,6 +33,21 @@ FormatOption = Annotated[OutputFormat, Parameter(name="--format", help="Output f
 
 DatasetArg = Annotated[str, Parameter(help="Dataset name, e.g. iceberg.analytics.daily_clicks.")]
 RunIdArg = Annotated[str, Parameter(help="Run id (DATASET@RUN), as printed by run, backfill and history.")]
+
+StoreUrlOption = Annotated[
+    str,
+    Parameter(
+        help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
+        "AWS environment, never in the URL)."
+    ),
+]
+"""``--store URL`` of the commands that read the project and write a store (``publish``, ``plan``)."""
+
+ProjectPathOption = Annotated[
+    Path | None,
+    Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]"),
+]
+"""``--path DIR``: the project root, defaulting to the global ``--path``."""
 
 Params = Annotated[
     tuple[str, ...],

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from cyclopts import Parameter
 
+from dli.entrypoints.cli.options import ProjectPathOption, StoreUrlOption
 from dli.entrypoints.cli.session import current
 
 if TYPE_CHECKING:
@@ -25,17 +25,8 @@ _VERBS = {
 
 def plan(
     *,
-    store: Annotated[
-        str,
-        Parameter(
-            help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
-            "AWS environment, never in the URL)."
-        ),
-    ],
-    path: Annotated[
-        Path | None,
-        Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]"),
-    ] = None,
+    store: StoreUrlOption,
+    path: ProjectPathOption = None,
     prune: Annotated[
         bool,
         Parameter(negative="", show_default=False, help="Plan the deletes of code specs no longer in the project."),

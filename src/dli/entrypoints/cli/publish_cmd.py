@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated
 
 from cyclopts import Parameter
 
-from dli.entrypoints.cli.options import FormatOption
+from dli.entrypoints.cli.options import FormatOption, ProjectPathOption, StoreUrlOption
 from dli.entrypoints.cli.session import Session, current
 
 __all__ = ["ci_actor", "publish", "render_publish"]
@@ -31,17 +30,8 @@ _VERBS = {
 
 def publish(
     *,
-    store: Annotated[
-        str,
-        Parameter(
-            help="Spec store URL: file:///absolute/path or s3://bucket/prefix (credentials from the "
-            "AWS environment, never in the URL)."
-        ),
-    ],
-    path: Annotated[
-        Path | None,
-        Parameter(metavar="DIR", help=r"Project root. \[default: the global --path, or the current directory]"),
-    ] = None,
+    store: StoreUrlOption,
+    path: ProjectPathOption = None,
     prune: Annotated[
         bool, Parameter(negative="", help="Delete code specs of datasets no longer scheduled in the project.")
     ] = False,

@@ -24,7 +24,7 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -77,83 +77,73 @@ class ServerMetrics:
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(
+
+        # Every metric lives in this registry; a gauge says how a multiprocess scrape adds up the workers'.
+        def counter(name: str, doc: str, labels: list[str]) -> Any:
+            return Counter(name, doc, labels, registry=r)
+
+        def histogram(name: str, doc: str, labels: list[str], buckets: tuple[float, ...]) -> Any:
+            return Histogram(name, doc, labels, buckets=buckets, registry=r)
+
+        def gauge(name: str, doc: str, mode: Literal["livesum", "livemax", "livemin"]) -> Any:
+            return Gauge(name, doc, registry=r, multiprocess_mode=mode)
+
+        self.requests = counter(
             "dli_requests",
             "HTTP requests answered, by operation, method, status and DLI error code ('' on success)",
             ["operation", "method", "status", "code"],
-            registry=r,
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = histogram(
             "dli_request_duration_seconds",
             "Time from a request's arrival to its last byte, by operation",
             ["operation"],
-            buckets=_REQUEST_BUCKETS,
-            registry=r,
+            _REQUEST_BUCKETS,
         )
-        self.dependency_calls = Counter(
+        self.dependency_calls = counter(
             "dli_dependency_calls",
             "Calls to the spec store and the orchestrator, by outcome ('ok' or the DLI code)",
             ["dependency", "kind", "operation", "outcome"],
-            registry=r,
         )
-        self.dependency_seconds = Histogram(
+        self.dependency_seconds = histogram(
             "dli_dependency_call_duration_seconds",
             "Duration of calls to the spec store and the orchestrator",
             ["dependency", "kind", "operation"],
-            buckets=_REQUEST_BUCKETS,
-            registry=r,
+            _REQUEST_BUCKETS,
         )
-        self.in_flight = Gauge(
-            "dli_admission_in_flight",
-            "Requests being worked on (sampled at each request and scrape)",
-            registry=r,
-            multiprocess_mode="livesum",
+        self.in_flight = gauge(
+            "dli_admission_in_flight", "Requests being worked on (sampled at each request and scrape)", "livesum"
         )
-        self.queued = Gauge(
-            "dli_admission_queued",
-            "Requests waiting for a free slot (sampled at each request and scrape)",
-            registry=r,
-            multiprocess_mode="livesum",
+        self.queued = gauge(
+            "dli_admission_queued", "Requests waiting for a free slot (sampled at each request and scrape)", "livesum"
         )
-        self.rejections = Counter(
+        self.rejections = counter(
             "dli_admission_rejections",
             "Requests not worked on: queue_full and queue_timeout (answered 503), client_gone (left while waiting)",
             ["reason"],
-            registry=r,
         )
-        self.wait_seconds = Histogram(
+        self.wait_seconds = histogram(
             "dli_admission_wait_seconds",
             "Time a request waited for a free slot (only those that waited)",
-            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-            registry=r,
+            [],
+            (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
-        self.index_specs = Gauge(
-            "dli_index_workflows",
-            "Workflows in the index, as of the last check",
-            registry=r,
-            multiprocess_mode="livemax",
+        self.index_specs = gauge("dli_index_workflows", "Workflows in the index, as of the last check", "livemax")
+        self.index_broken = gauge(
+            "dli_index_broken_documents", "Stored documents that cannot be read, as of the last check", "livemax"
         )
-        self.index_broken = Gauge(
-            "dli_index_broken_documents",
-            "Stored documents that cannot be read, as of the last check",
-            registry=r,
-            multiprocess_mode="livemax",
-        )
-        self.index_check_seconds = Histogram(
+        self.index_check_seconds = histogram(
             "dli_index_check_duration_seconds",
             "Duration of the periodic override check, by outcome",
             ["outcome"],
-            buckets=_CHECK_BUCKETS,
-            registry=r,
+            _CHECK_BUCKETS,
         )
-        self.index_last_success = Gauge(
+        self.index_last_success = gauge(
             "dli_index_last_success_timestamp_seconds",
             "When the index last caught up with the store (now minus this: how stale the index is)",
-            registry=r,
-            multiprocess_mode="livemin",
+            "livemin",
         )
-        self.auth_failures = Counter(
-            "dli_auth_failures", "Requests refused for their credentials, by reason", ["reason"], registry=r
+        self.auth_failures = counter(
+            "dli_auth_failures", "Requests refused for their credentials, by reason", ["reason"]
         )
         self._admission_seen = (0, 0, 0)
         # The labelled children, looked up once: ``labels()`` costs about as much as the update itself.
