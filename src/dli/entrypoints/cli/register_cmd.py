@@ -13,6 +13,7 @@ from dli.entrypoints.cli.session import current
 
 if TYPE_CHECKING:
     from dli.domain.model.schedule import ScheduleConfig
+    from dli.domain.model.workflow import WorkflowRegisterResult
 
 __all__ = ["register", "unregister"]
 
@@ -104,10 +105,6 @@ def register(
                 hints=("--tz and -tz are short for --timezone: give one of them.",),
             )
         timezone = tz
-    if dry_run:
-        return _dry_run(
-            dataset_name, cron, after_upstream, timezone, enabled, retry_attempts, retry_delay, force, format, from_
-        )
     result = session.api.register(
         dataset_name,
         cron=cron,
@@ -117,7 +114,10 @@ def register(
         retry_max_attempts=retry_attempts,
         retry_delay_seconds=retry_delay,
         force=force,
+        dry_run=dry_run,
     )
+    if dry_run:
+        return _dry_run(result, format, from_)
     # The spec is stored: say so first, whatever the wait below finds (a warning says when Airflow
     # could not be told; the registration still happened, so that alone is no failure).
     from dli.entrypoints.cli.render import output, render_register
@@ -130,35 +130,13 @@ def register(
     return 0
 
 
-def _dry_run(
-    dataset_name: str,
-    cron: str | None,
-    after_upstream: bool | None,
-    timezone: str | None,
-    enabled: bool | None,
-    retry_attempts: int | None,
-    retry_delay: int | None,
-    force: bool,
-    output: str,
-    start: str | None,
-) -> int:
-    """Register's own checks (the handler's, through the facade: the server's in SERVER mode), then
-    the next fire times; nothing is written."""
+def _dry_run(result: WorkflowRegisterResult, output: str, start: str | None) -> int:
+    """What register's own checks found (the handler's, through the facade: the server's in SERVER
+    mode), then the next fire times; nothing was written."""
     from dli.domain.model.schedule import fire_times
     from dli.entrypoints.cli import render
 
     session = current()
-    result = session.api.register(
-        dataset_name,
-        cron=cron,
-        after_upstream=after_upstream,
-        timezone=timezone,
-        enabled=enabled,
-        retry_max_attempts=retry_attempts,
-        retry_delay_seconds=retry_delay,
-        force=force,
-        dry_run=True,
-    )
     assert result.schedule is not None  # a register's result always names its schedule
     schedule = result.schedule
     explained = _trigger_explained(schedule, result.upstreams)
