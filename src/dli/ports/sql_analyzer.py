@@ -7,9 +7,10 @@ error, a warning or fine.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dli.domain.model.sql_check import ColumnLineage, StatementAnalysis
+if TYPE_CHECKING:  # the model of the SQL check is loaded by whoever checks SQL, not by every bus
+    from dli.domain.model.sql_check import ColumnLineage, StatementAnalysis
 
 __all__ = ["SqlAnalyzer"]
 

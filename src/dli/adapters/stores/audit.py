@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ def _stamp(when: dt.datetime) -> str:
 
 
 def _key_name(record: AuditRecord) -> str:
-    return f"{_stamp(record.time)}-{uuid.uuid4().hex[:12]}.json"
+    return f"{_stamp(record.time)}-{os.urandom(6).hex()}.json"
 
 
 def encode_record(record: AuditRecord) -> bytes:
@@ -181,13 +181,15 @@ class S3AuditLog:
 
 def audit_log_of(store: object) -> AuditLog:
     """The audit trail kept in ``store`` (unwrapping the indexed and cached decorators)."""
-    from dli.adapters.stores.filesystem import FilesystemSpecStore
-
     inner = store
     while hasattr(inner, "inner"):
         inner = inner.inner
-    if isinstance(inner, FilesystemSpecStore):
+    # A store of a kind whose module was never imported cannot be that kind: a MOCK bus (in-memory
+    # store) imports neither the filesystem nor the S3 store (nor YAML) just to keep its trail.
+    filesystem = sys.modules.get("dli.adapters.stores.filesystem")
+    if filesystem is not None and isinstance(inner, filesystem.FilesystemSpecStore):
         return FileAuditLog(inner.root)
-    if type(inner).__name__ == "S3SpecStore":
+    s3 = sys.modules.get("dli.adapters.stores.s3")
+    if s3 is not None and isinstance(inner, s3.S3SpecStore):
         return S3AuditLog(inner)
     return MemoryAuditLog()

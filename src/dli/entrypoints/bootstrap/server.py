@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,6 +64,8 @@ def build_oidc_verifier(
 
 def default_replica() -> str:
     """How audit records name this server process: ``host:pid``."""
+    import socket  # only a server names its replica
+
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
