@@ -9,17 +9,22 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from dli.adapters.airflow import lists
 from dli.adapters.airflow.dag_runs import create_run, run_note
 from dli.adapters.airflow.dags import AirflowDags
 from dli.adapters.airflow.runs import BACKFILL_MARKER, CHAIN_AFTER, KILLED_NOTE, zone
-from dli.adapters.airflow.session import AirflowSession, database_locked, error_detail, segment
+from dli.adapters.airflow.session import AirflowSession, database_failed, database_locked, error_detail, segment
 from dli.domain.model.errors import DLIError, InvalidStateError, ParameterInvalidError
 from dli.domain.model.runs import make_run_id
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import BackfillHandle, ChainStep
 
 __all__ = ["AirflowBackfills"]
+
+# How often a backfill refused by Airflow's database (500 "Database error") is created again.
+_RECREATE_ATTEMPTS = 3
 
 
 class AirflowBackfills:
@@ -50,8 +55,9 @@ class AirflowBackfills:
         ordered = sorted(dates)
         start = dt.datetime.combine(ordered[0], dt.time(), tzinfo=tz)
         end = dt.datetime.combine(ordered[-1], dt.time(23, 59, 59), tzinfo=tz)
+        marker_id = uuid.uuid4().hex
         marker = {
-            "id": uuid.uuid4().hex,
+            "id": marker_id,
             "from": start.isoformat(),
             "timezone": zone_name,
             "dates": [d.isoformat() for d in ordered],
@@ -66,12 +72,24 @@ class AirflowBackfills:
             "reprocess_behavior": "completed",
             "dag_run_conf": {**parameters, BACKFILL_MARKER: marker},
         }
-        response = self._dags.on_dag(
-            name,
-            lambda: self._http.call(
-                "POST", "/api/v2/backfills", json=body, also_retry=database_locked, policy=self._http.locked_policy
-            ),
-        )
+
+        def create() -> httpx.Response:
+            return self._dags.on_dag(
+                name,
+                lambda: self._http.call(
+                    "POST", "/api/v2/backfills", json=body, also_retry=database_locked, policy=self._http.locked_policy
+                ),
+            )
+
+        response = create()
+        for _attempt in range(_RECREATE_ATTEMPTS):
+            if not database_failed(response):
+                break
+            # Airflow on SQLite answered 500 "Database error" after it may have committed part of the
+            # backfill (and then dropped its runs): a backfill of ours left active would refuse the
+            # next one (409) while running nothing. Cancel it, then ask again.
+            self._cancel_ours(name, marker_id)
+            response = create()
         if response.status_code == 409:
             raise InvalidStateError(
                 f"Cannot backfill '{name}': {error_detail(response)}", details={"dataset_name": name}
@@ -106,6 +124,21 @@ class AirflowBackfills:
                 details={"dataset_name": name},
             )
         return BackfillHandle(backfill_id=backfill_id, run_ids=run_ids)
+
+    def _cancel_ours(self, name: str, marker_id: str) -> None:
+        """Cancel the active backfills of ``name`` created with ``marker_id`` (a failed attempt's leftovers)."""
+        listed = lists.items(
+            self._http,
+            "GET",
+            "/api/v2/backfills",
+            "backfills",
+            f"list the backfills of '{name}'",
+            query={"dag_id": name},
+        )
+        for backfill in listed:
+            conf = backfill.get("dag_run_conf") or {}
+            if backfill.get("completed_at") is None and (conf.get(BACKFILL_MARKER) or {}).get("id") == marker_id:
+                self._http.call("PUT", f"/api/v2/backfills/{backfill['id']}/cancel", also_retry=database_failed)
 
     def chain(self, steps: Sequence[ChainStep], triggered_by: str | None) -> BackfillHandle:
         """The port's ``backfill_chain``: one manual run per step, all created now, each naming the run

@@ -131,6 +131,34 @@ def test_a_backfill_refused_with_database_locked_is_sent_again() -> None:
     assert len(markers) == 2 and handle.backfill_id == "7" and handle.run_ids == ("a.b@backfill__1",)
 
 
+def test_a_backfill_refused_with_database_error_cancels_what_it_left_active_and_is_created_again() -> None:
+    markers: list[dict] = []
+    cancelled: list[str] = []
+    leftover = {"id": 3, "completed_at": None}  # what the failed attempt left: active, its runs gone
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/backfills" and request.method == "POST":
+            markers.append(body(request)["dag_run_conf"]["dli_backfill"])
+            if len(markers) == 1:
+                return httpx.Response(500, json={"detail": "Database error"})
+            return httpx.Response(200, json={"id": 8})
+        if request.url.path == "/api/v2/backfills":  # GET: the DAG's backfills, ours and another's
+            assert request.url.params["dag_id"] == "a.b"
+            ours = {**leftover, "dag_run_conf": {"dli_backfill": markers[0]}}
+            other = {"id": 2, "completed_at": None, "dag_run_conf": {"dli_backfill": {"id": "someone-else"}}}
+            return _page(request, "backfills", [other, ours])
+        if request.url.path.endswith("/cancel"):
+            cancelled.append(request.url.path)
+            return httpx.Response(200, json={**leftover, "completed_at": "2025-01-01T00:00:00Z"})
+        run = _run(dag_run_id="backfill__1", run_type="backfill", conf={"dli_backfill": markers[-1]})
+        return _page(request, "dag_runs", [run])
+
+    handle = ScriptedAirflow(handler).orchestrator().backfill(BackfillRequest(name="a.b", dates=[dt.date(2025, 1, 1)]))
+    # Only the leftover of its own first attempt is cancelled; the second attempt is the backfill.
+    assert cancelled == ["/api/v2/backfills/3/cancel"]
+    assert markers[0] == markers[1] and handle.backfill_id == "8" and handle.run_ids == ("a.b@backfill__1",)
+
+
 @pytest.mark.parametrize(
     "refusal",
     [
