@@ -63,7 +63,10 @@ def test_register_and_unregister_with_airflow_down_succeed_with_a_warning(local)
     assert forced.returncode == 0, forced.stderr
     result = json.loads(forced.stdout)
     assert result["updated"] is True and result["previous_cron"] == "0 6 * * *"
-    assert result["warning"].startswith("Workflow 'shop.orders' is stored, but Airflow could not be told")
+    told = [
+        w for w in result["warnings"] if w.startswith("Workflow 'shop.orders' is stored, but Airflow could not be told")
+    ]
+    assert len(told) == 1 and told[0] in result["warning"]
     assert store.read(SourceType.MANUAL, "shop.orders").document.schedule.cron == "0 7 * * *"
 
     # The pause unregister tries first does not keep the spec from being deleted.

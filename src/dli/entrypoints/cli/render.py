@@ -258,8 +258,8 @@ def render_register(session: Session, result: WorkflowRegisterResult) -> None:
         _summary(session, f"Workflow updated: {result.dataset_name}", fields)
     else:
         _summary(session, f"Workflow registered: {result.dataset_name}", _info_fields(info) if info else [])
-    if result.warning:
-        session.warn(result.warning)
+    for warning in result.warnings or ((result.warning,) if result.warning else ()):
+        session.warn(warning)
 
 
 def render_run_result(session: Session, result: WorkflowRunResult, *, title: str | None = None) -> None:
