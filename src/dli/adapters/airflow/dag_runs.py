@@ -40,7 +40,16 @@ def create_run(
         ParameterInvalidError: Airflow rejected the run's parameters (DLI-201).
         ServerError: Airflow failed otherwise (DLI-503).
     """
-    response = dags.on_dag(name, lambda: http.call("POST", f"/api/v2/dags/{segment(name)}/dagRuns", json=dict(body)))
+    path = f"/api/v2/dags/{segment(name)}/dagRuns"
+    # The run id is ours (unique per request): a create refused by Airflow's database can be sent
+    # again, and a 409 after that means an earlier attempt did create it.
+    response = dags.on_dag(
+        name, lambda: http.call("POST", path, json=dict(body), also_retry=database_failed, policy=http.locked_policy)
+    )
+    if response.status_code == 409 and body.get("dag_run_id"):
+        existing = http.call("GET", f"{path}/{segment(str(body['dag_run_id']))}")
+        if existing.status_code == 200:
+            return existing.json()
     if response.status_code == 400:
         raise ParameterInvalidError(f"Airflow rejected the parameters of '{name}': {error_detail(response)}")
     if response.status_code not in (200, 201):

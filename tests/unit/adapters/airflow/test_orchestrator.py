@@ -131,6 +131,22 @@ def test_a_backfill_refused_with_database_locked_is_sent_again() -> None:
     assert len(markers) == 2 and handle.backfill_id == "7" and handle.run_ids == ("a.b@backfill__1",)
 
 
+def test_a_trigger_refused_by_airflows_database_is_sent_again_and_a_run_it_did_create_is_taken() -> None:
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(body(request)["dag_run_id"])
+            if len(posts) == 1:  # refused, though the database kept the run
+                return httpx.Response(500, json={"detail": "Database error"})
+            return httpx.Response(409, json={"detail": "DAG run already exists"})
+        assert request.url.path == f"/api/v2/dags/a.b/dagRuns/{posts[0]}"
+        return httpx.Response(200, json=_run(dag_run_id=posts[0], state="queued", end_date=None))
+
+    record = ScriptedAirflow(handler).orchestrator().trigger("a.b", parameters={}, triggered_by=None)
+    assert len(posts) == 2 and posts[0] == posts[1] and record.run_id == f"a.b@{posts[0]}"
+
+
 def test_a_backfill_refused_with_database_error_cancels_what_it_left_active_and_is_created_again() -> None:
     markers: list[dict] = []
     cancelled: list[str] = []
