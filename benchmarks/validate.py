@@ -15,11 +15,17 @@ of its own, so no cache helps. Measured, best of ``--rounds``:
 The ratio is printed (the issue's bar: at most 1.5). Then what the check adds to one ``register``
 (MOCK mode, in process, warm): the same registration with and without the SQL analyzer, and the
 one-time import of sqlglot a process pays on its first check.
+
+Last, what a ``register`` process pays (the issue's bar: at most 50 ms more): one fresh Python
+process per registration, its imports included, interleaved run by run, median of ``--processes``:
+without the SQL check; with it and no kept verdicts (sqlglot imported, the statements parsed); with
+it and the verdicts of a previous check kept (``adapters/sql/verdicts.py``: sqlglot not imported).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -118,11 +124,66 @@ def import_cost() -> float:
     return statistics.median(runs)
 
 
+_REGISTER = """
+import sys, time, datetime as dt
+from pathlib import Path
+from dli.adapters.clock import FakeClock
+from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.adapters.sql import LazySqlAnalyzer
+from dli.adapters.stores.memory import InMemorySpecStore
+from dli.domain.model.schedule import ScheduleConfig
+from dli.domain.model.spec import DatasetSpec, Parameter, Statement
+from dli.domain.usecases.bus import MessageBus
+from dli.domain.usecases.register import RegisterWorkflow
+
+pre, query, post = {statements!r}
+spec = DatasetSpec(
+    name="lake.mart.report_0", depends_on=("lake.raw.orders_0", "lake.dim.customers_0"),
+    parameters=(Parameter(name="execution_date", type="date", required=True),
+                Parameter(name="min_amount", type="integer", default=10)),
+    execution={{"dialect": "trino"}}, pre_statements=(Statement(sql=pre),), query_statement=query,
+    post_statements=(Statement(sql=post),), schedule=ScheduleConfig(cron="0 6 * * *"))
+folder = sys.argv[1]
+clock = FakeClock(current=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+store = InMemorySpecStore()
+analyzer = None if folder == "none" else LazySqlAnalyzer(Path(folder))
+bus = MessageBus(store=store, orchestrator=InMemoryOrchestrator(clock=clock, store=store), clock=clock,
+                 sql_analyzer=analyzer)
+result = bus.handle(RegisterWorkflow(spec=spec))
+assert "sqlglot" in sys.modules or folder == "none" or sys.argv[2] == "warm", sys.argv
+assert ("sqlglot" in sys.modules) == (sys.argv[2] == "cold"), sys.argv
+"""
+
+
+def register_process_cost(processes: int) -> dict[str, float]:
+    """Median seconds of a process that registers one spec: no check, check with no verdicts kept, kept."""
+    import tempfile
+
+    spec = make_specs(1, "trino")[0]
+    code = _REGISTER.format(statements=(spec.pre_statements[0].sql, spec.query_statement, spec.post_statements[0].sql))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    kept = tempfile.mkdtemp(prefix="dli-verdicts-")
+
+    def run(folder: str, case: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code, folder, case], env=env, check=True)
+        return time.perf_counter() - start
+
+    run(kept, "cold")  # keeps the verdicts; also warms the OS cache and the .pyc files
+    times: dict[str, list[float]] = {"without the check": [], "check, nothing kept": [], "check, verdicts kept": []}
+    for _ in range(processes):
+        times["without the check"].append(run("none", "none"))
+        times["check, nothing kept"].append(run(tempfile.mkdtemp(prefix="dli-verdicts-"), "cold"))
+        times["check, verdicts kept"].append(run(kept, "warm"))
+    return {case: statistics.median(t) for case, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--specs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dialect", default="trino")
+    parser.add_argument("--processes", type=int, default=15)
     args = parser.parse_args()
 
     specs = make_specs(args.specs, args.dialect)
@@ -162,6 +223,12 @@ def main() -> None:
           f"{with_check * 1000:.2f} ms with it (+{(with_check - without) * 1000:.2f} ms)")
     print(f"one-time import of sqlglot + a dialect in a fresh process: {import_cost() * 1000:.0f} ms "
           "(paid by the first check of a process; the server imports it at start)")
+    costs = register_process_cost(args.processes)
+    base = costs["without the check"]
+    print(f"register process (MOCK, fresh interpreter each; median of {args.processes}, "
+          f"load average {os.getloadavg()[0]:.2f}):")
+    for case, seconds in costs.items():
+        print(f"  {case:22} {seconds * 1000:7.1f} ms  (+{(seconds - base) * 1000:6.1f} ms, {seconds / base:.2f}x)")
 
 
 if __name__ == "__main__":

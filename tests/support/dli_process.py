@@ -25,6 +25,7 @@ def dli_env(home: Path, **settings: str) -> dict[str, str]:
     """The environment of a ``dli`` process: no ``DLI_*`` of the caller's, no user config file, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "AWS_"))}
     env["XDG_CONFIG_HOME"] = str(home / "xdg")
+    env["XDG_CACHE_HOME"] = str(home / "xdg-cache")  # the SQL check's verdicts, of this test only
     env.update(settings)
     return env
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["PLACEHOLDER", "RenderError", "render"]
+if TYPE_CHECKING:
+    from dli.domain.model.sql_check import StatementAnalysis
+
+__all__ = ["PLACEHOLDER", "RenderError", "render", "unrenderable"]
 
 PLACEHOLDER = "dli_placeholder"
 """What a name only a run defines renders as."""
@@ -86,3 +89,10 @@ def render(template: str, variables: Mapping[str, Any]) -> str:
         raise RenderError(str(exc)) from None
     # Jinja drops the final newline; keep the statement's lines where they were.
     return rendered
+
+
+def unrenderable(template: str, error: RenderError) -> StatementAnalysis:
+    """The analysis of a statement that cannot be rendered outside a run: not checked, and why."""
+    from dli.domain.model.sql_check import StatementAnalysis
+
+    return StatementAnalysis(rendered=template, unchecked=f"its template needs a run to render: {error}")

@@ -17,7 +17,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 
-from dli.adapters.sql.rendering import RenderError, render
+from dli.adapters.sql.rendering import RenderError, render, unrenderable
 from dli.domain.model.errors import SpecInvalidError
 from dli.domain.model.sql_check import ColumnLineage, StatementAnalysis, SyntaxProblem
 
@@ -131,11 +131,15 @@ class SqlglotAnalyzer:
         return True
 
     def analyze(self, template: str, *, variables: Mapping[str, Any], dialect: str | None) -> StatementAnalysis:
-        parser = known_dialect(dialect)
         try:
             sql = render(template, variables)
         except RenderError as exc:
-            return StatementAnalysis(rendered=template, unchecked=f"its template needs a run to render: {exc}")
+            return unrenderable(template, exc)
+        return self.parse(sql, dialect=dialect)
+
+    def parse(self, sql: str, *, dialect: str | None) -> StatementAnalysis:
+        """The analysis of ``sql``, already rendered."""
+        parser = known_dialect(dialect)
         try:
             # The dialect instance is kept: sqlglot.parse(read=name) looks it up and builds one each call.
             statements = parser.parse(sql, error_level=ErrorLevel.RAISE)

@@ -112,10 +112,10 @@ def _audit_of(store: object) -> AuditLog:
 
 
 def sql_analyzer() -> SqlAnalyzer:
-    """The SQL analyzer (sqlglot, imported on first use)."""
+    """The SQL analyzer (sqlglot, imported on first use), its verdicts kept in the user's cache folder."""
     from dli.adapters.sql import LazySqlAnalyzer
 
-    return LazySqlAnalyzer()
+    return LazySqlAnalyzer("user")
 
 
 def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None = None) -> MessageBus:
