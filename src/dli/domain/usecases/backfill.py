@@ -24,17 +24,7 @@ from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import require_active
 from dli.domain.usecases.dependencies import load_active_specs
-from dli.domain.usecases.message import (
-    DATE,
-    NAME,
-    Message,
-    Route,
-    check_dataset_name,
-    check_date_text,
-    flag,
-    handles,
-    to_parameters,
-)
+from dli.domain.usecases.message import DATE, Route, WorkflowMessage, check_date_text, flag, handles, to_parameters
 from dli.domain.usecases.runs import check_runnable, dry_run_result, split_parameters
 from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, Orchestrator
 from dli.ports.spec_store import SpecStore
@@ -43,14 +33,12 @@ __all__ = ["TriggerBackfill", "trigger_backfill"]
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class TriggerBackfill(Message[WorkflowRunResult]):
+class TriggerBackfill(WorkflowMessage[WorkflowRunResult]):
     """Run each date of a range in order, stopping after the first failure."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/backfill", tag="runs")
     verb = Verb.BACKFILL
 
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
     start_date: str = attrs.field(validator=check_date_text, metadata={RULE: DATE})
     """First date, YYYY-MM-DD."""
     end_date: str = attrs.field(validator=check_date_text, metadata={RULE: DATE})

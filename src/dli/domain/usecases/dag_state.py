@@ -5,21 +5,18 @@ from __future__ import annotations
 import attrs
 
 from dli.domain.model.workflow import DagState
-from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, handles
+from dli.domain.usecases.message import Route, WorkflowMessage, handles
 from dli.ports.orchestrator import Orchestrator
 
 __all__ = ["GetDagState", "get_dag_state"]
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class GetDagState(Message[DagState]):
+class GetDagState(WorkflowMessage[DagState]):
     """Whether the orchestrator runs the workflow yet (its DAG is parsed), or its import error."""
 
     query = True
     route = Route(path="/api/v1/workflows/{dataset_name}/live", tag="workflows")
-
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
 
 
 @handles(GetDagState)

@@ -25,7 +25,7 @@ from dli.domain.model.rules import checked
 from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.model.sql_check import SqlEdge, inferred_upstreams
 from dli.domain.usecases._workflows import not_found
-from dli.domain.usecases.message import DEPTH, NAME, Message, Route, check_dataset_name, flag, handles, to_enum
+from dli.domain.usecases.message import DEPTH, Route, WorkflowMessage, flag, handles, to_enum
 from dli.ports.spec_store import SpecStore
 from dli.ports.sql_analyzer import SqlAnalyzer
 
@@ -40,14 +40,12 @@ def _direction(value: object) -> DependencyDirection:
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class GetDependencies(Message[WorkflowDependenciesResult]):
+class GetDependencies(WorkflowMessage[WorkflowDependenciesResult]):
     """The upstream and/or downstream datasets of a workflow (its active spec's ``depends_on`` and theirs)."""
 
     query = True
     route = Route(path="/api/v1/workflows/{dataset_name}/deps", tag="workflows")
 
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
     direction: DependencyDirection = attrs.field(default=DependencyDirection.BOTH, converter=_direction)
     """``upstream``, ``downstream`` or ``both``."""
     depth: int | None = checked(DEPTH, request=True, default=None)

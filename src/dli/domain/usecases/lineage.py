@@ -14,13 +14,7 @@ from dli.domain.model.rules import Text, checked
 from dli.domain.model.sql_check import WorkflowLineageResult, sample_variables
 from dli.domain.usecases._workflows import not_found
 from dli.domain.usecases.dependencies import load_active_specs
-from dli.domain.usecases.message import (
-    NAME,
-    Message,
-    Route,
-    check_dataset_name,
-    handles,
-)
+from dli.domain.usecases.message import Route, WorkflowMessage, handles
 from dli.ports.spec_store import SpecStore
 from dli.ports.sql_analyzer import SqlAnalyzer
 
@@ -28,14 +22,12 @@ __all__ = ["GetLineage", "get_lineage"]
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class GetLineage(Message[WorkflowLineageResult]):
+class GetLineage(WorkflowMessage[WorkflowLineageResult]):
     """The column lineage of a workflow's query: each output column and the upstream columns feeding it."""
 
     query = True
     route = Route(path="/api/v1/workflows/{dataset_name}/lineage", tag="workflows")
 
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
     column: str | None = checked(Text(nullable=True, non_empty=True), request=True, default=None)
     """Only this output column (``None``: every one)."""
 

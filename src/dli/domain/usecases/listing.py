@@ -17,16 +17,7 @@ from dli.domain.model.rules import Flag, Rule, Text, Whole, checked
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec, WorkflowInfo, WorkflowListResult
 from dli.domain.usecases._workflows import find, not_found, workflow_info, workflow_status
-from dli.domain.usecases.message import (
-    MAX_PAGE,
-    NAME,
-    Message,
-    Route,
-    check_dataset_name,
-    handles,
-    to_enum,
-    to_source_type,
-)
+from dli.domain.usecases.message import MAX_PAGE, Message, Route, WorkflowMessage, handles, to_enum, to_source_type
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator, WorkflowState
 from dli.ports.spec_store import SpecCatalog, SpecStore
@@ -45,14 +36,11 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class GetWorkflow(Message[WorkflowInfo]):
+class GetWorkflow(WorkflowMessage[WorkflowInfo]):
     """The active workflow of a dataset (CODE over MANUAL); DLI-800 when there is none."""
 
     query = True
     route = Route(path="/api/v1/workflows/{dataset_name}", tag="workflows")
-
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
 
 
 def _or_none(value: str | None) -> str | None:

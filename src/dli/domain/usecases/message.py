@@ -48,6 +48,7 @@ __all__ = [
     "RUN_ID",
     "Message",
     "Route",
+    "WorkflowMessage",
     "handler_of",
     "handles",
     "message_types",
@@ -144,10 +145,11 @@ def handler_of(kind: type[Message[R]]) -> Callable[..., R]:
 
 
 def result_type(kind: type[Message[R]]) -> type[R]:
-    """What the handler of a message type returns: the ``R`` of its ``Message[R]`` base."""
+    """What the handler of a message type returns: the ``R`` of its ``Message[R]`` (or ``WorkflowMessage[R]``) base."""
     for cls in kind.__mro__:
         for base in cls.__dict__.get("__orig_bases__", ()):
-            if get_origin(base) is Message:
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Message):
                 (result,) = get_args(base)
                 if not isinstance(result, type):
                     raise TypeError(f"{kind.__name__} names its result {result!r}, not a class")
@@ -256,3 +258,11 @@ def check_date_text(_instance: object, attribute: attrs.Attribute[Any], value: A
             f"Invalid {attribute.name.replace('_', ' ')}: {value!r}",
             hints=("Use the YYYY-MM-DD format, e.g. 2025-01-31.",),
         )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class WorkflowMessage(Message[R]):
+    """An operation on one workflow, named by its dataset (the policy decides on that workflow's team)."""
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""

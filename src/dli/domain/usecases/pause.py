@@ -10,7 +10,7 @@ from dli.domain.model.permissions import Action, check_allowed
 from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import find, not_found
-from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, handles, to_source_type
+from dli.domain.usecases.message import Route, WorkflowMessage, handles, to_source_type
 from dli.ports.orchestrator import Orchestrator
 from dli.ports.spec_store import SpecStore
 
@@ -18,11 +18,9 @@ __all__ = ["PauseWorkflow", "UnpauseWorkflow", "pause_workflow", "unpause_workfl
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class _ScheduleSwitch(Message[WorkflowRunResult]):
+class _ScheduleSwitch(WorkflowMessage[WorkflowRunResult]):
     """What pausing and resuming a schedule both ask: the dataset, and which of its workflows."""
 
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
     source_type: SourceType | None = attrs.field(default=None, converter=to_source_type)
     """The workflow meant when code overrides manual (``manual`` for an overridden one is DLI-806)."""
 

@@ -25,7 +25,7 @@ from dli.domain.model.workflow import WorkflowRegisterResult
 from dli.domain.model.workflow_runs import WorkflowRunResult
 from dli.domain.usecases._workflows import not_found, read_or_broken, workflow_info
 from dli.domain.usecases.dependencies import load_active_specs
-from dli.domain.usecases.message import NAME, Message, Route, check_dataset_name, flag, handles
+from dli.domain.usecases.message import Message, Route, WorkflowMessage, flag, handles
 from dli.domain.usecases.validate import check_spec_sql, refuse_sql_errors, sql_warnings
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import Orchestrator
@@ -65,14 +65,11 @@ class RegisterWorkflow(Message[WorkflowRegisterResult]):
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class UnregisterWorkflow(Message[WorkflowRunResult]):
+class UnregisterWorkflow(WorkflowMessage[WorkflowRunResult]):
     """Delete a MANUAL workflow (a CODE one goes through Git: DLI-803)."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}", tag="workflows", method="DELETE")
     verb = Verb.UNREGISTER
-
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
 
 
 # How soon Airflow notices a stored spec by itself: the DAG processor re-parses the dli DAG file

@@ -15,11 +15,10 @@ from dli.domain.model.verbs import Verb
 from dli.domain.model.workflow_runs import RunLogs, WorkflowRunResult, WorkflowStatusResult
 from dli.domain.usecases._workflows import require_active, run_fields
 from dli.domain.usecases.message import (
-    NAME,
     RUN_ID,
     Message,
     Route,
-    check_dataset_name,
+    WorkflowMessage,
     check_run_id,
     flag,
     handles,
@@ -44,14 +43,12 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class TriggerRun(Message[WorkflowRunResult]):
+class TriggerRun(WorkflowMessage[WorkflowRunResult]):
     """Start an adhoc run; ``dry_run`` only validates the parameters."""
 
     route = Route(path="/api/v1/workflows/{dataset_name}/run", tag="runs")
     verb = Verb.RUN
 
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
     parameters: dict[str, Any] = attrs.field(factory=dict, converter=to_parameters)
     """Run parameters (checked against the spec's declared parameters)."""
     dry_run: bool = flag(default=False)
