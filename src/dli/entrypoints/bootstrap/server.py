@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.bootstrap.orchestrators import build_orchestrator, public_url
 from dli.entrypoints.bootstrap.stores import build_store
-from dli.entrypoints.bootstrap.wiring import system_clock
+from dli.entrypoints.bootstrap.wiring import build_audit_log, system_clock
 
 if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from dli.ports.audit_log import AuditLog
 
 __all__ = [
-    "build_audit_log",
     "build_oidc_verifier",
     "build_server",
     "build_tokens",
@@ -37,13 +36,6 @@ def read_policy_file(path: Path) -> Policy:
     from dli.adapters.policy_file import read_policy
 
     return read_policy(path)
-
-
-def build_audit_log(store: object) -> AuditLog:
-    """The audit trail kept in ``store`` (``.dli/audit/`` of a filesystem or S3 store; in memory otherwise)."""
-    from dli.adapters.stores.audit import audit_log_of
-
-    return audit_log_of(store)
 
 
 def build_oidc_verifier(

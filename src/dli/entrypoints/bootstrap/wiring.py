@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from dli.ports import Clock, LocalSpecs, Orchestrator, SpecStore, SqlAnalyzer
     from dli.ports.audit_log import AuditLog
 
-__all__ = ["Ports", "Wiring", "bootstrap", "build_publisher", "sql_analyzer", "system_clock"]
+__all__ = ["Ports", "Wiring", "bootstrap", "build_audit_log", "build_publisher", "sql_analyzer", "system_clock"]
 
 
 def system_clock(clock: Clock | None) -> Clock:
@@ -101,11 +101,12 @@ def _bus(
         clock=clock,
         sql_analyzer=sql_analyzer(),
         actor=context.user,
-        audit=_audit_of(store),
+        audit=build_audit_log(store),
     )
 
 
-def _audit_of(store: object) -> AuditLog:
+def build_audit_log(store: object) -> AuditLog:
+    """The audit trail kept in ``store`` (``.dli/audit/`` of a filesystem or S3 store; in memory otherwise)."""
     from dli.adapters.stores.audit import audit_log_of
 
     return audit_log_of(store)
@@ -140,7 +141,7 @@ def build_publisher(*, store_url: str, project_path: Path, clock: Clock | None =
         local_specs=FilesystemProject(root),
         clock=system_clock(clock),
         sql_analyzer=sql_analyzer(),
-        audit=_audit_of(store),
+        audit=build_audit_log(store),
     )
 
 
