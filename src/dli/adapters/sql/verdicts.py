@@ -64,8 +64,11 @@ def parser_fingerprint() -> str | None:
     # The compiled build (sqlglot[c]) and the pure Python one are different parsers as far as a cache knows.
     digest.update(b"compiled" if any(package.glob("tokenizer_core.*.so")) else b"python")
     here = Path(__file__).parent
-    for name in _OWN_SOURCES:
-        digest.update((here / name).read_bytes())
+    try:
+        for name in _OWN_SOURCES:
+            digest.update((here / name).read_bytes())
+    except OSError:  # installed without its sources: no way to tell one dli analyzer from another
+        return None
     return digest.hexdigest()
 
 

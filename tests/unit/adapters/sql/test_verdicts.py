@@ -143,3 +143,30 @@ def test_a_register_of_sql_checked_before_does_not_import_sqlglot(tmp_path):
     ]
     assert runs == ["True", "False"]
     assert _entries(tmp_path / "dli" / "sql-check")
+
+
+def test_the_fingerprint_changes_with_sqlglots_version_and_build(tmp_path, monkeypatch):
+    import importlib.machinery
+    import importlib.util
+
+    package = tmp_path / "sqlglot"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    spec = importlib.machinery.ModuleSpec("sqlglot", None, is_package=True)
+    spec.submodule_search_locations = [str(package)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+
+    def fingerprint(version: str, compiled: bool) -> str | None:
+        (package / "_version.py").write_text(f"__version__ = {version!r}\n")
+        (package / "tokenizer_core.cpython-311-x86_64-linux-gnu.so").unlink(missing_ok=True)
+        if compiled:
+            (package / "tokenizer_core.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+        return parser_fingerprint()
+
+    seen = {fingerprint("30.30.0", True), fingerprint("30.30.1", True), fingerprint("30.30.1", False)}
+    assert len(seen) == 3 and None not in seen
+
+
+def test_without_sqlglot_nothing_is_kept(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sqlglot", None)
+    assert parser_fingerprint() is None
