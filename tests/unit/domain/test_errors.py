@@ -55,3 +55,11 @@ def test_hints_given_replace_the_default():
 def test_the_unreachable_server_hint_names_the_dev_stack_commands():
     hint = " ".join(errors.ServerUnreachableError("x").hints)
     assert "dli dev status" in hint and "dli dev up" in hint
+
+
+def test_a_code_from_the_wire_becomes_the_class_that_states_it_not_a_subclass_inheriting_it():
+    stating = [
+        c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, DLIError) and "code" in vars(c)
+    ]
+    assert {type(error_for_code(c.code.value, "x")) for c in stating} == set(stating) - {DLIError}
+    assert type(error_for_code(ErrorCode.SERVER_ERROR.value, "x")) is ServerError  # not StoreUnavailableError

@@ -58,6 +58,10 @@ class ErrorCode(str, enum.Enum):
     WORKFLOW_UNREGISTER_FAILED = "DLI-808"
 
 
+_BY_CODE: dict[ErrorCode, type[DLIError]] = {}
+"""The class of each code, for errors received over the wire: the first class that states the code."""
+
+
 class DLIError(Exception):
     """Base of every dli error.
 
@@ -86,6 +90,11 @@ class DLIError(Exception):
         self.message = message
         self.hints = tuple(hints) or type(self).default_hints
         self.details = dict(details or {})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:  # a class that states its code (StoreUnavailableError is a ServerError)
+            _BY_CODE.setdefault(cls.code, cls)
 
     def __str__(self) -> str:
         return f"[{self.code.value}] {self.message}"
@@ -265,29 +274,6 @@ def field_error(
     the field's full path (e.g. ``spec.schedule.enabled``) in front of the problem.
     """
     return error(f"{field}: {problem}", hints=hints, details={"field": field, "problem": problem})
-
-
-_BY_CODE: dict[ErrorCode, type[DLIError]] = {
-    cls.code: cls
-    for cls in (
-        ConfigurationError,
-        DatasetNotFoundError,
-        SpecInvalidError,
-        ParameterInvalidError,
-        ServerUnreachableError,
-        AuthenticationError,
-        ServerError,
-        WorkflowNotFoundError,
-        WorkflowRegistrationError,
-        WorkflowExecutionError,
-        WorkflowPermissionError,
-        WorkflowAlreadyExistsError,
-        InvalidCronError,
-        WorkflowOverriddenError,
-        InvalidStateError,
-        WorkflowUnregisterError,
-    )
-}
 
 
 def error_for_code(
