@@ -19,7 +19,7 @@ import secrets
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -27,6 +27,7 @@ import structlog
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
+from litestar.params import PathParameter
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
@@ -267,7 +268,7 @@ async def workflows_page(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/workflows/{name:str}", name="console_workflow", include_in_schema=False)
-async def workflow_page(request: Request[Any, Any, Any], name: str) -> Template:
+async def workflow_page(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()]) -> Template:
     """One workflow: spec, schedule, runs, lineage, audit trail, and the actions the caller may take."""
     from dli.domain.model.enums import DependencyDirection
     from dli.domain.usecases.audit import GetAuditTrail
@@ -320,7 +321,7 @@ async def workflow_page(request: Request[Any, Any, Any], name: str) -> Template:
 
 
 @get("/runs/{run_id:str}", name="console_run", include_in_schema=False)
-async def run_page(request: Request[Any, Any, Any], run_id: str) -> Template:
+async def run_page(request: Request[Any, Any, Any], run_id: Annotated[str, PathParameter()]) -> Template:
     """One run: its status, and its task logs once there are some."""
     from dli.domain.model.runs import split_run_id
     from dli.domain.usecases.listing import GetSpec
@@ -348,7 +349,7 @@ async def run_page(request: Request[Any, Any, Any], run_id: str) -> Template:
         title=f"Run {run_id}",
         name=name,
         run_id=run_id,
-        status=status,
+        run=status,
         logs=logs,
         logs_error=logs_error,
         can_stop=Verb.STOP in verbs and status.run_status in (RunStatus.PENDING, RunStatus.RUNNING),
@@ -383,7 +384,7 @@ def _parameters(spec: Any) -> list[dict[str, Any]]:
 
 
 @get("/workflows/{name:str}/{action:str}", name="console_confirm", include_in_schema=False)
-async def confirm_page(request: Request[Any, Any, Any], name: str, action: str) -> Template:
+async def confirm_page(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()], action: Annotated[str, PathParameter()]) -> Template:
     """What the action will do, with its form (the spec's declared parameters, a date range), to confirm."""
     from dli.domain.usecases.listing import GetSpec, GetWorkflow
 
@@ -414,7 +415,7 @@ def _given_parameters(fields: dict[str, str]) -> dict[str, str]:
 
 
 @post("/workflows/{name:str}/{action:str}", name="console_act", include_in_schema=False, status_code=303)
-async def act(request: Request[Any, Any, Any], name: str, action: str) -> Response[Any]:
+async def act(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()], action: Annotated[str, PathParameter()]) -> Response[Any]:
     """The confirmed action, through the bus as the caller (refused there when the policy says no)."""
     from dli.domain.usecases.backfill import TriggerBackfill
     from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
@@ -455,7 +456,7 @@ async def act(request: Request[Any, Any, Any], name: str, action: str) -> Respon
 
 
 @get("/runs/{run_id:str}/stop", name="console_confirm_stop", include_in_schema=False)
-async def confirm_stop(request: Request[Any, Any, Any], run_id: str) -> Template:
+async def confirm_stop(request: Request[Any, Any, Any], run_id: Annotated[str, PathParameter()]) -> Template:
     """Confirm stopping a run."""
     from dli.domain.model.runs import split_run_id
 
@@ -478,7 +479,7 @@ async def confirm_stop(request: Request[Any, Any, Any], run_id: str) -> Template
 
 
 @post("/runs/{run_id:str}/stop", name="console_stop", include_in_schema=False, status_code=303)
-async def stop(request: Request[Any, Any, Any], run_id: str) -> Redirect:
+async def stop(request: Request[Any, Any, Any], run_id: Annotated[str, PathParameter()]) -> Redirect:
     """Stop the run, as the caller."""
     from dli.domain.usecases.runs import StopRun
 
