@@ -1,6 +1,6 @@
 """What the console asks of an OpenID Connect issuer for a browser's sign-in (authorization code + PKCE).
 
-The composition root builds it (``dli.adapters.oidc_console``) when the server has an issuer; the
+The composition root builds it (``dli.adapters.oidc_login.WebSignIn``) when the server has an issuer; the
 console only redirects to ``start``'s URL and hands the callback's code to ``finish``.
 """
 
@@ -15,11 +15,6 @@ __all__ = ["ConsoleOIDC"]
 
 class ConsoleOIDC(Protocol):
     """A browser's sign-in at the issuer."""
-
-    @property
-    def authorization_origin(self) -> str:
-        """The issuer's origin, where the sign-in page's form may go (the CSP's ``form-action``)."""
-        ...
 
     def start(self, redirect_uri: str) -> tuple[str, dict[str, str]]:
         """The issuer's authorization URL, and what the callback needs (state, PKCE verifier, redirect URI)."""

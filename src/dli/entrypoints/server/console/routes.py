@@ -34,8 +34,21 @@ from litestar.static_files import create_static_files_router
 from dli.domain.model.access import Identity, Policy, Target, Verb, decide
 from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import AuthenticationError, DLIError, ErrorCode, ParameterInvalidError
-from dli.entrypoints.server.console.session import COOKIE, PRE_COOKIE, SESSION_SECONDS, Session, SessionCodec, same_token
-from dli.entrypoints.server.console.views import duration_chart, duration_text, lineage_graph, next_fires, parameter_input
+from dli.entrypoints.server.console.session import (
+    COOKIE,
+    PRE_COOKIE,
+    SESSION_SECONDS,
+    Session,
+    SessionCodec,
+    same_token,
+)
+from dli.entrypoints.server.console.views import (
+    duration_chart,
+    duration_text,
+    lineage_graph,
+    next_fires,
+    parameter_input,
+)
 from dli.entrypoints.server.errors import status_for
 from dli.entrypoints.server.middleware import IDENTITY_SCOPE_KEY, REQUEST_ID_SCOPE_KEY, USER_SCOPE_KEY
 
@@ -69,7 +82,7 @@ DONE = {
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self' {issuer}; frame-ancestors 'none'; base-uri 'none'"
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 
@@ -135,7 +148,7 @@ async def _caller(request: Request[Any, Any, Any]) -> Caller:
 async def _ask(request: Request[Any, Any, Any], caller: Caller, message: Message[R]) -> R:
     """``message`` handled by the server's bus as ``caller`` (off the event loop: handlers block)."""
     bus = _settings(request).bus
-    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)  # type: ignore[call-overload]
+    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)
 
     def handle() -> R:
         result: R = bus.handle(message, caller=caller.identity, request_id=request_id)
@@ -172,10 +185,9 @@ def _page(request: Request[Any, Any, Any], template: str, caller: Caller | None,
     )
 
 
-def _headers(state: ConsoleState) -> dict[str, str]:
-    issuer = state.oidc.authorization_origin if state.oidc is not None else ""
+def _headers(_state: ConsoleState) -> dict[str, str]:
     return {
-        "Content-Security-Policy": CSP.format(issuer=issuer).replace("  ", " "),
+        "Content-Security-Policy": CSP,
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
@@ -606,7 +618,7 @@ def _error_page(request: Request[Any, Any, Any], status: int, code: str, message
         code=code,
         message=message,
         hints=hints,
-        request_id=request.scope.get(REQUEST_ID_SCOPE_KEY),  # type: ignore[call-overload]
+        request_id=request.scope.get(REQUEST_ID_SCOPE_KEY),
     )
 
 
@@ -630,7 +642,7 @@ def _on_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, HTTPException):
         code = ErrorCode.WORKFLOW_NOT_FOUND if exc.status_code == 404 else ErrorCode.PARAMETER_INVALID
         return _error_page(request, exc.status_code, code.value, f"{exc.detail}: {request.url.path}", ())
-    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)  # type: ignore[call-overload]
+    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY)
     _log.error("console_error", path=request.url.path, request_id=request_id, exc_info=exc)
     return _error_page(
         request,

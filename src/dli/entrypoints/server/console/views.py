@@ -70,6 +70,7 @@ class Chart:
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
+MAX_BAR_WIDTH = 36.0
 
 
 def duration_chart(runs: Sequence[WorkflowRun], *, width: int = CHART_WIDTH, height: int = CHART_HEIGHT) -> Chart:
@@ -80,7 +81,7 @@ def duration_chart(runs: Sequence[WorkflowRun], *, width: int = CHART_WIDTH, hei
         return Chart(width=width, height=height, bars=(), longest="-")
     longest = max(seconds for _, seconds in shown) or 1.0
     slot = width / len(shown)
-    bar_width = max(2.0, slot * 0.7)
+    bar_width = min(MAX_BAR_WIDTH, max(2.0, slot * 0.7))
     bars = []
     for index, (run, seconds) in enumerate(shown):
         bar_height = max(2.0, (seconds / longest) * (height - 4))
