@@ -6,6 +6,8 @@ The browser itself (JavaScript, accessibility, a real ``basecamp serve``) is tes
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -213,10 +215,11 @@ def test_the_workflow_page_shows_spec_sql_parameters_schedule_in_its_timezone_an
 def test_bad_input_is_a_page_with_its_dli_code_not_a_traceback(console):
     bad = console.get("/ui/workflows?status=sleeping")
     assert bad.status_code == 422
-    assert "DLI-204" in bad.text and "Traceback" not in bad.text
+    assert bad.headers["content-type"].startswith("text/html")
+    assert 'id="error-code">DLI-204<' in bad.text and "Traceback" not in bad.text
     missing = console.get("/ui/workflows/no.such.thing")
     assert missing.status_code == 404
-    assert "DLI-800" in missing.text
+    assert 'id="error-code">DLI-800<' in missing.text
     nothing = console.get("/ui/nothing/here")
     assert nothing.status_code == 404 and "DLI-" in nothing.text
 
@@ -301,3 +304,47 @@ def test_pages_carry_a_content_security_policy_and_are_not_cached(console):
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["x-frame-options"] == "DENY"
+
+
+# -- OIDC sign-in -------------------------------------------------------------------------------
+
+
+def test_a_browser_signs_in_at_the_oidc_issuer_with_pkce_and_gets_a_session_of_that_user(tmp_path, monkeypatch):
+    import urllib.parse
+
+    import httpx
+
+    from tests.support.oidc import CLIENT_ID, running_provider
+
+    monkeypatch.setenv("BASECAMP_OIDC_CLIENT_SECRET", "any")  # the server is a confidential client of the issuer
+    with running_provider() as provider:
+        provider.set_user("dee@example.com", groups=["de"])
+        settings = build_server(
+            tokens_file=tmp_path / "tokens.json",
+            check_interval_seconds=3600,
+            oidc_issuer=provider.issuer,
+            oidc_audience=CLIENT_ID,
+        )
+        with TestClient(create_app(settings), base_url=BASE, raise_server_exceptions=False) as client:
+            assert 'id="oidc-signin"' in client.get("/ui/signin").text
+            start = client.get("/ui/oidc/start?next=/ui/workflows?q=de", follow_redirects=False)
+            assert start.status_code == 303
+            authorize = urllib.parse.urlsplit(start.headers["location"])
+            query = urllib.parse.parse_qs(authorize.query)
+            assert query["code_challenge_method"] == ["S256"] and query["client_id"] == [CLIENT_ID]
+            assert query["redirect_uri"] == [BASE + "/ui/oidc/callback"]
+            approved = httpx.post(start.headers["location"], data={"sub": "dee@example.com"}, timeout=10)
+            assert approved.status_code == 302
+            callback = urllib.parse.urlsplit(approved.headers["location"])
+            # A callback carrying another state (a forged link) is refused and signs nobody in.
+            forged = client.get("/ui/oidc/callback?code=x&state=forged", follow_redirects=False)
+            assert forged.status_code == 401 and 'id="error-code">DLI-502<' in forged.text
+            done = client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
+            assert done.status_code == 303, done.text
+            assert done.headers["location"] == "/ui/workflows?q=de"
+            page = client.get("/ui/workflows")
+            assert 'id="whoami">dee@example.com<' in page.text
+            body = (client.cookies.get(COOKIE) or "").split(".")[0]
+            kept = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            assert set(kept) == {"u", "g", "m", "exp", "csrf"}  # who, not the ID token
+            assert kept["u"] == "dee@example.com" and kept["g"] == ["de"] and kept["m"] == "oidc"

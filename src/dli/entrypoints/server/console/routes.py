@@ -673,7 +673,8 @@ def console_routes() -> list[Any]:
     router = Router(
         path=CONSOLE_PATH,
         route_handlers=handlers,
-        exception_handlers={Exception: _on_error},
+        # Every kind the app maps to JSON, mapped here to pages (the most specific type wins, whichever layer).
+        exception_handlers={DLIError: _on_error, HTTPException: _on_error, Exception: _on_error},
         include_in_schema=False,
         security=[],
     )
