@@ -110,7 +110,8 @@ class Box:
     """``self``, ``upstream`` or ``downstream``."""
     external: bool
     state: str
-    """Its last run's status, lower case; ``none`` when it never ran, ``external`` when dli does not run it."""
+    """Its last run's status, lower case; ``none`` when it never ran, ``unknown`` when not looked up,
+    ``external`` when dli does not run it."""
     href: str | None
     """Its page, when dli manages it."""
 
@@ -172,14 +173,13 @@ def lineage_graph(
         x = ROW_GAP + (key - first) * (BOX_WIDTH + COLUMN_GAP)
         top = (height - len(group) * (BOX_HEIGHT + ROW_GAP) + ROW_GAP) / 2
         for row, node in enumerate(group):
-            state = last_states.get(node.name)
             boxes[node.name] = Box(
                 name=node.name,
                 x=float(x),
                 y=float(top + row * (BOX_HEIGHT + ROW_GAP)),
                 relation="self" if key == 0 else node.relation,
                 external=node.external,
-                state="external" if node.external else (state.value.lower() if state is not None else "none"),
+                state=_state_of(node, last_states),
                 href=None if node.external else href + node.name,
             )
     lines = []
@@ -198,6 +198,15 @@ def lineage_graph(
         boxes=tuple(boxes.values()),
         lines=tuple(lines),
     )
+
+
+def _state_of(node: DependencyNode, last_states: Mapping[str, RunStatus | None]) -> str:
+    if node.external:
+        return "external"
+    if node.name not in last_states:
+        return "unknown"  # not looked up (further than one step, or a team the caller may not view)
+    state = last_states[node.name]
+    return state.value.lower() if state is not None else "none"
 
 
 def next_fires(cron: str | None, timezone: str, *, now: dt.datetime, count: int = 5) -> tuple[FireTime, ...]:

@@ -70,12 +70,15 @@ def test_the_lineage_graph_puts_upstreams_left_downstreams_right_and_marks_exter
         DependencyEdge(upstream="shop.sales", downstream="shop.weekly"),
         DependencyEdge(upstream="shop.weekly", downstream="shop.monthly"),
     ]
-    graph = lineage_graph("shop.sales", nodes, edges, {"shop.orders": RunStatus.FAILED, "shop.sales": None})
+    graph = lineage_graph(
+        "shop.sales", nodes, edges, {"shop.orders": RunStatus.FAILED, "shop.sales": None, "shop.weekly": None}
+    )
     boxes = {b.name: b for b in graph.boxes}
     assert boxes["raw.sales"].x == boxes["shop.orders"].x < boxes["shop.sales"].x < boxes["shop.weekly"].x
     assert boxes["shop.weekly"].x < boxes["shop.monthly"].x
     assert boxes["raw.sales"].external and boxes["raw.sales"].state == "external" and boxes["raw.sales"].href is None
     assert boxes["shop.orders"].state == "failed" and boxes["shop.weekly"].state == "none"
+    assert boxes["shop.monthly"].state == "unknown"  # not looked up
     assert boxes["shop.weekly"].href == "/ui/workflows/shop.weekly"
     assert len(graph.lines) == 4
     for line in graph.lines:  # every arrow goes left to right, from a box's right edge
