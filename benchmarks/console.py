@@ -20,6 +20,7 @@ Median and p95 in milliseconds per request, with the load average (the machine i
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import tempfile
@@ -36,6 +37,7 @@ from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
 from dli.domain.usecases.runs import TriggerRun
 from dli.entrypoints.bootstrap import build_server
 from dli.entrypoints.server.app import create_app
+from dli.entrypoints.server.console.routes import ConsoleState
 from dli.testing.specs import make_document
 
 TARGET = "team042.sales.daily"
@@ -90,11 +92,14 @@ def run(size: int, n: int) -> None:
 
                 return call
 
+            # The app's console state, wherever the middleware keeps the app.
+            consoles = [o for o in gc.get_objects() if isinstance(o, ConsoleState)]
+
             def cold(call: Callable[[], Any]) -> Callable[[], Any]:
                 def forget_then_call() -> None:
-                    console = client.app.state["console"]
-                    console.lineage.clear()
-                    console.states.clear()
+                    for console in consoles:
+                        console.lineage.clear()
+                        console.states.clear()
                     call()
 
                 return forget_then_call

@@ -512,18 +512,24 @@ async def act(request: Request[Any, Any, Any], name: Annotated[str, PathParamete
 async def confirm_stop(request: Request[Any, Any, Any], run_id: Annotated[str, PathParameter()]) -> Template:
     """Confirm stopping a run."""
     from dli.domain.model.runs import split_run_id
+    from dli.domain.usecases.listing import GetSpec
 
     caller = await _caller(request)
     name = split_run_id(run_id)[0]
+    document = await _ask(request, caller, GetSpec(dataset_name=name))
+    allowed = Verb.STOP in allowed_verbs(
+        _policy(request), caller.identity, document.spec.team, document.source_type, name
+    )
     return _page(
         request,
         "confirm.html",
         caller,
+        status=200 if allowed else 403,
         title=f"Stop {run_id}",
         name=name,
         action="stop",
         run_id=run_id,
-        allowed=True,
+        allowed=allowed,
         info=None,
         parameters=[],
         today="",
