@@ -348,3 +348,25 @@ def test_a_browser_signs_in_at_the_oidc_issuer_with_pkce_and_gets_a_session_of_t
             kept = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
             assert set(kept) == {"u", "g", "m", "exp", "csrf"}  # who, not the ID token
             assert kept["u"] == "dee@example.com" and kept["g"] == ["de"] and kept["m"] == "oidc"
+
+
+def test_a_session_secret_too_short_to_sign_cookies_stops_the_server_with_dli_001(tmp_path, monkeypatch):
+    from dli.domain.model.errors import ConfigurationError
+
+    monkeypatch.setenv("BASECAMP_SESSION_SECRET", "short")
+    settings = build_server(tokens_file=tmp_path / "tokens.json", check_interval_seconds=3600)
+    with pytest.raises(ConfigurationError, match="BASECAMP_SESSION_SECRET"):
+        create_app(settings)
+
+
+def test_replicas_sharing_the_session_secret_share_sessions(tmp_path, monkeypatch):
+    monkeypatch.setenv("BASECAMP_SESSION_SECRET", "0123456789abcdef0123456789abcdef")
+    tokens_file = tmp_path / "tokens.json"
+    first = build_server(tokens_file=tokens_file, check_interval_seconds=3600)
+    second = build_server(tokens_file=tokens_file, check_interval_seconds=3600)
+    token = first.tokens.add("ann")
+    with TestClient(create_app(first), base_url=BASE) as a, TestClient(create_app(second), base_url=BASE) as b:
+        csrf = _csrf(a.get("/ui/signin").text)
+        a.post("/ui/signin", data={"csrf": csrf, "token": token}, follow_redirects=False)
+        b.cookies.set(COOKIE, a.cookies.get(COOKIE), domain="basecamp.example", path="/ui")
+        assert 'id="whoami">ann<' in b.get("/ui/workflows").text

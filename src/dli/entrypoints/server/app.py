@@ -28,7 +28,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from dli._version import __version__
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import DLIError, ErrorCode, ServerError
+from dli.domain.model.errors import ConfigurationError, DLIError, ErrorCode, ServerError
 from dli.domain.model.workflow import BrokenSpec
 from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, AdmissionStats
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
@@ -388,6 +388,11 @@ def _console(settings: ServerSettings, authenticator: Authenticator) -> tuple[li
         lstrip_blocks=True,
     )
     secret = settings.console_secret or os.environ.get("BASECAMP_SESSION_SECRET", "").encode() or secrets.token_bytes(32)
+    if len(secret) < 16:
+        raise ConfigurationError(
+            "BASECAMP_SESSION_SECRET is too short to sign the console's cookies",
+            hints=("Give at least 16 random bytes, e.g. the output of 'openssl rand -hex 32'.",),
+        )
     state = ConsoleState(
         codec=SessionCodec(secret),
         authenticator=authenticator,
