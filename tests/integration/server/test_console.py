@@ -370,3 +370,29 @@ def test_replicas_sharing_the_session_secret_share_sessions(tmp_path, monkeypatc
         a.post("/ui/signin", data={"csrf": csrf, "token": token}, follow_redirects=False)
         b.cookies.set(COOKIE, a.cookies.get(COOKIE), domain="basecamp.example", path="/ui")
         assert 'id="whoami">ann<' in b.get("/ui/workflows").text
+
+
+def test_a_running_run_is_offered_stop_and_stopping_it_is_confirmed_and_kills_it(tmp_path):
+    store = FilesystemSpecStore(tmp_path / "store")
+    store.create(SourceType.MANUAL, make_document("de.slow.daily", team="@de"))
+    settings = build_server(
+        store=FilesystemSpecStore(tmp_path / "store"),
+        orchestrator_url="memory://?queue_seconds=0&run_seconds=60",
+        tokens_file=tmp_path / "tokens.json",
+        check_interval_seconds=3600,
+    )
+    token = settings.tokens.add("ops")
+    settings.store.check()
+    with TestClient(create_app(settings), base_url=BASE, raise_server_exceptions=False) as client:
+        csrf = _csrf(client.get("/ui/signin").text)
+        client.post("/ui/signin", data={"csrf": csrf, "token": token}, follow_redirects=False)
+        csrf = _csrf(client.get("/ui/workflows").text)
+        run_page = client.post("/ui/workflows/de.slow.daily/run", data={"csrf": csrf}, follow_redirects=False)
+        location = run_page.headers["location"]
+        page = client.get(location).text
+        assert f'href="{location}/stop"' in page and 'data-refresh="1000"' in page
+        confirm = client.get(location + "/stop")
+        assert confirm.status_code == 200 and "Confirm: stop" in confirm.text
+        stopped = client.post(location + "/stop", data={"csrf": csrf}, follow_redirects=True)
+        assert 'id="run-status">KILLED<' in stopped.text
+        assert "data-refresh" not in stopped.text  # a finished run's panel no longer refreshes
