@@ -396,3 +396,13 @@ def test_a_running_run_is_offered_stop_and_stopping_it_is_confirmed_and_kills_it
         stopped = client.post(location + "/stop", data={"csrf": csrf}, follow_redirects=True)
         assert 'id="run-status">KILLED<' in stopped.text
         assert "data-refresh" not in stopped.text  # a finished run's panel no longer refreshes
+
+
+def test_a_pause_from_the_console_is_seen_at_once_by_the_apis_reused_list_answer(console):
+    api = console.as_("bob")
+    before = console.client.get("/api/v1/workflows", params={"dataset_filter": "de.sales.daily"}, headers=api).json()
+    assert before["workflows"][0]["status"] == "active"
+    csrf = console.sign_in("bob")
+    console.client.post("/ui/workflows/de.sales.daily/pause", data={"csrf": csrf})
+    after = console.client.get("/api/v1/workflows", params={"dataset_filter": "de.sales.daily"}, headers=api).json()
+    assert after["workflows"][0]["status"] == "paused"  # not the answer kept from before the pause

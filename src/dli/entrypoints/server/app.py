@@ -34,7 +34,7 @@ from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, 
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
 from dli.entrypoints.server.probes import BoundedProbe
-from dli.entrypoints.server.routes import BodySchemaPlugin, build_routes
+from dli.entrypoints.server.routes import Answers, BodySchemaPlugin, build_routes
 
 if TYPE_CHECKING:
     from dli.adapters.basecamp.operations import Operation
@@ -425,9 +425,10 @@ def create_app(settings: ServerSettings) -> Any:
 
     authenticator = settings.authenticator if settings.authenticator is not None else settings.tokens
     console = _console(settings, authenticator)
+    answers = Answers()
     app = Litestar(
         route_handlers=[
-            *build_routes(settings.operations, _settings),
+            *build_routes(settings.operations, _settings, answers),
             health,
             openapi_document,
             *([metrics_page] if settings.metrics is not None else []),
@@ -453,6 +454,7 @@ def create_app(settings: ServerSettings) -> Any:
         debug=False,
     )
     app.state["settings"] = settings
+    app.state["answers"] = answers
     if console is not None:
         app.state["console"] = console[2]
     app.state["last_check"] = None

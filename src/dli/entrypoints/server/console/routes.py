@@ -169,7 +169,15 @@ async def _ask(request: Request[Any, Any, Any], caller: Caller, message: Message
         result: R = bus.handle(message, caller=caller.identity, request_id=request_id)
         return result
 
-    return await anyio.to_thread.run_sync(handle)
+    if not message.verb.writes:
+        return await anyio.to_thread.run_sync(handle)
+    try:
+        return await anyio.to_thread.run_sync(handle)
+    finally:
+        # The API reuses list answers until something is written: a write here counts as one.
+        answers = request.app.state.get("answers")
+        if answers is not None:
+            answers.writes += 1
 
 
 async def _check_csrf(request: Request[Any, Any, Any], caller: Caller) -> dict[str, str]:
