@@ -28,6 +28,15 @@ if ! have_initdb || ! command -v redis-server >/dev/null 2>&1; then
     || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y --no-install-recommends postgresql redis-server >/dev/null; }
 fi
 
+# The web console's browser tests (tests/integration/server/test_console_browser.py) drive Debian's
+# Chromium with Playwright (no browser download); they fail, never skip, when it is missing.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends chromium >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
+
 export DLI_AIRFLOW_VENV="${DLI_AIRFLOW_VENV:-$PWD/.venv-airflow}"
 .venv/bin/python -m pytest --cov=dli --cov-report=term-missing:skip-covered --durations=30 "$@"
 .venv/bin/python -m coverage report --include='src/dli/domain/*' --fail-under=90 >/dev/null \

@@ -28,9 +28,10 @@ import httpx
 
 from dli.adapters.files import write_atomic
 from dli.adapters.http_json import get_json
+from dli.domain.model.access import Identity
 from dli.domain.model.errors import AuthenticationError, ConfigurationError
 
-__all__ = ["LoginStore", "OIDCLogin", "StoredLogin"]
+__all__ = ["LoginStore", "OIDCLogin", "StoredLogin", "WebSignIn"]
 
 _EXPIRY_MARGIN_SECONDS = 30
 
@@ -280,3 +281,72 @@ class OIDCLogin:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _challenge(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+class WebSignIn:
+    """The web console's sign-in at the issuer: authorization code with PKCE (S256), back to the server.
+
+    The browser is sent to the issuer with a fresh ``state`` and code challenge; the server keeps
+    the state and the verifier in a signed short-lived cookie (the console's) and, on the callback,
+    exchanges the code with the verifier and verifies the ID token with the server's own bearer-JWT
+    verifier (``verify``), so a console session names exactly whom the API would accept.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        *,
+        verify: Callable[[str], Identity | None],
+        client_secret: str | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._login = OIDCLogin(issuer, client_id, client_secret=client_secret, http=http)
+        self._verify = verify
+
+    def start(self, redirect_uri: str) -> tuple[str, dict[str, str]]:
+        """The issuer's authorization URL, and what the callback needs (state, verifier, redirect URI)."""
+        endpoints = self._login._discover()
+        verifier = secrets.token_urlsafe(64)
+        state = secrets.token_urlsafe(24)
+        query = urllib.parse.urlencode(
+            {
+                "response_type": "code",
+                "client_id": self._login.client_id,
+                "redirect_uri": redirect_uri,
+                "scope": "openid email profile",
+                "state": state,
+                "code_challenge": _challenge(verifier),
+                "code_challenge_method": "S256",
+            }
+        )
+        return f"{endpoints['authorization_endpoint']}?{query}", {
+            "state": state,
+            "verifier": verifier,
+            "redirect_uri": redirect_uri,
+        }
+
+    def finish(self, code: str, kept: dict[str, str]) -> Identity:
+        """The identity of the ID token the code is exchanged for (DLI-502 when anything is wrong)."""
+        if not code or not kept.get("verifier") or not kept.get("redirect_uri"):
+            raise AuthenticationError("The issuer's answer has no authorization code", hints=("Sign in again.",))
+        login = self._login._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": kept["redirect_uri"],
+                "client_id": self._login.client_id,
+                "code_verifier": kept["verifier"],
+            }
+        )
+        identity = self._verify(login.id_token)
+        if identity is None:
+            raise AuthenticationError(
+                "The issuer's ID token is not one this server accepts",
+                hints=("Its audience must be the server's --oidc-audience; sign in again.",),
+            )
+        return identity

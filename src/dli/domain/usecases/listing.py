@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "GetSpec",
     "GetWorkflow",
     "ListWorkflows",
+    "get_spec",
     "get_workflow",
     "list_workflows",
     "scan_catalog",
@@ -129,6 +131,29 @@ def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orches
         now=now,
         next_fire=next_fire,
     )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class GetSpec(Message[SpecDocument]):
+    """The active spec document of a dataset (CODE over MANUAL), as stored; DLI-800 when there is none.
+
+    Not served over the REST API (the console renders it: parameters, statements); a viewer's
+    right, decided by the bus like ``GetWorkflow``.
+    """
+
+    query = True
+
+    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
+    """The dataset."""
+
+
+@handles(GetSpec)
+def get_spec(message: GetSpec, *, store: SpecStore) -> SpecDocument:
+    """The active document (code over manual); DLI-800 when there is none."""
+    found = find(store, message.dataset_name)
+    if found.active is None:
+        raise not_found(message.dataset_name)
+    return found.active.document
 
 
 MAX_BROKEN_LISTED = 100

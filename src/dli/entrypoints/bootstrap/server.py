@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dli.domain.model.errors import ConfigurationError
 from dli.entrypoints.bootstrap.orchestrators import build_orchestrator, public_url
@@ -14,9 +15,10 @@ from dli.entrypoints.bootstrap.wiring import build_audit_log, system_clock
 if TYPE_CHECKING:
     from dli.adapters.token_file import TokenFile
     from dli.adapters.tracing import Tracer
-    from dli.domain.model.access import Policy
+    from dli.domain.model.access import Identity, Policy
     from dli.entrypoints.server.admission import AdmissionLimits
     from dli.entrypoints.server.app import ServerSettings
+    from dli.entrypoints.server.console.oidc import ConsoleOIDC
     from dli.entrypoints.server.identities import Authenticator
     from dli.entrypoints.server.metrics import ServerMetrics
     from dli.ports import Clock, Orchestrator, SpecStore
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "build_oidc_verifier",
     "build_server",
+    "build_web_sign_in",
     "build_tokens",
     "default_replica",
     "read_policy_file",
@@ -52,6 +55,17 @@ def build_oidc_verifier(
     except ImportError:
         raise ConfigurationError("OIDC sign-in needs the 'oidc' extra", hints=("pip install 'dli[oidc]'",)) from None
     return OIDCVerifier(issuer, audience, user_claim=user_claim, groups_claim=groups_claim)
+
+
+def build_web_sign_in(issuer: str | None, client_id: str | None, *, verify: Callable[[str], Identity | None]) -> ConsoleOIDC:
+    """The web console's sign-in at the issuer (client id: the server's audience; a confidential client's
+    secret from ``BASECAMP_OIDC_CLIENT_SECRET``). Its ID tokens are checked by ``verify``, the API's verifier."""
+    from dli.adapters.oidc_login import WebSignIn
+
+    assert issuer and client_id  # checked by build_oidc_verifier first
+    return WebSignIn(
+        issuer, client_id, verify=verify, client_secret=os.environ.get("BASECAMP_OIDC_CLIENT_SECRET") or None
+    )
 
 
 def default_replica() -> str:
@@ -174,6 +188,7 @@ def build_server(
         sql_analyzer=build_sql_analyzer(),
     )
     tokens = build_tokens(tokens_file)
+    console_oidc = None
     if authenticator is None and (oidc_issuer or oidc_audience):
         from dli.entrypoints.server.identities import FirstOf
 
@@ -181,6 +196,8 @@ def build_server(
             oidc_issuer, oidc_audience, user_claim=oidc_user_claim, groups_claim=oidc_groups_claim
         )
         authenticator = FirstOf([tokens, verifier])
+        console_oidc = build_web_sign_in(oidc_issuer, oidc_audience, verify=authenticator.identity)
+    extra: dict[str, Any] = {"admission": admission} if admission is not None else {}
     return ServerSettings(
         store=indexed,
         orchestrator=orchestrator,
@@ -191,7 +208,8 @@ def build_server(
         encode=to_jsonable,
         check_interval_seconds=check_interval_seconds,
         orchestrator_url=public_url(orchestrator_url),
-        **({"admission": admission} if admission is not None else {}),
+        **extra,
+        console_oidc=console_oidc,
         metrics=observer,
         metrics_need_token=metrics_need_token,
         tracer=tracer,

@@ -57,6 +57,8 @@ def up(
     print(f"Password file:     {stack.home / 'airflow' / 'simple_auth_manager_passwords.json.generated'}")
     print(f"Basecamp server:   {basecamp['url']}")
     print(f"OpenAPI:           {basecamp['url']}/openapi.json")
+    print(f"Web console:       {basecamp['url']}/ui/")
+    print("                   (sign in with the server token of the client config below)")
     print(f"Spec store:        {stack.store_url}")
     print(f"SQL database:      {stack.database}")
     print("                   (Airflow connections dli_local, dli_default, sqlite_default)")

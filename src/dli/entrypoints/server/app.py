@@ -28,13 +28,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from dli._version import __version__
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import DLIError, ErrorCode, ServerError
+from dli.domain.model.errors import ConfigurationError, DLIError, ErrorCode, ServerError
 from dli.domain.model.workflow import BrokenSpec
 from dli.entrypoints.server.admission import AdmissionControl, AdmissionLimits, AdmissionStats
 from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_for
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
 from dli.entrypoints.server.probes import BoundedProbe
-from dli.entrypoints.server.routes import BodySchemaPlugin, build_routes
+from dli.entrypoints.server.routes import Answers, BodySchemaPlugin, build_routes
 
 if TYPE_CHECKING:
     from dli.adapters.basecamp.operations import Operation
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from dli.adapters.stores.indexed import IndexedSpecStore
     from dli.adapters.token_file import TokenFile
     from dli.domain.usecases.bus import MessageBus
+    from dli.entrypoints.server.console.oidc import ConsoleOIDC
     from dli.entrypoints.server.identities import Authenticator
     from dli.entrypoints.server.metrics import ServerMetrics
     from dli.entrypoints.server.tracing import Tracer
@@ -84,6 +85,14 @@ class ServerSettings:
     """OpenTelemetry spans of the requests, or ``None`` (the trace id of a client's ``traceparent`` is still logged)."""
     authenticator: Authenticator | None = None
     """Who may call the API, when more than the tokens file (OIDC); ``None``: the tokens file alone."""
+    console: bool = True
+    """Serve the web console at ``/ui/`` (when Jinja2 is installed: the ``console`` extra)."""
+    console_secret: bytes | None = None
+    """What signs the console's session cookies (``None``: a random one per process)."""
+    console_oidc: ConsoleOIDC | None = None
+    """The browser sign-in at the OIDC issuer, when the server has one."""
+    console_secure_cookies: bool = True
+    """``Secure`` on the console's cookies (browsers keep them over plain HTTP to localhost only)."""
 
     def body(self, result: object) -> bytes:
         """The JSON bytes of ``result`` (the value ``--format json`` prints, without its indentation)."""
@@ -354,6 +363,46 @@ async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
         await asyncio.sleep(settings.check_interval_seconds)
 
 
+def _console(settings: ServerSettings, authenticator: Authenticator) -> tuple[list[Any], Any, Any] | None:
+    """The web console's routes, template configuration and state; ``None`` when off or Jinja2 is missing."""
+    if not settings.console:
+        return None
+    try:
+        import jinja2
+    except ImportError:
+        return None
+    import os
+    import secrets
+
+    from litestar.plugins.jinja import JinjaTemplateEngine
+    from litestar.template.config import TemplateConfig
+
+    from dli.entrypoints.server.console.routes import TEMPLATE_DIR, ConsoleState, console_routes
+    from dli.entrypoints.server.console.session import SessionCodec
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,  # every value a page shows is escaped: names, SQL, logs, errors
+        auto_reload=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    secret = settings.console_secret or os.environ.get("BASECAMP_SESSION_SECRET", "").encode() or secrets.token_bytes(32)
+    if len(secret) < 16:
+        raise ConfigurationError(
+            "BASECAMP_SESSION_SECRET is too short to sign the console's cookies",
+            hints=("Give at least 16 random bytes, e.g. the output of 'openssl rand -hex 32'.",),
+        )
+    state = ConsoleState(
+        codec=SessionCodec(secret),
+        authenticator=authenticator,
+        oidc=settings.console_oidc,
+        secure_cookies=settings.console_secure_cookies,
+    )
+    config = TemplateConfig(instance=JinjaTemplateEngine(engine_instance=environment))
+    return console_routes(), config, state
+
+
 def create_app(settings: ServerSettings) -> Any:
     """The ASGI application: Litestar routes wrapped in the auth and logging middleware."""
 
@@ -374,13 +423,18 @@ def create_app(settings: ServerSettings) -> Any:
             if settings.metrics is not None:
                 settings.metrics.close()
 
+    authenticator = settings.authenticator if settings.authenticator is not None else settings.tokens
+    console = _console(settings, authenticator)
+    answers = Answers()
     app = Litestar(
         route_handlers=[
-            *build_routes(settings.operations, _settings),
+            *build_routes(settings.operations, _settings, answers),
             health,
             openapi_document,
             *([metrics_page] if settings.metrics is not None else []),
+            *(console[0] if console is not None else []),
         ],
+        template_config=console[1] if console is not None else None,
         lifespan=[lifespan],
         exception_handlers={DLIError: _on_dli_error, HTTPException: _on_http_error, Exception: _on_unexpected},
         request_max_body_size=MAX_BODY_BYTES,
@@ -400,6 +454,9 @@ def create_app(settings: ServerSettings) -> Any:
         debug=False,
     )
     app.state["settings"] = settings
+    app.state["answers"] = answers
+    if console is not None:
+        app.state["console"] = console[2]
     app.state["last_check"] = None
     app.state["last_check_error"] = None
     app.state["store_probe"] = store_probe(settings.store)
@@ -407,9 +464,13 @@ def create_app(settings: ServerSettings) -> Any:
     # are never queued (a busy server is when they matter most).
     admission = AdmissionControl(app, limits=settings.admission, exempt_paths=frozenset({"/health", "/metrics"}))
     app.state["admission"] = admission
-    authenticator = settings.authenticator if settings.authenticator is not None else settings.tokens
     public = PUBLIC_PATHS if settings.metrics_need_token else PUBLIC_PATHS | {"/metrics"}
-    outer: Any = RequestMiddleware(admission, tokens=authenticator, public_paths=public)
+    outer: Any = RequestMiddleware(
+        admission,
+        tokens=authenticator,
+        public_paths=public,
+        console_prefix="/ui" if console is not None else None,
+    )
     if settings.metrics is not None:
         from dli.entrypoints.server.metrics import MetricsMiddleware
 

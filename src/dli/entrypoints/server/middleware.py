@@ -64,10 +64,14 @@ class RequestMiddleware:
         tokens: Authenticator,
         public_paths: frozenset[str],
         logger: Any | None = None,
+        console_prefix: str | None = None,
     ) -> None:
         self._app = app
         self._tokens = tokens
         self._public = public_paths
+        # The web console signs its requests in itself (a bearer header or its session cookie) and
+        # answers a browser without either with its sign-in page, not a 401.
+        self._console = console_prefix
         self._log = logger or structlog.get_logger("dli.server")
 
     async def __call__(
@@ -115,6 +119,8 @@ class RequestMiddleware:
     def _refuse(self, scope: Scope) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         path = scope.get("path", "")
         if path in self._public:
+            return None
+        if self._console is not None and (path == self._console or path.startswith(self._console + "/")):
             return None
         challenge = [(b"www-authenticate", b'Bearer realm="basecamp"')]
         authorization = _header(scope, b"authorization")

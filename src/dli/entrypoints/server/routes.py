@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from dli.adapters.basecamp.operations import Operation
 
-__all__ = ["ERROR_RESPONSES", "BodySchemaPlugin", "build_routes"]
+__all__ = ["ERROR_RESPONSES", "Answers", "BodySchemaPlugin", "build_routes"]
 
 BODY_MARK = "__dli_body__"
 """Set on the generated body classes; ``BodySchemaPlugin`` documents them as closed objects."""
@@ -176,8 +176,9 @@ def _check_query(request: Request[Any, Any, Any], op: Operation) -> None:
 _MAX_CACHED = 256  # answers kept per cacheable route
 
 
+
 @attrs.define
-class _Answers:
+class Answers:
     """Answers of cacheable GETs, reused until they expire, the store changes or anything is written."""
 
     writes: int = 0
@@ -199,7 +200,7 @@ class _Answers:
         self.kept[key] = (time.monotonic() + seconds, status, body)
 
 
-def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], Any], answers: _Answers) -> Any:
+def _make_route(op: Operation, settings_of: Callable[[Request[Any, Any, Any]], Any], answers: Answers) -> Any:
     async def before(request: Request[Any, Any, Any]) -> None:
         # Runs before the framework reads the body: the message is decoded here, once, strictly.
         # The query is read here too, strictly: the framework would take 'null' for no value and
@@ -320,11 +321,18 @@ def _error_responses() -> dict[int, Any]:
 ERROR_RESPONSES = _error_responses()
 
 
-def build_routes(operations: tuple[Operation, ...], settings_of: Callable[[Request[Any, Any, Any]], Any]) -> list[Any]:
-    """One Litestar route per operation, and one ``OPTIONS`` route per path (first: Litestar keeps it)."""
+def build_routes(
+    operations: tuple[Operation, ...],
+    settings_of: Callable[[Request[Any, Any, Any]], Any],
+    answers: Answers | None = None,
+) -> list[Any]:
+    """One Litestar route per operation, and one ``OPTIONS`` route per path (first: Litestar keeps it).
+
+    ``answers``: the reused answers of cacheable GETs (the web console bumps its ``writes`` too).
+    """
     methods: dict[str, list[str]] = {}
     for op in operations:
         methods.setdefault(_litestar_path(op.path), []).append(op.method)
     options = [_options_route(path, path_methods) for path, path_methods in methods.items()]
-    answers = _Answers()
+    answers = answers if answers is not None else Answers()
     return [*options, *(_make_route(op, settings_of, answers) for op in operations)]

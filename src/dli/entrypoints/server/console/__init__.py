@@ -1,0 +1,1 @@
+"""The web console at ``/ui/`` of ``basecamp serve``: server-rendered pages over the server's bus."""
