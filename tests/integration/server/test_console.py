@@ -56,7 +56,9 @@ class Console:
         page = self.client.get("/ui/signin")
         csrf = _csrf(page.text)
         done = self.client.post(
-            "/ui/signin", data={"csrf": csrf, "token": self.tokens[who], "next": "/ui/workflows"}, follow_redirects=False
+            "/ui/signin",
+            data={"csrf": csrf, "token": self.tokens[who], "next": "/ui/workflows"},
+            follow_redirects=False,
         )
         assert done.status_code == 303, done.text
         return _csrf(self.client.get("/ui/workflows").text)
@@ -149,9 +151,9 @@ def test_a_token_the_server_does_not_accept_shows_the_sign_in_page_again_with_dl
     assert refused.status_code == 401
     assert "DLI-502" in refused.text
     assert "bc_nope_nope" not in refused.text
-    assert COOKIE + "=" not in refused.headers.get("set-cookie", "").split(";")[0] or "Max-Age=0" in refused.headers.get(
-        "set-cookie", ""
-    )
+    assert COOKIE + "=" not in refused.headers.get("set-cookie", "").split(";")[
+        0
+    ] or "Max-Age=0" in refused.headers.get("set-cookie", "")
 
 
 def test_a_sign_in_post_without_the_forms_csrf_token_is_refused(console):
@@ -165,7 +167,9 @@ def test_a_forged_or_altered_session_cookie_is_no_session(console):
     console.sign_in("eve")
     value = console.client.cookies.get(COOKIE)
     body, mac = value.split(".")
-    console.client.cookies.set(COOKIE, body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac, domain="basecamp.example", path="/ui")
+    console.client.cookies.set(
+        COOKIE, body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac, domain="basecamp.example", path="/ui"
+    )
     assert console.client.get("/ui/workflows", follow_redirects=False).status_code == 303
 
 

@@ -134,7 +134,7 @@ def get_workflow(message: GetWorkflow, *, store: SpecStore, orchestrator: Orches
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class GetSpec(Message[SpecDocument]):
+class GetSpec(WorkflowMessage[SpecDocument]):
     """The active spec document of a dataset (CODE over MANUAL), as stored; DLI-800 when there is none.
 
     Not served over the REST API (the console renders it: parameters, statements); a viewer's
@@ -142,9 +142,6 @@ class GetSpec(Message[SpecDocument]):
     """
 
     query = True
-
-    dataset_name: str = attrs.field(validator=check_dataset_name, metadata=NAME)
-    """The dataset."""
 
 
 @handles(GetSpec)

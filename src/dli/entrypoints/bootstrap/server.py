@@ -57,7 +57,9 @@ def build_oidc_verifier(
     return OIDCVerifier(issuer, audience, user_claim=user_claim, groups_claim=groups_claim)
 
 
-def build_web_sign_in(issuer: str | None, client_id: str | None, *, verify: Callable[[str], Identity | None]) -> ConsoleOIDC:
+def build_web_sign_in(
+    issuer: str | None, client_id: str | None, *, verify: Callable[[str], Identity | None]
+) -> ConsoleOIDC:
     """The web console's sign-in at the issuer (client id: the server's audience; a confidential client's
     secret from ``BASECAMP_OIDC_CLIENT_SECRET``). Its ID tokens are checked by ``verify``, the API's verifier."""
     from dli.adapters.oidc_login import WebSignIn

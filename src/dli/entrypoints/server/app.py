@@ -387,7 +387,9 @@ def _console(settings: ServerSettings, authenticator: Authenticator) -> tuple[li
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    secret = settings.console_secret or os.environ.get("BASECAMP_SESSION_SECRET", "").encode() or secrets.token_bytes(32)
+    secret = (
+        settings.console_secret or os.environ.get("BASECAMP_SESSION_SECRET", "").encode() or secrets.token_bytes(32)
+    )
     if len(secret) < 16:
         raise ConfigurationError(
             "BASECAMP_SESSION_SECRET is too short to sign the console's cookies",

@@ -176,7 +176,6 @@ def _check_query(request: Request[Any, Any, Any], op: Operation) -> None:
 _MAX_CACHED = 256  # answers kept per cacheable route
 
 
-
 @attrs.define
 class Answers:
     """Answers of cacheable GETs, reused until they expire, the store changes or anything is written."""

@@ -15,10 +15,9 @@ from dli.domain.usecases.dag_state import GetDagState
 from dli.domain.usecases.dependencies import GetDependencies
 from dli.domain.usecases.history import GetHistory
 from dli.domain.usecases.lineage import GetLineage
-from dli.domain.usecases.listing import GetWorkflow, ListWorkflows
+from dli.domain.usecases.listing import GetSpec, GetWorkflow, ListWorkflows
 from dli.domain.usecases.message import Message, message_types
 from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
-from dli.domain.usecases.listing import GetSpec
 from dli.domain.usecases.publish import PlanPublish, PublishSpecs
 from dli.domain.usecases.register import RegisterWorkflow, UnregisterWorkflow
 from dli.domain.usecases.runs import GetRunLogs, GetRunStatus, StopRun, TriggerRun

@@ -193,7 +193,9 @@ class _CsrfRefused(Exception):
     """A form posted without this session's CSRF token."""
 
 
-def _page(request: Request[Any, Any, Any], template: str, caller: Caller | None, status: int = 200, **context: Any) -> Template:
+def _page(
+    request: Request[Any, Any, Any], template: str, caller: Caller | None, status: int = 200, **context: Any
+) -> Template:
     state = _state(request)
     return Template(
         template_name=template,
@@ -240,7 +242,9 @@ def _policy(request: Request[Any, Any, Any]) -> Policy:
     return policy if policy is not None else Policy.open()
 
 
-def allowed_verbs(policy: Policy, identity: Identity, team: str | None, source: SourceType | None, name: str) -> set[Verb]:
+def allowed_verbs(
+    policy: Policy, identity: Identity, team: str | None, source: SourceType | None, name: str
+) -> set[Verb]:
     """The verbs ``identity`` may use on the workflow (asked of ``decide``, as the bus asks it)."""
     target = Target(team=team, source=source, dataset=name)
     return {verb for verb in Verb if decide(policy, identity, verb, target).allowed}
@@ -287,7 +291,9 @@ async def workflows_page(request: Request[Any, Any, Any]) -> Template:
     kept = {k: v for k, v in filters.items() if v}
     next_url = None
     if result.next_cursor:
-        next_url = "?" + urllib.parse.urlencode({**kept, "after": result.next_cursor, **({"limit": limit} if raw_limit else {})})
+        next_url = "?" + urllib.parse.urlencode(
+            {**kept, "after": result.next_cursor, **({"limit": limit} if raw_limit else {})}
+        )
     return _page(
         request,
         "workflows.html",
@@ -314,12 +320,16 @@ async def workflow_page(request: Request[Any, Any, Any], name: Annotated[str, Pa
     caller = await _caller(request)
     document = await _ask(request, caller, GetSpec(dataset_name=name))
     info = await _ask(request, caller, GetWorkflow(dataset_name=name))
-    history = await _ask(request, caller, GetHistory(dataset_name=name, limit=HISTORY_SHOWN, include_dataset_info=False))
+    history = await _ask(
+        request, caller, GetHistory(dataset_name=name, limit=HISTORY_SHOWN, include_dataset_info=False)
+    )
     store = _settings(request).store
     key = (name, caller.identity, getattr(store, "version", None))
     deps = _state(request).lineage.get(key) if key[2] is not None else None
     if deps is None:
-        deps = await _ask(request, caller, GetDependencies(dataset_name=name, direction=DependencyDirection.BOTH, depth=2))
+        deps = await _ask(
+            request, caller, GetDependencies(dataset_name=name, direction=DependencyDirection.BOTH, depth=2)
+        )
         if key[2] is not None and getattr(store, "version", None) == key[2]:  # nothing changed meanwhile
             _state(request).remember_lineage(key, deps)
     states: dict[str, RunStatus | None] = {}
@@ -445,7 +455,9 @@ def _parameters(spec: Any) -> list[dict[str, Any]]:
 
 
 @get("/workflows/{name:str}/{action:str}", name="console_confirm", include_in_schema=False)
-async def confirm_page(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()], action: Annotated[str, PathParameter()]) -> Template:
+async def confirm_page(
+    request: Request[Any, Any, Any], name: Annotated[str, PathParameter()], action: Annotated[str, PathParameter()]
+) -> Template:
     """What the action will do, with its form (the spec's declared parameters, a date range), to confirm."""
     from dli.domain.usecases.listing import GetSpec, GetWorkflow
 
@@ -476,7 +488,9 @@ def _given_parameters(fields: dict[str, str]) -> dict[str, str]:
 
 
 @post("/workflows/{name:str}/{action:str}", name="console_act", include_in_schema=False, status_code=303)
-async def act(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()], action: Annotated[str, PathParameter()]) -> Response[Any]:
+async def act(
+    request: Request[Any, Any, Any], name: Annotated[str, PathParameter()], action: Annotated[str, PathParameter()]
+) -> Response[Any]:
     """The confirmed action, through the bus as the caller (refused there when the policy says no)."""
     from dli.domain.usecases.backfill import TriggerBackfill
     from dli.domain.usecases.pause import PauseWorkflow, UnpauseWorkflow
@@ -663,7 +677,9 @@ async def oidc_callback(request: Request[Any, Any, Any]) -> Response[Any]:
 # -- errors as pages ---------------------------------------------------------------------------------
 
 
-def _error_page(request: Request[Any, Any, Any], status: int, code: str, message: str, hints: tuple[str, ...]) -> Template:
+def _error_page(
+    request: Request[Any, Any, Any], status: int, code: str, message: str, hints: tuple[str, ...]
+) -> Template:
     return _page(
         request,
         "error.html",

@@ -187,9 +187,7 @@ def lineage_graph(
         up, down = boxes.get(edge.upstream), boxes.get(edge.downstream)
         if up is None or down is None:
             continue
-        lines.append(
-            Line(x1=up.x + BOX_WIDTH, y1=up.y + BOX_HEIGHT / 2, x2=down.x - 4, y2=down.y + BOX_HEIGHT / 2)
-        )
+        lines.append(Line(x1=up.x + BOX_WIDTH, y1=up.y + BOX_HEIGHT / 2, x2=down.x - 4, y2=down.y + BOX_HEIGHT / 2))
     return Graph(
         width=int(width),
         height=int(height),
