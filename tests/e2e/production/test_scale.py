@@ -66,7 +66,7 @@ def test_every_one_of_1000_published_specs_is_listed_by_airflow_within_90_second
     project = write_project(production.root / "scale-project", [_spec(i) for i in range(COUNT)])
     expected = {f"{PREFIX}d{i:04d}" for i in range(COUNT)}
     started = time.monotonic()
-    production.publish(project)
+    production.publish(project, timeout=300)
     published = time.monotonic() - started
     seen: set[str] = set()
 
@@ -77,12 +77,13 @@ def test_every_one_of_1000_published_specs_is_listed_by_airflow_within_90_second
         return seen == expected
 
     try:
-        wait_for(all_listed, timeout=LISTED_WITHIN - (time.monotonic() - started), interval=2.0, what="1,000 DAGs")
+        # Waits past the bound, so that a failure says how long it did take.
+        wait_for(all_listed, timeout=2 * LISTED_WITHIN, interval=2.0, what="1,000 DAGs")
     except AssertionError:
         missing = sorted(expected - seen)
         raise AssertionError(
-            f"{len(seen)} of {COUNT} DAGs listed {time.monotonic() - started:.0f}s after the publish started; "
-            f"missing {missing[:10]}\n{production.stack.log_tails()}"
+            f"{len(seen)} of {COUNT} DAGs listed {time.monotonic() - started:.0f}s after the publish started "
+            f"(the publish took {published:.0f}s); missing {missing[:10]}\n{production.stack.log_tails()}"
         ) from None
     listed = time.monotonic() - started
     asked = _parse_requests(production.stack.logs / "dag-processor.log")
@@ -90,6 +91,7 @@ def test_every_one_of_1000_published_specs_is_listed_by_airflow_within_90_second
         f"\n1,000 specs: published in {published:.1f}s, all listed by Airflow {listed:.1f}s after the publish "
         f"started; the bundle asked Airflow to re-parse {asked} shard file(s) rewritten during their parse\n"
     )
+    assert listed <= LISTED_WITHIN, f"all 1,000 listed after {listed:.0f}s (the publish took {published:.0f}s)"
 
 
 def _parse_requests(log: Path) -> int:
