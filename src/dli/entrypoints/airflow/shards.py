@@ -21,6 +21,25 @@ its last parse *finished* (``DagFileProcessorManager._sort_by_mtime``), and that
 after the rewrite. So each parse records the digest of the content it read (``record_parse``, at its
 start, in ``.dli_parsed/``), and ``ParseWatch`` names the rewritten shards no parse of the new
 content has started on a little after the rewrite: the bundle asks Airflow to parse them.
+
+Why content, not times: the digest is of the very text the parse runs, so no clock, mtime
+resolution or ordering of the rewrite against the parse's start and end can fool it; Airflow parses
+one file in one process at a time, so the last digest recorded is that of the parse whose DAGs
+Airflow stores last. The orderings (tests/unit/entrypoints/airflow/test_parse_watch.py models them,
+tests/integration/bundle/test_parse_race.py runs them on a real DAG processor):
+
+- rewritten during its own parse: the stale parse's digest is the old one; asked after the grace;
+- rewritten twice (during a parse, or before any): only the last digest is awaited;
+- asked while the stale parse still runs: Airflow 3.3 claims the request (its row is deleted) and
+  drops it (``_start_new_processes`` skips a file being parsed); the file stays watched and is
+  asked again one grace later, until a parse of its current content starts;
+- rewritten back to content a running parse started on: that parse's DAGs are the current ones;
+- a parse only to run callbacks (it loads the file, stores no DAGs) records a digest too, but
+  Airflow then forgets the file's finish time and parses it again in its next round on its own.
+
+What the watch cannot see is a parse of the current content that fails after it started (killed
+at ``dag_file_processor_timeout``, or its result not stored): Airflow reports that as an import
+error of the file.
 """
 
 from __future__ import annotations
