@@ -50,7 +50,7 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -157,35 +157,63 @@ class ParseWatch:
     """The shard files rewritten that no parse of their new content has been seen to start on.
 
     ``due`` names those whose grace (``grace_seconds`` after the rewrite, or after the last request)
-    ran out: ask Airflow to parse them. A file stays watched until a parse of its current content
-    starts, so a request lost or answered by a parse of older content is repeated.
+    ran out and that Airflow will not parse on its own: its last parse of them finished after the
+    rewrite (``stale``), or nothing has parsed their content for ``fallback_seconds`` whatever
+    Airflow says. A file stays watched until a parse of its current content starts, so a request
+    lost or answered by a parse of older content is repeated.
     """
 
     grace_seconds: float
     """How long Airflow is left to notice a rewrite by its mtime before being asked."""
-    _pending: dict[str, tuple[str, float]] = attrs.field(factory=dict, init=False)
+    fallback_seconds: float = 0.0
+    """After this long unparsed (at least ``grace_seconds``), a file is asked for even when
+    ``stale`` does not name it (Airflow's record of the parse could not be read, or it made no DAG)."""
+    _pending: dict[str, tuple[str, float, float]] = attrs.field(factory=dict, init=False)
 
     @property
     def pending(self) -> dict[str, str]:
         """File name -> the digest awaited."""
-        return {name: digest for name, (digest, _) in self._pending.items()}
+        return {name: digest for name, (digest, _, _) in self._pending.items()}
 
     def rewritten(self, digests: Mapping[str, str], removed: Sequence[str], *, now: float) -> None:
         """Files just written (with their digests) and removed."""
         for name, digest in digests.items():
-            self._pending[name] = (digest, now + self.grace_seconds)
+            self._pending[name] = (digest, now + self.grace_seconds, now + self._fallback)
         for name in removed:
             self._pending.pop(name, None)
 
-    def due(self, parsed: Callable[[str], str | None], *, now: float) -> list[str]:
-        """The files to ask a parse of now; ``parsed(name)``: the digest the last parse started on."""
-        asked = []
-        for name, (digest, due_at) in sorted(self._pending.items()):
+    @property
+    def _fallback(self) -> float:
+        return max(self.fallback_seconds, self.grace_seconds)
+
+    def due(
+        self,
+        parsed: Callable[[str], str | None],
+        *,
+        now: float,
+        stale: Callable[[Sequence[str]], Collection[str]] | None = None,
+    ) -> list[str]:
+        """The files to ask a parse of now.
+
+        ``parsed(name)``: the digest the last parse started on. ``stale(names)``: of ``names``, those
+        whose last parse Airflow finished after their rewrite (its mtime rule will not parse them
+        again); ``None``: all of them.
+        """
+        waiting = []
+        for name, (digest, due_at, _) in sorted(self._pending.items()):
             if parsed(name) == digest:
                 del self._pending[name]
             elif now >= due_at:
+                waiting.append(name)
+        if not waiting:
+            return []
+        lost = set(waiting if stale is None else stale(waiting))
+        asked = []
+        for name in waiting:
+            digest, _, fallback_at = self._pending[name]
+            if name in lost or now >= fallback_at:
                 asked.append(name)
-                self._pending[name] = (digest, now + self.grace_seconds)
+                self._pending[name] = (digest, now + self.grace_seconds, now + self._fallback)
         return asked
 
 

@@ -85,6 +85,11 @@ class AirflowRule:
         self.last_finish[parse.name] = at
         self.dags[parse.name] = parse.dags
 
+    def stale(self, names):
+        """Of ``names``, those Airflow last finished parsing after their mtime (what the bundle
+        reads from Airflow's ``last_parsed_time``)."""
+        return [n for n in names if self.last_finish.get(n, float("-inf")) > os.path.getmtime(self.folder / n)]
+
     def ask(self, names: list[str]) -> None:  # DagPriorityParsingRequest, claimed at once
         self.requested.update(name for name in names if name not in self.parsing)
 
@@ -216,3 +221,43 @@ def test_a_request_airflow_drops_because_the_stale_parse_still_runs_is_made_agai
     airflow.finish(airflow.start(shard), at=1023.0)
     assert airflow.dags[shard] == sorted([first, second])
     assert watch.due(parsed, now=1100.0) == [] and watch.pending == {}
+
+
+def test_only_a_shard_airflow_holds_as_parsed_after_its_rewrite_is_asked_for_others_wait_their_turn(
+    tmp_path, monkeypatch
+):
+    folder, store = tmp_path / "dags", InMemorySpecStore()
+    watch, airflow = ParseWatch(grace_seconds=GRACE, fallback_seconds=60.0), AirflowRule(folder, monkeypatch)
+    names = [f"scale.gen.d{i:04d}" for i in range(40)]
+    by_shard: dict[int, list[str]] = {}
+    for name in names:
+        by_shard.setdefault(shard_of(name, SHARDS), []).append(name)
+    (lost_first, lost_second), (queued_first, queued_second) = [v[:2] for v in list(by_shard.values())[:2]]
+    for name in (lost_first, queued_first):
+        store.create(SourceType.MANUAL, make_document(name))
+    written = sync(folder, store, watch, at=1000.0)
+    for shard in written:
+        airflow.finish(airflow.start(shard), at=1001.0)
+    lost, queued = (shard_file(shard_of(n, SHARDS), SHARDS) for n in (lost_first, queued_first))
+
+    stale = airflow.start(lost)  # a parse of the old content of one shard runs...
+    for name in (lost_second, queued_second):
+        store.create(SourceType.MANUAL, make_document(name))
+    assert sorted(sync(folder, store, watch, at=1002.0)) == sorted([lost, queued])  # ...both are rewritten
+    airflow.finish(stale, at=1005.0)
+    # The other shard waits in Airflow's queue (its mtime is newer than its last parse): not asked.
+    assert airflow.wants(queued) and not airflow.wants(lost)
+
+    def parsed(name):
+        return parsed_digest(folder, name)
+
+    assert watch.due(parsed, now=1013.0, stale=airflow.stale) == [lost]
+    airflow.ask([lost])
+    airflow.finish(airflow.start(lost), at=1014.0)
+    # Airflow is slow to come to the queued one: after the fallback it is asked for anyway.
+    assert watch.due(parsed, now=1030.0, stale=airflow.stale) == []
+    assert watch.due(parsed, now=1063.0, stale=airflow.stale) == [queued]
+    airflow.finish(airflow.start(queued), at=1064.0)
+    assert watch.due(parsed, now=1200.0, stale=airflow.stale) == [] and watch.pending == {}
+    assert airflow.dags[lost] == sorted([lost_first, lost_second])
+    assert airflow.dags[queued] == sorted([queued_first, queued_second])
