@@ -43,6 +43,12 @@ schedule:
 """
 
 
+def _count(production: Production) -> int:
+    response = production.stack.rest("GET", "/api/v2/dags", params={"dag_id_pattern": PREFIX, "limit": 1})
+    response.raise_for_status()
+    return int(response.json()["total_entries"])
+
+
 def _listed(production: Production) -> set[str]:
     """The generated DAGs Airflow lists (its REST API, page after page: it caps a page's size)."""
     names: set[str] = set()
@@ -72,6 +78,9 @@ def test_every_one_of_1000_published_specs_is_listed_by_airflow_within_90_second
 
     def all_listed() -> bool:
         production.stack.check_alive()
+        # Counted first (one small page): listing 1,000 DAGs every 2 s would take CPU from Airflow.
+        if _count(production) < COUNT:
+            return False
         seen.clear()
         seen.update(_listed(production))
         return seen == expected
@@ -80,6 +89,7 @@ def test_every_one_of_1000_published_specs_is_listed_by_airflow_within_90_second
         # Waits past the bound, so that a failure says how long it did take.
         wait_for(all_listed, timeout=2 * LISTED_WITHIN, interval=2.0, what="1,000 DAGs")
     except AssertionError:
+        seen.update(_listed(production))
         missing = sorted(expected - seen)
         raise AssertionError(
             f"{len(seen)} of {COUNT} DAGs listed {time.monotonic() - started:.0f}s after the publish started "

@@ -25,6 +25,7 @@ builds that one DAG (``load_shard``), as the two-line DAG file does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -107,9 +108,11 @@ class DliDagBundle(BaseDagBundle):
         self._store: SpecStore | None = None
         self._last: BundleIndex | None = None
         # Airflow notices most rewrites by their mtime within a refresh or two; asked after that
-        # when Airflow's last parse finished after the rewrite, and after a minute or more whatever.
+        # when Airflow's last parse finished after the rewrite, and after five minutes whatever (a
+        # publish of 1,000 specs keeps the processor's queue full for minutes on two cores: asking
+        # for every queued shard would only reorder the queue).
         grace = 2 * max(float(self.refresh_interval), 1.0)
-        self._watch = ParseWatch(grace_seconds=grace, fallback_seconds=max(60.0, 6 * grace))
+        self._watch = ParseWatch(grace_seconds=grace, fallback_seconds=max(300.0, 6 * grace))
 
     @property
     def path(self) -> Path:
@@ -179,7 +182,16 @@ class DliDagBundle(BaseDagBundle):
 
     def _request_parse(self, files: Sequence[str]) -> None:
         """Ask the DAG processor to parse ``files`` next (what ``PUT /api/v2/parseDagFile`` does):
-        their new content was written while an older one was being parsed, or not noticed yet."""
+        their new content was written while an older one was being parsed, or not noticed yet.
+
+        Each file's mtime is set to now first: the processor re-sorts its queue newest first after
+        the bundle refresh a request triggers (which would put a request behind every shard
+        rewritten since), and its own rule then also sees the file as changed after its last parse.
+        """
+        now = time.time()
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.utime(self._path / name, (now, now))
         try:
             from airflow.models.dagbag import DagPriorityParsingRequest
             from airflow.utils.session import create_session
