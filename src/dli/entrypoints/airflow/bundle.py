@@ -15,9 +15,11 @@ and parses a new file first. dli asks Airflow to parse the dataset's shard file 
 
 A shard rewritten while Airflow parses its previous version is not lost (``shards.ParseWatch``):
 each parse records the content it started on, and a refresh that finds a rewritten shard whose new
-content no parse has started on, ``2 * refresh_interval`` after the rewrite, asks Airflow to parse
-it (a ``DagPriorityParsingRequest``, what ``PUT /api/v2/parseDagFile`` records), again at that pace
-until one does.
+content no parse has started on, ``2 * refresh_interval`` after the rewrite, and that Airflow holds
+as parsed after the rewrite (its DAGs' ``last_parsed_time`` is newer than the file), asks Airflow to
+parse it (a ``DagPriorityParsingRequest``, what ``PUT /api/v2/parseDagFile`` records, and the
+file's mtime set to now), again at that pace until a parse of its content starts. A shard still
+waiting in Airflow's queue is asked for only after five minutes.
 
 On a worker, the bundle only makes sure the shard file of the DAG being run exists; that file then
 builds that one DAG (``load_shard``), as the two-line DAG file does.
