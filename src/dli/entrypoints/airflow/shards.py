@@ -28,11 +28,16 @@ one file in one process at a time, so the last digest recorded is that of the pa
 Airflow stores last. The orderings (tests/unit/entrypoints/airflow/test_parse_watch.py models them,
 tests/integration/bundle/test_parse_race.py runs them on a real DAG processor):
 
-- rewritten during its own parse: the stale parse's digest is the old one; asked after the grace;
+- rewritten during its own parse: the stale parse's digest is the old one, and once it is stored
+  Airflow holds the file as parsed after the rewrite (the bundle reads its DAGs'
+  ``last_parsed_time``): asked after the grace;
 - rewritten twice (during a parse, or before any): only the last digest is awaited;
-- asked while the stale parse still runs: Airflow 3.3 claims the request (its row is deleted) and
-  drops it (``_start_new_processes`` skips a file being parsed); the file stays watched and is
-  asked again one grace later, until a parse of its current content starts;
+- still being parsed (stale) when the grace runs out: not asked yet, since Airflow 3.3 claims a
+  request for a file it is parsing (its row is deleted) and drops it (``_start_new_processes``
+  skips it); asked once that parse is stored, again every grace until a parse of the current
+  content starts;
+- waiting in Airflow's queue (its mtime is newer than its last parse): left to Airflow, asked only
+  after ``fallback_seconds`` (Airflow's record unreadable, a parse that stored no DAG);
 - rewritten back to content a running parse started on: that parse's DAGs are the current ones;
 - a parse only to run callbacks (it loads the file, stores no DAGs) records a digest too, but
   Airflow then forgets the file's finish time and parses it again in its next round on its own.
