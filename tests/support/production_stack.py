@@ -6,8 +6,10 @@
 - Redis (Debian's ``redis-server``) on a free port, without persistence: the Celery broker.
 - Apache Airflow 3 with the ``CeleryExecutor``: ``airflow api-server``, ``scheduler``,
   ``dag-processor``, ``triggerer`` and two ``celery worker`` processes with hostnames of their own.
-- moto as the S3 spec store, read by the DAG factory and by two ``basecamp serve`` replicas that
-  share one tokens file (as replicas behind a load balancer would).
+- moto as the S3 spec store, read by dli's DAG bundle (256 shard files, the settings
+  docs/operations.md recommends: ``refresh_interval`` 5 s, ``min_file_process_interval`` 600 s) and
+  by two ``basecamp serve`` replicas that share one tokens file (as replicas behind a load balancer
+  would). ``bundle_shards=None`` installs the two-line DAG file instead.
 
 Plain Python (stdlib, httpx and the test support modules; no pytest)::
 
@@ -54,6 +56,9 @@ CONN_ID = "dli_local"
 S3_PREFIX = "specs"
 PG_USER = "dli-pg"
 WORKER_HOSTNAMES = ("prod-worker-1", "prod-worker-2")
+BUNDLE = "dli"
+BUNDLE_SHARDS = 256
+BUNDLE_REFRESH_INTERVAL = 5
 
 # Airflow stamps each task instance with ``[core] hostname_callable()``. Both workers run on this one
 # machine, so the default (the machine's FQDN) could not tell them apart; in production each worker
@@ -148,12 +153,14 @@ class ProductionStack:
         replicas: int = 2,
         check_interval: float = 1.0,
         startup_timeout: float = 240.0,
+        bundle_shards: int | None = BUNDLE_SHARDS,
     ) -> None:
         self.root = root.resolve()
         self.venv = (venv or Path(os.environ.get("DLI_AIRFLOW_VENV") or REPO / ".venv-airflow")).resolve()
         self.replica_count = replicas
         self.check_interval = check_interval
         self.startup_timeout = startup_timeout
+        self.bundle_shards = bundle_shards
         self.dags = self.root / "dags"
         self.home = self.root / "airflow"
         self.logs = self.root / "logs"
@@ -416,7 +423,8 @@ class ProductionStack:
     # -- Airflow -----------------------------------------------------------------------------------
 
     def _install_dag_factory(self) -> None:
-        shutil.copy(DAG_FILE, self.dags / "dli_dags.py")
+        if self.bundle_shards is None:
+            shutil.copy(DAG_FILE, self.dags / "dli_dags.py")
         pylib = self.root / "pylib"
         pylib.mkdir(exist_ok=True)
         (pylib / "dli_worker_hostname.py").write_text(_HOSTNAME_MODULE)
@@ -457,8 +465,28 @@ class ProductionStack:
                 **s3_env(self.s3),
             }
         )
+        if self.bundle_shards is not None:
+            base.update(self._bundle_env(self.bundle_shards))
         base.update(overrides)
         return base
+
+    def _bundle_env(self, shards: int) -> dict[str, str]:
+        """dli's DAG bundle over the S3 store, as docs/operations.md recommends installing it."""
+        bundles = [
+            {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+            {
+                "name": BUNDLE,
+                "classpath": "dli.entrypoints.airflow.bundle.DliDagBundle",
+                "kwargs": {"store_url": self.store_url, "shards": shards, "refresh_interval": BUNDLE_REFRESH_INTERVAL},
+            },
+        ]
+        return {
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(self.root / "bundles"),
+            # The recommended setting: a shard is parsed again when the bundle rewrites it (or asks),
+            # not every few seconds, so a change lost between two parses would show here.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+        }
 
     def _migrate(self) -> None:
         log = self.logs / "db-migrate.log"

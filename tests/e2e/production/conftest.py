@@ -54,7 +54,7 @@ class Production:
     def dli_json(self, *args: str, **kwargs: Any) -> Any:
         return json.loads(self.dli(*args, "--format", "json", **kwargs).stdout)
 
-    def publish(self, project: Path, *extra: str) -> None:
+    def publish(self, project: Path, *extra: str, timeout: float = 120) -> None:
         """What CI/CD runs: ``dli workflow publish`` straight into the S3 store, with CI's credentials."""
         assert self.stack.s3 is not None
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DLI_", "AIRFLOW", "AWS_"))}
@@ -70,7 +70,7 @@ class Production:
             "--store",
             self.stack.store_url,
         ]
-        result = subprocess.run([*argv, *extra], capture_output=True, text=True, env=env, timeout=120, cwd=project)
+        result = subprocess.run([*argv, *extra], capture_output=True, text=True, env=env, timeout=timeout, cwd=project)
         assert result.returncode == 0, result.stdout + result.stderr
 
     def wait_run(self, run_id: str, *, replica: int = 0, timeout: float = 180) -> dict[str, Any]:

@@ -2,25 +2,18 @@
 venv, a SQLite metadata database): the request is recorded once however often it is made, and the
 processor's manager claims it as a file to parse first.
 
-The race itself (a shard rewritten during its parse) is tested deterministically in
-tests/unit/entrypoints/airflow/test_parse_watch.py.
+The race itself (a shard rewritten during its parse): test_parse_race.py against a real DAG
+processor, tests/unit/entrypoints/airflow/test_parse_watch.py against Airflow's re-parse rule.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-VENV = Path(os.environ.get("DLI_AIRFLOW_VENV") or REPO / ".venv-airflow")
-PYTHON = VENV / "bin" / "python"
-
-pytestmark = pytest.mark.skipif(not PYTHON.exists(), reason=f"no Airflow venv at {VENV} (scripts/install-airflow.sh)")
+from tests.integration.bundle.conftest import PYTHON, airflow_env
 
 _CHECK = textwrap.dedent(
     """
@@ -44,25 +37,8 @@ _CHECK = textwrap.dedent(
 )
 
 
-def test_a_reparse_request_is_recorded_once_and_claimed_by_the_dag_processor(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH", "DLI_"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(tmp_path / "bundles"),
-            "DLI_STORE_URL": "memory://parse-requests",
-            "PYTHONPATH": str(REPO / "src"),  # the dli under test
-        }
-    )
-    migrate = subprocess.run(
-        [str(VENV / "bin" / "airflow"), "db", "migrate"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+def test_a_reparse_request_is_recorded_once_and_claimed_by_the_dag_processor(airflow_home: Path) -> None:
+    env = airflow_env(airflow_home, DLI_STORE_URL="memory://parse-requests")
     done = subprocess.run(
         [str(PYTHON), "-c", _CHECK], capture_output=True, text=True, env=env, timeout=300, check=False
     )

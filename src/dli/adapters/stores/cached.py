@@ -22,7 +22,8 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
@@ -38,6 +39,8 @@ from dli.ports.spec_store import SpecStore, VersionedDocument
 __all__ = ["DiskCachedSpecStore", "default_cache_dir"]
 
 _SUFFIX = ".yaml"
+DOWNLOADS = 16
+"""Changed specs a read of the change feed downloads at once."""
 
 
 def default_cache_dir(store_url: str) -> Path:
@@ -106,8 +109,7 @@ class DiskCachedSpecStore(StoreDecorator):
         assert self._feed is not None
         try:
             read = self._feed.read()
-            for source, name in read.keys:
-                versioned = self._download(source, name)
+            for (source, name), versioned in zip(read.keys, self._download_all(read.keys), strict=True):
                 with self._lock:
                     if versioned is None:
                         self._etags.setdefault(source, {}).pop(name, None)
@@ -178,6 +180,15 @@ class DiskCachedSpecStore(StoreDecorator):
                     etag=etag,
                 )
         return self._download(source, name)
+
+    def _download_all(self, keys: Sequence[tuple[SourceType, str]]) -> list[VersionedDocument | None]:
+        """``_download`` of each key, ``DOWNLOADS`` at a time (the first error raised): after a
+        publish of 1,000 specs, one at a time kept the DAG bundle's refresh, and with it the DAG
+        processor's loop, waiting for a minute on a busy store."""
+        if len(keys) <= 1:
+            return [self._download(source, name) for source, name in keys]
+        with ThreadPoolExecutor(min(DOWNLOADS, len(keys)), thread_name_prefix="dli-cache-read") as pool:
+            return list(pool.map(lambda key: self._download(*key), keys))
 
     def _download(self, source: SourceType, name: str) -> VersionedDocument | None:
         versioned = self._inner.read(source, name)

@@ -15,9 +15,11 @@ and parses a new file first. dli asks Airflow to parse the dataset's shard file 
 
 A shard rewritten while Airflow parses its previous version is not lost (``shards.ParseWatch``):
 each parse records the content it started on, and a refresh that finds a rewritten shard whose new
-content no parse has started on, ``2 * refresh_interval`` after the rewrite, asks Airflow to parse
-it (a ``DagPriorityParsingRequest``, what ``PUT /api/v2/parseDagFile`` records), again at that pace
-until one does.
+content no parse has started on, ``2 * refresh_interval`` after the rewrite, and that Airflow holds
+as parsed after the rewrite (its DAGs' ``last_parsed_time`` is newer than the file), asks Airflow to
+parse it (a ``DagPriorityParsingRequest``, what ``PUT /api/v2/parseDagFile`` records, and the
+file's mtime set to now), again at that pace until a parse of its content starts. A shard still
+waiting in Airflow's queue is asked for only after five minutes.
 
 On a worker, the bundle only makes sure the shard file of the DAG being run exists; that file then
 builds that one DAG (``load_shard``), as the two-line DAG file does.
@@ -25,10 +27,12 @@ builds that one DAG (``load_shard``), as the two-line DAG file does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +64,12 @@ def _prepare_parsers() -> None:
     import dli.entrypoints.airflow.dag_factory  # noqa: F401
 
     warm_factory()
+
+
+def _utc_seconds(value: Any) -> float:
+    """A ``last_parsed_time`` as the database driver returns it (aware, naive UTC or text), in epoch seconds."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class DliDagBundle(BaseDagBundle):
@@ -99,8 +109,12 @@ class DliDagBundle(BaseDagBundle):
         self._path = Path(self.base_dir) / "dags"
         self._store: SpecStore | None = None
         self._last: BundleIndex | None = None
-        # Airflow notices most rewrites by their mtime within a refresh or two; asked after that.
-        self._watch = ParseWatch(grace_seconds=2 * max(float(self.refresh_interval), 1.0))
+        # Airflow notices most rewrites by their mtime within a refresh or two; asked after that
+        # when Airflow's last parse finished after the rewrite, and after five minutes whatever (a
+        # publish of 1,000 specs keeps the processor's queue full for minutes on two cores: asking
+        # for every queued shard would only reorder the queue).
+        grace = 2 * max(float(self.refresh_interval), 1.0)
+        self._watch = ParseWatch(grace_seconds=grace, fallback_seconds=max(300.0, 6 * grace))
 
     @property
     def path(self) -> Path:
@@ -136,13 +150,50 @@ class DliDagBundle(BaseDagBundle):
             )
         now = time.monotonic()
         self._watch.rewritten(report.digests, report.removed, now=now)
-        due = self._watch.due(lambda name: parsed_digest(self._path, name), now=now)
+        due = self._watch.due(lambda name: parsed_digest(self._path, name), now=now, stale=self._parsed_after_rewrite)
         if due:
             self._request_parse(due)
 
+    def _parsed_after_rewrite(self, files: Sequence[str]) -> Collection[str]:
+        """Of ``files``, those whose DAGs Airflow last stored after the file's mtime: it holds them
+        as parsed after their change and will not parse them again on its own (``last_parsed_time``
+        is stamped as a parse's DAGs are stored, just after the finish its mtime rule compares)."""
+        try:
+            from airflow.models.dag import DagModel
+            from airflow.utils.session import create_session
+            from sqlalchemy import func, select
+
+            with create_session() as session:
+                rows = session.execute(
+                    select(DagModel.relative_fileloc, func.max(DagModel.last_parsed_time))
+                    .where(DagModel.bundle_name == self.name, DagModel.relative_fileloc.in_(list(files)))
+                    .group_by(DagModel.relative_fileloc)
+                ).all()
+        except Exception as exc:  # noqa: BLE001 - then every file waiting is asked for
+            log.warning("dli bundle %s: could not read Airflow's parses of %s: %s", self.name, ", ".join(files), exc)
+            return files
+        stale = []
+        for name, parsed_at in rows:
+            try:
+                changed = (self._path / str(name)).stat().st_mtime
+            except OSError:
+                continue
+            if parsed_at is not None and _utc_seconds(parsed_at) > changed:
+                stale.append(str(name))
+        return stale
+
     def _request_parse(self, files: Sequence[str]) -> None:
         """Ask the DAG processor to parse ``files`` next (what ``PUT /api/v2/parseDagFile`` does):
-        their new content was written while an older one was being parsed, or not noticed yet."""
+        their new content was written while an older one was being parsed, or not noticed yet.
+
+        Each file's mtime is set to now first: the processor re-sorts its queue newest first after
+        the bundle refresh a request triggers (which would put a request behind every shard
+        rewritten since), and its own rule then also sees the file as changed after its last parse.
+        """
+        now = time.time()
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.utime(self._path / name, (now, now))
         try:
             from airflow.models.dagbag import DagPriorityParsingRequest
             from airflow.utils.session import create_session

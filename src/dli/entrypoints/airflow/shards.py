@@ -21,6 +21,30 @@ its last parse *finished* (``DagFileProcessorManager._sort_by_mtime``), and that
 after the rewrite. So each parse records the digest of the content it read (``record_parse``, at its
 start, in ``.dli_parsed/``), and ``ParseWatch`` names the rewritten shards no parse of the new
 content has started on a little after the rewrite: the bundle asks Airflow to parse them.
+
+Why content, not times: the digest is of the very text the parse runs, so no clock, mtime
+resolution or ordering of the rewrite against the parse's start and end can fool it; Airflow parses
+one file in one process at a time, so the last digest recorded is that of the parse whose DAGs
+Airflow stores last. The orderings (tests/unit/entrypoints/airflow/test_parse_watch.py models them,
+tests/integration/bundle/test_parse_race.py runs them on a real DAG processor):
+
+- rewritten during its own parse: the stale parse's digest is the old one, and once it is stored
+  Airflow holds the file as parsed after the rewrite (the bundle reads its DAGs'
+  ``last_parsed_time``): asked after the grace;
+- rewritten twice (during a parse, or before any): only the last digest is awaited;
+- still being parsed (stale) when the grace runs out: not asked yet, since Airflow 3.3 claims a
+  request for a file it is parsing (its row is deleted) and drops it (``_start_new_processes``
+  skips it); asked once that parse is stored, again every grace until a parse of the current
+  content starts;
+- waiting in Airflow's queue (its mtime is newer than its last parse): left to Airflow, asked only
+  after ``fallback_seconds`` (Airflow's record unreadable, a parse that stored no DAG);
+- rewritten back to content a running parse started on: that parse's DAGs are the current ones;
+- a parse only to run callbacks (it loads the file, stores no DAGs) records a digest too, but
+  Airflow then forgets the file's finish time and parses it again in its next round on its own.
+
+What the watch cannot see is a parse of the current content that fails after it started (killed
+at ``dag_file_processor_timeout``, or its result not stored): Airflow reports that as an import
+error of the file.
 """
 
 from __future__ import annotations
@@ -31,7 +55,8 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
@@ -60,6 +85,8 @@ INDEX_FILE = "dli_bundle.json"
 PARSED_DIR = ".dli_parsed"
 """Next to the shard files: ``<shard file>.digest``, the content the last parse of it started on."""
 _FORMAT = 1
+READERS = 16
+"""Spec reads a refresh keeps in flight (new versions only)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -135,35 +162,63 @@ class ParseWatch:
     """The shard files rewritten that no parse of their new content has been seen to start on.
 
     ``due`` names those whose grace (``grace_seconds`` after the rewrite, or after the last request)
-    ran out: ask Airflow to parse them. A file stays watched until a parse of its current content
-    starts, so a request lost or answered by a parse of older content is repeated.
+    ran out and that Airflow will not parse on its own: its last parse of them finished after the
+    rewrite (``stale``), or nothing has parsed their content for ``fallback_seconds`` whatever
+    Airflow says. A file stays watched until a parse of its current content starts, so a request
+    lost or answered by a parse of older content is repeated.
     """
 
     grace_seconds: float
     """How long Airflow is left to notice a rewrite by its mtime before being asked."""
-    _pending: dict[str, tuple[str, float]] = attrs.field(factory=dict, init=False)
+    fallback_seconds: float = 0.0
+    """After this long unparsed (at least ``grace_seconds``), a file is asked for even when
+    ``stale`` does not name it (Airflow's record of the parse could not be read, or it made no DAG)."""
+    _pending: dict[str, tuple[str, float, float]] = attrs.field(factory=dict, init=False)
 
     @property
     def pending(self) -> dict[str, str]:
         """File name -> the digest awaited."""
-        return {name: digest for name, (digest, _) in self._pending.items()}
+        return {name: digest for name, (digest, _, _) in self._pending.items()}
 
     def rewritten(self, digests: Mapping[str, str], removed: Sequence[str], *, now: float) -> None:
         """Files just written (with their digests) and removed."""
         for name, digest in digests.items():
-            self._pending[name] = (digest, now + self.grace_seconds)
+            self._pending[name] = (digest, now + self.grace_seconds, now + self._fallback)
         for name in removed:
             self._pending.pop(name, None)
 
-    def due(self, parsed: Callable[[str], str | None], *, now: float) -> list[str]:
-        """The files to ask a parse of now; ``parsed(name)``: the digest the last parse started on."""
-        asked = []
-        for name, (digest, due_at) in sorted(self._pending.items()):
+    @property
+    def _fallback(self) -> float:
+        return max(self.fallback_seconds, self.grace_seconds)
+
+    def due(
+        self,
+        parsed: Callable[[str], str | None],
+        *,
+        now: float,
+        stale: Callable[[Sequence[str]], Collection[str]] | None = None,
+    ) -> list[str]:
+        """The files to ask a parse of now.
+
+        ``parsed(name)``: the digest the last parse started on. ``stale(names)``: of ``names``, those
+        whose last parse Airflow finished after their rewrite (its mtime rule will not parse them
+        again); ``None``: all of them.
+        """
+        waiting = []
+        for name, (digest, due_at, _) in sorted(self._pending.items()):
             if parsed(name) == digest:
                 del self._pending[name]
             elif now >= due_at:
+                waiting.append(name)
+        if not waiting:
+            return []
+        lost = set(waiting if stale is None else stale(waiting))
+        asked = []
+        for name in waiting:
+            digest, _, fallback_at = self._pending[name]
+            if name in lost or now >= fallback_at:
                 asked.append(name)
-                self._pending[name] = (digest, now + self.grace_seconds)
+                self._pending[name] = (digest, now + self.grace_seconds, now + self._fallback)
         return asked
 
 
@@ -218,6 +273,16 @@ def _upstreams(store: SpecStore, name: str, source: SourceType) -> tuple[str, ..
     return tuple(versioned.document.spec.depends_on)
 
 
+def _read_upstreams(store: SpecStore, new: Sequence[tuple[str, SourceType, str]]) -> list[tuple[str, ...] | None]:
+    """``_upstreams`` of each new version, ``READERS`` reads at a time: the refresh that follows a
+    publish of 1,000 specs holds the DAG processor's loop (no file is parsed meanwhile) for as long
+    as it reads, and on S3 each read is a request's latency."""
+    if len(new) <= 1:
+        return [_upstreams(store, name, source) for name, source, _ in new]
+    with ThreadPoolExecutor(min(READERS, len(new)), thread_name_prefix="dli-bundle-read") as pool:
+        return list(pool.map(lambda item: _upstreams(store, item[0], item[1]), new))
+
+
 def _write_if_changed(path: Path, text: str) -> bool:
     """Write ``text`` atomically unless the file already holds it: an untouched file keeps its
     mtime, so Airflow does not re-parse it."""
@@ -261,14 +326,19 @@ def sync_bundle(
     known = previous.specs if previous is not None else {}
     specs: dict[str, IndexEntry] = {}
     unchanged = last is not None and previous is not None
+    new: list[tuple[str, SourceType, str]] = []
     for name, resolution in sorted(resolve_override(code=set(code), manual=set(manual)).items()):
         source = resolution.active
         etag = (code if source is SourceType.CODE else manual)[name]
         entry = known.get(name)
         if entry is None or entry.source is not source or entry.etag != etag:
-            entry = IndexEntry(source=source, etag=etag, upstreams=_upstreams(store, name, source))
+            new.append((name, source, etag))
             unchanged = False
-        specs[name] = entry
+        else:
+            specs[name] = entry
+    for (name, source, etag), upstreams in zip(new, _read_upstreams(store, new), strict=True):
+        specs[name] = IndexEntry(source=source, etag=etag, upstreams=upstreams)
+    specs = dict(sorted(specs.items()))
     if unchanged and previous is not None and len(specs) == len(known):
         present = {path.name for path in folder.glob("dli_shard_*.py")}
         if present == {shard_file(shard_of(name, shards), shards) for name in specs}:

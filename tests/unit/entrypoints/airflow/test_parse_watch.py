@@ -5,7 +5,8 @@ Airflow's DAG processor is modelled by its re-parse rule (Airflow 3.3,
 ``airflow/dag_processing/manager.py``): a file is parsed again when its mtime is newer than the
 *finish* of its last parse (``_sort_by_mtime``: ``modified_datetime > stat.last_finish_time``) or
 when a ``DagPriorityParsingRequest`` names it (``_queue_requested_files_for_parsing``); otherwise
-not before ``min_file_process_interval``. The slow parse is made deterministic: the test starts it
+not before ``min_file_process_interval``. A request claimed while the file is being parsed is
+dropped (``_start_new_processes`` skips a file that has a processor; the request row is gone). The slow parse is made deterministic: the test starts it
 (the file is read), rewrites the shard, then finishes it, with explicit mtimes and times.
 """
 
@@ -56,6 +57,7 @@ class AirflowRule:
         self.folder = folder
         self.last_finish: dict[str, float] = {}
         self.requested: set[str] = set()
+        self.parsing: set[str] = set()
         self.dags: dict[str, list[str]] = {}
         factory = types.ModuleType("dli.entrypoints.airflow.dag_factory")
 
@@ -75,14 +77,21 @@ class AirflowRule:
         namespace: dict = {"__file__": str(self.folder / name)}
         exec(compile((self.folder / name).read_text(), name, "exec"), namespace)  # noqa: S102 - the shard file
         self.requested.discard(name)
+        self.parsing.add(name)
         return Parse(name, namespace["built"])
 
     def finish(self, parse: Parse, *, at: float) -> None:
+        self.parsing.discard(parse.name)
         self.last_finish[parse.name] = at
         self.dags[parse.name] = parse.dags
 
-    def ask(self, names: list[str]) -> None:  # DagPriorityParsingRequest
-        self.requested.update(names)
+    def stale(self, names):
+        """Of ``names``, those Airflow last finished parsing after their mtime (what the bundle
+        reads from Airflow's ``last_parsed_time``)."""
+        return [n for n in names if self.last_finish.get(n, float("-inf")) > os.path.getmtime(self.folder / n)]
+
+    def ask(self, names: list[str]) -> None:  # DagPriorityParsingRequest, claimed at once
+        self.requested.update(name for name in names if name not in self.parsing)
 
 
 def same_shard(count: int) -> list[str]:
@@ -183,3 +192,72 @@ def test_the_digest_a_parse_records_is_the_one_the_bundle_wrote(tmp_path):
     [name] = report.written
     assert name == shard_file(0, 1)
     assert shard_digest(specs_in((tmp_path / name).read_text())) == report.digests[name]
+
+
+def test_a_request_airflow_drops_because_the_stale_parse_still_runs_is_made_again(setup):
+    folder, store, watch, airflow = setup
+    first, second = same_shard(2)
+    store.create(SourceType.MANUAL, make_document(first))
+    [shard] = sync(folder, store, watch, at=1000.0)
+    airflow.finish(airflow.start(shard), at=1001.0)
+
+    def parsed(name):
+        return parsed_digest(folder, name)
+
+    stale = airflow.start(shard)
+    store.create(SourceType.MANUAL, make_document(second))
+    sync(folder, store, watch, at=1002.0)
+    asked = watch.due(parsed, now=1012.0)
+    assert asked == [shard]
+    airflow.ask(asked)  # the stale parse still runs: Airflow drops the request
+    assert not airflow.requested
+    airflow.finish(stale, at=1015.0)
+    assert not airflow.wants(shard)  # lost, as far as Airflow's own rule goes
+    assert watch.due(parsed, now=1018.0) == []  # the grace after the last request
+    asked = watch.due(parsed, now=1022.0)
+    assert asked == [shard]
+    airflow.ask(asked)
+    assert airflow.wants(shard)
+    airflow.finish(airflow.start(shard), at=1023.0)
+    assert airflow.dags[shard] == sorted([first, second])
+    assert watch.due(parsed, now=1100.0) == [] and watch.pending == {}
+
+
+def test_only_a_shard_airflow_holds_as_parsed_after_its_rewrite_is_asked_for_others_wait_their_turn(
+    tmp_path, monkeypatch
+):
+    folder, store = tmp_path / "dags", InMemorySpecStore()
+    watch, airflow = ParseWatch(grace_seconds=GRACE, fallback_seconds=60.0), AirflowRule(folder, monkeypatch)
+    names = [f"scale.gen.d{i:04d}" for i in range(40)]
+    by_shard: dict[int, list[str]] = {}
+    for name in names:
+        by_shard.setdefault(shard_of(name, SHARDS), []).append(name)
+    (lost_first, lost_second), (queued_first, queued_second) = [v[:2] for v in list(by_shard.values())[:2]]
+    for name in (lost_first, queued_first):
+        store.create(SourceType.MANUAL, make_document(name))
+    written = sync(folder, store, watch, at=1000.0)
+    for shard in written:
+        airflow.finish(airflow.start(shard), at=1001.0)
+    lost, queued = (shard_file(shard_of(n, SHARDS), SHARDS) for n in (lost_first, queued_first))
+
+    stale = airflow.start(lost)  # a parse of the old content of one shard runs...
+    for name in (lost_second, queued_second):
+        store.create(SourceType.MANUAL, make_document(name))
+    assert sorted(sync(folder, store, watch, at=1002.0)) == sorted([lost, queued])  # ...both are rewritten
+    airflow.finish(stale, at=1005.0)
+    # The other shard waits in Airflow's queue (its mtime is newer than its last parse): not asked.
+    assert airflow.wants(queued) and not airflow.wants(lost)
+
+    def parsed(name):
+        return parsed_digest(folder, name)
+
+    assert watch.due(parsed, now=1013.0, stale=airflow.stale) == [lost]
+    airflow.ask([lost])
+    airflow.finish(airflow.start(lost), at=1014.0)
+    # Airflow is slow to come to the queued one: after the fallback it is asked for anyway.
+    assert watch.due(parsed, now=1030.0, stale=airflow.stale) == []
+    assert watch.due(parsed, now=1063.0, stale=airflow.stale) == [queued]
+    airflow.finish(airflow.start(queued), at=1064.0)
+    assert watch.due(parsed, now=1200.0, stale=airflow.stale) == [] and watch.pending == {}
+    assert airflow.dags[lost] == sorted([lost_first, lost_second])
+    assert airflow.dags[queued] == sorted([queued_first, queued_second])
