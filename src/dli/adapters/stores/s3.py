@@ -48,6 +48,7 @@ from dli.adapters.stores._s3_calls import (
 )
 from dli.adapters.stores._s3_feed import S3ChangeFeed, _PendingChanges
 from dli.adapters.stores._s3_published import S3PublishedIndex
+from dli.adapters.stores._s3_snapshot import S3Snapshot
 from dli.adapters.stores._shared import already_exists, changed_since_read, etag_of
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import ConfigurationError, DLIError, SpecInvalidError
@@ -82,7 +83,7 @@ class _ConcurrentWrite(Exception):
     """S3 refused a create with 409 Conflict (another write to the key in flight) and the key is free."""
 
 
-class S3SpecStore(S3ChangeFeed, S3PublishedIndex):
+class S3SpecStore(S3ChangeFeed, S3PublishedIndex, S3Snapshot):
     """The SpecStore port over an S3 bucket (or any S3-compatible service)."""
 
     def __init__(
