@@ -44,16 +44,19 @@ def _store(bucket: str) -> S3SpecStore:
 def _filled(server: S3Server) -> str:
     bucket = server.new_bucket()
     writer = _store(bucket)
-    writer.run_all([lambda n=n: writer.create(MANUAL, make_document(n, cron=f"{NAMES.index(n) % 60} 9 * * *"))
-                    for n in NAMES])
+    writer.run_all(
+        [lambda n=n: writer.create(MANUAL, make_document(n, cron=f"{NAMES.index(n) % 60} 9 * * *")) for n in NAMES]
+    )
     return bucket
 
 
 def _counted(store: S3SpecStore) -> list[str]:
     sent: list[str] = []
     store._client.meta.events.register(  # noqa: SLF001 - counting what reaches S3
-        "before-send.s3", lambda request, **_: sent.append(
-            "LIST" if "list-type=2" in request.url else f"{request.method} {request.url.rsplit('/', 1)[1]}")
+        "before-send.s3",
+        lambda request, **_: sent.append(
+            "LIST" if "list-type=2" in request.url else f"{request.method} {request.url.rsplit('/', 1)[1]}"
+        ),
     )
     return sent
 
@@ -93,10 +96,15 @@ def test_a_document_written_after_the_snapshot_is_read_by_get_never_served_stale
     _store(bucket).read_listed(_listed_keys(_store(bucket)))  # writes the snapshot
     writer = _store(bucket)
     changed = NAMES[7]
-    writer.replace(MANUAL, make_document(changed, description="after the snapshot"), etag=writer.read(MANUAL, changed).etag)
+    writer.replace(
+        MANUAL, make_document(changed, description="after the snapshot"), etag=writer.read(MANUAL, changed).etag
+    )
     # ... and one rewritten around dli, keeping nothing of the old bytes
-    client_for(server).put_object(Bucket=bucket, Key=f"specs/manual/{NAMES[9]}.yaml",
-                                  Body=document_to_bytes(make_document(NAMES[9], description="by hand")))
+    client_for(server).put_object(
+        Bucket=bucket,
+        Key=f"specs/manual/{NAMES[9]}.yaml",
+        Body=document_to_bytes(make_document(NAMES[9], description="by hand")),
+    )
     writer.delete(MANUAL, NAMES[11])
 
     reader = _store(bucket)
@@ -139,7 +147,9 @@ def test_a_forged_snapshot_entry_is_not_served_under_the_listed_etag(moto_server
     _assert_true_to_its_etag(outcomes, keys)
 
 
-def test_replicas_loading_and_writing_snapshots_while_a_publisher_rewrites_never_serve_a_stale_document(moto_server, monkeypatch):
+def test_replicas_loading_and_writing_snapshots_while_a_publisher_rewrites_never_serve_a_stale_document(
+    moto_server, monkeypatch
+):
     """Two replicas load (and rewrite the snapshot) over and over while a publisher replaces
     documents: every document each load answers is the one stored under the etag it carries."""
     for key, value in moto_server.env().items():
@@ -166,7 +176,10 @@ def test_replicas_loading_and_writing_snapshots_while_a_publisher_rewrites_never
                 store = _store(bucket)
                 keys = _listed_keys(store)
                 outcomes = store.read_listed(keys)
-                _assert_true_to_its_etag([o for o in outcomes if o is not None], [k for k, o in zip(keys, outcomes, strict=True) if o is not None])
+                _assert_true_to_its_etag(
+                    [o for o in outcomes if o is not None],
+                    [k for k, o in zip(keys, outcomes, strict=True) if o is not None],
+                )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -197,6 +210,8 @@ def test_a_replicas_first_index_load_reads_the_snapshot_and_sees_later_writes(mo
 
     assert report.reread == len(NAMES) + 1, sent
     assert sorted(s for s in sent if s.startswith("GET") and "-batch-" not in s) == [  # (the feed: a batch record)
-        f"GET {NAMES[3]}.yaml", "GET snapshot-v1.json.gz"], sent
+        f"GET {NAMES[3]}.yaml",
+        "GET snapshot-v1.json.gz",
+    ], sent
     assert index.read(CODE, NAMES[3]).document.spec.description == "code wins"
     assert index.read(MANUAL, NAMES[5]).document.spec.name == NAMES[5]

@@ -71,7 +71,7 @@ class S3Calls:
     _policy: RetryPolicy
     _sleep: Callable[[float], None]
     _endpoint: str | None
-    
+
     @property
     def url(self) -> str:
         return f"s3://{self._bucket}/{self._prefix}" if self._prefix else f"s3://{self._bucket}"

@@ -84,4 +84,3 @@ def _spec_digest(spec: DatasetSpec) -> str:
     """A hash of everything a spec says (not who stored it or when): equal specs, equal digests."""
     canonical = json.dumps(spec_to_dict(spec), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-

@@ -128,9 +128,7 @@ class S3Snapshot(S3Calls):
                 documents.setdefault(source, {})[name] = raw.decode()
             except UnicodeDecodeError:
                 continue  # not a document dli could parse: read by GET, as it is now
-        body = gzip.compress(
-            json.dumps({"scheme": _SCHEME, "documents": documents}, separators=(",", ":")).encode(), 6
-        )
+        body = gzip.compress(json.dumps({"scheme": _SCHEME, "documents": documents}, separators=(",", ":")).encode(), 6)
         key = self._snapshot_key()
         try:
             self._call("write", lambda: self._client.put_object(Bucket=self._bucket, Key=key, Body=body))
@@ -140,4 +138,3 @@ class S3Snapshot(S3Calls):
         structlog.get_logger("dli.s3_store").info(
             "spec_snapshot_written", store=self.url, documents=len(holds), bytes=len(body)
         )
-
