@@ -93,6 +93,18 @@ def test_opening_the_store_removes_its_abandoned_temp_files_and_nothing_else(sto
     assert (root / "manual" / ".lock").exists()
 
 
+def test_the_dag_factorys_store_leaves_temp_files_to_the_writers(store, root):
+    from dli.entrypoints.bootstrap import build_factory_store
+
+    store.create(MANUAL, make_document())
+    abandoned = root / "manual" / ".tmp-killed.part"
+    abandoned.write_bytes(b"half")
+    os.utime(abandoned, (0, 0))
+    factory = build_factory_store(root.as_uri())  # opened once per DAG file parsed, read-only
+    assert abandoned.exists()
+    assert factory.read(MANUAL, NAME) is not None
+
+
 def test_a_document_written_by_hand_is_read_like_a_ci_upload(store, root):
     (root / "code").mkdir(parents=True)
     (root / "code" / f"{NAME}.yaml").write_text(

@@ -50,7 +50,10 @@ milliseconds, and even a writer stopped for minutes by an overloaded host is lon
 class FilesystemSpecStore:
     """The SpecStore port over a local directory."""
 
-    def __init__(self, root: Path | str, *, abandoned_after_seconds: float = ABANDONED_AFTER_SECONDS) -> None:
+    def __init__(self, root: Path | str, *, abandoned_after_seconds: float | None = ABANDONED_AFTER_SECONDS) -> None:
+        """``abandoned_after_seconds``: age from which a temporary file left in the store is removed
+        as it opens; ``None`` for a reader that opens it at every turn (the DAG factory: one scan of
+        10,000 names per DAG file parsed) and never writes."""
         root = Path(root)
         if not root.is_absolute():
             raise ConfigurationError(
@@ -66,10 +69,13 @@ class FilesystemSpecStore:
         # the files that changed since (a store of 10,000 specs is listed every few seconds).
         self._listed: dict[Path, tuple[tuple[int, int, int], str]] = {}
         self._listed_lock = threading.Lock()
-        self._remove_abandoned_temp_files(abandoned_after_seconds)
+        if abandoned_after_seconds is not None:
+            self._remove_abandoned_temp_files(abandoned_after_seconds)
 
     @classmethod
-    def from_url(cls, url: str) -> FilesystemSpecStore:
+    def from_url(
+        cls, url: str, *, abandoned_after_seconds: float | None = ABANDONED_AFTER_SECONDS
+    ) -> FilesystemSpecStore:
         """The store for ``file:///absolute/path`` (DLI-001 for anything else)."""
         parts = urlsplit(url)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
@@ -82,7 +88,7 @@ class FilesystemSpecStore:
         root = Path(unquote(parts.path))
         if root.exists() and not root.is_dir():
             raise ConfigurationError(f"Filesystem store {url!r} is not a directory")
-        return cls(root)
+        return cls(root, abandoned_after_seconds=abandoned_after_seconds)
 
     @property
     def url(self) -> str:

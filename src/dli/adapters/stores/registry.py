@@ -85,8 +85,14 @@ def open_factory_store(
     ``full_listing_interval_seconds`` apart, an instance kept across listings (the bundle's) reads
     the store's change feed instead.
     """
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        from dli.adapters.stores.filesystem import FilesystemSpecStore
+
+        # Opened for every DAG file parsed, and only read: the writers remove abandoned temp files.
+        return FilesystemSpecStore.from_url(url, abandoned_after_seconds=None)
     store = open_store(url)
-    if urlsplit(url).scheme != "s3":
+    if scheme != "s3":
         return store
     from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
 
