@@ -72,6 +72,39 @@ def test_listing_ignores_temporary_and_foreign_files(store, root):
     assert list(store.list_etags(MANUAL)) == [NAME]
 
 
+def test_opening_the_store_removes_its_abandoned_temp_files_and_nothing_else(store, root):
+    etag = store.create(MANUAL, make_document())
+    store.create(CODE, make_document("shop.code", source=CODE))
+    hour_ago = os.stat(root).st_mtime - 3600
+    abandoned = [root / "manual" / ".tmp-killed1.part", root / "code" / ".tmp-killed2.part"]
+    recent = root / "manual" / ".tmp-in-flight.part"  # a write of another process, still going
+    foreign = [root / "manual" / ".tmp-notes.txt", root / "manual" / "old.part"]
+    for path in [*abandoned, recent, *foreign]:
+        path.write_bytes(b"half a docu")
+    for path in [*abandoned, *foreign]:
+        os.utime(path, (hour_ago, hour_ago))
+
+    reopened = FilesystemSpecStore(root)
+
+    assert [p.exists() for p in abandoned] == [False, False]
+    assert recent.exists() and all(p.exists() for p in foreign)
+    assert reopened.read(MANUAL, NAME).etag == etag
+    assert sorted(reopened.list_etags(CODE)) == ["shop.code"]
+    assert (root / "manual" / ".lock").exists()
+
+
+def test_the_dag_factorys_store_leaves_temp_files_to_the_writers(store, root):
+    from dli.entrypoints.bootstrap import build_factory_store
+
+    store.create(MANUAL, make_document())
+    abandoned = root / "manual" / ".tmp-killed.part"
+    abandoned.write_bytes(b"half")
+    os.utime(abandoned, (0, 0))
+    factory = build_factory_store(root.as_uri())  # opened once per DAG file parsed, read-only
+    assert abandoned.exists()
+    assert factory.read(MANUAL, NAME) is not None
+
+
 def test_a_document_written_by_hand_is_read_like_a_ci_upload(store, root):
     (root / "code").mkdir(parents=True)
     (root / "code" / f"{NAME}.yaml").write_text(

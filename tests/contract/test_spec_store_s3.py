@@ -11,6 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from dli.adapters.codecs.specs import document_to_bytes
 from dli.adapters.stores.s3 import S3SpecStore
@@ -85,6 +86,44 @@ def test_documents_are_stored_under_prefix_code_and_manual_and_each_write_leaves
         f"team/specs/manual/{NAME}.yaml",
     ]
     assert _stored(server, bucket, f"team/specs/manual/{NAME}.yaml") == document_to_bytes(manual)
+
+
+def test_a_bulk_call_records_its_writes_every_batch_size_and_at_its_end(moto_server, monkeypatch):
+    _use(moto_server, monkeypatch)
+    monkeypatch.setattr("dli.adapters.stores._s3_feed.BATCH_SIZE", 4)
+    bucket = moto_server.new_bucket()
+    store = S3SpecStore.from_url(f"s3://{bucket}/p")
+    names = [f"shop.n{i}" for i in range(10)]
+    outcomes = store.run_all([lambda name=name: store.create(CODE, make_document(name, source=CODE)) for name in names])
+    assert all(isinstance(outcome, str) for outcome in outcomes)
+    listed = client_for(moto_server).list_objects_v2(Bucket=bucket, Prefix="p/.dli/changes/")["Contents"]
+    assert sorted(int(o["Key"].rsplit("-", 1)[1]) for o in listed) == [2, 4, 4]  # batch-<count>
+    # A new reader (another replica) reads each batch record once, and answers each write once.
+    reader = S3SpecStore.from_url(f"s3://{bucket}/p")
+    assert sorted(change.name for change in reader.recent_changes(seconds=60)) == names
+    gets: list[str] = []
+    reader._client.meta.events.register("before-send.s3", lambda request, **_: gets.append(request.method))
+    assert sorted(change.name for change in reader.recent_changes(seconds=60)) == names
+    assert gets == ["GET"]  # the listing only: the records were read before
+
+
+def test_a_change_record_that_cannot_be_written_never_fails_the_writes_that_persisted(moto_server, monkeypatch):
+    _use(moto_server, monkeypatch)
+    bucket = moto_server.new_bucket()
+    store = S3SpecStore.from_url(f"s3://{bucket}/p")
+
+    def refuse_records(params, **_):
+        if "/.dli/changes/" in params["url_path"]:
+            raise EndpointConnectionError(endpoint_url=params["url"])
+
+    store._client.meta.events.register("before-call.s3.PutObject", refuse_records)
+    names = ["shop.a", "shop.b", "shop.c"]
+    outcomes = store.run_all([lambda name=name: store.create(CODE, make_document(name, source=CODE)) for name in names])
+    assert all(isinstance(outcome, str) for outcome in outcomes)
+    assert sorted(store.list_etags(CODE)) == names
+    single = store.create(MANUAL, make_document("shop.d"))
+    assert store.read(MANUAL, "shop.d").etag == single
+    assert store.recent_changes(seconds=60) == []
 
 
 def test_a_bucket_without_prefix_uses_top_level_keys(server, bucket):

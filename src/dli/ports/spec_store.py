@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_STARTED",
     "BulkSpecStore",
+    "ListedReads",
     "NotStarted",
     "PublishedSpecIndex",
     "SpecCatalog",
@@ -140,6 +141,22 @@ class BulkSpecStore(Protocol):
         """Run the store calls concurrently; each outcome is the call's result, its ``DLIError``, or
         ``NOT_STARTED`` when an earlier failure stopped the batch before it started (calls already
         in flight are waited for, so every outcome is final)."""
+        ...
+
+
+@runtime_checkable
+class ListedReads(Protocol):
+    """A store that reads many keys it just listed for less than one request each (S3: from a
+    snapshot of the documents, each checked against its listed etag)."""
+
+    def read_listed(self, keys: Sequence[tuple[SourceType, str, str]]) -> list[VersionedDocument | None | DLIError]:
+        """For each ``(source, name, listed etag)``: the document (at that etag, or a newer one read
+        since), ``None`` (deleted since), or the ``DLIError`` that makes it unreadable. Never a
+        document under an etag it was not stored with.
+
+        Raises:
+            StoreUnavailableError: The store cannot be reached or read.
+        """
         ...
 
 

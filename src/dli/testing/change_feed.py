@@ -6,6 +6,7 @@ also a ``ChangeFeed`` (run the ``SpecStoreContract`` on it too).
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from dli.domain.model.enums import SourceType
 from dli.domain.model.errors import WorkflowAlreadyExistsError, WorkflowRegistrationError
 from dli.ports.change_feed import ChangeFeed
+from dli.ports.spec_store import BulkSpecStore
 from dli.testing.specs import make_document
 
 MANUAL, CODE = SourceType.MANUAL, SourceType.CODE
@@ -46,6 +48,31 @@ class ChangeFeedContract:
             store.replace(MANUAL, make_document("shop.a"), etag=f"{etag}-stale")
         assert store.delete(CODE, "shop.a") is False
         assert _written(store) == [(MANUAL, "shop.a")]
+
+    def test_writes_made_together_are_each_answered_once_and_only_those_that_persisted(self, store):
+        """A bulk call (``BulkSpecStore.run_all``, what publish uses) may record its writes together;
+        every write that persisted is answered, once, and no write that failed or did not start."""
+        bulk = isinstance(store, BulkSpecStore)  # (a variable: the store stays a store to the type checker)
+        if not bulk:
+            pytest.skip("the store has no bulk calls")
+        taken = make_document("shop.taken", source=CODE)
+        store.create(CODE, taken)
+        before = store.recent_changes(seconds=60)
+        names = [f"shop.n{i:02d}" for i in range(40)]
+        documents = [make_document(name, source=CODE) for name in names]
+        documents.insert(25, taken)  # refused (DLI-804): later calls may not start
+        calls = [functools.partial(store.create, CODE, document) for document in documents]
+        outcomes = store.run_all(calls)
+        persisted = {name for name, outcome in zip([*names[:25], "shop.taken", *names[25:]], outcomes, strict=True)
+                     if isinstance(outcome, str)}
+        assert isinstance(outcomes[25], WorkflowAlreadyExistsError)
+        assert persisted  # (which of the others ran depends on the threads)
+        changes = store.recent_changes(seconds=60)[len(before) :]
+        assert sorted(change.name for change in changes) == sorted(persisted)
+        assert {change.source for change in changes} == {CODE}
+        markers = [change.marker for change in store.recent_changes(seconds=60)]
+        assert len(set(markers)) == len(markers)
+        assert store.recent_changes(seconds=60)[len(before) :] == changes
 
     def test_the_same_change_is_answered_again_while_the_window_covers_it(self, store):
         store.create(MANUAL, make_document("shop.a"))

@@ -37,6 +37,8 @@ def test_every_dli_code_has_an_http_status_below_500_or_503():
     assert STATUS_BY_CODE[ErrorCode.WORKFLOW_NOT_FOUND] == STATUS_BY_CODE[ErrorCode.DATASET_NOT_FOUND] == 404
     for code in ("WORKFLOW_ALREADY_EXISTS", "WORKFLOW_OVERRIDDEN", "WORKFLOW_INVALID_STATE"):
         assert STATUS_BY_CODE[ErrorCode[code]] == 409
+    # An unregister fails only when the store refuses or cannot be reached: a dependency, not a conflict.
+    assert STATUS_BY_CODE[ErrorCode.WORKFLOW_UNREGISTER_FAILED] == 503
 
 
 # -- malformed bodies ----------------------------------------------------------------------------
@@ -241,6 +243,14 @@ class _UnreachableStore(InMemorySpecStore):
         raise StoreUnavailableError("Spec store s3://bucket cannot be reached")
 
 
+class _DeleteDeniedStore(InMemorySpecStore):
+    def delete(self, source, name):
+        raise StoreUnavailableError(
+            "Spec store s3://bucket/specs cannot delete: access denied",
+            hints=("Grant s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject.",),
+        )
+
+
 class _BrokenOrchestrator(InMemoryOrchestrator):
     def list_runs(self, query):
         raise RuntimeError("bug")
@@ -261,6 +271,17 @@ def test_an_unavailable_store_is_503_dli_503_and_health_says_so(in_process):
     assert health.status_code == 503
     assert health.json()["status"] == "degraded"
     assert health.json()["store"]["reachable"] is False
+
+
+def test_a_delete_refused_by_the_stores_permissions_is_503_dli_808_and_keeps_the_workflow(in_process):
+    store = _DeleteDeniedStore()
+    store.create(SourceType.MANUAL, make_document(NAME))
+    app = in_process(store=store)
+    response = app.call("DELETE", f"/api/v1/workflows/{NAME}")
+    assert (response.status_code, error_of(response)) == (503, "DLI-808")
+    assert "access denied" in response.json()["error"]["message"]
+    assert "s3:DeleteObject" in " ".join(response.json()["error"]["hints"])
+    assert store.read(SourceType.MANUAL, NAME) is not None
 
 
 def test_an_unavailable_orchestrator_is_503_but_list_answers_without_run_state_and_health_says_so(in_process):

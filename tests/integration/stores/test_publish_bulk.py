@@ -132,3 +132,16 @@ def test_a_failed_write_of_a_concurrent_publish_is_reported_and_every_persisted_
         assert store.read(CODE, name).document.registered_by == "ci"
     for name in not_written:  # reported not written: this publish did not write it
         assert name not in stored or store.read(CODE, name).document.registered_by == "other"
+    # The change feed answers exactly the writes that persisted (the other publisher wrote around dli).
+    assert sorted(change.name for change in store.recent_changes(seconds=60)) == sorted(written)
+
+
+def test_a_publish_records_its_writes_together_and_readers_see_each_once(project, store):
+    result = publish(project, store)
+
+    assert result.summary["create"] == len(NAMES)
+    records = [url for method, url in store.requests if method == "PUT" and "/.dli/changes/" in url]
+    assert len(records) == 1  # one record of the 24 creates, not 24
+    changes = store.recent_changes(seconds=60)
+    assert sorted(change.name for change in changes) == NAMES
+    assert len({change.marker for change in changes}) == len(NAMES)

@@ -6,6 +6,9 @@ in one step (``os.link`` for a create, ``os.replace`` for a replace), so a reade
 document. Mutations of one source directory are serialized across threads and processes by an
 ``flock`` on ``<root>/<source>/.lock``; the create additionally relies on ``os.link`` refusing an
 existing target, which keeps "exactly one creator wins" even where advisory locks are ignored.
+
+A process killed during a write leaves its temporary file (``.tmp-*.part``); listing ignores it, and
+the store removes those older than any write can take when it opens.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import errno
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -37,12 +41,19 @@ __all__ = ["FilesystemSpecStore"]
 _SUFFIX = ".yaml"
 _LOCK_NAME = ".lock"
 _TMP_PREFIX = ".tmp-"
+_TMP_SUFFIX = ".part"
+ABANDONED_AFTER_SECONDS = 900.0
+"""A temporary file this old was left by a writer that died: a write (one small file, fsynced) takes
+milliseconds, and even a writer stopped for minutes by an overloaded host is long done by then."""
 
 
 class FilesystemSpecStore:
     """The SpecStore port over a local directory."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, abandoned_after_seconds: float | None = ABANDONED_AFTER_SECONDS) -> None:
+        """``abandoned_after_seconds``: age from which a temporary file left in the store is removed
+        as it opens; ``None`` for a reader that opens it at every turn (the DAG factory: one scan of
+        10,000 names per DAG file parsed) and never writes."""
         root = Path(root)
         if not root.is_absolute():
             raise ConfigurationError(
@@ -58,9 +69,13 @@ class FilesystemSpecStore:
         # the files that changed since (a store of 10,000 specs is listed every few seconds).
         self._listed: dict[Path, tuple[tuple[int, int, int], str]] = {}
         self._listed_lock = threading.Lock()
+        if abandoned_after_seconds is not None:
+            self._remove_abandoned_temp_files(abandoned_after_seconds)
 
     @classmethod
-    def from_url(cls, url: str) -> FilesystemSpecStore:
+    def from_url(
+        cls, url: str, *, abandoned_after_seconds: float | None = ABANDONED_AFTER_SECONDS
+    ) -> FilesystemSpecStore:
         """The store for ``file:///absolute/path`` (DLI-001 for anything else)."""
         parts = urlsplit(url)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
@@ -73,7 +88,7 @@ class FilesystemSpecStore:
         root = Path(unquote(parts.path))
         if root.exists() and not root.is_dir():
             raise ConfigurationError(f"Filesystem store {url!r} is not a directory")
-        return cls(root)
+        return cls(root, abandoned_after_seconds=abandoned_after_seconds)
 
     @property
     def url(self) -> str:
@@ -179,6 +194,35 @@ class FilesystemSpecStore:
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _remove_abandoned_temp_files(self, older_than_seconds: float) -> None:
+        """Remove the temporary files of writes that never finished (a writer killed mid-write).
+
+        Best effort: a store opened by a reader without write access (the DAG factory inside
+        Airflow) leaves them, and nothing else depends on it (listing ignores them).
+        """
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for source in SourceType:
+            try:
+                entries = list(os.scandir(self._folder(source)))
+            except OSError:  # missing (nothing written yet) or unreadable: reads will say so
+                continue
+            for entry in entries:
+                if not (entry.name.startswith(_TMP_PREFIX) and entry.name.endswith(_TMP_SUFFIX)):
+                    continue
+                try:
+                    if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except OSError:
+                    continue
+        if removed:
+            import structlog
+
+            structlog.get_logger("dli.filesystem_store").info(
+                "abandoned_temp_files_removed", store=self._url, count=removed
+            )
+
     def _folder(self, source: SourceType) -> Path:
         return self._root / source.value
 
@@ -224,7 +268,7 @@ class FilesystemSpecStore:
 
     def _write_temp(self, folder: Path, raw: bytes) -> Path:
         try:
-            return write_temp(folder, raw, prefix=_TMP_PREFIX, mode=0o644)
+            return write_temp(folder, raw, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, mode=0o644)
         except OSError as exc:
             raise self._unavailable("write", exc) from None
 

@@ -43,7 +43,7 @@ from dli.domain.model.override import Resolution, Transition, diff_resolutions, 
 from dli.domain.model.spec import SpecDocument
 from dli.domain.model.workflow import BrokenSpec
 from dli.ports.change_feed import ChangeFeed
-from dli.ports.spec_store import BulkSpecStore, NotStarted, SpecStore, VersionedDocument
+from dli.ports.spec_store import BulkSpecStore, ListedReads, NotStarted, SpecStore, VersionedDocument
 
 __all__ = ["CheckReport", "IndexedSpecStore"]
 
@@ -52,6 +52,7 @@ _T = TypeVar("_T")
 _SOURCES = (SourceType.CODE, SourceType.MANUAL)
 _READERS = 8  # keys a check reads at once (boto3 keeps 10 connections per client)
 _PARALLEL_FROM = 16  # fewer keys are read one after another: threads would cost more than they save
+_LISTED_FROM = 64  # from this many keys, a store with ListedReads reads them (S3: its snapshot, then GETs)
 
 
 @attrs.frozen(kw_only=True)
@@ -359,6 +360,9 @@ class IndexedSpecStore(StoreDecorator):
         try:
             if len(keys) < _PARALLEL_FROM:
                 fetched = [fetch(key) for key in keys]
+            elif len(keys) >= _LISTED_FROM and isinstance(self._inner, ListedReads):
+                # A first load: one snapshot of the documents, checked against the listing, then the rest.
+                fetched = list(self._inner.read_listed(keys))
             elif isinstance(self._inner, BulkSpecStore):
                 # The store's own bound (S3: 32 GETs in flight, a connection each).
                 outcomes = self._inner.run_all([functools.partial(fetch, key) for key in keys])

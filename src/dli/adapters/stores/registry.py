@@ -86,7 +86,13 @@ def open_factory_store(
     ``full_listing_interval_seconds`` apart, an instance kept across listings (the bundle's) reads
     the store's change feed instead.
     """
-    if urlsplit(url).scheme != "s3":
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        from dli.adapters.stores.filesystem import FilesystemSpecStore
+
+        # Opened for every DAG file parsed, and only read: the writers remove abandoned temp files.
+        return FilesystemSpecStore.from_url(url, abandoned_after_seconds=None)
+    if scheme != "s3":
         return open_store(url)
     from dli.adapters.stores.cached import DiskCachedSpecStore, default_cache_dir
 

@@ -18,9 +18,6 @@ within about ten seconds.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import re
 import threading
 import time
@@ -32,60 +29,41 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
-import structlog
 import tenacity
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ProxyConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
-from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes, spec_to_dict
-from dli.adapters.http_retry import DEFAULT_POLICY, RETRY_STATUSES, RetryPolicy
+from dli.adapters.codecs.specs import document_from_bytes, document_to_bytes
+from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy
+from dli.adapters.stores._s3_calls import (
+    CONFLICT,
+    MISSING_KEY,
+    PRECONDITION,
+    SUFFIX,
+    error_code,
+    response_etag,
+    status,
+    valid_name,
+    without_userinfo,
+)
+from dli.adapters.stores._s3_feed import S3ChangeFeed, _PendingChanges
+from dli.adapters.stores._s3_published import S3PublishedIndex
+from dli.adapters.stores._s3_snapshot import S3Snapshot
 from dli.adapters.stores._shared import already_exists, changed_since_read, etag_of
 from dli.domain.model.enums import SourceType
-from dli.domain.model.errors import ConfigurationError, DLIError, SpecInvalidError, StoreUnavailableError
+from dli.domain.model.errors import ConfigurationError, DLIError, SpecInvalidError
 from dli.domain.model.names import validate_dataset_name
-from dli.domain.model.spec import DatasetSpec, SpecDocument
-from dli.ports.change_feed import SpecChange
+from dli.domain.model.spec import SpecDocument
 from dli.ports.spec_store import NOT_STARTED, VersionedDocument
 
 __all__ = ["ConditionalWrites", "S3SpecStore"]
 
-_SUFFIX = ".yaml"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
-_MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
-_PRECONDITION = {"PreconditionFailed", "412"}
-# 409: S3 saw a concurrent conditional write on the same key; the caller should look again.
-_CONFLICT = {"ConditionalRequestConflict", "409"}
 _T = TypeVar("_T")
-_SOURCE_VALUES = frozenset(s.value for s in SourceType)
-_READS = frozenset({"read", "list"})
 DEFAULT_CONNECT_TIMEOUT = 3.0
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_CONCURRENCY = 32
 """S3 requests a bulk read or write keeps in flight (and the client's connection pool size)."""
-# The digest scheme of the published-spec index (``.dli/published-<source>.json``): a new scheme
-# makes every entry a miss, never a wrong hit.
-_DIGEST_SCHEME = "sha256:spec_to_dict:json-sorted:1"
-
-
-def _retryable(action: str, error: BaseException) -> bool:
-    """``dli.adapters.http_retry``'s rule, for botocore's errors (reads are the idempotent requests)."""
-    if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)):
-        return True  # the connection was never made: nothing was sent
-    if action not in _READS or isinstance(error, ReadTimeoutError):
-        return False
-    if isinstance(error, ClientError):
-        return _status(error) in RETRY_STATUSES
-    return isinstance(error, HTTPClientError)
 
 
 class ConditionalWrites:
@@ -101,23 +79,11 @@ class ConditionalWrites:
         return f"ConditionalWrites(if_none_match={self.if_none_match}, if_match={self.if_match})"
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
-def _etag(response: Mapping[str, Any]) -> str:
-    return str(response.get("ETag", "")).strip('"')
-
-
 class _ConcurrentWrite(Exception):
     """S3 refused a create with 409 Conflict (another write to the key in flight) and the key is free."""
 
 
-class S3SpecStore:
+class S3SpecStore(S3ChangeFeed, S3PublishedIndex, S3Snapshot):
     """The SpecStore port over an S3 bucket (or any S3-compatible service)."""
 
     def __init__(
@@ -134,7 +100,9 @@ class S3SpecStore:
         self._bucket = bucket
         self._concurrency = max(1, concurrency)
         # The published-spec index as last read, by source: (name -> (etag, digest)).
-        self._published: dict[SourceType, dict[str, tuple[str, str]]] = {}
+        self._published = {}
+        self._pending = threading.local()
+        self._batches = {}
         self._prefix = prefix.strip("/")
         self._client = client
         self._conditional = conditional_writes
@@ -142,7 +110,7 @@ class S3SpecStore:
         self._sleep = sleep
         self._probe_lock = threading.Lock()
         endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
-        self._endpoint = _without_userinfo(endpoint) if endpoint else None
+        self._endpoint = without_userinfo(endpoint) if endpoint else None
 
     @classmethod
     def from_url(
@@ -165,7 +133,7 @@ class S3SpecStore:
             raise ConfigurationError(f"Invalid S3 store URL {url!r}", hints=("Use s3://bucket/prefix.",))
         if "@" in bucket or not _BUCKET.fullmatch(bucket):
             raise ConfigurationError(
-                f"Invalid S3 bucket name in store URL {_without_userinfo(url)!r}",
+                f"Invalid S3 bucket name in store URL {without_userinfo(url)!r}",
                 hints=(
                     "Bucket names are 3-63 lowercase letters, digits, '.' and '-'; put credentials in "
                     "the environment or an AWS profile, never in the URL.",
@@ -214,20 +182,20 @@ class S3SpecStore:
             for page in paginator.paginate(Bucket=self._bucket, Prefix=folder, Delimiter="/"):
                 for item in page.get("Contents", ()):
                     name = item["Key"][len(folder) :]
-                    if name.endswith(_SUFFIX) and _valid_name(name[: -len(_SUFFIX)]):
-                        etags[name[: -len(_SUFFIX)]] = _etag(item)
+                    if name.endswith(SUFFIX) and valid_name(name[: -len(SUFFIX)]):
+                        etags[name[: -len(SUFFIX)]] = response_etag(item)
             return dict(sorted(etags.items()))
 
         return self._call("list", run)
 
     def read(self, source: SourceType, name: str) -> VersionedDocument | None:
-        if not _valid_name(name):
+        if not valid_name(name):
             return None
         fetched = self._get(self._key(source, name))
         if fetched is None:
             return None
         raw, etag = fetched
-        document = document_from_bytes(raw, where=f"{self.url}/{source.value}/{name}{_SUFFIX}", source=source)
+        document = document_from_bytes(raw, where=f"{self.url}/{source.value}/{name}{SUFFIX}", source=source)
         return VersionedDocument(document=document, etag=etag)
 
     # -- writes --------------------------------------------------------------------------------
@@ -244,15 +212,15 @@ class S3SpecStore:
                 extra = {"IfNoneMatch": "*"} if enforced else {}
                 response = self._call("write", lambda: self._put(key, raw, **extra), passthrough=True)
             except ClientError as exc:
-                code = _error_code(exc)
-                if code in _PRECONDITION or _status(exc) == 412:
+                code = error_code(exc)
+                if code in PRECONDITION or status(exc) == 412:
                     raise already_exists(source, document.name) from None
-                if code in _CONFLICT or _status(exc) == 409:
+                if code in CONFLICT or status(exc) == 409:
                     if self._head(key) is not None:
                         raise already_exists(source, document.name) from None
                     raise _ConcurrentWrite from None
                 raise self._unavailable("write", exc) from None
-            etag = _etag(response) or etag_of(raw)
+            etag = response_etag(response) or etag_of(raw)
             if not enforced:
                 # Read back: if a concurrent creator's bytes are there now, it won and we did not.
                 fetched = self._get(key)
@@ -284,16 +252,16 @@ class S3SpecStore:
             extra = {"IfMatch": etag} if enforced else {}
             response = self._call("write", lambda: self._put(key, raw, **extra), passthrough=True)
         except ClientError as exc:
-            code = _error_code(exc)
-            lost_race = code in _PRECONDITION | _CONFLICT | _MISSING_KEY or _status(exc) in (404, 409, 412)
+            code = error_code(exc)
+            lost_race = code in PRECONDITION | CONFLICT | MISSING_KEY or status(exc) in (404, 409, 412)
             if lost_race and code != "NoSuchBucket":
                 raise changed_since_read(source, document.name) from None
             raise self._unavailable("write", exc) from None
         self._record(source, document.name)
-        return _etag(response) or etag_of(raw)
+        return response_etag(response) or etag_of(raw)
 
     def delete(self, source: SourceType, name: str) -> bool:
-        if not _valid_name(name):
+        if not valid_name(name):
             return False
         key = self._key(source, name)
         if self._head(key) is None:  # S3 deletes are idempotent and do not say whether the key existed
@@ -328,15 +296,20 @@ class S3SpecStore:
         After the first failure no further call starts (``NOT_STARTED``); those in flight finish, so
         each outcome says exactly what happened to its call. A DLIError is an outcome; any other
         exception is raised once every call in flight is done.
+
+        The writes the calls make are recorded in the change feed together (a batch record every
+        ``BATCH_SIZE`` writes, and one for the rest when the calls are done), each only once it persisted.
         """
         outcomes: list[Any] = [NOT_STARTED] * len(calls)
         failed = threading.Event()
+        pending = _PendingChanges()
 
         def run(index: int) -> None:
             if failed.is_set():
                 return
             try:
-                outcomes[index] = calls[index]()
+                with self._recording_together(pending):
+                    outcomes[index] = calls[index]()
             except DLIError as exc:
                 outcomes[index] = exc
                 failed.set()
@@ -344,106 +317,18 @@ class S3SpecStore:
                 failed.set()
                 raise
 
-        if len(calls) <= 1 or self._concurrency == 1:
-            for index in range(len(calls)):
-                run(index)
+        try:
+            if len(calls) <= 1 or self._concurrency == 1:
+                for index in range(len(calls)):
+                    run(index)
+                return outcomes
+            workers = min(self._concurrency, len(calls))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dli-s3") as pool:
+                for future in [pool.submit(run, index) for index in range(len(calls))]:
+                    future.result()
             return outcomes
-        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(calls)), thread_name_prefix="dli-s3") as pool:
-            for future in [pool.submit(run, index) for index in range(len(calls))]:
-                future.result()
-        return outcomes
-
-    # -- the published-spec index (PublishedSpecIndex) -----------------------------------------
-
-    def known_specs(
-        self, source: SourceType, listed: Mapping[str, str], candidates: Mapping[str, DatasetSpec]
-    ) -> set[str]:
-        """Names whose document at its listed etag holds the candidate spec, by the index under
-        ``<prefix>/.dli/published-<source>.json`` (one GET; an etag that moved is a miss).
-
-        The index is only a shortcut: an entry names the etag it was true at, and S3 changes a key's
-        etag with its bytes, so a stale or foreign entry can only make the caller read."""
-        index = self._published[source] = self._read_published_index(source)
-        known: set[str] = set()
-        for name, spec in candidates.items():
-            entry = index.get(name)
-            if entry is not None and name in listed and entry[0] == listed[name] and entry[1] == _spec_digest(spec):
-                known.add(name)
-        return known
-
-    def remember_specs(self, source: SourceType, specs: Mapping[str, tuple[str, DatasetSpec]]) -> None:
-        entries = {name: (etag, _spec_digest(spec)) for name, (etag, spec) in sorted(specs.items())}
-        if entries == self._published.get(source):
-            return  # nothing new: a publish that changed nothing writes nothing
-        body = json.dumps(
-            {"scheme": _DIGEST_SCHEME, "specs": {n: list(e) for n, e in entries.items()}}, separators=(",", ":")
-        ).encode()
-        key = self._published_index_key(source)
-        try:
-            self._call("write", lambda: self._client.put_object(Bucket=self._bucket, Key=key, Body=body))
-        except DLIError as exc:
-            structlog.get_logger("dli.s3_store").warning(
-                "published_index_not_written", store=self.url, source=source.value, error=exc.message
-            )
-            return
-        self._published[source] = entries
-
-    def _read_published_index(self, source: SourceType) -> dict[str, tuple[str, str]]:
-        try:
-            fetched = self._get(self._published_index_key(source))
-        except DLIError:
-            return {}  # a shortcut only: without it, the documents are read
-        if fetched is None:
-            return {}
-        try:
-            data = json.loads(fetched[0])
-            if data.get("scheme") != _DIGEST_SCHEME:
-                return {}
-            return {str(n): (str(e[0]), str(e[1])) for n, e in data["specs"].items()}
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-            return {}
-
-    def _published_index_key(self, source: SourceType) -> str:
-        return f"{self._base()}.dli/published-{source.value}.json"
-
-    # -- the change feed (ChangeFeed) ----------------------------------------------------------
-
-    def recent_changes(self, *, seconds: float) -> Sequence[SpecChange]:
-        """The writes recorded under ``<prefix>/.dli/changes/`` in about the last ``seconds``.
-
-        One listing that starts after the window's first key: on S3 it costs the changes, not the store.
-        """
-        folder = self._changes_folder()
-        since = f"{folder}{_stamp(time.time() - max(seconds, 0.0))}"
-
-        def run() -> list[SpecChange]:
-            changes: list[SpecChange] = []
-            paginator = self._client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=folder, StartAfter=since):
-                for item in page.get("Contents", ()):
-                    change = _change_of(item["Key"][len(folder) :])
-                    if change is not None:
-                        changes.append(change)
-            return changes
-
-        return self._call("list", run)
-
-    def _record(self, source: SourceType, name: str) -> None:
-        """Record a write that persisted; a failure to record it is logged, never reported as the write's.
-
-        Readers that miss the record see the write at their next full listing.
-        """
-        key = f"{self._changes_folder()}{_stamp(time.time())}-{uuid.uuid4().hex[:8]}-{source.value}-{name}"
-        try:
-            self._client.put_object(Bucket=self._bucket, Key=key, Body=b"")
-        except (ClientError, BotoCoreError) as exc:
-            structlog.get_logger("dli.s3_store").warning(
-                "spec_change_not_recorded",
-                store=self.url,
-                source=source.value,
-                dataset_name=name,
-                error=type(exc).__name__,
-            )
+        finally:
+            self._record_batch(pending.take())  # whatever happened to the others, these writes persisted
 
     # -- conditional-write probe ---------------------------------------------------------------
 
@@ -469,161 +354,10 @@ class S3SpecStore:
         try:
             self._call("write", put, passthrough=True)
         except ClientError as exc:
-            if _error_code(exc) in _PRECONDITION or _status(exc) == 412:
+            if error_code(exc) in PRECONDITION or status(exc) == 412:
                 return True
-            if _status(exc) in (400, 501):  # header not understood: not enforced, do not send it
+            if status(exc) in (400, 501):  # header not understood: not enforced, do not send it
                 return False
             raise self._unavailable("write", exc) from None
         return False
 
-    # -- S3 calls ------------------------------------------------------------------------------
-
-    def _put(self, key: str, raw: bytes, **conditions: str) -> Mapping[str, Any]:
-        return self._client.put_object(
-            Bucket=self._bucket,
-            Key=key,
-            Body=raw,
-            ContentType="application/yaml",
-            ContentMD5=_content_md5(raw),
-            **conditions,
-        )
-
-    def _get(self, key: str) -> tuple[bytes, str] | None:
-        def run() -> tuple[bytes, str] | None:
-            try:
-                response = self._client.get_object(Bucket=self._bucket, Key=key)
-            except ClientError as exc:
-                if _error_code(exc) in _MISSING_KEY:
-                    return None
-                raise
-            return response["Body"].read(), _etag(response)
-
-        return self._call("read", run)
-
-    def _head(self, key: str) -> str | None:
-        """The key's etag, or None when it does not exist."""
-
-        def run() -> str | None:
-            try:
-                response = self._client.head_object(Bucket=self._bucket, Key=key)
-            except ClientError as exc:
-                if _status(exc) == 404 or _error_code(exc) in _MISSING_KEY:
-                    return None
-                raise
-            return _etag(response)
-
-        return self._call("read", run)
-
-    def _call(self, action: str, run: Callable[[], _T], *, passthrough: bool = False) -> _T:
-        """Run an S3 call, repeated where that is safe, turning failures into DLI-503 naming the store."""
-        try:
-            return self._policy.call(run, retry_error=lambda error: _retryable(action, error), sleep=self._sleep)
-        except ClientError as exc:
-            if passthrough:
-                raise
-            raise self._unavailable(action, exc) from None
-        except (NoCredentialsError, PartialCredentialsError):
-            raise StoreUnavailableError(
-                f"Spec store {self.url} cannot {action}: no AWS credentials found",
-                hints=("Set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or use an instance role.",),
-                details={"store": self.url},
-            ) from None
-        except (ConnectTimeoutError, ReadTimeoutError) as exc:
-            raise self._timed_out(exc) from None
-        except BotoCoreError as exc:
-            where = f" at {self._endpoint}" if self._endpoint else ""
-            raise StoreUnavailableError(
-                f"Spec store {self.url} cannot {action}: the S3 endpoint{where} is unreachable ({type(exc).__name__})",
-                hints=("Check AWS_ENDPOINT_URL, the network, and that the S3 service is running.",),
-                details={"store": self.url},
-            ) from None
-
-    def _timed_out(self, exc: ConnectTimeoutError | ReadTimeoutError) -> StoreUnavailableError:
-        config = getattr(getattr(self._client, "meta", None), "config", None)
-        setting = "connect_timeout" if isinstance(exc, ConnectTimeoutError) else "read_timeout"
-        waited = getattr(config, setting, None)
-        after = f" in {waited:g} s" if isinstance(waited, (int, float)) else " in time"
-        where = f"the S3 endpoint at {self._endpoint}" if self._endpoint else "the S3 endpoint"
-        return StoreUnavailableError(
-            f"Spec store {self.url} did not answer{after}",
-            hints=(f"Check that {where} is up and not overloaded.",),
-            details={"store": self.url},
-        )
-
-    def _unavailable(self, action: str, exc: ClientError) -> StoreUnavailableError:
-        code = _error_code(exc) or str(_status(exc))
-        if code == "NoSuchBucket":
-            reason, hint = f"bucket '{self._bucket}' does not exist", "Create the bucket or fix the store URL."
-        elif code in (
-            "InvalidAccessKeyId",
-            "SignatureDoesNotMatch",
-            "ExpiredToken",
-            "InvalidToken",
-            "AuthorizationHeaderMalformed",
-            "InvalidClientTokenId",
-        ):
-            reason, hint = f"the S3 credentials were rejected ({code})", "Check the AWS credentials in use."
-        elif code in ("AccessDenied", "403", "AllAccessDisabled"):
-            reason, hint = "access denied", "Grant s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject."
-        else:
-            reason, hint = f"S3 error {code}", "Retry; if it persists, check the S3 service."
-        return StoreUnavailableError(
-            f"Spec store {self.url} cannot {action}: {reason}",
-            hints=(hint,),
-            details={"store": self.url, "s3_error": code},
-        )
-
-    # -- keys ----------------------------------------------------------------------------------
-
-    def _base(self) -> str:
-        return f"{self._prefix}/" if self._prefix else ""
-
-    def _folder(self, source: SourceType) -> str:
-        return f"{self._base()}{source.value}/"
-
-    def _key(self, source: SourceType, name: str) -> str:
-        return f"{self._folder(source)}{name}{_SUFFIX}"
-
-    def _changes_folder(self) -> str:
-        return f"{self._base()}.dli/changes/"
-
-
-def _stamp(seconds: float) -> str:
-    """A fixed-width UTC time that sorts as it reads (change keys start with it)."""
-    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
-    return moment.strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def _change_of(marker: str) -> SpecChange | None:
-    """The change a key under ``.dli/changes/`` records (``<stamp>-<random>-<source>-<name>``), if well formed."""
-    parts = marker.split("-", 3)
-    if len(parts) != 4 or parts[2] not in _SOURCE_VALUES or not _valid_name(parts[3]):
-        return None
-    return SpecChange(marker=marker, source=SourceType(parts[2]), name=parts[3])
-
-
-def _valid_name(name: str) -> bool:
-    try:
-        validate_dataset_name(name)
-    except SpecInvalidError:
-        return False
-    return True
-
-
-def _spec_digest(spec: DatasetSpec) -> str:
-    """A hash of everything a spec says (not who stored it or when): equal specs, equal digests."""
-    canonical = json.dumps(spec_to_dict(spec), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _content_md5(raw: bytes) -> str:
-    import base64
-
-    return base64.b64encode(hashlib.md5(raw, usedforsecurity=False).digest()).decode()
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()

@@ -8,7 +8,7 @@ writes, so a concurrent publisher fails rather than being overwritten.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
@@ -63,12 +63,27 @@ class PublishSpecs(Message[PublishResult]):
 DEFAULT_PUBLISHER = "ci"
 
 
-def _read_published(store: SpecStore, project: dict[str, DatasetSpec]) -> dict[str, PublishedSpec]:
-    """What ``code/`` holds; an unreadable document is listed without a spec (so it is rewritten).
+def _list_both(store: SpecStore) -> tuple[Mapping[str, str], Mapping[str, str]]:
+    """``code/`` and ``manual/`` listed, both at once where the store sends requests concurrently."""
+    calls = [functools.partial(store.list_etags, source) for source in (SourceType.CODE, SourceType.MANUAL)]
+    if not isinstance(store, BulkSpecStore):
+        return calls[0](), calls[1]()
+    outcomes = store.run_all(calls)
+    for outcome in outcomes:
+        if isinstance(outcome, DLIError):
+            raise outcome
+    code, manual = outcomes
+    assert not isinstance(code, (DLIError, NotStarted)) and not isinstance(manual, (DLIError, NotStarted))
+    return code, manual
+
+
+def _read_published(
+    store: SpecStore, project: dict[str, DatasetSpec], listed: Mapping[str, str]
+) -> dict[str, PublishedSpec]:
+    """What ``code/`` holds (``listed``); an unreadable document is listed without a spec (so it is rewritten).
 
     A document the store knows to hold the project's spec unchanged (``PublishedSpecIndex``) is not read.
     """
-    listed = store.list_etags(SourceType.CODE)
     known = store.known_specs(SourceType.CODE, listed, project) if isinstance(store, PublishedSpecIndex) else set()
     published = {name: PublishedSpec(etag=listed[name], spec=project[name]) for name in sorted(known)}
     for name, read in _read_many(store, SourceType.CODE, [n for n in listed if n not in known]).items():
@@ -80,7 +95,11 @@ def _read_published(store: SpecStore, project: dict[str, DatasetSpec]) -> dict[s
 
 
 def _graph_after(
-    plan: PublishPlan, project: dict[str, DatasetSpec], published: dict[str, PublishedSpec], store: SpecStore
+    plan: PublishPlan,
+    project: dict[str, DatasetSpec],
+    published: dict[str, PublishedSpec],
+    store: SpecStore,
+    listed_manual: Mapping[str, str],
 ) -> DependencyGraph:
     """The dependency graph of the active specs once the plan is applied: the new ``code/`` over
     ``manual/`` (a manual spec whose code spec is pruned becomes active again)."""
@@ -91,7 +110,7 @@ def _graph_after(
         elif item.action is PublishAction.KEEP:
             code[item.dataset_name] = published[item.dataset_name].spec
     manual: dict[str, DatasetSpec | None] = {}
-    wanted = [name for name in store.list_etags(SourceType.MANUAL) if name not in code]
+    wanted = [name for name in listed_manual if name not in code]
     for name, read in _read_many(store, SourceType.MANUAL, wanted).items():
         if isinstance(read, SpecInvalidError):
             manual[name] = None
@@ -231,7 +250,8 @@ def publish_specs(
     """
     specs = local_specs.all()
     project = {spec.name: spec for spec in specs if spec.schedule is not None}
-    published = _read_published(store, project)
+    listed_code, listed_manual = _list_both(store)
+    published = _read_published(store, project, listed_code)
     plan = plan_publish(
         specs=specs,
         published=published,
@@ -239,7 +259,7 @@ def publish_specs(
         publisher=message.actor or DEFAULT_PUBLISHER,
         now=clock.now(),
     )
-    graph = _graph_after(plan, project, published, store)
+    graph = _graph_after(plan, project, published, store, listed_manual)
     # A dependency cycle through a published dataset: DLI-203 naming it, nothing written (a dry run says so too).
     check_acyclic(graph, roots=sorted(project))
     sql = []
@@ -297,12 +317,13 @@ def plan_specs(
     """
     specs = local_specs.all()
     project = {spec.name: spec for spec in specs if spec.schedule is not None}
-    published = _read_published(store, project)
+    listed_code, listed_manual = _list_both(store)
+    published = _read_published(store, project, listed_code)
     now = clock.now()
     plan = plan_publish(specs=specs, published=published, prune=message.prune, publisher=DEFAULT_PUBLISHER, now=now)
-    graph = _graph_after(plan, project, published, store)
+    graph = _graph_after(plan, project, published, store, listed_manual)
     check_acyclic(graph, roots=sorted(project))
-    manual = set(store.list_etags(SourceType.MANUAL))
+    manual = set(listed_manual)
     managed = DatasetNames.of(graph.upstreams)
     warnings = [*local_specs.warnings()]
     items = []

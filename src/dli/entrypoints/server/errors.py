@@ -29,7 +29,7 @@ STATUS_BY_CODE: Mapping[ErrorCode, int] = {
     ErrorCode.WORKFLOW_INVALID_CRON: 422,
     ErrorCode.WORKFLOW_OVERRIDDEN: 409,
     ErrorCode.WORKFLOW_INVALID_STATE: 409,
-    ErrorCode.WORKFLOW_UNREGISTER_FAILED: 409,
+    ErrorCode.WORKFLOW_UNREGISTER_FAILED: 503,  # only when the store refuses or cannot be reached
 }
 
 

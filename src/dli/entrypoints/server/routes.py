@@ -306,13 +306,13 @@ def _error_responses() -> dict[int, Any]:
             (403, "Not allowed: a CODE workflow's spec, or a role the policy does not give the caller (DLI-803)"),
             (404, "No such workflow or run (DLI-800)"),
             (405, "Method not allowed on this path; the Allow header lists the allowed ones (DLI-204)"),
-            (409, "Already exists, overridden or invalid state (DLI-801, DLI-804, DLI-806, DLI-807, DLI-808)"),
+            (409, "Already exists, overridden or invalid state (DLI-801, DLI-804, DLI-806, DLI-807)"),
             (413, "Request body too large (DLI-204)"),
             (415, "Request body not sent as application/json (DLI-204)"),
             (422, "Invalid input (DLI-203, DLI-204, DLI-805)"),
             (500, "Unexpected server error, logged under details.request_id (DLI-503)"),
             (502, "The orchestrator failed to execute (DLI-802)"),
-            (503, "Spec store or orchestrator unavailable, named in the message (DLI-503, DLI-001)"),
+            (503, "Spec store or orchestrator unavailable or refusing, named in the message (DLI-503, DLI-001, DLI-808)"),
         )
     }
 
