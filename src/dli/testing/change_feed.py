@@ -63,8 +63,11 @@ class ChangeFeedContract:
         documents.insert(25, taken)  # refused (DLI-804): later calls may not start
         calls = [functools.partial(store.create, CODE, document) for document in documents]
         outcomes = store.run_all(calls)
-        persisted = {name for name, outcome in zip([*names[:25], "shop.taken", *names[25:]], outcomes, strict=True)
-                     if isinstance(outcome, str)}
+        persisted = {
+            name
+            for name, outcome in zip([*names[:25], "shop.taken", *names[25:]], outcomes, strict=True)
+            if isinstance(outcome, str)
+        }
         assert isinstance(outcomes[25], WorkflowAlreadyExistsError)
         assert persisted  # (which of the others ran depends on the threads)
         changes = store.recent_changes(seconds=60)[len(before) :]

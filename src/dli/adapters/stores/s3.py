@@ -360,4 +360,3 @@ class S3SpecStore(S3ChangeFeed, S3PublishedIndex, S3Snapshot):
                 return False
             raise self._unavailable("write", exc) from None
         return False
-

@@ -312,7 +312,10 @@ def _error_responses() -> dict[int, Any]:
             (422, "Invalid input (DLI-203, DLI-204, DLI-805)"),
             (500, "Unexpected server error, logged under details.request_id (DLI-503)"),
             (502, "The orchestrator failed to execute (DLI-802)"),
-            (503, "Spec store or orchestrator unavailable or refusing, named in the message (DLI-503, DLI-001, DLI-808)"),
+            (
+                503,
+                "Spec store or orchestrator unavailable or refusing, named in the message (DLI-503, DLI-001, DLI-808)",
+            ),
         )
     }
 
