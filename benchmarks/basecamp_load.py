@@ -169,7 +169,9 @@ class Server:
                 raise RuntimeError(f"server exited:\n{self.log_path.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 body = httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=5).json()
-                if body.get("last_override_check"):
+                # "ready" once the index and catalog are warm; a server from before readiness has
+                # only the time of its first check.
+                if body.get("ready", bool(body.get("last_override_check"))):
                     return time.monotonic() - started
             time.sleep(0.2)
         raise RuntimeError("server not ready")
@@ -761,6 +763,154 @@ def airflow_yardstick(args: argparse.Namespace) -> dict[str, Any]:
         stack.stop()
 
 
+# -- wrk: a native load generator, closed loop ------------------------------------------------
+
+WRK_SCRIPT = """
+-- 50 %% list, 50 %% get. Half the lists ask for the first page (many users look at it: the server
+-- may reuse its answer for a second), half for the page after a random workflow (never reused).
+local names = {%(names)s}
+wrk.headers["Authorization"] = "Bearer %(token)s"
+local thread_seed = 0
+function setup(thread)
+  thread_seed = thread_seed + 1
+  thread:set("seed", thread_seed)
+end
+function init(args)
+  math.randomseed(1000 + (seed or 0))
+end
+function request()
+  local name = names[math.random(#names)]
+  local path
+  if math.random() < 0.5 then
+    if math.random() < 0.5 then
+      path = "/api/v1/workflows"
+    else
+      path = "/api/v1/workflows?after=" .. name .. "/code"
+    end
+  else
+    path = "/api/v1/workflows/" .. name
+  end
+  return wrk.format("GET", path)
+end
+function done(summary, latency, requests)
+  -- The share of requests slower than 200 ms: the lowest percentile above it, by bisection.
+  local over = 0
+  if latency.max > 200000 then
+    local low, high = 0.0, 100.0
+    for _ = 1, 40 do
+      local mid = (low + high) / 2
+      if latency:percentile(mid) > 200000 then high = mid else low = mid end
+    end
+    over = 100.0 - high
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'DLI-WRK {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "p999_us": %%d, ' ..
+    '"max_us": %%d, "mean_us": %%.1f, "over_200ms_pct": %%.4f, "errors": {"connect": %%d, "read": %%d, ' ..
+    '"write": %%d, "status": %%d, "timeout": %%d}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean, over,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def wrk_script(path: Path, names: Sequence[str], token: str) -> Path:
+    path.write_text(WRK_SCRIPT % {"names": ",".join(f'"{n}"' for n in names), "token": token})
+    return path
+
+
+def run_wrk(port: int, script: Path, *, seconds: float, connections: int, threads: int) -> dict[str, Any]:
+    """One wrk run: requests per second and the latency distribution (milliseconds) it measured."""
+    command = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s", "-s", str(script),
+        f"http://127.0.0.1:{port}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("DLI-WRK ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{done.stdout}\n{done.stderr}")
+    raw = json.loads(line.removeprefix("DLI-WRK "))
+    return {
+        "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "requests": raw["requests"],
+        **{key.replace("_us", "_ms"): round(raw[key] / 1000, 1) for key in
+           ("p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us")},
+        "over_200ms_pct": round(raw["over_200ms_pct"], 3),
+        "errors": raw["errors"],
+    }
+
+
+def wrk_server(label: str, src: Path, store: Path, names: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Start a server, wait for its readiness, time its first requests, then wrk from the first minute on."""
+    import httpx
+
+    server = Server(
+        src=src, store=store, workdir=args.workdir, label=label, extra=args.serve_args if label == "new" else (),
+        pythonpath=args.server_pythonpath,
+    )
+    try:
+        ready = server.wait_ready()
+        headers = {"Authorization": f"Bearer {server.token}"}
+        base = f"http://127.0.0.1:{server.port}"
+        first: dict[str, float] = {}
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            for what, target in (("list_1000", "/api/v1/workflows?limit=1000"),
+                                 ("get", f"/api/v1/workflows/{names[len(names) // 2]}"),
+                                 ("list_100", "/api/v1/workflows")):
+                began = time.perf_counter()
+                answer = client.get(target)
+                first[what] = round((time.perf_counter() - began) * 1000, 1)
+                assert answer.status_code == 200, (what, answer.status_code, answer.text[:300])
+        script = wrk_script(args.workdir / f"wrk-{label}.lua", names, server.token)
+        cpu_before, load_before = tree_cpu_seconds(server.process.pid), load_average()
+        windows = []
+        for _ in range(args.wrk_windows):
+            windows.append(run_wrk(server.port, script, seconds=args.wrk_seconds / args.wrk_windows,
+                                   connections=args.wrk_connections, threads=args.wrk_threads))
+        cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+        total = sum(w["requests"] for w in windows)
+        result = {
+            "ready_s": round(ready, 1),
+            "first_requests_ms": first,
+            "windows": windows,
+            "server_cpu_ms_per_request": round(cpu / max(total, 1) * 1000, 2),
+            "load_average": f"{load_before} -> {load_average()}",
+        }
+        print(f"  [{label}] ready after {ready:.1f}s; first list of 1,000 {first['list_1000']} ms, first get "
+              f"{first['get']} ms, first list of 100 {first['list_100']} ms", flush=True)
+        for i, w in enumerate(windows):
+            print(f"  [{label}] wrk window {i + 1}/{len(windows)} ({args.wrk_connections} connections): "
+                  f"{w['req_per_s']} req/s, p50 {w['p50_ms']} ms, p90 {w['p90_ms']} ms, p99 {w['p99_ms']} ms, "
+                  f"p99.9 {w['p999_ms']} ms, max {w['max_ms']} ms, {w['over_200ms_pct']} % over 200 ms, "
+                  f"errors {w['errors']}", flush=True)
+        print(f"  [{label}] server CPU {result['server_cpu_ms_per_request']} ms/request; load average "
+              f"{result['load_average']}", flush=True)
+        return result
+    finally:
+        server.stop()
+
+
+def wrk_main(args: argparse.Namespace) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    report: dict[str, Any] = {}
+    for size in args.sizes:
+        store = args.workdir / f"store-{size}"
+        names = write_store(store, size)
+        print(f"== {size} specs ({store}), wrk for {args.wrk_seconds:g}s from readiness", flush=True)
+        entry: dict[str, Any] = {"new": wrk_server("new", REPO / "src", store, names, args)}
+        if args.baseline_ref:
+            src = export_revision(args.baseline_ref, args.workdir)
+            entry["baseline"] = wrk_server(f"baseline-{args.baseline_ref}", src, store, names, args)
+            for i, (b, n) in enumerate(zip(entry["baseline"]["windows"], entry["new"]["windows"], strict=True)):
+                print(f"  window {i + 1}: req/s {b['req_per_s']} -> {n['req_per_s']} "
+                      f"({n['req_per_s'] / max(b['req_per_s'], 0.1):.2f}x), p99 {b['p99_ms']} -> {n['p99_ms']} ms, "
+                      f"max {b['max_ms']} -> {n['max_ms']} ms", flush=True)
+        report[str(size)] = entry
+    return report
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--overload-child":
         spec = json.loads(Path(sys.argv[2]).read_text())
@@ -791,8 +941,17 @@ def main() -> None:
     parser.add_argument("--yardstick-specs", type=int, default=100, help="workflows (DAGs) for --airflow-yardstick")
     parser.add_argument("--airflow-yardstick", action="store_true",
                         help="only measure Basecamp's list against Airflow's GET /api/v2/dags on the production stack")
+    parser.add_argument("--wrk", action="store_true",
+                        help="only the closed-loop wrk load (50 %% list, 50 %% get) from the server's readiness on")
+    parser.add_argument("--wrk-seconds", type=float, default=60.0)
+    parser.add_argument("--wrk-windows", type=int, default=1, help="split --wrk-seconds into this many wrk runs")
+    parser.add_argument("--wrk-connections", type=int, default=8)
+    parser.add_argument("--wrk-threads", type=int, default=2)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.wrk:
+        print(json.dumps(wrk_main(args), indent=2))
+        return
     if args.override_check_cost:
         results = [override_check_cost(size, args.override_check_cost) for size in args.sizes]
         print(json.dumps(results, indent=2))

@@ -297,6 +297,33 @@ class Catalog:
             b for b in self.broken if (source is None or b.source_type is source) and _matches(b.dataset_name, matcher)
         ]
 
+    def replace_names(
+        self,
+        changes: Mapping[
+            str, tuple[tuple[SpecDocument, str] | None, tuple[SpecDocument, str] | None, Sequence[BrokenSpec]]
+        ],
+    ) -> Catalog:
+        """A new catalog in which each name of ``changes`` has exactly its ``(code, manual, broken)``.
+
+        One copy of the entry references for the lot: a check that found many changes costs one
+        pass over the catalog, not one per name.
+        """
+        if len(changes) == 1:
+            ((name, (code, manual, broken)),) = changes.items()
+            return self.replace_name(name, code=code, manual=manual, broken=broken)
+        entries = [e for e in self._all.entries if e.name not in changes]
+        others = [b for b in self.broken if b.dataset_name not in changes]
+        for code, manual, broken in changes.values():
+            code_broken = any(b.source_type is SourceType.CODE for b in broken)
+            if code is not None:
+                entries.append(CatalogEntry(document=code[0], etag=code[1]))
+            if manual is not None:
+                entries.append(
+                    CatalogEntry(document=manual[0], etag=manual[1], overridden=code is not None or code_broken)
+                )
+            others.extend(broken)
+        return Catalog(entries, others, fires=self.fires)
+
     def replace_name(
         self,
         name: str,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ from dli.entrypoints.server.errors import dli_error_bytes, error_bytes, status_f
 from dli.entrypoints.server.middleware import REQUEST_ID_SCOPE_KEY, RequestMiddleware
 from dli.entrypoints.server.probes import BoundedProbe
 from dli.entrypoints.server.routes import Answers, BodySchemaPlugin, build_routes
+from dli.entrypoints.server.stalls import GcWatch, LoopWatch
 
 if TYPE_CHECKING:
     from dli.adapters.basecamp.operations import Operation
@@ -47,9 +50,11 @@ if TYPE_CHECKING:
     from dli.entrypoints.server.metrics import ServerMetrics
     from dli.entrypoints.server.tracing import Tracer
 
-__all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "ServerSettings", "create_app", "warm_up"]
 
 MAX_BODY_BYTES = 1024 * 1024
+SWITCH_INTERVAL_SECONDS = 0.001
+"""How long a thread keeps the GIL while another (the event loop) waits for it."""
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 
 _log = structlog.get_logger("dli.server")
@@ -125,7 +130,9 @@ class HealthReport:
     """``GET /health``."""
 
     status: str
-    """``ok`` when every backend answered, else ``degraded``."""
+    """``ok`` when every backend answered and the index is warm, ``starting`` before that, else ``degraded``."""
+    ready: bool
+    """Whether the server's index and catalog are loaded and warm (until then the answer is 503)."""
     version: str
     """Server version."""
     store: ComponentHealth
@@ -205,7 +212,10 @@ def _orchestrator_probe(orchestrator: CachingOrchestrator, url: str) -> None:
     },
 )
 async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
-    """Reachability of the spec store and the orchestrator, broken specs, load (no token needed). 503 when degraded.
+    """Reachability of the spec store and the orchestrator, readiness, broken specs, load (no token needed).
+
+    503 when degraded, and while the server is starting: its first index load and warm-up are not
+    done (``ready: false``), so a load balancer sends it no requests that would wait for them.
 
     Answered within a few seconds whatever the dependencies do: the store is asked for one missing
     key (a single GET, whatever the store's size) and waited for at most ``STORE_PROBE_BUDGET_SECONDS``;
@@ -231,11 +241,13 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
         group.start_soon(probe_orchestrator)
     store = found["store"]
     orchestrator = found["orchestrator"]
-    ok = store.reachable and orchestrator.reachable
+    reachable = store.reachable and orchestrator.reachable
+    ready = bool(state.get("ready"))
     broken = settings.store.broken()
     admission = state.get("admission")
     report = HealthReport(
-        status="ok" if ok else "degraded",
+        status=("ok" if ready else "starting") if reachable else "degraded",
+        ready=ready,
         version=__version__,
         store=store,
         orchestrator=orchestrator,
@@ -244,7 +256,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthReport]:
         broken_count=len(broken),
         load=admission.stats if admission is not None else None,
     )
-    return settings.respond(report, 200 if ok else 503)
+    return settings.respond(report, 200 if reachable and ready else 503)
 
 
 @get("/metrics", name="metrics", tags=["health"], include_in_schema=False)
@@ -344,7 +356,25 @@ def _index_checked(settings: ServerSettings, started: float, error: BaseExceptio
         )
 
 
-async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
+def warm_up(settings: ServerSettings, *, freeze_gc: bool = False) -> None:
+    """What the first requests would otherwise pay for, done before the server says it is ready.
+
+    The first check has loaded the index, built the catalog and computed the next fire times; here
+    the default selection and one encoded page are made once. With ``freeze_gc`` (``basecamp serve``:
+    the process is the server's alone), every object alive so far (the index: over a million objects
+    at 10,000 specs) is then moved out of the garbage collector's reach: a full collection would
+    otherwise walk all of them, holding every thread (and so every request) for a tenth of a second
+    or more, again and again.
+    """
+    catalog = settings.store.catalog()
+    catalog.select()
+    settings.body({"workflows": [], "total_count": len(catalog)})
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
+
+
+async def _check_forever(app: Litestar, settings: ServerSettings, *, freeze_gc: bool) -> None:
     while True:
         started = time.perf_counter()
         try:
@@ -352,6 +382,10 @@ async def _check_forever(app: Litestar, settings: ServerSettings) -> None:
             app.state["last_check"] = dt.datetime.now(dt.UTC)
             app.state["last_check_error"] = None
             _index_checked(settings, started, None)
+            if not app.state.get("ready"):
+                await anyio.to_thread.run_sync(lambda: warm_up(settings, freeze_gc=freeze_gc))
+                app.state["ready"] = True
+                _log.info("server_ready", seconds=round(time.perf_counter() - started, 2))
         except DLIError as exc:
             app.state["last_check_error"] = f"[{exc.code.value}] {exc.message}"
             _log.warning("override_check_failed", code=exc.code.value, error=exc.message)
@@ -405,21 +439,37 @@ def _console(settings: ServerSettings, authenticator: Authenticator) -> tuple[li
     return console_routes(), config, state
 
 
-def create_app(settings: ServerSettings) -> Any:
-    """The ASGI application: Litestar routes wrapped in the auth and logging middleware."""
+def create_app(settings: ServerSettings, *, freeze_gc: bool = False) -> Any:
+    """The ASGI application: Litestar routes wrapped in the auth and logging middleware.
+
+    ``freeze_gc``: after the first index load, keep the objects alive then out of the garbage
+    collector's full collections (``gc.freeze``; for a process that is the server's alone).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Worker threads: every admitted request may hold one, plus the check and health probes.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(limiter.total_tokens, settings.admission.max_in_flight + 8)
-        task = asyncio.create_task(_check_forever(app, settings))
+        loop_watch, gc_watch = LoopWatch(), GcWatch()
+        app.state["stalls"] = (loop_watch, gc_watch)
+        loop_watch.start()
+        gc_watch.start()
+        # A thread that keeps the GIL (the periodic check parsing YAML, a page being encoded) makes
+        # the event loop wait up to this long each time it wants the GIL back: 5 ms by default,
+        # paid several times per request. A shorter interval keeps answers flowing during a check.
+        previous_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(previous_interval, SWITCH_INTERVAL_SECONDS))
+        task = asyncio.create_task(_check_forever(app, settings, freeze_gc=freeze_gc))
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await loop_watch.stop()
+            gc_watch.stop()
+            sys.setswitchinterval(previous_interval)
             settings.bus.close()  # the orchestrator's HTTP connections
             app.state["store_probe"].close()
             if settings.metrics is not None:
@@ -461,6 +511,7 @@ def create_app(settings: ServerSettings) -> Any:
         app.state["console"] = console[2]
     app.state["last_check"] = None
     app.state["last_check_error"] = None
+    app.state["ready"] = False
     app.state["store_probe"] = store_probe(settings.store)
     # Logging and auth outside, so refused and abandoned requests are logged; /health and /metrics
     # are never queued (a busy server is when they matter most).

@@ -102,7 +102,7 @@ def _build_app(options: dict[str, Any]) -> Any:
         metrics=settings.metrics is not None,
         pid=os.getpid(),
     )
-    return create_app(settings)
+    return create_app(settings, freeze_gc=True)
 
 
 def worker_app() -> Any:
