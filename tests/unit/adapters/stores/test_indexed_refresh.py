@@ -41,7 +41,9 @@ def test_requests_are_answered_from_the_previous_catalog_while_a_check_builds_th
         check = pool.submit(store.check, full=True)  # a full check rebuilds the catalog
         assert building.wait(20)
         # The check is building: a read, a listing of the catalog and /health's broken list answer.
-        reader = pool.submit(lambda: (store.read(SourceType.MANUAL, "shop.refresh.old"), store.catalog(), store.broken()))
+        reader = pool.submit(
+            lambda: (store.read(SourceType.MANUAL, "shop.refresh.old"), store.catalog(), store.broken())
+        )
         found, catalog, broken = reader.result(timeout=20)
         assert found is not None and catalog is before and broken == ()
         assert not check.done()
