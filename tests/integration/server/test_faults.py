@@ -301,7 +301,12 @@ def test_a_store_that_hangs_later_is_named_by_status_and_register(s3_hangs_later
         assert health.status_code == 503
         store = health.json()["store"]
         assert store["reachable"] is False
-        assert store["error"] == f"[DLI-503] Spec store {setup.dependency} did not answer within 2 s"
+        # Its own 2 s budget, or (for a second after it) the answer of the probe's call that met the
+        # client's 10 s timeout: both name the store that hangs.
+        assert store["error"] in (
+            f"[DLI-503] Spec store {setup.dependency} did not answer within 2 s",
+            f"[DLI-503] {what}",
+        )
 
 
 @pytest.mark.timeout(120)
