@@ -187,12 +187,16 @@ def _names(html: str) -> list[str]:
     return re.findall(r'<td><a href="/ui/workflows/([^"]+)">', html)
 
 
-def test_the_list_filters_by_source_status_and_name_like_dli_workflow_list(console):
+def test_the_list_filters_by_source_status_team_and_name_like_dli_workflow_list(console):
     everything = _names(console.get("/ui/workflows").text)
     assert "de.sales.daily" in everything and "mkt.leads.daily" in everything
     assert _names(console.get("/ui/workflows?source=code").text) == ["mkt.leads.daily"]
     assert _names(console.get("/ui/workflows?q=sales").text) == ["de.sales.daily", "de.sales.weekly"]
     assert _names(console.get("/ui/workflows?status=paused").text) == []
+    assert _names(console.get("/ui/workflows?team=@mkt").text) == ["mkt.leads.daily"]
+    de = console.get("/ui/workflows?team=%40de&q=sales")
+    assert _names(de.text) == ["de.sales.daily", "de.sales.weekly"]
+    assert 'id="team" name="team" type="search" value="@de"' in de.text  # the filter is kept in the form
 
 
 def test_the_list_pages_with_the_apis_cursor(console):

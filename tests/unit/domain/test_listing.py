@@ -124,6 +124,27 @@ def test_filters_are_applied_before_paging_and_total_counts_every_match(world):
     assert bus.handle(ListWorkflows(status=WorkflowStatus.PAUSED, enabled_only=True)).total_count == 0
 
 
+def test_the_team_filter_lists_the_team_s_workflows_only_and_pages_over_them():
+    clock = FakeClock(current=NOW)
+    inner = InMemorySpecStore()
+    for i in range(12):
+        inner.create(MANUAL, make_document(f"shop.team.t{i:02d}", team="@sales" if i % 3 == 0 else "@ops"))
+    inner.create(CODE, make_document("shop.team.t01", source=CODE, team="@sales"))  # overrides an @ops manual one
+    bus = MessageBus(store=IndexedSpecStore(inner, now=clock.now), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+    first = bus.handle(ListWorkflows(team="@sales", limit=3))
+    assert first.total_count == 5
+    rest = bus.handle(ListWorkflows(team="@sales", limit=3, after=first.next_cursor))
+    rows = [(w.dataset_name, w.source_type) for w in (*first.workflows, *rest.workflows)]
+    assert rows == [
+        ("shop.team.t00", MANUAL), ("shop.team.t01", CODE), ("shop.team.t03", MANUAL),
+        ("shop.team.t06", MANUAL), ("shop.team.t09", MANUAL),
+    ]
+    assert {w.team for w in (*first.workflows, *rest.workflows)} == {"@sales"}
+    assert bus.handle(ListWorkflows(team="@ops", source_type=MANUAL)).total_count == 8
+    assert bus.handle(ListWorkflows(team="@nobody")).total_count == 0
+    assert bus.handle(ListWorkflows(team="")).total_count == 13  # an empty filter is no filter
+
+
 def test_running_only_lists_the_running_workflows(world):
     bus, _, orchestrator, *_ = world
     orchestrator.trigger("shop.bulk.t005", parameters={}, triggered_by=None)

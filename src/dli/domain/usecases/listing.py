@@ -97,6 +97,8 @@ class ListWorkflows(Message[WorkflowListResult]):
     """Only this status."""
     dataset_filter: str | None = checked(Text(nullable=True), request=True, default=None, converter=_or_none)
     """Substring (or glob with ``*``) the dataset name must match."""
+    team: str | None = checked(Text(nullable=True), request=True, default=None, converter=_or_none)
+    """Only workflows of this team (the listed spec's ``team``, exactly)."""
     running_only: bool = checked(Flag(), request=True, default=False)
     """Only workflows with a pending or running run."""
     enabled_only: bool = checked(Flag(), request=True, default=False)
@@ -239,6 +241,10 @@ def list_workflows(
         candidates = [e for e in candidates if visible(_active_team(catalog, e))]
         keys = None
         broken = [b for b in broken if visible(None)]
+    if message.team is not None:  # a broken document has no team it could be listed under
+        candidates = [e for e in candidates if e.document.spec.team == message.team]
+        keys = None
+        broken = []
     states: dict[str, WorkflowState] = {}
     warnings: list[str] = []
     if message.running_only:

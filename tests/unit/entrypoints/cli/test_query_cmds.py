@@ -48,6 +48,12 @@ class TestList:
         result = cli("workflow", "list", "--source", "code", "--enabled-only")
         assert result.exit_code == 0
 
+    def test_the_team_filter_lists_that_team_s_workflows_only(self, cli):
+        team = cli("workflow", "list", "--team", "@data-engineering", "-f", "json").json()
+        assert team["total_count"] == 4 and {w["team"] for w in team["workflows"]} == {"@data-engineering"}
+        other = cli("workflow", "list", "--team", "@marketing")
+        assert other.exit_code == 0 and "No workflows found." in other.stdout
+
     def test_running_filter(self, cli):
         assert "No workflows found." in cli("workflow", "list", "--running").stdout
         cli("workflow", "run", "iceberg.analytics.ad_hoc_report")
