@@ -260,6 +260,31 @@ def test_a_confirmed_run_starts_a_run_with_the_parameter_and_its_page_shows_it_c
     assert "limit=" not in page  # an empty field is left to the spec's default
 
 
+def _last_run(html: str, name: str) -> str:
+    row = re.search(rf'<a href="/ui/workflows/{re.escape(name)}">.*?</tr>', html, re.S)
+    assert row, html
+    cell = re.search(r'class="last-run">(?:<span[^>]*>)?([^<]*)<', row.group(0))
+    assert cell, row.group(0)
+    return cell.group(1)
+
+
+def test_each_list_row_shows_its_last_run_s_state(console):
+    assert _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.weekly") == "-"
+    started = console.client.post(
+        "/api/v1/workflows/de.sales.weekly/run", json={"parameters": {}}, headers=console.as_("bob")
+    )
+    assert started.status_code in (200, 201), started.text
+    listed = _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.weekly")
+    assert listed in ("PENDING", "RUNNING", "COMPLETED")  # a trigger forgets the cached state at once
+    deadline = time.monotonic() + 15  # the run ends in 0.2 s; a list may show state a few seconds old
+    while (listed := _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.weekly")) != "COMPLETED":
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.2)
+    assert _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.daily") == "-"
+    api = console.client.get("/api/v1/workflows", params={"dataset_filter": "weekly"}, headers=console.as_("bob"))
+    assert api.json()["workflows"][0]["last_run_status"] == "COMPLETED"
+
+
 def test_a_post_without_the_sessions_csrf_token_is_refused_and_nothing_runs(console):
     console.sign_in("bob")
     refused = console.client.post("/ui/workflows/de.sales.daily/run", data={"csrf": "guess"})
