@@ -230,12 +230,13 @@ class ControlPlaneContract:
 
     # -- list ----------------------------------------------------------------------------------
 
-    def test_list_filters_by_source_status_name_and_limit(self, backend):
+    def test_list_filters_by_source_status_name_team_and_limit(self, backend):
         for i in range(3):
             self.local(backend, f"shop.manual.m{i}")
             backend.api.register(f"shop.manual.m{i}", cron="0 9 * * *", enabled=i != 2)
-        backend.publish_code(make_spec("shop.code.c0", cron="0 1 * * *"))
+        backend.publish_code(make_spec("shop.code.c0", cron="0 1 * * *", team="@mkt"))
         api = backend.api
+        assert [w.dataset_name for w in api.list_workflows(team="@mkt").workflows] == ["shop.code.c0"]
         assert {w.dataset_name for w in api.list_workflows(source_type="code").workflows} == {"shop.code.c0"}
         assert api.list_workflows(source_type=SourceType.MANUAL).total_count == 3
         assert [w.dataset_name for w in api.list_workflows(status="paused").workflows] == ["shop.manual.m2"]

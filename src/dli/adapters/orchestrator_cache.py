@@ -12,6 +12,8 @@ So, for ``workflow_states`` only:
 - after a failure the orchestrator is not asked again for ``cooldown_seconds``: lists answer at once,
   without run state, instead of each waiting for Airflow's timeouts.
 
+``last_run_states`` (a page's last run states) is kept for ``ttl_seconds`` too, forgotten by the same
+writes; it is fetched in the caller's thread (after a failure, not at all during the cooldown).
 Every other method passes through unchanged.
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from dli.domain.model.enums import RunStatus
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.runs import split_run_id
 from dli.domain.model.workflow import DagState
@@ -59,6 +62,7 @@ class CachingOrchestrator:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._states: dict[str, tuple[float, WorkflowState]] = {}  # name -> (expires at, state)
+        self._last_runs: dict[str, tuple[float, RunStatus | None]] = {}  # name -> (expires at, newest run's status)
         self._pending: dict[str, Future[Mapping[str, WorkflowState]]] = {}
         self._forgotten: dict[str, float] = {}  # name -> when a write through us made its state stale
         self._down: tuple[float, DLIError] | None = None  # (until, why)
@@ -130,6 +134,37 @@ class CachingOrchestrator:
                     answer[name] = state
         return answer
 
+    def last_run_states(self, names: Collection[str]) -> Mapping[str, RunStatus]:
+        """Cached status of the newest run of each of ``names`` (left out: no run).
+
+        Raises:
+            ServerError: The orchestrator failed (now, or less than ``cooldown_seconds`` ago).
+        """
+        now = self._monotonic()
+        answer: dict[str, RunStatus | None] = {}
+        with self._lock:
+            for name in set(names):
+                hit = self._last_runs.get(name)
+                if hit is not None and hit[0] > now:
+                    answer[name] = hit[1]
+            missing = sorted(set(names) - answer.keys())
+            if missing and self._down is not None and self._down[0] > now:
+                raise self._down_error(self._down[1])
+        if missing:
+            try:
+                fetched = self._inner.last_run_states(missing)
+            except DLIError as exc:
+                with self._lock:
+                    self._down = (self._monotonic() + self._cooldown, exc)
+                raise self._down_error(exc) from None
+            with self._lock:
+                expires = self._monotonic() + self._ttl
+                for name in missing:
+                    answer[name] = fetched.get(name)
+                    if self._forgotten.get(name, float("-inf")) < now:
+                        self._last_runs[name] = (expires, fetched.get(name))
+        return {name: status for name, status in answer.items() if status is not None}
+
     def _fetch(self, names: Sequence[str], started: float) -> Mapping[str, WorkflowState]:
         try:
             states = self._inner.workflow_states(names)
@@ -169,6 +204,7 @@ class CachingOrchestrator:
         """Drop the cached state of ``name``: the next list asks the orchestrator."""
         with self._lock:
             self._states.pop(name, None)
+            self._last_runs.pop(name, None)
             self._forgotten[name] = self._monotonic()
 
     # -- writes: forget what they change ---------------------------------------------------------

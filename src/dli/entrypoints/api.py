@@ -244,12 +244,13 @@ class WorkflowAPI:
         source_type: SourceType | str | None = None,
         status: WorkflowStatus | str | None = None,
         dataset_filter: str | None = None,
+        team: str | None = None,
         running_only: bool = False,
         enabled_only: bool = False,
         limit: int = 100,
         after: str | None = None,
     ) -> WorkflowListResult:
-        """Registered workflows, filtered by source, status, name pattern, running and enabled: at most ``limit``, from ``after`` (a ``next_cursor``).
+        """Registered workflows, filtered by source, status, name pattern, team, running and enabled: at most ``limit``, from ``after`` (a ``next_cursor``).
 
         One request answers at most ``MAX_PAGE`` workflows; a larger ``limit`` follows ``next_cursor``
         page by page (the result's ``next_cursor`` continues after the last workflow returned).
@@ -269,6 +270,7 @@ class WorkflowAPI:
                 source_type=source_type,
                 status=status,
                 dataset_filter=dataset_filter,
+                team=team,
                 running_only=running_only,
                 enabled_only=enabled_only,
                 limit=min(limit - len(rows), MAX_PAGE),

@@ -123,6 +123,12 @@ class Orchestrator(Protocol):
         """
         ...
 
+    def last_run_states(self, names: Collection[str]) -> Mapping[str, RunStatus]:
+        """The status of the newest run (newest as ``list_runs`` orders them) of each of ``names`` (a page
+        of a listing, never every workflow); a name without runs is left out. A few calls whatever
+        their number."""
+        ...
+
     def pause_states(self) -> Mapping[str, bool]:
         """``name -> is_paused`` for every workflow the orchestrator knows."""
         ...

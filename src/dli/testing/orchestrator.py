@@ -226,3 +226,16 @@ class OrchestratorContract:
             orch.set_paused(orch_env.ok, False)
         orch_env.wait(lambda: orch.workflow_states([orch_env.ok])[orch_env.ok].paused is False, 30)
         orch_env.wait(lambda: not orch.workflow_states([orch_env.slow])[orch_env.slow].running, 60)
+
+    def test_last_run_states_give_each_workflow_s_newest_run_and_leave_out_those_without(self, orch_env):
+        orch = orch_env.orchestrator
+        assert orch.last_run_states([]) == {}
+        failed = orch.trigger(orch_env.failing, parameters={}, triggered_by=None)
+        orch_env.wait(_terminal(orch, failed.run_id), 180)
+        record = orch.trigger(orch_env.ok, parameters={}, triggered_by=None)
+        states = orch.last_run_states([orch_env.ok, orch_env.failing, UNKNOWN])
+        assert states[orch_env.ok] in (RunStatus.PENDING, RunStatus.RUNNING)  # the newest, not an older one
+        assert states[orch_env.failing] is RunStatus.FAILED
+        assert UNKNOWN not in states
+        orch_env.wait(_terminal(orch, record.run_id), 180)
+        assert orch.last_run_states([orch_env.ok]) == {orch_env.ok: RunStatus.COMPLETED}

@@ -187,12 +187,16 @@ def _names(html: str) -> list[str]:
     return re.findall(r'<td><a href="/ui/workflows/([^"]+)">', html)
 
 
-def test_the_list_filters_by_source_status_and_name_like_dli_workflow_list(console):
+def test_the_list_filters_by_source_status_team_and_name_like_dli_workflow_list(console):
     everything = _names(console.get("/ui/workflows").text)
     assert "de.sales.daily" in everything and "mkt.leads.daily" in everything
     assert _names(console.get("/ui/workflows?source=code").text) == ["mkt.leads.daily"]
     assert _names(console.get("/ui/workflows?q=sales").text) == ["de.sales.daily", "de.sales.weekly"]
     assert _names(console.get("/ui/workflows?status=paused").text) == []
+    assert _names(console.get("/ui/workflows?team=@mkt").text) == ["mkt.leads.daily"]
+    de = console.get("/ui/workflows?team=%40de&q=sales")
+    assert _names(de.text) == ["de.sales.daily", "de.sales.weekly"]
+    assert 'id="team" name="team" type="search" value="@de"' in de.text  # the filter is kept in the form
 
 
 def test_the_list_pages_with_the_apis_cursor(console):
@@ -254,6 +258,31 @@ def test_a_confirmed_run_starts_a_run_with_the_parameter_and_its_page_shows_it_c
         time.sleep(0.1)
     assert "day=2026-12-01" in page
     assert "limit=" not in page  # an empty field is left to the spec's default
+
+
+def _last_run(html: str, name: str) -> str:
+    row = re.search(rf'<a href="/ui/workflows/{re.escape(name)}">.*?</tr>', html, re.S)
+    assert row, html
+    cell = re.search(r'class="last-run">(?:<span[^>]*>)?([^<]*)<', row.group(0))
+    assert cell, row.group(0)
+    return cell.group(1)
+
+
+def test_each_list_row_shows_its_last_run_s_state(console):
+    assert _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.weekly") == "-"
+    started = console.client.post(
+        "/api/v1/workflows/de.sales.weekly/run", json={"parameters": {}}, headers=console.as_("bob")
+    )
+    assert started.status_code in (200, 201), started.text
+    listed = _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.weekly")
+    assert listed in ("PENDING", "RUNNING", "COMPLETED")  # a trigger forgets the cached state at once
+    deadline = time.monotonic() + 15  # the run ends in 0.2 s; a list may show state a few seconds old
+    while (listed := _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.weekly")) != "COMPLETED":
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.2)
+    assert _last_run(console.get("/ui/workflows?q=sales").text, "de.sales.daily") == "-"
+    api = console.client.get("/api/v1/workflows", params={"dataset_filter": "weekly"}, headers=console.as_("bob"))
+    assert api.json()["workflows"][0]["last_run_status"] == "COMPLETED"
 
 
 def test_a_post_without_the_sessions_csrf_token_is_refused_and_nothing_runs(console):

@@ -10,6 +10,7 @@ import pytest
 from dli.adapters.clock import FakeClock
 from dli.adapters.orchestrator_cache import CachingOrchestrator
 from dli.adapters.simulation.orchestrator import InMemoryOrchestrator
+from dli.domain.model.enums import RunStatus
 from dli.domain.model.errors import ServerError
 from dli.ports.orchestrator import RunQuery
 
@@ -18,6 +19,7 @@ class Inner(InMemoryOrchestrator):
     def __init__(self) -> None:
         super().__init__(clock=FakeClock(), queue_seconds=0, run_seconds=60)
         self.asked: list[list[str]] = []
+        self.asked_runs: list[list[str]] = []
         self.fail: ServerError | None = None
         self.gate: threading.Event | None = None
         self.entered = threading.Event()
@@ -30,6 +32,12 @@ class Inner(InMemoryOrchestrator):
         if self.fail is not None:
             raise self.fail
         return super().workflow_states(names)
+
+    def last_run_states(self, names):
+        self.asked_runs.append(sorted(names))
+        if self.fail is not None:
+            raise self.fail
+        return super().last_run_states(names)
 
 
 class Clock:
@@ -137,3 +145,32 @@ def test_what_the_port_does_not_name_is_the_inner_orchestrators(cached):
     assert cache.get_run(run.run_id).error_message == "boom"
     with pytest.raises(AttributeError):
         cache.no_such_method  # noqa: B018
+
+
+def test_last_run_states_are_kept_for_the_ttl_forgotten_by_a_trigger_and_only_the_missing_are_asked(cached):
+    cache, inner, clock = cached
+    inner.trigger("a.b", parameters={}, triggered_by=None)
+    assert cache.last_run_states(["a.b", "c.d"]) == {"a.b": RunStatus.RUNNING}  # c.d has no run: left out
+    assert cache.last_run_states(["c.d", "a.b"]) == {"a.b": RunStatus.RUNNING}
+    assert inner.asked_runs == [["a.b", "c.d"]]  # a name without runs is cached too
+    cache.last_run_states(["a.b", "e.f"])
+    assert inner.asked_runs[-1] == ["e.f"]
+    cache.trigger("c.d", parameters={}, triggered_by=None)
+    assert cache.last_run_states(["a.b", "c.d"])["c.d"] is RunStatus.RUNNING
+    assert inner.asked_runs[-1] == ["c.d"]
+    clock.now += 5.1
+    cache.last_run_states(["a.b"])
+    assert inner.asked_runs[-1] == ["a.b"]
+
+
+def test_after_a_failure_last_run_states_are_not_asked_for_the_cooldown(cached):
+    cache, inner, clock = cached
+    inner.fail = ServerError("Airflow at http://airflow:8080 cannot be reached")
+    with pytest.raises(ServerError):
+        cache.last_run_states(["a.b"])
+    with pytest.raises(ServerError, match="not asked again"):
+        cache.last_run_states(["a.b"])
+    assert inner.asked_runs == [["a.b"]]
+    inner.fail = None
+    clock.now += 10.1
+    assert cache.last_run_states(["a.b"]) == {}

@@ -228,3 +228,59 @@ def test_the_graph_is_the_active_specs_code_over_manual(sources):
         active = code[name] if name in code else manual[name]
         assert graph.upstreams[name] == tuple(dict.fromkeys(active))
         assert set(graph.external_upstreams(name)) == {u for u in active if u not in graph.upstreams}
+
+
+class _Plain:
+    """A store without a catalog of its own: ``load_active_specs`` reads every document of it."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def list_etags(self, source):
+        return self._store.list_etags(source)
+
+    def read(self, source, name):
+        return self._store.read(source, name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(stores(), st.sets(st.tuples(st.sampled_from(["code", "manual"]), st.sampled_from(MANAGED)), max_size=3))
+def test_the_servers_catalog_gives_the_same_active_specs_as_reading_every_document(sources, broken):
+    from dli.adapters.clock import FakeClock
+    from dli.adapters.stores.indexed import IndexedSpecStore
+    from dli.adapters.stores.memory import InMemorySpecStore
+    from dli.domain.model.enums import SourceType
+    from dli.domain.usecases.dependencies import load_active_specs
+    from dli.testing.specs import make_document
+
+    code, manual = sources
+    inner = InMemorySpecStore()
+    for source, specs in ((SourceType.CODE, code), (SourceType.MANUAL, manual)):
+        for name, deps in specs.items():
+            inner.create(source, make_document(name, source=source, depends_on=tuple(deps)))
+    for source_name, name in broken:  # unreadable documents: a key whose content names another dataset
+        inner._data[(SourceType(source_name), name)] = (make_document("zz.other.name"), "hand-edited")
+    index = IndexedSpecStore(inner, now=FakeClock().now)
+    index.check()
+    from_catalog = load_active_specs(index)
+    read_one_by_one = load_active_specs(_Plain(index))
+    assert from_catalog.documents == read_one_by_one.documents
+    assert from_catalog.graph.upstreams == read_one_by_one.graph.upstreams
+
+
+def test_the_servers_dependency_graph_is_built_once_per_version_of_the_store():
+    from dli.adapters.clock import FakeClock
+    from dli.adapters.stores.indexed import IndexedSpecStore
+    from dli.adapters.stores.memory import InMemorySpecStore
+    from dli.domain.model.enums import SourceType
+    from dli.domain.usecases.dependencies import load_active_specs
+    from dli.testing.specs import make_document
+
+    index = IndexedSpecStore(InMemorySpecStore(), now=FakeClock().now)
+    index.create(SourceType.MANUAL, make_document("a.b.c"))
+    first = load_active_specs(index)
+    assert load_active_specs(index) is first  # not rebuilt per call
+    index.create(SourceType.MANUAL, make_document("a.b.d", depends_on=("a.b.c",)))
+    after_write = load_active_specs(index)
+    assert after_write is not first and after_write.graph.upstreams["a.b.d"] == ("a.b.c",)
+    assert load_active_specs(index, overlay={"a.b.c": make_spec("a.b.c", depends_on=("a.b.d",))}) is not after_write

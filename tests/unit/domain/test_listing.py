@@ -14,12 +14,12 @@ from dli.adapters.stores.indexed import IndexedSpecStore
 from dli.adapters.stores.memory import InMemorySpecStore
 from dli.domain.model import catalog as catalog_module
 from dli.domain.model.catalog import Catalog, FireTimes, broken_spec, cursor_key, misnamed
-from dli.domain.model.enums import SourceType, WorkflowStatus
+from dli.domain.model.enums import RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import ParameterInvalidError, ServerError, SpecInvalidError
 from dli.domain.usecases.bus import MessageBus
 from dli.domain.usecases.listing import ListWorkflows
 from dli.domain.usecases.message import MAX_PAGE
-from dli.ports.orchestrator import WorkflowState
+from dli.ports.orchestrator import RunQuery, WorkflowState
 from dli.testing.specs import make_document
 
 CODE, MANUAL = SourceType.CODE, SourceType.MANUAL
@@ -32,6 +32,7 @@ class RecordingOrchestrator(InMemoryOrchestrator):
     def __init__(self, clock: FakeClock) -> None:
         super().__init__(clock=clock)
         self.asked: list[set[str]] = []
+        self.asked_runs: list[set[str]] = []
         self.scans = 0
         self.down = False
 
@@ -40,6 +41,12 @@ class RecordingOrchestrator(InMemoryOrchestrator):
         if self.down:
             raise ServerError("Airflow at http://airflow:8080 cannot be reached")
         return super().workflow_states(names)
+
+    def last_run_states(self, names: Collection[str]):
+        self.asked_runs.append(set(names))
+        if self.down:
+            raise ServerError("Airflow at http://airflow:8080 cannot be reached")
+        return super().last_run_states(names)
 
     def pause_states(self):
         self.scans += 1
@@ -122,6 +129,51 @@ def test_filters_are_applied_before_paging_and_total_counts_every_match(world):
     active = bus.handle(ListWorkflows(enabled_only=True, limit=5))
     assert active.total_count == 300 - 3 and active.workflows[1].dataset_name == "shop.bulk.t004"
     assert bus.handle(ListWorkflows(status=WorkflowStatus.PAUSED, enabled_only=True)).total_count == 0
+
+
+def test_the_team_filter_lists_the_team_s_workflows_only_and_pages_over_them():
+    clock = FakeClock(current=NOW)
+    inner = InMemorySpecStore()
+    for i in range(12):
+        inner.create(MANUAL, make_document(f"shop.team.t{i:02d}", team="@sales" if i % 3 == 0 else "@ops"))
+    inner.create(CODE, make_document("shop.team.t01", source=CODE, team="@sales"))  # overrides an @ops manual one
+    bus = MessageBus(store=IndexedSpecStore(inner, now=clock.now), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+    first = bus.handle(ListWorkflows(team="@sales", limit=3))
+    assert first.total_count == 5
+    rest = bus.handle(ListWorkflows(team="@sales", limit=3, after=first.next_cursor))
+    rows = [(w.dataset_name, w.source_type) for w in (*first.workflows, *rest.workflows)]
+    assert rows == [
+        ("shop.team.t00", MANUAL), ("shop.team.t01", CODE), ("shop.team.t03", MANUAL),
+        ("shop.team.t06", MANUAL), ("shop.team.t09", MANUAL),
+    ]
+    assert {w.team for w in (*first.workflows, *rest.workflows)} == {"@sales"}
+    assert bus.handle(ListWorkflows(team="@ops", source_type=MANUAL)).total_count == 8
+    assert bus.handle(ListWorkflows(team="@nobody")).total_count == 0
+    assert bus.handle(ListWorkflows(team="")).total_count == 13  # an empty filter is no filter
+
+
+def test_each_row_shows_its_newest_run_s_status_asked_for_the_page_s_rows_only(world):
+    bus, _, orchestrator, clock, _ = world
+    stopped = orchestrator.trigger("shop.bulk.t001", parameters={}, triggered_by=None)
+    orchestrator.stop_run(stopped.run_id)
+    orchestrator.trigger("shop.bulk.t002", parameters={}, triggered_by=None)
+    clock.advance(3600)  # t002's run is over by now
+    orchestrator.trigger("shop.bulk.t001", parameters={}, triggered_by=None)  # newer than the stopped one
+    orchestrator.trigger("shop.bulk.t200", parameters={}, triggered_by=None)  # not on the page
+    page = bus.handle(ListWorkflows(limit=4))
+    last = {(w.dataset_name, w.source_type): w.last_run_status for w in page.workflows}
+    (t002_run,), _ = orchestrator.list_runs(RunQuery(names={"shop.bulk.t002"}))
+    assert t002_run.status.is_terminal
+    assert last == {
+        ("shop.bulk.t000", CODE): None,
+        ("shop.bulk.t000", MANUAL): None,
+        ("shop.bulk.t001", MANUAL): RunStatus.PENDING,
+        ("shop.bulk.t002", MANUAL): t002_run.status,
+    }
+    assert orchestrator.asked_runs == [{"shop.bulk.t000", "shop.bulk.t001", "shop.bulk.t002"}]
+    orchestrator.down = True
+    unknown = bus.handle(ListWorkflows(limit=4))
+    assert {w.last_run_status for w in unknown.workflows} == {None} and unknown.warnings
 
 
 def test_running_only_lists_the_running_workflows(world):

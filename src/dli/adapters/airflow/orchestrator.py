@@ -32,6 +32,7 @@ from dli.adapters.airflow.dag_runs import AirflowRuns
 from dli.adapters.airflow.dags import PATTERN_CHARS, AirflowDags
 from dli.adapters.airflow.session import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, AirflowSession
 from dli.adapters.http_retry import DEFAULT_POLICY, RetryPolicy
+from dli.domain.model.enums import RunStatus
 from dli.domain.model.workflow import DagState
 from dli.ports.clock import Clock
 from dli.ports.orchestrator import BackfillHandle, BackfillRequest, ChainStep, RunQuery, RunRecord, WorkflowState
@@ -109,6 +110,9 @@ class AirflowOrchestrator:
             paused.update(self._dags.paused_among(chunk))
             running.update(self._runs.running(chunk) & set(chunk))
         return {name: WorkflowState(paused=paused.get(name), running=name in running) for name in wanted}
+
+    def last_run_states(self, names: Collection[str]) -> Mapping[str, RunStatus]:
+        return self._runs.last_run_states(names)
 
     # -- runs --------------------------------------------------------------------------------------
 

@@ -163,6 +163,14 @@ class InMemoryOrchestrator:
             active = {r.record.dataset_name for r in self._runs.values() if not r.record.status.is_terminal}
             return {name: WorkflowState(paused=self._paused.get(name), running=name in active) for name in names}
 
+    def last_run_states(self, names: Collection[str]) -> Mapping[str, RunStatus]:
+        wanted = set(names)
+        runs, _ = self.list_runs(RunQuery(names=wanted, limit=len(self._runs)))
+        newest: dict[str, RunStatus] = {}
+        for record in runs:  # newest first
+            newest.setdefault(record.dataset_name, record.status)
+        return newest
+
     def pause_states(self) -> Mapping[str, bool]:
         with self._lock:
             return dict(self._paused)

@@ -20,7 +20,8 @@ import datetime as dt
 import fnmatch
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 
@@ -46,6 +47,8 @@ __all__ = [
 _RANK = {SourceType.CODE: 0, SourceType.MANUAL: 1}
 _MAX_SELECTIONS = 64  # selections kept per catalog (each is a tuple of references into it)
 _CURSOR = re.compile(r"(?P<name>[^/]+)/(?P<source>code|manual)")
+
+_T = TypeVar("_T")
 
 
 def stored_key(source: SourceType, name: str) -> str:
@@ -225,7 +228,9 @@ class Catalog:
         )
         self.fires = fires if fires is not None else FireTimes()
         self._selections: dict[tuple[SourceType | None, str | None, bool | None], Selection] = {}
+        self._derived: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._deriving = threading.Lock()
 
     @classmethod
     def build(
@@ -256,6 +261,18 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self._all.entries)
+
+    def derived(self, key: str, build: Callable[[Catalog], _T]) -> _T:
+        """What ``build`` makes of this catalog (e.g. the dependency graph), built once per catalog —
+        once per version of the store — by one caller while the others wait for it."""
+        found = self._derived.get(key)
+        if found is None:
+            with self._deriving:
+                found = self._derived.get(key)
+                if found is None:
+                    found = self._derived[key] = build(self)
+        result: _T = found
+        return result
 
     def entries_of(self, name: str) -> tuple[CatalogEntry, ...]:
         """The entries of one name (code first)."""

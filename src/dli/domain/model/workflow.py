@@ -6,7 +6,7 @@ import datetime as dt
 
 import attrs
 
-from dli.domain.model.enums import ResultStatus, ScheduleTrigger, SourceType, WorkflowStatus
+from dli.domain.model.enums import ResultStatus, RunStatus, ScheduleTrigger, SourceType, WorkflowStatus
 from dli.domain.model.schedule import ScheduleConfig
 
 __all__ = [
@@ -60,6 +60,9 @@ class WorkflowInfo:
     status_known: bool = True
     """``False`` when the orchestrator could not be asked (a listing while Airflow is down): ``status``
     then follows the spec's ``enabled`` and ``running`` is ``None``."""
+    last_run_status: RunStatus | None = None
+    """The status of its newest run, in a listing; ``None`` when it has none, when the orchestrator
+    could not be asked, and outside a listing."""
 
 
 @attrs.frozen(kw_only=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from dli.domain.model.catalog import Catalog
 from dli.domain.model.dependencies import (
     DependencyEdge,
     DependencyGraph,
@@ -26,7 +27,7 @@ from dli.domain.model.spec import DatasetSpec, SpecDocument
 from dli.domain.model.sql_check import SqlEdge, inferred_upstreams
 from dli.domain.usecases._workflows import not_found
 from dli.domain.usecases.message import DEPTH, Route, WorkflowMessage, flag, handles, to_enum
-from dli.ports.spec_store import SpecStore
+from dli.ports.spec_store import SpecCatalog, SpecStore
 from dli.ports.sql_analyzer import SqlAnalyzer
 
 if TYPE_CHECKING:
@@ -74,7 +75,10 @@ def load_active_specs(store: SpecStore, *, overlay: Mapping[str, DatasetSpec] | 
     write about to happen would.
 
     A stored document that cannot be read keeps its name in the graph (it is managed) without upstreams.
+    A store that keeps a catalog (the server's) builds them once per version of the store, not per call.
     """
+    if overlay is None and isinstance(store, SpecCatalog):
+        return store.catalog().derived("active_specs", _active_of_catalog)
     code, manual = store.list_etags(SourceType.CODE), store.list_etags(SourceType.MANUAL)
     documents: dict[str, SpecDocument | None] = {}
     for name, resolution in resolve_override(code=code, manual=manual).items():
@@ -88,6 +92,22 @@ def load_active_specs(store: SpecStore, *, overlay: Mapping[str, DatasetSpec] | 
     specs: dict[str, DatasetSpec | None] = {n: d.spec if d is not None else None for n, d in documents.items()}
     for name, spec in (overlay or {}).items():
         specs[name] = spec
+    return ActiveSpecs(documents=documents, graph=DependencyGraph.of_specs(specs))
+
+
+def _active_of_catalog(catalog: Catalog) -> ActiveSpecs:
+    """``load_active_specs`` of a catalog: code over manual, a broken active document kept as ``None``
+    (a broken code document overrides a readable manual one, as ``resolve_override`` of the keys does)."""
+    documents: dict[str, SpecDocument | None] = {}
+    for broken in catalog.broken:
+        if broken.source_type is SourceType.CODE or broken.dataset_name not in documents:
+            documents[broken.dataset_name] = None
+    for entry in catalog.entries:
+        if entry.source_type is SourceType.CODE or (
+            entry.name not in documents and not entry.overridden
+        ):
+            documents[entry.name] = entry.document
+    specs = {n: d.spec if d is not None else None for n, d in documents.items()}
     return ActiveSpecs(documents=documents, graph=DependencyGraph.of_specs(specs))
 
 

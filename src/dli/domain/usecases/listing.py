@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dli.domain.model.catalog import Catalog, CatalogEntry, broken_spec, cursor_key, cursor_of, misnamed
-from dli.domain.model.enums import ResultStatus, SourceType, WorkflowStatus
+from dli.domain.model.enums import ResultStatus, RunStatus, SourceType, WorkflowStatus
 from dli.domain.model.errors import DLIError, ServerError
 from dli.domain.model.names import DATASET_NAME, MAX_NAME_LENGTH
 from dli.domain.model.rules import Flag, Rule, Text, Whole, checked
@@ -97,6 +97,8 @@ class ListWorkflows(Message[WorkflowListResult]):
     """Only this status."""
     dataset_filter: str | None = checked(Text(nullable=True), request=True, default=None, converter=_or_none)
     """Substring (or glob with ``*``) the dataset name must match."""
+    team: str | None = checked(Text(nullable=True), request=True, default=None, converter=_or_none)
+    """Only workflows of this team (the listed spec's ``team``, exactly)."""
     running_only: bool = checked(Flag(), request=True, default=False)
     """Only workflows with a pending or running run."""
     enabled_only: bool = checked(Flag(), request=True, default=False)
@@ -202,6 +204,20 @@ def _ask(orchestrator: Orchestrator, names: Collection[str]) -> tuple[dict[str, 
     return answered, None
 
 
+def _last_runs(orchestrator: Orchestrator, names: Collection[str], warnings: list[str]) -> Mapping[str, RunStatus]:
+    """The newest run's status of the page's workflows (never more); unknown, with a warning, when the
+    orchestrator cannot be asked (unless the page's run state is already known to be missing)."""
+    if not names:
+        return {}
+    try:
+        return orchestrator.last_run_states(names)
+    except ServerError as exc:
+        problem = f"Last run states unknown: {exc.message}"
+        if not any(w.startswith("Paused/running state unknown") for w in warnings):
+            warnings.append(problem)
+        return {}
+
+
 @handles(ListWorkflows)
 def list_workflows(
     message: ListWorkflows,
@@ -239,6 +255,10 @@ def list_workflows(
         candidates = [e for e in candidates if visible(_active_team(catalog, e))]
         keys = None
         broken = [b for b in broken if visible(None)]
+    if message.team is not None:  # a broken document has no team it could be listed under
+        candidates = [e for e in candidates if e.document.spec.team == message.team]
+        keys = None
+        broken = []
     states: dict[str, WorkflowState] = {}
     warnings: list[str] = []
     if message.running_only:
@@ -266,18 +286,22 @@ def list_workflows(
         if problem and problem not in warnings:
             warnings.append(problem)
 
+    last_runs = _last_runs(orchestrator, {e.name for e in page}, warnings)
     rows = []
     for entry in page:
         state = states.get(entry.name)
         rows.append(
-            workflow_info(
+            attrs.evolve(
+                workflow_info(
                 entry.document,
                 overridden=entry.overridden,
                 paused=state.paused if state else None,
                 running=state.running if state else None,
                 now=now,
                 next_fire=functools.partial(catalog.fires.next_fire, entry, now),
-                status_known=state is not None,
+                    status_known=state is not None,
+                ),
+                last_run_status=last_runs.get(entry.name),
             )
         )
     more_pages = start + len(page) < len(candidates)

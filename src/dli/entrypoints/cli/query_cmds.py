@@ -34,6 +34,7 @@ def list_workflows(
     dataset: Annotated[
         str | None, Parameter(name=["--dataset", "-d"], help="Filter by dataset name (substring or glob pattern).")
     ] = None,
+    team: Annotated[str | None, Parameter(help="Only workflows of this team (exactly).")] = None,
     limit: Annotated[
         int, Parameter(name=["--limit", "-n"], help="At most this many workflows (fetched 1,000 per request).")
     ] = 100,
@@ -46,6 +47,7 @@ def list_workflows(
         source_type=None if source == "all" else source,
         status=None if status == "all" else status,
         dataset_filter=dataset,
+        team=team,
         running_only=running,
         enabled_only=enabled_only,
         limit=limit,

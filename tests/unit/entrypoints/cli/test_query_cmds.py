@@ -48,6 +48,21 @@ class TestList:
         result = cli("workflow", "list", "--source", "code", "--enabled-only")
         assert result.exit_code == 0
 
+    def test_the_team_filter_lists_that_team_s_workflows_only(self, cli):
+        team = cli("workflow", "list", "--team", "@data-engineering", "-f", "json").json()
+        assert team["total_count"] == 4 and {w["team"] for w in team["workflows"]} == {"@data-engineering"}
+        other = cli("workflow", "list", "--team", "@marketing")
+        assert other.exit_code == 0 and "No workflows found." in other.stdout
+
+    def test_json_rows_carry_the_status_of_their_newest_run_as_the_history_lists_it(self, cli):
+        cli("workflow", "run", "iceberg.analytics.ad_hoc_report")
+        rows = cli("workflow", "list", "-f", "json").json()["workflows"]
+        assert len(rows) == 4
+        for row in rows:
+            runs = cli("workflow", "history", "-d", row["dataset_name"], "-n", "1", "-f", "json").json()["runs"]
+            assert row["last_run_status"] == (runs[0]["status"] if runs else None), row["dataset_name"]
+        assert {row["last_run_status"] for row in rows} >= {None, "COMPLETED"}
+
     def test_running_filter(self, cli):
         assert "No workflows found." in cli("workflow", "list", "--running").stdout
         cli("workflow", "run", "iceberg.analytics.ad_hoc_report")

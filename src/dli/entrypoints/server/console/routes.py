@@ -279,11 +279,13 @@ async def workflows_page(request: Request[Any, Any, Any]) -> Template:
         "source": _query(request, "source"),
         "status": _query(request, "status"),
         "q": _query(request, "q"),
+        "team": _query(request, "team"),
     }
     message = ListWorkflows(
         source_type=filters["source"],
         status=filters["status"],
         dataset_filter=filters["q"],
+        team=filters["team"],
         limit=min(limit, MAX_PAGE_SIZE),
         after=_query(request, "after"),
     )
