@@ -137,14 +137,19 @@ def test_the_team_filter_lists_the_team_s_workflows_only_and_pages_over_them():
     for i in range(12):
         inner.create(MANUAL, make_document(f"shop.team.t{i:02d}", team="@sales" if i % 3 == 0 else "@ops"))
     inner.create(CODE, make_document("shop.team.t01", source=CODE, team="@sales"))  # overrides an @ops manual one
-    bus = MessageBus(store=IndexedSpecStore(inner, now=clock.now), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock)
+    bus = MessageBus(
+        store=IndexedSpecStore(inner, now=clock.now), orchestrator=InMemoryOrchestrator(clock=clock), clock=clock
+    )
     first = bus.handle(ListWorkflows(team="@sales", limit=3))
     assert first.total_count == 5
     rest = bus.handle(ListWorkflows(team="@sales", limit=3, after=first.next_cursor))
     rows = [(w.dataset_name, w.source_type) for w in (*first.workflows, *rest.workflows)]
     assert rows == [
-        ("shop.team.t00", MANUAL), ("shop.team.t01", CODE), ("shop.team.t03", MANUAL),
-        ("shop.team.t06", MANUAL), ("shop.team.t09", MANUAL),
+        ("shop.team.t00", MANUAL),
+        ("shop.team.t01", CODE),
+        ("shop.team.t03", MANUAL),
+        ("shop.team.t06", MANUAL),
+        ("shop.team.t09", MANUAL),
     ]
     assert {w.team for w in (*first.workflows, *rest.workflows)} == {"@sales"}
     assert bus.handle(ListWorkflows(team="@ops", source_type=MANUAL)).total_count == 8

@@ -163,7 +163,9 @@ class AirflowRuns:
 
     def _newest_run(self, name: str) -> RunRecord | None:
         # Newest created first, as the history lists them (run_after would put a backfill of old dates first).
-        response = self._http.call("GET", f"/api/v2/dags/{segment(name)}/dagRuns", params={"order_by": "-id", "limit": 1})
+        response = self._http.call(
+            "GET", f"/api/v2/dags/{segment(name)}/dagRuns", params={"order_by": "-id", "limit": 1}
+        )
         if response.status_code == 404:
             return None
         if response.status_code != 200:

@@ -103,9 +103,7 @@ def _active_of_catalog(catalog: Catalog) -> ActiveSpecs:
         if broken.source_type is SourceType.CODE or broken.dataset_name not in documents:
             documents[broken.dataset_name] = None
     for entry in catalog.entries:
-        if entry.source_type is SourceType.CODE or (
-            entry.name not in documents and not entry.overridden
-        ):
+        if entry.source_type is SourceType.CODE or (entry.name not in documents and not entry.overridden):
             documents[entry.name] = entry.document
     specs = {n: d.spec if d is not None else None for n, d in documents.items()}
     return ActiveSpecs(documents=documents, graph=DependencyGraph.of_specs(specs))

@@ -293,12 +293,12 @@ def list_workflows(
         rows.append(
             attrs.evolve(
                 workflow_info(
-                entry.document,
-                overridden=entry.overridden,
-                paused=state.paused if state else None,
-                running=state.running if state else None,
-                now=now,
-                next_fire=functools.partial(catalog.fires.next_fire, entry, now),
+                    entry.document,
+                    overridden=entry.overridden,
+                    paused=state.paused if state else None,
+                    running=state.running if state else None,
+                    now=now,
+                    next_fire=functools.partial(catalog.fires.next_fire, entry, now),
                     status_known=state is not None,
                 ),
                 last_run_status=last_runs.get(entry.name),
